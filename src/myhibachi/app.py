@@ -1,0 +1,163 @@
+"""create_app(settings) -> the ASGI app: routers, middleware, error handlers, docs, metrics and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, RedirectResponse
+from prometheus_client import CollectorRegistry
+from prometheus_fastapi_instrumentator import Instrumentator
+from sqlalchemy import text
+
+from myhibachi import __version__
+from myhibachi.audit import api as audit_api
+from myhibachi.auth import api as auth_api
+from myhibachi.auth.dependencies import current_principal
+from myhibachi.core.errors import install_problem_handlers, problem_response, problem_responses
+from myhibachi.core.http import RequestMetaMiddleware, SecurityHeadersMiddleware
+from myhibachi.core.observability import configure_logging, init_sentry
+from myhibachi.core.runtime import Runtime
+from myhibachi.core.web import RuntimeDep
+from myhibachi.settings import Settings, get_settings
+from myhibachi.stations import api as stations_api
+
+API_PREFIX = "/api/v1"
+DESCRIPTION = """
+The JSON API of MyHibachi — quotes, chef-aware booking, payments and staff administration for a mobile
+hibachi catering business.
+
+**Authentication.** Staff sign in with `POST /api/v1/auth/login` and send the access token as
+`Authorization: Bearer <token>`. Access tokens live 15 minutes; rotate with `POST /api/v1/auth/refresh`.
+
+**Permissions.** Roles are granted per station (admin, manager, support, chef); super admins are global.
+A record of a station you have no role at answers 404.
+
+**Errors.** Every error is `application/problem+json` (RFC 9457) with a stable `code`, and `errors` per
+field for validation problems.
+"""
+TAGS = [
+    {"name": "auth", "description": "Sign-in, token rotation, sign-out, password reset and two-factor sign-in."},
+    {"name": "users", "description": "Staff users: create or invite, deactivate, reactivate."},
+    {"name": "stations", "description": "The business's bases, and who holds which role at each."},
+    {"name": "audit", "description": "The append-only trail of privileged changes."},
+    {"name": "ops", "description": "Liveness and readiness probes."},
+]
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    init_sentry(settings)
+    runtime = runtime or Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title=f"{settings.brand_name} API",
+        description=DESCRIPTION,
+        version=__version__,
+        contact={"name": "MyHibachi maintainers", "url": "https://github.com/myhibachi/myhibachi"},
+        license_info={"name": "MIT", "identifier": "MIT"},
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.runtime = runtime
+    app.state.settings = settings
+    install_problem_handlers(app)
+
+    # Outermost last: request id first, then metadata, then headers on whatever comes back.
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestMetaMiddleware)
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID", update_request_header=True)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+                           allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID"])
+
+    app.include_router(_api_router())
+    app.include_router(_ops_router())
+    _instrument(app)
+    return app
+
+
+def _api_router() -> APIRouter:
+    public = APIRouter()
+    public.include_router(auth_api.public)
+    public.include_router(stations_api.public)
+    # Authenticated by default: everything below requires a signed-in staff member.
+    staff = APIRouter(dependencies=[Depends(current_principal)])
+    for router in (auth_api.staff, auth_api.users, stations_api.staff, audit_api.staff):
+        staff.include_router(router)
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(public)
+    api.include_router(staff)
+    return api
+
+
+def _ops_router() -> APIRouter:
+    ops = APIRouter(tags=["ops"])
+
+    @ops.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    @ops.get("/health", summary="Liveness", responses={200: {"content": {"application/json": {
+        "example": {"status": "ok"}}}}})
+    async def health() -> dict[str, str]:
+        """The process is up. Checks nothing else, so an orchestrator never restarts it for a slow database."""
+        return {"status": "ok"}
+
+    @ops.get("/ready", summary="Readiness", responses={
+        200: {"content": {"application/json": {"example": {"status": "ok", "database": "ok", "redis": "ok"}}}},
+        **problem_responses(503)})
+    async def ready(runtime: RuntimeDep) -> JSONResponse:
+        """The database answers (and Redis, when configured). 503 problem+json otherwise."""
+        checks = {"database": await _check_database(runtime), "redis": await _check_redis(runtime)}
+        failed = [name for name, state in checks.items() if state == "error"]
+        if failed:
+            return problem_response(503, "not_ready", f"Not ready: {', '.join(failed)} unavailable.")
+        return JSONResponse({"status": "ok", **checks})
+
+    return ops
+
+
+async def _check_database(runtime: Runtime) -> str:
+    try:
+        async with runtime.db.session(write=False) as session:
+            await session.execute(text("SELECT 1"))
+        return "ok"
+    except Exception:
+        return "error"
+
+
+async def _check_redis(runtime: Runtime) -> str:
+    if not runtime.settings.redis_url:
+        return "not_configured"
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(runtime.settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        await client.ping()
+        return "ok"
+    except Exception:
+        return "error"
+    finally:
+        await client.aclose()
+
+
+def _instrument(app: FastAPI) -> None:
+    """Requests and latency by route template at /metrics (a registry per app keeps test apps apart)."""
+    registry = CollectorRegistry()
+    Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
+        app, include_in_schema=False)
+    app.state.metrics_registry = registry

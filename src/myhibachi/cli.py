@@ -1,0 +1,132 @@
+"""The `myhibachi` command: serve, migrate, seed-demo, create-user, worker."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from myhibachi.settings import get_settings
+
+app = typer.Typer(help="MyHibachi: run a mobile hibachi catering business.", no_args_is_help=True,
+                  add_completion=False)
+console = Console()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: HOST or 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: PORT or 8000.")] = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Serve the app (API, docs, metrics)."""
+    import uvicorn
+
+    settings = get_settings()
+    host, port = host or settings.host, port or settings.port
+    console.print(f"[bold green]MyHibachi[/] on [link]http://{host}:{port}[/link]  "
+                  f"(API docs: http://{host}:{port}/docs)")
+    uvicorn.run("myhibachi.app:create_app", factory=True, host=host, port=port, reload=reload,
+                proxy_headers=True, forwarded_allow_ips="127.0.0.1", access_log=False)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (SQLite or PostgreSQL, from DATABASE_URL)."""
+    from myhibachi.core.migrations import upgrade_to_head
+
+    with console.status("Migrating the database…"):
+        upgrade_to_head(get_settings().database_url)
+    console.print("[green]✓[/] Database schema is up to date.")
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Load demo stations and one user per role (safe to run again), and print the logins."""
+    from myhibachi.core.db import Database
+    from myhibachi.demo import DEMO_PASSWORD, seed_demo as run_seed
+
+    settings = get_settings()
+
+    async def run() -> list:
+        db = Database(settings.database_url)
+        try:
+            return await run_seed(db, settings)
+        finally:
+            await db.dispose()
+
+    with console.status("Loading demo data…"):
+        logins = asyncio.run(run())
+    table = Table(title=f"Demo logins (password for all: {DEMO_PASSWORD})")
+    for column in ("email", "role", "station", "status"):
+        table.add_column(column)
+    for login in logins:
+        table.add_row(login.email, login.role, login.station or "all", "created" if login.created else "exists")
+    console.print(table)
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="Sign-in email.")],
+    password: Annotated[str, typer.Option(help="At least 10 characters.", prompt=True, hide_input=True,
+                                          confirmation_prompt=True)],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    role: Annotated[str, typer.Option(help="super_admin, admin, manager, support or chef.")],
+    station: Annotated[str | None, typer.Option(help="Station code (every role but super_admin).")] = None,
+) -> None:
+    """Create a staff user (e.g. the first super admin)."""
+    from pydantic import ValidationError
+
+    from myhibachi.auth.commands import create_user as run_create
+    from myhibachi.auth.principal import SYSTEM
+    from myhibachi.auth.schemas import UserCreate
+    from myhibachi.core.db import Database
+    from myhibachi.core.errors import DomainError
+    from myhibachi.stations.models import Station
+
+    settings = get_settings()
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            async with db.transaction() as session:
+                station_id = None
+                if station:
+                    from sqlalchemy import select
+
+                    station_id = await session.scalar(select(Station.id).where(Station.code == station.upper()))
+                    if station_id is None:
+                        raise typer.BadParameter(f"no station with code {station!r}", param_hint="--station")
+                data = UserCreate(email=email, password=password, name=name, role=role, station_id=station_id)
+                return (await run_create(session, settings, SYSTEM, data)).id
+        finally:
+            await db.dispose()
+
+    try:
+        user_id = asyncio.run(run())
+    except ValidationError as exc:
+        for error in exc.errors():
+            console.print(f"[red]✗[/] {'.'.join(map(str, error['loc']))}: {error['msg']}")
+        raise typer.Exit(2) from None
+    except DomainError as exc:
+        console.print(f"[red]✗[/] {exc.detail}")
+        raise typer.Exit(1) from None
+    console.print(f"[green]✓[/] Created user {user_id} ({email}, {role}{f' at {station.upper()}' if station else ''}).")
+
+
+@app.command()
+def worker(
+    processes: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Run background jobs from Redis (needs REDIS_URL; without it jobs run inside `serve`)."""
+    from taskiq.cli.worker.args import WorkerArgs
+    from taskiq.cli.worker.run import run_worker
+
+    if not get_settings().redis_url:
+        console.print("[yellow]REDIS_URL is not set: jobs already run inside `myhibachi serve`.[/]")
+        raise typer.Exit(1)
+    raise typer.Exit(run_worker(WorkerArgs(broker="myhibachi.worker:broker", modules=[],
+                                           workers=processes, configure_logging=False)) or 0)

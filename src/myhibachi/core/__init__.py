@@ -1,0 +1,1 @@
+"""Infrastructure shared by every domain; holds no business rules and imports no domain."""

@@ -1,0 +1,98 @@
+"""Email transport: SMTP via aiosmtplib, or (the embedded default) .eml files under ./var/mail/."""
+
+from __future__ import annotations
+
+import ssl
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote, urlparse
+
+import aiosmtplib
+import anyio
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myhibachi.core.outbox import OutboxContext, add_outbox_message, outbox_handler
+
+log = structlog.get_logger(__name__)
+
+
+def build_message(*, sender: str, to: str, subject: str, text: str, html: str | None = None,
+                  message_id: str | None = None) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Message-ID"] = message_id or make_msgid(domain="myhibachi.local")
+    message.set_content(text)
+    if html:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+class MailTransport(Protocol):
+    async def send(self, message: EmailMessage) -> None: ...
+
+
+class FileMailTransport:
+    """Writes each message to a file so a developer can open it; nothing leaves the machine."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def send(self, message: EmailMessage) -> None:
+        await anyio.Path(self.directory).mkdir(parents=True, exist_ok=True)
+        name = str(message["Message-ID"]).strip("<>").replace("@", "_").replace("/", "_")
+        path = self.directory / f"{name}.eml"
+        await anyio.Path(path).write_bytes(bytes(message))
+        log.info("email_written", path=str(path), subject=message["Subject"])
+
+
+class SmtpMailTransport:
+    """`smtp://user:pass@host:port` (STARTTLS when offered, `?starttls=require` to insist) or `smtps://`."""
+
+    def __init__(self, url: str) -> None:
+        parsed = urlparse(url)
+        query = parse_qs(parsed.query)
+        self.use_tls = parsed.scheme == "smtps"
+        self.hostname = parsed.hostname or "127.0.0.1"
+        self.port = parsed.port or (465 if self.use_tls else 25)
+        self.username = unquote(parsed.username) if parsed.username else None
+        self.password = unquote(parsed.password) if parsed.password else None
+        self.start_tls = True if query.get("starttls") == ["require"] else None
+        self.timeout = float(query.get("timeout", ["30"])[0])
+
+    async def send(self, message: EmailMessage) -> None:
+        await aiosmtplib.send(
+            message,
+            hostname=self.hostname,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            use_tls=self.use_tls,
+            start_tls=self.start_tls,
+            tls_context=ssl.create_default_context() if self.use_tls else None,
+            timeout=self.timeout,
+        )
+        log.info("email_sent", subject=message["Subject"], host=self.hostname)
+
+
+def mail_transport(smtp_url: str | None, mail_dir: Path) -> MailTransport:
+    return SmtpMailTransport(smtp_url) if smtp_url else FileMailTransport(mail_dir)
+
+
+SEND_EMAIL_TOPIC = "email.send"
+
+
+async def queue_email(session: AsyncSession, *, to: str, subject: str, text: str, html: str | None = None) -> None:
+    """Send an email once this unit of work commits (never for a rolled-back change)."""
+    await add_outbox_message(session, SEND_EMAIL_TOPIC, {"to": to, "subject": subject, "text": text, "html": html})
+
+
+@outbox_handler(SEND_EMAIL_TOPIC)
+async def _send_email(_: AsyncSession, payload: dict[str, Any], context: OutboxContext) -> None:
+    message = build_message(sender=context.settings.mail_from, to=payload["to"], subject=payload["subject"],
+                            text=payload["text"], html=payload.get("html"))
+    await context.mail.send(message)

@@ -1,0 +1,101 @@
+"""The job queue (taskiq): in-process by default, Redis-backed when REDIS_URL is set.
+
+Jobs are enqueued only after the unit of work that wrote them commits; the outbox sweeper re-enqueues
+anything still pending, so a crash between commit and enqueue loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
+from taskiq_redis import ListQueueBroker
+
+from myhibachi.core.db import Database
+from myhibachi.core.outbox import OutboxContext, due_message_ids, process_outbox_message
+from myhibachi.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class JobQueue:
+    def __init__(self, settings: Settings, db: Database, context: OutboxContext) -> None:
+        self.settings = settings
+        self.db = db
+        self.context = context
+        self.broker: AsyncBroker = (
+            ListQueueBroker(settings.redis_url, queue_name="myhibachi:jobs")
+            if settings.redis_url and not settings.jobs_inline
+            else InMemoryBroker(await_inplace=settings.jobs_inline)
+        )
+
+        async def process_outbox(message_id: int) -> bool:
+            return await process_outbox_message(db, context, message_id)
+
+        self._process = self.broker.register_task(process_outbox, task_name="outbox.process")
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def runs_in_process(self) -> bool:
+        return isinstance(self.broker, InMemoryBroker)
+
+    async def enqueue_outbox(self, message_ids: list[int]) -> None:
+        for message_id in message_ids:
+            try:
+                await self._process.kiq(message_id)
+            except Exception as exc:  # the sweeper will pick it up
+                log.warning("enqueue_failed", message_id=message_id, error=str(exc))
+
+    async def sweep_once(self, older_than_seconds: float | None = None) -> int:
+        ids = await due_message_ids(self.db, self.settings.outbox_sweep_seconds
+                                    if older_than_seconds is None else older_than_seconds)
+        await self.enqueue_outbox(ids)
+        return len(ids)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.outbox_sweep_seconds)
+            try:
+                await self.sweep_once()
+            except Exception as exc:
+                log.warning("outbox_sweep_failed", error=str(exc))
+
+    def start_sweeper(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="outbox-sweeper")
+
+    async def stop_sweeper(self) -> None:
+        if self._sweeper:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+
+    async def start(self) -> None:
+        await self.broker.startup()
+        self.start_sweeper()
+
+    async def stop(self) -> None:
+        await self.stop_sweeper()
+        await self.broker.shutdown()
+
+
+def worker_broker() -> AsyncBroker:
+    """The broker a `myhibachi worker` process consumes (REDIS_URL must be set)."""
+    from myhibachi.core.runtime import Runtime
+    from myhibachi.settings import get_settings
+
+    runtime = Runtime(get_settings())
+    broker = runtime.jobs.broker
+
+    @broker.on_event(TaskiqEvents.WORKER_STARTUP)
+    async def _startup(_: TaskiqState) -> None:
+        runtime.jobs.start_sweeper()
+
+    @broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)
+    async def _shutdown(_: TaskiqState) -> None:
+        await runtime.jobs.stop_sweeper()
+        await runtime.db.dispose()
+
+    return broker

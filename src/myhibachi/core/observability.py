@@ -1,0 +1,81 @@
+"""Logs (structlog), error tracking (Sentry) and metrics (Prometheus)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import sentry_sdk
+import structlog
+from sentry_sdk.integrations.fastapi import FastApiIntegration
+from sentry_sdk.integrations.starlette import StarletteIntegration
+
+from myhibachi import __version__
+from myhibachi.settings import LogFormat, Settings
+
+SENSITIVE_KEYS = re.compile(r"pass(word)?|token|secret|authorization|cookie|email|totp|code|api[_-]?key", re.I)
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+FILTERED = "[Filtered]"
+
+
+def configure_logging(settings: Settings) -> None:
+    renderer: Any = (structlog.processors.JSONRenderer() if settings.effective_log_format is LogFormat.json
+                     else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, renderer],
+    ))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.upper())
+    for noisy in ("uvicorn.access", "aiosqlite", "taskiq"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def scrub(value: Any) -> Any:
+    """Replace secrets and personal data (passwords, tokens, emails) anywhere in an event."""
+    if isinstance(value, dict):
+        return {k: FILTERED if isinstance(k, str) and SENSITIVE_KEYS.search(k) else scrub(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    if isinstance(value, str):
+        return EMAIL.sub(FILTERED, value)
+    return value
+
+
+def _before_send(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any]:
+    return scrub(event)
+
+
+def init_sentry(settings: Settings) -> bool:
+    if not settings.sentry_dsn:
+        return False
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn,
+        environment=settings.environment.value,
+        release=settings.release or f"myhibachi@{__version__}",
+        traces_sample_rate=settings.sentry_traces_sample_rate,
+        profiles_sample_rate=settings.sentry_profiles_sample_rate,
+        send_default_pii=False,
+        integrations=[StarletteIntegration(), FastApiIntegration()],
+        before_send=_before_send,  # type: ignore[arg-type]
+        before_send_transaction=_before_send,  # type: ignore[arg-type]
+    )
+    return True

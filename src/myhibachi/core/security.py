@@ -1,0 +1,81 @@
+"""Password hashing (argon2), opaque tokens stored as hashes, and signed short-lived access tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+from functools import cache
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def burn_password_check(password: str) -> None:
+    """Spend the time of a real verification, so an unknown email answers as slowly as a wrong password."""
+    verify_password(_dummy_hash(), password)
+
+
+def new_opaque_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """Opaque tokens (refresh, reset, invite) are stored only as this digest."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def tokens_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a, b)
+
+
+def create_access_token(*, user_id: int, session_id: int, secret: str, minutes: int) -> tuple[str, int]:
+    now = datetime.now(UTC)
+    expires_in = minutes * 60
+    claims = {
+        "sub": str(user_id),
+        "sid": session_id,
+        "typ": ACCESS_TOKEN_TYPE,
+        "iat": now,
+        "exp": now + timedelta(seconds=expires_in),
+    }
+    return jwt.encode(claims, secret, algorithm="HS256"), expires_in
+
+
+def decode_access_token(token: str, secret: str) -> tuple[int, int] | None:
+    """(user_id, session_id) of a valid, unexpired access token; None otherwise."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub", "sid"]})
+    except jwt.PyJWTError:
+        return None
+    if claims.get("typ") != ACCESS_TOKEN_TYPE:
+        return None
+    try:
+        return int(claims["sub"]), int(claims["sid"])
+    except (TypeError, ValueError):
+        return None

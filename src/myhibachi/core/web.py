@@ -1,0 +1,50 @@
+"""FastAPI glue shared by every router: the per-request unit of work and access to the runtime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myhibachi.core.errors import DomainError
+from myhibachi.core.outbox import forget_pending_ids, take_pending_ids
+from myhibachi.core.runtime import Runtime
+
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def unit_of_work(request: Request, runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """The request owns the transaction: one commit after the handler, rollback on any error.
+
+    Commands only flush. Jobs written to the outbox are enqueued once the commit has succeeded.
+    """
+    async with runtime.db.session(write=request.method not in READ_ONLY_METHODS) as session:
+        try:
+            yield session
+            await session.commit()
+        except DomainError as exc:
+            if not exc.keeps_changes:
+                await session.rollback()
+                forget_pending_ids(session)
+                raise
+            await session.commit()
+            await runtime.jobs.enqueue_outbox(take_pending_ids(session))
+            raise
+        except BaseException:
+            await session.rollback()
+            forget_pending_ids(session)
+            raise
+        await runtime.jobs.enqueue_outbox(take_pending_ids(session))
+
+
+# scope="function": commit before the response is sent, so a failed commit is an error response.
+DbSession = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]

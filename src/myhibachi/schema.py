@@ -1,0 +1,14 @@
+"""Every table of the application, imported in one place for migrations and tests."""
+
+from myhibachi.audit.models import AuditEntry
+from myhibachi.auth.models import AuthSession, PasswordToken, RefreshToken, StationMembership, User
+from myhibachi.core.db import Base
+from myhibachi.core.outbox import OutboxMessage
+from myhibachi.stations.models import Station
+
+metadata = Base.metadata
+
+__all__ = [
+    "AuditEntry", "AuthSession", "OutboxMessage", "PasswordToken", "RefreshToken", "Station",
+    "StationMembership", "User", "metadata",
+]

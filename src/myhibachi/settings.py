@@ -1,0 +1,96 @@
+"""Application settings from the environment (and `.env` in development); every one has an offline default."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me-in-production"  # noqa: S105 - the placeholder production refuses
+VAR_DIR = Path("var")
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+    test = "test"
+
+
+class LogFormat(StrEnum):
+    console = "console"
+    json = "json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    environment: Environment = Environment.development
+    secret_key: str = DEFAULT_SECRET_KEY
+    database_url: str = f"sqlite+aiosqlite:///{VAR_DIR / 'myhibachi.db'}"
+    redis_url: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    brand_name: str = "MyHibachi"
+    mail_from: str = "MyHibachi <bookings@myhibachi.local>"
+    smtp_url: str | None = None
+    mail_dir: Path = VAR_DIR / "mail"
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_format: LogFormat | None = None  # default: json in production, console otherwise
+    log_level: str = "INFO"
+
+    sentry_dsn: str | None = None
+    sentry_traces_sample_rate: float = Field(0.0, ge=0, le=1)
+    sentry_profiles_sample_rate: float = Field(0.0, ge=0, le=1)
+    release: str | None = None
+
+    stripe_secret_key: str | None = None
+    stripe_publishable_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None
+
+    access_token_minutes: int = Field(15, ge=1, le=60)
+    refresh_token_days: int = Field(14, ge=1, le=90)
+    password_reset_minutes: int = Field(60, ge=5, le=24 * 60)
+    invite_days: int = Field(7, ge=1, le=30)
+    login_failures_per_account: int = Field(5, ge=1)
+    login_failures_per_ip: int = Field(30, ge=1)
+    login_failure_window_seconds: int = Field(15 * 60, ge=1)
+    outbox_sweep_seconds: float = Field(30.0, gt=0)
+    jobs_inline: bool = False  # run jobs to completion before the request returns (tests, scripts)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def refuse_default_secret_in_production(self) -> Settings:
+        if self.environment is Environment.production and (
+            self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32
+        ):
+            raise ValueError("SECRET_KEY must be set to a random value of 32+ characters in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        if self.log_format:
+            return self.log_format
+        return LogFormat.json if self.environment is Environment.production else LogFormat.console
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Stations: the business's bases, each with its time zone, address and staff."""

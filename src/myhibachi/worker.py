@@ -1,0 +1,5 @@
+"""Entry point of `myhibachi worker`: the taskiq broker, built from settings, with the outbox sweeper."""
+
+from myhibachi.core.jobs import worker_broker
+
+broker = worker_broker()
