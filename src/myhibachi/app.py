@@ -18,7 +18,7 @@ from myhibachi.audit import api as audit_api
 from myhibachi.auth import api as auth_api
 from myhibachi.auth.dependencies import current_principal
 from myhibachi.core.errors import install_problem_handlers, problem_response, problem_responses
-from myhibachi.core.http import RequestMetaMiddleware, SecurityHeadersMiddleware
+from myhibachi.core.http import RequestMetaMiddleware, SecurityHeadersMiddleware, is_acceptable_request_id
 from myhibachi.core.observability import configure_logging, init_sentry
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import RuntimeDep
@@ -79,7 +79,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Outermost last: request id first, then metadata, then headers on whatever comes back.
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestMetaMiddleware)
-    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID", update_request_header=True)
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID", update_request_header=True,
+                       validator=is_acceptable_request_id)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                            allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID"])

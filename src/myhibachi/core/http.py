@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import structlog
 from asgi_correlation_id import correlation_id
 from starlette.datastructures import Headers, MutableHeaders
@@ -17,6 +19,14 @@ DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.j
             "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 APP_CSP = ("default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'")
+
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def is_acceptable_request_id(value: str) -> bool:
+    """Keep a caller's X-Request-ID (proxies use many formats) unless it could smuggle junk into logs."""
+    return REQUEST_ID.fullmatch(value) is not None
 
 
 class RequestMetaMiddleware:

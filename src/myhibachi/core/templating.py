@@ -19,5 +19,5 @@ def template_env() -> Environment:
     )
 
 
-def render(name: str, **context: Any) -> str:
-    return template_env().get_template(name).render(**context)
+def render(template: str, /, **context: Any) -> str:
+    return template_env().get_template(template).render(**context)
