@@ -47,7 +47,8 @@ def migrate() -> None:
 def seed_demo() -> None:
     """Load demo stations and one user per role (safe to run again), and print the logins."""
     from myhibachi.core.db import Database
-    from myhibachi.demo import DEMO_PASSWORD, seed_demo as run_seed
+    from myhibachi.demo import DEMO_PASSWORD
+    from myhibachi.demo import seed_demo as run_seed
 
     settings = get_settings()
 

@@ -46,7 +46,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.rules_manage, P.users_manage, P.audit_read,
     }),
     Role.manager: frozenset({
-        P.stations_read, P.bookings_read, P.chefs_manage, P.payments_read, P.analytics_read, P.engagement, P.users_manage,
+        P.stations_read, P.bookings_read, P.chefs_manage, P.payments_read, P.analytics_read, P.engagement,
+        P.users_manage,
     }),
     Role.support: frozenset({
         P.stations_read, P.bookings_read, P.bookings_write, P.bookings_cancel_request, P.payments_read, P.engagement,

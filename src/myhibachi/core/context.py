@@ -13,7 +13,9 @@ class RequestMeta:
     request_id: str | None = None
 
 
-_request_meta: ContextVar[RequestMeta] = ContextVar("request_meta", default=RequestMeta(user_agent="system"))
+_request_meta: ContextVar[RequestMeta] = ContextVar(
+    "request_meta", default=RequestMeta(user_agent="system")  # noqa: B039 - a frozen dataclass
+)
 
 
 def current_request_meta() -> RequestMeta:

@@ -46,7 +46,7 @@ class OutboxContext:
     """What a handler may use besides its own transaction."""
 
     settings: Settings
-    mail: "MailTransport"
+    mail: MailTransport
 
 
 Handler = Callable[[AsyncSession, dict[str, Any], OutboxContext], Awaitable[None]]
