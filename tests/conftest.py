@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
@@ -20,6 +21,7 @@ from myhibachi.auth.commands import create_user
 from myhibachi.auth.permissions import Role
 from myhibachi.auth.principal import SYSTEM
 from myhibachi.auth.schemas import UserCreate
+from myhibachi.core import security
 from myhibachi.core.db import Database, create_engine
 from myhibachi.core.migrations import upgrade_to_head
 from myhibachi.core.runtime import Runtime
@@ -33,6 +35,19 @@ PASSWORD = "correct-horse-battery"  # noqa: S105
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing():  # noqa: ANN201
+    """Argon2 at production cost takes most of a second per hash on a busy CI machine and the suite hashes
+    thousands of times: same algorithm and code path, minimal cost. The cached dummy hash (unknown-email
+    timing) is dropped on both sides so it always matches the hasher in use."""
+    production = security._hasher
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    security._dummy_hash.cache_clear()
+    yield
+    security._hasher = production
+    security._dummy_hash.cache_clear()
 
 
 def pytest_report_header() -> list[str]:

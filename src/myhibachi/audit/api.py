@@ -12,6 +12,7 @@ from myhibachi.audit.schemas import AuditEntryRead, AuditPage
 from myhibachi.auth.dependencies import require
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
+from myhibachi.core.db import MAX_ID
 from myhibachi.core.errors import problem_responses
 from myhibachi.core.web import DbSession
 
@@ -23,8 +24,8 @@ staff = APIRouter(prefix="/audit-log", tags=["audit"])
 async def read_audit_log(
     principal: Annotated[Principal, require(Permission.audit_read)],
     session: DbSession,
-    station_id: int | None = None,
-    actor_user_id: int | None = None,
+    station_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    actor_user_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     action: Annotated[str | None, Query(max_length=80, examples=["users.role_change"])] = None,
     target_type: Annotated[str | None, Query(max_length=50)] = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,

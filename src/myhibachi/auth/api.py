@@ -25,8 +25,9 @@ from myhibachi.auth.schemas import (
     UserPage,
     UserRead,
 )
+from myhibachi.core.db import MAX_ID
 from myhibachi.core.errors import problem_responses
-from myhibachi.core.web import DbSession, RuntimeDep
+from myhibachi.core.web import DbSession, PathId, RuntimeDep
 
 public = APIRouter(prefix="/auth", tags=["auth"])
 staff = APIRouter(tags=["auth"])
@@ -62,7 +63,7 @@ async def logout(body: RefreshRequest, session: DbSession) -> Response:
 
 
 @public.post("/password-reset", summary="Ask for a password-reset email", status_code=status.HTTP_202_ACCEPTED,
-             responses=problem_responses(422))
+             response_class=Response, responses=problem_responses(422))  # 202 has no body, not JSON
 async def request_password_reset(body: PasswordResetRequest, session: DbSession, runtime: RuntimeDep) -> Response:
     """Email a single-use link to set a new password. The answer is the same whether or not the account
     exists."""
@@ -113,7 +114,7 @@ async def totp_disable(body: TotpDisable, principal: CurrentPrincipal, session: 
 async def list_users(
     principal: ManageUsers,
     session: DbSession,
-    station_id: Annotated[int | None, Query(description="Only members of this station.")] = None,
+    station_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only members of this station.")] = None,
     q: Annotated[str | None, Query(max_length=100, description="Part of the name or email.")] = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$", description="`next_cursor` of the last page.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -137,14 +138,14 @@ async def create_user(body: UserCreate, principal: ManageUsers, session: DbSessi
 
 @users.get("/{user_id}", summary="A staff user", response_model=UserRead,
            responses=problem_responses(401, 403, 404, 422))
-async def get_user(user_id: int, principal: ManageUsers, session: DbSession) -> UserRead:
-    """A user you may manage; anyone else is 404."""
+async def get_user(user_id: PathId, principal: ManageUsers, session: DbSession) -> UserRead:
+    """A user holding a role at a station where you manage users; anyone else is 404."""
     return await queries.get_user(session, principal, user_id)
 
 
 @users.post("/{user_id}/deactivate", summary="Deactivate a staff user", response_model=UserRead,
             responses=problem_responses(401, 403, 404, 409, 422))
-async def deactivate_user(user_id: int, body: ReasonBody, principal: ManageUsers, session: DbSession) -> UserRead:
+async def deactivate_user(user_id: PathId, body: ReasonBody, principal: ManageUsers, session: DbSession) -> UserRead:
     """The user can no longer sign in, and every open session (access tokens too) ends at once. You must be
     allowed to grant each role the user holds."""
     await commands.deactivate_user(session, principal, user_id=user_id, reason=body.reason)
@@ -153,7 +154,7 @@ async def deactivate_user(user_id: int, body: ReasonBody, principal: ManageUsers
 
 @users.post("/{user_id}/reactivate", summary="Reactivate a staff user", response_model=UserRead,
             responses=problem_responses(401, 403, 404, 409, 422))
-async def reactivate_user(user_id: int, principal: ManageUsers, session: DbSession) -> UserRead:
+async def reactivate_user(user_id: PathId, principal: ManageUsers, session: DbSession) -> UserRead:
     """Allow the user to sign in again (with their existing password)."""
     await commands.reactivate_user(session, principal, user_id=user_id)
     return await queries.get_user(session, principal, user_id)

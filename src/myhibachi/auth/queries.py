@@ -48,7 +48,7 @@ async def describe_me(session: AsyncSession, principal: Principal) -> Me:
 
 
 def _visible_users(principal: Principal):  # noqa: ANN202 - a select
-    """Users the principal may manage: members of its users.manage stations (everyone for a super admin)."""
+    """Users the principal may see: members of its users.manage stations (everyone for a super admin)."""
     members = scope_to_stations(select(StationMembership.user_id), principal, Permission.users_manage,
                                 StationMembership.station_id)
     stmt = select(User)
@@ -58,15 +58,19 @@ def _visible_users(principal: Principal):  # noqa: ANN202 - a select
 async def find_visible_user(session: AsyncSession, principal: Principal, user_id: int) -> User:
     user = await session.scalar(_visible_users(principal).where(User.id == user_id))
     if user is None:
+        if await session.get(User, user_id) is not None:  # it exists, outside the principal's stations: a denial
+            principal.deny(Permission.users_manage, None, "not_visible")  # logs `permission_denied`
         raise NotFound("No such user.")
     return user
 
 
-async def _read_users(session: AsyncSession, users: list[User]) -> list[UserRead]:
+async def _read_users(session: AsyncSession, principal: Principal, users: list[User]) -> list[UserRead]:
+    """Users with their roles at the principal's stations only (roles elsewhere are another station's data)."""
     ids = [u.id for u in users]
-    memberships = (await session.scalars(
-        select(StationMembership).where(StationMembership.user_id.in_(ids)).order_by(StationMembership.station_id)
-    )).all() if ids else []
+    memberships_stmt = scope_to_stations(
+        select(StationMembership).where(StationMembership.user_id.in_(ids)).order_by(StationMembership.station_id),
+        principal, Permission.users_manage, StationMembership.station_id)
+    memberships = (await session.scalars(memberships_stmt)).all() if ids else []
     pending = set((await session.scalars(
         select(PasswordToken.user_id).where(PasswordToken.user_id.in_(ids), PasswordToken.purpose == "invite",
                                             PasswordToken.used_at.is_(None))
@@ -83,7 +87,7 @@ async def _read_users(session: AsyncSession, users: list[User]) -> list[UserRead
 
 
 async def get_user(session: AsyncSession, principal: Principal, user_id: int) -> UserRead:
-    return (await _read_users(session, [await find_visible_user(session, principal, user_id)]))[0]
+    return (await _read_users(session, principal, [await find_visible_user(session, principal, user_id)]))[0]
 
 
 async def list_users(session: AsyncSession, principal: Principal, *, station_id: int | None, query: str | None,
@@ -99,4 +103,4 @@ async def list_users(session: AsyncSession, principal: Principal, *, station_id:
         stmt = stmt.where(User.id > after_id)
     users = list(await session.scalars(stmt.order_by(User.id).limit(limit + 1)))
     next_cursor = users[limit - 1].id if len(users) > limit else None
-    return await _read_users(session, users[:limit]), next_cursor
+    return await _read_users(session, principal, users[:limit]), next_cursor

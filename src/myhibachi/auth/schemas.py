@@ -8,11 +8,13 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from myhibachi.auth.permissions import Role
+from myhibachi.core.db import MAX_ID
 
 Password = Annotated[str, Field(min_length=10, max_length=128, description="10 to 128 characters.")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
 TotpCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]  # a record id: 64-bit, so larger numbers are a 422, not a 500
 
 
 class LoginRequest(BaseModel):
@@ -102,7 +104,7 @@ class UserCreate(BaseModel):
     email: EmailStr
     name: Name
     role: Role
-    station_id: int | None = Field(None, description="Required for every role but super_admin.")
+    station_id: Id | None = Field(None, description="Required for every role but super_admin.")
     password: Password | None = None
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
@@ -137,9 +139,16 @@ class UserPage(BaseModel):
     items: list[UserRead]
     next_cursor: str | None
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "items": [{
+            "id": 7, "email": "new.chef@example.com", "name": "Kenji Tanaka", "is_super_admin": False,
+            "is_active": True, "totp_enabled": False, "invite_pending": True, "created_at": "2026-11-25T18:00:00Z",
+            "memberships": [{"station_id": 1, "role": "chef"}]}],
+        "next_cursor": "7"}]})
+
 
 class MembershipSet(BaseModel):
-    user_id: int
+    user_id: Id
     role: Role
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"user_id": 7, "role": "support"}]})

@@ -24,6 +24,8 @@ NAMING_CONVENTION = {
 
 # BIGINT on PostgreSQL, but INTEGER on SQLite so that it is the rowid and autoincrements.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# Both are 64-bit signed: the API refuses larger ids (422) instead of overflowing the driver (500).
+MAX_ID = 2**63 - 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -130,6 +130,11 @@ async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+        # FastAPI answers malformed JSON with 422 but a body it cannot even decode (not UTF-8, nested too
+        # deep) with an undocumented 400; to the client both are the same mistake.
+        return problem_response(422, "validation_error", "The request body is not valid JSON.", errors=[
+            FieldError(field="body", message="The body is not valid JSON.", type="json_invalid")])
     code = _STATUS_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     return problem_response(exc.status_code, code, detail, headers=getattr(exc, "headers", None))

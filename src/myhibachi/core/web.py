@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from myhibachi.core.db import MAX_ID
 from myhibachi.core.errors import DomainError
 from myhibachi.core.outbox import forget_pending_ids, take_pending_ids
 from myhibachi.core.runtime import Runtime
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A record id in the path; out-of-range numbers are a 422 before they reach the database.
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def get_runtime(request: Request) -> Runtime:

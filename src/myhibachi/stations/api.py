@@ -12,7 +12,7 @@ from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
 from myhibachi.auth.schemas import MembershipSet, Reason
 from myhibachi.core.errors import problem_responses
-from myhibachi.core.web import DbSession
+from myhibachi.core.web import DbSession, PathId
 from myhibachi.stations import commands, queries
 from myhibachi.stations.schemas import (
     MembershipResult,
@@ -42,7 +42,7 @@ async def create_station(body: StationCreate, principal: Annotated[Principal, re
 
 @staff.get("/{station_id}", summary="A station", response_model=StationRead,
            responses=problem_responses(401, 403, 404, 422))
-async def get_station(station_id: int, _: Annotated[Principal, require(Permission.stations_read)],
+async def get_station(station_id: PathId, _: Annotated[Principal, require(Permission.stations_read)],
                       session: DbSession) -> StationRead:
     """Any role at the station may read it; other stations are 404."""
     return queries.read_station(await queries.get_station(session, station_id))
@@ -50,7 +50,7 @@ async def get_station(station_id: int, _: Annotated[Principal, require(Permissio
 
 @staff.patch("/{station_id}", summary="Edit a station", response_model=StationRead,
              responses=problem_responses(401, 403, 404, 422))
-async def update_station(station_id: int, body: StationUpdate,
+async def update_station(station_id: PathId, body: StationUpdate,
                          principal: Annotated[Principal, require(Permission.stations_manage)],
                          session: DbSession) -> StationRead:
     """Super admin only; only the fields sent change. Audited with before/after."""
@@ -58,8 +58,10 @@ async def update_station(station_id: int, body: StationUpdate,
 
 
 @staff.post("/{station_id}/members", summary="Grant or change a station role", response_model=MembershipResult,
-            status_code=status.HTTP_201_CREATED, responses=problem_responses(401, 403, 404, 422))
-async def set_member(station_id: int, body: MembershipSet, response: Response,
+            status_code=status.HTTP_201_CREATED, responses={
+                200: {"model": MembershipResult, "description": "The user's role at this station changed."},
+                **problem_responses(401, 403, 404, 422)})
+async def set_member(station_id: PathId, body: MembershipSet, response: Response,
                      principal: Annotated[Principal, require(Permission.users_manage)],
                      session: DbSession) -> MembershipResult:
     """201 when the user gets a role at this station, 200 when their role changes. Admins grant manager,
@@ -73,7 +75,7 @@ async def set_member(station_id: int, body: MembershipSet, response: Response,
 
 @staff.delete("/{station_id}/members/{user_id}", summary="Take a station role away",
               status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(401, 403, 404, 422))
-async def revoke_member(station_id: int, user_id: int, reason: Annotated[Reason, Query()],
+async def revoke_member(station_id: PathId, user_id: PathId, reason: Annotated[Reason, Query()],
                         principal: Annotated[Principal, require(Permission.users_manage)],
                         session: DbSession) -> Response:
     """The user loses every permission at this station on their next request. A reason is required."""

@@ -26,7 +26,7 @@ def _timezones() -> set[str]:
 
 
 Timezone = Annotated[str, AfterValidator(_valid_timezone), Field(examples=["America/Los_Angeles"])]
-StationCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9-]{2,16}$")]
+StationCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9-]{2,16}$")]
 Text120 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Latitude = Annotated[float, Field(ge=-90, le=90, strict=True)]
 Longitude = Annotated[float, Field(ge=-180, le=180, strict=True)]
@@ -99,3 +99,5 @@ class MembershipResult(BaseModel):
     station_id: int
     user_id: int
     role: Role
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"station_id": 1, "user_id": 7, "role": "support"}]})

@@ -1,0 +1,489 @@
+"""The permission matrix: every staff operation of the JSON API, called by every persona.
+
+Nothing here re-types the permission table. Each case lists the checks its operation makes, as small rules
+that read `ROLE_PERMISSIONS` and `GRANTABLE_ROLES` (SPEC §3):
+
+- anonymous → 401;
+- `holds(permission)`: a request that names no station needs the permission at some station (else 403);
+  a request about a station needs a role there (else 404: another station's records do not exist for you)
+  and the permission in that role (else 403);
+- `may_grant(role)`: granting, changing or taking away `role` needs it in GRANTABLE_ROLES of your role
+  there, and `users.manage` (else 403); changing a role needs both the old and the new one. Granting a role
+  at your station does not need the user to be visible already: that is how an existing user joins it;
+- `sees(target)`: a user is visible when they hold a role at a station where you hold `users.manage`
+  (else 404); `may_manage(target)`: every role they hold must be one you may grant, and only a super admin
+  manages a super admin (else 403).
+
+Each denial must also be logged as a `permission_denied` event naming the permission, and every denied call
+must leave the data as it was (each mutating case verifies its effect, or its absence, in the database).
+
+The first failing check gives the status; when none fails the operation succeeds. So changing the table
+changes the expectations, and a new staff route fails `test_every_staff_route_has_matrix_cases` until it has
+cases here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyotp
+import pytest
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from httpx import AsyncClient, Response
+from sqlalchemy import select, update
+
+from myhibachi.app import API_PREFIX
+from myhibachi.auth import api as auth_api
+from myhibachi.auth.dependencies import current_principal
+from myhibachi.auth.models import StationMembership, User
+from myhibachi.auth.permissions import GRANTABLE_ROLES, ROLE_PERMISSIONS, STATION_ROLES, Permission, Role
+from myhibachi.core.db import Database
+from myhibachi.stations import api as stations_api
+from myhibachi.stations.models import Station
+from tests.conftest import PASSWORD
+
+P = Permission
+HOME, OTHER = "HOME", "OTHER"  # the station every operation is about, and a station it is not about
+PUBLIC_ROUTERS = (auth_api.public, stations_api.public)  # everything else under /api/v1 is staff-only
+
+
+# --- personas ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    roles: tuple[tuple[str, Role], ...] = ()  # (station code, role)
+    is_super_admin: bool = False
+    signed_in: bool = True
+
+    def role_at(self, station: str | None) -> Role | None:
+        if self.is_super_admin:
+            return Role.super_admin
+        return dict(self.roles).get(station) if station else None
+
+    def permissions_at(self, station: str | None) -> frozenset[Permission]:
+        role = self.role_at(station)
+        return ROLE_PERMISSIONS[role] if role else frozenset()
+
+    def holds_anywhere(self, permission: Permission) -> bool:
+        held = [Role.super_admin] if self.is_super_admin else [role for _, role in self.roles]
+        return any(permission in ROLE_PERMISSIONS[role] for role in held)
+
+    def grantable_at(self, station: str | None) -> frozenset[Role]:
+        if P.users_manage not in self.permissions_at(station):
+            return frozenset()
+        role = self.role_at(station)
+        assert role is not None
+        return GRANTABLE_ROLES[role]
+
+
+PERSONAS = [
+    Persona("anonymous", signed_in=False),
+    *(Persona(role.value, roles=((HOME, role),)) for role in reversed(STATION_ROLES)),  # chef … admin
+    Persona("admin_of_other_station", roles=((OTHER, Role.admin),)),
+    Persona("super_admin", is_super_admin=True),
+]
+
+
+# --- expectation rules ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Denial:
+    status: int
+    logged_permission: Permission | None  # the `permission_denied` log event it must emit (None: anonymous)
+
+
+Check = Callable[[Persona], Denial | None]
+
+
+def holds(permission: Permission, station: str | None = None) -> Check:
+    def check(persona: Persona) -> Denial | None:
+        if station is None:
+            return None if persona.holds_anywhere(permission) else Denial(403, permission)
+        if persona.role_at(station) is None:
+            return Denial(404, permission)
+        return None if permission in persona.permissions_at(station) else Denial(403, permission)
+
+    return check
+
+
+def may_grant(role: Role, station: str | None = HOME) -> Check:
+    def check(persona: Persona) -> Denial | None:
+        return None if role in persona.grantable_at(station) else Denial(403, P.users_manage)
+
+    return check
+
+
+def super_admin_only(persona: Persona) -> Denial | None:
+    return None if persona.is_super_admin else Denial(403, P.users_manage)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A staff user an operation acts on: `role` at `station` (a super admin holds no station role)."""
+
+    role: Role
+    station: str | None
+
+    @property
+    def label(self) -> str:
+        return self.role.value if self.station is None else f"{self.role.value}_at_{self.station}"
+
+
+TARGETS = [*(Target(role, HOME) for role in STATION_ROLES), Target(Role.chef, OTHER),
+           Target(Role.super_admin, None)]
+
+
+def sees(target: Target) -> Check:
+    def check(persona: Persona) -> Denial | None:
+        visible = persona.is_super_admin or P.users_manage in persona.permissions_at(target.station)
+        return None if visible else Denial(404, P.users_manage)
+
+    return check
+
+
+def may_manage(target: Target) -> Check:
+    return super_admin_only if target.role is Role.super_admin else may_grant(target.role, target.station)
+
+
+# --- the world each case runs in -----------------------------------------------------------------------------
+
+@dataclass
+class World:
+    client: AsyncClient
+    db: Database
+    make_user: Callable[..., Awaitable[int]]
+    persona: Persona
+    stations: dict[str, int] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    user_id: int | None = None
+    _serial: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def email(self, what: str) -> str:
+        return f"{what.replace('_', '-')}-{next(self._serial)}@example.com"
+
+    async def add_user(self, target: Target) -> int:
+        station = await self.db_station(target.station) if target.station else None
+        return await self.make_user(self.email(target.role.value), target.role, station, password=None)
+
+    async def db_station(self, code: str) -> Station:
+        async with self.db.transaction(write=False) as session:
+            return await session.get_one(Station, self.stations[code])
+
+    async def role_of(self, user_id: int, station: str) -> str | None:
+        async with self.db.transaction(write=False) as session:
+            return await session.scalar(select(StationMembership.role).where(
+                StationMembership.user_id == user_id, StationMembership.station_id == self.stations[station]))
+
+    async def user(self, *, user_id: int | None = None, email: str | None = None) -> User | None:
+        async with self.db.transaction(write=False) as session:
+            if user_id is not None:
+                return await session.get(User, user_id)
+            return await session.scalar(select(User).where(User.email == email))
+
+
+async def build_world(persona: Persona, client: AsyncClient, db: Database, make_station: Callable[..., Any],
+                      make_user: Callable[..., Awaitable[int]], login: Callable[..., Any]) -> World:
+    world = World(client=client, db=db, make_user=make_user, persona=persona)
+    for code in (HOME, OTHER):
+        world.stations[code] = (await make_station(code)).id
+    if persona.signed_in:
+        email = world.email(persona.name)
+        if persona.is_super_admin:
+            world.user_id = await make_user(email, Role.super_admin)
+        else:
+            (station, role), *more = persona.roles
+            world.user_id = await make_user(email, role, await world.db_station(station))
+            assert not more, "one role per persona keeps make_user enough"
+        world.headers = await login(email)
+    return world
+
+
+# --- operations ----------------------------------------------------------------------------------------------
+
+Verify = Callable[[Response, bool], Awaitable[None]]  # (response, whether the operation was applied)
+
+
+@dataclass
+class Call:
+    path: str
+    json: Any = None
+    params: dict[str, Any] | None = None
+    verify: Verify | None = None
+
+
+Arrange = Callable[[World], Awaitable[Call]]
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    route: str  # the path template, exactly as in app.routes
+    permission: Permission | None  # what the route's `require(...)` declares; None: signed in is enough
+    checks: tuple[Check, ...]
+    success: int
+    arrange: Arrange
+    variant: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.route.removeprefix(API_PREFIX)}" + (f" [{self.variant}]" if self.variant else "")
+
+    def expect(self, persona: Persona) -> Denial | None:
+        if not persona.signed_in:
+            return Denial(401, None)
+        for check in self.checks:
+            if (denial := check(persona)) is not None:
+                return denial
+        return None
+
+
+def call(path: str, **kwargs: Any) -> Arrange:
+    """A call with no data of its own; `{station_id}` is the HOME station."""
+
+    async def arrange(world: World) -> Call:
+        return Call(path.format(station_id=world.stations[HOME]), **kwargs)
+
+    return arrange
+
+
+async def confirm_totp(world: World) -> Call:
+    code = "000000"
+    if world.persona.signed_in:  # the happy path needs a started setup
+        setup = await world.client.post(f"{API_PREFIX}/auth/totp/setup", headers=world.headers)
+        assert setup.status_code == 200, setup.text
+        code = pyotp.TOTP(setup.json()["secret"]).now()
+
+    async def verify(_: Response, applied: bool) -> None:
+        if world.user_id is not None:
+            assert (await world.user(user_id=world.user_id)).totp_enabled is applied
+
+    return Call(f"{API_PREFIX}/auth/totp/confirm", json={"code": code}, verify=verify)
+
+
+async def create_station(world: World) -> Call:
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            exists = await session.scalar(select(Station.id).where(Station.code == "NEW")) is not None
+        assert exists is applied
+
+    return Call(f"{API_PREFIX}/stations", verify=verify, json={
+        "code": "NEW", "name": "New station", "timezone": "America/Chicago", "latitude": 41.9, "longitude": -87.6,
+        "address": {"line1": "1 State St", "city": "Chicago", "state": "IL", "zip_code": "60601"}})
+
+
+async def rename_station(world: World) -> Call:
+    async def verify(response: Response, applied: bool) -> None:
+        assert ((await world.db_station(HOME)).name == "Renamed") is applied
+
+    return Call(f"{API_PREFIX}/stations/{world.stations[HOME]}", json={"name": "Renamed"}, verify=verify)
+
+
+def create_user(role: Role) -> Arrange:
+    async def arrange(world: World) -> Call:
+        email = world.email(f"new-{role.value}")
+        body: dict[str, Any] = {"email": email, "name": "New Person", "role": role.value}
+        if role is not Role.super_admin:
+            body["station_id"] = world.stations[HOME]
+
+        async def verify(response: Response, applied: bool) -> None:
+            user = await world.user(email=email)
+            assert (user is not None) is applied
+            if user is not None:
+                assert user.is_super_admin is (role is Role.super_admin)
+                if role is not Role.super_admin:
+                    assert await world.role_of(user.id, HOME) == role.value
+
+        return Call(f"{API_PREFIX}/users", json=body, verify=verify)
+
+    return arrange
+
+
+def on_user(target: Target, action: str) -> Arrange:
+    """GET /users/{id} (action ""), or POST /users/{id}/deactivate or /reactivate, on a fresh `target`."""
+
+    async def arrange(world: World) -> Call:
+        user_id = await world.add_user(target)
+        if action == "reactivate":
+            async with world.db.transaction() as session:
+                await session.execute(update(User).where(User.id == user_id).values(is_active=False))
+
+        async def verify(response: Response, applied: bool) -> None:
+            if action == "":
+                if applied:
+                    assert response.json()["id"] == user_id
+                return
+            active = (await world.user(user_id=user_id)).is_active
+            assert active is (applied if action == "reactivate" else not applied)
+
+        path = f"{API_PREFIX}/users/{user_id}" + (f"/{action}" if action else "")
+        return Call(path, json={"reason": "Left the company"} if action == "deactivate" else None, verify=verify)
+
+    return arrange
+
+
+def set_member(role: Role, current: Role | None) -> Arrange:
+    """Grant `role` at HOME to someone of the other station (current None), or change a HOME member's role."""
+
+    async def arrange(world: World) -> Call:
+        user_id = await world.add_user(Target(current, HOME) if current else Target(Role.chef, OTHER))
+
+        async def verify(response: Response, applied: bool) -> None:
+            before = current.value if current else None
+            assert await world.role_of(user_id, HOME) == (role.value if applied else before)
+
+        return Call(f"{API_PREFIX}/stations/{world.stations[HOME]}/members",
+                    json={"user_id": user_id, "role": role.value}, verify=verify)
+
+    return arrange
+
+
+def revoke_member(role: Role) -> Arrange:
+    async def arrange(world: World) -> Call:
+        user_id = await world.add_user(Target(role, HOME))
+
+        async def verify(response: Response, applied: bool) -> None:
+            assert await world.role_of(user_id, HOME) == (None if applied else role.value)
+
+        return Call(f"{API_PREFIX}/stations/{world.stations[HOME]}/members/{user_id}",
+                    params={"reason": "Moved away"}, verify=verify)
+
+    return arrange
+
+
+def build_cases() -> list[Case]:
+    api = API_PREFIX
+    um = P.users_manage
+    cases = [
+        Case("GET", f"{api}/auth/me", None, (), 200, call(f"{api}/auth/me")),
+        Case("POST", f"{api}/auth/totp/setup", None, (), 200, call(f"{api}/auth/totp/setup")),
+        Case("POST", f"{api}/auth/totp/confirm", None, (), 204, confirm_totp),
+        Case("POST", f"{api}/auth/totp/disable", None, (), 204,
+             call(f"{api}/auth/totp/disable", json={"password": PASSWORD})),
+        Case("POST", f"{api}/stations", P.stations_manage, (holds(P.stations_manage),), 201, create_station),
+        Case("GET", f"{api}/stations/{{station_id}}", P.stations_read, (holds(P.stations_read, HOME),), 200,
+             call(f"{api}/stations/{{station_id}}")),
+        Case("PATCH", f"{api}/stations/{{station_id}}", P.stations_manage, (holds(P.stations_manage, HOME),), 200,
+             rename_station),
+        Case("GET", f"{api}/users", um, (holds(um),), 200, call(f"{api}/users")),
+        Case("GET", f"{api}/users", um, (holds(um, HOME),), 200, variant="station_id=HOME",
+             arrange=lambda w: call(f"{api}/users", params={"station_id": w.stations[HOME]})(w)),
+        *(Case("POST", f"{api}/users", um, (holds(um), holds(um, HOME), may_grant(role)), 201, create_user(role),
+               variant=f"{role.value}_at_HOME") for role in STATION_ROLES),
+        Case("POST", f"{api}/users", um, (holds(um), super_admin_only), 201, create_user(Role.super_admin),
+             variant="super_admin"),
+        *(Case("GET", f"{api}/users/{{user_id}}", um, (holds(um), sees(t)), 200, on_user(t, ""), variant=t.label)
+          for t in TARGETS),
+        *(Case("POST", f"{api}/users/{{user_id}}/{action}", um, (holds(um), sees(t), may_manage(t)), 200,
+               on_user(t, action), variant=t.label)
+          for action in ("deactivate", "reactivate") for t in TARGETS),
+        *(Case("POST", f"{api}/stations/{{station_id}}/members", um, (holds(um, HOME), may_grant(role)), 201,
+               set_member(role, None), variant=f"grant_{role.value}") for role in STATION_ROLES),
+        *(Case("POST", f"{api}/stations/{{station_id}}/members", um,
+               (holds(um, HOME), may_grant(new), may_grant(old)), 200, set_member(new, old),
+               variant=f"{old.value}_to_{new.value}")
+          for old in STATION_ROLES for new in STATION_ROLES if new is not old),
+        *(Case("DELETE", f"{api}/stations/{{station_id}}/members/{{user_id}}", um, (holds(um, HOME), may_grant(r)),
+               204, revoke_member(r), variant=r.value) for r in STATION_ROLES),
+        Case("GET", f"{api}/audit-log", P.audit_read, (holds(P.audit_read),), 200, call(f"{api}/audit-log")),
+        Case("GET", f"{api}/audit-log", P.audit_read, (holds(P.audit_read, HOME),), 200, variant="station_id=HOME",
+             arrange=lambda w: call(f"{api}/audit-log", params={"station_id": w.stations[HOME]})(w)),
+    ]
+    ids = [c.id for c in cases]
+    assert len(ids) == len(set(ids)), "case ids must be unique"
+    return cases
+
+
+CASES = build_cases()
+PROBLEM_CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_found"}
+
+
+def denial_events(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """`permission_denied` events (structlog hands the event dict to stdlib logging as the record's msg)."""
+    return [r.msg for r in caplog.records if isinstance(r.msg, dict) and r.msg.get("event") == "permission_denied"]
+
+
+@pytest.mark.parametrize(("case", "persona"), [
+    pytest.param(case, persona, id=f"{case.id} as {persona.name}") for case in CASES for persona in PERSONAS])
+async def test_permission_matrix(case: Case, persona: Persona, client, db, make_station, make_user, login,
+                                 caplog: pytest.LogCaptureFixture) -> None:
+    world = await build_world(persona, client, db, make_station, make_user, login)
+    request = await case.arrange(world)
+    denial = case.expect(persona)
+    caplog.clear()
+
+    response = await client.request(case.method, request.path, json=request.json, params=request.params,
+                                    headers=world.headers)
+
+    expected = denial.status if denial else case.success
+    assert response.status_code == expected, response.text
+    if denial:
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == PROBLEM_CODES[denial.status]
+    events = [e for e in denial_events(caplog) if e.get("user_id") == world.user_id]
+    if denial is None:
+        assert events == [], "an allowed call logged a denial"
+    elif denial.logged_permission is not None:
+        assert [e["permission"] for e in events] == [denial.logged_permission.value]
+    if request.verify is not None:  # a denied call changes nothing; an allowed one does what it says
+        await request.verify(response, denial is None)
+
+
+# --- the matrix covers the API ---------------------------------------------------------------------------------
+
+def staff_routes(app) -> dict[tuple[str, str], RouteContext]:  # noqa: ANN001
+    """Every JSON API operation not on a public router (app.routes holds included routers; flatten them)."""
+    public = {route.endpoint for router in PUBLIC_ROUTERS for route in router.routes}
+    return {
+        (method, route.path): route
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute) and route.path.startswith(API_PREFIX + "/")
+        and route.endpoint not in public
+        for method in route.methods
+    }
+
+
+def dependency_calls(route: RouteContext) -> list[Any]:
+    calls, stack = [], [route.dependant]
+    while stack:
+        dependant = stack.pop()
+        calls.append(dependant.call)
+        stack.extend(dependant.dependencies)
+    return calls
+
+
+async def test_every_staff_route_has_matrix_cases(app) -> None:  # noqa: ANN001
+    routes = staff_routes(app)
+    covered = {(case.method, case.route) for case in CASES}
+    assert len(routes) >= 15, sorted(routes)  # the enumeration itself found the staff API
+    assert sorted(set(routes) - covered) == [], "staff routes without permission-matrix cases"
+    assert sorted(covered - set(routes)) == [], "matrix cases for routes that do not exist"
+
+
+async def test_every_staff_route_requires_sign_in_and_declares_the_matrix_permission(app) -> None:  # noqa: ANN001
+    for key, route in staff_routes(app).items():
+        calls = dependency_calls(route)
+        assert current_principal in calls, f"{key} is reachable without signing in"
+        declared = {perm for c in calls if (perm := getattr(c, "required_permission", None)) is not None}
+        in_matrix = {case.permission for case in CASES if (case.method, case.route) == key} - {None}
+        assert declared == in_matrix, f"{key}: route requires {declared}, the matrix assumes {in_matrix}"
+
+
+def test_matrix_expectations_follow_the_table() -> None:
+    """The rules read the table: every role's permissions decide somewhere, and grants follow GRANTABLE_ROLES."""
+    by_name = {p.name: p for p in PERSONAS}
+    for role in STATION_ROLES:
+        persona = by_name[role.value]
+        for permission in Permission:
+            outcome = holds(permission, HOME)(persona)
+            assert (outcome is None) is (permission in ROLE_PERMISSIONS[role])
+        for grantee in STATION_ROLES:
+            allowed = may_grant(grantee)(persona) is None
+            assert allowed is (P.users_manage in ROLE_PERMISSIONS[role] and grantee in GRANTABLE_ROLES[role])
+    # Every persona meets both outcomes somewhere in the matrix, so no row is trivially all-allowed or all-denied.
+    for persona in PERSONAS[1:]:
+        outcomes = {case.expect(persona) is None for case in CASES}
+        assert outcomes == ({True} if persona.is_super_admin else {True, False}), persona.name
