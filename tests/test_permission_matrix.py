@@ -35,19 +35,17 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from httpx import AsyncClient, Response
 from sqlalchemy import select, update
 
-from myhibachi.app import API_PREFIX
-from myhibachi.auth import api as auth_api
+from myhibachi.app import API_PREFIX, PUBLIC_ROUTERS
 from myhibachi.auth.dependencies import current_principal
 from myhibachi.auth.models import StationMembership, User
 from myhibachi.auth.permissions import GRANTABLE_ROLES, ROLE_PERMISSIONS, STATION_ROLES, Permission, Role
 from myhibachi.core.db import Database
-from myhibachi.stations import api as stations_api
+from myhibachi.pricing.queries import get_rules
 from myhibachi.stations.models import Station
 from tests.conftest import PASSWORD
 
 P = Permission
 HOME, OTHER = "HOME", "OTHER"  # the station every operation is about, and a station it is not about
-PUBLIC_ROUTERS = (auth_api.public, stations_api.public)  # everything else under /api/v1 is staff-only
 
 
 # --- personas ------------------------------------------------------------------------------------------------
@@ -354,6 +352,18 @@ def revoke_member(role: Role) -> Arrange:
     return arrange
 
 
+async def replace_rules(world: World) -> Call:
+    async with world.db.transaction(write=False) as session:
+        rules = (await get_rules(session, world.stations[HOME])).model_dump(mode="json")
+
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            assert ((await get_rules(session, world.stations[HOME])).deposit_cents == 12345) is applied
+
+    return Call(f"{API_PREFIX}/stations/{world.stations[HOME]}/rules", json={**rules, "deposit_cents": 12345},
+                verify=verify)
+
+
 def build_cases() -> list[Case]:
     api = API_PREFIX
     um = P.users_manage
@@ -368,6 +378,10 @@ def build_cases() -> list[Case]:
              call(f"{api}/stations/{{station_id}}")),
         Case("PATCH", f"{api}/stations/{{station_id}}", P.stations_manage, (holds(P.stations_manage, HOME),), 200,
              rename_station),
+        Case("GET", f"{api}/stations/{{station_id}}/rules", P.rules_manage, (holds(P.rules_manage, HOME),), 200,
+             call(f"{api}/stations/{{station_id}}/rules")),
+        Case("PUT", f"{api}/stations/{{station_id}}/rules", P.rules_manage, (holds(P.rules_manage, HOME),), 200,
+             replace_rules),
         Case("GET", f"{api}/users", um, (holds(um),), 200, call(f"{api}/users")),
         Case("GET", f"{api}/users", um, (holds(um, HOME),), 200, variant="station_id=HOME",
              arrange=lambda w: call(f"{api}/users", params={"station_id": w.stations[HOME]})(w)),

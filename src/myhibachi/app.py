@@ -22,6 +22,7 @@ from myhibachi.core.http import RequestMetaMiddleware, SecurityHeadersMiddleware
 from myhibachi.core.observability import configure_logging, init_sentry
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import RuntimeDep
+from myhibachi.pricing import api as pricing_api
 from myhibachi.settings import Settings, get_settings
 from myhibachi.stations import api as stations_api
 
@@ -42,7 +43,8 @@ field for validation problems.
 TAGS = [
     {"name": "auth", "description": "Sign-in, token rotation, sign-out, password reset and two-factor sign-in."},
     {"name": "users", "description": "Staff users: create or invite, deactivate, reactivate."},
-    {"name": "stations", "description": "The business's bases, and who holds which role at each."},
+    {"name": "stations", "description": "The business's bases, who holds which role at each, and their rules."},
+    {"name": "quotes", "description": "Instant prices computed from a station's business rules."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},
 ]
@@ -91,13 +93,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     return app
 
 
+# A route is public only by being on one of these; every other router requires a signed-in staff member.
+PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public)
+STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff, audit_api.staff)
+
+
 def _api_router() -> APIRouter:
     public = APIRouter()
-    public.include_router(auth_api.public)
-    public.include_router(stations_api.public)
-    # Authenticated by default: everything below requires a signed-in staff member.
+    for router in PUBLIC_ROUTERS:
+        public.include_router(router)
     staff = APIRouter(dependencies=[Depends(current_principal)])
-    for router in (auth_api.staff, auth_api.users, stations_api.staff, audit_api.staff):
+    for router in STAFF_ROUTERS:
         staff.include_router(router)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(public)

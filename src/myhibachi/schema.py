@@ -4,11 +4,12 @@ from myhibachi.audit.models import AuditEntry
 from myhibachi.auth.models import AuthSession, PasswordToken, RefreshToken, StationMembership, User
 from myhibachi.core.db import Base
 from myhibachi.core.outbox import OutboxMessage
+from myhibachi.pricing.models import StationRules
 from myhibachi.stations.models import Station
 
 metadata = Base.metadata
 
 __all__ = [
-    "AuditEntry", "AuthSession", "OutboxMessage", "PasswordToken", "RefreshToken", "Station",
+    "AuditEntry", "AuthSession", "OutboxMessage", "PasswordToken", "RefreshToken", "Station", "StationRules",
     "StationMembership", "User", "metadata",
 ]

@@ -10,6 +10,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from myhibachi.core.context import RequestMeta, set_request_meta
+from myhibachi.core.errors import problem_response
 
 # Swagger UI and ReDoc pages load their bundles from a CDN and boot with an inline script.
 DOCS_PATHS = ("/docs", "/redoc")
@@ -59,9 +60,12 @@ class SecurityHeadersMiddleware:
             return
         is_docs = scope["path"].startswith(DOCS_PATHS)
         https = scope.get("scheme") == "https"
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("Content-Security-Policy", DOCS_CSP if is_docs else APP_CSP)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -73,4 +77,13 @@ class SecurityHeadersMiddleware:
                     headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # Starlette sends the 500 from its outermost middleware, past this one and the request id's:
+            # answer here so it carries the headers too. Re-raised, so it is still logged and reported.
+            if not started:
+                response = problem_response(500, "internal_error",
+                                            "Something went wrong on our side; it has been logged.")
+                await response(scope, receive, send_with_headers)
+            raise

@@ -15,8 +15,10 @@ from sentry_sdk.integrations.starlette import StarletteIntegration
 from myhibachi import __version__
 from myhibachi.settings import LogFormat, Settings
 
-SENSITIVE_KEYS = re.compile(r"pass(word)?|token|secret|authorization|cookie|email|totp|code|api[_-]?key", re.I)
+SENSITIVE_KEYS = re.compile(r"pass(word)?|token|secret|authorization|cookie|email|totp|api[_-]?key", re.I)
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+# `name=value` pairs of sensitive names inside strings: query strings (reset links carry `?token=`), messages.
+SENSITIVE_PARAM = re.compile(rf"([\w.-]*(?:{SENSITIVE_KEYS.pattern})[\w.-]*=)[^&\s#\"']+", re.I)
 FILTERED = "[Filtered]"
 
 
@@ -56,7 +58,7 @@ def scrub(value: Any) -> Any:
     if isinstance(value, list):
         return [scrub(v) for v in value]
     if isinstance(value, str):
-        return EMAIL.sub(FILTERED, value)
+        return EMAIL.sub(FILTERED, SENSITIVE_PARAM.sub(rf"\g<1>{FILTERED}", value))
     return value
 
 

@@ -1,0 +1,20 @@
+"""Per-station business rules, stored as one validated JSON document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey
+from sqlalchemy.orm import Mapped, mapped_column
+
+from myhibachi.core.db import Base, UTCDateTime, utcnow
+
+
+class StationRules(Base):
+    __tablename__ = "station_rules"
+
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"), primary_key=True)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)  # BusinessRules, JSON mode
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

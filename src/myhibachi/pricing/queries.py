@@ -1,0 +1,47 @@
+"""Reading business rules (the one function every caller uses) and pricing a party."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myhibachi.core.errors import NotFound, ValidationFailed
+from myhibachi.pricing.distance import DistanceEstimator, UnknownZip, ZipCentroidDistance
+from myhibachi.pricing.models import StationRules
+from myhibachi.pricing.quote import OrderProblem, PartyOrder, Quote, quote_event
+from myhibachi.pricing.rules import DEFAULT_RULES, BusinessRules
+from myhibachi.stations.models import Station
+
+_distance: DistanceEstimator = ZipCentroidDistance()
+
+
+async def get_rules(session: AsyncSession, station_id: int) -> BusinessRules:
+    """The station's rules: its saved document, or the SPEC defaults until an admin edits them."""
+    row = await session.get(StationRules, station_id)
+    return BusinessRules.model_validate(row.rules) if row else DEFAULT_RULES
+
+
+class OutsideServiceArea(ValidationFailed):
+    code = "outside_service_area"
+
+
+class UnknownZipCode(ValidationFailed):
+    code = "unknown_zip"
+
+
+async def quote_for_station(session: AsyncSession, station_id: int, zip_code: str, order: PartyOrder) -> Quote:
+    station = await session.get(Station, station_id)
+    if station is None or not station.is_active:
+        raise ValidationFailed.on("body.station_id", "No such station.")
+    rules = await get_rules(session, station_id)
+    try:
+        miles = _distance.miles((station.latitude, station.longitude), zip_code, rules.road_factor)
+    except UnknownZip:
+        raise UnknownZipCode.on("body.zip_code", f"We do not know the ZIP code {zip_code}.") from None
+    if miles > rules.max_service_miles:
+        raise OutsideServiceArea.on(
+            "body.zip_code", f"{zip_code} is {miles} miles from {station.name}; we travel up to "
+                             f"{rules.max_service_miles} miles. Tell us about your event and we will try to help.")
+    try:
+        return quote_event(rules, order, miles)
+    except OrderProblem as problem:
+        raise ValidationFailed.on(f"body.{problem.field}", str(problem)) from None

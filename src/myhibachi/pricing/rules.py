@@ -1,0 +1,94 @@
+"""The business rules of SPEC §1: the only place their default values are written.
+
+Each station has its own copy (see `queries.get_rules`); templates, emails and the bot render these values.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from decimal import Decimal
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+
+Cents = Annotated[int, Field(ge=0, le=10_000_000, strict=True)]
+Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+Hours = Annotated[int, Field(ge=0, le=24 * 366, strict=True)]
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+# A local wall-clock time written "HH:MM", as the availability API shows slots.
+SlotTime = Annotated[time, PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
+                     WithJsonSchema({"type": "string", "pattern": HHMM, "examples": ["18:00"]})]
+
+
+def _example_is_the_defaults(schema: dict[str, Any]) -> None:
+    schema["examples"] = [DEFAULT_RULES.model_dump(mode="json")]
+
+
+class BusinessRules(BaseModel):
+    """Prices in integer cents; times are the station's local times."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_example_is_the_defaults)
+
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    # Pricing
+    adult_price_cents: Cents = 5500
+    child_price_cents: Cents = 3000
+    toddler_price_cents: Cents = 0
+    party_minimum_cents: Cents = 55000
+    base_proteins: Annotated[list[Code], Field(min_length=1, max_length=30)] = [
+        "chicken", "ny_strip", "shrimp", "calamari", "tofu"]
+    protein_upgrades: Annotated[dict[Code, Cents], Field(max_length=30)] = {
+        "salmon": 500, "scallops": 500, "filet_mignon": 500, "lobster_tail": 1500}
+    extra_protein_cents: Cents = 1000
+    addons: Annotated[dict[Code, Cents], Field(max_length=50)] = {
+        "yakisoba_noodles": 500, "fried_rice": 500, "vegetables": 500, "edamame": 500, "gyoza": 1000}
+    tax_rate_percent: Annotated[Decimal, Field(ge=0, le=30, max_digits=6, decimal_places=3)] = Decimal("8.25")
+    # Travel
+    travel_free_miles: Annotated[int, Field(ge=0, le=500, strict=True)] = 30
+    travel_per_mile_cents: Cents = 200
+    max_service_miles: Annotated[int, Field(ge=1, le=1000, strict=True)] = 150
+    road_factor: Annotated[Decimal, Field(ge=1, le=3, max_digits=4, decimal_places=2)] = Decimal("1.2")
+    # Deposit and gratuity
+    deposit_cents: Cents = 10000
+    suggested_gratuity_percents: Annotated[list[Annotated[int, Field(ge=0, le=100)]], Field(max_length=6)] = [
+        20, 25, 30, 35]
+    # Scheduling
+    slot_times: Annotated[list[SlotTime], Field(min_length=1, max_length=12)] = [
+        time(12), time(15), time(18), time(21)]
+    event_minutes: Annotated[int, Field(ge=15, le=600, strict=True)] = 90
+    large_party_event_minutes: Annotated[int, Field(ge=15, le=600, strict=True)] = 150
+    large_party_min_guests: Annotated[int, Field(ge=1, le=1000, strict=True)] = 20
+    busy_before_minutes: Annotated[int, Field(ge=0, le=600, strict=True)] = 60
+    busy_after_minutes: Annotated[int, Field(ge=0, le=600, strict=True)] = 15
+    chef_max_events_per_day: Annotated[int, Field(ge=1, le=10, strict=True)] = 3
+    min_notice_hours: Hours = 48
+    max_days_ahead: Annotated[int, Field(ge=1, le=1000, strict=True)] = 365
+    # Party size
+    adults_min: Annotated[int, Field(ge=0, le=1000, strict=True)] = 1
+    adults_max: Annotated[int, Field(ge=1, le=1000, strict=True)] = 50
+    children_max: Annotated[int, Field(ge=0, le=1000, strict=True)] = 30
+    toddlers_max: Annotated[int, Field(ge=0, le=1000, strict=True)] = 20
+    guests_max: Annotated[int, Field(ge=1, le=1000, strict=True)] = 100
+    # Policies
+    hold_hours: Annotated[int, Field(ge=1, le=24 * 14, strict=True)] = 24
+    deposit_refund_min_hours: Hours = 96
+    free_reschedule_min_hours: Hours = 24
+    reschedule_fee_cents: Cents = 20000
+    guest_change_min_hours: Hours = 24
+    menu_change_min_hours: Hours = 12
+
+    @model_validator(mode="after")
+    def consistent(self) -> Self:
+        if self.adults_min > self.adults_max:
+            raise ValueError("adults_min must not exceed adults_max")
+        if overlap := set(self.protein_upgrades) & set(self.base_proteins):
+            raise ValueError(f"a protein cannot be both base and upgrade: {sorted(overlap)}")
+        if len(set(self.slot_times)) != len(self.slot_times):
+            raise ValueError("slot_times must not repeat")
+        return self
+
+    def event_length_minutes(self, guests: int) -> int:
+        return self.large_party_event_minutes if guests >= self.large_party_min_guests else self.event_minutes
+
+
+DEFAULT_RULES = BusinessRules()

@@ -1,0 +1,84 @@
+"""Quote API shapes (SPEC §4)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from myhibachi.pricing.quote import PartyOrder, Quote
+
+Count = Annotated[int, Field(ge=0, le=1000, strict=True)]
+Choices = Annotated[dict[Annotated[str, Field(max_length=40)], Count], Field(max_length=50)]
+
+
+class QuoteRequest(BaseModel):
+    station_id: Annotated[int, Field(ge=1, le=2**31 - 1, strict=True)]
+    zip_code: Annotated[str, Field(pattern=r"^\d{5}$", description="Venue ZIP code (5 digits).")]
+    adults: Count
+    children: Count = 0
+    toddlers: Count = 0
+    upgrades: Choices = Field(default_factory=dict, description="Premium protein swapped in: {code: quantity}.")
+    extra_proteins: Choices = Field(default_factory=dict, description="Proteins added on top: {code: quantity}.")
+    addons: Choices = Field(default_factory=dict, description="Sides: {code: quantity}.")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "station_id": 1, "zip_code": "94536", "adults": 12, "children": 4, "toddlers": 1,
+        "upgrades": {"filet_mignon": 3}, "extra_proteins": {}, "addons": {"gyoza": 1}}]})
+
+    def to_order(self) -> PartyOrder:
+        return PartyOrder(adults=self.adults, children=self.children, toddlers=self.toddlers,
+                          upgrades=self.upgrades, extra_proteins=self.extra_proteins, addons=self.addons)
+
+
+class QuoteLineRead(BaseModel):
+    code: str
+    label: str
+    quantity: int
+    unit_cents: int
+    amount_cents: int
+
+
+class GratuityRead(BaseModel):
+    percent: int
+    amount_cents: int
+
+
+class QuoteRead(BaseModel):
+    lines: list[QuoteLineRead]
+    food_subtotal_cents: int
+    minimum_adjustment_cents: int
+    travel_miles: float
+    travel_fee_cents: int
+    tax_cents: int
+    total_cents: int
+    deposit_cents: int
+    balance_cents: int
+    suggested_gratuity: list[GratuityRead]
+    currency: str
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "lines": [
+            {"code": "adult", "label": "Adult (13+)", "quantity": 12, "unit_cents": 5500, "amount_cents": 66000},
+            {"code": "child", "label": "Child (6–12)", "quantity": 4, "unit_cents": 3000, "amount_cents": 12000},
+            {"code": "toddler", "label": "Toddler (5 and under)", "quantity": 1, "unit_cents": 0, "amount_cents": 0},
+            {"code": "upgrade:filet_mignon", "label": "Upgrade to Filet mignon", "quantity": 3, "unit_cents": 500,
+             "amount_cents": 1500},
+            {"code": "addon:gyoza", "label": "Gyoza", "quantity": 1, "unit_cents": 1000, "amount_cents": 1000}],
+        "food_subtotal_cents": 80500, "minimum_adjustment_cents": 0, "travel_miles": 41.3,
+        "travel_fee_cents": 2400, "tax_cents": 6641, "total_cents": 89541, "deposit_cents": 10000,
+        "balance_cents": 79541,
+        "suggested_gratuity": [{"percent": 20, "amount_cents": 16100}, {"percent": 25, "amount_cents": 20125}],
+        "currency": "USD"}]})
+
+    @classmethod
+    def of(cls, quote: Quote) -> QuoteRead:
+        return cls(
+            lines=[QuoteLineRead(**vars(line)) for line in quote.lines],
+            food_subtotal_cents=quote.food_subtotal_cents, minimum_adjustment_cents=quote.minimum_adjustment_cents,
+            travel_miles=float(quote.travel_miles), travel_fee_cents=quote.travel_fee_cents,
+            tax_cents=quote.tax_cents, total_cents=quote.total_cents, deposit_cents=quote.deposit_cents,
+            balance_cents=quote.balance_cents,
+            suggested_gratuity=[GratuityRead(**vars(g)) for g in quote.suggested_gratuity],
+            currency=quote.currency,
+        )

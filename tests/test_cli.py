@@ -1,0 +1,160 @@
+"""The `myhibachi` command against a temporary SQLite file: migrate, seed-demo, create-user and its errors."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from myhibachi.cli import app
+from myhibachi.demo import DEMO_PASSWORD, DEMO_STATIONS, DEMO_USERS
+from myhibachi.schema import metadata
+from myhibachi.settings import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """DATABASE_URL points at a new SQLite file; no .env file or ./var of the checkout is read or written."""
+    path = tmp_path / "cli.sqlite"
+    monkeypatch.chdir(tmp_path)
+    for name in ("REDIS_URL", "SMTP_URL", "ENVIRONMENT", "SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+    monkeypatch.setenv("MAIL_DIR", str(tmp_path / "mail"))
+    monkeypatch.setenv("COLUMNS", "200")  # rich tables unwrapped
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
+
+
+def invoke(*args: str):  # noqa: ANN201
+    result = runner.invoke(app, list(args))
+    assert "Traceback" not in result.output
+    return result
+
+
+def query(path: Path, sql: str, *params: object) -> list[tuple]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def count(path: Path, table: str) -> int:
+    return query(path, f"SELECT count(*) FROM {table}")[0][0]  # noqa: S608 - fixed table names
+
+
+@pytest.fixture
+def migrated(database: Path) -> Path:
+    result = invoke("migrate")
+    assert result.exit_code == 0, result.output
+    return database
+
+
+def test_migrate_creates_the_schema_and_is_repeatable(database: Path):
+    assert not database.exists()
+    first = invoke("migrate")
+    assert first.exit_code == 0, first.output
+    assert "Database schema is up to date" in first.output
+    tables = {row[0] for row in query(database, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert set(metadata.tables) <= tables
+    version = query(database, "SELECT version_num FROM alembic_version")
+
+    second = invoke("migrate")
+    assert second.exit_code == 0, second.output
+    assert query(database, "SELECT version_num FROM alembic_version") == version
+
+
+def test_seed_demo_is_idempotent_and_prints_the_logins(migrated: Path):
+    first = invoke("seed-demo")
+    assert first.exit_code == 0, first.output
+    assert count(migrated, "users") == len(DEMO_USERS)
+    assert count(migrated, "stations") == len(DEMO_STATIONS)
+    assert count(migrated, "station_memberships") == sum(1 for *_, code in DEMO_USERS if code)
+    audit_rows = count(migrated, "audit_log")
+    assert DEMO_PASSWORD in first.output
+    for email, *_ in DEMO_USERS:
+        assert email in first.output
+    assert first.output.count("created") == len(DEMO_USERS)
+
+    second = invoke("seed-demo")
+    assert second.exit_code == 0, second.output
+    assert count(migrated, "users") == len(DEMO_USERS)
+    assert count(migrated, "stations") == len(DEMO_STATIONS)
+    assert count(migrated, "audit_log") == audit_rows
+    assert second.output.count("exists") == len(DEMO_USERS)
+    assert "created" not in second.output
+    for email, *_ in DEMO_USERS:
+        assert email in second.output
+
+
+def test_create_super_admin_without_station(migrated: Path):
+    result = invoke("create-user", "--email", "Owner@Example.com", "--password", "owner-password-1",
+                    "--name", "Olivia Owner", "--role", "super_admin")
+    assert result.exit_code == 0, result.output
+    assert "Created user" in result.output
+    rows = query(migrated, "SELECT id, email, is_super_admin, password_hash FROM users")
+    assert len(rows) == 1
+    user_id, email, is_super_admin, password_hash = rows[0]
+    assert (email, is_super_admin) == ("owner@example.com", 1)
+    assert password_hash and "owner-password-1" not in password_hash
+    assert f"Created user {user_id}" in result.output
+    assert count(migrated, "station_memberships") == 0
+    assert query(migrated, "SELECT action, target_id FROM audit_log") == [("users.create", str(user_id))]
+
+
+def test_create_admin_at_a_station(migrated: Path):
+    assert invoke("seed-demo").exit_code == 0
+    result = invoke("create-user", "--email", "second-admin@example.com", "--password", "admin-password-1",
+                    "--name", "Second Admin", "--role", "admin", "--station", "fre")
+    assert result.exit_code == 0, result.output
+    assert "at FRE" in result.output
+    rows = query(migrated, "SELECT u.is_super_admin, s.code, m.role FROM users u "
+                           "JOIN station_memberships m ON m.user_id = u.id JOIN stations s ON s.id = m.station_id "
+                           "WHERE u.email = ?", "second-admin@example.com")
+    assert rows == [(0, "FRE", "admin")]
+
+
+@pytest.mark.parametrize(("args", "exit_code", "message"), [
+    (["--role", "admin", "--station", "XXX"], 2, "no station with code 'XXX'"),
+    (["--role", "admin"], 1, "A station is required for this role."),
+    (["--role", "wizard"], 2, "role"),
+    (["--role", "super_admin", "--password", "short"], 2, "password"),
+], ids=["unknown-station", "missing-station", "unknown-role", "short-password"])
+def test_create_user_errors_are_clear_and_write_nothing(migrated: Path, args: list[str], exit_code: int,
+                                                        message: str):
+    options = {"--email": "new@example.com", "--password": "long-enough-password", "--name": "New Person"}
+    for i in range(0, len(args), 2):
+        options[args[i]] = args[i + 1]
+    result = invoke("create-user", *(part for pair in options.items() for part in pair))
+    assert result.exit_code == exit_code, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert message in " ".join(result.output.split())
+    assert count(migrated, "users") == 0
+    assert count(migrated, "audit_log") == 0
+
+
+def test_create_user_refuses_a_duplicate_email(migrated: Path):
+    args = ["--password", "long-enough-password", "--name", "Dup", "--role", "super_admin"]
+    assert invoke("create-user", "--email", "dup@example.com", *args).exit_code == 0
+    result = invoke("create-user", "--email", "DUP@example.com", *args)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert "already exists" in result.output
+    assert count(migrated, "users") == 1
+
+
+def test_short_password_message_names_the_limit(migrated: Path):
+    result = invoke("create-user", "--email", "new@example.com", "--password", "short", "--name", "New",
+                    "--role", "super_admin")
+    assert result.exit_code == 2
+    assert "at least 10 characters" in result.output
+
+
+def test_worker_needs_redis(database: Path):
+    result = invoke("worker")
+    assert result.exit_code == 1
+    assert "REDIS_URL is not set" in result.output
