@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PYTEST := $(BIN)/pytest --cov=myhibachi --cov-branch --cov-report= -p no:cacheprovider
+PYTEST := $(BIN)/pytest --cov=src/myhibachi --cov-branch --cov-report= -p no:cacheprovider
 
 .PHONY: run test install lint clean
 

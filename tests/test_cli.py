@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from myhibachi.cli import app
-from myhibachi.demo import DEMO_PASSWORD, DEMO_STATIONS, DEMO_USERS
+from myhibachi.demo import DEMO_CHEFS, DEMO_PASSWORD, DEMO_STATIONS, DEMO_USERS
 from myhibachi.schema import metadata
 from myhibachi.settings import get_settings
 
@@ -74,6 +74,13 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(migrated: Path):
     assert count(migrated, "users") == len(DEMO_USERS)
     assert count(migrated, "stations") == len(DEMO_STATIONS)
     assert count(migrated, "station_memberships") == sum(1 for *_, code in DEMO_USERS if code)
+    chefs_per_station = "SELECT s.code, count(c.id), min(c.working_weekdays) FROM stations s " \
+                        "LEFT JOIN chefs c ON c.station_id = s.id GROUP BY s.code ORDER BY s.code"
+    expected_chefs = sorted((code, 2, "[1, 2, 3, 4, 5, 6, 7]") for code in DEMO_CHEFS)
+    assert query(migrated, chefs_per_station) == expected_chefs
+    assert sorted(DEMO_CHEFS) == sorted(s.code for s in DEMO_STATIONS)
+    linked = "SELECT u.email FROM chefs c JOIN users u ON u.id = c.user_id"
+    assert query(migrated, linked) == [("chef@example.com",)]
     audit_rows = count(migrated, "audit_log")
     assert DEMO_PASSWORD in first.output
     for email, *_ in DEMO_USERS:
@@ -84,6 +91,7 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(migrated: Path):
     assert second.exit_code == 0, second.output
     assert count(migrated, "users") == len(DEMO_USERS)
     assert count(migrated, "stations") == len(DEMO_STATIONS)
+    assert query(migrated, chefs_per_station) == expected_chefs
     assert count(migrated, "audit_log") == audit_rows
     assert second.output.count("exists") == len(DEMO_USERS)
     assert "created" not in second.output

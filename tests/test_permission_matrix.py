@@ -10,6 +10,8 @@ that read `ROLE_PERMISSIONS` and `GRANTABLE_ROLES` (SPEC §3):
 - `may_grant(role)`: granting, changing or taking away `role` needs it in GRANTABLE_ROLES of your role
   there, and `users.manage` (else 403); changing a role needs both the old and the new one. Granting a role
   at your station does not need the user to be visible already: that is how an existing user joins it;
+- `manages_or_own(own)`: a chef's time-off needs a role at the station (else 404) and `chefs.manage` there, or
+  `chefs.own_time_off` when the chef record is linked to your own user (else 403, logged as `chefs.manage`);
 - `sees(target)`: a user is visible when they hold a role at a station where you hold `users.manage`
   (else 404); `may_manage(target)`: every role they hold must be one you may grant, and only a super admin
   manages a super admin (else 403).
@@ -27,6 +29,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pyotp
@@ -39,6 +42,7 @@ from myhibachi.app import API_PREFIX, PUBLIC_ROUTERS
 from myhibachi.auth.dependencies import current_principal
 from myhibachi.auth.models import StationMembership, User
 from myhibachi.auth.permissions import GRANTABLE_ROLES, ROLE_PERMISSIONS, STATION_ROLES, Permission, Role
+from myhibachi.chefs.models import EVERY_WEEKDAY, Chef, ChefTimeOff, TimeOffStatus
 from myhibachi.core.db import Database
 from myhibachi.pricing.queries import get_rules
 from myhibachi.stations.models import Station
@@ -111,6 +115,17 @@ def holds(permission: Permission, station: str | None = None) -> Check:
 def may_grant(role: Role, station: str | None = HOME) -> Check:
     def check(persona: Persona) -> Denial | None:
         return None if role in persona.grantable_at(station) else Denial(403, P.users_manage)
+
+    return check
+
+
+def manages_or_own(own: bool, station: str = HOME) -> Check:
+    def check(persona: Persona) -> Denial | None:
+        if persona.role_at(station) is None:
+            return Denial(404, P.chefs_manage)
+        held = persona.permissions_at(station)
+        allowed = P.chefs_manage in held or (own and P.chefs_own_time_off in held)
+        return None if allowed else Denial(403, P.chefs_manage)
 
     return check
 
@@ -364,9 +379,84 @@ async def replace_rules(world: World) -> Call:
                 verify=verify)
 
 
+async def add_chef(world: World, *, own: bool = False) -> int:
+    """A chef at HOME; `own`: the chef record of the persona's user (the persona `chef` is that chef)."""
+    async with world.db.transaction() as session:
+        chef = Chef(station_id=world.stations[HOME], name="Matrix Chef", working_weekdays=EVERY_WEEKDAY,
+                    user_id=world.user_id if own else None)
+        session.add(chef)
+        await session.flush()
+        return chef.id
+
+
+async def time_off_of(world: World, chef_id: int) -> list[ChefTimeOff]:
+    async with world.db.transaction(write=False) as session:
+        return list(await session.scalars(select(ChefTimeOff).where(ChefTimeOff.chef_id == chef_id)))
+
+
+async def create_chef(world: World) -> Call:
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            exists = await session.scalar(select(Chef.id).where(Chef.name == "New Chef")) is not None
+        assert exists is applied
+
+    return Call(f"{API_PREFIX}/stations/{world.stations[HOME]}/chefs", json={"name": "New Chef"}, verify=verify)
+
+
+async def rename_chef(world: World) -> Call:
+    chef_id = await add_chef(world)
+
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            assert ((await session.get_one(Chef, chef_id)).name == "Renamed Chef") is applied
+
+    return Call(f"{API_PREFIX}/stations/{world.stations[HOME]}/chefs/{chef_id}", json={"name": "Renamed Chef"},
+                verify=verify)
+
+
+def chef_time_off(own: bool, write: bool) -> Arrange:
+    """GET or POST /chefs/{chef_id}/time-off for the persona's own chef record or another chef's."""
+
+    async def arrange(world: World) -> Call:
+        chef_id = await add_chef(world, own=own)
+        path = f"{API_PREFIX}/stations/{world.stations[HOME]}/chefs/{chef_id}/time-off"
+        if not write:
+            return Call(path)
+
+        async def verify(response: Response, applied: bool) -> None:
+            rows = await time_off_of(world, chef_id)
+            assert len(rows) == int(applied)
+            if applied:  # a roster manager's entry is approved at once; a chef's own request awaits a decision
+                manages = P.chefs_manage in world.persona.permissions_at(HOME)
+                assert rows[0].status == (TimeOffStatus.approved if manages else TimeOffStatus.requested)
+
+        return Call(path, json={"first_day": "2026-12-24", "last_day": "2026-12-26"}, verify=verify)
+
+    return arrange
+
+
+def decide_time_off(verb: str) -> Arrange:
+    async def arrange(world: World) -> Call:
+        chef_id = await add_chef(world)
+        async with world.db.transaction() as session:
+            time_off = ChefTimeOff(chef_id=chef_id, first_day=date(2026, 12, 24), last_day=date(2026, 12, 24),
+                                   status=TimeOffStatus.requested)
+            session.add(time_off)
+            await session.flush()
+            time_off_id = time_off.id
+
+        async def verify(response: Response, applied: bool) -> None:
+            decided = TimeOffStatus.approved if verb == "approve" else TimeOffStatus.rejected
+            assert (await time_off_of(world, chef_id))[0].status == (decided if applied else TimeOffStatus.requested)
+
+        return Call(f"{API_PREFIX}/stations/{world.stations[HOME]}/time-off/{time_off_id}/{verb}", verify=verify)
+
+    return arrange
+
+
 def build_cases() -> list[Case]:
     api = API_PREFIX
-    um = P.users_manage
+    um, cm = P.users_manage, P.chefs_manage
     cases = [
         Case("GET", f"{api}/auth/me", None, (), 200, call(f"{api}/auth/me")),
         Case("POST", f"{api}/auth/totp/setup", None, (), 200, call(f"{api}/auth/totp/setup")),
@@ -382,6 +472,20 @@ def build_cases() -> list[Case]:
              call(f"{api}/stations/{{station_id}}/rules")),
         Case("PUT", f"{api}/stations/{{station_id}}/rules", P.rules_manage, (holds(P.rules_manage, HOME),), 200,
              replace_rules),
+        Case("GET", f"{api}/stations/{{station_id}}/chefs", cm, (holds(cm, HOME),), 200,
+             call(f"{api}/stations/{{station_id}}/chefs")),
+        Case("POST", f"{api}/stations/{{station_id}}/chefs", cm, (holds(cm, HOME),), 201, create_chef),
+        Case("GET", f"{api}/stations/{{station_id}}/chefs/on-duty", cm, (holds(cm, HOME),), 200,
+             call(f"{api}/stations/{{station_id}}/chefs/on-duty", params={"date": "2026-12-24"})),
+        Case("PATCH", f"{api}/stations/{{station_id}}/chefs/{{chef_id}}", cm, (holds(cm, HOME),), 200, rename_chef),
+        *(Case(method, f"{api}/stations/{{station_id}}/chefs/{{chef_id}}/time-off", None, (manages_or_own(own),),
+               201 if method == "POST" else 200, chef_time_off(own, method == "POST"),
+               variant="own_chef" if own else "another_chef")
+          for method in ("GET", "POST") for own in (True, False)),
+        Case("GET", f"{api}/stations/{{station_id}}/time-off", cm, (holds(cm, HOME),), 200,
+             call(f"{api}/stations/{{station_id}}/time-off")),
+        *(Case("POST", f"{api}/stations/{{station_id}}/time-off/{{time_off_id}}/{verb}", cm, (holds(cm, HOME),), 200,
+               decide_time_off(verb)) for verb in ("approve", "reject")),
         Case("GET", f"{api}/users", um, (holds(um),), 200, call(f"{api}/users")),
         Case("GET", f"{api}/users", um, (holds(um, HOME),), 200, variant="station_id=HOME",
              arrange=lambda w: call(f"{api}/users", params={"station_id": w.stations[HOME]})(w)),

@@ -17,6 +17,7 @@ from myhibachi import __version__
 from myhibachi.audit import api as audit_api
 from myhibachi.auth import api as auth_api
 from myhibachi.auth.dependencies import current_principal
+from myhibachi.chefs import api as chefs_api
 from myhibachi.core.errors import install_problem_handlers, problem_response, problem_responses
 from myhibachi.core.http import RequestMetaMiddleware, SecurityHeadersMiddleware, is_acceptable_request_id
 from myhibachi.core.observability import configure_logging, init_sentry
@@ -44,6 +45,8 @@ TAGS = [
     {"name": "auth", "description": "Sign-in, token rotation, sign-out, password reset and two-factor sign-in."},
     {"name": "users", "description": "Staff users: create or invite, deactivate, reactivate."},
     {"name": "stations", "description": "The business's bases, who holds which role at each, and their rules."},
+    {"name": "chefs", "description": "Each station's chef roster: working days, daily limits, who is on duty "
+                                      "on a date, and time-off requests and decisions."},
     {"name": "quotes", "description": "Instant prices computed from a station's business rules."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},
@@ -95,7 +98,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
 # A route is public only by being on one of these; every other router requires a signed-in staff member.
 PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public)
-STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff, audit_api.staff)
+STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
+                 chefs_api.staff, audit_api.staff)
 
 
 def _api_router() -> APIRouter:

@@ -1,4 +1,5 @@
-"""Demo data for the embedded default: three stations and one user per role. Safe to run again."""
+"""Demo data for the embedded default: three stations, one user per role and two chefs per station working
+every day (so the demo takes bookings at once). Safe to run again."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from myhibachi.auth.models import User
 from myhibachi.auth.permissions import Role
 from myhibachi.auth.principal import SYSTEM
 from myhibachi.auth.schemas import UserCreate
+from myhibachi.chefs.commands import create_chef
+from myhibachi.chefs.models import Chef
+from myhibachi.chefs.schemas import ChefCreate
 from myhibachi.core.db import Database
 from myhibachi.settings import Settings
 from myhibachi.stations.commands import ensure_station
@@ -38,6 +42,12 @@ DEMO_USERS = [  # (email, name, role, station code)
     ("chef@example.com", "Chen Chef", Role.chef, "FRE"),
 ]
 
+DEMO_CHEFS = {  # station code -> (chef name, linked demo user's email or None); each works every day
+    "FRE": [("Chen Chef", "chef@example.com"), ("Kenji Sato", None)],
+    "SAC": [("Hana Mori", None), ("Diego Ramos", None)],
+    "AUS": [("Tomo Ito", None), ("Riley Brooks", None)],
+}
+
 
 @dataclass(frozen=True)
 class DemoLogin:
@@ -58,4 +68,11 @@ async def seed_demo(db: Database, settings: Settings) -> list[DemoLogin]:
                     email=email, name=name, role=role, password=DEMO_PASSWORD,
                     station_id=stations[code].id if code else None))
             logins.append(DemoLogin(email=email, role=role.value, station=code, created=not exists))
+        for code, chefs in DEMO_CHEFS.items():
+            station_id = stations[code].id
+            for name, email in chefs:
+                if await session.scalar(select(Chef.id).where(Chef.station_id == station_id, Chef.name == name)):
+                    continue
+                user_id = await session.scalar(select(User.id).where(User.email == email)) if email else None
+                await create_chef(session, SYSTEM, station_id, ChefCreate(name=name, user_id=user_id))
     return logins

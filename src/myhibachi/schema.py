@@ -2,6 +2,7 @@
 
 from myhibachi.audit.models import AuditEntry
 from myhibachi.auth.models import AuthSession, PasswordToken, RefreshToken, StationMembership, User
+from myhibachi.chefs.models import Chef, ChefTimeOff
 from myhibachi.core.db import Base
 from myhibachi.core.outbox import OutboxMessage
 from myhibachi.pricing.models import StationRules
@@ -10,6 +11,6 @@ from myhibachi.stations.models import Station
 metadata = Base.metadata
 
 __all__ = [
-    "AuditEntry", "AuthSession", "OutboxMessage", "PasswordToken", "RefreshToken", "Station", "StationRules",
-    "StationMembership", "User", "metadata",
+    "AuditEntry", "AuthSession", "Chef", "ChefTimeOff", "OutboxMessage", "PasswordToken", "RefreshToken", "Station",
+    "StationRules", "StationMembership", "User", "metadata",
 ]

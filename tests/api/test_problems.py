@@ -18,10 +18,10 @@ from myhibachi.audit.models import AuditEntry
 from myhibachi.auth.models import User
 from myhibachi.auth.permissions import Role
 from myhibachi.core.db import MAX_ID
-from myhibachi.core.web import RuntimeDep
+from myhibachi.core.web import DbSession, RuntimeDep
 from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
-from tests.conftest import PASSWORD, mail_files
+from tests.conftest import PASSWORD, mail_files, station_data
 
 STATION = {"code": "SJC", "name": "San Jose CA", "timezone": "America/Los_Angeles",
            "address": {"line1": "1 Market St", "city": "San Jose", "state": "CA", "zip_code": "95113"},
@@ -229,3 +229,25 @@ async def test_rejected_user_writes_nothing(client, root, db, settings):
     assert assert_field_errors(assert_problem(response, 422, "validation_error")) == {"body.station_id": "missing"}
     assert (await count(db, User), await count(db, AuditEntry)) == (users, audit_rows)
     assert not mail_files(settings)
+
+
+async def test_a_uniqueness_race_answers_409_and_writes_nothing(settings, db):
+    """A unique constraint the command could not pre-check (a concurrent insert) is a 409, not a 500."""
+    app = create_app(settings)
+
+    async def insert_twice(session: DbSession) -> dict[str, str]:
+        data = station_data("DUP")
+        for _ in range(2):
+            session.add(Station(code=data.code, name=data.name, timezone=data.timezone,
+                                address_line1=data.address.line1, city=data.address.city, state=data.address.state,
+                                zip_code=data.address.zip_code, latitude=data.latitude, longitude=data.longitude))
+            await session.flush()
+        return {"ok": "no"}
+
+    app.add_api_route("/boom-unique", insert_twice, methods=["POST"])
+    async with LifespanManager(app), AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
+        response = await http.post("/boom-unique")
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(Station).where(Station.code == "DUP")) == 0

@@ -24,6 +24,8 @@ from myhibachi.auth.commands import create_user, set_station_role
 from myhibachi.auth.permissions import Role
 from myhibachi.auth.principal import SYSTEM
 from myhibachi.auth.schemas import UserCreate
+from myhibachi.chefs.commands import create_chef, request_time_off
+from myhibachi.chefs.schemas import ChefCreate, TimeOffCreate
 from myhibachi.core.db import Database
 from myhibachi.settings import Environment, Settings
 from myhibachi.stations.commands import create_station, update_station
@@ -36,7 +38,8 @@ ROOT_EMAIL = "root@example.com"
 
 
 async def seed(settings: Settings) -> None:
-    """Stations, staff of every role and a few audit rows, so ids 1..n exist and lists are not empty."""
+    """Stations, staff of every role, chefs with time-off and a few audit rows, so ids 1..n exist and lists are not
+    empty."""
     db = Database(settings.database_url)
     try:
         async with db.transaction() as session:
@@ -50,6 +53,10 @@ async def seed(settings: Settings) -> None:
                     email=f"{role.value}@example.com", name=role.value.title(), role=role, station_id=fre.id,
                     password=None))  # invited: hashing a password per user is slow
                 await set_station_role(session, SYSTEM, station_id=sjc.id, user_id=user.id, role=Role.chef)
+            for station in (fre, sjc):
+                chef = await create_chef(session, SYSTEM, station.id, ChefCreate(name=f"Chef of {station.code}"))
+                await request_time_off(session, SYSTEM, station.id, chef.id, TimeOffCreate.model_validate(
+                    {"first_day": "2026-12-24", "last_day": "2026-12-26"}))
     finally:
         await db.dispose()
 

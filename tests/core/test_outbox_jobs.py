@@ -258,3 +258,32 @@ if REDIS_URL:  # the Redis-backed broker exists only where Redis does (TEST_REDI
         finally:
             await producer.broker.shutdown()
             await redis.aclose()
+
+
+async def test_the_worker_entry_point_consumes_redis_and_runs_the_sweeper(monkeypatch, tmp_path):
+    """`myhibachi worker` runs taskiq on `myhibachi.worker:broker`: a Redis broker with the outbox task, whose
+    worker start-up starts the outbox sweeper and whose shutdown stops it (no connection is made here)."""
+    from taskiq import TaskiqEvents, TaskiqState
+    from taskiq_redis import ListQueueBroker
+
+    from myhibachi.core.jobs import worker_broker
+    from myhibachi.settings import get_settings
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'worker.sqlite'}")
+    get_settings.cache_clear()
+    try:
+        broker = worker_broker()
+    finally:
+        get_settings.cache_clear()
+    assert isinstance(broker, ListQueueBroker)
+    assert broker.find_task("outbox.process") is not None
+
+    tasks_before = {t.get_name() for t in asyncio.all_tasks()}
+    for handler in broker.event_handlers[TaskiqEvents.WORKER_STARTUP]:
+        await handler(TaskiqState())
+    assert "outbox-sweeper" in {t.get_name() for t in asyncio.all_tasks()} - tasks_before
+    for handler in broker.event_handlers[TaskiqEvents.WORKER_SHUTDOWN]:
+        await handler(TaskiqState())
+    await asyncio.sleep(0)
+    assert "outbox-sweeper" not in {t.get_name() for t in asyncio.all_tasks() if not t.done()}

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -145,6 +146,13 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, "validation_error", "The request is not valid.", errors=_field_errors(exc))
 
 
+async def _integrity_error(_: Request, exc: Exception) -> JSONResponse:
+    # A uniqueness race the command's own check could not see (two requests at once): the loser's change
+    # is rolled back by the unit of work; tell the client instead of failing with a 500.
+    log.warning("integrity_conflict", error=type(exc.orig).__name__ if isinstance(exc, IntegrityError) else None)
+    return problem_response(409, "conflict", "The change conflicts with data saved meanwhile; reload and retry.")
+
+
 async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
     # The traceback goes to the log (and Sentry), never to the client.
     log.error("unhandled_error", exc_info=exc)
@@ -155,6 +163,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from myhibachi.core.errors import NotFound, ValidationFailed
+from myhibachi.core.errors import ValidationFailed
 from myhibachi.pricing.distance import DistanceEstimator, UnknownZip, ZipCentroidDistance
 from myhibachi.pricing.models import StationRules
 from myhibachi.pricing.quote import OrderProblem, PartyOrder, Quote, quote_event

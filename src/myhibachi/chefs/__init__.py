@@ -1,0 +1,1 @@
+"""The chef roster of each station: who cooks, on which weekdays, how many events a day, and time-off."""

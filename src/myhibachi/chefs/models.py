@@ -1,0 +1,58 @@
+"""Chef roster tables: a station's chefs and their time-off."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from myhibachi.core.db import Base, BigId, UTCDateTime, utcnow
+
+EVERY_WEEKDAY = [1, 2, 3, 4, 5, 6, 7]  # ISO weekdays, Monday = 1
+
+
+class TimeOffStatus(StrEnum):
+    requested = "requested"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class Chef(Base):
+    __tablename__ = "chefs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    # The staff user who is this chef (holds the chef role at the station); lets them ask for their own time-off.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    max_events_per_day: Mapped[int | None] = mapped_column(Integer)  # None: the station rule applies
+    working_weekdays: Mapped[list[int]] = mapped_column(JSON)  # sorted ISO weekdays, e.g. [1, 2, 3, 4, 5]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("station_id", "user_id"),)
+
+    def works_on(self, day: date) -> bool:
+        return day.isoweekday() in self.working_weekdays
+
+    def daily_limit(self, station_limit: int) -> int:
+        """Events this chef may do in a day: their own limit, or the station's `chef_max_events_per_day`."""
+        return self.max_events_per_day if self.max_events_per_day is not None else station_limit
+
+
+class ChefTimeOff(Base):
+    __tablename__ = "chef_time_off"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    chef_id: Mapped[int] = mapped_column(ForeignKey("chefs.id", ondelete="CASCADE"), index=True)
+    first_day: Mapped[date] = mapped_column(Date)  # station-local dates, both inclusive
+    last_day: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20))  # TimeOffStatus
+    requested_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

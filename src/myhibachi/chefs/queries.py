@@ -1,0 +1,106 @@
+"""Reading the roster: a station's chefs, who is on duty on a local date, and time-off requests."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myhibachi.auth.permissions import Permission
+from myhibachi.auth.principal import Principal, scope_to_stations
+from myhibachi.chefs.models import Chef, ChefTimeOff, TimeOffStatus
+from myhibachi.chefs.schemas import ChefOnDuty
+from myhibachi.core.errors import NotFound
+from myhibachi.pricing.queries import get_rules
+
+
+def _station_chefs(principal: Principal, station_id: int) -> Select[tuple[Chef]]:
+    stmt = scope_to_stations(select(Chef), principal, Permission.chefs_manage, Chef.station_id)
+    return stmt.where(Chef.station_id == station_id)
+
+
+async def list_station_chefs(session: AsyncSession, principal: Principal, station_id: int) -> list[Chef]:
+    principal.authorize(Permission.chefs_manage, station_id)
+    return list(await session.scalars(_station_chefs(principal, station_id).order_by(Chef.name, Chef.id)))
+
+
+async def find_station_chef(session: AsyncSession, station_id: int, chef_id: int) -> Chef:
+    """The chef of this station (callers have authorized the station); another station's chef is 404."""
+    chef = await session.scalar(select(Chef).where(Chef.id == chef_id, Chef.station_id == station_id))
+    if chef is None:
+        raise NotFound("No such chef at this station.")
+    return chef
+
+
+async def find_station_time_off(session: AsyncSession, station_id: int, time_off_id: int) -> ChefTimeOff:
+    time_off = await session.scalar(select(ChefTimeOff).join(Chef, Chef.id == ChefTimeOff.chef_id).where(
+        ChefTimeOff.id == time_off_id, Chef.station_id == station_id))
+    if time_off is None:
+        raise NotFound("No such time-off at this station.")
+    return time_off
+
+
+def _approved_time_off_covering(day: date):  # noqa: ANN202 - an EXISTS clause
+    return exists().where(ChefTimeOff.chef_id == Chef.id, ChefTimeOff.status == TimeOffStatus.approved.value,
+                          ChefTimeOff.first_day <= day, ChefTimeOff.last_day >= day)
+
+
+async def chefs_on_duty(session: AsyncSession, station_id: int, local_date: date) -> list[Chef]:
+    """Chefs who can cook at the station on `local_date` (a station-local date): active, working that weekday
+    and without approved time-off covering it. Each one's daily limit is `chef.daily_limit(...)` of the station's
+    `chef_max_events_per_day` (see `on_duty_roster`). No authorization: bookings call it for capacity."""
+    chefs = await session.scalars(select(Chef).where(
+        Chef.station_id == station_id, Chef.is_active.is_(True), ~_approved_time_off_covering(local_date),
+    ).order_by(Chef.name, Chef.id))
+    return [chef for chef in chefs if chef.works_on(local_date)]
+
+
+async def on_duty_roster(session: AsyncSession, principal: Principal, station_id: int,
+                         local_date: date) -> list[ChefOnDuty]:
+    principal.authorize(Permission.chefs_manage, station_id)
+    station_limit = (await get_rules(session, station_id)).chef_max_events_per_day
+    return [ChefOnDuty(id=chef.id, name=chef.name, user_id=chef.user_id,
+                       max_events_per_day=chef.daily_limit(station_limit))
+            for chef in await chefs_on_duty(session, station_id, local_date)]
+
+
+def authorize_time_off_of(principal: Principal, chef: Chef) -> bool:
+    """Whether the principal manages this chef's time-off (True) or it is their own (False); else refused.
+
+    `chefs.manage` covers every chef of the station; `chefs.own_time_off` only the chef record linked to the
+    principal's own user. Everyone else is refused as lacking `chefs.manage`."""
+    if principal.can(Permission.chefs_manage, chef.station_id):
+        return True
+    own = chef.user_id is not None and chef.user_id == principal.user_id
+    if own and principal.can(Permission.chefs_own_time_off, chef.station_id):
+        return False
+    raise principal.deny(Permission.chefs_manage, chef.station_id,
+                         "Only the chef themselves or a roster manager may see or ask for this time-off.")
+
+
+async def list_chef_time_off(session: AsyncSession, principal: Principal, station_id: int,
+                             chef_id: int) -> list[ChefTimeOff]:
+    """One chef's time-off, newest first: for a roster manager, or for the chef themselves ("my time-off")."""
+    authorize_station_member(principal, station_id)
+    chef = await find_station_chef(session, station_id, chef_id)
+    authorize_time_off_of(principal, chef)
+    return list(await session.scalars(select(ChefTimeOff).where(ChefTimeOff.chef_id == chef.id).order_by(
+        ChefTimeOff.first_day.desc(), ChefTimeOff.id.desc())))
+
+
+async def list_station_time_off(session: AsyncSession, principal: Principal, station_id: int, *,
+                                status: TimeOffStatus | None = None) -> list[ChefTimeOff]:
+    """Every chef's time-off at the station, optionally of one status (e.g. the requests awaiting a decision)."""
+    principal.authorize(Permission.chefs_manage, station_id)
+    chefs = _station_chefs(principal, station_id).with_only_columns(Chef.id)
+    stmt = select(ChefTimeOff).where(ChefTimeOff.chef_id.in_(chefs))
+    if status is not None:
+        stmt = stmt.where(ChefTimeOff.status == status.value)
+    return list(await session.scalars(stmt.order_by(ChefTimeOff.first_day, ChefTimeOff.id)))
+
+
+def authorize_station_member(principal: Principal, station_id: int) -> None:
+    """Another station's chefs do not exist for you (404) before anything else is looked at."""
+    if principal.role_at(station_id) is None:
+        principal.authorize(Permission.chefs_manage, station_id)  # logs the denial and answers 404
