@@ -36,18 +36,7 @@ from myhibachi.core.migrations import alembic_config
 from myhibachi.core.outbox import OutboxMessage
 from myhibachi.core.web import DbSession
 from myhibachi.schema import metadata
-
-PG_URL = os.environ.get("TEST_DATABASE_URL")
-
-
-async def _pg_admin(sql: str) -> None:
-    assert PG_URL
-    engine = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
+from tests.conftest import PG_URL, _pg_admin  # noqa: E402
 
 
 @pytest.fixture
@@ -57,12 +46,12 @@ async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite'}"
         return
     url = make_url(PG_URL).set(database=f"myhibachi_migrations_{os.getpid()}")
-    await _pg_admin(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-    await _pg_admin(f'CREATE DATABASE "{url.database}"')
+    await _pg_admin(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)', PG_URL)
+    await _pg_admin(f'CREATE DATABASE "{url.database}"', PG_URL)
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)', PG_URL)
 
 
 async def _schema(url: str) -> tuple[set[str], set[str], list[Any]]:
