@@ -7,6 +7,8 @@ import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -193,3 +195,13 @@ def login(client: AsyncClient) -> Callable[..., Awaitable[dict[str, str]]]:
 
 def mail_files(settings: Settings) -> list[Path]:
     return sorted(settings.mail_dir.glob("*.eml")) if settings.mail_dir.exists() else []
+
+
+def read_mails(settings: Settings) -> list[EmailMessage]:
+    """The .eml files written so far, parsed, oldest first (by file time: the test clock may be frozen)."""
+    paths = sorted(mail_files(settings), key=lambda path: path.stat().st_mtime_ns)
+    return [message_from_bytes(path.read_bytes(), policy=policy.default) for path in paths]
+
+
+def mail_text(message: EmailMessage) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()

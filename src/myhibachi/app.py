@@ -17,6 +17,8 @@ from myhibachi import __version__
 from myhibachi.audit import api as audit_api
 from myhibachi.auth import api as auth_api
 from myhibachi.auth.dependencies import current_principal
+from myhibachi.bookings import api as bookings_api
+from myhibachi.bookings import jobs as bookings_jobs  # noqa: F401 - registers the periodic booking tasks
 from myhibachi.chefs import api as chefs_api
 from myhibachi.core.errors import install_problem_handlers, problem_response, problem_responses
 from myhibachi.core.http import RequestMetaMiddleware, SecurityHeadersMiddleware, is_acceptable_request_id
@@ -48,6 +50,10 @@ TAGS = [
     {"name": "chefs", "description": "Each station's chef roster: working days, daily limits, who is on duty "
                                       "on a date, and time-off requests and decisions."},
     {"name": "quotes", "description": "Instant prices computed from a station's business rules."},
+    {"name": "bookings", "description": "Chef-aware availability, booking a date, and the staff's booking "
+                                        "lifecycle: confirm, reschedule, change the party, assign chefs, cancel."},
+    {"name": "manage", "description": "The customer's self-service through the manage link in their emails: "
+                                      "see, change, move or cancel a booking; no password."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},
 ]
@@ -97,9 +103,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
 
 # A route is public only by being on one of these; every other router requires a signed-in staff member.
-PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public)
+PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, bookings_api.public,
+                  bookings_api.manage)
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
-                 chefs_api.staff, audit_api.staff)
+                 chefs_api.staff, bookings_api.staff, audit_api.staff)
 
 
 def _api_router() -> APIRouter:

@@ -2,15 +2,18 @@
 
 from myhibachi.audit.models import AuditEntry
 from myhibachi.auth.models import AuthSession, PasswordToken, RefreshToken, StationMembership, User
+from myhibachi.bookings.models import Booking, BookingIdempotencyKey
 from myhibachi.chefs.models import Chef, ChefTimeOff
 from myhibachi.core.db import Base
 from myhibachi.core.outbox import OutboxMessage
+from myhibachi.customers.models import Customer
 from myhibachi.pricing.models import StationRules
 from myhibachi.stations.models import Station
 
 metadata = Base.metadata
 
 __all__ = [
-    "AuditEntry", "AuthSession", "Chef", "ChefTimeOff", "OutboxMessage", "PasswordToken", "RefreshToken", "Station",
-    "StationRules", "StationMembership", "User", "metadata",
+    "AuditEntry", "AuthSession", "Booking", "BookingIdempotencyKey", "Chef", "ChefTimeOff", "Customer",
+    "OutboxMessage", "PasswordToken", "RefreshToken", "Station", "StationRules", "StationMembership", "User",
+    "metadata",
 ]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.auth.permissions import Permission
@@ -41,19 +41,27 @@ async def find_station_time_off(session: AsyncSession, station_id: int, time_off
     return time_off
 
 
-def _approved_time_off_covering(day: date):  # noqa: ANN202 - an EXISTS clause
-    return exists().where(ChefTimeOff.chef_id == Chef.id, ChefTimeOff.status == TimeOffStatus.approved.value,
-                          ChefTimeOff.first_day <= day, ChefTimeOff.last_day >= day)
-
-
 async def chefs_on_duty(session: AsyncSession, station_id: int, local_date: date) -> list[Chef]:
     """Chefs who can cook at the station on `local_date` (a station-local date): active, working that weekday
     and without approved time-off covering it. Each one's daily limit is `chef.daily_limit(...)` of the station's
     `chef_max_events_per_day` (see `on_duty_roster`). No authorization: bookings call it for capacity."""
-    chefs = await session.scalars(select(Chef).where(
-        Chef.station_id == station_id, Chef.is_active.is_(True), ~_approved_time_off_covering(local_date),
-    ).order_by(Chef.name, Chef.id))
-    return [chef for chef in chefs if chef.works_on(local_date)]
+    return (await chefs_on_duty_between(session, station_id, local_date, local_date))[local_date]
+
+
+async def chefs_on_duty_between(session: AsyncSession, station_id: int, first_day: date,
+                                last_day: date) -> dict[date, list[Chef]]:
+    """`chefs_on_duty` for every date of a range, in two queries whatever its length."""
+    chefs = list(await session.scalars(select(Chef).where(
+        Chef.station_id == station_id, Chef.is_active.is_(True)).order_by(Chef.name, Chef.id)))
+    time_off = (await session.execute(select(ChefTimeOff.chef_id, ChefTimeOff.first_day, ChefTimeOff.last_day).where(
+        ChefTimeOff.chef_id.in_([chef.id for chef in chefs]), ChefTimeOff.status == TimeOffStatus.approved.value,
+        ChefTimeOff.first_day <= last_day, ChefTimeOff.last_day >= first_day))).all()
+    roster: dict[date, list[Chef]] = {}
+    for offset in range((last_day - first_day).days + 1):
+        day = first_day + timedelta(days=offset)
+        away = {chef_id for chef_id, first, last in time_off if first <= day <= last}
+        roster[day] = [chef for chef in chefs if chef.works_on(day) and chef.id not in away]
+    return roster
 
 
 async def on_duty_roster(session: AsyncSession, principal: Principal, station_id: int,

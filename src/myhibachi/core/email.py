@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlparse
@@ -20,15 +20,21 @@ log = structlog.get_logger(__name__)
 
 
 def build_message(*, sender: str, to: str, subject: str, text: str, html: str | None = None,
-                  message_id: str | None = None) -> EmailMessage:
+                  message_id: str | None = None, attachments: list[dict[str, str]] | None = None) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Message-ID"] = message_id or make_msgid(domain="myhibachi.local")
+    message["Date"] = formatdate(usegmt=True)
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
+    for attachment in attachments or []:  # text attachments, e.g. an .ics invite
+        maintype, subtype = attachment["content_type"].split("/", 1)
+        if maintype != "text":
+            raise ValueError("only text attachments are supported")
+        message.add_attachment(attachment["content"], subtype=subtype, filename=attachment["filename"])
     return message
 
 
@@ -86,13 +92,18 @@ def mail_transport(smtp_url: str | None, mail_dir: Path) -> MailTransport:
 SEND_EMAIL_TOPIC = "email.send"
 
 
-async def queue_email(session: AsyncSession, *, to: str, subject: str, text: str, html: str | None = None) -> None:
-    """Send an email once this unit of work commits (never for a rolled-back change)."""
-    await add_outbox_message(session, SEND_EMAIL_TOPIC, {"to": to, "subject": subject, "text": text, "html": html})
+async def queue_email(session: AsyncSession, *, to: str, subject: str, text: str, html: str | None = None,
+                      attachments: list[dict[str, str]] | None = None) -> None:
+    """Send an email once this unit of work commits (never for a rolled-back change).
+
+    `attachments`: [{"filename", "content_type" (text/*), "content"}]."""
+    await add_outbox_message(session, SEND_EMAIL_TOPIC, {"to": to, "subject": subject, "text": text, "html": html,
+                                                         "attachments": attachments or []})
 
 
 @outbox_handler(SEND_EMAIL_TOPIC)
 async def _send_email(_: AsyncSession, payload: dict[str, Any], context: OutboxContext) -> None:
     message = build_message(sender=context.settings.mail_from, to=payload["to"], subject=payload["subject"],
-                            text=payload["text"], html=payload.get("html"))
+                            text=payload["text"], html=payload.get("html"),
+                            attachments=payload.get("attachments"))
     await context.mail.send(message)

@@ -8,16 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
 from taskiq_redis import ListQueueBroker
 
 from myhibachi.core.db import Database
-from myhibachi.core.outbox import OutboxContext, due_message_ids, process_outbox_message
+from myhibachi.core.outbox import OutboxContext, due_message_ids, process_outbox_message, take_pending_ids
 from myhibachi.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+# Periodic maintenance (expiring holds, due reminders): each task finds its work in the database, so a restart
+# loses nothing, and must be safe to run in several processes at once. Domains register them by name.
+PeriodicTask = Callable[["JobQueue"], Awaitable[int]]
+_periodic_tasks: dict[str, PeriodicTask] = {}
+
+
+def periodic_task(name: str) -> Callable[[PeriodicTask], PeriodicTask]:
+    def register(task: PeriodicTask) -> PeriodicTask:
+        _periodic_tasks[name] = task
+        return task
+
+    return register
 
 
 class JobQueue:
@@ -48,6 +63,23 @@ class JobQueue:
             except Exception as exc:  # the sweeper will pick it up
                 log.warning("enqueue_failed", message_id=message_id, error=str(exc))
 
+    @contextlib.asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """A job's transaction: commit at the end, then enqueue the outbox messages it wrote."""
+        async with self.db.transaction() as session:
+            yield session
+        await self.enqueue_outbox(take_pending_ids(session))
+
+    async def run_periodic_tasks(self) -> dict[str, int]:
+        """Run every registered periodic task once; a failing task is logged and does not stop the others."""
+        done: dict[str, int] = {}
+        for name, task in _periodic_tasks.items():
+            try:
+                done[name] = await task(self)
+            except Exception as exc:
+                log.warning("periodic_task_failed", task=name, error=str(exc))
+        return done
+
     async def sweep_once(self, older_than_seconds: float | None = None) -> int:
         ids = await due_message_ids(self.db, self.settings.outbox_sweep_seconds
                                     if older_than_seconds is None else older_than_seconds)
@@ -61,6 +93,7 @@ class JobQueue:
                 await self.sweep_once()
             except Exception as exc:
                 log.warning("outbox_sweep_failed", error=str(exc))
+            await self.run_periodic_tasks()
 
     def start_sweeper(self) -> None:
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="outbox-sweeper")

@@ -76,6 +76,7 @@ class BusinessRules(BaseModel):
     reschedule_fee_cents: Cents = 20000
     guest_change_min_hours: Hours = 24
     menu_change_min_hours: Hours = 12
+    reminder_hours_before: Hours = 48  # the customer's reminder email
 
     @model_validator(mode="after")
     def consistent(self) -> Self:

@@ -1,0 +1,1 @@
+"""Bookings: chef-aware availability, holding a date, and the booking lifecycle."""

@@ -1,0 +1,383 @@
+"""Booking routes: public availability and booking, the customer's manage link, and the staff API."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Header, Path, Query, Response, status
+
+from myhibachi.auth.dependencies import CurrentPrincipal, require
+from myhibachi.auth.permissions import Permission
+from myhibachi.auth.principal import Principal
+from myhibachi.bookings import commands, queries
+from myhibachi.bookings.calendar import booking_calendar
+from myhibachi.bookings.commands import CUSTOMER, Actor
+from myhibachi.bookings.models import Booking, BookingStatus
+from myhibachi.bookings.notifications import manage_link
+from myhibachi.bookings.schemas import (
+    Availability,
+    BookingCreate,
+    BookingCreated,
+    BookingDetail,
+    BookingPage,
+    BookingRead,
+    ChefAssignment,
+    ManageView,
+    OptionalReason,
+    PartyChange,
+    Reason,
+    Reschedule,
+)
+from myhibachi.core.errors import problem_responses
+from myhibachi.core.web import DbSession, PathId, RuntimeDep
+from myhibachi.pricing.schemas import QuoteRead
+from myhibachi.stations.models import Station
+
+public = APIRouter(tags=["bookings"])
+manage = APIRouter(prefix="/manage/{token}", tags=["manage"])
+staff = APIRouter(prefix="/bookings", tags=["bookings"])
+
+QueryDate = Annotated[date, Query(ge=date(2000, 1, 1), le=date(2999, 12, 31), examples=["2026-12-24"])]
+Token = Annotated[
+    str,
+    Path(
+        min_length=20,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The manage token from the booking email.",
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retry-safe creation: same key and body, same booking.",
+    ),
+]
+
+
+# --- public ---------------------------------------------------------------------------------------------------------
+
+
+@public.get(
+    "/stations/{station_id}/availability",
+    summary="Start times a chef can make",
+    response_model=Availability,
+    responses=problem_responses(404, 422),
+)
+async def availability(
+    station_id: PathId,
+    start: QueryDate,
+    end: QueryDate,
+    session: DbSession,
+    guests: Annotated[int, Query(ge=1, le=1000, description="Party size (sets the event length); default 1.")] = 1,
+) -> Availability:
+    """For each station-local date from `start` to `end` (at most 92 days), each start time with how many more
+    parties a chef can take then. A time is available when a chef on duty that day is free for the whole busy
+    window (travel and setup before, clean-up after; longer for big parties), under their daily limit, and the
+    time is inside the minimum notice and the booking horizon. Held and confirmed bookings count."""
+    return await queries.station_availability(session, station_id, start, end, guests)
+
+
+def _created(result: commands.CreatedBooking) -> BookingCreated:
+    local = ZoneInfo(result.station.timezone)
+    booking = result.booking
+    due = booking.hold_expires_at or booking.created_at  # a replay of a booking confirmed since: no hold left
+    return BookingCreated(
+        id=booking.id,
+        reference=booking.reference,
+        status=BookingStatus(booking.status),
+        event_start=booking.event_start.astimezone(local),
+        quote=QuoteRead.model_validate(booking.quote),
+        deposit_due_by=due.astimezone(local),
+        manage_token=result.token,
+    )
+
+
+@public.post(
+    "/bookings",
+    summary="Book an event",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BookingCreated,
+    responses=problem_responses(409, 422),
+)
+async def create_booking(
+    body: BookingCreate,
+    session: DbSession,
+    runtime: RuntimeDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> BookingCreated:
+    """Holds a chef for the chosen start time until the deposit is paid (status `pending_deposit`; the hold
+    lasts the station's `hold_hours`). The price is the quote for the same party and venue. Sends the customer
+    an email with their manage link. 409 `slot_unavailable` when no chef is free any more; 422
+    `insufficient_notice` / `beyond_horizon` outside the booking window. With an `Idempotency-Key`, a retry of
+    the same request returns the same booking (header `Idempotent-Replayed: true`); the key with another body
+    is 422 `idempotency_key_reused`."""
+    result = await commands.create_booking(session, runtime.settings, body, idempotency_key=idempotency_key)
+    if not result.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return _created(result)
+
+
+# --- customer self-service ------------------------------------------------------------------------------------------
+
+
+@manage.get("", summary="See my booking", response_model=ManageView, responses=problem_responses(404, 422))
+async def view_booking(token: Token, session: DbSession) -> ManageView:
+    """The booking as its customer sees it: party, price, payments, balance, and what rescheduling, changing
+    guests or the menu, or cancelling would cost or refund right now. Unknown token: 404."""
+    return await queries.manage_view(session, await commands.booking_for_token(session, token))
+
+
+@manage.patch(
+    "", summary="Change guests or menu", response_model=ManageView, responses=problem_responses(404, 409, 422)
+)
+async def change_my_party(token: Token, body: PartyChange, session: DbSession, runtime: RuntimeDep) -> ManageView:
+    """Guest counts change until the guest-change window closes, the menu until the menu window closes (409
+    `illegal_transition` with the reason after that). The booking is re-quoted."""
+    booking = await commands.booking_for_token(session, token)
+    booking = await commands.change_party(session, runtime.settings, CUSTOMER, booking.id, body)
+    return await queries.manage_view(session, booking)
+
+
+@manage.post(
+    "/reschedule", summary="Move my booking", response_model=ManageView, responses=problem_responses(404, 409, 422)
+)
+async def reschedule_my_booking(token: Token, body: Reschedule, session: DbSession, runtime: RuntimeDep) -> ManageView:
+    """To another start time a chef can make. The first move ≥ 24 hours ahead is free; later or later-than-that
+    moves add the reschedule fee to the balance (see `actions.reschedule` of the booking)."""
+    booking = await commands.booking_for_token(session, token)
+    booking = await commands.reschedule_booking(
+        session, runtime.settings, CUSTOMER, booking.id, event_date=body.event_date, slot_time=body.slot_time
+    )
+    return await queries.manage_view(session, booking)
+
+
+@manage.post(
+    "/cancel", summary="Cancel my booking", response_model=ManageView, responses=problem_responses(404, 409, 422)
+)
+async def cancel_my_booking(token: Token, body: OptionalReason, session: DbSession, runtime: RuntimeDep) -> ManageView:
+    """The deposit is refunded in full when cancelled at least 96 hours before the event, forfeited after; the
+    refund owed is in `refund_owed_cents`."""
+    booking = await commands.booking_for_token(session, token)
+    booking = await commands.cancel_booking(session, runtime.settings, CUSTOMER, booking.id, reason=body.reason)
+    return await queries.manage_view(session, booking)
+
+
+@manage.get(
+    "/calendar.ics",
+    summary="My booking as a calendar event",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/calendar": {"example": "BEGIN:VCALENDAR\r\n…\r\nEND:VCALENDAR\r\n"}},
+            "description": "An iCalendar file.",
+        },
+        **problem_responses(404, 422),
+    },
+)
+async def my_calendar(token: Token, session: DbSession, runtime: RuntimeDep) -> Response:
+    """An .ics file with the event at its local time and time zone."""
+    booking = await commands.booking_for_token(session, token)
+    station = await session.get_one(Station, booking.station_id)
+    body = booking_calendar(runtime.settings, station, booking, manage_link(runtime.settings, token))
+    return Response(
+        body,
+        media_type="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="{booking.reference}.ics"'},
+    )
+
+
+# --- staff ----------------------------------------------------------------------------------------------------------
+
+
+async def _read(session: DbSession, booking: Booking) -> BookingRead:
+    (read,) = await queries.read_bookings(session, [booking])
+    return read
+
+
+@staff.get("", summary="List bookings", response_model=BookingPage, responses=problem_responses(401, 403, 404, 422))
+async def list_bookings(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    station_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    status_: Annotated[BookingStatus | None, Query(alias="status")] = None,
+    from_: Annotated[
+        date | None,
+        Query(alias="from", ge=date(2000, 1, 1), le=date(2999, 12, 31), description="First station-local event date."),
+    ] = None,
+    to: Annotated[
+        date | None,
+        Query(ge=date(2000, 1, 1), le=date(2999, 12, 31), description="Last station-local event date (inclusive)."),
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> BookingPage:
+    """Bookings of the stations you may read (a chef: the events assigned to them), by event start.
+    Keyset-paginated: pass `next_cursor` back as `cursor`."""
+    filters = queries.BookingFilter(station_id=station_id, status=status_, date_from=from_, date_to=to)
+    rows, next_cursor = await queries.list_bookings(session, principal, filters, cursor=cursor, limit=limit)
+    return BookingPage(items=await queries.read_bookings(session, rows), next_cursor=next_cursor)
+
+
+@staff.get(
+    "/{booking_id}",
+    summary="A booking and its history",
+    response_model=BookingDetail,
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_booking(booking_id: PathId, principal: CurrentPrincipal, session: DbSession) -> BookingDetail:
+    """Everything about the booking, with its audited history (who changed what, when)."""
+    return await queries.booking_detail(session, principal, booking_id)
+
+
+def _staff_action(permission: Permission):  # noqa: ANN202
+    return Annotated[Principal, require(permission)]
+
+
+WriteBookings = _staff_action(Permission.bookings_write)
+RecordPayments = _staff_action(Permission.payments_record)
+ManageChefs = _staff_action(Permission.chefs_manage)
+CancelBookings = _staff_action(Permission.bookings_cancel)
+RequestCancellation = _staff_action(Permission.bookings_cancel_request)
+ACTION_ERRORS = problem_responses(401, 403, 404, 409, 422)
+
+
+@staff.post(
+    "/{booking_id}/confirm", summary="Confirm (deposit received)", response_model=BookingRead, responses=ACTION_ERRORS
+)
+async def confirm(
+    booking_id: PathId, principal: RecordPayments, session: DbSession, runtime: RuntimeDep
+) -> BookingRead:
+    """For a deposit received outside the card flow. `pending_deposit` → `confirmed`; emails the confirmation
+    with the calendar invite. A lapsed hold is confirmed only while a chef is still free (else 409
+    `slot_unavailable`). Needs `payments.record`."""
+    await commands.staff_booking(session, principal, booking_id, Permission.payments_record)
+    booking = await commands.confirm_booking(session, runtime.settings, Actor.staff(principal), booking_id)
+    return await _read(session, booking)
+
+
+@staff.post("/{booking_id}/reschedule", summary="Reschedule", response_model=BookingRead, responses=ACTION_ERRORS)
+async def reschedule(
+    booking_id: PathId, body: Reschedule, principal: WriteBookings, session: DbSession, runtime: RuntimeDep
+) -> BookingRead:
+    """Same policy as the customer's: the first move ≥ 24 hours ahead is free, otherwise the fee is added. The
+    assigned chef stays when free at the new time. 409 `slot_unavailable` when no chef is free."""
+    await commands.staff_booking(session, principal, booking_id, Permission.bookings_write)
+    booking = await commands.reschedule_booking(
+        session,
+        runtime.settings,
+        Actor.staff(principal),
+        booking_id,
+        event_date=body.event_date,
+        slot_time=body.slot_time,
+    )
+    return await _read(session, booking)
+
+
+@staff.patch("/{booking_id}", summary="Change guests or menu", response_model=BookingRead, responses=ACTION_ERRORS)
+async def change_party(
+    booking_id: PathId, body: PartyChange, principal: WriteBookings, session: DbSession, runtime: RuntimeDep
+) -> BookingRead:
+    """Re-quoted; refused (409 `illegal_transition`) inside the guest-change or menu-change window."""
+    await commands.staff_booking(session, principal, booking_id, Permission.bookings_write)
+    booking = await commands.change_party(session, runtime.settings, Actor.staff(principal), booking_id, body)
+    return await _read(session, booking)
+
+
+@staff.post("/{booking_id}/assign-chef", summary="Assign a chef", response_model=BookingRead, responses=ACTION_ERRORS)
+async def assign_chef(
+    booking_id: PathId, body: ChefAssignment, principal: ManageChefs, session: DbSession, runtime: RuntimeDep
+) -> BookingRead:
+    """The chef must be on duty that day, free for the whole busy window and under their daily limit (409
+    `chef_unavailable` otherwise)."""
+    await commands.staff_booking(session, principal, booking_id, Permission.chefs_manage)
+    booking = await commands.assign_chef(session, runtime.settings, Actor.staff(principal), booking_id, body.chef_id)
+    return await _read(session, booking)
+
+
+@staff.post(
+    "/{booking_id}/unassign-chef", summary="Unassign the chef", response_model=BookingRead, responses=ACTION_ERRORS
+)
+async def unassign_chef(
+    booking_id: PathId, principal: ManageChefs, session: DbSession, runtime: RuntimeDep
+) -> BookingRead:
+    """The booking keeps its capacity unit; any free chef can take it."""
+    await commands.staff_booking(session, principal, booking_id, Permission.chefs_manage)
+    return await _read(
+        session, await commands.unassign_chef(session, runtime.settings, Actor.staff(principal), booking_id)
+    )
+
+
+@staff.post("/{booking_id}/cancel", summary="Cancel", response_model=BookingRead, responses=ACTION_ERRORS)
+async def cancel(
+    booking_id: PathId, body: Reason, principal: CancelBookings, session: DbSession, runtime: RuntimeDep
+) -> BookingRead:
+    """With a reason (also how an admin approves a support request). The deposit refund owed under policy is
+    recorded in `refund_owed_cents` for the payments to execute; the customer is emailed."""
+    await commands.staff_booking(session, principal, booking_id, Permission.bookings_cancel)
+    booking = await commands.cancel_booking(
+        session, runtime.settings, Actor.staff(principal), booking_id, reason=body.reason
+    )
+    return await _read(session, booking)
+
+
+@staff.post(
+    "/{booking_id}/cancel-request",
+    summary="Ask an admin to cancel",
+    response_model=BookingRead,
+    responses=ACTION_ERRORS,
+)
+async def request_cancellation(
+    booking_id: PathId, body: Reason, principal: RequestCancellation, session: DbSession, runtime: RuntimeDep
+) -> BookingRead:
+    """Support's way to cancel: the request waits in `cancel_request` until an admin cancels or declines."""
+    await commands.staff_booking(session, principal, booking_id, Permission.bookings_cancel_request)
+    booking = await commands.request_cancellation(
+        session, runtime.settings, Actor.staff(principal), booking_id, reason=body.reason
+    )
+    return await _read(session, booking)
+
+
+@staff.post(
+    "/{booking_id}/cancel-request/decline",
+    summary="Decline a cancellation request",
+    response_model=BookingRead,
+    responses=ACTION_ERRORS,
+)
+async def decline_cancellation(
+    booking_id: PathId, principal: CancelBookings, session: DbSession, runtime: RuntimeDep
+) -> BookingRead:
+    """The booking stays; the request is cleared (and kept in the history)."""
+    await commands.staff_booking(session, principal, booking_id, Permission.bookings_cancel)
+    return await _read(
+        session, await commands.decline_cancellation(session, runtime.settings, Actor.staff(principal), booking_id)
+    )
+
+
+@staff.post("/{booking_id}/complete", summary="Mark completed", response_model=BookingRead, responses=ACTION_ERRORS)
+async def complete(
+    booking_id: PathId, principal: WriteBookings, session: DbSession, runtime: RuntimeDep
+) -> BookingRead:
+    """After the event has started: `confirmed` → `completed`."""
+    await commands.staff_booking(session, principal, booking_id, Permission.bookings_write)
+    booking = await commands.close_booking(
+        session, runtime.settings, Actor.staff(principal), booking_id, outcome=BookingStatus.completed
+    )
+    return await _read(session, booking)
+
+
+@staff.post("/{booking_id}/no-show", summary="Mark no-show", response_model=BookingRead, responses=ACTION_ERRORS)
+async def no_show(booking_id: PathId, principal: WriteBookings, session: DbSession, runtime: RuntimeDep) -> BookingRead:
+    """After the event has started: `confirmed` → `no_show`."""
+    await commands.staff_booking(session, principal, booking_id, Permission.bookings_write)
+    booking = await commands.close_booking(
+        session, runtime.settings, Actor.staff(principal), booking_id, outcome=BookingStatus.no_show
+    )
+    return await _read(session, booking)

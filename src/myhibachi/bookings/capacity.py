@@ -1,0 +1,88 @@
+"""Who can cook when (pure): an event's UTC windows, and how many more events a station can take in one.
+
+The capacity model (SPEC §1): a booking needs one chef on duty that date who is free for its whole busy window
+and under their daily limit. Bookings without an assigned chef still hold one unit of capacity, so a window's
+remaining capacity is the smaller of
+- the chefs free for the window (not busy with an assigned overlapping event, under their limit), less the
+  unassigned events overlapping it, and
+- the events the day's chefs may still do, less the unassigned events of that day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from myhibachi.pricing.rules import BusinessRules
+
+
+@dataclass(frozen=True)
+class EventTimes:
+    start: datetime  # UTC
+    end: datetime
+    busy_start: datetime
+    busy_end: datetime
+
+    def overlaps(self, busy_start: datetime, busy_end: datetime) -> bool:
+        return self.busy_start < busy_end and busy_start < self.busy_end
+
+
+@dataclass(frozen=True)
+class ChefOnDuty:
+    id: int
+    daily_limit: int
+
+
+@dataclass(frozen=True)
+class HeldWindow:
+    """An event that holds a chef: confirmed, or awaiting its deposit within the hold."""
+
+    booking_id: int
+    chef_id: int | None
+    event_date: date
+    busy_start: datetime
+    busy_end: datetime
+
+
+def local_start(zone: ZoneInfo, day: date, slot: time) -> datetime | None:
+    """The station-local start as an aware datetime, or None when that wall time does not exist (DST gap)."""
+    start = datetime.combine(day, slot, tzinfo=zone)
+    round_trip = start.astimezone(UTC).astimezone(zone)
+    return start if round_trip.replace(tzinfo=None) == start.replace(tzinfo=None) else None
+
+
+def event_times(rules: BusinessRules, start: datetime, guests: int) -> EventTimes:
+    start = start.astimezone(UTC)
+    end = start + timedelta(minutes=rules.event_length_minutes(guests))
+    return EventTimes(start=start, end=end, busy_start=start - timedelta(minutes=rules.busy_before_minutes),
+                      busy_end=end + timedelta(minutes=rules.busy_after_minutes))
+
+
+def remaining_capacity(chefs: list[ChefOnDuty], held: list[HeldWindow], day: date, window: EventTimes) -> int:
+    """How many more events starting in `window` (an event on local date `day`) the chefs on duty can take."""
+    assigned_today: dict[int, int] = {}
+    busy: set[int] = set()
+    unassigned_today = unassigned_overlapping = 0
+    for event in held:
+        overlapping = window.overlaps(event.busy_start, event.busy_end)
+        if event.chef_id is None:
+            unassigned_today += event.event_date == day
+            unassigned_overlapping += overlapping
+            continue
+        if event.event_date == day:
+            assigned_today[event.chef_id] = assigned_today.get(event.chef_id, 0) + 1
+        if overlapping:
+            busy.add(event.chef_id)
+    free_for_window = sum(1 for chef in chefs
+                          if chef.id not in busy and assigned_today.get(chef.id, 0) < chef.daily_limit)
+    left_today = sum(max(0, chef.daily_limit - assigned_today.get(chef.id, 0)) for chef in chefs)
+    return max(0, min(free_for_window - unassigned_overlapping, left_today - unassigned_today))
+
+
+def chef_is_free(chef: ChefOnDuty, held: list[HeldWindow], day: date, window: EventTimes) -> bool:
+    """Whether this chef may take an event in `window`: no overlapping event of theirs, under their limit."""
+    own = [event for event in held if event.chef_id == chef.id]
+    if any(window.overlaps(event.busy_start, event.busy_end) for event in own):
+        return False
+    return sum(event.event_date == day for event in own) < chef.daily_limit

@@ -1,0 +1,655 @@
+"""Booking use-cases: hold a date, then move the booking through its life under the station's policies.
+
+Every change takes the locks of `locks.py` first (the station days it touches, then the booking's row), is
+audited in the same transaction, and queues its customer email through the outbox.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myhibachi.audit.commands import record_audit
+from myhibachi.auth.permissions import Permission
+from myhibachi.auth.principal import Principal
+from myhibachi.bookings import notifications
+from myhibachi.bookings.capacity import (
+    ChefOnDuty,
+    EventTimes,
+    chef_is_free,
+    event_times,
+    local_start,
+    remaining_capacity,
+)
+from myhibachi.bookings.locks import lock_station_days
+from myhibachi.bookings.models import Booking, BookingIdempotencyKey, BookingStatus
+from myhibachi.bookings.policy import (
+    Terms,
+    cancel_terms,
+    guest_change_terms,
+    menu_change_terms,
+    reschedule_terms,
+)
+from myhibachi.bookings.queries import (
+    bookable_station,
+    capacity_view,
+    find_booking_by_token,
+    lead_time_problem,
+)
+from myhibachi.bookings.schemas import BookingCreate, PartyChange
+from myhibachi.chefs.models import Chef
+from myhibachi.core.db import utcnow
+from myhibachi.core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from myhibachi.core.security import hash_token
+from myhibachi.customers.commands import find_or_create_customer
+from myhibachi.pricing.queries import get_rules, quote_for_station
+from myhibachi.pricing.quote import OrderProblem, PartyOrder, Quote, quote_event
+from myhibachi.pricing.rules import BusinessRules
+from myhibachi.pricing.schemas import QuoteRead
+from myhibachi.settings import Settings
+from myhibachi.stations.models import Station
+
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud over the phone
+
+
+class SlotUnavailable(Conflict):
+    code = "slot_unavailable"
+
+
+class ChefUnavailable(Conflict):
+    code = "chef_unavailable"
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    code = "idempotency_key_reused"
+
+
+class WindowClosed(IllegalTransition):
+    """A customer action the policy no longer allows (window passed, booking closed)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a staff member, the customer holding the manage link, or the system (jobs)."""
+
+    kind: str  # "staff" | "customer" | "system"
+    user_id: int | None = None
+
+    @classmethod
+    def staff(cls, principal: Principal) -> Actor:
+        return cls("staff", principal.user_id)
+
+
+CUSTOMER = Actor("customer")
+SYSTEM_ACTOR = Actor("system")
+
+
+# --- the manage link ----------------------------------------------------------------------------------------
+
+
+def manage_token(settings: Settings, booking: Booking) -> str:
+    """HMAC of the booking's reference and nonce: unguessable, re-derivable for every email, revocable by nonce."""
+    mac = hmac.new(
+        settings.secret_key.encode(), f"manage:{booking.reference}:{booking.manage_nonce}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+async def booking_for_token(session: AsyncSession, token: str) -> Booking:
+    return await find_booking_by_token(session, hash_token(token))
+
+
+async def _new_reference(session: AsyncSession) -> str:
+    while True:
+        reference = "MH-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+        if await session.scalar(select(Booking.id).where(Booking.reference == reference)) is None:
+            return reference
+
+
+# --- helpers shared by the commands -----------------------------------------------------------------------------
+
+
+def _snapshot(booking: Booking) -> dict[str, Any]:
+    return {
+        "status": booking.status,
+        "event_date": booking.event_date.isoformat(),
+        "slot_time": booking.slot_time,
+        "chef_id": booking.chef_id,
+        "adults": booking.adults,
+        "children": booking.children,
+        "toddlers": booking.toddlers,
+        "upgrades": booking.upgrades,
+        "extra_proteins": booking.extra_proteins,
+        "addons": booking.addons,
+        "total_cents": booking.quote["total_cents"],
+        "fees_cents": booking.fees_cents,
+    }
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    keys = [k for k in after if before.get(k) != after[k]]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+async def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    booking: Booking,
+    action: str,
+    before: dict[str, Any] | None,
+    *,
+    reason: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    after = _snapshot(booking)
+    if before is not None:
+        before, after = _changed(before, after)
+    await record_audit(
+        session,
+        actor_user_id=actor.user_id,
+        action=action,
+        target_type="booking",
+        target_id=booking.id,
+        station_id=booking.station_id,
+        before=before,
+        after={**after, **(extra or {}), "by": actor.kind},
+        reason=reason,
+    )
+
+
+def _days_touched(zone: ZoneInfo, day: date, times: EventTimes) -> set[date]:
+    return {day, times.busy_start.astimezone(zone).date(), times.busy_end.astimezone(zone).date()}
+
+
+def _booking_days(zone: ZoneInfo, booking: Booking) -> set[date]:
+    return {booking.event_date, booking.busy_start.astimezone(zone).date(), booking.busy_end.astimezone(zone).date()}
+
+
+def _slot(rules: BusinessRules, slot_text: str) -> time:
+    slot = time.fromisoformat(slot_text)
+    if slot not in rules.slot_times:
+        offered = ", ".join(t.strftime("%H:%M") for t in rules.slot_times)
+        raise ValidationFailed.on("body.slot_time", f"Choose one of the start times: {offered}.")
+    return slot
+
+
+def _event_window(rules: BusinessRules, zone: ZoneInfo, day: date, slot: time, guests: int) -> EventTimes:
+    start = local_start(zone, day, slot)
+    if start is None:
+        raise ValidationFailed.on("body.slot_time", "That time does not exist on that date (clocks change).")
+    return event_times(rules, start, guests)
+
+
+def _place(booking: Booking, day: date, slot: time, times: EventTimes) -> None:
+    booking.event_date, booking.slot_time = day, slot.strftime("%H:%M")
+    booking.event_start, booking.event_end = times.start, times.end
+    booking.busy_start, booking.busy_end = times.busy_start, times.busy_end
+
+
+async def _flush_capacity_checked(session: AsyncSession) -> None:
+    """The triggers of migration 0004 are the backstop behind the capacity check: map their refusal to 409."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if "chef_double_booked" in str(exc.orig):
+            raise ChefUnavailable("That chef already has an event at that time.") from None
+        raise SlotUnavailable("No chef is free for that time any more; choose another.") from None
+
+
+async def _expire_lapsed_holds(
+    session: AsyncSession, settings: Settings, station: Station, days: set[date], now: datetime
+) -> None:
+    """Lapsed holds on days about to be written release their chef now rather than at the job's next run."""
+    zone = ZoneInfo(station.timezone)
+    since = datetime.combine(min(days), time(), tzinfo=zone)
+    until = datetime.combine(max(days) + timedelta(days=1), time(), tzinfo=zone)
+    lapsed = await session.scalars(
+        select(Booking).where(
+            Booking.station_id == station.id,
+            Booking.status == BookingStatus.pending_deposit.value,
+            Booking.hold_expires_at <= now,
+            Booking.busy_start < until,
+            Booking.busy_end > since,
+        )
+    )
+    for booking in lapsed:
+        await _expire(session, settings, station, booking)
+
+
+async def _expire(session: AsyncSession, settings: Settings, station: Station, booking: Booking) -> None:
+    before = _snapshot(booking)
+    booking.status, booking.closed_at = BookingStatus.expired.value, utcnow()
+    await session.flush()
+    await _audit(session, SYSTEM_ACTOR, booking, "bookings.expire", before)
+    await notifications.hold_expired(session, settings, station, booking)
+
+
+def _request_hash(data: BookingCreate) -> str:
+    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _order_of(booking: Booking, change: PartyChange | None = None) -> PartyOrder:
+    fields = {
+        "adults": booking.adults,
+        "children": booking.children,
+        "toddlers": booking.toddlers,
+        "upgrades": booking.upgrades,
+        "extra_proteins": booking.extra_proteins,
+        "addons": booking.addons,
+    }
+    if change is not None:
+        fields.update({k: v for k, v in change.model_dump(exclude_unset=True).items() if v is not None})
+    return PartyOrder(**fields)
+
+
+def _quote_document(quote: Quote) -> dict[str, Any]:
+    return QuoteRead.of(quote).model_dump(mode="json")
+
+
+# --- creating a booking -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedBooking:
+    booking: Booking
+    station: Station
+    token: str
+    created: bool  # False: an idempotent replay of an earlier request
+
+
+async def create_booking(
+    session: AsyncSession,
+    settings: Settings,
+    data: BookingCreate,
+    *,
+    idempotency_key: str | None = None,
+    actor: Actor = CUSTOMER,
+) -> CreatedBooking:
+    """Hold a chef for the chosen window until the deposit arrives (status `pending_deposit`)."""
+    station = await bookable_station(session, data.station_id, "body.station_id")
+    if data.zip_code is not None and data.zip_code != data.venue.zip_code:
+        raise ValidationFailed.on("body.zip_code", "The quote's ZIP code differs from the venue's.")
+    rules = await get_rules(session, station.id)
+    zone = ZoneInfo(station.timezone)
+    slot = _slot(rules, data.slot_time)
+    order = PartyOrder(
+        adults=data.adults,
+        children=data.children,
+        toddlers=data.toddlers,
+        upgrades=data.upgrades,
+        extra_proteins=data.extra_proteins,
+        addons=data.addons,
+    )
+    quote = await quote_for_station(session, station.id, data.venue.zip_code, order)
+    times = _event_window(rules, zone, data.event_date, slot, order.guests)
+    await lock_station_days(session, station.id, _days_touched(zone, data.event_date, times))
+
+    request_hash = _request_hash(data)
+    if idempotency_key is not None and (replay := await _replay(session, idempotency_key, request_hash)):
+        return CreatedBooking(replay, station, manage_token(settings, replay), created=False)
+
+    now = utcnow()
+    if problem := lead_time_problem(rules, zone, times.start, now):
+        raise problem
+    await _expire_lapsed_holds(session, settings, station, _days_touched(zone, data.event_date, times), now)
+    view = await capacity_view(session, station, data.event_date, data.event_date, now=now)
+    if view.remaining(data.event_date, slot, order.guests) < 1:
+        raise SlotUnavailable("No chef is free for that time any more; choose another.")
+
+    customer = await find_or_create_customer(
+        session, email=str(data.customer.email), name=data.customer.name, phone=data.customer.phone
+    )
+    booking = Booking(
+        reference=await _new_reference(session),
+        station_id=station.id,
+        customer_id=customer.id,
+        status=BookingStatus.pending_deposit.value,
+        chef_id=None,
+        adults=data.adults,
+        children=data.children,
+        toddlers=data.toddlers,
+        upgrades=data.upgrades,
+        extra_proteins=data.extra_proteins,
+        addons=data.addons,
+        quote=_quote_document(quote),
+        fees_cents=0,
+        venue_line1=data.venue.line1,
+        venue_line2=data.venue.line2,
+        venue_city=data.venue.city,
+        venue_state=data.venue.state,
+        venue_zip=data.venue.zip_code,
+        allergies=data.allergies,
+        notes=data.notes or None,
+        manage_nonce=secrets.token_hex(16),
+        manage_token_hash="",
+        hold_expires_at=now + timedelta(hours=rules.hold_hours),
+        reschedule_count=0,
+        created_at=now,
+        updated_at=now,
+    )
+    _place(booking, data.event_date, slot, times)
+    token = manage_token(settings, booking)
+    booking.manage_token_hash = hash_token(token)
+    session.add(booking)
+    await _flush_capacity_checked(session)
+    if idempotency_key is not None:
+        session.add(BookingIdempotencyKey(key=idempotency_key, request_hash=request_hash, booking_id=booking.id))
+        await session.flush()
+    await _audit(session, actor, booking, "bookings.create", None)
+    await notifications.booking_received(session, settings, station, booking, customer.email, token)
+    return CreatedBooking(booking, station, token, created=True)
+
+
+async def _replay(session: AsyncSession, key: str, request_hash: str) -> Booking | None:
+    row = await session.scalar(select(BookingIdempotencyKey).where(BookingIdempotencyKey.key == key))
+    if row is None:
+        return None
+    if row.request_hash != request_hash:
+        raise IdempotencyKeyReused.on(
+            "header.Idempotency-Key", "This Idempotency-Key was used for a different booking request."
+        )
+    return await session.get_one(Booking, row.booking_id)
+
+
+# --- loading a booking for a change -------------------------------------------------------------------------------
+
+
+async def _claim_days(session: AsyncSession, settings: Settings, station: Station, days: set[date]) -> None:
+    """Lock station days before writing to them, then release their lapsed holds (the triggers count by status)."""
+    await lock_station_days(session, station.id, days)
+    await _expire_lapsed_holds(session, settings, station, days, utcnow())
+
+
+async def _locked(
+    session: AsyncSession,
+    settings: Settings,
+    booking_id: int,
+    extra_days: set[date] | None = None,
+) -> tuple[Booking, Station]:
+    """Claim the booking's station days (plus `extra_days`), then lock its row: the order every writer uses."""
+    booking = await session.get(Booking, booking_id)
+    if booking is None:
+        raise NotFound("No such booking.")
+    station = await session.get_one(Station, booking.station_id)
+    await _claim_days(
+        session, settings, station, _booking_days(ZoneInfo(station.timezone), booking) | (extra_days or set())
+    )
+    stmt = select(Booking).where(Booking.id == booking_id).with_for_update().execution_options(populate_existing=True)
+    return (await session.scalars(stmt)).one(), station
+
+
+async def staff_booking(
+    session: AsyncSession, principal: Principal, booking_id: int, permission: Permission
+) -> Booking:
+    """The booking, if the principal holds `permission` at its station (no role there: 404, as if absent)."""
+    booking = await session.get(Booking, booking_id)
+    if booking is None:
+        raise NotFound("No such booking.")
+    principal.authorize(permission, booking.station_id)
+    return booking
+
+
+def _require(terms: Terms) -> Terms:
+    if not terms.allowed:
+        raise WindowClosed(terms.message)
+    return terms
+
+
+# --- lifecycle ------------------------------------------------------------------------------------------------------
+
+
+async def confirm_booking(session: AsyncSession, settings: Settings, actor: Actor, booking_id: int) -> Booking:
+    """The deposit is in. A lapsed hold is confirmed only if its chef capacity is still free."""
+    booking, station = await _locked(session, settings, booking_id)
+    if booking.status != BookingStatus.pending_deposit.value:
+        raise IllegalTransition(f"Only a booking awaiting its deposit can be confirmed; this one is {booking.status}.")
+    now = utcnow()
+    if booking.hold_expires_at is not None and booking.hold_expires_at <= now:
+        view = await capacity_view(
+            session, station, booking.event_date, booking.event_date, now=now, exclude_booking_id=booking.id
+        )
+        if view.remaining(booking.event_date, time.fromisoformat(booking.slot_time), booking.guests) < 1:
+            raise SlotUnavailable("The hold lapsed and the date has been taken since; refund or rebook.")
+    before = _snapshot(booking)
+    booking.status, booking.confirmed_at, booking.hold_expires_at = BookingStatus.confirmed.value, now, None
+    await _flush_capacity_checked(session)
+    await _audit(session, actor, booking, "bookings.confirm", before)
+    await notifications.booking_confirmed(session, settings, station, booking, manage_token(settings, booking))
+    return booking
+
+
+async def reschedule_booking(
+    session: AsyncSession, settings: Settings, actor: Actor, booking_id: int, *, event_date: date, slot_time: str
+) -> Booking:
+    """Move to another start time with a free chef: the first move ≥ 24 h ahead is free, later ones add the fee."""
+    current = await session.get(Booking, booking_id)
+    if current is None:
+        raise NotFound("No such booking.")
+    station = await session.get_one(Station, current.station_id)
+    rules = await get_rules(session, station.id)
+    zone = ZoneInfo(station.timezone)
+    slot = _slot(rules, slot_time)
+    times = _event_window(rules, zone, event_date, slot, current.guests)
+    booking, _ = await _locked(session, settings, booking_id, _days_touched(zone, event_date, times))
+    now = utcnow()
+    terms = _require(reschedule_terms(rules, booking, now))
+    if (event_date, slot.strftime("%H:%M")) == (booking.event_date, booking.slot_time):
+        raise ValidationFailed.on("body.slot_time", "The booking is already at that time.")
+    if problem := lead_time_problem(rules, zone, times.start, now):
+        raise problem
+    view = await capacity_view(session, station, event_date, event_date, now=now, exclude_booking_id=booking.id)
+    if view.remaining(event_date, slot, booking.guests) < 1:
+        raise SlotUnavailable("No chef is free for that time; choose another.")
+    before, previous_start = _snapshot(booking), booking.event_start
+    if booking.chef_id is not None:  # the assigned chef keeps the event only if free at the new time
+        chef_day = next((c for c in view.roster.get(event_date, []) if c.id == booking.chef_id), None)
+        if chef_day is None or not chef_is_free(chef_day, view.held, event_date, times):
+            booking.chef_id = None
+    _place(booking, event_date, slot, times)
+    booking.reschedule_count += 1
+    booking.fees_cents += terms.fee_cents
+    booking.reminder_sent_at = None
+    await _flush_capacity_checked(session)
+    await _audit(session, actor, booking, "bookings.reschedule", before, extra={"fee_cents": terms.fee_cents})
+    await notifications.booking_rescheduled(
+        session,
+        settings,
+        station,
+        booking,
+        manage_token(settings, booking),
+        previous_start=previous_start,
+        fee_cents=terms.fee_cents,
+    )
+    return booking
+
+
+async def change_party(
+    session: AsyncSession, settings: Settings, actor: Actor, booking_id: int, change: PartyChange
+) -> Booking:
+    """New guest counts (until the guest-change window) or menu (until the menu window); re-quoted at the
+    booking's travel distance. A party that grows into a longer event needs a chef free for the longer window."""
+    changes = {k: v for k, v in change.model_dump(exclude_unset=True).items() if v is not None}
+    if not changes:
+        raise ValidationFailed.on("body", "Send at least one field to change.")
+    booking, station = await _locked(session, settings, booking_id)
+    rules = await get_rules(session, station.id)
+    now = utcnow()
+    if changes.keys() & {"adults", "children", "toddlers"}:
+        _require(guest_change_terms(rules, booking, now))
+    if changes.keys() & {"upgrades", "extra_proteins", "addons"}:
+        _require(menu_change_terms(rules, booking, now))
+    order = _order_of(booking, change)
+    try:
+        quote = quote_event(rules, order, travel_miles=_miles(booking))
+    except OrderProblem as problem:
+        raise ValidationFailed.on(f"body.{problem.field}", str(problem)) from None
+    zone = ZoneInfo(station.timezone)
+    times = _event_window(rules, zone, booking.event_date, time.fromisoformat(booking.slot_time), order.guests)
+    if times.busy_end > booking.busy_end:
+        await _claim_days(session, settings, station, _days_touched(zone, booking.event_date, times))
+        await _check_longer_window(session, station, booking, times, now)
+    before = _snapshot(booking)
+    for field, value in changes.items():
+        setattr(booking, field, value)
+    booking.quote = _quote_document(quote)
+    _place(booking, booking.event_date, time.fromisoformat(booking.slot_time), times)
+    await _flush_capacity_checked(session)
+    await _audit(session, actor, booking, "bookings.change_party", before)
+    return booking
+
+
+def _miles(booking: Booking) -> Decimal:
+    return Decimal(str(booking.quote["travel_miles"]))
+
+
+async def _check_longer_window(
+    session: AsyncSession, station: Station, booking: Booking, times: EventTimes, now: datetime
+) -> None:
+    view = await capacity_view(
+        session, station, booking.event_date, booking.event_date, now=now, exclude_booking_id=booking.id
+    )
+    if booking.chef_id is not None:
+        chef_day = next((c for c in view.roster.get(booking.event_date, []) if c.id == booking.chef_id), None)
+        if chef_day is None or not chef_is_free(chef_day, view.held, booking.event_date, times):
+            raise ChefUnavailable("The assigned chef is not free for the longer event; unassign or reschedule.")
+        return
+    if remaining_capacity(view.roster.get(booking.event_date, []), view.held, booking.event_date, times) < 1:
+        raise SlotUnavailable("A party this size needs a longer event and no chef is free for it.")
+
+
+async def assign_chef(
+    session: AsyncSession, settings: Settings, actor: Actor, booking_id: int, chef_id: int
+) -> Booking:
+    booking, station = await _locked(session, settings, booking_id)
+    if not booking.is_open:
+        raise IllegalTransition(f"A {booking.status} booking cannot get a chef.")
+    chef = await session.scalar(select(Chef).where(Chef.id == chef_id, Chef.station_id == station.id))
+    if chef is None:
+        raise ValidationFailed.on("body.chef_id", "No such chef at this station.")
+    now = utcnow()
+    view = await capacity_view(
+        session, station, booking.event_date, booking.event_date, now=now, exclude_booking_id=booking.id
+    )
+    on_duty: ChefOnDuty | None = next((c for c in view.roster.get(booking.event_date, []) if c.id == chef.id), None)
+    if on_duty is None:
+        raise ChefUnavailable(f"{chef.name} is not on duty that day.")
+    times = EventTimes(booking.event_start, booking.event_end, booking.busy_start, booking.busy_end)
+    if not chef_is_free(on_duty, view.held, booking.event_date, times):
+        raise ChefUnavailable(f"{chef.name} already has an event then, or has reached the day's limit.")
+    before = _snapshot(booking)
+    booking.chef_id = chef.id
+    await _flush_capacity_checked(session)
+    await _audit(session, actor, booking, "bookings.assign_chef", before)
+    return booking
+
+
+async def unassign_chef(session: AsyncSession, settings: Settings, actor: Actor, booking_id: int) -> Booking:
+    booking, _ = await _locked(session, settings, booking_id)
+    if booking.chef_id is None:
+        raise IllegalTransition("No chef is assigned to this booking.")
+    before = _snapshot(booking)
+    booking.chef_id = None
+    await session.flush()
+    await _audit(session, actor, booking, "bookings.unassign_chef", before)
+    return booking
+
+
+async def cancel_booking(
+    session: AsyncSession, settings: Settings, actor: Actor, booking_id: int, *, reason: str | None
+) -> Booking:
+    """Cancel an open booking; the deposit refund owed under policy is recorded for the payments to execute."""
+    booking, station = await _locked(session, settings, booking_id)
+    rules = await get_rules(session, station.id)
+    now = utcnow()
+    terms = cancel_terms(rules, booking, now)
+    if not terms.allowed:
+        raise IllegalTransition(terms.message)
+    before = _snapshot(booking)
+    booking.status, booking.cancelled_at = BookingStatus.cancelled.value, now
+    booking.cancel_reason = reason or ("Cancelled by the customer" if actor.kind == "customer" else None)
+    booking.refund_owed_cents = terms.refund_cents
+    await session.flush()
+    await _audit(
+        session,
+        actor,
+        booking,
+        "bookings.cancel",
+        before,
+        reason=booking.cancel_reason,
+        extra={"refund_owed_cents": terms.refund_cents},
+    )
+    await notifications.booking_cancelled(session, settings, station, booking, refund_cents=terms.refund_cents)
+    return booking
+
+
+async def request_cancellation(
+    session: AsyncSession, settings: Settings, actor: Actor, booking_id: int, *, reason: str
+) -> Booking:
+    """Support asks; an admin approves by cancelling (or declines)."""
+    booking, _ = await _locked(session, settings, booking_id)
+    if not booking.is_open:
+        raise IllegalTransition(f"A {booking.status} booking cannot be cancelled.")
+    if booking.cancel_requested_at is not None:
+        raise IllegalTransition("A cancellation has already been requested for this booking.")
+    booking.cancel_requested_at, booking.cancel_requested_by_user_id = utcnow(), actor.user_id
+    booking.cancel_request_reason = reason
+    await session.flush()
+    await _audit(session, actor, booking, "bookings.cancel_request", None, reason=reason)
+    return booking
+
+
+async def decline_cancellation(session: AsyncSession, settings: Settings, actor: Actor, booking_id: int) -> Booking:
+    booking, _ = await _locked(session, settings, booking_id)
+    if booking.cancel_requested_at is None or not booking.is_open:
+        raise IllegalTransition("There is no open cancellation request on this booking.")
+    reason = booking.cancel_request_reason
+    booking.cancel_requested_at = booking.cancel_requested_by_user_id = booking.cancel_request_reason = None
+    await session.flush()
+    await _audit(session, actor, booking, "bookings.cancel_request_decline", None, extra={"request_reason": reason})
+    return booking
+
+
+async def close_booking(
+    session: AsyncSession, settings: Settings, actor: Actor, booking_id: int, *, outcome: BookingStatus
+) -> Booking:
+    """After the event: `completed`, or `no_show` when nobody was there."""
+    booking, _ = await _locked(session, settings, booking_id)
+    if booking.status != BookingStatus.confirmed.value:
+        raise IllegalTransition(
+            f"Only a confirmed booking can be marked {outcome.value}; this one is {booking.status}."
+        )
+    now = utcnow()
+    if now < booking.event_start:
+        raise IllegalTransition("The event has not started yet.")
+    before = _snapshot(booking)
+    booking.status, booking.closed_at = outcome.value, now
+    await session.flush()
+    action = "bookings.complete" if outcome is BookingStatus.completed else "bookings.no_show"
+    await _audit(session, actor, booking, action, before)
+    return booking
+
+
+async def expire_booking_if_lapsed(session: AsyncSession, settings: Settings, booking_id: int) -> bool:
+    """The hold-expiry job's step for one booking (its own transaction, locks in the usual order)."""
+    booking, station = await _locked(session, settings, booking_id)
+    if (
+        booking.status != BookingStatus.pending_deposit.value
+        or booking.hold_expires_at is None
+        or booking.hold_expires_at > utcnow()
+    ):
+        return False
+    await _expire(session, settings, station, booking)
+    return True

@@ -1,0 +1,57 @@
+"""Periodic booking work: release lapsed holds and send due reminders, both found by querying the database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from myhibachi.bookings import commands, notifications
+from myhibachi.bookings.models import Booking, BookingStatus
+from myhibachi.core.db import utcnow
+from myhibachi.core.jobs import JobQueue, periodic_task
+from myhibachi.pricing.queries import get_rules
+from myhibachi.stations.models import Station
+
+BATCH = 200
+
+
+@periodic_task("bookings.expire_holds")
+async def expire_lapsed_holds(jobs: JobQueue) -> int:
+    """Each lapsed hold expires in its own transaction, taking the usual locks, so it never blocks bookings."""
+    async with jobs.db.transaction(write=False) as session:
+        lapsed = list(await session.scalars(select(Booking.id).where(
+            Booking.status == BookingStatus.pending_deposit.value, Booking.hold_expires_at <= utcnow(),
+        ).order_by(Booking.hold_expires_at).limit(BATCH)))
+    expired = 0
+    for booking_id in lapsed:
+        async with jobs.unit_of_work() as session:
+            expired += await commands.expire_booking_if_lapsed(session, jobs.settings, booking_id)
+    return expired
+
+
+@periodic_task("bookings.send_reminders")
+async def send_due_reminders(jobs: JobQueue) -> int:
+    """Confirmed events starting within the station's reminder window get one reminder: `reminder_sent_at` is set
+    in the transaction that queues the email, under the booking's row lock."""
+    now = utcnow()
+    async with jobs.db.transaction(write=False) as session:
+        due: list[int] = []
+        for station in await session.scalars(select(Station)):
+            rules = await get_rules(session, station.id)
+            due += await session.scalars(select(Booking.id).where(
+                Booking.station_id == station.id, Booking.status == BookingStatus.confirmed.value,
+                Booking.reminder_sent_at.is_(None), Booking.event_start > now,
+                Booking.event_start <= now + timedelta(hours=rules.reminder_hours_before)).limit(BATCH))
+    sent = 0
+    for booking_id in due:
+        async with jobs.unit_of_work() as session:
+            booking = (await session.scalars(select(Booking).where(Booking.id == booking_id).with_for_update())).one()
+            if booking.status != BookingStatus.confirmed.value or booking.reminder_sent_at is not None:
+                continue
+            booking.reminder_sent_at = utcnow()
+            station = await session.get_one(Station, booking.station_id)
+            await notifications.event_reminder(session, jobs.settings, station, booking,
+                                               commands.manage_token(jobs.settings, booking))
+            sent += 1
+    return sent

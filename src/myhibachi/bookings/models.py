@@ -1,0 +1,106 @@
+"""Booking tables. Capacity is guarded by `locks.py` plus database triggers (see migration 0004)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from myhibachi.core.db import Base, BigId, UTCDateTime, utcnow
+
+
+class BookingStatus(StrEnum):
+    pending_deposit = "pending_deposit"
+    confirmed = "confirmed"
+    completed = "completed"
+    no_show = "no_show"
+    cancelled = "cancelled"
+    expired = "expired"
+
+
+# States that hold a chef (a pending hold only until it lapses) and that may still be changed or cancelled.
+OPEN_STATUSES = (BookingStatus.pending_deposit, BookingStatus.confirmed)
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(12), unique=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))  # indexed by the composite indexes below
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # BookingStatus
+    # When: the station-local date and slot the customer chose, and the UTC instants derived from them.
+    event_date: Mapped[date] = mapped_column(Date)
+    slot_time: Mapped[str] = mapped_column(String(5))  # "HH:MM", station-local
+    event_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    event_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    busy_start: Mapped[datetime] = mapped_column(UTCDateTime)  # the chef's window: travel + setup before,
+    busy_end: Mapped[datetime] = mapped_column(UTCDateTime)  # clean-up after
+    chef_id: Mapped[int | None] = mapped_column(ForeignKey("chefs.id", ondelete="SET NULL"), index=True)
+    # What: the party and its price as quoted (the quote document of SPEC §4, frozen at each change).
+    adults: Mapped[int] = mapped_column(Integer)
+    children: Mapped[int] = mapped_column(Integer)
+    toddlers: Mapped[int] = mapped_column(Integer)
+    upgrades: Mapped[dict[str, int]] = mapped_column(JSON)
+    extra_proteins: Mapped[dict[str, int]] = mapped_column(JSON)
+    addons: Mapped[dict[str, int]] = mapped_column(JSON)
+    quote: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fees_cents: Mapped[int] = mapped_column(Integer, default=0)  # reschedule fees added to the balance
+    # Where and who.
+    venue_line1: Mapped[str] = mapped_column(String(200))
+    venue_line2: Mapped[str | None] = mapped_column(String(200))
+    venue_city: Mapped[str] = mapped_column(String(100))
+    venue_state: Mapped[str] = mapped_column(String(2))
+    venue_zip: Mapped[str] = mapped_column(String(10))
+    allergies: Mapped[str] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    # Self-service: the manage link's token is derived from the secret key and this nonce; only its digest is
+    # stored, so the database alone never yields a working link.
+    manage_nonce: Mapped[str] = mapped_column(String(32))
+    manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Lifecycle facts.
+    hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reschedule_count: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_requested_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    cancel_request_reason: Mapped[str | None] = mapped_column(Text)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    refund_owed_cents: Mapped[int | None] = mapped_column(Integer)  # under policy, at cancellation
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # completed, no-show or expired
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        Index("ix_bookings_station_busy", "station_id", "busy_start"),
+        Index("ix_bookings_station_event_date", "station_id", "event_date"),
+        Index("ix_bookings_status_event_start", "status", "event_start"),
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def guests(self) -> int:
+        return self.adults + self.children + self.toddlers
+
+
+class BookingIdempotencyKey(Base):
+    """`Idempotency-Key` of `POST /bookings`: the same key and body give the same booking."""
+
+    __tablename__ = "booking_idempotency_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("booking_id"),)

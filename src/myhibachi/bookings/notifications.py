@@ -1,0 +1,114 @@
+"""Customer emails about a booking, queued through the outbox in the transaction of the change.
+
+Each email has a plain-text and an HTML part rendered from one pair of templates; confirmations and
+reschedules carry the event as an .ics invite in the station's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myhibachi.bookings.calendar import booking_calendar, venue_text
+from myhibachi.bookings.models import Booking
+from myhibachi.bookings.policy import deposit_paid_cents, total_due_cents
+from myhibachi.core.email import queue_email
+from myhibachi.core.money import format_money
+from myhibachi.core.templating import render
+from myhibachi.customers.models import Customer
+from myhibachi.pricing.queries import get_rules
+from myhibachi.settings import Settings
+from myhibachi.stations.models import Station
+
+
+def local_time_text(moment: datetime, station: Station) -> str:
+    local = moment.astimezone(ZoneInfo(station.timezone))
+    return local.strftime("%A, %B %-d, %Y at %-I:%M %p %Z")
+
+
+def manage_link(settings: Settings, token: str) -> str:
+    return f"{settings.base_url.rstrip('/')}/manage/{token}"
+
+
+async def _send(session: AsyncSession, settings: Settings, station: Station, booking: Booking, *, subject: str,
+                lines: list[str], token: str | None = None, invite: bool = False, to: str | None = None) -> None:
+    if to is None:
+        to = (await session.get_one(Customer, booking.customer_id)).email
+    currency = booking.quote["currency"]
+    details = [
+        ("Reference", booking.reference),
+        ("When", local_time_text(booking.event_start, station)),
+        ("Guests", f"{booking.adults} adults, {booking.children} children, {booking.toddlers} toddlers"),
+        ("Where", venue_text(booking)),
+        ("Allergies", booking.allergies),
+        ("Total", format_money(total_due_cents(booking), currency)),
+        ("Deposit", format_money(booking.quote["deposit_cents"], currency)
+         + (" (received)" if deposit_paid_cents(booking) else "")),
+    ]
+    link = manage_link(settings, token) if token else None
+    context = {"brand": settings.brand_name, "station": station.name, "subject": subject, "lines": lines,
+               "details": details, "link": link}
+    attachments = []
+    if invite:
+        attachments.append({"filename": f"{booking.reference}.ics", "content_type": "text/calendar",
+                             "content": booking_calendar(settings, station, booking, link)})
+    await queue_email(session, to=to, subject=f"{subject} — {booking.reference}",
+                      text=render("email/booking.txt", **context), html=render("email/booking.html", **context),
+                      attachments=attachments)
+
+
+async def booking_received(session: AsyncSession, settings: Settings, station: Station, booking: Booking,
+                           to: str, token: str) -> None:
+    assert booking.hold_expires_at is not None
+    deposit = format_money(booking.quote["deposit_cents"], booking.quote["currency"])
+    await _send(session, settings, station, booking, to=to, token=token, subject="We're holding your date", lines=[
+        f"Thank you! {station.name} is holding a chef for your party.",
+        f"Pay the {deposit} deposit by {local_time_text(booking.hold_expires_at, station)} to confirm it; "
+        "after that the date is released.",
+    ])
+
+
+async def booking_confirmed(session: AsyncSession, settings: Settings, station: Station, booking: Booking,
+                            token: str) -> None:
+    await _send(session, settings, station, booking, token=token, invite=True, subject="Your booking is confirmed",
+                lines=["Your deposit is in and your hibachi party is confirmed. The invite is attached for your "
+                       "calendar.", "The balance is due at the event."])
+
+
+async def booking_rescheduled(session: AsyncSession, settings: Settings, station: Station, booking: Booking,
+                              token: str, *, previous_start: datetime, fee_cents: int) -> None:
+    lines = [f"Your party has moved from {local_time_text(previous_start, station)} to "
+             f"{local_time_text(booking.event_start, station)}. The updated invite is attached."]
+    if fee_cents:
+        lines.append(f"A reschedule fee of {format_money(fee_cents, booking.quote['currency'])} was added to the "
+                     "balance.")
+    await _send(session, settings, station, booking, token=token, invite=True, subject="Your booking has moved",
+                lines=lines)
+
+
+async def booking_cancelled(session: AsyncSession, settings: Settings, station: Station, booking: Booking, *,
+                            refund_cents: int) -> None:
+    currency = booking.quote["currency"]
+    refund = (f"Your {format_money(refund_cents, currency)} deposit will be refunded to you." if refund_cents
+              else "No refund is due under our cancellation policy." if deposit_paid_cents(booking)
+              else "Nothing was paid, so nothing is owed.")
+    await _send(session, settings, station, booking, invite=True, subject="Your booking is cancelled",
+                lines=["Your hibachi party has been cancelled.", refund])
+
+
+async def hold_expired(session: AsyncSession, settings: Settings, station: Station, booking: Booking) -> None:
+    await _send(session, settings, station, booking, subject="Your hold has lapsed", lines=[
+        "We did not receive the deposit in time, so the date has been released.",
+        "Book again any time; we'd love to cook for you."])
+
+
+async def event_reminder(session: AsyncSession, settings: Settings, station: Station, booking: Booking,
+                         token: str) -> None:
+    rules = await get_rules(session, station.id)
+    await _send(session, settings, station, booking, token=token, invite=True, subject="See you soon", lines=[
+        f"Your hibachi party is on {local_time_text(booking.event_start, station)}.",
+        f"Our chef arrives about {rules.busy_before_minutes} minutes early to set up; please have a flat outdoor "
+        "space ready.",
+        f"Guest counts can still change until {rules.guest_change_min_hours} hours before the event."])

@@ -1,0 +1,325 @@
+"""Reading bookings: availability, the capacity of one window, and the staff's station-scoped lists."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myhibachi.audit.models import AuditEntry
+from myhibachi.auth.permissions import Permission
+from myhibachi.auth.principal import Principal
+from myhibachi.bookings.capacity import (
+    ChefOnDuty,
+    EventTimes,
+    HeldWindow,
+    event_times,
+    local_start,
+    remaining_capacity,
+)
+from myhibachi.bookings.models import Booking, BookingStatus
+from myhibachi.bookings.policy import (
+    Terms,
+    cancel_terms,
+    deposit_paid_cents,
+    guest_change_terms,
+    menu_change_terms,
+    reschedule_terms,
+    total_due_cents,
+)
+from myhibachi.bookings.schemas import (
+    ActionTermsRead,
+    Availability,
+    AvailabilityDay,
+    AvailabilitySlot,
+    BookingDetail,
+    BookingRead,
+    CancelRequestRead,
+    CustomerRead,
+    HistoryEntry,
+    ManageActions,
+    ManageView,
+    Party,
+    VenueRead,
+)
+from myhibachi.chefs.models import Chef
+from myhibachi.chefs.queries import chefs_on_duty_between
+from myhibachi.core.db import utcnow
+from myhibachi.core.errors import NotFound, ValidationFailed
+from myhibachi.customers.models import Customer
+from myhibachi.pricing.queries import get_rules
+from myhibachi.pricing.rules import BusinessRules
+from myhibachi.pricing.schemas import QuoteRead
+from myhibachi.stations.models import Station
+
+MAX_AVAILABILITY_DAYS = 92
+
+
+class InsufficientNotice(ValidationFailed):
+    code = "insufficient_notice"
+
+
+class BeyondHorizon(ValidationFailed):
+    code = "beyond_horizon"
+
+
+def holds_a_chef(now: datetime):  # noqa: ANN201 - a SQL condition
+    """Confirmed bookings, and pending ones whose hold has not lapsed (expired and cancelled free their chef)."""
+    return or_(Booking.status == BookingStatus.confirmed.value,
+               and_(Booking.status == BookingStatus.pending_deposit.value, Booking.hold_expires_at > now))
+
+
+def lead_time_problem(rules: BusinessRules, zone: ZoneInfo, start: datetime, now: datetime) -> ValidationFailed | None:
+    """Inside the minimum notice, or further ahead than the horizon (in the station's calendar)."""
+    if start < now + timedelta(hours=rules.min_notice_hours):
+        return InsufficientNotice.on("body.event_date", f"We need at least {rules.min_notice_hours} hours' notice.")
+    if start.astimezone(zone).date() > now.astimezone(zone).date() + timedelta(days=rules.max_days_ahead):
+        return BeyondHorizon.on("body.event_date", f"We take bookings up to {rules.max_days_ahead} days ahead.")
+    return None
+
+
+@dataclass
+class CapacityView:
+    """Everything needed to answer "how many more events fit here?" for a range of local dates."""
+
+    rules: BusinessRules
+    zone: ZoneInfo
+    roster: dict[date, list[ChefOnDuty]]
+    held: list[HeldWindow]
+    now: datetime
+
+    def window(self, day: date, slot: time, guests: int) -> EventTimes | None:
+        start = local_start(self.zone, day, slot)
+        return event_times(self.rules, start, guests) if start is not None else None
+
+    def remaining(self, day: date, slot: time, guests: int) -> int:
+        times = self.window(day, slot, guests)
+        if times is None or lead_time_problem(self.rules, self.zone, times.start, self.now) is not None:
+            return 0
+        return remaining_capacity(self.roster.get(day, []), self.held, day, times)
+
+
+async def capacity_view(session: AsyncSession, station: Station, first_day: date, last_day: date, *,
+                        now: datetime | None = None, exclude_booking_id: int | None = None) -> CapacityView:
+    """Rules, roster and held windows for `first_day`..`last_day`, in four queries whatever the range."""
+    now = now or utcnow()
+    rules = await get_rules(session, station.id)
+    zone = ZoneInfo(station.timezone)
+    roster = {day: [ChefOnDuty(chef.id, chef.daily_limit(rules.chef_max_events_per_day)) for chef in chefs]
+              for day, chefs in (await chefs_on_duty_between(session, station.id, first_day, last_day)).items()}
+    # Windows of neighbouring days can reach into the range (a late event's clean-up, an early one's travel).
+    since = datetime.combine(first_day - timedelta(days=1), time(), tzinfo=zone)
+    until = datetime.combine(last_day + timedelta(days=2), time(), tzinfo=zone)
+    stmt = select(Booking.id, Booking.chef_id, Booking.event_date, Booking.busy_start, Booking.busy_end).where(
+        Booking.station_id == station.id, holds_a_chef(now), Booking.busy_start < until, Booking.busy_end > since)
+    if exclude_booking_id is not None:
+        stmt = stmt.where(Booking.id != exclude_booking_id)
+    held = [HeldWindow(*row) for row in (await session.execute(stmt)).all()]
+    return CapacityView(rules=rules, zone=zone, roster=roster, held=held, now=now)
+
+
+async def bookable_station(session: AsyncSession, station_id: int, field: str = "station_id") -> Station:
+    station = await session.get(Station, station_id)
+    if station is None or not station.is_active:
+        raise NotFound("No such station.") if field == "path" else ValidationFailed.on(field, "No such station.")
+    return station
+
+
+async def station_availability(session: AsyncSession, station_id: int, first_day: date, last_day: date,
+                               guests: int) -> Availability:
+    if last_day < first_day:
+        raise ValidationFailed.on("query.end", "end must not be before start")
+    if (last_day - first_day).days + 1 > MAX_AVAILABILITY_DAYS:
+        raise ValidationFailed.on("query.end", f"ask for at most {MAX_AVAILABILITY_DAYS} days at a time")
+    station = await bookable_station(session, station_id, "path")
+    view = await capacity_view(session, station, first_day, last_day)
+    days = []
+    for offset in range((last_day - first_day).days + 1):
+        day = first_day + timedelta(days=offset)
+        slots = []
+        for slot in view.rules.slot_times:
+            remaining = view.remaining(day, slot, guests)
+            slots.append(AvailabilitySlot(time=slot.strftime("%H:%M"), available=remaining > 0, remaining=remaining))
+        days.append(AvailabilityDay(date=day, slots=slots))
+    return Availability(station_id=station.id, timezone=station.timezone, days=days)
+
+
+# --- staff reads ------------------------------------------------------------------------------------------------
+
+def _readable(principal: Principal):  # noqa: ANN201 - a SQL condition, or None for "everything"
+    """The station-scoping choke point for bookings: `bookings.read` stations, plus a chef's own events."""
+    full = principal.stations_with(Permission.bookings_read)
+    if full is None:
+        return None
+    own_stations = principal.stations_with(Permission.bookings_read_own) or set()
+    own = Booking.chef_id.in_(select(Chef.id).where(Chef.user_id == principal.user_id,
+                                                    Chef.station_id.in_(sorted(own_stations))))
+    return or_(Booking.station_id.in_(sorted(full)), own) if own_stations else Booking.station_id.in_(sorted(full))
+
+
+def authorize_reading(principal: Principal, station_id: int | None) -> None:
+    """Who may list bookings at all: `bookings.read`, or a chef's `bookings.read_own`."""
+    if station_id is not None and principal.role_at(station_id) is None:
+        principal.authorize(Permission.bookings_read, station_id)  # logs and answers 404
+    readable = (principal.can(Permission.bookings_read, station_id) or
+                principal.can(Permission.bookings_read_own, station_id)) if station_id is not None else (
+        principal.has_anywhere(Permission.bookings_read) or principal.has_anywhere(Permission.bookings_read_own))
+    if not readable:
+        raise principal.deny(Permission.bookings_read, station_id, "Your role does not allow reading bookings.")
+
+
+@dataclass(frozen=True)
+class BookingFilter:
+    station_id: int | None = None
+    status: BookingStatus | None = None
+    date_from: date | None = None  # station-local event dates, inclusive
+    date_to: date | None = None
+
+
+def encode_cursor(booking: Booking) -> str:
+    raw = json.dumps([booking.event_start.isoformat(), booking.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        start, booking_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(start), int(booking_id)
+    except (ValueError, TypeError):
+        raise ValidationFailed.on("query.cursor", "This cursor is not one we gave out.") from None
+
+
+async def list_bookings(session: AsyncSession, principal: Principal, filters: BookingFilter, *,
+                        cursor: str | None, limit: int) -> tuple[list[Booking], str | None]:
+    """By event start, then id; keyset-paginated so pages stay stable while bookings are added."""
+    authorize_reading(principal, filters.station_id)
+    stmt = select(Booking)
+    if (scope := _readable(principal)) is not None:
+        stmt = stmt.where(scope)
+    conditions = [
+        Booking.station_id == filters.station_id if filters.station_id is not None else None,
+        Booking.status == filters.status.value if filters.status else None,
+        Booking.event_date >= filters.date_from if filters.date_from else None,
+        Booking.event_date <= filters.date_to if filters.date_to else None,
+    ]
+    if cursor:
+        after_start, after_id = decode_cursor(cursor)
+        conditions.append(or_(Booking.event_start > after_start,
+                              and_(Booking.event_start == after_start, Booking.id > after_id)))
+    stmt = stmt.where(*[c for c in conditions if c is not None])
+    rows = list(await session.scalars(stmt.order_by(Booking.event_start, Booking.id).limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def find_readable_booking(session: AsyncSession, principal: Principal, booking_id: int) -> Booking:
+    stmt = select(Booking).where(Booking.id == booking_id)
+    if (scope := _readable(principal)) is not None:
+        stmt = stmt.where(scope)
+    booking = await session.scalar(stmt)
+    if booking is None:
+        raise NotFound("No such booking.")
+    return booking
+
+
+async def booking_history(session: AsyncSession, booking_id: int) -> list[AuditEntry]:
+    return list(await session.scalars(select(AuditEntry).where(
+        AuditEntry.target_type == "booking", AuditEntry.target_id == str(booking_id)).order_by(AuditEntry.id)))
+
+
+async def find_booking_by_token(session: AsyncSession, token_hash: str) -> Booking:
+    booking = await session.scalar(select(Booking).where(Booking.manage_token_hash == token_hash))
+    if booking is None:
+        raise NotFound("This link is not valid. Check the latest email we sent you.")
+    return booking
+
+
+# --- shaping for the API ----------------------------------------------------------------------------------------
+
+def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
+    return moment.astimezone(zone) if moment is not None else None
+
+
+def _party(booking: Booking) -> Party:
+    return Party(adults=booking.adults, children=booking.children, toddlers=booking.toddlers,
+                 upgrades=booking.upgrades, extra_proteins=booking.extra_proteins, addons=booking.addons)
+
+
+def _venue(booking: Booking) -> VenueRead:
+    return VenueRead(line1=booking.venue_line1, line2=booking.venue_line2, city=booking.venue_city,
+                     state=booking.venue_state, zip_code=booking.venue_zip)
+
+
+def _shape(booking: Booking, station: Station, customer: Customer) -> BookingRead:
+    zone = ZoneInfo(station.timezone)
+    request = None
+    if booking.cancel_requested_at is not None:
+        request = CancelRequestRead(requested_at=booking.cancel_requested_at,
+                                    requested_by_user_id=booking.cancel_requested_by_user_id,
+                                    reason=booking.cancel_request_reason)
+    return BookingRead(
+        id=booking.id, reference=booking.reference, station_id=booking.station_id, timezone=station.timezone,
+        status=BookingStatus(booking.status), event_date=booking.event_date, slot_time=booking.slot_time,
+        event_start=booking.event_start.astimezone(zone), event_end=booking.event_end.astimezone(zone),
+        party=_party(booking), quote=QuoteRead.model_validate(booking.quote), fees_cents=booking.fees_cents,
+        total_due_cents=total_due_cents(booking), venue=_venue(booking),
+        customer=CustomerRead(name=customer.name, email=customer.email, phone=customer.phone),
+        allergies=booking.allergies, notes=booking.notes, chef_id=booking.chef_id,
+        hold_expires_at=booking.hold_expires_at, confirmed_at=booking.confirmed_at,
+        reschedule_count=booking.reschedule_count, cancel_request=request, cancelled_at=booking.cancelled_at,
+        cancel_reason=booking.cancel_reason, refund_owed_cents=booking.refund_owed_cents,
+        created_at=booking.created_at)
+
+
+async def read_bookings(session: AsyncSession, bookings: list[Booking]) -> list[BookingRead]:
+    """Staff views of bookings, with their stations and customers loaded in two queries."""
+    stations = {s.id: s for s in await session.scalars(
+        select(Station).where(Station.id.in_({b.station_id for b in bookings})))}
+    customers = {c.id: c for c in await session.scalars(
+        select(Customer).where(Customer.id.in_({b.customer_id for b in bookings})))}
+    return [_shape(b, stations[b.station_id], customers[b.customer_id]) for b in bookings]
+
+
+async def booking_detail(session: AsyncSession, principal: Principal, booking_id: int) -> BookingDetail:
+    booking = await find_readable_booking(session, principal, booking_id)
+    (read,) = await read_bookings(session, [booking])
+    history = [HistoryEntry(occurred_at=e.occurred_at, action=e.action, actor_user_id=e.actor_user_id,
+                            before=e.before, after=e.after, reason=e.reason)
+               for e in await booking_history(session, booking.id)]
+    return BookingDetail(**read.model_dump(), history=history)
+
+
+def _terms(terms: Terms, zone: ZoneInfo) -> ActionTermsRead:
+    return ActionTermsRead(allowed=terms.allowed, message=terms.message, until=_local(terms.until, zone),
+                           fee_cents=terms.fee_cents, refund_cents=terms.refund_cents)
+
+
+async def manage_view(session: AsyncSession, booking: Booking) -> ManageView:
+    """The booking as its customer sees it, with what each action would cost or refund right now."""
+    station = await session.get_one(Station, booking.station_id)
+    customer = await session.get_one(Customer, booking.customer_id)
+    rules = await get_rules(session, station.id)
+    zone, now = ZoneInfo(station.timezone), utcnow()
+    paid = deposit_paid_cents(booking)
+    payments = [{"purpose": "deposit", "amount_cents": paid, "received_at": booking.confirmed_at}] if paid else []
+    return ManageView(
+        reference=booking.reference, status=BookingStatus(booking.status), station_name=station.name,
+        timezone=station.timezone, event_date=booking.event_date, slot_time=booking.slot_time,
+        event_start=booking.event_start.astimezone(zone), event_end=booking.event_end.astimezone(zone),
+        party=_party(booking), venue=_venue(booking),
+        customer=CustomerRead(name=customer.name, email=customer.email, phone=customer.phone),
+        allergies=booking.allergies, notes=booking.notes, quote=QuoteRead.model_validate(booking.quote),
+        fees_cents=booking.fees_cents, total_due_cents=total_due_cents(booking), deposit_paid_cents=paid,
+        balance_due_cents=total_due_cents(booking) - paid,
+        deposit_due_by=_local(booking.hold_expires_at, zone) if booking.status == BookingStatus.pending_deposit
+        else None,
+        payments=payments, refund_owed_cents=booking.refund_owed_cents,
+        actions=ManageActions(reschedule=_terms(reschedule_terms(rules, booking, now), zone),
+                              change_guests=_terms(guest_change_terms(rules, booking, now), zone),
+                              change_menu=_terms(menu_change_terms(rules, booking, now), zone),
+                              cancel=_terms(cancel_terms(rules, booking, now), zone)))

@@ -1,0 +1,315 @@
+"""Booking API shapes (SPEC §4): creating a booking, what staff and customers see, and the actions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from myhibachi.bookings.models import BookingStatus
+from myhibachi.pricing.rules import HHMM
+from myhibachi.pricing.schemas import Choices, Count, QuoteRead
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LocalDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2999, 12, 31), examples=["2026-12-24"])]
+SlotTimeText = Annotated[str, Field(pattern=HHMM, description="A start time of the station, local HH:MM.",
+                                    examples=["18:00"])]
+
+
+def _us_phone(value: str) -> str:
+    """A valid phone number, stored as E.164 (US numbers may omit +1)."""
+    try:
+        number = phonenumbers.parse(value, "US")
+    except phonenumbers.NumberParseException:
+        raise ValueError("not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+Phone = Annotated[str, StringConstraints(max_length=40), AfterValidator(_us_phone)]
+
+
+def _answered(value: str) -> str:
+    if not value.strip():
+        raise ValueError('tell us about allergies, or write "none"')
+    return value.strip()
+
+
+class Venue(BaseModel):
+    line1: Text
+    line2: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=200)] = None
+    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    state: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    zip_code: Annotated[str, Field(pattern=r"^\d{5}$")]
+
+
+class CustomerContact(BaseModel):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    email: EmailStr
+    phone: Phone
+
+
+class PartyChange(BaseModel):
+    """A change of the party: only the fields sent change (counts: guest-change window; choices: menu window)."""
+
+    adults: Count | None = None
+    children: Count | None = None
+    toddlers: Count | None = None
+    upgrades: Choices | None = None
+    extra_proteins: Choices | None = None
+    addons: Choices | None = None
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"adults": 14, "addons": {"gyoza": 2}}]})
+
+
+class BookingCreate(BaseModel):
+    station_id: Annotated[int, Field(ge=1, le=2**31 - 1, strict=True)]
+    zip_code: Annotated[str | None, Field(pattern=r"^\d{5}$", description="Optional: the venue's ZIP code.")] = None
+    adults: Count
+    children: Count = 0
+    toddlers: Count = 0
+    upgrades: Choices = Field(default_factory=dict)
+    extra_proteins: Choices = Field(default_factory=dict)
+    addons: Choices = Field(default_factory=dict)
+    event_date: LocalDate
+    slot_time: SlotTimeText
+    venue: Venue
+    customer: CustomerContact
+    allergies: Annotated[str, StringConstraints(max_length=1000), AfterValidator(_answered),
+                         Field(description='Required; "none" is an answer, blank is not.')]
+    notes: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=2000)] = None
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "station_id": 1, "adults": 12, "children": 4, "toddlers": 1, "upgrades": {"filet_mignon": 3},
+        "extra_proteins": {}, "addons": {"gyoza": 1}, "event_date": "2026-12-24", "slot_time": "18:00",
+        "venue": {"line1": "4100 Mowry Ave", "city": "Fremont", "state": "CA", "zip_code": "94538"},
+        "customer": {"name": "Dana Lee", "email": "dana@example.com", "phone": "+1 510 555 0142"},
+        "allergies": "none", "notes": "Backyard, gate code 1234"}]})
+
+
+class Reschedule(BaseModel):
+    event_date: LocalDate
+    slot_time: SlotTimeText
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"event_date": "2026-12-31", "slot_time": "15:00"}]})
+
+
+class Reason(BaseModel):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "Family emergency"}]})
+
+
+class OptionalReason(BaseModel):
+    reason: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=1000)] = None
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "Plans changed"}]})
+
+
+class ChefAssignment(BaseModel):
+    chef_id: Annotated[int, Field(ge=1, le=2**63 - 1, strict=True)]
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"chef_id": 3}]})
+
+
+_QUOTE_EXAMPLE = QuoteRead.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+
+
+class BookingCreated(BaseModel):
+    id: int
+    reference: str
+    status: BookingStatus
+    event_start: datetime = Field(description="Station-local start with its UTC offset.")
+    quote: QuoteRead
+    deposit_due_by: datetime = Field(description="When the hold lapses unless the deposit is paid (local).")
+    manage_token: str = Field(description="The customer's credential for `/manage/{token}`; keep it secret.")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 42, "reference": "MH-7K3Q9D", "status": "pending_deposit", "event_start": "2026-12-24T18:00:00-08:00",
+        "quote": _QUOTE_EXAMPLE, "deposit_due_by": "2026-11-26T09:30:00-08:00",
+        "manage_token": "q8J0tC2vXy5bN9wLr3TzK7aP1mE4sD6fGhU0iOyR2Wc"}]})
+
+
+class Party(BaseModel):
+    adults: int
+    children: int
+    toddlers: int
+    upgrades: dict[str, int]
+    extra_proteins: dict[str, int]
+    addons: dict[str, int]
+
+
+class VenueRead(BaseModel):
+    line1: str
+    line2: str | None
+    city: str
+    state: str
+    zip_code: str
+
+
+class CancelRequestRead(BaseModel):
+    requested_at: datetime
+    requested_by_user_id: int | None
+    reason: str | None
+
+
+class HistoryEntry(BaseModel):
+    occurred_at: datetime
+    action: str
+    actor_user_id: int | None = Field(description="The staff member; null for the customer or the system.")
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str | None
+
+
+_BOOKING_EXAMPLE: dict[str, Any] = {
+    "id": 42, "reference": "MH-7K3Q9D", "station_id": 1, "timezone": "America/Los_Angeles",
+    "status": "confirmed", "event_date": "2026-12-24", "slot_time": "18:00",
+    "event_start": "2026-12-24T18:00:00-08:00", "event_end": "2026-12-24T20:30:00-08:00",
+    "party": {"adults": 12, "children": 4, "toddlers": 1, "upgrades": {"filet_mignon": 3}, "extra_proteins": {},
+              "addons": {"gyoza": 1}},
+    "quote": _QUOTE_EXAMPLE, "fees_cents": 0, "total_due_cents": 89541,
+    "venue": {"line1": "4100 Mowry Ave", "line2": None, "city": "Fremont", "state": "CA", "zip_code": "94538"},
+    "customer": {"name": "Dana Lee", "email": "dana@example.com", "phone": "+15105550142"},
+    "allergies": "none", "notes": None, "chef_id": 3, "hold_expires_at": None,
+    "confirmed_at": "2026-11-25T18:02:11Z", "reschedule_count": 0, "cancel_request": None, "cancelled_at": None,
+    "cancel_reason": None, "refund_owed_cents": None, "created_at": "2026-11-25T17:30:00Z",
+}
+
+
+class CustomerRead(BaseModel):
+    name: str
+    email: str
+    phone: str
+
+
+class BookingRead(BaseModel):
+    id: int
+    reference: str
+    station_id: int
+    timezone: str
+    status: BookingStatus
+    event_date: date
+    slot_time: str
+    event_start: datetime = Field(description="Station-local, with its UTC offset.")
+    event_end: datetime
+    party: Party
+    quote: QuoteRead
+    fees_cents: int = Field(description="Reschedule fees added to the balance.")
+    total_due_cents: int = Field(description="The quote's total plus fees.")
+    venue: VenueRead
+    customer: CustomerRead
+    allergies: str
+    notes: str | None
+    chef_id: int | None
+    hold_expires_at: datetime | None
+    confirmed_at: datetime | None
+    reschedule_count: int
+    cancel_request: CancelRequestRead | None
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+    refund_owed_cents: int | None = Field(description="The deposit refund owed under policy at cancellation.")
+    created_at: datetime
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_BOOKING_EXAMPLE]})
+
+
+class BookingDetail(BookingRead):
+    history: list[HistoryEntry]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{**_BOOKING_EXAMPLE, "history": [
+        {"occurred_at": "2026-11-25T17:30:00Z", "action": "bookings.create", "actor_user_id": None, "before": None,
+         "after": {"status": "pending_deposit"}, "reason": None}]}]})
+
+
+class BookingPage(BaseModel):
+    items: list[BookingRead]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_BOOKING_EXAMPLE], "next_cursor": None}]})
+
+
+class ActionTermsRead(BaseModel):
+    allowed: bool
+    message: str = Field(description="What happens, or why it is no longer possible.")
+    until: datetime | None = Field(None, description="Until when it is possible on these terms (local).")
+    fee_cents: int = 0
+    refund_cents: int = 0
+
+
+class ManageActions(BaseModel):
+    reschedule: ActionTermsRead
+    change_guests: ActionTermsRead
+    change_menu: ActionTermsRead
+    cancel: ActionTermsRead
+
+
+class ManageView(BaseModel):
+    reference: str
+    status: BookingStatus
+    station_name: str
+    timezone: str
+    event_date: date
+    slot_time: str
+    event_start: datetime
+    event_end: datetime
+    party: Party
+    venue: VenueRead
+    customer: CustomerRead
+    allergies: str
+    notes: str | None
+    quote: QuoteRead
+    fees_cents: int
+    total_due_cents: int
+    deposit_paid_cents: int
+    balance_due_cents: int
+    deposit_due_by: datetime | None
+    payments: list[dict[str, Any]] = Field(description="Payments received (card, cash, …).")
+    refund_owed_cents: int | None
+    actions: ManageActions
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "reference": "MH-7K3Q9D", "status": "pending_deposit", "station_name": "Fremont",
+        "timezone": "America/Los_Angeles", "event_date": "2026-12-24", "slot_time": "18:00",
+        "event_start": "2026-12-24T18:00:00-08:00", "event_end": "2026-12-24T20:30:00-08:00",
+        "party": _BOOKING_EXAMPLE["party"], "venue": _BOOKING_EXAMPLE["venue"],
+        "customer": _BOOKING_EXAMPLE["customer"], "allergies": "none", "notes": None, "quote": _QUOTE_EXAMPLE,
+        "fees_cents": 0, "total_due_cents": 89541, "deposit_paid_cents": 0, "balance_due_cents": 89541,
+        "deposit_due_by": "2026-11-26T09:30:00-08:00", "payments": [], "refund_owed_cents": None,
+        "actions": {
+            "reschedule": {"allowed": True, "message": "Your first reschedule is free until 24 hours before the "
+                                                       "event.", "until": "2026-12-23T18:00:00-08:00",
+                           "fee_cents": 0, "refund_cents": 0},
+            "change_guests": {"allowed": True, "message": "Guest counts can change until 24 hours before.",
+                              "until": "2026-12-23T18:00:00-08:00", "fee_cents": 0, "refund_cents": 0},
+            "change_menu": {"allowed": True, "message": "The menu can change until 12 hours before.",
+                            "until": "2026-12-24T06:00:00-08:00", "fee_cents": 0, "refund_cents": 0},
+            "cancel": {"allowed": True, "message": "Nothing has been paid yet; cancelling costs nothing.",
+                       "until": None, "fee_cents": 0, "refund_cents": 0}}}]})
+
+
+class AvailabilitySlot(BaseModel):
+    time: str = Field(examples=["18:00"])
+    available: bool
+    remaining: int
+
+
+class AvailabilityDay(BaseModel):
+    date: date
+    slots: list[AvailabilitySlot]
+
+
+class Availability(BaseModel):
+    station_id: int
+    timezone: str
+    days: list[AvailabilityDay]
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "station_id": 1, "timezone": "America/Los_Angeles", "days": [{"date": "2026-12-24", "slots": [
+            {"time": "12:00", "available": True, "remaining": 2}, {"time": "15:00", "available": True, "remaining": 1},
+            {"time": "18:00", "available": False, "remaining": 0},
+            {"time": "21:00", "available": True, "remaining": 2}]}]}]})

@@ -1,0 +1,112 @@
+"""Booking a date: the contract of POST /bookings, validation, idempotency, and capacity."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from myhibachi.bookings.models import Booking
+from myhibachi.customers.models import Customer
+from tests.bookings.conftest import API, EVENT_DAY, booking_body
+from tests.conftest import mail_files, mail_text, read_mails
+
+
+async def test_booking_holds_a_chef_and_answers_the_contract(client, station, settings):
+    response = await client.post(f"{API}/bookings", json=booking_body(station.id))
+
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["status"] == "pending_deposit"
+    assert created["reference"].startswith("MH-") and len(created["reference"]) == 9
+    assert created["event_start"] == "2026-12-10T18:00:00-08:00"
+    assert created["deposit_due_by"] == "2026-12-02T08:00:00-08:00"  # 24 h hold from the frozen now
+    assert len(created["manage_token"]) >= 40
+    assert created["quote"]["total_cents"] > created["quote"]["deposit_cents"] == 10000
+    [mail] = read_mails(settings)
+    assert created["reference"] in mail["Subject"]
+    text = mail_text(mail)
+    assert f"http://testserver/manage/{created['manage_token']}" in text
+    assert "Thursday, December 10, 2026 at 6:00 PM PST" in text
+
+
+async def test_the_booking_is_priced_like_the_quote(client, station, book):
+    body = booking_body(station.id)
+    quote = await client.post(f"{API}/quotes", json={k: body[k] for k in (
+        "station_id", "adults", "children", "toddlers", "upgrades", "addons")} | {"zip_code": "94538"})
+    created = await book(station.id)
+    assert created["quote"] == quote.json()
+
+
+async def test_two_chefs_take_two_parties_and_the_third_is_refused(client, station, book, db):
+    await book(station.id, email="a@example.com")
+    await book(station.id, email="b@example.com")
+
+    third = await client.post(f"{API}/bookings", json=booking_body(station.id, email="c@example.com"))
+
+    assert third.status_code == 409
+    assert third.json()["code"] == "slot_unavailable"
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(Booking)) == 2
+
+
+async def test_same_idempotency_key_and_body_give_the_same_booking(client, station, db, settings):
+    headers = {"Idempotency-Key": "retry-me-1"}
+    first = await client.post(f"{API}/bookings", json=booking_body(station.id), headers=headers)
+    again = await client.post(f"{API}/bookings", json=booking_body(station.id), headers=headers)
+    other = await client.post(f"{API}/bookings", json=booking_body(station.id, slot="12:00"), headers=headers)
+
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(Booking)) == 1
+    assert len(mail_files(settings)) == 1
+
+
+async def test_customer_is_found_by_email_whatever_its_case(client, station, book, db):
+    await book(station.id, email="Dana@Example.com")
+    await book(station.id, slot="12:00", email="dana@example.com")
+    async with db.transaction(write=False) as session:
+        assert list(await session.scalars(select(Customer.email))) == ["dana@example.com"]
+
+
+async def test_every_field_is_validated_with_a_field_error(client, station, db):
+    body = booking_body(station.id, allergies="  ", customer={"name": "", "email": "not-an-email",
+                                                               "phone": "12"}, slot="6pm")
+    body["venue"]["state"] = "California"
+
+    response = await client.post(f"{API}/bookings", json=body)
+
+    assert response.status_code == 422
+    fields = {error["field"] for error in response.json()["errors"]}
+    assert {"body.allergies", "body.customer.name", "body.customer.email", "body.customer.phone",
+            "body.slot_time", "body.venue.state"} <= fields
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(Booking)) == 0
+
+
+async def test_allergies_none_is_an_answer_and_phone_is_stored_e164(client, station, book, db):
+    created = await book(station.id, allergies="None")
+    async with db.transaction(write=False) as session:
+        booking = await session.get_one(Booking, created["id"])
+        customer = await session.get_one(Customer, booking.customer_id)
+    assert booking.allergies == "None" and customer.phone == "+15105550142"
+
+
+async def test_slot_must_be_one_of_the_station_start_times(client, station):
+    response = await client.post(f"{API}/bookings", json=booking_body(station.id, slot="13:00"))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.slot_time"
+
+
+async def test_unknown_station_and_zip_are_refused(client, station):
+    unknown = await client.post(f"{API}/bookings", json=booking_body(999))
+    body = booking_body(station.id)
+    body["venue"]["zip_code"] = "00000"
+    bad_zip = await client.post(f"{API}/bookings", json=body)
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "body.station_id"
+    assert bad_zip.status_code == 422 and bad_zip.json()["code"] == "unknown_zip"
+
+
+async def test_event_day_fixture_is_inside_the_booking_window():
+    assert EVENT_DAY.isoformat() == "2026-12-10"
