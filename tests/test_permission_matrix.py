@@ -29,8 +29,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyotp
 import pytest
@@ -42,11 +43,13 @@ from myhibachi.app import API_PREFIX, PUBLIC_ROUTERS
 from myhibachi.auth.dependencies import current_principal
 from myhibachi.auth.models import StationMembership, User
 from myhibachi.auth.permissions import GRANTABLE_ROLES, ROLE_PERMISSIONS, STATION_ROLES, Permission, Role
+from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.chefs.models import EVERY_WEEKDAY, Chef, ChefTimeOff, TimeOffStatus
 from myhibachi.core.db import Database
 from myhibachi.pricing.queries import get_rules
 from myhibachi.stations.models import Station
 from tests.conftest import PASSWORD
+from tests.factories import insert_booking
 
 P = Permission
 HOME, OTHER = "HOME", "OTHER"  # the station every operation is about, and a station it is not about
@@ -126,6 +129,26 @@ def manages_or_own(own: bool, station: str = HOME) -> Check:
         held = persona.permissions_at(station)
         allowed = P.chefs_manage in held or (own and P.chefs_own_time_off in held)
         return None if allowed else Denial(403, P.chefs_manage)
+
+    return check
+
+
+def reads_bookings(station: str | None = None, *, own: bool | None = False) -> Check:
+    """Listing (no station: every list is allowed with `bookings.read` or a chef's `bookings.read_own`) or reading
+    one booking: with `bookings.read` at its station, or `bookings.read_own` when it is the chef's own event.
+    A booking you may not read does not exist for you (404, logged as `bookings.read`)."""
+
+    def check(persona: Persona) -> Denial | None:
+        readers = {P.bookings_read, P.bookings_read_own}
+        if station is None:
+            return None if any(persona.holds_anywhere(p) for p in readers) else Denial(403, P.bookings_read)
+        held = persona.permissions_at(station)
+        if persona.role_at(station) is None:
+            return Denial(404, P.bookings_read)
+        if own is None:  # the list of a station
+            return None if held & readers else Denial(403, P.bookings_read)
+        readable = P.bookings_read in held or (own and P.bookings_read_own in held)
+        return None if readable else Denial(404, P.bookings_read)
 
     return check
 
@@ -454,6 +477,66 @@ def decide_time_off(verb: str) -> Arrange:
     return arrange
 
 
+# --- bookings ---------------------------------------------------------------------------------------------------
+
+def event_start(days: int) -> datetime:
+    """18:00 in the stations' zone (America/Los_Angeles) `days` from today."""
+    zone = ZoneInfo("America/Los_Angeles")
+    return datetime.combine(datetime.now(zone).date() + timedelta(days=days), time(18), tzinfo=zone)
+
+
+async def add_booking(world: World, *, days: int = 10, status: BookingStatus = BookingStatus.confirmed,
+                      chef_id: int | None = None, **fields: Any) -> int:
+    await add_chef(world)  # the capacity triggers need a chef for every holding booking
+    return await insert_booking(world.db, await world.db_station(HOME), event_start(days), status=status,
+                                chef_id=chef_id, **fields)
+
+
+async def booking_row(world: World, booking_id: int) -> Booking:
+    async with world.db.transaction(write=False) as session:
+        return await session.get_one(Booking, booking_id)
+
+
+def read_booking(own: bool) -> Arrange:
+    async def arrange(world: World) -> Call:
+        chef_id = await add_chef(world, own=own)
+        return Call(f"{API_PREFIX}/bookings/{await add_booking(world, chef_id=chef_id)}")
+
+    return arrange
+
+
+def booking_action(action: str, applied_when: Callable[[Booking], bool], *, json: Any = None,
+                   method_path: str | None = None, **setup: Any) -> Arrange:
+    """POST/PATCH on a HOME booking set up by `setup`; `applied_when` tells from the row whether it happened."""
+
+    async def arrange(world: World) -> Call:
+        fields = dict(setup)
+        if fields.pop("assigned", False):
+            fields["chef_id"] = await add_chef(world)
+        booking_id = await add_booking(world, **fields)
+
+        async def verify(response: Response, applied: bool) -> None:
+            assert applied_when(await booking_row(world, booking_id)) is applied
+
+        path = f"{API_PREFIX}/bookings/{booking_id}" + (f"/{action}" if action else "")
+        return Call(path, json=json, verify=verify)
+
+    return arrange
+
+
+def assign_chef_action() -> Arrange:
+    async def arrange(world: World) -> Call:
+        chef_id = await add_chef(world)
+        booking_id = await add_booking(world)
+
+        async def verify(response: Response, applied: bool) -> None:
+            assert ((await booking_row(world, booking_id)).chef_id == chef_id) is applied
+
+        return Call(f"{API_PREFIX}/bookings/{booking_id}/assign-chef", json={"chef_id": chef_id}, verify=verify)
+
+    return arrange
+
+
 def build_cases() -> list[Case]:
     api = API_PREFIX
     um, cm = P.users_manage, P.chefs_manage
@@ -506,6 +589,13 @@ def build_cases() -> list[Case]:
           for old in STATION_ROLES for new in STATION_ROLES if new is not old),
         *(Case("DELETE", f"{api}/stations/{{station_id}}/members/{{user_id}}", um, (holds(um, HOME), may_grant(r)),
                204, revoke_member(r), variant=r.value) for r in STATION_ROLES),
+        Case("GET", f"{api}/bookings", None, (reads_bookings(),), 200, call(f"{api}/bookings")),
+        Case("GET", f"{api}/bookings", None, (reads_bookings(HOME, own=None),), 200, variant="station_id=HOME",
+             arrange=lambda w: call(f"{api}/bookings", params={"station_id": w.stations[HOME]})(w)),
+        *(Case("GET", f"{api}/bookings/{{booking_id}}", None, (reads_bookings(HOME, own=own),), 200,
+               read_booking(own), variant="own_event" if own else "another_chefs_event") for own in (True, False)),
+        *(Case(method, f"{api}/bookings/{{booking_id}}{path}", perm, (holds(perm), holds(perm, HOME)), 200, arrange)
+          for method, path, perm, arrange in booking_actions()),
         Case("GET", f"{api}/audit-log", P.audit_read, (holds(P.audit_read),), 200, call(f"{api}/audit-log")),
         Case("GET", f"{api}/audit-log", P.audit_read, (holds(P.audit_read, HOME),), 200, variant="station_id=HOME",
              arrange=lambda w: call(f"{api}/audit-log", params={"station_id": w.stations[HOME]})(w)),
@@ -513,6 +603,33 @@ def build_cases() -> list[Case]:
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "case ids must be unique"
     return cases
+
+
+def booking_actions() -> list[tuple[str, str, Permission, Arrange]]:
+    confirmed, cancelled = BookingStatus.confirmed.value, BookingStatus.cancelled.value
+    new_day = event_start(20).date().isoformat()
+    return [
+        ("POST", "/confirm", P.payments_record, booking_action(
+            "confirm", lambda b: b.status == confirmed, status=BookingStatus.pending_deposit)),
+        ("POST", "/reschedule", P.bookings_write, booking_action(
+            "reschedule", lambda b: b.event_date.isoformat() == new_day,
+            json={"event_date": new_day, "slot_time": "18:00"})),
+        ("PATCH", "", P.bookings_write, booking_action("", lambda b: b.adults == 14, json={"adults": 14})),
+        ("POST", "/assign-chef", P.chefs_manage, assign_chef_action()),
+        ("POST", "/unassign-chef", P.chefs_manage, booking_action(
+            "unassign-chef", lambda b: b.chef_id is None, assigned=True)),
+        ("POST", "/cancel", P.bookings_cancel, booking_action(
+            "cancel", lambda b: b.status == cancelled, json={"reason": "Customer called"})),
+        ("POST", "/cancel-request", P.bookings_cancel_request, booking_action(
+            "cancel-request", lambda b: b.cancel_requested_at is not None, json={"reason": "Customer called"})),
+        ("POST", "/cancel-request/decline", P.bookings_cancel, booking_action(
+            "cancel-request/decline", lambda b: b.cancel_requested_at is None,
+            cancel_requested_at=datetime.now(UTC), cancel_request_reason="Customer called")),
+        ("POST", "/complete", P.bookings_write, booking_action(
+            "complete", lambda b: b.status == BookingStatus.completed.value, days=-1)),
+        ("POST", "/no-show", P.bookings_write, booking_action(
+            "no-show", lambda b: b.status == BookingStatus.no_show.value, days=-1)),
+    ]
 
 
 CASES = build_cases()

@@ -58,6 +58,11 @@ class Principal:
         self._denied(permission, station_id, detail)
         return PermissionDenied(detail)
 
+    def hide(self, permission: Permission, station_id: int | None, detail: str) -> NotFound:
+        """A record outside the principal's scope: logged like any denial, answered as if it did not exist."""
+        self._denied(permission, station_id, "out_of_scope")
+        return NotFound(detail)
+
     def grantable_roles(self, station_id: int) -> frozenset[Role]:
         role = self.role_at(station_id)
         if role is None or not self.can(Permission.users_manage, station_id):

@@ -223,6 +223,9 @@ async def find_readable_booking(session: AsyncSession, principal: Principal, boo
         stmt = stmt.where(scope)
     booking = await session.scalar(stmt)
     if booking is None:
+        station_id = await session.scalar(select(Booking.station_id).where(Booking.id == booking_id))
+        if station_id is not None:  # it exists, but not for this reader
+            raise principal.hide(Permission.bookings_read, station_id, "No such booking.")
         raise NotFound("No such booking.")
     return booking
 
