@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import schemathesis
@@ -24,6 +25,7 @@ from myhibachi.auth.commands import create_user, set_station_role
 from myhibachi.auth.permissions import Role
 from myhibachi.auth.principal import SYSTEM
 from myhibachi.auth.schemas import UserCreate
+from myhibachi.bookings.models import BookingStatus
 from myhibachi.chefs.commands import create_chef, request_time_off
 from myhibachi.chefs.schemas import ChefCreate, TimeOffCreate
 from myhibachi.core.db import Database
@@ -31,6 +33,7 @@ from myhibachi.settings import Environment, Settings
 from myhibachi.stations.commands import create_station, update_station
 from myhibachi.stations.schemas import StationUpdate
 from tests.conftest import PASSWORD, PG_URL, REDIS_URL, TEST_SECRET, _empty_postgres, station_data
+from tests.factories import insert_booking
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
@@ -38,8 +41,8 @@ ROOT_EMAIL = "root@example.com"
 
 
 async def seed(settings: Settings) -> None:
-    """Stations, staff of every role, chefs with time-off and a few audit rows, so ids 1..n exist and lists are not
-    empty."""
+    """Stations, staff of every role, chefs with time-off, bookings and a few audit rows, so ids 1..n exist and
+    lists are not empty."""
     db = Database(settings.database_url)
     try:
         async with db.transaction() as session:
@@ -57,6 +60,9 @@ async def seed(settings: Settings) -> None:
                 chef = await create_chef(session, SYSTEM, station.id, ChefCreate(name=f"Chef of {station.code}"))
                 await request_time_off(session, SYSTEM, station.id, chef.id, TimeOffCreate.model_validate(
                     {"first_day": "2026-12-24", "last_day": "2026-12-26"}))
+        start = datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0) + timedelta(days=10)
+        for offset, status in enumerate((BookingStatus.pending_deposit, BookingStatus.confirmed)):
+            await insert_booking(db, fre, start + timedelta(days=offset), status=status)
     finally:
         await db.dispose()
 
