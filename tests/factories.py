@@ -31,7 +31,7 @@ async def insert_booking(db: Database, station: Station, start: datetime, *,
                             phone="+15105550142")
         session.add(customer)
         await session.flush()
-        booking = Booking(
+        columns: dict[str, Any] = dict(
             reference="MH-" + secrets.token_hex(3).upper(), station_id=station.id, customer_id=customer.id,
             status=status.value, event_date=local.date(), slot_time=local.strftime("%H:%M"), event_start=start,
             event_end=end, busy_start=start - timedelta(minutes=rules.busy_before_minutes),
@@ -41,7 +41,8 @@ async def insert_booking(db: Database, station: Station, start: datetime, *,
             allergies="none", manage_nonce=secrets.token_hex(16), manage_token_hash=hash_token(secrets.token_hex(8)),
             hold_expires_at=start - timedelta(days=1) if status is BookingStatus.pending_deposit else None,
             confirmed_at=start - timedelta(days=2) if status is BookingStatus.confirmed else None,
-            reschedule_count=0, **fields)
+            reschedule_count=0)
+        booking = Booking(**(columns | fields))
         session.add(booking)
         await session.flush()
         return booking.id

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from myhibachi.bookings.models import BookingStatus
 from myhibachi.cli import app
+from myhibachi.core.db import Database
 from myhibachi.demo import DEMO_CHEFS, DEMO_PASSWORD, DEMO_STATIONS, DEMO_USERS
 from myhibachi.schema import metadata
 from myhibachi.settings import get_settings
+from myhibachi.stations.models import Station
+from tests.factories import insert_booking
 
 runner = CliRunner()
 
@@ -166,3 +173,26 @@ def test_worker_needs_redis(database: Path):
     result = invoke("worker")
     assert result.exit_code == 1
     assert "REDIS_URL is not set" in result.output
+
+
+def test_run_periodic_expires_lapsed_holds_and_reports(migrated: Path):
+    assert invoke("seed-demo").exit_code == 0
+
+    async def lapsed_hold() -> None:
+        db = Database(f"sqlite+aiosqlite:///{migrated}")
+        try:
+            async with db.transaction(write=False) as session:
+                station = await session.scalar(select(Station).where(Station.code == DEMO_STATIONS[0].code))
+            start = datetime.now(UTC) + timedelta(days=5)
+            await insert_booking(db, station, start, status=BookingStatus.pending_deposit,
+                                 hold_expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        finally:
+            await db.dispose()
+
+    asyncio.run(lapsed_hold())
+    result = invoke("run-periodic")
+
+    assert result.exit_code == 0, result.output
+    assert "bookings.expire_holds: 1" in result.output and "bookings.send_reminders: 0" in result.output
+    assert query(migrated, "SELECT status FROM bookings") == [("expired",)]
+    assert invoke("run-periodic").output.count(": 0") == 2  # nothing left to do

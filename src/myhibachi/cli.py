@@ -131,3 +131,24 @@ def worker(
         raise typer.Exit(1)
     raise typer.Exit(run_worker(WorkerArgs(broker="myhibachi.worker:broker", modules=[],
                                            workers=processes, configure_logging=False)) or 0)
+
+
+@app.command("run-periodic")
+def run_periodic() -> None:
+    """Run the periodic maintenance once (expire lapsed holds, send due reminders) and say what it did.
+
+    `serve` and `worker` already run it every OUTBOX_SWEEP_SECONDS; this is for cron or a manual catch-up."""
+    from myhibachi.bookings import jobs as _booking_jobs  # noqa: F401 - registers the booking tasks
+    from myhibachi.core.runtime import Runtime
+
+    async def run() -> dict[str, int]:
+        runtime = Runtime(get_settings())
+        await runtime.jobs.broker.startup()
+        try:
+            return await runtime.jobs.run_periodic_tasks()
+        finally:
+            await runtime.jobs.broker.shutdown()
+            await runtime.db.dispose()
+
+    for name, count in asyncio.run(run()).items():
+        console.print(f"[green]✓[/] {name}: {count}")
