@@ -5,7 +5,8 @@ or repeated across a restart), hold expiry, and the manage link's calendar file.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -287,6 +288,34 @@ async def test_after_a_move_to_a_later_date_the_reminder_is_due_again(
     assert_local_start(only_event(invite_of(second)), datetime(2026, 12, 20, 18, 0, tzinfo=LA))
 
 
+async def test_a_move_out_of_the_window_while_the_job_runs_sends_no_early_reminder(
+        client, runtime, station, book, confirm, settings, clock, monkeypatch):
+    """The job picks the due bookings, then takes each one's row lock: a reschedule committed in between (here,
+    just before the job's unit of work) is seen under the lock, and the reminder waits for the new date."""
+    created = await book(station.id)
+    await confirm(created["id"])
+    clock.move_to(REMINDER_OPENS + timedelta(hours=1))
+    original = runtime.jobs.unit_of_work
+
+    @asynccontextmanager
+    async def customer_moves_first() -> AsyncIterator[Any]:
+        moved = await client.post(f"{API}/manage/{created['manage_token']}/reschedule",
+                                  json={"event_date": "2026-12-20", "slot_time": "18:00"})
+        assert moved.status_code == 200, moved.text
+        async with original() as session:
+            yield session
+
+    monkeypatch.setattr(runtime.jobs, "unit_of_work", customer_moves_first)
+    assert await send_due_reminders(runtime.jobs) == 0
+    monkeypatch.setattr(runtime.jobs, "unit_of_work", original)
+    assert reminders(settings) == []
+
+    clock.move_to(datetime(2026, 12, 20, 18, 0, tzinfo=LA) - timedelta(hours=47))
+    assert await send_due_reminders(runtime.jobs) == 1
+    [reminder] = reminders(settings)
+    assert "Sunday, December 20, 2026 at 6:00 PM PST" in mail_text(reminder)
+
+
 async def test_pending_and_cancelled_bookings_get_no_reminder(client, runtime, station, book, confirm, settings, clock):
     await book(station.id, email="pending@example.com")  # never confirmed
     cancelled = await book(station.id, email="cancelled@example.com")
@@ -347,7 +376,7 @@ async def test_a_lapsed_hold_expires_frees_its_chef_and_tells_the_customer(
     assert (await booking_row(db, held["id"])).status == "pending_deposit"
     assert await availability_of(client, station.id) == 0
 
-    clock.move_to(HOLD_ENDS)  # the hold's last instant has passed: it lapses exactly now
+    clock.move_to(HOLD_ENDS)  # exactly at hold_expires_at the hold has lapsed
     assert await expire_lapsed_holds(runtime.jobs) == 1
     assert await expire_lapsed_holds(runtime.jobs) == 0  # nothing left to do
 

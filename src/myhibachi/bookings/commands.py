@@ -210,7 +210,7 @@ async def _flush_capacity_checked(session: AsyncSession) -> None:
 
 async def _expire_lapsed_holds(
     session: AsyncSession, settings: Settings, station: Station, days: set[date], now: datetime
-) -> None:
+) -> int:
     """Lapsed holds on days about to be written release their chef now rather than at the job's next run."""
     zone = ZoneInfo(station.timezone)
     since = datetime.combine(min(days), time(), tzinfo=zone)
@@ -224,8 +224,11 @@ async def _expire_lapsed_holds(
             Booking.busy_end > since,
         )
     )
+    expired = 0
     for booking in lapsed:
         await _expire(session, settings, station, booking)
+        expired += 1
+    return expired
 
 
 async def _expire(session: AsyncSession, settings: Settings, station: Station, booking: Booking) -> None:
@@ -367,10 +370,11 @@ async def _replay(session: AsyncSession, key: str, request_hash: str) -> Booking
 # --- loading a booking for a change -------------------------------------------------------------------------------
 
 
-async def _claim_days(session: AsyncSession, settings: Settings, station: Station, days: set[date]) -> None:
-    """Lock station days before writing to them, then release their lapsed holds (the triggers count by status)."""
+async def _claim_days(session: AsyncSession, settings: Settings, station: Station, days: set[date]) -> int:
+    """Lock station days before writing to them, then release their lapsed holds (the triggers count by status).
+    Returns how many holds lapsed."""
     await lock_station_days(session, station.id, days)
-    await _expire_lapsed_holds(session, settings, station, days, utcnow())
+    return await _expire_lapsed_holds(session, settings, station, days, utcnow())
 
 
 async def _locked(
@@ -642,14 +646,11 @@ async def close_booking(
     return booking
 
 
-async def expire_booking_if_lapsed(session: AsyncSession, settings: Settings, booking_id: int) -> bool:
-    """The hold-expiry job's step for one booking (its own transaction, locks in the usual order)."""
-    booking, station = await _locked(session, settings, booking_id)
-    if (
-        booking.status != BookingStatus.pending_deposit.value
-        or booking.hold_expires_at is None
-        or booking.hold_expires_at > utcnow()
-    ):
-        return False
-    await _expire(session, settings, station, booking)
-    return True
+async def release_lapsed_holds_around(session: AsyncSession, settings: Settings, booking_id: int) -> int:
+    """The hold-expiry job's step: claiming a lapsed booking's days expires it (and any other lapsed hold there)
+    under the usual locks. Returns how many expired; 0 when another process got there first."""
+    booking = await session.get(Booking, booking_id)
+    if booking is None:
+        return 0
+    station = await session.get_one(Station, booking.station_id)
+    return await _claim_days(session, settings, station, _booking_days(ZoneInfo(station.timezone), booking))

@@ -26,7 +26,7 @@ async def expire_lapsed_holds(jobs: JobQueue) -> int:
     expired = 0
     for booking_id in lapsed:
         async with jobs.unit_of_work() as session:
-            expired += await commands.expire_booking_if_lapsed(session, jobs.settings, booking_id)
+            expired += await commands.release_lapsed_holds_around(session, jobs.settings, booking_id)
     return expired
 
 
@@ -37,17 +37,21 @@ async def send_due_reminders(jobs: JobQueue) -> int:
     now = utcnow()
     async with jobs.db.transaction(write=False) as session:
         due: list[int] = []
+        window: dict[int, timedelta] = {}  # station id -> its reminder window
         for station in await session.scalars(select(Station)):
             rules = await get_rules(session, station.id)
+            window[station.id] = timedelta(hours=rules.reminder_hours_before)
             due += await session.scalars(select(Booking.id).where(
                 Booking.station_id == station.id, Booking.status == BookingStatus.confirmed.value,
                 Booking.reminder_sent_at.is_(None), Booking.event_start > now,
-                Booking.event_start <= now + timedelta(hours=rules.reminder_hours_before)).limit(BATCH))
+                Booking.event_start <= now + window[station.id]).limit(BATCH))
     sent = 0
     for booking_id in due:
         async with jobs.unit_of_work() as session:
             booking = (await session.scalars(select(Booking).where(Booking.id == booking_id).with_for_update())).one()
-            if booking.status != BookingStatus.confirmed.value or booking.reminder_sent_at is not None:
+            # Re-checked under the lock: a reschedule since the query may have moved the event out of the window.
+            if (booking.status != BookingStatus.confirmed.value or booking.reminder_sent_at is not None
+                    or not now < booking.event_start <= now + window[booking.station_id]):
                 continue
             booking.reminder_sent_at = utcnow()
             station = await session.get_one(Station, booking.station_id)
