@@ -1,6 +1,7 @@
 """Capacity under concurrency: the station-day lock of `locks.py` (PostgreSQL advisory locks, SQLite's
 BEGIN IMMEDIATE) serializes the check-then-write of every booking, and the triggers of migration 0004 refuse
-over-capacity rows whatever the Python code does.
+over-capacity rows whatever the Python code does (against the rows they can see: on PostgreSQL the committed
+ones, so they back the lock up but do not replace it).
 
 The HTTP tests send their requests at once through the in-process client: each request has its own session
 (its own connection), so they interleave at every await and queue on the database's lock, not in Python.
@@ -9,8 +10,9 @@ The HTTP tests send their requests at once through the in-process client: each r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from myhibachi.bookings import commands, queries
 from myhibachi.bookings.capacity import event_times, local_start
 from myhibachi.bookings.models import Booking, BookingStatus
+from myhibachi.bookings.schemas import BookingCreate
+from myhibachi.chefs.models import Chef
 from myhibachi.core.db import Database
 from myhibachi.customers.models import Customer
 from myhibachi.pricing.rules import BusinessRules
@@ -40,11 +44,9 @@ async def station3(station: Station, add_chefs) -> Station:
     return station
 
 
-async def _count(db: Database, station_id: int, day: date, slot: str, *statuses: BookingStatus) -> int:
+async def _count(db: Database, station_id: int, day: date, slot: str) -> int:
     stmt = select(func.count()).select_from(Booking).where(
         Booking.station_id == station_id, Booking.event_date == day, Booking.slot_time == slot)
-    if statuses:
-        stmt = stmt.where(Booking.status.in_([s.value for s in statuses]))
     async with db.transaction(write=False) as session:
         return await session.scalar(stmt)
 
@@ -63,25 +65,24 @@ def _assert_exactly(responses: list, capacity: int) -> list[dict[str, Any]]:
 
 class _Probe:
     """Watches the requests inside `create_booking`: how many are in flight at once, and what capacity each
-    one's check saw. `delay` widens the window between the check and the insert, so an unguarded check would
-    let every concurrent request through."""
+    one's check saw for the racing window. `delay` widens the window between the check and the insert, so an
+    unguarded check would let every concurrent request through."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, delay: float = 0.0, lock: bool = True) -> None:
-        self.in_flight = self.max_in_flight = 0
-        self.locked_in_flight_max = 0  # requests in flight while one of them was inside the locked section
-        self.inside_lock = 0
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, delay: float = 0.0, lock: bool = True,
+                 barrier: int | None = None) -> None:
+        self.in_flight = 0
+        self.in_flight_at_check: list[int] = []  # requests inside create_booking when each check ran
         self.seen_remaining: list[int] = []
-        self.delay = delay
+        self.slot = time(18)
         real_create, real_view, real_lock = commands.create_booking, commands.capacity_view, commands.lock_station_days
+        all_checked = asyncio.Event()
 
         async def create(*args: Any, **kwargs: Any) -> Any:
             self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
                 return await real_create(*args, **kwargs)
             finally:
                 self.in_flight -= 1
-                self.inside_lock = 0
 
         async def locking(session: Any, station_id: int, days: Any) -> None:
             if lock:
@@ -89,15 +90,24 @@ class _Probe:
 
         async def view(session: Any, station: Station, first_day: date, last_day: date, **kwargs: Any) -> Any:
             result = await real_view(session, station, first_day, last_day, **kwargs)
-            self.seen_remaining.append(result.remaining(first_day, time(18), 17))
-            self.inside_lock = 1
-            self.locked_in_flight_max = max(self.locked_in_flight_max, self.in_flight)
-            await asyncio.sleep(self.delay)  # check done, insert not yet: the race window
+            self.seen_remaining.append(result.remaining(first_day, self.slot, 17))
+            self.in_flight_at_check.append(self.in_flight)
+            await asyncio.sleep(delay)  # check done, insert not yet: the race window
+            if barrier is not None:  # hold every check until `barrier` requests have made theirs (or 5 s)
+                if len(self.seen_remaining) >= barrier:
+                    all_checked.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(all_checked.wait(), 5)
             return result
 
         monkeypatch.setattr(commands, "create_booking", create)
         monkeypatch.setattr(commands, "capacity_view", view)
         monkeypatch.setattr(commands, "lock_station_days", locking)
+
+    def start_round(self, slot: str) -> None:
+        self.slot = time.fromisoformat(slot)
+        self.seen_remaining.clear()
+        self.in_flight_at_check.clear()
 
 
 async def test_many_concurrent_bookings_for_one_window_take_exactly_the_capacity(client, station3, db, settings):
@@ -118,38 +128,39 @@ async def test_many_concurrent_bookings_for_one_window_take_exactly_the_capacity
 async def test_the_lock_not_luck_refuses_the_losers(client, station3, db, monkeypatch):
     """Several rounds on fresh windows, with a pause between each check and its insert: the requests really
     are in flight together, yet every check sees the bookings committed before it (remaining counts down
-    k, k-1, …, 1, then 0 for everyone else), which only a lock around check-and-write gives."""
+    k, k-1, ..., 1, then 0 for everyone else), which only a lock around check-and-write gives."""
     probe = _Probe(monkeypatch, delay=0.02)
-    rounds = [(EVENT_DAY + timedelta(days=n), slot) for n, slot in enumerate(("12:00", "15:00", "21:00"))]
-    for day, slot in rounds:
-        probe.seen_remaining.clear()
-        bodies = [booking_body(station3.id, day, slot, email=f"r{n}@example.com") for n in range(12)]
+    racers = 12
+    for n, slot in enumerate(("18:00", "12:00", "15:00", "21:00")):
+        day = EVENT_DAY + timedelta(days=n)
+        probe.start_round(slot)
+        bodies = [booking_body(station3.id, day, slot, email=f"r{n}-{m}@example.com") for m in range(racers)]
 
         responses = await _race(client, bodies)
 
         _assert_exactly(responses, CAPACITY)
         assert await _count(db, station3.id, day, slot) == CAPACITY
-        assert probe.max_in_flight > CAPACITY  # truly concurrent, not one after the other
-        assert probe.locked_in_flight_max > 1  # others were waiting while one held the lock
-    # The probe reads the 18:00 window; the racing windows do not overlap it, so each check there saw the
-    # whole capacity: the count-down is asserted on a racing 18:00 round below.
-    probe.seen_remaining.clear()
-    responses = await _race(client, [booking_body(station3.id, email=f"s{n}@example.com") for n in range(12)])
-    _assert_exactly(responses, CAPACITY)
-    assert probe.seen_remaining == [3, 2, 1] + [0] * 9
+        assert probe.seen_remaining == list(range(CAPACITY, 0, -1)) + [0] * (racers - CAPACITY)
+        # While each check ran, other requests were already inside create_booking, waiting on the lock.
+        assert max(probe.in_flight_at_check) > CAPACITY, probe.in_flight_at_check
 
 
 @pytest.mark.skipif(not PG_URL, reason="SQLite's BEGIN IMMEDIATE serializes writers even without locks.py")
 async def test_control_without_the_advisory_lock_the_checks_race(client, station3, monkeypatch):
-    """The control experiment for the test above: the same race with `lock_station_days` disabled lets more
-    than k requests pass the Python check, so the count-down above is the lock's doing. (What becomes of
-    those requests is up to the triggers, which see only committed rows; no assertion on it here.)"""
-    probe = _Probe(monkeypatch, delay=0.05, lock=False)
+    """The control experiment for the test above: with `lock_station_days` disabled, nothing stops the
+    requests from all making their check before any of them writes (the probe holds each check until all have
+    made theirs, which with the lock would only time out), so every one sees the window free: the count-down
+    above is the lock's doing. The database still holds the line: the trigger takes the same station-day locks
+    and counts what is committed, so exactly the capacity is created and the rest are refused."""
+    racers = 8
+    probe = _Probe(monkeypatch, lock=False, barrier=racers)
+    probe.start_round("18:00")
 
-    responses = await _race(client, [booking_body(station3.id, email=f"c{n}@example.com") for n in range(8)])
+    responses = await _race(client, [booking_body(station3.id, email=f"c{n}@example.com") for n in range(racers)])
 
-    assert all(r.status_code < 500 for r in responses)
-    assert sum(remaining > 0 for remaining in probe.seen_remaining) > CAPACITY
+    assert all(r.status_code < 500 for r in responses), [r.text for r in responses]
+    assert probe.seen_remaining == [CAPACITY] * racers
+    _assert_exactly(responses, CAPACITY)
 
 
 async def test_concurrent_retries_with_one_idempotency_key_make_one_booking(client, station3, db, settings):
@@ -170,8 +181,6 @@ async def test_concurrent_retries_with_one_idempotency_key_make_one_booking(clie
 
 async def test_concurrent_bookings_through_the_commands_also_hold(station3, db, settings):
     """The same guarantee one layer down: `create_booking` in separate transactions at once."""
-    from myhibachi.bookings.schemas import BookingCreate
-
     async def attempt(n: int) -> str:
         data = BookingCreate.model_validate(booking_body(station3.id, slot="12:00", email=f"cmd{n}@example.com"))
         try:
@@ -226,15 +235,14 @@ async def _insert(db: Database, *rows: Booking) -> None:
 
 
 async def _chef_ids(db: Database, station: Station) -> list[int]:
-    from myhibachi.chefs.models import Chef
-
     async with db.transaction(write=False) as session:
         return list(await session.scalars(select(Chef.id).where(Chef.station_id == station.id).order_by(Chef.id)))
 
 
 async def test_backstop_refuses_more_overlapping_holds_than_active_chefs(station, db):
     customer = await _customer(db)
-    await _insert(db, _row(station.id, customer, 1), _row(station.id, customer, 2, status=BookingStatus.pending_deposit))
+    await _insert(db, _row(station.id, customer, 1),
+                  _row(station.id, customer, 2, status=BookingStatus.pending_deposit))
 
     with pytest.raises(IntegrityError, match="slot_unavailable"):
         await _insert(db, _row(station.id, customer, 3))
@@ -248,8 +256,6 @@ async def test_backstop_refuses_more_overlapping_holds_than_active_chefs(station
 
 
 async def test_backstop_counts_only_active_chefs(station, db):
-    from myhibachi.chefs.models import Chef
-
     customer = await _customer(db)
     first, _ = await _chef_ids(db, station)
     async with db.transaction() as session:
@@ -320,5 +326,22 @@ async def test_backstop_refusal_maps_to_409_through_the_command(client, station,
         assert await session.scalar(select(func.count()).select_from(Booking)) == 2
 
 
-def test_frozen_now_is_utc():
-    assert NOW.tzinfo is UTC and datetime(2026, 12, 10, tzinfo=UTC) > NOW
+
+async def test_backstop_allows_what_one_free_chef_can_take(client, station, db, settings):
+    chef, _ = await _chef_ids(db, station)
+    large = {"adults": 20, "children": 0, "toddlers": 0}  # >= 20 guests: a 150-minute event
+    early = await client.post(f"{API}/bookings", json=booking_body(station.id, slot="15:00", **large))
+    late = await client.post(f"{API}/bookings", json=booking_body(station.id, slot="21:00", email="l@example.com"))
+    for created in (early, late):  # one chef does both: busy 14:00-17:45 and 20:00-22:45
+        assert created.status_code == 201, created.text
+        async with db.transaction() as session:
+            await commands.assign_chef(session, settings, commands.SYSTEM_ACTOR, created.json()["id"], chef)
+    availability = await client.get(f"{API}/stations/{station.id}/availability",
+                                     params={"start": str(EVENT_DAY), "end": str(EVENT_DAY), "guests": 20})
+    assert {s["time"]: s["remaining"] for s in availability.json()["days"][0]["slots"]}["18:00"] == 1
+
+    # The other chef is free from 17:00 to 20:45, the busy window of an 18:00 large party.
+    response = await client.post(f"{API}/bookings", json=booking_body(station.id, slot="18:00", email="m@example.com",
+                                                                        **large))
+
+    assert response.status_code == 201, response.text

@@ -388,11 +388,14 @@ async def _locked(
     if booking is None:
         raise NotFound("No such booking.")
     station = await session.get_one(Station, booking.station_id)
-    await _claim_days(
-        session, settings, station, _booking_days(ZoneInfo(station.timezone), booking) | (extra_days or set())
-    )
+    zone = ZoneInfo(station.timezone)
+    claimed = _booking_days(zone, booking) | (extra_days or set())
+    await _claim_days(session, settings, station, claimed)
     stmt = select(Booking).where(Booking.id == booking_id).with_for_update().execution_options(populate_existing=True)
-    return (await session.scalars(stmt)).one(), station
+    booking = (await session.scalars(stmt)).one()
+    if moved := _booking_days(zone, booking) - claimed:  # rescheduled meanwhile: claim its new days too
+        await _claim_days(session, settings, station, moved)
+    return booking, station
 
 
 async def staff_booking(

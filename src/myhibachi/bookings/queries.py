@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -93,6 +95,16 @@ class CapacityView:
     held: list[HeldWindow]
     now: datetime
 
+    def __post_init__(self) -> None:
+        # Indexes over the held events, so a slot looks only at its day's events and those overlapping it: scanning
+        # every held event of the range for every slot made a month's availability quadratic.
+        self._by_day: dict[date, list[HeldWindow]] = defaultdict(list)
+        for event in self.held:
+            self._by_day[event.event_date].append(event)
+        self._by_start = sorted(self.held, key=lambda event: event.busy_start)
+        self._starts = [event.busy_start for event in self._by_start]
+        self._longest = max((event.busy_end - event.busy_start for event in self.held), default=timedelta(0))
+
     def window(self, day: date, slot: time, guests: int) -> EventTimes | None:
         start = local_start(self.zone, day, slot)
         return event_times(self.rules, start, guests) if start is not None else None
@@ -101,7 +113,15 @@ class CapacityView:
         times = self.window(day, slot, guests)
         if times is None or lead_time_problem(self.rules, self.zone, times.start, self.now) is not None:
             return 0
-        return remaining_capacity(self.roster.get(day, []), self.held, day, times)
+        return remaining_capacity(self.roster.get(day, []), self._held_near(day, times), day, times)
+
+    def _held_near(self, day: date, times: EventTimes) -> list[HeldWindow]:
+        """That day's held events (daily limits) and those that may overlap the window (none is longer than
+        `_longest`, so an overlapping one starts after `busy_start - _longest`)."""
+        first = bisect_right(self._starts, times.busy_start - self._longest)
+        near = self._by_start[first:bisect_left(self._starts, times.busy_end)]
+        seen = {event.booking_id for event in near}
+        return near + [event for event in self._by_day.get(day, []) if event.booking_id not in seen]
 
 
 async def capacity_view(session: AsyncSession, station: Station, first_day: date, last_day: date, *,

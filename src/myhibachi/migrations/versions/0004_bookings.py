@@ -17,13 +17,16 @@ depends_on: str | Sequence[str] | None = None
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 HOLDING = "('pending_deposit', 'confirmed')"
 # The backstop behind the capacity check of bookings/locks.py: whatever the code does, the database refuses a chef
-# in two overlapping events, and more overlapping events at a station than it has active chefs.
-OVERLAPS = "b.busy_start < NEW.busy_end AND b.busy_end > NEW.busy_start"
-CHEF_CLASH = f"NEW.chef_id IS NOT NULL AND EXISTS (SELECT 1 FROM bookings b WHERE b.id IS DISTINCT FROM NEW.id " \
-             f"AND b.chef_id = NEW.chef_id AND b.status IN {HOLDING} AND {OVERLAPS})"
-OVER_CAPACITY = f"(SELECT count(*) FROM bookings b WHERE b.id IS DISTINCT FROM NEW.id AND b.station_id = " \
-                f"NEW.station_id AND b.status IN {HOLDING} AND {OVERLAPS}) >= (SELECT count(*) FROM chefs c " \
-                f"WHERE c.station_id = NEW.station_id AND c.is_active)"
+# in two overlapping events, and more events at a station at any one moment than it has active chefs.
+OTHER_HOLDS = f"b.id IS DISTINCT FROM NEW.id AND b.station_id = NEW.station_id AND b.status IN {HOLDING}"
+CHEF_CLASH = f"NEW.chef_id IS NOT NULL AND EXISTS (SELECT 1 FROM bookings b WHERE {OTHER_HOLDS} " \
+             f"AND b.chef_id = NEW.chef_id AND b.busy_start < NEW.busy_end AND b.busy_end > NEW.busy_start)"
+# Events running at once peak at the new window's start or where another event starts inside it.
+PEAK_HOLDS = f"""(SELECT max((SELECT count(*) FROM bookings b WHERE {OTHER_HOLDS}
+                         AND b.busy_start <= p.t AND b.busy_end > p.t))
+     FROM (SELECT NEW.busy_start AS t UNION SELECT b.busy_start FROM bookings b WHERE {OTHER_HOLDS}
+           AND b.busy_start > NEW.busy_start AND b.busy_start < NEW.busy_end) AS p)"""
+OVER_CAPACITY = f"{PEAK_HOLDS} >= (SELECT count(*) FROM chefs c WHERE c.station_id = NEW.station_id AND c.is_active)"
 SQLITE_TRIGGER = """
 CREATE TRIGGER bookings_capacity_backstop_{event} BEFORE {event_sql} ON bookings
 WHEN NEW.status IN {holding}
@@ -32,12 +35,23 @@ BEGIN
     SELECT RAISE(ABORT, 'slot_unavailable') WHERE {over_capacity};
 END
 """
+# On PostgreSQL the trigger first takes the station-day advisory locks of bookings/locks.py (same keys, ascending;
+# re-taking one this transaction holds is free), so its counts see every committed competitor even for a writer
+# that skipped them. SQLite needs no lock: one writer at a time.
 PG_FUNCTION = f"""
 CREATE FUNCTION bookings_capacity_backstop() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    zone text;
+    day date;
 BEGIN
     IF NEW.status NOT IN {HOLDING} THEN
         RETURN NEW;
     END IF;
+    SELECT timezone INTO zone FROM stations WHERE id = NEW.station_id;
+    FOR day IN SELECT DISTINCT d FROM unnest(ARRAY[NEW.event_date, (NEW.busy_start AT TIME ZONE zone)::date,
+                                                  (NEW.busy_end AT TIME ZONE zone)::date]) AS d ORDER BY d LOOP
+        PERFORM pg_advisory_xact_lock((NEW.station_id::bigint << 20) + (day - DATE '0001-01-01') + 1);
+    END LOOP;
     IF {CHEF_CLASH} THEN
         RAISE EXCEPTION 'chef_double_booked' USING ERRCODE = '23P01';
     END IF;
