@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
 from myhibachi.auth.dependencies import CurrentPrincipal, require
 from myhibachi.auth.permissions import Permission
@@ -237,147 +237,104 @@ async def get_booking(booking_id: PathId, principal: CurrentPrincipal, session: 
     return await queries.booking_detail(session, principal, booking_id)
 
 
-def _staff_action(permission: Permission):  # noqa: ANN202
-    return Annotated[Principal, require(permission)]
+def _acting_staff(permission: Permission):  # noqa: ANN202 - an Annotated dependency
+    """The staff member acting on `/bookings/{booking_id}`, once `permission` holds at the booking's station (no
+    role there: 404, as if the booking did not exist)."""
+
+    async def authorized(booking_id: PathId, session: DbSession,
+                         principal: Principal = require(permission)) -> Actor:  # a default: `permission` is local
+        await commands.staff_booking(session, principal, booking_id, permission)
+        return Actor.staff(principal)
+
+    return Annotated[Actor, Depends(authorized)]
 
 
-WriteBookings = _staff_action(Permission.bookings_write)
-RecordPayments = _staff_action(Permission.payments_record)
-ManageChefs = _staff_action(Permission.chefs_manage)
-CancelBookings = _staff_action(Permission.bookings_cancel)
-RequestCancellation = _staff_action(Permission.bookings_cancel_request)
+BookingWriter = _acting_staff(Permission.bookings_write)
+PaymentRecorder = _acting_staff(Permission.payments_record)
+ChefManager = _acting_staff(Permission.chefs_manage)
+Canceller = _acting_staff(Permission.bookings_cancel)
+CancelRequester = _acting_staff(Permission.bookings_cancel_request)
 ACTION_ERRORS = problem_responses(401, 403, 404, 409, 422)
 
 
-@staff.post(
-    "/{booking_id}/confirm", summary="Confirm (deposit received)", response_model=BookingRead, responses=ACTION_ERRORS
-)
-async def confirm(
-    booking_id: PathId, principal: RecordPayments, session: DbSession, runtime: RuntimeDep
-) -> BookingRead:
+@staff.post("/{booking_id}/confirm", summary="Confirm (deposit received)", response_model=BookingRead,
+            responses=ACTION_ERRORS)
+async def confirm(booking_id: PathId, actor: PaymentRecorder, session: DbSession, runtime: RuntimeDep) -> BookingRead:
     """For a deposit received outside the card flow. `pending_deposit` → `confirmed`; emails the confirmation
     with the calendar invite. A lapsed hold is confirmed only while a chef is still free (else 409
     `slot_unavailable`). Needs `payments.record`."""
-    await commands.staff_booking(session, principal, booking_id, Permission.payments_record)
-    booking = await commands.confirm_booking(session, runtime.settings, Actor.staff(principal), booking_id)
-    return await _read(session, booking)
+    return await _read(session, await commands.confirm_booking(session, runtime.settings, actor, booking_id))
 
 
 @staff.post("/{booking_id}/reschedule", summary="Reschedule", response_model=BookingRead, responses=ACTION_ERRORS)
-async def reschedule(
-    booking_id: PathId, body: Reschedule, principal: WriteBookings, session: DbSession, runtime: RuntimeDep
-) -> BookingRead:
+async def reschedule(booking_id: PathId, body: Reschedule, actor: BookingWriter, session: DbSession,
+                     runtime: RuntimeDep) -> BookingRead:
     """Same policy as the customer's: the first move ≥ 24 hours ahead is free, otherwise the fee is added. The
     assigned chef stays when free at the new time. 409 `slot_unavailable` when no chef is free."""
-    await commands.staff_booking(session, principal, booking_id, Permission.bookings_write)
-    booking = await commands.reschedule_booking(
-        session,
-        runtime.settings,
-        Actor.staff(principal),
-        booking_id,
-        event_date=body.event_date,
-        slot_time=body.slot_time,
-    )
-    return await _read(session, booking)
+    return await _read(session, await commands.reschedule_booking(
+        session, runtime.settings, actor, booking_id, event_date=body.event_date, slot_time=body.slot_time))
 
 
 @staff.patch("/{booking_id}", summary="Change guests or menu", response_model=BookingRead, responses=ACTION_ERRORS)
-async def change_party(
-    booking_id: PathId, body: PartyChange, principal: WriteBookings, session: DbSession, runtime: RuntimeDep
-) -> BookingRead:
+async def change_party(booking_id: PathId, body: PartyChange, actor: BookingWriter, session: DbSession,
+                       runtime: RuntimeDep) -> BookingRead:
     """Re-quoted; refused (409 `illegal_transition`) inside the guest-change or menu-change window."""
-    await commands.staff_booking(session, principal, booking_id, Permission.bookings_write)
-    booking = await commands.change_party(session, runtime.settings, Actor.staff(principal), booking_id, body)
-    return await _read(session, booking)
+    return await _read(session, await commands.change_party(session, runtime.settings, actor, booking_id, body))
 
 
-@staff.post("/{booking_id}/assign-chef", summary="Assign a chef", response_model=BookingRead, responses=ACTION_ERRORS)
-async def assign_chef(
-    booking_id: PathId, body: ChefAssignment, principal: ManageChefs, session: DbSession, runtime: RuntimeDep
-) -> BookingRead:
+@staff.post("/{booking_id}/assign-chef", summary="Assign a chef", response_model=BookingRead,
+            responses=ACTION_ERRORS)
+async def assign_chef(booking_id: PathId, body: ChefAssignment, actor: ChefManager, session: DbSession,
+                      runtime: RuntimeDep) -> BookingRead:
     """The chef must be on duty that day, free for the whole busy window and under their daily limit (409
     `chef_unavailable` otherwise)."""
-    await commands.staff_booking(session, principal, booking_id, Permission.chefs_manage)
-    booking = await commands.assign_chef(session, runtime.settings, Actor.staff(principal), booking_id, body.chef_id)
-    return await _read(session, booking)
+    return await _read(session, await commands.assign_chef(session, runtime.settings, actor, booking_id,
+                                                           body.chef_id))
 
 
-@staff.post(
-    "/{booking_id}/unassign-chef", summary="Unassign the chef", response_model=BookingRead, responses=ACTION_ERRORS
-)
-async def unassign_chef(
-    booking_id: PathId, principal: ManageChefs, session: DbSession, runtime: RuntimeDep
-) -> BookingRead:
+@staff.post("/{booking_id}/unassign-chef", summary="Unassign the chef", response_model=BookingRead,
+            responses=ACTION_ERRORS)
+async def unassign_chef(booking_id: PathId, actor: ChefManager, session: DbSession,
+                        runtime: RuntimeDep) -> BookingRead:
     """The booking keeps its capacity unit; any free chef can take it."""
-    await commands.staff_booking(session, principal, booking_id, Permission.chefs_manage)
-    return await _read(
-        session, await commands.unassign_chef(session, runtime.settings, Actor.staff(principal), booking_id)
-    )
+    return await _read(session, await commands.unassign_chef(session, runtime.settings, actor, booking_id))
 
 
 @staff.post("/{booking_id}/cancel", summary="Cancel", response_model=BookingRead, responses=ACTION_ERRORS)
-async def cancel(
-    booking_id: PathId, body: Reason, principal: CancelBookings, session: DbSession, runtime: RuntimeDep
-) -> BookingRead:
+async def cancel(booking_id: PathId, body: Reason, actor: Canceller, session: DbSession,
+                 runtime: RuntimeDep) -> BookingRead:
     """With a reason (also how an admin approves a support request). The deposit refund owed under policy is
     recorded in `refund_owed_cents` for the payments to execute; the customer is emailed."""
-    await commands.staff_booking(session, principal, booking_id, Permission.bookings_cancel)
-    booking = await commands.cancel_booking(
-        session, runtime.settings, Actor.staff(principal), booking_id, reason=body.reason
-    )
-    return await _read(session, booking)
+    return await _read(session, await commands.cancel_booking(session, runtime.settings, actor, booking_id,
+                                                              reason=body.reason))
 
 
-@staff.post(
-    "/{booking_id}/cancel-request",
-    summary="Ask an admin to cancel",
-    response_model=BookingRead,
-    responses=ACTION_ERRORS,
-)
-async def request_cancellation(
-    booking_id: PathId, body: Reason, principal: RequestCancellation, session: DbSession, runtime: RuntimeDep
-) -> BookingRead:
+@staff.post("/{booking_id}/cancel-request", summary="Ask an admin to cancel", response_model=BookingRead,
+            responses=ACTION_ERRORS)
+async def request_cancellation(booking_id: PathId, body: Reason, actor: CancelRequester, session: DbSession,
+                               runtime: RuntimeDep) -> BookingRead:
     """Support's way to cancel: the request waits in `cancel_request` until an admin cancels or declines."""
-    await commands.staff_booking(session, principal, booking_id, Permission.bookings_cancel_request)
-    booking = await commands.request_cancellation(
-        session, runtime.settings, Actor.staff(principal), booking_id, reason=body.reason
-    )
-    return await _read(session, booking)
+    return await _read(session, await commands.request_cancellation(session, runtime.settings, actor, booking_id,
+                                                                    reason=body.reason))
 
 
-@staff.post(
-    "/{booking_id}/cancel-request/decline",
-    summary="Decline a cancellation request",
-    response_model=BookingRead,
-    responses=ACTION_ERRORS,
-)
-async def decline_cancellation(
-    booking_id: PathId, principal: CancelBookings, session: DbSession, runtime: RuntimeDep
-) -> BookingRead:
+@staff.post("/{booking_id}/cancel-request/decline", summary="Decline a cancellation request",
+            response_model=BookingRead, responses=ACTION_ERRORS)
+async def decline_cancellation(booking_id: PathId, actor: Canceller, session: DbSession,
+                               runtime: RuntimeDep) -> BookingRead:
     """The booking stays; the request is cleared (and kept in the history)."""
-    await commands.staff_booking(session, principal, booking_id, Permission.bookings_cancel)
-    return await _read(
-        session, await commands.decline_cancellation(session, runtime.settings, Actor.staff(principal), booking_id)
-    )
+    return await _read(session, await commands.decline_cancellation(session, runtime.settings, actor, booking_id))
 
 
 @staff.post("/{booking_id}/complete", summary="Mark completed", response_model=BookingRead, responses=ACTION_ERRORS)
-async def complete(
-    booking_id: PathId, principal: WriteBookings, session: DbSession, runtime: RuntimeDep
-) -> BookingRead:
+async def complete(booking_id: PathId, actor: BookingWriter, session: DbSession, runtime: RuntimeDep) -> BookingRead:
     """After the event has started: `confirmed` → `completed`."""
-    await commands.staff_booking(session, principal, booking_id, Permission.bookings_write)
-    booking = await commands.close_booking(
-        session, runtime.settings, Actor.staff(principal), booking_id, outcome=BookingStatus.completed
-    )
-    return await _read(session, booking)
+    return await _read(session, await commands.close_booking(session, runtime.settings, actor, booking_id,
+                                                             outcome=BookingStatus.completed))
 
 
 @staff.post("/{booking_id}/no-show", summary="Mark no-show", response_model=BookingRead, responses=ACTION_ERRORS)
-async def no_show(booking_id: PathId, principal: WriteBookings, session: DbSession, runtime: RuntimeDep) -> BookingRead:
+async def no_show(booking_id: PathId, actor: BookingWriter, session: DbSession, runtime: RuntimeDep) -> BookingRead:
     """After the event has started: `confirmed` → `no_show`."""
-    await commands.staff_booking(session, principal, booking_id, Permission.bookings_write)
-    booking = await commands.close_booking(
-        session, runtime.settings, Actor.staff(principal), booking_id, outcome=BookingStatus.no_show
-    )
-    return await _read(session, booking)
+    return await _read(session, await commands.close_booking(session, runtime.settings, actor, booking_id,
+                                                             outcome=BookingStatus.no_show))

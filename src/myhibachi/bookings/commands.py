@@ -121,21 +121,15 @@ async def _new_reference(session: AsyncSession) -> str:
 # --- helpers shared by the commands -----------------------------------------------------------------------------
 
 
+def _party_fields(booking: Booking) -> dict[str, Any]:
+    return {"adults": booking.adults, "children": booking.children, "toddlers": booking.toddlers,
+            "upgrades": booking.upgrades, "extra_proteins": booking.extra_proteins, "addons": booking.addons}
+
+
 def _snapshot(booking: Booking) -> dict[str, Any]:
-    return {
-        "status": booking.status,
-        "event_date": booking.event_date.isoformat(),
-        "slot_time": booking.slot_time,
-        "chef_id": booking.chef_id,
-        "adults": booking.adults,
-        "children": booking.children,
-        "toddlers": booking.toddlers,
-        "upgrades": booking.upgrades,
-        "extra_proteins": booking.extra_proteins,
-        "addons": booking.addons,
-        "total_cents": booking.quote["total_cents"],
-        "fees_cents": booking.fees_cents,
-    }
+    return {"status": booking.status, "event_date": booking.event_date.isoformat(), "slot_time": booking.slot_time,
+            "chef_id": booking.chef_id, **_party_fields(booking), "total_cents": booking.quote["total_cents"],
+            "fees_cents": booking.fees_cents}
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -245,14 +239,7 @@ def _request_hash(data: BookingCreate) -> str:
 
 
 def _order_of(booking: Booking, change: PartyChange | None = None) -> PartyOrder:
-    fields = {
-        "adults": booking.adults,
-        "children": booking.children,
-        "toddlers": booking.toddlers,
-        "upgrades": booking.upgrades,
-        "extra_proteins": booking.extra_proteins,
-        "addons": booking.addons,
-    }
+    fields = _party_fields(booking)
     if change is not None:
         fields.update({k: v for k, v in change.model_dump(exclude_unset=True).items() if v is not None})
     return PartyOrder(**fields)
