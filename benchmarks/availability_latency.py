@@ -17,13 +17,8 @@ import hashlib
 import json
 import os
 import random
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import date, datetime, timedelta
@@ -33,9 +28,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from _serving import SECRET, Servers, app_env, free_port, local_url, throwaway_database, wait_ready
 from asgi_lifespan import LifespanManager
 from sqlalchemy import event, insert, select, text
-from sqlalchemy.engine import make_url
 
 from myhibachi.app import create_app
 from myhibachi.bookings.capacity import (
@@ -48,8 +43,7 @@ from myhibachi.bookings.capacity import (
 )
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.chefs.models import EVERY_WEEKDAY, Chef, ChefTimeOff, TimeOffStatus
-from myhibachi.core.db import Database, create_engine
-from myhibachi.core.migrations import upgrade_to_head
+from myhibachi.core.db import Database
 from myhibachi.customers.models import Customer
 from myhibachi.pricing.quote import PartyOrder, quote_event
 from myhibachi.pricing.rules import DEFAULT_RULES
@@ -58,8 +52,6 @@ from myhibachi.settings import Environment, Settings
 from myhibachi.stations.commands import ensure_station
 from myhibachi.stations.schemas import Address, StationCreate
 
-PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-SECRET = "benchmark-secret-key-0123456789-abcdefghijklmnop"  # noqa: S105 - a throwaway server
 ZONE = ZoneInfo("America/Los_Angeles")
 CHEFS = 120
 DAYS = 31
@@ -93,15 +85,6 @@ def bare_app():  # noqa: ANN201 - uvicorn factory
 
 
 # --- database -------------------------------------------------------------------------------------------------
-
-
-async def _admin(sql: str) -> None:
-    engine = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
 
 
 def _quote_document(guests: int) -> dict[str, Any]:
@@ -231,51 +214,6 @@ async def _count_queries(url: str, folder: Path, station_id: int,
 # --- serving and timing ---------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(target: str, port: int, folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """uvicorn, one process, the same options for both apps; cwd: the temp folder (no .env of the checkout)."""
-    log = (folder / f"server-{port}.log").open("wb")
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-m", "uvicorn", target, "--factory", "--app-dir", str(Path(__file__).parent),
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        env={**os.environ, **env}, cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-async def _wait_ready(client: httpx.AsyncClient, server: subprocess.Popen[bytes], deadline: float = 30.0) -> None:
-    until = time.monotonic() + deadline
-    while time.monotonic() < until:
-        if server.poll() is not None:
-            raise RuntimeError(f"a server exited with {server.returncode}")
-        try:
-            if (await client.get("/ready")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.2)
-    raise RuntimeError("a server did not become ready")
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
-
-
-def _print_logs(folder: Path) -> None:
-    for log in sorted(folder.glob("server-*.log")):
-        if lines := log.read_text(errors="replace").strip().splitlines():
-            print(f"{log.name} (last lines):", *lines[-20:], sep="\n  ")
-
-
 async def _timed_get(client: httpx.AsyncClient, path: str, params: dict[str, Any] | None = None) -> float:
     start = time.perf_counter()
     response = await client.get(path, params=params)
@@ -290,68 +228,55 @@ def _p(values: list[float]) -> tuple[float, float]:
 
 
 async def main(requests: int, bookings: int) -> None:
-    name = f"myhibachi_bench_{os.getpid()}"
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    folder = Path(tempfile.mkdtemp(prefix="availability-latency-"))
-    servers: list[subprocess.Popen[bytes]] = []
     first_day = datetime.now(ZONE).date() + timedelta(days=FIRST_DAY_AHEAD)
     last_day = first_day + timedelta(days=DAYS - 1)
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        await asyncio.to_thread(upgrade_to_head, url)
-        db = Database(url)
-        try:
-            started = time.perf_counter()
-            station_id, made = await _seed(db, bookings, first_day)
-            seeded_s = time.perf_counter() - started
-        finally:
-            await db.dispose()
-        counts, body = await _count_queries(url, folder, station_id, first_day)
-        (folder / "payload.json").write_bytes(body)
+    async with throwaway_database() as url:
+        with Servers("availability-latency-") as servers:
+            folder = servers.folder
+            db = Database(url)
+            try:
+                started = time.perf_counter()
+                station_id, made = await _seed(db, bookings, first_day)
+                seeded_s = time.perf_counter() - started
+            finally:
+                await db.dispose()
+            counts, body = await _count_queries(url, folder, station_id, first_day)
+            (folder / "payload.json").write_bytes(body)
 
-        app_port, bare_port = _free_port(), _free_port()
-        servers.append(_serve("myhibachi.app:create_app", app_port, folder, {
-            "DATABASE_URL": url, "SECRET_KEY": SECRET, "ENVIRONMENT": "development", "LOG_LEVEL": "WARNING",
-            "MAIL_DIR": str(folder / "mail"), "BASE_URL": f"http://127.0.0.1:{app_port}"}))
-        servers.append(_serve("availability_latency:bare_app", bare_port, folder,
-                              {PAYLOAD_ENV: str(folder / "payload.json")}))
-        path = f"/api/v1/stations/{station_id}/availability"
-        params = {"start": first_day.isoformat(), "end": last_day.isoformat(), "guests": GUESTS}
-        timings: dict[str, list[float]] = {"app": [], "bare": []}
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app_port}", timeout=REQUEST_TIMEOUT) as app_client, \
-                httpx.AsyncClient(base_url=f"http://127.0.0.1:{bare_port}", timeout=REQUEST_TIMEOUT) as bare_client:
-            await _wait_ready(app_client, servers[0])
-            await _wait_ready(bare_client, servers[1])
-            served = (await app_client.get(path, params=params)).content
-            bare = (await bare_client.get("/availability")).content
-            for _ in range(20):  # warm-up
-                await _timed_get(app_client, path, params)
-                await _timed_get(bare_client, "/availability")
-            for _ in range(requests):  # alternating, one at a time: both see the same machine load
-                timings["app"].append(await _timed_get(app_client, path, params))
-                timings["bare"].append(await _timed_get(bare_client, "/availability"))
+            app_port, bare_port = free_port(), free_port()
+            app_server = servers.start("myhibachi.app:create_app", app_port, app_env(url, app_port, folder))
+            bare_server = servers.start("availability_latency:bare_app", bare_port,
+                                        {PAYLOAD_ENV: str(folder / "payload.json")})
+            path = f"/api/v1/stations/{station_id}/availability"
+            params = {"start": first_day.isoformat(), "end": last_day.isoformat(), "guests": GUESTS}
+            timings: dict[str, list[float]] = {"app": [], "bare": []}
+            async with httpx.AsyncClient(base_url=local_url(app_port), timeout=REQUEST_TIMEOUT) as app_client, \
+                    httpx.AsyncClient(base_url=local_url(bare_port), timeout=REQUEST_TIMEOUT) as bare_client:
+                await wait_ready(app_client, app_server)
+                await wait_ready(bare_client, bare_server)
+                served = (await app_client.get(path, params=params)).content
+                bare = (await bare_client.get("/availability")).content
+                for _ in range(20):  # warm-up
+                    await _timed_get(app_client, path, params)
+                    await _timed_get(bare_client, "/availability")
+                for _ in range(requests):  # alternating, one at a time: both see the same machine load
+                    timings["app"].append(await _timed_get(app_client, path, params))
+                    timings["bare"].append(await _timed_get(bare_client, "/availability"))
 
-        holding = made["confirmed"] + made["pending_deposit"]
-        print(f"PostgreSQL; station with {CHEFS} chefs; {bookings} bookings {first_day}..{last_day} "
-              f"({', '.join(f'{k} {v}' for k, v in sorted(made.items()))}; {holding} holding a chef), "
-              f"seeded in {seeded_s:.1f} s")
-        print("SQL statements per availability request (3 requests per range): "
-              + ", ".join(f"{days} day{'s' if days > 1 else ''}: {c}" for days, c in counts.items()))
-        print(f"response bodies: app {len(served)} bytes, bare {len(bare)} bytes "
-              f"({DAYS} days x {len(DEFAULT_RULES.slot_times)} slots)")
-        app_p50, app_p95 = _p(timings["app"])
-        bare_p50, bare_p95 = _p(timings["bare"])
-        print(f"{requests} sequential requests each, alternating, uvicorn (1 process) on 127.0.0.1:")
-        print(f"  GET availability ({DAYS} days, {GUESTS} guests): p50 {app_p50:7.2f} ms   p95 {app_p95:7.2f} ms")
-        print(f"  bare Starlette JSON (same body):       p50 {bare_p50:7.2f} ms   p95 {bare_p95:7.2f} ms")
-        print(f"  ratio app/bare: p50 {app_p50 / bare_p50:.2f}   p95 {app_p95 / bare_p95:.2f}")
-    finally:
-        for server in servers:
-            _stop(server)
-        _print_logs(folder)
-        shutil.rmtree(folder, ignore_errors=True)
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            holding = made["confirmed"] + made["pending_deposit"]
+            print(f"PostgreSQL; station with {CHEFS} chefs; {bookings} bookings {first_day}..{last_day} "
+                  f"({', '.join(f'{k} {v}' for k, v in sorted(made.items()))}; {holding} holding a chef), "
+                  f"seeded in {seeded_s:.1f} s")
+            print("SQL statements per availability request (3 requests per range): "
+                  + ", ".join(f"{days} day{'s' if days > 1 else ''}: {c}" for days, c in counts.items()))
+            print(f"response bodies: app {len(served)} bytes, bare {len(bare)} bytes "
+                  f"({DAYS} days x {len(DEFAULT_RULES.slot_times)} slots)")
+            app_p50, app_p95 = _p(timings["app"])
+            bare_p50, bare_p95 = _p(timings["bare"])
+            print(f"{requests} sequential requests each, alternating, uvicorn (1 process) on 127.0.0.1:")
+            print(f"  GET availability ({DAYS} days, {GUESTS} guests): p50 {app_p50:7.2f} ms   p95 {app_p95:7.2f} ms")
+            print(f"  bare Starlette JSON (same body):       p50 {bare_p50:7.2f} ms   p95 {bare_p95:7.2f} ms")
+            print(f"  ratio app/bare: p50 {app_p50 / bare_p50:.2f}   p95 {app_p95 / bare_p95:.2f}")
 
 
 if __name__ == "__main__":

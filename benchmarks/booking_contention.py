@@ -11,53 +11,28 @@ ratio. Exactly `chefs` creates must succeed in the contended run. Not a test.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
+from _serving import Servers, app_env, free_port, local_url, throwaway_database, wait_ready
+from sqlalchemy import func, select
 
 from myhibachi.bookings.models import Booking
 from myhibachi.chefs.models import EVERY_WEEKDAY, Chef
-from myhibachi.core.db import Database, create_engine
-from myhibachi.core.migrations import upgrade_to_head
+from myhibachi.core.db import Database
 from myhibachi.stations.commands import ensure_station
 from myhibachi.stations.schemas import Address, StationCreate
 
-PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-SECRET = "benchmark-secret-key-0123456789-abcdefghijklmnop"  # noqa: S105 - a throwaway server
 ZONE = "America/Los_Angeles"
 REQUEST_TIMEOUT = 60.0  # seconds, per request
 PHASE_TIMEOUT = 180.0  # seconds, per phase of `requests` concurrent requests
-
-
-async def _admin(sql: str) -> None:
-    engine = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _station(code: str) -> StationCreate:
@@ -87,47 +62,9 @@ def _body(station_id: int, day: date, n: int, slot: str = "18:00") -> dict[str, 
     }
 
 
-def _start_server(url: str, port: int, folder: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET, "ENVIRONMENT": "development",
-           "MAIL_DIR": str(folder / "mail"), "JOBS_INLINE": "false", "LOG_LEVEL": "WARNING",
-           "BASE_URL": f"http://127.0.0.1:{port}"}
-    env.pop("REDIS_URL", None)
-    log = (folder / "server.log").open("wb")
-    # cwd: the temp folder, so no .env of the checkout leaks into the settings.
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-m", "uvicorn", "myhibachi.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-async def _wait_ready(port: int, server: subprocess.Popen[bytes], deadline: float = 30.0) -> None:
-    until = time.monotonic() + deadline
-    async with _client(port, 1) as client:
-        while time.monotonic() < until:
-            if server.poll() is not None:
-                raise RuntimeError(f"the server exited with {server.returncode}")
-            try:
-                if (await client.get("/ready")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError("the server did not become ready")
-
-
-def _stop_server(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
-
-
 def _client(port: int, connections: int) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=REQUEST_TIMEOUT, limits=limits)
+    return httpx.AsyncClient(base_url=local_url(port), timeout=REQUEST_TIMEOUT, limits=limits)
 
 
 @dataclass
@@ -176,50 +113,41 @@ def _report(title: str, phase: Phase) -> float:
 
 
 async def main(requests: int, chefs: int) -> None:
-    name = f"myhibachi_bench_{os.getpid()}"
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    folder = Path(tempfile.mkdtemp(prefix="booking-contention-"))
-    server: subprocess.Popen[bytes] | None = None
-    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        await asyncio.to_thread(upgrade_to_head, url)
-        db = Database(url)
-        try:
-            hot, cold = await _seed(db, chefs)
-            port = _free_port()
-            server = _start_server(url, port, folder)
-            today = datetime.now(ZoneInfo(ZONE)).date()
-            await _wait_ready(port, server)
-            # Warm-up on a window of its own (imports, pools, caches), then the two measured phases.
-            warm = await _fire(port, [_body(cold, today + timedelta(days=300), 50_000 + n, "12:00") for n in range(5)])
-            assert warm.outcomes["created"] >= 1, warm
-            event_day = today + timedelta(days=7)
-            contended = await _fire(port, [_body(hot, event_day, n) for n in range(requests)])
-            # One booking per station-day: `requests` distinct days from 4 days ahead, each its own lock.
-            uncontended = await _fire(port, [_body(cold, today + timedelta(days=4 + n), 10_000 + n)
-                                             for n in range(requests)])
-            async with db.transaction(write=False) as session:
-                in_window = await session.scalar(select(func.count()).select_from(Booking).where(
-                    Booking.station_id == hot, Booking.event_date == event_day))
-        finally:
-            await db.dispose()
-        print(f"PostgreSQL, uvicorn (1 process) on 127.0.0.1; {requests} concurrent POST /api/v1/bookings per phase; "
-              f"{chefs} chefs per station")
-        hot_rate = _report("contended   (one window)     ", contended)
-        cold_rate = _report("uncontended (distinct days)  ", uncontended)
-        print(f"bookings in the contended window: {in_window} (capacity {chefs}): "
-              f"{'OK' if in_window == chefs == contended.outcomes['created'] else 'WRONG'}")
-        print(f"throughput ratio contended/uncontended: {hot_rate / cold_rate:.3f} "
-              "(a refusal skips the insert, audit row and email job of a create)")
-    finally:
-        if server is not None:
-            _stop_server(server)
-            log = (folder / "server.log").read_text(errors="replace").strip()
-            if log:
-                print("server log (last lines):", *log.splitlines()[-20:], sep="\n  ")
-        shutil.rmtree(folder, ignore_errors=True)
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with throwaway_database() as url:
+        with Servers("booking-contention-") as servers:
+            db = Database(url)
+            try:
+                hot, cold = await _seed(db, chefs)
+                port = free_port()
+                # REDIS_URL unset (even if the shell sets it): the email jobs run in the server's process, after
+                # the response.
+                server = servers.start("myhibachi.app:create_app", port, {
+                    **app_env(url, port, servers.folder), "JOBS_INLINE": "false", "REDIS_URL": None})
+                today = datetime.now(ZoneInfo(ZONE)).date()
+                async with _client(port, 1) as client:
+                    await wait_ready(client, server)
+                # Warm-up on a window of its own (imports, pools, caches), then the two measured phases.
+                warm = await _fire(port, [_body(cold, today + timedelta(days=300), 50_000 + n, "12:00")
+                                          for n in range(5)])
+                assert warm.outcomes["created"] >= 1, warm
+                event_day = today + timedelta(days=7)
+                contended = await _fire(port, [_body(hot, event_day, n) for n in range(requests)])
+                # One booking per station-day: `requests` distinct days from 4 days ahead, each its own lock.
+                uncontended = await _fire(port, [_body(cold, today + timedelta(days=4 + n), 10_000 + n)
+                                                 for n in range(requests)])
+                async with db.transaction(write=False) as session:
+                    in_window = await session.scalar(select(func.count()).select_from(Booking).where(
+                        Booking.station_id == hot, Booking.event_date == event_day))
+            finally:
+                await db.dispose()
+            print(f"PostgreSQL, uvicorn (1 process) on 127.0.0.1; {requests} concurrent POST /api/v1/bookings per "
+                  f"phase; {chefs} chefs per station")
+            hot_rate = _report("contended   (one window)     ", contended)
+            cold_rate = _report("uncontended (distinct days)  ", uncontended)
+            print(f"bookings in the contended window: {in_window} (capacity {chefs}): "
+                  f"{'OK' if in_window == chefs == contended.outcomes['created'] else 'WRONG'}")
+            print(f"throughput ratio contended/uncontended: {hot_rate / cold_rate:.3f} "
+                  "(a refusal skips the insert, audit row and email job of a create)")
 
 
 if __name__ == "__main__":
