@@ -4,7 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PYTEST := $(BIN)/pytest --cov=src/myhibachi --cov-branch --cov-report= -p no:cacheprovider
+# pytest-xdist workers, one per core of the 2-core CI machine. Each has its own database, and its own Redis database:
+# TEST_REDIS_URL's number + 1 + the worker's index, so keep those within the server's 16. `--dist load` (the default)
+# hands out tests by index: `loadgroup` would not group anything under pytest 9 (xdist sets the dead `_nodeid`).
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest --cov=src/myhibachi --cov-branch --cov-report= -p no:cacheprovider \
+	-n $(TEST_WORKERS) --dist load
 
 .PHONY: run test install lint clean
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from argon2 import PasswordHasher
@@ -32,11 +34,25 @@ from myhibachi.settings import Environment, Settings
 from myhibachi.stations.commands import ensure_station
 from myhibachi.stations.models import Station
 from myhibachi.stations.schemas import Address, StationCreate
+from tests.smtp import smtp_server  # noqa: E402, F401 - the loopback SMTP server fixture, for every test
 
 PASSWORD = "correct-horse-battery"  # noqa: S105
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105
 PG_URL = os.environ.get("TEST_DATABASE_URL")
-REDIS_URL = os.environ.get("TEST_REDIS_URL")
+
+
+def _worker_redis_url(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets its own Redis database, base + 1 + its index (gw0 -> base + 1, ...):
+    the harness empties the database before every test, which would wipe the other workers' data."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ...: set only in xdist workers
+    if not url or not worker:
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return parts._replace(path=f"/{base + 1 + int(worker.removeprefix('gw'))}").geturl()
+
+
+REDIS_URL = _worker_redis_url(os.environ.get("TEST_REDIS_URL"))
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -50,6 +66,19 @@ def cheap_password_hashing():  # noqa: ANN201
     yield
     security._hasher = production
     security._dummy_hash.cache_clear()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """schemathesis names its tests per operation (`test_api_conforms_to_its_schema[GET /api/v1/...]`), but pytest 9
+    builds the node id from the function name and pytest's own parameters only, so they would all share one id:
+    reports and progress could not tell them apart, and xdist schedulers that key on ids would run only one."""
+    for item in items:
+        params = item.name.partition("[")[2].removesuffix("]")
+        if params and item.id.params is None:
+            item._id = item.id.with_params(params)
+    duplicates = [nodeid for nodeid, n in Counter(item.nodeid for item in items).items() if n > 1]
+    if duplicates:
+        raise pytest.UsageError(f"tests sharing a node id (xdist could skip some of them): {duplicates}")
 
 
 def pytest_report_header() -> list[str]:

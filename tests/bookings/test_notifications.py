@@ -5,7 +5,7 @@ or repeated across a restart), hold expiry, and the manage link's calendar file.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from myhibachi.audit.models import AuditEntry
@@ -24,7 +23,7 @@ from myhibachi.core.runtime import Runtime
 from myhibachi.settings import Settings
 from tests.bookings.conftest import API, EVENT_DAY, booking_body
 from tests.conftest import mail_text, read_mails
-from tests.core.conftest import SmtpServer, free_port
+from tests.smtp import SmtpServer
 
 LA = ZoneInfo("America/Los_Angeles")
 # EVENT_DAY at 18:00 in Fremont is 02:00 UTC the next day; its 48 h reminder window opens two days earlier.
@@ -88,16 +87,6 @@ async def booking_row(db, booking_id: int) -> Booking:  # noqa: ANN001
 
 
 class TestConfirmationOverSmtp:
-    @pytest.fixture
-    def smtp_server(self) -> Iterator[SmtpServer]:
-        server = SmtpServer(port=free_port())
-        controller = Controller(server, hostname="127.0.0.1", port=server.port, ready_timeout=5)
-        controller.start()
-        try:
-            yield server
-        finally:
-            controller.stop()
-
     @pytest.fixture
     def settings(self, settings: Settings, smtp_server: SmtpServer) -> Settings:
         """This class's app sends through the loopback SMTP server instead of writing .eml files."""

@@ -22,7 +22,7 @@ from myhibachi.core.email import (
 )
 from myhibachi.settings import Settings
 from tests.conftest import PASSWORD, mail_files
-from tests.core.conftest import SmtpServer
+from tests.smtp import SmtpServer
 
 
 async def _wait_for_messages(server: SmtpServer, count: int) -> None:

@@ -4,7 +4,6 @@ backoff after a failure, and recovered by the sweeper when the enqueue was lost.
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -28,8 +27,8 @@ from myhibachi.core.outbox import (
 )
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import unit_of_work
+from tests.conftest import REDIS_URL  # this worker's Redis database under xdist
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL")
 TOPIC = "tests.recorder"
 calls: list[dict[str, Any]] = []
 failing_keys: set[str] = set()

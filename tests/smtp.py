@@ -1,8 +1,7 @@
-"""Fixtures of the core infrastructure tests: a real SMTP server on loopback."""
+"""A real SMTP server on loopback for the tests (aiosmtpd), and what it received."""
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,10 +14,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class EphemeralPortController(Controller):
+    """Listens on port 0 and learns the port the kernel chose. (A port found free and bound later can be taken
+    in between, e.g. by another xdist worker doing the same.)"""
+
+    def _trigger_server(self) -> None:  # aiosmtpd calls it once listening, before connecting to self.port
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
 
 
 @dataclass
@@ -58,10 +60,11 @@ class SmtpServer:
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     """aiosmtpd on 127.0.0.1 (a free port), accepting AUTH without TLS for user `mailer`."""
-    server = SmtpServer(port=free_port())
-    controller = Controller(server, hostname="127.0.0.1", port=server.port, ready_timeout=5,
-                            authenticator=server.authenticate, auth_require_tls=False)
+    server = SmtpServer()
+    controller = EphemeralPortController(server, hostname="127.0.0.1", port=0, ready_timeout=5,
+                                         authenticator=server.authenticate, auth_require_tls=False)
     controller.start()
+    server.port = controller.port
     try:
         yield server
     finally:
