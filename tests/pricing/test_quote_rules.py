@@ -92,7 +92,7 @@ orders = st.builds(
     extra_proteins=st.dictionaries(st.sampled_from(sorted(R.base_proteins + list(R.protein_upgrades))),
                                    st.integers(0, 5), max_size=4),
     addons=st.dictionaries(st.sampled_from(sorted(R.addons)), st.integers(0, 10), max_size=5),
-).filter(lambda o: o.guests <= R.guests_max)
+).filter(lambda o: o.guests <= R.guests_max and sum(o.upgrades.values()) <= o.protein_servings)  # valid parties only
 miles = st.decimals(min_value=0, max_value=150, places=1)
 
 
