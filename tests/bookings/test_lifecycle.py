@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from myhibachi.auth.permissions import Role
+from myhibachi.chefs.models import Chef
 from tests.bookings.conftest import API, booking_body
 
 START = datetime(2026, 12, 11, 2, 0, tzinfo=UTC)  # 2026-12-10 18:00 in Fremont, the default booking
@@ -222,3 +224,23 @@ async def test_events_close_only_once_started_and_confirmed(station, book, act, 
 async def test_actions_on_a_missing_booking_are_404(station, act):
     response = await act(999, "confirm")
     assert response.status_code == 404
+
+
+async def test_assigning_a_chef_never_strands_another_booking_of_the_day(client, db, station, act):
+    async with db.transaction() as session:
+        busy, one_event = await session.scalars(select(Chef).where(Chef.station_id == station.id).order_by(Chef.id))
+        busy.max_events_per_day, one_event.max_events_per_day = 2, 1
+        busy_chef, one_event_chef = busy.id, one_event.id
+    bookings = [await client.post(f"{API}/bookings", json=booking_body(station.id, slot=slot, email=f"{n}@example.com"))
+                for n, slot in enumerate(("12:00", "12:00", "18:00"))]
+    noon, other_noon, evening = (b.json()["id"] for b in bookings)
+
+    # Both chefs are needed at noon, so the one-event chef must not be spent on the evening.
+    stranding = await act(evening, "assign-chef", json={"chef_id": one_event_chef})
+    fitting = await act(evening, "assign-chef", json={"chef_id": busy_chef})
+    noon_ok = await act(noon, "assign-chef", json={"chef_id": one_event_chef})
+
+    assert stranding.status_code == 409 and stranding.json()["code"] == "chef_unavailable"
+    assert "another booking that day" in stranding.json()["detail"]
+    assert fitting.status_code == 200 and noon_ok.status_code == 200
+    assert other_noon  # still unassigned: the busy chef can take it

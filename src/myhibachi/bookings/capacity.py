@@ -86,3 +86,15 @@ def chef_is_free(chef: ChefOnDuty, held: list[HeldWindow], day: date, window: Ev
     if any(window.overlaps(event.busy_start, event.busy_end) for event in own):
         return False
     return sum(event.event_date == day for event in own) < chef.daily_limit
+
+
+def stranded_bookings(chefs: list[ChefOnDuty], held: list[HeldWindow], day: date) -> set[int]:
+    """Unassigned events of `day` that no chef could take any more, given the assignments in `held`."""
+    stranded = set()
+    for event in held:
+        if event.chef_id is None and event.event_date == day:
+            others = [other for other in held if other.booking_id != event.booking_id]
+            window = EventTimes(event.busy_start, event.busy_end, event.busy_start, event.busy_end)
+            if remaining_capacity(chefs, others, day, window) < 1:
+                stranded.add(event.booking_id)
+    return stranded

@@ -28,10 +28,12 @@ from myhibachi.bookings import notifications
 from myhibachi.bookings.capacity import (
     ChefOnDuty,
     EventTimes,
+    HeldWindow,
     chef_is_free,
     event_times,
     local_start,
     remaining_capacity,
+    stranded_bookings,
 )
 from myhibachi.bookings.locks import lock_station_days
 from myhibachi.bookings.models import Booking, BookingIdempotencyKey, BookingStatus
@@ -543,6 +545,12 @@ async def assign_chef(
     times = EventTimes(booking.event_start, booking.event_end, booking.busy_start, booking.busy_end)
     if not chef_is_free(on_duty, view.held, booking.event_date, times):
         raise ChefUnavailable(f"{chef.name} already has an event then, or has reached the day's limit.")
+    chefs, day = view.roster.get(booking.event_date, []), booking.event_date
+    unassigned = HeldWindow(booking.id, None, day, booking.busy_start, booking.busy_end)
+    assigned = HeldWindow(booking.id, chef.id, day, booking.busy_start, booking.busy_end)
+    if stranded_bookings(chefs, [*view.held, assigned], day) - stranded_bookings(chefs, [*view.held, unassigned], day):
+        raise ChefUnavailable(f"With {chef.name} on this event, another booking that day would have no chef left; "
+                              "assign that one first or choose another chef.")
     before = _snapshot(booking)
     booking.chef_id = chef.id
     await _flush_capacity_checked(session)
