@@ -123,9 +123,11 @@ async def _new_reference(session: AsyncSession) -> str:
 # --- helpers shared by the commands -----------------------------------------------------------------------------
 
 
+PARTY_FIELDS = ("adults", "children", "toddlers", "upgrades", "extra_proteins", "addons")
+
+
 def _party_fields(booking: Booking) -> dict[str, Any]:
-    return {"adults": booking.adults, "children": booking.children, "toddlers": booking.toddlers,
-            "upgrades": booking.upgrades, "extra_proteins": booking.extra_proteins, "addons": booking.addons}
+    return {field: getattr(booking, field) for field in PARTY_FIELDS}
 
 
 def _snapshot(booking: Booking) -> dict[str, Any]:
@@ -277,14 +279,8 @@ async def create_booking(
     rules = await get_rules(session, station.id)
     zone = ZoneInfo(station.timezone)
     slot = _slot(rules, data.slot_time)
-    order = PartyOrder(
-        adults=data.adults,
-        children=data.children,
-        toddlers=data.toddlers,
-        upgrades=data.upgrades,
-        extra_proteins=data.extra_proteins,
-        addons=data.addons,
-    )
+    party = data.model_dump(include=set(PARTY_FIELDS))
+    order = PartyOrder(**party)
     quote = await quote_for_station(session, station.id, data.venue.zip_code, order)
     times = _event_window(rules, zone, data.event_date, slot, order.guests)
     await lock_station_days(session, station.id, _days_touched(zone, data.event_date, times))
@@ -310,12 +306,7 @@ async def create_booking(
         customer_id=customer.id,
         status=BookingStatus.pending_deposit.value,
         chef_id=None,
-        adults=data.adults,
-        children=data.children,
-        toddlers=data.toddlers,
-        upgrades=data.upgrades,
-        extra_proteins=data.extra_proteins,
-        addons=data.addons,
+        **party,
         quote=_quote_document(quote),
         fees_cents=0,
         venue_line1=data.venue.line1,
