@@ -155,6 +155,7 @@ def settings(database_url: str, redis_url: str | None, tmp_path: Path) -> Settin
         mail_dir=tmp_path / "mail",
         jobs_inline=True,
         base_url="http://testserver",
+        booking_holds_per_ip=1000,  # every test books from one client address; the throttle has its own test
     )
 
 

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     login_failures_per_account: int = Field(5, ge=1)
     login_failures_per_ip: int = Field(30, ge=1)
     login_failure_window_seconds: int = Field(15 * 60, ge=1)
+    booking_holds_per_ip: int = Field(10, ge=1)
+    booking_hold_window_seconds: int = Field(3600, ge=1)
     outbox_sweep_seconds: float = Field(30.0, gt=0)
     jobs_inline: bool = False  # run jobs to completion before the request returns (tests, scripts)
 

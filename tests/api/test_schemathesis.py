@@ -82,7 +82,7 @@ def fuzz_settings(migrated_database: str, tmp_path_factory: pytest.TempPathFacto
         asyncio.run(_flush_redis(REDIS_URL))
     return Settings(_env_file=None, environment=Environment.test, secret_key=TEST_SECRET,  # type: ignore[call-arg]
                     database_url=url, redis_url=REDIS_URL, mail_dir=tmp / "mail", jobs_inline=True,
-                    base_url="http://testserver")
+                    base_url="http://testserver", booking_holds_per_ip=100_000)
 
 
 async def _flush_redis(url: str) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+from httpx import ASGITransport, AsyncClient
 from sqlalchemy import func, select
 
 from myhibachi.bookings.models import Booking
 from myhibachi.customers.models import Customer
+from myhibachi.settings import Settings
 from tests.bookings.conftest import API, EVENT_DAY, booking_body
 from tests.conftest import mail_files, mail_text, read_mails
 
@@ -110,3 +113,25 @@ async def test_unknown_station_and_zip_are_refused(client, station):
 
 async def test_event_day_fixture_is_inside_the_booking_window():
     assert EVENT_DAY.isoformat() == "2026-12-10"
+
+
+class TestHoldsPerClient:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"booking_holds_per_ip": 2})
+
+    async def test_one_client_may_hold_only_so_many_dates_an_hour(self, app, client, station, db):
+        first = await client.post(f"{API}/bookings", json=booking_body(station.id, slot="12:00"),
+                                  headers={"Idempotency-Key": "first"})
+        await client.post(f"{API}/bookings", json=booking_body(station.id, slot="15:00"))
+        third = await client.post(f"{API}/bookings", json=booking_body(station.id, slot="18:00"))
+        transport = ASGITransport(app=app, client=("198.51.100.9", 50000))
+        async with AsyncClient(transport=transport, base_url="http://testserver") as neighbour:
+            elsewhere = await neighbour.post(f"{API}/bookings", json=booking_body(station.id, slot="18:00"))
+
+        assert first.status_code == 201
+        assert third.status_code == 429 and third.json()["code"] == "rate_limited"
+        assert int(third.headers["Retry-After"]) > 0
+        assert elsewhere.status_code == 201  # counted per client address
+        async with db.transaction(write=False) as session:
+            assert await session.scalar(select(func.count()).select_from(Booking)) == 3

@@ -98,8 +98,8 @@ async def login(session: AsyncSession, runtime: Runtime, *, email: str, password
 
 async def _count_failure(runtime: Runtime, ip: str, email: str) -> None:
     log.info("login_failed", email_hash=hash_token(email)[:12])
-    await runtime.login_failures_by_ip.record_failure(ip)
-    await runtime.login_failures_by_account.record_failure(email)
+    await runtime.login_failures_by_ip.record(ip)
+    await runtime.login_failures_by_account.record(email)
 
 
 async def _open_session(session: AsyncSession, settings: Settings, user_id: int) -> TokenPair:
@@ -180,7 +180,7 @@ async def request_password_reset(session: AsyncSession, runtime: Runtime, *, ema
     except RateLimited:
         log.warning("password_reset_throttled", user_id=user.id)
         return
-    await runtime.password_resets_by_account.record_failure(email)
+    await runtime.password_resets_by_account.record(email)
     token = await _new_password_token(session, user.id, "reset", timedelta(minutes=settings.password_reset_minutes))
     text = render("email/password_reset.txt", name=user.name, brand=settings.brand_name,
                   minutes=settings.password_reset_minutes, link=_password_link(settings, token))

@@ -30,6 +30,7 @@ from myhibachi.bookings.schemas import (
     Reason,
     Reschedule,
 )
+from myhibachi.core.context import current_request_meta
 from myhibachi.core.errors import problem_responses
 from myhibachi.core.web import DbSession, PathId, RuntimeDep
 from myhibachi.pricing.schemas import QuoteRead
@@ -104,7 +105,7 @@ def _created(result: commands.CreatedBooking) -> BookingCreated:
     summary="Book an event",
     status_code=status.HTTP_201_CREATED,
     response_model=BookingCreated,
-    responses=problem_responses(409, 422),
+    responses=problem_responses(409, 422, 429),
 )
 async def create_booking(
     body: BookingCreate,
@@ -118,9 +119,14 @@ async def create_booking(
     an email with their manage link. 409 `slot_unavailable` when no chef is free any more; 422
     `insufficient_notice` / `beyond_horizon` outside the booking window. With an `Idempotency-Key`, a retry of
     the same request returns the same booking (header `Idempotent-Replayed: true`); the key with another body
-    is 422 `idempotency_key_reused`."""
+    is 422 `idempotency_key_reused`. A client (IP) may place `BOOKING_HOLDS_PER_IP` holds per
+    `BOOKING_HOLD_WINDOW_SECONDS` (429 `rate_limited` with Retry-After): unpaid holds keep chefs from others."""
+    ip = current_request_meta().ip or "unknown"
+    await runtime.booking_holds_by_ip.ensure_allowed(ip)
     result = await commands.create_booking(session, runtime.settings, body, idempotency_key=idempotency_key)
-    if not result.created:
+    if result.created:
+        await runtime.booking_holds_by_ip.record(ip)
+    else:
         response.headers["Idempotent-Replayed"] = "true"
     return _created(result)
 

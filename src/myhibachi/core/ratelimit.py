@@ -1,4 +1,5 @@
-"""Counting failures per key (IP, account) in a moving window, on Redis or in memory (the `limits` library)."""
+"""Counting events per key (failed sign-ins, reset emails, booking holds per IP) in a moving window, on Redis or in
+memory (the `limits` library)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ def limiter_storage(redis_url: str | None) -> Storage:
     return MemoryStorage()
 
 
-class FailureThrottle:
-    """Refuses a key once it has failed `limit` times inside `window_seconds`; successes are not counted."""
+class Throttle:
+    """Refuses a key once `limit` events were recorded for it inside `window_seconds` (callers record only what
+    should count, e.g. failed sign-ins but not successful ones)."""
 
     def __init__(self, storage: Storage, namespace: str, limit: int, window_seconds: int) -> None:
         self._limiter = MovingWindowRateLimiter(storage)
@@ -39,7 +41,7 @@ class FailureThrottle:
             return
         raise RateLimited(retry_after=math.ceil(stats.reset_time - time.time()))
 
-    async def record_failure(self, key: str) -> None:
+    async def record(self, key: str) -> None:
         try:
             await self._limiter.hit(self._item, self._namespace, key)
         except Exception as exc:

@@ -6,7 +6,7 @@ from myhibachi.core.db import Database
 from myhibachi.core.email import mail_transport
 from myhibachi.core.jobs import JobQueue
 from myhibachi.core.outbox import OutboxContext
-from myhibachi.core.ratelimit import FailureThrottle, limiter_storage
+from myhibachi.core.ratelimit import Throttle, limiter_storage
 from myhibachi.settings import Settings
 
 
@@ -18,11 +18,14 @@ class Runtime:
         self.jobs = JobQueue(settings, self.db, OutboxContext(settings=settings, mail=self.mail))
         storage = limiter_storage(settings.redis_url)
         window = settings.login_failure_window_seconds
-        self.login_failures_by_ip = FailureThrottle(storage, "login-ip", settings.login_failures_per_ip, window)
-        self.login_failures_by_account = FailureThrottle(
+        self.login_failures_by_ip = Throttle(storage, "login-ip", settings.login_failures_per_ip, window)
+        self.login_failures_by_account = Throttle(
             storage, "login-account", settings.login_failures_per_account, window
         )
-        self.password_resets_by_account = FailureThrottle(storage, "password-reset", 3, 3600)
+        self.password_resets_by_account = Throttle(storage, "password-reset", 3, 3600)
+        # Unpaid holds take chefs off the market for a day: a client may not hold more than a few an hour.
+        self.booking_holds_by_ip = Throttle(storage, "booking-hold-ip", settings.booking_holds_per_ip,
+                                            settings.booking_hold_window_seconds)
 
     async def start(self) -> None:
         await self.jobs.start()
