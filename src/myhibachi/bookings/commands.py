@@ -273,7 +273,7 @@ async def create_booking(
     actor: Actor = CUSTOMER,
 ) -> CreatedBooking:
     """Hold a chef for the chosen window until the deposit arrives (status `pending_deposit`)."""
-    station = await bookable_station(session, data.station_id, "body.station_id")
+    station = await bookable_station(session, data.station_id, body_field="body.station_id")
     if data.zip_code is not None and data.zip_code != data.venue.zip_code:
         raise ValidationFailed.on("body.zip_code", "The quote's ZIP code differs from the venue's.")
     rules = await get_rules(session, station.id)

@@ -143,10 +143,11 @@ async def capacity_view(session: AsyncSession, station: Station, first_day: date
     return CapacityView(rules=rules, zone=zone, roster=roster, held=held, now=now)
 
 
-async def bookable_station(session: AsyncSession, station_id: int, field: str = "station_id") -> Station:
+async def bookable_station(session: AsyncSession, station_id: int, *, body_field: str | None = None) -> Station:
+    """An active station: 404 when named in the path, a 422 on `body_field` when named in a request body."""
     station = await session.get(Station, station_id)
     if station is None or not station.is_active:
-        raise NotFound("No such station.") if field == "path" else ValidationFailed.on(field, "No such station.")
+        raise ValidationFailed.on(body_field, "No such station.") if body_field else NotFound("No such station.")
     return station
 
 
@@ -156,7 +157,7 @@ async def station_availability(session: AsyncSession, station_id: int, first_day
         raise ValidationFailed.on("query.end", "end must not be before start")
     if (last_day - first_day).days + 1 > MAX_AVAILABILITY_DAYS:
         raise ValidationFailed.on("query.end", f"ask for at most {MAX_AVAILABILITY_DAYS} days at a time")
-    station = await bookable_station(session, station_id, "path")
+    station = await bookable_station(session, station_id)
     view = await capacity_view(session, station, first_day, last_day)
     days = []
     for offset in range((last_day - first_day).days + 1):
