@@ -25,6 +25,8 @@ from myhibachi.core.http import RequestMetaMiddleware, SecurityHeadersMiddleware
 from myhibachi.core.observability import configure_logging, init_sentry
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import RuntimeDep
+from myhibachi.payments import api as payments_api
+from myhibachi.payments import jobs as payments_jobs  # noqa: F401 - registers the payments' event handlers
 from myhibachi.pricing import api as pricing_api
 from myhibachi.settings import Settings, get_settings
 from myhibachi.stations import api as stations_api
@@ -54,6 +56,8 @@ TAGS = [
                                         "lifecycle: confirm, reschedule, change the party, assign chefs, cancel."},
     {"name": "manage", "description": "The customer's self-service through the manage link in their emails: "
                                       "see, change, move or cancel a booking; no password."},
+    {"name": "payments", "description": "The payment ledger: manual payments, refunds, the staff's payment views "
+                                        "and Stripe's webhook."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},
 ]
@@ -104,9 +108,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
 # A route is public only by being on one of these; every other router requires a signed-in staff member.
 PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, bookings_api.public,
-                  bookings_api.manage)
+                  bookings_api.manage, payments_api.manage, payments_api.webhooks)
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
-                 chefs_api.staff, bookings_api.staff, audit_api.staff)
+                 chefs_api.staff, bookings_api.staff, payments_api.staff, audit_api.staff)
 
 
 def _api_router() -> APIRouter:

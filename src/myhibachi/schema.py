@@ -7,6 +7,7 @@ from myhibachi.chefs.models import Chef, ChefTimeOff
 from myhibachi.core.db import Base
 from myhibachi.core.outbox import OutboxMessage
 from myhibachi.customers.models import Customer
+from myhibachi.payments.models import Payment, Refund, StripeEvent
 from myhibachi.pricing.models import StationRules
 from myhibachi.stations.models import Station
 
@@ -14,6 +15,7 @@ metadata = Base.metadata
 
 __all__ = [
     "AuditEntry", "AuthSession", "Booking", "BookingIdempotencyKey", "Chef", "ChefTimeOff", "Customer",
-    "OutboxMessage", "PasswordToken", "RefreshToken", "Station", "StationRules", "StationMembership", "User",
+    "OutboxMessage", "PasswordToken", "Payment", "RefreshToken", "Refund", "Station", "StationRules",
+    "StationMembership", "StripeEvent", "User",
     "metadata",
 ]

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me-in-production"  # noqa: S105 - the placeholder production refuses
@@ -50,10 +50,14 @@ class Settings(BaseSettings):
     sentry_profiles_sample_rate: float = Field(0.0, ge=0, le=1)
     release: str | None = None
 
-    stripe_secret_key: str | None = None
+    # Card payments are on when the secret key is set; SecretStr keeps keys out of reprs and logs.
+    stripe_secret_key: SecretStr | None = None
     stripe_publishable_key: str | None = None
-    stripe_webhook_secret: str | None = None
-    stripe_api_base: str | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None  # unset: Stripe itself; set to point the SDK at an emulator
+    # How customers pay without a card, shown on the manage page and in payment emails.
+    zelle_instructions: str = "Zelle to payments@myhibachi.local with your booking reference in the memo."
+    venmo_instructions: str = "Venmo @MyHibachi with your booking reference in the note."
 
     access_token_minutes: int = Field(15, ge=1, le=60)
     refresh_token_days: int = Field(14, ge=1, le=90)
@@ -81,6 +85,10 @@ class Settings(BaseSettings):
         ):
             raise ValueError("SECRET_KEY must be set to a random value of 32+ characters in production")
         return self
+
+    @property
+    def card_payments_enabled(self) -> bool:
+        return self.stripe_secret_key is not None and bool(self.stripe_secret_key.get_secret_value())
 
     @property
     def is_sqlite(self) -> bool:

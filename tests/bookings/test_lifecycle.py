@@ -71,7 +71,8 @@ async def test_bookings_beyond_the_horizon_are_refused(client, station):
 async def test_deposit_refund_is_full_until_exactly_96_hours_before(client, station, book, act, clock, late_by,
                                                                     refund):
     created = await book(station.id)
-    await act(created["id"], "confirm")
+    paid = await act(created["id"], "payments", json={"method": "zelle", "amount_cents": 10000, "reference": "Z-1"})
+    assert paid.status_code == 201, paid.text
     clock.move_to(START - timedelta(hours=96) + late_by)
 
     response = await act(created["id"], "cancel", json={"reason": "Customer called"})

@@ -23,7 +23,7 @@ async def test_the_customer_sees_price_balance_and_what_each_action_costs_now(cl
     assert view["reference"] == created["reference"] and view["status"] == "pending_deposit"
     assert view["event_start"] == "2026-12-10T18:00:00-08:00" and view["station_name"] == "Station FRE"
     assert view["quote"] == created["quote"]
-    assert view["deposit_paid_cents"] == 0 and view["balance_due_cents"] == created["quote"]["total_cents"]
+    assert view["paid_cents"] == 0 and view["balance_due_cents"] == created["quote"]["total_cents"]
     assert view["deposit_due_by"] == created["deposit_due_by"] and view["payments"] == []
     actions = view["actions"]
     assert actions["reschedule"] == {"allowed": True, "fee_cents": 0, "refund_cents": 0,
@@ -38,13 +38,16 @@ async def test_once_confirmed_the_terms_show_the_refund_and_the_fee_later(client
                                                                           clock):
     created = await book(station.id)
     await make_user("admin@example.com", "admin", station)
-    await client.post(f"{API}/bookings/{created['id']}/confirm", headers=await login("admin@example.com"))
+    paid = await client.post(f"{API}/bookings/{created['id']}/payments", headers=await login("admin@example.com"),
+                             json={"method": "cash", "amount_cents": 10000, "reference": "R-7"})
+    assert paid.status_code == 201, paid.text
 
     early = (await client.get(manage(created))).json()
     clock.move_to(START - timedelta(hours=30))
     late = (await client.get(manage(created))).json()
 
-    assert early["deposit_paid_cents"] == 10000
+    assert early["status"] == "confirmed" and early["paid_cents"] == 10000
+    assert [(p["method"], p["amount_cents"]) for p in early["payments"]] == [("cash", 10000)]
     assert early["balance_due_cents"] == created["quote"]["total_cents"] - 10000
     assert early["actions"]["cancel"]["refund_cents"] == 10000
     assert early["actions"]["cancel"]["until"] == "2026-12-06T18:00:00-08:00"

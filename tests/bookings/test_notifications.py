@@ -173,9 +173,11 @@ async def test_second_reschedule_email_names_the_fee(client, station, book, conf
     assert only_event(invite_of(moved[1]))["SEQUENCE"] == 2
 
 
-async def test_cancellation_email_promises_the_refund_when_early_enough(client, station, book, confirm, settings):
+async def test_cancellation_email_promises_the_refund_when_early_enough(client, station, book, admin, settings):
     created = await book(station.id)
-    await confirm(created["id"])  # deposit in; the event is 9 days away (refund window: 96 h)
+    paid = await client.post(f"{API}/bookings/{created['id']}/payments", headers=admin,
+                             json={"method": "venmo", "amount_cents": 10000, "reference": "V-1"})
+    assert paid.status_code == 201, paid.text  # deposit in; the event is 9 days away (refund window: 96 h)
 
     response = await client.post(f"{API}/manage/{created['manage_token']}/cancel", json={"reason": "Plans changed"})
 
@@ -186,8 +188,8 @@ async def test_cancellation_email_promises_the_refund_when_early_enough(client, 
     assert cancelled["Subject"] == f"Your booking is cancelled — {created['reference']}"
     text = mail_text(cancelled)
     assert "Your hibachi party has been cancelled." in text
-    assert "Your $100.00 deposit will be refunded to you." in text
-    assert "$100.00 deposit will be refunded" in cancelled.get_body(("html",)).get_content()
+    assert "$100.00 will be refunded to you; we'll email you when it is on its way." in text
+    assert "$100.00 will be refunded" in cancelled.get_body(("html",)).get_content()
     calendar = invite_of(cancelled)
     event = only_event(calendar)
     assert str(calendar["METHOD"]) == "CANCEL" and str(event["STATUS"]) == "CANCELLED"

@@ -35,6 +35,18 @@ async def roles_of(session: AsyncSession, user_id: int) -> dict[int, Role]:
     return {station_id: Role(role) for station_id, role in rows}
 
 
+async def staff_emails_with(session: AsyncSession, station_id: int, permission: Permission) -> list[str]:
+    """Who at a station should hear about something needing `permission` (super admins when nobody there may)."""
+    roles = [role.value for role in Role if role is not Role.super_admin and permission in permissions_of(role)]
+    members = select(User.email).join(StationMembership, StationMembership.user_id == User.id).where(
+        StationMembership.station_id == station_id, StationMembership.role.in_(roles), User.is_active.is_(True))
+    emails = list(await session.scalars(members.order_by(User.email)))
+    if not emails:
+        emails = list(await session.scalars(select(User.email).where(
+            User.is_super_admin.is_(True), User.is_active.is_(True)).order_by(User.email)))
+    return emails
+
+
 async def describe_me(session: AsyncSession, principal: Principal) -> Me:
     user = await session.get_one(User, principal.user_id)
     return Me(

@@ -35,6 +35,7 @@ from myhibachi.bookings.capacity import (
     remaining_capacity,
     stranded_bookings,
 )
+from myhibachi.bookings.ledger import booking_ledger
 from myhibachi.bookings.locks import lock_station_days
 from myhibachi.bookings.models import Booking, BookingIdempotencyKey, BookingStatus
 from myhibachi.bookings.policy import (
@@ -54,6 +55,7 @@ from myhibachi.bookings.schemas import BookingCreate, PartyChange
 from myhibachi.chefs.models import Chef
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from myhibachi.core.outbox import add_outbox_message
 from myhibachi.core.security import hash_token
 from myhibachi.customers.commands import find_or_create_customer
 from myhibachi.pricing.queries import get_rules, quote_for_station
@@ -63,6 +65,7 @@ from myhibachi.pricing.schemas import QuoteRead
 from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
 
+BOOKING_CANCELLED = "bookings.cancelled"  # outbox topic, handled by the payments domain
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud over the phone
 
 
@@ -398,13 +401,18 @@ def _require(terms: Terms) -> Terms:
 # --- lifecycle ------------------------------------------------------------------------------------------------------
 
 
-async def confirm_booking(session: AsyncSession, settings: Settings, actor: Actor, booking_id: int) -> Booking:
-    """The deposit is in. A lapsed hold is confirmed only if its chef capacity is still free."""
+async def confirm_booking(
+    session: AsyncSession, settings: Settings, actor: Actor, booking_id: int, *, by_deposit: bool = False
+) -> Booking:
+    """The deposit is in (`by_deposit`: the ledger says so). A lapsed or expired hold is confirmed only while its
+    chef capacity is still free: SlotUnavailable otherwise."""
     booking, station = await _locked(session, settings, booking_id)
-    if booking.status != BookingStatus.pending_deposit.value:
+    if booking.status not in (BookingStatus.pending_deposit.value, BookingStatus.expired.value):
         raise IllegalTransition(f"Only a booking awaiting its deposit can be confirmed; this one is {booking.status}.")
     now = utcnow()
-    if booking.hold_expires_at is not None and booking.hold_expires_at <= now:
+    lapsed = booking.status == BookingStatus.expired.value or (
+        booking.hold_expires_at is not None and booking.hold_expires_at <= now)
+    if lapsed:
         view = await capacity_view(
             session, station, booking.event_date, booking.event_date, now=now, exclude_booking_id=booking.id
         )
@@ -412,9 +420,11 @@ async def confirm_booking(session: AsyncSession, settings: Settings, actor: Acto
             raise SlotUnavailable("The hold lapsed and the date has been taken since; refund or rebook.")
     before = _snapshot(booking)
     booking.status, booking.confirmed_at, booking.hold_expires_at = BookingStatus.confirmed.value, now, None
+    booking.closed_at = None
     await _flush_capacity_checked(session)
-    await _audit(session, actor, booking, "bookings.confirm", before)
-    await notifications.booking_confirmed(session, settings, station, booking, manage_token(settings, booking))
+    await _audit(session, actor, booking, "bookings.confirm", before, extra={"by_deposit": by_deposit})
+    await notifications.booking_confirmed(session, settings, station, booking, manage_token(settings, booking),
+                                          by_deposit=by_deposit)
     return booking
 
 
@@ -567,7 +577,8 @@ async def cancel_booking(
     booking, station = await _locked(session, settings, booking_id)
     rules = await get_rules(session, station.id)
     now = utcnow()
-    terms = cancel_terms(rules, booking, now)
+    paid = (await booking_ledger(session, booking.id)).net_paid_cents
+    terms = cancel_terms(rules, booking, now, paid)
     if not terms.allowed:
         raise IllegalTransition(terms.message)
     before = _snapshot(booking)
@@ -584,7 +595,11 @@ async def cancel_booking(
         reason=booking.cancel_reason,
         extra={"refund_owed_cents": terms.refund_cents},
     )
-    await notifications.booking_cancelled(session, settings, station, booking, refund_cents=terms.refund_cents)
+    await notifications.booking_cancelled(session, settings, station, booking, refund_cents=terms.refund_cents,
+                                          paid_cents=paid)
+    # The payments domain (above this one) withdraws open card intents and pays back what is owed.
+    await add_outbox_message(session, BOOKING_CANCELLED, {"booking_id": booking.id,
+                                                          "refund_cents": terms.refund_cents})
     return booking
 
 

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.bookings.calendar import booking_calendar, venue_text
+from myhibachi.bookings.ledger import booking_ledger
 from myhibachi.bookings.models import Booking
-from myhibachi.bookings.policy import deposit_paid_cents, total_due_cents
+from myhibachi.bookings.policy import balance_due_cents, total_due_cents
 from myhibachi.core.email import queue_email
 from myhibachi.core.money import format_money
 from myhibachi.core.templating import render
@@ -32,11 +33,14 @@ def manage_link(settings: Settings, token: str) -> str:
     return f"{settings.base_url.rstrip('/')}/manage/{token}"
 
 
-async def _send(session: AsyncSession, settings: Settings, station: Station, booking: Booking, *, subject: str,
-                lines: list[str], token: str | None = None, invite: bool = False, to: str | None = None) -> None:
+async def email_about_booking(session: AsyncSession, settings: Settings, station: Station, booking: Booking, *,
+                              subject: str, lines: list[str], token: str | None = None, invite: bool = False,
+                              to: str | None = None) -> None:
+    """An email about the booking to its customer (or `to`): the lines, then the booking's details and link."""
     if to is None:
         to = (await session.get_one(Customer, booking.customer_id)).email
     currency = booking.quote["currency"]
+    paid = (await booking_ledger(session, booking.id)).net_paid_cents
     details = [
         ("Reference", booking.reference),
         ("When", local_time_text(booking.event_start, station)),
@@ -44,9 +48,11 @@ async def _send(session: AsyncSession, settings: Settings, station: Station, boo
         ("Where", venue_text(booking)),
         ("Allergies", booking.allergies),
         ("Total", format_money(total_due_cents(booking), currency)),
-        ("Deposit", format_money(booking.quote["deposit_cents"], currency)
-         + (" (received)" if deposit_paid_cents(booking) else "")),
+        ("Deposit", format_money(booking.quote["deposit_cents"], currency)),
+        ("Paid", format_money(paid, currency)),
     ]
+    if booking.is_open:
+        details.append(("Balance", format_money(balance_due_cents(booking, paid), currency)))
     link = manage_link(settings, token) if token else None
     context = {"brand": settings.brand_name, "station": station.name, "subject": subject, "lines": lines,
                "details": details, "link": link}
@@ -63,7 +69,8 @@ async def booking_received(session: AsyncSession, settings: Settings, station: S
                            to: str, token: str) -> None:
     assert booking.hold_expires_at is not None
     deposit = format_money(booking.quote["deposit_cents"], booking.quote["currency"])
-    await _send(session, settings, station, booking, to=to, token=token, subject="We're holding your date", lines=[
+    await email_about_booking(session, settings, station, booking, to=to, token=token,
+                              subject="We're holding your date", lines=[
         f"Thank you! {station.name} is holding a chef for your party.",
         f"Pay the {deposit} deposit by {local_time_text(booking.hold_expires_at, station)} to confirm it; "
         "after that the date is released.",
@@ -71,10 +78,12 @@ async def booking_received(session: AsyncSession, settings: Settings, station: S
 
 
 async def booking_confirmed(session: AsyncSession, settings: Settings, station: Station, booking: Booking,
-                            token: str) -> None:
-    await _send(session, settings, station, booking, token=token, invite=True, subject="Your booking is confirmed",
-                lines=["Your deposit is in and your hibachi party is confirmed. The invite is attached for your "
-                       "calendar.", "The balance is due at the event."])
+                            token: str, *, by_deposit: bool) -> None:
+    subject = "Deposit received — you are confirmed" if by_deposit else "Your booking is confirmed"
+    await email_about_booking(session, settings, station, booking, token=token, invite=True, subject=subject,
+                              lines=["Your hibachi party is confirmed. The invite is attached for your calendar.",
+                                     "The balance is due at the event; you can also pay it ahead from your "
+                                     "booking page."])
 
 
 async def booking_rescheduled(session: AsyncSession, settings: Settings, station: Station, booking: Booking,
@@ -84,22 +93,23 @@ async def booking_rescheduled(session: AsyncSession, settings: Settings, station
     if fee_cents:
         lines.append(f"A reschedule fee of {format_money(fee_cents, booking.quote['currency'])} was added to the "
                      "balance.")
-    await _send(session, settings, station, booking, token=token, invite=True, subject="Your booking has moved",
-                lines=lines)
+    await email_about_booking(session, settings, station, booking, token=token, invite=True,
+                              subject="Your booking has moved", lines=lines)
 
 
 async def booking_cancelled(session: AsyncSession, settings: Settings, station: Station, booking: Booking, *,
-                            refund_cents: int) -> None:
+                            refund_cents: int, paid_cents: int) -> None:
     currency = booking.quote["currency"]
-    refund = (f"Your {format_money(refund_cents, currency)} deposit will be refunded to you." if refund_cents
-              else "No refund is due under our cancellation policy." if deposit_paid_cents(booking)
+    refund = (f"{format_money(refund_cents, currency)} will be refunded to you; we'll email you when it is on "
+              "its way." if refund_cents
+              else "No refund is due under our cancellation policy." if paid_cents
               else "Nothing was paid, so nothing is owed.")
-    await _send(session, settings, station, booking, invite=True, subject="Your booking is cancelled",
-                lines=["Your hibachi party has been cancelled.", refund])
+    await email_about_booking(session, settings, station, booking, invite=True, subject="Your booking is cancelled",
+                              lines=["Your hibachi party has been cancelled.", refund])
 
 
 async def hold_expired(session: AsyncSession, settings: Settings, station: Station, booking: Booking) -> None:
-    await _send(session, settings, station, booking, subject="Your hold has lapsed", lines=[
+    await email_about_booking(session, settings, station, booking, subject="Your hold has lapsed", lines=[
         "We did not receive the deposit in time, so the date has been released.",
         "Book again any time; we'd love to cook for you."])
 
@@ -107,7 +117,8 @@ async def hold_expired(session: AsyncSession, settings: Settings, station: Stati
 async def event_reminder(session: AsyncSession, settings: Settings, station: Station, booking: Booking,
                          token: str) -> None:
     rules = await get_rules(session, station.id)
-    await _send(session, settings, station, booking, token=token, invite=True, subject="See you soon", lines=[
+    reminder = "See you soon"
+    await email_about_booking(session, settings, station, booking, token=token, invite=True, subject=reminder, lines=[
         f"Your hibachi party is on {local_time_text(booking.event_start, station)}.",
         f"Our chef arrives about {rules.busy_before_minutes} minutes early to set up; please have a flat outdoor "
         "space ready.",

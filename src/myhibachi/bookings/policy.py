@@ -20,13 +20,13 @@ class Terms:
     refund_cents: int = 0
 
 
-def deposit_paid_cents(booking: Booking) -> int:
-    """The deposit received: a booking is confirmed once its deposit is in."""
-    return booking.quote["deposit_cents"] if booking.confirmed_at is not None else 0
-
-
 def total_due_cents(booking: Booking) -> int:
     return booking.quote["total_cents"] + booking.fees_cents
+
+
+def balance_due_cents(booking: Booking, net_paid_cents: int) -> int:
+    """What is still to pay on an open booking (nothing once it is closed)."""
+    return max(0, total_due_cents(booking) - net_paid_cents) if booking.is_open else 0
 
 
 def _closed(booking: Booking, now: datetime) -> Terms | None:
@@ -71,18 +71,24 @@ def menu_change_terms(rules: BusinessRules, booking: Booking, now: datetime) -> 
     return _change_terms(booking, now, rules.menu_change_min_hours, "The menu")
 
 
-def cancel_terms(rules: BusinessRules, booking: Booking, now: datetime) -> Terms:
+def cancel_terms(rules: BusinessRules, booking: Booking, now: datetime, net_paid_cents: int) -> Terms:
+    """Everything paid comes back until the refund window closes; after it the deposit is forfeited (and any
+    balance paid ahead still comes back)."""
     if not booking.is_open:
         return Terms(False, f"This booking is {booking.status.replace('_', ' ')}.")
     if now >= booking.event_start:
         return Terms(False, "The event has already started.")
-    paid = deposit_paid_cents(booking)
-    if paid == 0:
+    if net_paid_cents <= 0:
         return Terms(True, "Nothing has been paid yet; cancelling costs nothing.")
     refund_until = booking.event_start - timedelta(hours=rules.deposit_refund_min_hours)
-    deposit = format_money(paid, rules.currency)
+    paid = format_money(net_paid_cents, rules.currency)
     if now <= refund_until:
-        return Terms(True, f"Cancelling now refunds your {deposit} deposit in full.", until=refund_until,
-                     refund_cents=paid)
-    return Terms(True, f"It is less than {rules.deposit_refund_min_hours} hours before the event: cancelling now "
-                       f"forfeits the {deposit} deposit.", until=None)
+        return Terms(True, f"Cancelling now refunds the {paid} you have paid, in full.", until=refund_until,
+                     refund_cents=net_paid_cents)
+    forfeit = min(net_paid_cents, booking.quote["deposit_cents"])
+    refund = net_paid_cents - forfeit
+    message = (f"It is less than {rules.deposit_refund_min_hours} hours before the event: cancelling now forfeits "
+               f"the {format_money(forfeit, rules.currency)} deposit")
+    if refund:
+        message += f" and refunds the other {format_money(refund, rules.currency)}"
+    return Terms(True, message + ".", refund_cents=refund)

@@ -24,11 +24,12 @@ from myhibachi.bookings.capacity import (
     local_start,
     remaining_capacity,
 )
+from myhibachi.bookings.ledger import BookingLedger, booking_ledger, booking_ledgers
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.policy import (
     Terms,
+    balance_due_cents,
     cancel_terms,
-    deposit_paid_cents,
     guest_change_terms,
     menu_change_terms,
     reschedule_terms,
@@ -47,6 +48,7 @@ from myhibachi.bookings.schemas import (
     ManageActions,
     ManageView,
     Party,
+    PaymentLineRead,
     VenueRead,
 )
 from myhibachi.chefs.models import Chef
@@ -279,7 +281,7 @@ def _venue(booking: Booking) -> VenueRead:
                      state=booking.venue_state, zip_code=booking.venue_zip)
 
 
-def _shape(booking: Booking, station: Station, customer: Customer) -> BookingRead:
+def _shape(booking: Booking, station: Station, customer: Customer, ledger: BookingLedger) -> BookingRead:
     zone = ZoneInfo(station.timezone)
     request = None
     if booking.cancel_requested_at is not None:
@@ -291,7 +293,8 @@ def _shape(booking: Booking, station: Station, customer: Customer) -> BookingRea
         status=BookingStatus(booking.status), event_date=booking.event_date, slot_time=booking.slot_time,
         event_start=booking.event_start.astimezone(zone), event_end=booking.event_end.astimezone(zone),
         party=_party(booking), quote=QuoteRead.model_validate(booking.quote), fees_cents=booking.fees_cents,
-        total_due_cents=total_due_cents(booking), venue=_venue(booking),
+        total_due_cents=total_due_cents(booking), paid_cents=ledger.net_paid_cents,
+        balance_due_cents=balance_due_cents(booking, ledger.net_paid_cents), venue=_venue(booking),
         customer=CustomerRead(name=customer.name, email=customer.email, phone=customer.phone),
         allergies=booking.allergies, notes=booking.notes, chef_id=booking.chef_id,
         hold_expires_at=booking.hold_expires_at, confirmed_at=booking.confirmed_at,
@@ -301,12 +304,13 @@ def _shape(booking: Booking, station: Station, customer: Customer) -> BookingRea
 
 
 async def read_bookings(session: AsyncSession, bookings: list[Booking]) -> list[BookingRead]:
-    """Staff views of bookings, with their stations and customers loaded in two queries."""
+    """Staff views of bookings, with their stations, customers and ledgers loaded in a few queries."""
     stations = {s.id: s for s in await session.scalars(
         select(Station).where(Station.id.in_({b.station_id for b in bookings})))}
     customers = {c.id: c for c in await session.scalars(
         select(Customer).where(Customer.id.in_({b.customer_id for b in bookings})))}
-    return [_shape(b, stations[b.station_id], customers[b.customer_id]) for b in bookings]
+    ledgers = await booking_ledgers(session, [b.id for b in bookings])
+    return [_shape(b, stations[b.station_id], customers[b.customer_id], ledgers[b.id]) for b in bookings]
 
 
 async def booking_detail(session: AsyncSession, principal: Principal, booking_id: int) -> BookingDetail:
@@ -329,8 +333,8 @@ async def manage_view(session: AsyncSession, booking: Booking) -> ManageView:
     customer = await session.get_one(Customer, booking.customer_id)
     rules = await get_rules(session, station.id)
     zone, now = ZoneInfo(station.timezone), utcnow()
-    paid = deposit_paid_cents(booking)
-    payments = [{"purpose": "deposit", "amount_cents": paid, "received_at": booking.confirmed_at}] if paid else []
+    ledger = await booking_ledger(session, booking.id)
+    paid = ledger.net_paid_cents
     return ManageView(
         reference=booking.reference, status=BookingStatus(booking.status), station_name=station.name,
         timezone=station.timezone, event_date=booking.event_date, slot_time=booking.slot_time,
@@ -338,12 +342,13 @@ async def manage_view(session: AsyncSession, booking: Booking) -> ManageView:
         party=_party(booking), venue=_venue(booking),
         customer=CustomerRead(name=customer.name, email=customer.email, phone=customer.phone),
         allergies=booking.allergies, notes=booking.notes, quote=QuoteRead.model_validate(booking.quote),
-        fees_cents=booking.fees_cents, total_due_cents=total_due_cents(booking), deposit_paid_cents=paid,
-        balance_due_cents=total_due_cents(booking) - paid,
+        fees_cents=booking.fees_cents, total_due_cents=total_due_cents(booking), paid_cents=paid,
+        balance_due_cents=balance_due_cents(booking, paid),
         deposit_due_by=_local(booking.hold_expires_at, zone) if booking.status == BookingStatus.pending_deposit
         else None,
-        payments=payments, refund_owed_cents=booking.refund_owed_cents,
+        payments=[PaymentLineRead(**vars(line)) for line in ledger.payments],
+        refund_owed_cents=booking.refund_owed_cents,
         actions=ManageActions(reschedule=_terms(reschedule_terms(rules, booking, now), zone),
                               change_guests=_terms(guest_change_terms(rules, booking, now), zone),
                               change_menu=_terms(menu_change_terms(rules, booking, now), zone),
-                              cancel=_terms(cancel_terms(rules, booking, now), zone)))
+                              cancel=_terms(cancel_terms(rules, booking, now, paid), zone)))

@@ -172,7 +172,8 @@ _BOOKING_EXAMPLE: dict[str, Any] = {
     "event_start": "2026-12-24T18:00:00-08:00", "event_end": "2026-12-24T20:30:00-08:00",
     "party": {"adults": 12, "children": 4, "toddlers": 1, "upgrades": {"filet_mignon": 3}, "extra_proteins": {},
               "addons": {"gyoza": 1}},
-    "quote": _QUOTE_EXAMPLE, "fees_cents": 0, "total_due_cents": 89541,
+    "quote": _QUOTE_EXAMPLE, "fees_cents": 0, "total_due_cents": 89541, "paid_cents": 10000,
+    "balance_due_cents": 79541,
     "venue": {"line1": "4100 Mowry Ave", "line2": None, "city": "Fremont", "state": "CA", "zip_code": "94538"},
     "customer": {"name": "Dana Lee", "email": "dana@example.com", "phone": "+15105550142"},
     "allergies": "none", "notes": None, "chef_id": 3, "hold_expires_at": None,
@@ -201,6 +202,8 @@ class BookingRead(BaseModel):
     quote: QuoteRead
     fees_cents: int = Field(description="Reschedule fees added to the balance.")
     total_due_cents: int = Field(description="The quote's total plus fees.")
+    paid_cents: int = Field(description="Paid so far, less refunds (from the payment ledger).")
+    balance_due_cents: int = Field(description="Still to pay; 0 once the booking is closed.")
     venue: VenueRead
     customer: CustomerRead
     allergies: str
@@ -212,7 +215,7 @@ class BookingRead(BaseModel):
     cancel_request: CancelRequestRead | None
     cancelled_at: datetime | None
     cancel_reason: str | None
-    refund_owed_cents: int | None = Field(description="The deposit refund owed under policy at cancellation.")
+    refund_owed_cents: int | None = Field(description="The refund owed under policy at cancellation.")
     created_at: datetime
 
     model_config = ConfigDict(json_schema_extra={"examples": [_BOOKING_EXAMPLE]})
@@ -248,6 +251,14 @@ class ManageActions(BaseModel):
     cancel: ActionTermsRead
 
 
+class PaymentLineRead(BaseModel):
+    purpose: str = Field(examples=["deposit"])
+    method: str = Field(examples=["card"])
+    amount_cents: int
+    refunded_cents: int
+    received_at: datetime | None
+
+
 class ManageView(BaseModel):
     reference: str
     status: BookingStatus
@@ -265,10 +276,10 @@ class ManageView(BaseModel):
     quote: QuoteRead
     fees_cents: int
     total_due_cents: int
-    deposit_paid_cents: int
+    paid_cents: int = Field(description="Paid so far, less refunds.")
     balance_due_cents: int
     deposit_due_by: datetime | None
-    payments: list[dict[str, Any]] = Field(description="Payments received (card, cash, …).")
+    payments: list[PaymentLineRead] = Field(description="Payments received (card, cash, …), oldest first.")
     refund_owed_cents: int | None
     actions: ManageActions
 
@@ -278,7 +289,7 @@ class ManageView(BaseModel):
         "event_start": "2026-12-24T18:00:00-08:00", "event_end": "2026-12-24T20:30:00-08:00",
         "party": _BOOKING_EXAMPLE["party"], "venue": _BOOKING_EXAMPLE["venue"],
         "customer": _BOOKING_EXAMPLE["customer"], "allergies": "none", "notes": None, "quote": _QUOTE_EXAMPLE,
-        "fees_cents": 0, "total_due_cents": 89541, "deposit_paid_cents": 0, "balance_due_cents": 89541,
+        "fees_cents": 0, "total_due_cents": 89541, "paid_cents": 0, "balance_due_cents": 89541,
         "deposit_due_by": "2026-11-26T09:30:00-08:00", "payments": [], "refund_owed_cents": None,
         "actions": {
             "reschedule": {"allowed": True, "message": "Your first reschedule is free until 24 hours before the "

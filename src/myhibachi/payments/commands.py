@@ -1,0 +1,349 @@
+"""Payment use-cases: card intents, manual payments, refunds, and the cancellation refund the policy owes.
+
+Money moves only under a lock on the row it changes (the booking for a new payment, the payment for a refund), so
+two requests at once cannot both pass the "no more than owed / paid" checks. Stripe writes carry idempotency keys
+derived from our ids, and our own `(scope, key)` columns are unique, so a retry never charges or refunds twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myhibachi.audit.commands import record_audit
+from myhibachi.auth.permissions import Permission
+from myhibachi.auth.principal import Principal
+from myhibachi.bookings.commands import Actor, confirm_booking
+from myhibachi.bookings.ledger import booking_ledger
+from myhibachi.bookings.models import Booking, BookingStatus
+from myhibachi.bookings.policy import total_due_cents
+from myhibachi.core.db import utcnow
+from myhibachi.core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from myhibachi.payments import notifications
+from myhibachi.payments.gateway import CardGateway, CardIntent
+from myhibachi.payments.ledger import refunded_by_payment
+from myhibachi.payments.models import (
+    Payment,
+    PaymentMethod,
+    PaymentPurpose,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
+from myhibachi.payments.schemas import ManualPaymentCreate, RefundCreate
+from myhibachi.settings import Settings
+
+log = structlog.get_logger(__name__)
+PAYABLE_INTENT_STATES = {"requires_payment_method", "requires_confirmation", "requires_action"}
+
+
+class CardPaymentsDisabled(Conflict):
+    code = "card_payments_disabled"
+
+
+class NothingDue(Conflict):
+    code = "nothing_due"
+
+
+class Overpayment(ValidationFailed):
+    code = "overpayment"
+
+
+class RefundExceedsPaid(ValidationFailed):
+    code = "refund_exceeds_paid"
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    code = "idempotency_key_reused"
+
+
+def _request_hash(body: Any) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _locked_booking(session: AsyncSession, booking_id: int) -> Booking:
+    stmt = select(Booking).where(Booking.id == booking_id).with_for_update().execution_options(populate_existing=True)
+    booking = await session.scalar(stmt)
+    if booking is None:
+        raise NotFound("No such booking.")
+    return booking
+
+
+async def _locked_payment(session: AsyncSession, payment_id: int) -> Payment:
+    stmt = select(Payment).where(Payment.id == payment_id).with_for_update().execution_options(populate_existing=True)
+    payment = await session.scalar(stmt)
+    if payment is None:
+        raise NotFound("No such payment.")
+    return payment
+
+
+async def _audit_payment(session: AsyncSession, user_id: int | None, action: str, payment: Payment,
+                         after: dict[str, Any], reason: str | None = None) -> None:
+    await record_audit(session, actor_user_id=user_id, action=action, target_type="payment", target_id=payment.id,
+                       station_id=payment.station_id, before=None,
+                       after={"booking_id": payment.booking_id, **after}, reason=reason)
+
+
+def staff_payment_scope(principal: Principal, payment: Payment, permission: Permission) -> None:
+    principal.authorize(permission, payment.station_id)
+
+
+# --- card payments ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardPaymentStarted:
+    payment: Payment
+    intent: CardIntent
+
+
+def _amount_due(booking: Booking, purpose: PaymentPurpose, net_paid: int) -> int:
+    if purpose is PaymentPurpose.deposit:
+        if booking.status != BookingStatus.pending_deposit.value:
+            raise IllegalTransition("The deposit is only paid while the booking awaits it; this booking is "
+                                    f"{booking.status.replace('_', ' ')}.")
+        if booking.hold_expires_at is not None and booking.hold_expires_at <= utcnow():
+            raise IllegalTransition("The hold on this date has lapsed without a deposit; please book again.")
+        return max(0, booking.quote["deposit_cents"] - net_paid)
+    if booking.status != BookingStatus.confirmed.value:
+        raise IllegalTransition("The balance is paid online once the booking is confirmed.")
+    return max(0, total_due_cents(booking) - net_paid)
+
+
+async def start_card_payment(session: AsyncSession, settings: Settings, cards: CardGateway | None, booking_id: int,
+                             purpose: PaymentPurpose) -> CardPaymentStarted:
+    """A PaymentIntent for the amount due now; asking again for the same purpose and amount gives the same one."""
+    if cards is None:
+        raise CardPaymentsDisabled("Card payments are not available; " + " ".join(manual_instructions(settings)))
+    booking = await _locked_booking(session, booking_id)  # one intent per booking at a time
+    net_paid = (await booking_ledger(session, booking.id)).net_paid_cents
+    amount = _amount_due(booking, purpose, net_paid)
+    if amount <= 0:
+        raise NothingDue(f"Nothing is due for the {purpose.value} of this booking.")
+    open_payments = list(await session.scalars(select(Payment).where(
+        Payment.booking_id == booking.id, Payment.purpose == purpose.value, Payment.method == PaymentMethod.card.value,
+        Payment.status.in_([PaymentStatus.pending.value, PaymentStatus.failed.value])).order_by(Payment.id)))
+    for payment in open_payments:
+        if payment.amount_cents == amount and payment.provider_intent_id:
+            intent = await cards.retrieve_intent(payment.provider_intent_id)
+            if intent.status in PAYABLE_INTENT_STATES:
+                return CardPaymentStarted(payment, intent)
+        await _withdraw(cards, payment)  # the amount due changed: nobody should pay the old one
+    attempt = 1 + (await session.scalar(select(func.count()).select_from(Payment).where(
+        Payment.booking_id == booking.id, Payment.purpose == purpose.value,
+        Payment.method == PaymentMethod.card.value)) or 0)
+    key = f"{purpose.value}:{booking.id}:{attempt}"
+    payment = Payment(booking_id=booking.id, station_id=booking.station_id, purpose=purpose.value,
+                      method=PaymentMethod.card.value, status=PaymentStatus.pending.value, amount_cents=amount,
+                      currency=booking.quote["currency"], idempotency_key=key)
+    session.add(payment)
+    await session.flush()
+    intent = await cards.create_intent(amount_cents=amount, currency=payment.currency, idempotency_key=key, metadata={
+        "booking_id": str(booking.id), "booking_reference": booking.reference, "payment_id": str(payment.id),
+        "purpose": purpose.value, "station_id": str(booking.station_id)})
+    payment.provider_intent_id = intent.id
+    await session.flush()
+    return CardPaymentStarted(payment, intent)
+
+
+async def _withdraw(cards: CardGateway | None, payment: Payment) -> None:
+    if cards is not None and payment.provider_intent_id:
+        await cards.cancel_intent(payment.provider_intent_id)
+    payment.status = PaymentStatus.canceled.value
+
+
+def manual_instructions(settings: Settings) -> list[str]:
+    return [settings.zelle_instructions, settings.venmo_instructions]
+
+
+# --- manual payments ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recorded:
+    payment: Payment
+    created: bool  # False: an idempotent replay
+
+
+async def record_manual_payment(session: AsyncSession, settings: Settings, principal: Principal, booking_id: int,
+                                data: ManualPaymentCreate, *, idempotency_key: str | None = None) -> Recorded:
+    """Cash, Zelle, Venmo or check received by staff; confirms the booking once the deposit is covered."""
+    booking = await _locked_booking(session, booking_id)
+    principal.authorize(Permission.payments_record, booking.station_id)
+    scoped_key = f"manual:{booking.id}:{idempotency_key}" if idempotency_key else None
+    request_hash = _request_hash(data)
+    if scoped_key and (replay := await session.scalar(select(Payment).where(Payment.idempotency_key == scoped_key))):
+        if replay.request_hash != request_hash:
+            raise IdempotencyKeyReused.on("header.Idempotency-Key",
+                                          "This Idempotency-Key was used for a different payment.")
+        return Recorded(replay, created=False)
+    if booking.status in (BookingStatus.cancelled.value, BookingStatus.no_show.value):
+        raise IllegalTransition(f"A {booking.status.replace('_', ' ')} booking takes no payments; refund instead.")
+    ledger = await booking_ledger(session, booking.id)
+    due = total_due_cents(booking) - ledger.net_paid_cents
+    if data.amount_cents > due:
+        raise Overpayment.on("body.amount_cents", f"At most {due} cents is due on this booking.")
+    deposit_covered = ledger.paid_cents >= booking.quote["deposit_cents"]
+    purpose = data.purpose or (PaymentPurpose.balance if deposit_covered else PaymentPurpose.deposit)
+    now = utcnow()
+    payment = Payment(booking_id=booking.id, station_id=booking.station_id, purpose=purpose.value,
+                      method=data.method.value, status=PaymentStatus.succeeded.value, amount_cents=data.amount_cents,
+                      currency=booking.quote["currency"], reference=data.reference, idempotency_key=scoped_key,
+                      request_hash=request_hash, recorded_by_user_id=principal.user_id, succeeded_at=now)
+    session.add(payment)
+    await session.flush()
+    await _audit_payment(session, principal.user_id, "payments.record", payment, {
+        "method": payment.method, "amount_cents": payment.amount_cents, "purpose": payment.purpose,
+        "reference": payment.reference})
+    await notifications.payment_receipt(session, settings, booking, payment)
+    if _awaits_deposit(booking) and ledger.paid_cents + payment.amount_cents >= booking.quote["deposit_cents"]:
+        await confirm_booking(session, settings, Actor.staff(principal), booking.id, by_deposit=True)
+    return Recorded(payment, created=True)
+
+
+def _awaits_deposit(booking: Booking) -> bool:
+    return booking.status in (BookingStatus.pending_deposit.value, BookingStatus.expired.value)
+
+
+# --- refunds ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refunded:
+    refund: Refund
+    created: bool
+
+
+async def refund_payment(session: AsyncSession, settings: Settings, cards: CardGateway | None, principal: Principal,
+                         payment_id: int, data: RefundCreate, *, idempotency_key: str | None = None) -> Refunded:
+    """Give back all or part of a payment, never more than is left of it: card payments through Stripe, others
+    recorded with the method used to pay back."""
+    payment = await _locked_payment(session, payment_id)
+    principal.authorize(Permission.payments_refund, payment.station_id)
+    request_hash = _request_hash(data)
+    scoped_key = f"staff:{payment.id}:{idempotency_key}" if idempotency_key else None
+    if scoped_key and (replay := await session.scalar(select(Refund).where(Refund.idempotency_key == scoped_key))):
+        if replay.request_hash != request_hash:
+            raise IdempotencyKeyReused.on("header.Idempotency-Key",
+                                          "This Idempotency-Key was used for a different refund.")
+        return Refunded(replay, created=False)
+    if payment.method == PaymentMethod.card.value and data.method not in (None, PaymentMethod.card):
+        raise ValidationFailed.on("body.method", "A card payment is refunded to the card.")
+    if payment.method != PaymentMethod.card.value and data.method is PaymentMethod.card:
+        raise ValidationFailed.on("body.method", "Only a card payment can be refunded to a card.")
+    method = PaymentMethod.card if payment.method == PaymentMethod.card.value else (data.method or
+                                                                                   PaymentMethod(payment.method))
+    if method is PaymentMethod.card and cards is None:
+        raise CardPaymentsDisabled("Card payments are not configured here, so a card refund cannot be sent.")
+    refund = await _refund(session, settings, cards, payment, data.amount_cents, method=method, reason=data.reason,
+                           user_id=principal.user_id, key=scoped_key, request_hash=request_hash)
+    return Refunded(refund, created=True)
+
+
+async def _refund(session: AsyncSession, settings: Settings, cards: CardGateway | None, payment: Payment,
+                  amount_cents: int, *,
+                  method: PaymentMethod, reason: str, user_id: int | None, key: str | None,
+                  request_hash: str | None = None) -> Refund:
+    """The one way money goes back: checks what is left of the payment (under its row lock), then refunds."""
+    if payment.status != PaymentStatus.succeeded.value:
+        raise IllegalTransition(f"Only a received payment can be refunded; this one is {payment.status}.")
+    left = payment.amount_cents - (await refunded_by_payment(session, [payment.id])).get(payment.id, 0)
+    if amount_cents > left:
+        raise RefundExceedsPaid.on("body.amount_cents", f"At most {left} cents of this payment can be refunded.")
+    card = method is PaymentMethod.card
+    refund = Refund(payment_id=payment.id, amount_cents=amount_cents, method=method.value, reason=reason,
+                    status=RefundStatus.pending.value if card else RefundStatus.succeeded.value,
+                    idempotency_key=key, request_hash=request_hash, requested_by_user_id=user_id)
+    session.add(refund)
+    await session.flush()
+    if card:
+        assert cards is not None and payment.provider_intent_id is not None
+        count = await session.scalar(select(func.count()).select_from(Refund).where(Refund.payment_id == payment.id))
+        done = await cards.refund(payment_intent_id=payment.provider_intent_id, amount_cents=amount_cents,
+                                  idempotency_key=f"refund:{key or f'{payment.id}:{count}'}",
+                                  metadata={"payment_id": str(payment.id), "refund_id": str(refund.id),
+                                            "booking_id": str(payment.booking_id)})
+        refund = await _adopt_provider_refund(session, refund, done.id)
+        refund.status = refund_status(done.status)
+        await session.flush()
+    await _audit_payment(session, user_id, "payments.refund", payment, {
+        "refund_id": refund.id, "amount_cents": amount_cents, "method": method.value, "status": refund.status},
+        reason=reason)
+    booking = await session.get_one(Booking, payment.booking_id)
+    await notifications.refund_notice(session, settings, booking, payment, refund)
+    return refund
+
+
+async def _adopt_provider_refund(session: AsyncSession, refund: Refund, provider_id: str) -> Refund:
+    """Stripe answers a repeated key with the refund it already made: if a webhook recorded it first, keep that
+    row (with our key) rather than counting the money twice."""
+    existing = await session.scalar(select(Refund).where(Refund.provider_refund_id == provider_id))
+    if existing is None:
+        refund.provider_refund_id = provider_id
+        return refund
+    existing.idempotency_key, existing.request_hash = refund.idempotency_key, refund.request_hash
+    existing.requested_by_user_id, existing.reason = refund.requested_by_user_id, refund.reason
+    await session.delete(refund)
+    await session.flush()
+    return existing
+
+
+def refund_status(provider_status: str | None) -> str:
+    if provider_status in ("failed", "canceled"):
+        return RefundStatus.failed.value
+    return RefundStatus.succeeded.value if provider_status == "succeeded" else RefundStatus.pending.value
+
+
+async def refund_in_full(session: AsyncSession, settings: Settings, cards: CardGateway | None, payment: Payment, *,
+                         reason: str, key: str) -> Refund | None:
+    """What is left of a card payment, back to the card (once per `key`); None when nothing is left."""
+    if await session.scalar(select(Refund.id).where(Refund.idempotency_key == key)) is not None:
+        return None
+    left = payment.amount_cents - (await refunded_by_payment(session, [payment.id])).get(payment.id, 0)
+    if left <= 0:
+        return None
+    return await _refund(session, settings, cards, payment, left, method=PaymentMethod.card, reason=reason,
+                         user_id=None, key=key)
+
+
+# --- the cancellation refund ----------------------------------------------------------------------------------------
+
+
+async def settle_cancellation(session: AsyncSession, settings: Settings, cards: CardGateway | None, booking_id: int,
+                              refund_cents: int) -> None:
+    """After a cancellation: withdraw open card intents, refund what the policy owes to the cards it came from
+    (newest payment first), and tell staff about any part paid by hand that they must give back themselves."""
+    booking = await _locked_booking(session, booking_id)
+    payments = list(await session.scalars(select(Payment).where(Payment.booking_id == booking.id)
+                                          .order_by(Payment.id.desc()).with_for_update()))
+    for payment in payments:
+        if payment.method == PaymentMethod.card.value and payment.status in (PaymentStatus.pending.value,
+                                                                            PaymentStatus.failed.value):
+            await _withdraw(cards, payment)
+    owed = refund_cents
+    refunded = await refunded_by_payment(session, [p.id for p in payments])
+    by_hand: list[tuple[Payment, int]] = []
+    for payment in (p for p in payments if p.status == PaymentStatus.succeeded.value):
+        if owed <= 0:
+            break
+        amount = min(owed, payment.amount_cents - refunded.get(payment.id, 0))
+        if amount <= 0:
+            continue
+        owed -= amount
+        key = f"cancel:{booking.id}:{payment.id}"
+        if await session.scalar(select(Refund.id).where(Refund.idempotency_key == key)) is not None:
+            continue
+        if payment.method == PaymentMethod.card.value and cards is not None:
+            await _refund(session, settings, cards, payment, amount, method=PaymentMethod.card,
+                          reason="Cancellation refund under the booking policy", user_id=None, key=key)
+        else:
+            by_hand.append((payment, amount))
+    if by_hand:
+        await notifications.refund_by_hand(session, settings, booking, by_hand)

@@ -1,0 +1,110 @@
+"""The payment ledger: payments in, refunds out, and the Stripe events that moved them.
+
+What a booking has paid and still owes is derived from these rows (see `queries.booking_ledgers`), never stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from myhibachi.core.db import Base, BigId, UTCDateTime, utcnow
+
+
+class PaymentPurpose(StrEnum):
+    deposit = "deposit"
+    balance = "balance"
+    fee = "fee"
+
+
+class PaymentMethod(StrEnum):
+    card = "card"
+    cash = "cash"
+    zelle = "zelle"
+    venmo = "venmo"
+    check = "check"
+
+
+MANUAL_METHODS = (PaymentMethod.cash, PaymentMethod.zelle, PaymentMethod.venmo, PaymentMethod.check)
+
+
+class PaymentStatus(StrEnum):
+    pending = "pending"  # a card intent awaiting the customer
+    succeeded = "succeeded"
+    failed = "failed"  # the last card attempt was declined; the customer may try again with the same intent
+    canceled = "canceled"  # withdrawn (the amount due changed, or the booking closed)
+
+
+class RefundStatus(StrEnum):
+    pending = "pending"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="RESTRICT"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="RESTRICT"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    method: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    reference: Mapped[str | None] = mapped_column(String(200))  # a manual payment's receipt / transfer id
+    provider_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    provider_charge_id: Mapped[str | None] = mapped_column(String(255))
+    # Scoped, deterministic key (`deposit:{booking}:{attempt}`, `manual:{booking}:{client key}`): the same key is
+    # the same payment, here and at Stripe.
+    idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispute_reason: Mapped[str | None] = mapped_column(String(100))
+    recorded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        Index("ix_payments_station_created", "station_id", "created_at"),
+    )
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="RESTRICT"), index=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    provider_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    requested_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+
+class StripeEvent(Base):
+    """Each webhook event once, by Stripe's id; `handled_at` is set in the transaction that applied it."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(Text)

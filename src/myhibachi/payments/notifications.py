@@ -1,0 +1,85 @@
+"""Payment emails through the outbox: the customer's receipts and refund notices, and staff alerts."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myhibachi.auth.permissions import Permission
+from myhibachi.auth.queries import staff_emails_with
+from myhibachi.bookings.commands import manage_token
+from myhibachi.bookings.models import Booking
+from myhibachi.bookings.notifications import email_about_booking
+from myhibachi.core.email import queue_email
+from myhibachi.core.money import format_money
+from myhibachi.core.templating import render
+from myhibachi.payments.models import Payment, PaymentMethod, Refund
+from myhibachi.settings import Settings
+from myhibachi.stations.models import Station
+
+METHOD_NAMES = {PaymentMethod.card: "card", PaymentMethod.cash: "cash", PaymentMethod.zelle: "Zelle",
+                PaymentMethod.venmo: "Venmo", PaymentMethod.check: "check"}
+
+
+def _money(cents: int, payment: Payment) -> str:
+    return format_money(cents, payment.currency)
+
+
+async def _to_customer(session: AsyncSession, settings: Settings, booking: Booking, subject: str,
+                       lines: list[str]) -> None:
+    station = await session.get_one(Station, booking.station_id)
+    await email_about_booking(session, settings, station, booking, subject=subject, lines=lines,
+                             token=manage_token(settings, booking))
+
+
+async def _to_staff(session: AsyncSession, settings: Settings, booking: Booking, permission: Permission,
+                    subject: str, lines: list[str]) -> None:
+    subject = f"{subject} — {booking.reference}"
+    for to in await staff_emails_with(session, booking.station_id, permission):
+        await queue_email(session, to=to, subject=subject,
+                          text=render("email/staff_notice.txt", brand=settings.brand_name, subject=subject,
+                                      lines=lines))
+
+
+async def payment_receipt(session: AsyncSession, settings: Settings, booking: Booking, payment: Payment) -> None:
+    method = METHOD_NAMES[PaymentMethod(payment.method)]
+    line = f"We received {_money(payment.amount_cents, payment)} by {method} for your {payment.purpose}."
+    if payment.reference:
+        line += f" Reference: {payment.reference}."
+    await _to_customer(session, settings, booking, "Payment received", [line, "Thank you!"])
+
+
+async def refund_notice(session: AsyncSession, settings: Settings, booking: Booking, payment: Payment,
+                        refund: Refund) -> None:
+    method = METHOD_NAMES[PaymentMethod(refund.method)]
+    where = "to your card; it shows on your statement within 5–10 business days" if refund.method == "card" \
+        else f"by {method}"
+    await _to_customer(session, settings, booking, "Your refund", [
+        f"We are refunding {_money(refund.amount_cents, payment)} {where}.", f"Reason: {refund.reason}"])
+
+
+async def refund_by_hand(session: AsyncSession, settings: Settings, booking: Booking,
+                         owed: list[tuple[Payment, int]]) -> None:
+    lines = [f"{booking.reference} was cancelled and the policy refunds money that was paid by hand; "
+             "pay it back and record it as a refund of the payment:"]
+    lines += [f"- {_money(amount, p)} of payment #{p.id} ({METHOD_NAMES[PaymentMethod(p.method)]}, "
+              f"reference {p.reference or 'none'})" for p, amount in owed]
+    await _to_staff(session, settings, booking, Permission.payments_refund, "Refund to pay by hand", lines)
+
+
+async def deposit_returned(session: AsyncSession, settings: Settings, booking: Booking, payment: Payment,
+                           why: str) -> None:
+    amount = _money(payment.amount_cents, payment)
+    await _to_customer(session, settings, booking, "Your deposit is on its way back", [
+        f"Your {amount} deposit arrived, but it could not confirm your booking: {why}",
+        "We have refunded it in full to your card. We are sorry; please book another date."])
+    await _to_staff(session, settings, booking, Permission.payments_refund, "Late deposit refunded", [
+        f"A {amount} card deposit for {booking.reference} arrived but could not confirm it: {why}",
+        "It was refunded automatically and the customer was told."])
+
+
+async def dispute_opened(session: AsyncSession, settings: Settings, booking: Booking, payment: Payment,
+                         amount_cents: int) -> None:
+    await _to_staff(session, settings, booking, Permission.payments_refund, "Card payment disputed", [
+        f"The customer's bank opened a dispute of {_money(amount_cents, payment)} on payment #{payment.id} "
+        f"for {booking.reference} (reason: {payment.dispute_reason}).",
+        "Answer it in the Stripe dashboard before its deadline."])

@@ -1,0 +1,146 @@
+"""Reading payments: the staff's station-scoped list and detail, and what a customer may pay and how."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myhibachi.auth.permissions import Permission
+from myhibachi.auth.principal import Principal
+from myhibachi.bookings.ledger import booking_ledger
+from myhibachi.bookings.models import Booking, BookingStatus
+from myhibachi.bookings.policy import balance_due_cents
+from myhibachi.core.errors import NotFound, ValidationFailed
+from myhibachi.payments.commands import manual_instructions
+from myhibachi.payments.ledger import refunded_by_payment
+from myhibachi.payments.models import Payment, PaymentMethod, PaymentStatus, Refund, StripeEvent
+from myhibachi.payments.schemas import (
+    ManualMethod,
+    ManualPaymentOption,
+    PaymentDetail,
+    PaymentEventRead,
+    PaymentOptions,
+    PaymentRead,
+    RefundRead,
+)
+from myhibachi.settings import Settings
+from myhibachi.stations.models import Station
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    station_id: int | None = None
+    method: PaymentMethod | None = None
+    status: PaymentStatus | None = None
+    date_from: date | None = None  # local dates of each payment's station, inclusive, by when it was created
+    date_to: date | None = None
+
+
+def _encode_cursor(payment: Payment) -> str:
+    raw = json.dumps([payment.created_at.isoformat(), payment.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        created, payment_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(created), int(payment_id)
+    except (ValueError, TypeError):
+        raise ValidationFailed.on("query.cursor", "This cursor is not one we gave out.") from None
+
+
+async def _scoped_stations(session: AsyncSession, principal: Principal, station_id: int | None) -> list[Station]:
+    """The station-scoping choke point for payments: the stations whose payments the principal may read."""
+    if station_id is not None:
+        principal.authorize(Permission.payments_read, station_id)
+        return list(await session.scalars(select(Station).where(Station.id == station_id)))
+    readable = principal.stations_with(Permission.payments_read)
+    if readable is not None and not readable:
+        raise principal.deny(Permission.payments_read, None, "Your role does not allow reading payments.")
+    stmt = select(Station) if readable is None else select(Station).where(Station.id.in_(sorted(readable)))
+    return list(await session.scalars(stmt))
+
+
+def _station_window(station: Station, filters: PaymentFilter):  # noqa: ANN202 - a SQL condition
+    zone = ZoneInfo(station.timezone)
+    conditions = [Payment.station_id == station.id]
+    if filters.date_from:
+        conditions.append(Payment.created_at >= datetime.combine(filters.date_from, time(), zone))
+    if filters.date_to:
+        conditions.append(Payment.created_at < datetime.combine(filters.date_to + timedelta(days=1), time(), zone))
+    return and_(*conditions)
+
+
+async def list_payments(session: AsyncSession, principal: Principal, filters: PaymentFilter, *,
+                        cursor: str | None, limit: int) -> tuple[list[PaymentRead], str | None]:
+    """Newest first, keyset-paginated; dates are local to each payment's station."""
+    if filters.date_from and filters.date_to and filters.date_to < filters.date_from:
+        raise ValidationFailed.on("query.to", "to must not be before from")
+    stations = await _scoped_stations(session, principal, filters.station_id)
+    stmt = select(Payment).where(or_(false(), *[_station_window(s, filters) for s in stations]))
+    if filters.method:
+        stmt = stmt.where(Payment.method == filters.method.value)
+    if filters.status:
+        stmt = stmt.where(Payment.status == filters.status.value)
+    if cursor:
+        before_created, before_id = _decode_cursor(cursor)
+        stmt = stmt.where(or_(Payment.created_at < before_created,
+                              and_(Payment.created_at == before_created, Payment.id < before_id)))
+    rows = list(await session.scalars(stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1)))
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return await read_payments(session, rows[:limit]), next_cursor
+
+
+async def read_payments(session: AsyncSession, payments: list[Payment]) -> list[PaymentRead]:
+    references = dict((await session.execute(select(Booking.id, Booking.reference).where(
+        Booking.id.in_({p.booking_id for p in payments})))).tuples().all())
+    refunded = await refunded_by_payment(session, [p.id for p in payments])
+    return [PaymentRead(
+        id=p.id, booking_id=p.booking_id, booking_reference=references[p.booking_id], station_id=p.station_id,
+        purpose=p.purpose, method=p.method, status=p.status, amount_cents=p.amount_cents,
+        refunded_cents=refunded.get(p.id, 0), currency=p.currency, reference=p.reference,
+        provider_intent_id=p.provider_intent_id, provider_charge_id=p.provider_charge_id,
+        failure_message=p.failure_message, disputed_at=p.disputed_at, dispute_reason=p.dispute_reason,
+        recorded_by_user_id=p.recorded_by_user_id, created_at=p.created_at, succeeded_at=p.succeeded_at)
+        for p in payments]
+
+
+async def find_readable_payment(session: AsyncSession, principal: Principal, payment_id: int,
+                                permission: Permission = Permission.payments_read) -> Payment:
+    payment = await session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFound("No such payment.")
+    principal.authorize(permission, payment.station_id)  # no role at its station: 404, as if absent
+    return payment
+
+
+async def payment_detail(session: AsyncSession, principal: Principal, payment_id: int) -> PaymentDetail:
+    payment = await find_readable_payment(session, principal, payment_id)
+    (read,) = await read_payments(session, [payment])
+    refunds = await session.scalars(select(Refund).where(Refund.payment_id == payment.id).order_by(Refund.id))
+    events = [] if payment.provider_intent_id is None else await session.scalars(
+        select(StripeEvent).where(StripeEvent.payment_intent_id == payment.provider_intent_id)
+        .order_by(StripeEvent.received_at, StripeEvent.id))
+    return PaymentDetail(**read.model_dump(), refunds=[RefundRead.model_validate(r) for r in refunds],
+                         events=[PaymentEventRead(id=e.id, type=e.type, received_at=e.received_at,
+                                                  handled_at=e.handled_at, outcome=e.outcome) for e in events])
+
+
+async def payment_options(session: AsyncSession, settings: Settings, booking: Booking) -> PaymentOptions:
+    """How the customer can pay now, and how much: the card form only when Stripe keys are configured."""
+    paid = (await booking_ledger(session, booking.id)).net_paid_cents
+    deposit_due = max(0, booking.quote["deposit_cents"] - paid) \
+        if booking.status == BookingStatus.pending_deposit.value else 0
+    zelle, venmo = manual_instructions(settings)
+    return PaymentOptions(
+        card_enabled=settings.card_payments_enabled, publishable_key=settings.stripe_publishable_key
+        if settings.card_payments_enabled else None,
+        manual=[ManualPaymentOption(method=ManualMethod.zelle, instructions=zelle),
+                ManualPaymentOption(method=ManualMethod.venmo, instructions=venmo)],
+        deposit_due_cents=deposit_due, balance_due_cents=balance_due_cents(booking, paid))

@@ -1,0 +1,162 @@
+"""The payments API contract: card intents, manual payments, refunds, and the staff's payment views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from myhibachi.payments.models import PaymentMethod, PaymentPurpose, PaymentStatus, RefundStatus
+
+Cents = Annotated[int, Field(ge=1, le=10_000_000, strict=True, description="Integer cents.")]
+
+
+class ManualMethod(StrEnum):
+    cash = "cash"
+    zelle = "zelle"
+    venmo = "venmo"
+    check = "check"
+
+
+class OnlinePurpose(StrEnum):
+    deposit = "deposit"
+    balance = "balance"
+
+
+class PaymentIntentCreate(BaseModel):
+    purpose: OnlinePurpose
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"purpose": "deposit"}]})
+
+
+class PaymentIntentRead(BaseModel):
+    payment_intent_id: str
+    client_secret: str = Field(description="For Stripe's Payment Element in the customer's browser.")
+    amount_cents: int
+    currency: str
+    publishable_key: str | None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "payment_intent_id": "pi_3Q0abc", "client_secret": "pi_3Q0abc_secret_xyz", "amount_cents": 10000,
+        "currency": "usd", "publishable_key": "pk_test_123"}]})
+
+
+class ManualPaymentOption(BaseModel):
+    method: ManualMethod
+    instructions: str
+
+
+class PaymentOptions(BaseModel):
+    card_enabled: bool = Field(description="Whether the card form can be offered (Stripe keys configured).")
+    publishable_key: str | None
+    manual: list[ManualPaymentOption] = Field(description="How to pay without a card.")
+    deposit_due_cents: int
+    balance_due_cents: int
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "card_enabled": False, "publishable_key": None, "manual": [
+            {"method": "zelle", "instructions": "Zelle to payments@myhibachi.local with your booking reference."},
+            {"method": "venmo", "instructions": "Venmo @MyHibachi with your booking reference in the note."}],
+        "deposit_due_cents": 10000, "balance_due_cents": 89541}]})
+
+
+class ManualPaymentCreate(BaseModel):
+    method: ManualMethod
+    amount_cents: Cents
+    reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
+        description="Receipt number, transfer id or check number.")
+    purpose: PaymentPurpose | None = Field(None, description="Default: deposit until it is covered, then balance.")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"method": "zelle", "amount_cents": 10000, "reference": "ZL-88231"}]})
+
+
+class RefundCreate(BaseModel):
+    amount_cents: Cents
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    method: PaymentMethod | None = Field(None, description="How the money goes back; card payments always go "
+                                                           "back to the card. Default: the payment's method.")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"amount_cents": 5000, "reason": "Two guests fewer than booked"}]})
+
+
+class RefundRead(BaseModel):
+    id: int
+    payment_id: int
+    amount_cents: int
+    method: PaymentMethod
+    status: RefundStatus
+    reason: str
+    provider_refund_id: str | None
+    requested_by_user_id: int | None
+    created_at: datetime
+
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "id": 7, "payment_id": 12, "amount_cents": 5000, "method": "card", "status": "succeeded",
+        "reason": "Two guests fewer than booked", "provider_refund_id": "re_3Q0abc", "requested_by_user_id": 2,
+        "created_at": "2026-12-02T18:00:00Z"}]})
+
+
+_PAYMENT_EXAMPLE = {
+    "id": 12, "booking_id": 42, "booking_reference": "MH-7K3Q9D", "station_id": 1, "purpose": "deposit",
+    "method": "card", "status": "succeeded", "amount_cents": 10000, "refunded_cents": 0, "currency": "usd",
+    "reference": None, "provider_intent_id": "pi_3Q0abc", "provider_charge_id": "ch_3Q0abc",
+    "failure_message": None, "disputed_at": None, "dispute_reason": None, "recorded_by_user_id": None,
+    "created_at": "2026-11-25T17:31:00Z", "succeeded_at": "2026-11-25T17:32:10Z",
+}
+
+
+class PaymentRead(BaseModel):
+    id: int
+    booking_id: int
+    booking_reference: str
+    station_id: int
+    purpose: PaymentPurpose
+    method: PaymentMethod
+    status: PaymentStatus
+    amount_cents: int
+    refunded_cents: int = Field(description="Refunded or on its way back.")
+    currency: str
+    reference: str | None
+    provider_intent_id: str | None
+    provider_charge_id: str | None
+    failure_message: str | None
+    disputed_at: datetime | None
+    dispute_reason: str | None
+    recorded_by_user_id: int | None
+    created_at: datetime
+    succeeded_at: datetime | None
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_PAYMENT_EXAMPLE]})
+
+
+class PaymentEventRead(BaseModel):
+    id: str
+    type: str
+    received_at: datetime
+    handled_at: datetime | None
+    outcome: str | None
+
+
+class PaymentDetail(PaymentRead):
+    refunds: list[RefundRead]
+    events: list[PaymentEventRead] = Field(description="Stripe webhook events about this payment, as received.")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{**_PAYMENT_EXAMPLE, "refunds": [], "events": [
+        {"id": "evt_1", "type": "payment_intent.succeeded", "received_at": "2026-11-25T17:32:11Z",
+         "handled_at": "2026-11-25T17:32:11Z", "outcome": "booking confirmed"}]}]})
+
+
+class PaymentPage(BaseModel):
+    items: list[PaymentRead]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_PAYMENT_EXAMPLE], "next_cursor": None}]})
+
+
+class WebhookReceipt(BaseModel):
+    received: bool = True
+    duplicate: bool = Field(description="The event was stored before; nothing new happens.")
