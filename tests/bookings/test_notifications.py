@@ -44,10 +44,15 @@ async def admin(make_user, login, station) -> dict[str, str]:
 
 @pytest.fixture
 def confirm(client, admin) -> Callable[[int], Awaitable[dict[str, Any]]]:
+    """The deposit arrives by Zelle and the admin records it, which confirms the booking."""
+
     async def run(booking_id: int) -> dict[str, Any]:
-        response = await client.post(f"{API}/bookings/{booking_id}/confirm", headers=admin)
-        assert response.status_code == 200, response.text
-        return response.json()
+        paid = await client.post(f"{API}/bookings/{booking_id}/payments", headers=admin,
+                                 json={"method": "zelle", "amount_cents": 10000, "reference": "Z-1"})
+        assert paid.status_code == 201, paid.text
+        booking = (await client.get(f"{API}/bookings/{booking_id}", headers=admin)).json()
+        assert booking["status"] == "confirmed"
+        return booking
 
     return run
 
@@ -101,14 +106,15 @@ class TestConfirmationOverSmtp:
         assert await asyncio.to_thread(smtp_server.wait_for_messages, 2), "the confirmation did not arrive"
         subjects = [m["Subject"] for m in smtp_server.messages]
         assert subjects == [f"We're holding your date — {created['reference']}",
-                            f"Your booking is confirmed — {created['reference']}"]
+                            f"Deposit received — you are confirmed — {created['reference']}"]
         mail = smtp_server.messages[1]
         assert smtp_server.envelopes[1].rcpt_tos == ["dana@example.com"]
         text = mail.get_body(("plain",)).get_content()
         html = mail.get_body(("html",)).get_content()
         assert "Thursday, December 10, 2026 at 6:00 PM PST" in text
         assert f"http://testserver/manage/{created['manage_token']}" in text
-        assert "<html" in html and "Your booking is confirmed" in html
+        assert "We received $100.00 by Zelle for your deposit. Reference: Z-1." in text
+        assert "<html" in html and "Deposit received — you are confirmed" in html
         assert f'href="http://testserver/manage/{created["manage_token"]}"' in html
 
         [part] = [p for p in mail.iter_attachments() if p.get_content_type() == "text/calendar"]
@@ -131,7 +137,7 @@ class TestConfirmationOverSmtp:
 async def test_reschedule_email_has_the_new_time_and_an_updated_invite(client, station, book, confirm, settings):
     created = await book(station.id)
     await confirm(created["id"])
-    [confirmation] = mails_with(settings, "Your booking is confirmed")
+    [confirmation] = mails_with(settings, "Deposit received — you are confirmed")
     first_invite = only_event(invite_of(confirmation))
 
     response = await client.post(f"{API}/manage/{created['manage_token']}/reschedule",

@@ -402,10 +402,10 @@ def _require(terms: Terms) -> Terms:
 
 
 async def confirm_booking(
-    session: AsyncSession, settings: Settings, actor: Actor, booking_id: int, *, by_deposit: bool = False
+    session: AsyncSession, settings: Settings, actor: Actor, booking_id: int, *, receipt: str | None = None
 ) -> Booking:
-    """The deposit is in (`by_deposit`: the ledger says so). A lapsed or expired hold is confirmed only while its
-    chef capacity is still free: SlotUnavailable otherwise."""
+    """The deposit is in (`receipt`: the payment that brought it, for the email). A lapsed or expired hold is
+    confirmed only while its chef capacity is still free: SlotUnavailable otherwise."""
     booking, station = await _locked(session, settings, booking_id)
     if booking.status not in (BookingStatus.pending_deposit.value, BookingStatus.expired.value):
         raise IllegalTransition(f"Only a booking awaiting its deposit can be confirmed; this one is {booking.status}.")
@@ -422,9 +422,9 @@ async def confirm_booking(
     booking.status, booking.confirmed_at, booking.hold_expires_at = BookingStatus.confirmed.value, now, None
     booking.closed_at = None
     await _flush_capacity_checked(session)
-    await _audit(session, actor, booking, "bookings.confirm", before, extra={"by_deposit": by_deposit})
+    await _audit(session, actor, booking, "bookings.confirm", before, extra={"by_payment": receipt is not None})
     await notifications.booking_confirmed(session, settings, station, booking, manage_token(settings, booking),
-                                          by_deposit=by_deposit)
+                                          receipt=receipt)
     return booking
 
 

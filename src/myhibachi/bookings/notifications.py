@@ -78,12 +78,14 @@ async def booking_received(session: AsyncSession, settings: Settings, station: S
 
 
 async def booking_confirmed(session: AsyncSession, settings: Settings, station: Station, booking: Booking,
-                            token: str, *, by_deposit: bool) -> None:
-    subject = "Deposit received — you are confirmed" if by_deposit else "Your booking is confirmed"
+                            token: str, *, receipt: str | None) -> None:
+    """`receipt`: the payment that confirmed it; this email is then its receipt too."""
+    subject = "Deposit received — you are confirmed" if receipt else "Your booking is confirmed"
+    lines = [receipt] if receipt else []
+    lines += ["Your hibachi party is confirmed. The invite is attached for your calendar.",
+              "The balance is due at the event; you can also pay it ahead from your booking page."]
     await email_about_booking(session, settings, station, booking, token=token, invite=True, subject=subject,
-                              lines=["Your hibachi party is confirmed. The invite is attached for your calendar.",
-                                     "The balance is due at the event; you can also pay it ahead from your "
-                                     "booking page."])
+                              lines=lines)
 
 
 async def booking_rescheduled(session: AsyncSession, settings: Settings, station: Station, booking: Booking,

@@ -40,12 +40,14 @@ async def _to_staff(session: AsyncSession, settings: Settings, booking: Booking,
                                       lines=lines))
 
 
+def receipt_line(payment: Payment) -> str:
+    line = (f"We received {_money(payment.amount_cents, payment)} by {METHOD_NAMES[PaymentMethod(payment.method)]} "
+            f"for your {payment.purpose}.")
+    return line + (f" Reference: {payment.reference}." if payment.reference else "")
+
+
 async def payment_receipt(session: AsyncSession, settings: Settings, booking: Booking, payment: Payment) -> None:
-    method = METHOD_NAMES[PaymentMethod(payment.method)]
-    line = f"We received {_money(payment.amount_cents, payment)} by {method} for your {payment.purpose}."
-    if payment.reference:
-        line += f" Reference: {payment.reference}."
-    await _to_customer(session, settings, booking, "Payment received", [line, "Thank you!"])
+    await _to_customer(session, settings, booking, "Payment received", [receipt_line(payment), "Thank you!"])
 
 
 async def refund_notice(session: AsyncSession, settings: Settings, booking: Booking, payment: Payment,

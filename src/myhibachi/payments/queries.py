@@ -99,7 +99,7 @@ async def list_payments(session: AsyncSession, principal: Principal, filters: Pa
 
 async def read_payments(session: AsyncSession, payments: list[Payment]) -> list[PaymentRead]:
     references = dict((await session.execute(select(Booking.id, Booking.reference).where(
-        Booking.id.in_({p.booking_id for p in payments})))).tuples().all())
+        Booking.id.in_({p.booking_id for p in payments})))).all())
     refunded = await refunded_by_payment(session, [p.id for p in payments])
     return [PaymentRead(
         id=p.id, booking_id=p.booking_id, booking_reference=references[p.booking_id], station_id=p.station_id,

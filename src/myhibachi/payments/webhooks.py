@@ -30,6 +30,7 @@ from myhibachi.settings import Settings
 
 log = structlog.get_logger(__name__)
 APPLY_STRIPE_EVENT = "payments.stripe_event"
+CONFIRMED = "booking confirmed"
 
 
 def _intent_id(event: dict[str, Any]) -> str | None:
@@ -102,8 +103,10 @@ async def _intent_succeeded(session: AsyncSession, settings: Settings, intent: d
     payment.failure_message = None
     await session.flush()
     booking = await session.get_one(Booking, payment.booking_id)
-    await notifications.payment_receipt(session, settings, booking, payment)
-    return await _settle_deposit(session, settings, booking, payment)
+    outcome = await _settle_deposit(session, settings, booking, payment)
+    if outcome != CONFIRMED:  # the confirmation is the receipt then
+        await notifications.payment_receipt(session, settings, booking, payment)
+    return outcome
 
 
 async def _settle_deposit(session: AsyncSession, settings: Settings, booking: Booking, payment: Payment) -> str:
@@ -117,8 +120,9 @@ async def _settle_deposit(session: AsyncSession, settings: Settings, booking: Bo
     if booking.status in (BookingStatus.pending_deposit.value, BookingStatus.expired.value):
         try:
             async with session.begin_nested():
-                await confirm_booking(session, settings, SYSTEM_ACTOR, booking.id, by_deposit=True)
-            return "booking confirmed"
+                await confirm_booking(session, settings, SYSTEM_ACTOR, booking.id,
+                                      receipt=notifications.receipt_line(payment))
+            return CONFIRMED
         except (Conflict, IllegalTransition) as refused:  # the date was taken meanwhile (SlotUnavailable)
             why = refused.detail
     else:
