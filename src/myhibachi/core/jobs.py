@@ -47,7 +47,7 @@ class JobQueue:
         )
 
         async def process_outbox(message_id: int) -> bool:
-            return await process_outbox_message(db, context, message_id)
+            return await process_outbox_message(db, context, message_id, self.enqueue_outbox)
 
         self._process = self.broker.register_task(process_outbox, task_name="outbox.process")
         self._sweeper: asyncio.Task[None] | None = None

@@ -80,8 +80,10 @@ def forget_pending_ids(session: AsyncSession) -> None:
     session.info.pop(PENDING_IDS_KEY, None)
 
 
-async def process_outbox_message(db: Database, context: OutboxContext, message_id: int) -> bool:
-    """Run one message's handler and mark it processed in one transaction. True if it ran now."""
+async def process_outbox_message(db: Database, context: OutboxContext, message_id: int,
+                                 enqueue: Callable[[list[int]], Awaitable[None]] | None = None) -> bool:
+    """Run one message's handler and mark it processed in one transaction. True if it ran now. Messages the
+    handler wrote (an email about what it did) go to `enqueue` once that transaction has committed."""
     try:
         async with db.transaction() as session:
             stmt = select(OutboxMessage).where(OutboxMessage.id == message_id)
@@ -94,6 +96,9 @@ async def process_outbox_message(db: Database, context: OutboxContext, message_i
             message.processed_at = utcnow()
             message.attempts += 1
         log.info("outbox_processed", message_id=message_id, topic=message.topic)
+        written = take_pending_ids(session)
+        if enqueue is not None and written:
+            await enqueue(written)
         return True
     except Exception as exc:
         log.error("outbox_failed", message_id=message_id, exc_info=exc)

@@ -1,0 +1,127 @@
+"""Card payments end to end against the Stripe emulator: intents, the customer's card, webhooks, confirmation."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from myhibachi.payments.models import StripeEvent
+from tests.conftest import mail_text, read_mails
+from tests.payments.conftest import API, PUBLISHABLE_KEY
+
+
+def manage(booking: dict) -> str:
+    return f"{API}/manage/{booking['manage_token']}"
+
+
+async def test_a_card_deposit_confirms_the_booking_through_the_webhook(
+        client, station, book, stripe_emulator, receiver, deliver, settings, admin):
+    booking = await book(station.id)
+
+    started = await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "deposit"})
+    again = await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "deposit"})
+
+    assert started.status_code == 201, started.text
+    intent = started.json()
+    assert intent["amount_cents"] == 10000 and intent["currency"] == "usd"
+    assert intent["publishable_key"] == PUBLISHABLE_KEY and intent["client_secret"].startswith(intent["payment_intent_id"])
+    assert again.status_code == 201 and again.json()["payment_intent_id"] == intent["payment_intent_id"]
+
+    paid = await stripe_emulator.browser_pays(intent["payment_intent_id"])
+    assert paid["status"] == "succeeded"
+    delivery = await receiver.wait_for("payment_intent.succeeded", object_id=intent["payment_intent_id"])
+    response = await deliver(*delivery)
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"received": True, "duplicate": False}
+    view = (await client.get(manage(booking))).json()
+    assert view["status"] == "confirmed" and view["paid_cents"] == 10000
+    assert view["balance_due_cents"] == booking["quote"]["total_cents"] - 10000
+    assert [(p["method"], p["purpose"], p["amount_cents"]) for p in view["payments"]] == [("card", "deposit", 10000)]
+    [confirmation] = [m for m in read_mails(settings) if m["Subject"].startswith("Deposit received")]
+    assert "We received $100.00 by card for your deposit." in mail_text(confirmation)
+    payments = (await client.get(f"{API}/payments", headers=admin)).json()["items"]
+    assert [(p["status"], p["provider_intent_id"]) for p in payments] == [
+        ("succeeded", intent["payment_intent_id"])]
+    assert payments[0]["provider_charge_id"].startswith("ch_")
+    detail = (await client.get(f"{API}/payments/{payments[0]['id']}", headers=admin)).json()
+    assert [(e["type"], e["outcome"]) for e in detail["events"]] == [
+        ("payment_intent.succeeded", "booking confirmed")]
+
+
+async def test_a_declined_card_leaves_the_hold_and_the_same_intent_takes_another_card(
+        client, station, book, stripe_emulator, receiver, deliver, admin):
+    booking = await book(station.id)
+    intent = (await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "deposit"})).json()
+    intent_id = intent["payment_intent_id"]
+
+    declined = await stripe_emulator.browser_pays(intent_id, "pm_card_chargeCustomerFail")
+    assert declined["status"] == "requires_payment_method"
+    await deliver(*await receiver.wait_for("payment_intent.payment_failed", object_id=intent_id))
+
+    [payment] = (await client.get(f"{API}/payments", headers=admin)).json()["items"]
+    assert payment["status"] == "failed" and payment["failure_message"] == "Your card was declined."
+    assert (await client.get(manage(booking))).json()["status"] == "pending_deposit"
+    retry = await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "deposit"})
+    assert retry.json()["payment_intent_id"] == intent_id  # the customer tries another card on the same intent
+
+    await stripe_emulator.browser_pays(intent_id)
+    await deliver(*await receiver.wait_for("payment_intent.succeeded", object_id=intent_id))
+    assert (await client.get(manage(booking))).json()["status"] == "confirmed"
+    [payment] = (await client.get(f"{API}/payments", headers=admin)).json()["items"]
+    assert payment["status"] == "succeeded" and payment["failure_message"] is None
+
+
+async def test_the_balance_is_paid_online_once_confirmed(client, station, book, stripe_emulator, receiver, deliver):
+    booking = await book(station.id)
+    before = await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "balance"})
+    deposit = (await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "deposit"})).json()
+    await stripe_emulator.browser_pays(deposit["payment_intent_id"])
+    await deliver(*await receiver.wait_for("payment_intent.succeeded"))
+
+    balance = await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "balance"})
+    deposit_again = await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "deposit"})
+
+    assert before.status_code == 409 and before.json()["code"] == "illegal_transition"
+    assert balance.status_code == 201 and balance.json()["amount_cents"] == booking["quote"]["total_cents"] - 10000
+    assert deposit_again.status_code == 409
+    await stripe_emulator.browser_pays(balance.json()["payment_intent_id"])
+    await deliver(*await receiver.wait_for("payment_intent.succeeded",
+                                           object_id=balance.json()["payment_intent_id"]))
+    view = (await client.get(manage(booking))).json()
+    assert view["paid_cents"] == booking["quote"]["total_cents"] and view["balance_due_cents"] == 0
+    nothing = await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "balance"})
+    assert nothing.status_code == 409 and nothing.json()["code"] == "nothing_due"
+
+
+@pytest.mark.no_stripe
+async def test_without_stripe_keys_the_card_option_is_hidden_and_manual_instructions_shown(client, station, book,
+                                                                                          settings):
+    booking = await book(station.id)
+
+    options = (await client.get(f"{manage(booking)}/payment-options")).json()
+    card = await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "deposit"})
+
+    assert options["card_enabled"] is False and options["publishable_key"] is None
+    assert options["deposit_due_cents"] == 10000
+    assert [(m["method"], m["instructions"]) for m in options["manual"]] == [
+        ("zelle", settings.zelle_instructions), ("venmo", settings.venmo_instructions)]
+    assert card.status_code == 409 and card.json()["code"] == "card_payments_disabled"
+    assert settings.zelle_instructions in card.json()["detail"]
+
+
+async def test_with_stripe_keys_the_card_option_is_offered(client, station, book):
+    booking = await book(station.id)
+    options = (await client.get(f"{manage(booking)}/payment-options")).json()
+    assert options["card_enabled"] is True and options["publishable_key"] == PUBLISHABLE_KEY
+
+
+async def test_webhook_events_are_stored_with_the_intent_they_concern(db, client, station, book, stripe_emulator,
+                                                                       receiver, deliver):
+    booking = await book(station.id)
+    intent = (await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "deposit"})).json()
+    await stripe_emulator.browser_pays(intent["payment_intent_id"])
+    await deliver(*await receiver.wait_for("payment_intent.succeeded"))
+    async with db.transaction(write=False) as session:
+        [event] = await session.scalars(select(StripeEvent))
+    assert event.payment_intent_id == intent["payment_intent_id"] and event.handled_at is not None
