@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+import stripe
 from pydantic import SecretStr
 from sqlalchemy import select
 
@@ -74,3 +75,37 @@ def ledger(db: Database) -> Callable[[], Awaitable[dict[str, Any]]]:
         return {"payments": payments, "refunds": refunds}
 
     return read
+
+
+@pytest.fixture
+def stripe_refunds(stripe_emulator: StripeEmulator) -> Callable[[str], Awaitable[list[tuple[str, int, str]]]]:  # noqa: F811
+    """The refunds the emulator holds for a payment intent: (id, amount, status), what Stripe really paid back."""
+
+    async def list_refunds(payment_intent_id: str) -> list[tuple[str, int, str]]:
+        http = stripe.HTTPXClient()
+        try:
+            refunds = await stripe_emulator.client(http).v1.refunds.list_async(
+                params={"payment_intent": payment_intent_id})
+            return sorted((r.id, r.amount, r.status) for r in refunds.data)
+        finally:
+            await http.close_async()
+
+    return list_refunds
+
+
+@pytest.fixture
+def pay_deposit_by_card(client, stripe_emulator: StripeEmulator, receiver: WebhookReceiver,  # noqa: F811
+                        deliver) -> Callable[[dict[str, Any]], Awaitable[str]]:
+    """The customer pays the booking's deposit by card and Stripe's webhook arrives; returns the intent id."""
+
+    async def pay(booking: dict[str, Any]) -> str:
+        started = await client.post(f"{API}/manage/{booking['manage_token']}/payment-intent",
+                                    json={"purpose": "deposit"})
+        assert started.status_code == 201, started.text
+        intent_id = started.json()["payment_intent_id"]
+        assert (await stripe_emulator.browser_pays(intent_id))["status"] == "succeeded"
+        delivered = await deliver(*await receiver.wait_for("payment_intent.succeeded", object_id=intent_id))
+        assert delivered.status_code == 200, delivered.text
+        return intent_id
+
+    return pay

@@ -121,11 +121,12 @@ def verify_webhook(settings: Settings, payload: bytes, signature: str | None) ->
     if not signature:
         raise InvalidWebhook("The Stripe-Signature header is missing.")
     try:
-        stripe.Webhook.construct_event(payload, signature, settings.stripe_webhook_secret.get_secret_value())
+        stripe.WebhookSignature.verify_header(payload, signature, settings.stripe_webhook_secret.get_secret_value(),
+                                              tolerance=stripe.Webhook.DEFAULT_TOLERANCE)
         event = json.loads(payload)
     except stripe.SignatureVerificationError:
         raise InvalidWebhook("The signature does not match this body, or it is too old.") from None
-    except ValueError:
+    except ValueError:  # also a body that is not UTF-8
         raise InvalidWebhook("The body is not a JSON event.") from None
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
         raise InvalidWebhook("The body is not a Stripe event.")
