@@ -14,11 +14,11 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy import text
 
 from myhibachi import __version__
+from myhibachi import tasks as _tasks  # noqa: F401 - every domain's handlers and periodic tasks
 from myhibachi.audit import api as audit_api
 from myhibachi.auth import api as auth_api
 from myhibachi.auth.dependencies import current_principal
 from myhibachi.bookings import api as bookings_api
-from myhibachi.bookings import jobs as bookings_jobs  # noqa: F401 - registers the periodic booking tasks
 from myhibachi.chefs import api as chefs_api
 from myhibachi.core.errors import install_problem_handlers, problem_response, problem_responses
 from myhibachi.core.http import RequestMetaMiddleware, SecurityHeadersMiddleware, is_acceptable_request_id
@@ -26,7 +26,6 @@ from myhibachi.core.observability import configure_logging, init_sentry
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import RuntimeDep
 from myhibachi.payments import api as payments_api
-from myhibachi.payments import jobs as payments_jobs  # noqa: F401 - registers the payments' event handlers
 from myhibachi.pricing import api as pricing_api
 from myhibachi.settings import Settings, get_settings
 from myhibachi.stations import api as stations_api

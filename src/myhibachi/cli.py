@@ -138,7 +138,7 @@ def run_periodic() -> None:
     """Run the periodic maintenance once (expire lapsed holds, send due reminders) and say what it did.
 
     `serve` and `worker` already run it every OUTBOX_SWEEP_SECONDS; this is for cron or a manual catch-up."""
-    from myhibachi.bookings import jobs as _booking_jobs  # noqa: F401 - registers the booking tasks
+    from myhibachi import tasks  # noqa: F401 - every domain's handlers and periodic tasks
     from myhibachi.core.runtime import Runtime
 
     async def run() -> dict[str, int]:

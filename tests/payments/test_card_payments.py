@@ -126,3 +126,31 @@ async def test_webhook_events_are_stored_with_the_intent_they_concern(db, client
     async with db.transaction(write=False) as session:
         [event] = await session.scalars(select(StripeEvent))
     assert event.payment_intent_id == intent["payment_intent_id"] and event.handled_at is not None
+
+
+async def test_when_stripe_cannot_be_reached_the_customer_gets_a_502_and_nothing_is_written(
+        client, station, book, app, ledger):
+    booking = await book(station.id)
+    unreachable = app.state.settings.model_copy(update={"stripe_api_base": "http://127.0.0.1:9"})  # closed port
+    app.state.runtime.settings = unreachable
+    try:
+        response = await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "deposit"})
+    finally:
+        app.state.runtime.settings = app.state.settings
+
+    assert response.status_code == 502 and response.json()["code"] == "payment_provider_error"
+    assert await ledger() == {"payments": [], "refunds": []}
+
+
+async def test_stripe_keys_never_reach_the_logs(client, station, book, stripe_emulator, receiver, deliver, settings,
+                                                capsys, caplog):
+    booking = await book(station.id)
+    intent = (await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "deposit"})).json()
+    await stripe_emulator.browser_pays(intent["payment_intent_id"])
+    await deliver(*await receiver.wait_for("payment_intent.succeeded"))
+
+    secrets = [settings.stripe_secret_key.get_secret_value(), settings.stripe_webhook_secret.get_secret_value()]
+    written = capsys.readouterr()
+    logged = written.out + written.err + caplog.text + repr(settings) + str(settings.model_dump())
+    assert not [secret for secret in secrets if secret in logged]
+    assert "stripe_event_applied" in written.out + written.err + caplog.text  # the flow did log

@@ -263,12 +263,13 @@ CancelRequester = _acting_staff(Permission.bookings_cancel_request)
 ACTION_ERRORS = problem_responses(401, 403, 404, 409, 422)
 
 
-@staff.post("/{booking_id}/confirm", summary="Confirm (deposit received)", response_model=BookingRead,
+@staff.post("/{booking_id}/confirm", summary="Confirm without a recorded payment", response_model=BookingRead,
             responses=ACTION_ERRORS)
 async def confirm(booking_id: PathId, actor: PaymentRecorder, session: DbSession, runtime: RuntimeDep) -> BookingRead:
-    """For a deposit received outside the card flow. `pending_deposit` → `confirmed`; emails the confirmation
-    with the calendar invite. A lapsed hold is confirmed only while a chef is still free (else 409
-    `slot_unavailable`). Needs `payments.record`."""
+    """Confirms without a payment on the ledger (a waived or otherwise settled deposit); money received is
+    recorded with `POST /bookings/{id}/payments`, which confirms by itself. `pending_deposit` (or a lapsed hold,
+    only while a chef is still free: else 409 `slot_unavailable`) → `confirmed`; emails the confirmation with
+    the calendar invite. Needs `payments.record`."""
     return await _read(session, await commands.confirm_booking(session, runtime.settings, actor, booking_id))
 
 
