@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 import pytest
+import stripe
 from sqlalchemy import select
 
 from myhibachi.payments.models import StripeEvent
@@ -154,3 +158,44 @@ async def test_stripe_keys_never_reach_the_logs(client, station, book, stripe_em
     logged = written.out + written.err + caplog.text + repr(settings) + str(settings.model_dump())
     assert not [secret for secret in secrets if secret in logged]
     assert "stripe_event_applied" in written.out + written.err + caplog.text  # the flow did log
+
+
+async def test_a_new_amount_due_withdraws_the_old_intent(client, station, book, admin, stripe_emulator, ledger):
+    booking = await book(station.id)
+    first = (await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "deposit"})).json()
+    half = await client.post(f"{API}/bookings/{booking['id']}/payments", headers=admin,
+                             json={"method": "cash", "amount_cents": 4000, "reference": "R-1"})
+    assert half.status_code == 201, half.text
+
+    second = (await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "deposit"})).json()
+
+    assert second["payment_intent_id"] != first["payment_intent_id"] and second["amount_cents"] == 6000
+    http = stripe.HTTPXClient()
+    try:
+        old = await stripe_emulator.client(http).v1.payment_intents.retrieve_async(first["payment_intent_id"])
+    finally:
+        await http.close_async()
+    assert old.status == "canceled"
+    statuses = {row[5]: row[3] for row in (await ledger())["payments"] if row[5]}
+    assert statuses == {first["payment_intent_id"]: "canceled", second["payment_intent_id"]: "pending"}
+
+
+async def test_two_checkouts_at_once_get_one_intent(client, station, book, ledger):
+    booking = await book(station.id)
+
+    answers = await asyncio.gather(*[client.post(f"{manage(booking)}/payment-intent", json={"purpose": "deposit"})
+                                     for _ in range(3)])
+
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.json()["payment_intent_id"] for a in answers}) == 1
+    assert len((await ledger())["payments"]) == 1
+
+
+async def test_no_intent_for_a_lapsed_hold_or_a_cancelled_booking(client, station, book, clock):
+    lapsed, cancelled = await book(station.id, slot="12:00"), await book(station.id, slot="18:00")
+    await client.post(f"{manage(cancelled)}/cancel", json={})
+    clock.shift(timedelta(hours=24, seconds=1))
+
+    for booking in (lapsed, cancelled):
+        response = await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "deposit"})
+        assert response.status_code == 409 and response.json()["code"] == "illegal_transition", response.text
