@@ -196,3 +196,18 @@ def test_run_periodic_expires_lapsed_holds_and_reports(migrated: Path):
     assert "bookings.expire_holds: 1" in result.output and "bookings.send_reminders: 0" in result.output
     assert query(migrated, "SELECT status FROM bookings") == [("expired",)]
     assert invoke("run-periodic").output.count(": 0") == 2  # nothing left to do
+
+
+def test_a_worker_process_can_run_every_kind_of_job(tmp_path: Path):
+    """The worker imports no routers: it must still know every outbox topic and periodic task the app writes."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    script = ("import myhibachi.worker\nfrom myhibachi.core import jobs, outbox\n"
+              "print(sorted(outbox._handlers)); print(sorted(jobs._periodic_tasks))")
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          check=True, timeout=60)
+    topics, tasks = done.stdout.splitlines()
+    assert topics == str(["bookings.cancelled", "email.send", "payments.stripe_event"])
+    assert tasks == str(["bookings.expire_holds", "bookings.send_reminders"])
