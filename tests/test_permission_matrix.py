@@ -46,6 +46,7 @@ from myhibachi.auth.permissions import GRANTABLE_ROLES, ROLE_PERMISSIONS, STATIO
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.chefs.models import EVERY_WEEKDAY, Chef, ChefTimeOff, TimeOffStatus
 from myhibachi.core.db import Database
+from myhibachi.payments.models import Payment, PaymentMethod, PaymentPurpose, PaymentStatus, Refund, RefundStatus
 from myhibachi.pricing.queries import get_rules
 from myhibachi.stations.models import Station
 from tests.conftest import PASSWORD
@@ -402,10 +403,10 @@ async def replace_rules(world: World) -> Call:
                 verify=verify)
 
 
-async def add_chef(world: World, *, own: bool = False) -> int:
-    """A chef at HOME; `own`: the chef record of the persona's user (the persona `chef` is that chef)."""
+async def add_chef(world: World, *, own: bool = False, station: str = HOME) -> int:
+    """A chef at `station`; `own`: the chef record of the persona's user (the persona `chef` is that chef)."""
     async with world.db.transaction() as session:
-        chef = Chef(station_id=world.stations[HOME], name="Matrix Chef", working_weekdays=EVERY_WEEKDAY,
+        chef = Chef(station_id=world.stations[station], name="Matrix Chef", working_weekdays=EVERY_WEEKDAY,
                     user_id=world.user_id if own else None)
         session.add(chef)
         await session.flush()
@@ -486,9 +487,9 @@ def event_start(days: int) -> datetime:
 
 
 async def add_booking(world: World, *, days: int = 10, status: BookingStatus = BookingStatus.confirmed,
-                      chef_id: int | None = None, **fields: Any) -> int:
-    await add_chef(world)  # the capacity triggers need a chef for every holding booking
-    return await insert_booking(world.db, await world.db_station(HOME), event_start(days), status=status,
+                      chef_id: int | None = None, station: str = HOME, **fields: Any) -> int:
+    await add_chef(world, station=station)  # the capacity triggers need a chef for every holding booking
+    return await insert_booking(world.db, await world.db_station(station), event_start(days), status=status,
                                 chef_id=chef_id, **fields)
 
 
@@ -535,6 +536,101 @@ def assign_chef_action() -> Arrange:
         return Call(f"{API_PREFIX}/bookings/{booking_id}/assign-chef", json={"chef_id": chef_id}, verify=verify)
 
     return arrange
+
+
+# --- payments ---------------------------------------------------------------------------------------------------
+
+DEPOSIT_CENTS = 10000  # the default rules' deposit, which insert_booking quotes with
+
+
+async def add_payment(world: World, station: str = HOME) -> int:
+    """A confirmed booking at `station` whose deposit was received in cash (a succeeded manual payment)."""
+    booking = await booking_row(world, await add_booking(world, station=station))
+    async with world.db.transaction() as session:
+        payment = Payment(booking_id=booking.id, station_id=world.stations[station],
+                          purpose=PaymentPurpose.deposit.value, method=PaymentMethod.cash.value,
+                          status=PaymentStatus.succeeded.value, amount_cents=DEPOSIT_CENTS,
+                          currency=booking.quote["currency"], reference="R-1", succeeded_at=datetime.now(UTC))
+        session.add(payment)
+        await session.flush()
+        return payment.id
+
+
+def paying_stations(persona: Persona) -> list[str]:
+    """The stations whose payments the persona may read (every one for a super admin)."""
+    return [code for code in (HOME, OTHER) if P.payments_read in persona.permissions_at(code)]
+
+
+async def record_payment(world: World) -> Call:
+    """A cash deposit against a HOME booking awaiting it: the payment is stored and the booking confirmed."""
+    booking_id = await add_booking(world, status=BookingStatus.pending_deposit)
+
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            payments = list(await session.scalars(select(Payment).where(Payment.booking_id == booking_id)))
+        assert len(payments) == int(applied)
+        status = (await booking_row(world, booking_id)).status
+        assert status == (BookingStatus.confirmed if applied else BookingStatus.pending_deposit).value
+        if applied:
+            (payment,) = payments
+            assert (payment.method, payment.status, payment.purpose, payment.amount_cents, payment.reference) == (
+                "cash", "succeeded", "deposit", DEPOSIT_CENTS, "R-1")
+            assert payment.recorded_by_user_id == world.user_id
+            assert response.json()["id"] == payment.id
+
+    return Call(f"{API_PREFIX}/bookings/{booking_id}/payments", verify=verify,
+                json={"method": "cash", "amount_cents": DEPOSIT_CENTS, "reference": "R-1"})
+
+
+def list_payments(station: str | None) -> Arrange:
+    """GET /payments (of every station you may read, or `station_id` = `station`), with a payment at each station:
+    what comes back is exactly the payments of the stations in scope."""
+
+    async def arrange(world: World) -> Call:
+        ids = {code: await add_payment(world, code) for code in (HOME, OTHER)}
+
+        async def verify(response: Response, applied: bool) -> None:
+            if applied:
+                scope = [station] if station else paying_stations(world.persona)
+                assert sorted(p["id"] for p in response.json()["items"]) == sorted(ids[code] for code in scope)
+
+        params = {"station_id": world.stations[station]} if station else None
+        return Call(f"{API_PREFIX}/payments", params=params, verify=verify)
+
+    return arrange
+
+
+def read_payment(station: str) -> Arrange:
+    async def arrange(world: World) -> Call:
+        payment_id = await add_payment(world, station)
+
+        async def verify(response: Response, applied: bool) -> None:
+            if applied:
+                body = response.json()
+                assert (body["id"], body["station_id"], body["refunds"]) == (payment_id, world.stations[station], [])
+
+        return Call(f"{API_PREFIX}/payments/{payment_id}", verify=verify)
+
+    return arrange
+
+
+async def refund_payment(world: World) -> Call:
+    """Part of a HOME cash payment given back: recorded at once, without Stripe, with the payment's method."""
+    payment_id = await add_payment(world)
+
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            refunds = list(await session.scalars(select(Refund).where(Refund.payment_id == payment_id)))
+        assert len(refunds) == int(applied)
+        if applied:
+            (refund,) = refunds
+            assert (refund.amount_cents, refund.method, refund.status, refund.provider_refund_id) == (
+                4000, PaymentMethod.cash.value, RefundStatus.succeeded.value, None)
+            assert refund.requested_by_user_id == world.user_id
+            assert response.json()["id"] == refund.id
+
+    return Call(f"{API_PREFIX}/payments/{payment_id}/refunds", verify=verify,
+                json={"amount_cents": 4000, "reason": "Two guests fewer than booked"})
 
 
 def build_cases() -> list[Case]:
@@ -596,6 +692,16 @@ def build_cases() -> list[Case]:
                read_booking(own), variant="own_event" if own else "another_chefs_event") for own in (True, False)),
         *(Case(method, f"{api}/bookings/{{booking_id}}{path}", perm, (holds(perm), holds(perm, HOME)), 200, arrange)
           for method, path, perm, arrange in booking_actions()),
+        # The payments routes declare no permission: their commands and queries authorize at the record's station.
+        Case("POST", f"{api}/bookings/{{booking_id}}/payments", None, (holds(P.payments_record, HOME),), 201,
+             record_payment),
+        Case("GET", f"{api}/payments", None, (holds(P.payments_read),), 200, list_payments(None)),
+        Case("GET", f"{api}/payments", None, (holds(P.payments_read, HOME),), 200, list_payments(HOME),
+             variant="station_id=HOME"),
+        *(Case("GET", f"{api}/payments/{{payment_id}}", None, (holds(P.payments_read, station),), 200,
+               read_payment(station), variant=f"payment_at_{station}") for station in (HOME, OTHER)),
+        Case("POST", f"{api}/payments/{{payment_id}}/refunds", None, (holds(P.payments_refund, HOME),), 201,
+             refund_payment),
         Case("GET", f"{api}/audit-log", P.audit_read, (holds(P.audit_read),), 200, call(f"{api}/audit-log")),
         Case("GET", f"{api}/audit-log", P.audit_read, (holds(P.audit_read, HOME),), 200, variant="station_id=HOME",
              arrange=lambda w: call(f"{api}/audit-log", params={"station_id": w.stations[HOME]})(w)),
