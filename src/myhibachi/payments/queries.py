@@ -16,6 +16,7 @@ from myhibachi.auth.principal import Principal
 from myhibachi.bookings.ledger import booking_ledger
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.policy import balance_due_cents
+from myhibachi.core.db import MAX_ID
 from myhibachi.core.errors import NotFound, ValidationFailed
 from myhibachi.payments.commands import manual_instructions
 from myhibachi.payments.ledger import refunded_by_payment
@@ -50,7 +51,10 @@ def _encode_cursor(payment: Payment) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         created, payment_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(created), int(payment_id)
+        moment, payment_id = datetime.fromisoformat(created), int(payment_id)
+        if moment.tzinfo is None or not 0 < payment_id <= MAX_ID:
+            raise ValueError("not a cursor of ours")
+        return moment, payment_id
     except (ValueError, TypeError):
         raise ValidationFailed.on("query.cursor", "This cursor is not one we gave out.") from None
 
