@@ -128,6 +128,19 @@ def verify_webhook(settings: Settings, payload: bytes, signature: str | None) ->
         raise InvalidWebhook("The signature does not match this body, or it is too old.") from None
     except ValueError:  # also a body that is not UTF-8
         raise InvalidWebhook("The body is not a JSON event.") from None
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+    if not _is_event(event):
         raise InvalidWebhook("The body is not a Stripe event.")
     return event
+
+
+def _fits(value: object, limit: int) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= limit and value.isprintable() and value.isascii()
+
+
+def _is_event(event: object) -> bool:
+    """The shape every handler relies on: short printable ids, an integer time, `data.object` an object."""
+    if not isinstance(event, dict) or not _fits(event.get("id"), 255) or not _fits(event.get("type"), 100):
+        return False
+    created, data = event.get("created", 0), event.get("data", {})
+    return (isinstance(created, int) and 0 <= created < 2**40 and isinstance(data, dict)
+            and isinstance(data.get("object", {}), dict))
