@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -240,7 +241,8 @@ async def _expire(session: AsyncSession, settings: Settings, station: Station, b
     await notifications.hold_expired(session, settings, station, booking)
 
 
-def _request_hash(data: BookingCreate) -> str:
+def request_hash(data: BaseModel) -> str:
+    """A fingerprint of a request body: an `Idempotency-Key` replayed with another body is refused."""
     canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -288,8 +290,8 @@ async def create_booking(
     times = _event_window(rules, zone, data.event_date, slot, order.guests)
     await lock_station_days(session, station.id, _days_touched(zone, data.event_date, times))
 
-    request_hash = _request_hash(data)
-    if idempotency_key is not None and (replay := await _replay(session, idempotency_key, request_hash)):
+    body_hash = request_hash(data)
+    if idempotency_key is not None and (replay := await _replay(session, idempotency_key, body_hash)):
         return CreatedBooking(replay, station, manage_token(settings, replay), created=False)
 
     now = utcnow()
@@ -332,18 +334,18 @@ async def create_booking(
     session.add(booking)
     await _flush_capacity_checked(session)
     if idempotency_key is not None:
-        session.add(BookingIdempotencyKey(key=idempotency_key, request_hash=request_hash, booking_id=booking.id))
+        session.add(BookingIdempotencyKey(key=idempotency_key, request_hash=body_hash, booking_id=booking.id))
         await session.flush()
     await _audit(session, actor, booking, "bookings.create", None)
     await notifications.booking_received(session, settings, station, booking, customer.email, token)
     return CreatedBooking(booking, station, token, created=True)
 
 
-async def _replay(session: AsyncSession, key: str, request_hash: str) -> Booking | None:
+async def _replay(session: AsyncSession, key: str, body_hash: str) -> Booking | None:
     row = await session.scalar(select(BookingIdempotencyKey).where(BookingIdempotencyKey.key == key))
     if row is None:
         return None
-    if row.request_hash != request_hash:
+    if row.request_hash != body_hash:
         raise IdempotencyKeyReused.on(
             "header.Idempotency-Key", "This Idempotency-Key was used for a different booking request."
         )

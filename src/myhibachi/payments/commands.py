@@ -7,8 +7,6 @@ derived from our ids, and our own `(scope, key)` columns are unique, so a retry 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from myhibachi.audit.commands import record_audit
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
-from myhibachi.bookings.commands import Actor, confirm_booking
+from myhibachi.bookings.commands import Actor, IdempotencyKeyReused, confirm_booking, request_hash
 from myhibachi.bookings.ledger import booking_ledger
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.policy import total_due_cents
@@ -57,15 +55,6 @@ class Overpayment(ValidationFailed):
 
 class RefundExceedsPaid(ValidationFailed):
     code = "refund_exceeds_paid"
-
-
-class IdempotencyKeyReused(ValidationFailed):
-    code = "idempotency_key_reused"
-
-
-def _request_hash(body: Any) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 async def _locked_booking(session: AsyncSession, booking_id: int) -> Booking:
@@ -178,9 +167,9 @@ async def record_manual_payment(session: AsyncSession, settings: Settings, princ
     booking = await _locked_booking(session, booking_id)
     principal.authorize(Permission.payments_record, booking.station_id)
     scoped_key = f"manual:{booking.id}:{idempotency_key}" if idempotency_key else None
-    request_hash = _request_hash(data)
+    body_hash = request_hash(data)
     if scoped_key and (replay := await session.scalar(select(Payment).where(Payment.idempotency_key == scoped_key))):
-        if replay.request_hash != request_hash:
+        if replay.request_hash != body_hash:
             raise IdempotencyKeyReused.on("header.Idempotency-Key",
                                           "This Idempotency-Key was used for a different payment.")
         return Recorded(replay, created=False)
@@ -196,7 +185,7 @@ async def record_manual_payment(session: AsyncSession, settings: Settings, princ
     payment = Payment(booking_id=booking.id, station_id=booking.station_id, purpose=purpose.value,
                       method=data.method.value, status=PaymentStatus.succeeded.value, amount_cents=data.amount_cents,
                       currency=booking.quote["currency"], reference=data.reference, idempotency_key=scoped_key,
-                      request_hash=request_hash, recorded_by_user_id=principal.user_id, succeeded_at=now)
+                      request_hash=body_hash, recorded_by_user_id=principal.user_id, succeeded_at=now)
     session.add(payment)
     await session.flush()
     await _audit_payment(session, principal.user_id, "payments.record", payment, {
@@ -229,10 +218,10 @@ async def refund_payment(session: AsyncSession, settings: Settings, cards: CardG
     recorded with the method used to pay back."""
     payment = await _locked_payment(session, payment_id)
     principal.authorize(Permission.payments_refund, payment.station_id)
-    request_hash = _request_hash(data)
+    body_hash = request_hash(data)
     scoped_key = f"staff:{payment.id}:{idempotency_key}" if idempotency_key else None
     if scoped_key and (replay := await session.scalar(select(Refund).where(Refund.idempotency_key == scoped_key))):
-        if replay.request_hash != request_hash:
+        if replay.request_hash != body_hash:
             raise IdempotencyKeyReused.on("header.Idempotency-Key",
                                           "This Idempotency-Key was used for a different refund.")
         return Refunded(replay, created=False)
@@ -245,7 +234,7 @@ async def refund_payment(session: AsyncSession, settings: Settings, cards: CardG
     if method is PaymentMethod.card and cards is None:
         raise CardPaymentsDisabled("Card payments are not configured here, so a card refund cannot be sent.")
     refund = await _refund(session, settings, cards, payment, data.amount_cents, method=method, reason=data.reason,
-                           user_id=principal.user_id, key=scoped_key, request_hash=request_hash)
+                           user_id=principal.user_id, key=scoped_key, request_hash=body_hash)
     return Refunded(refund, created=True)
 
 
