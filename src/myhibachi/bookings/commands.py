@@ -211,21 +211,24 @@ async def _flush_capacity_checked(session: AsyncSession) -> None:
 
 
 async def _expire_lapsed_holds(
-    session: AsyncSession, settings: Settings, station: Station, days: set[date], now: datetime
+    session: AsyncSession, settings: Settings, station: Station, days: set[date], now: datetime,
+    spare_booking_id: int | None = None,
 ) -> int:
-    """Lapsed holds on days about to be written release their chef now rather than at the job's next run."""
+    """Lapsed holds on days about to be written release their chef now rather than at the job's next run
+    (except `spare_booking_id`: the hold whose late deposit is being confirmed)."""
     zone = ZoneInfo(station.timezone)
     since = datetime.combine(min(days), time(), tzinfo=zone)
     until = datetime.combine(max(days) + timedelta(days=1), time(), tzinfo=zone)
-    lapsed = await session.scalars(
-        select(Booking).where(
-            Booking.station_id == station.id,
-            Booking.status == BookingStatus.pending_deposit.value,
-            Booking.hold_expires_at <= now,
-            Booking.busy_start < until,
-            Booking.busy_end > since,
-        )
+    query = select(Booking).where(
+        Booking.station_id == station.id,
+        Booking.status == BookingStatus.pending_deposit.value,
+        Booking.hold_expires_at <= now,
+        Booking.busy_start < until,
+        Booking.busy_end > since,
     )
+    if spare_booking_id is not None:
+        query = query.where(Booking.id != spare_booking_id)
+    lapsed = await session.scalars(query)
     expired = 0
     for booking in lapsed:
         await _expire(session, settings, station, booking)
@@ -355,11 +358,13 @@ async def _replay(session: AsyncSession, key: str, body_hash: str) -> Booking | 
 # --- loading a booking for a change -------------------------------------------------------------------------------
 
 
-async def _claim_days(session: AsyncSession, settings: Settings, station: Station, days: set[date]) -> int:
+async def _claim_days(
+    session: AsyncSession, settings: Settings, station: Station, days: set[date], spare_booking_id: int | None = None
+) -> int:
     """Lock station days before writing to them, then release their lapsed holds (the triggers count by status).
     Returns how many holds lapsed."""
     await lock_station_days(session, station.id, days)
-    return await _expire_lapsed_holds(session, settings, station, days, utcnow())
+    return await _expire_lapsed_holds(session, settings, station, days, utcnow(), spare_booking_id)
 
 
 async def _locked(
@@ -367,19 +372,23 @@ async def _locked(
     settings: Settings,
     booking_id: int,
     extra_days: set[date] | None = None,
+    *,
+    spare_own_hold: bool = False,
 ) -> tuple[Booking, Station]:
-    """Claim the booking's station days (plus `extra_days`), then lock its row: the order every writer uses."""
+    """Claim the booking's station days (plus `extra_days`), then lock its row: the order every writer uses.
+    `spare_own_hold` keeps this booking's own lapsed hold from being expired by the claim (a late deposit)."""
     booking = await session.get(Booking, booking_id)
     if booking is None:
         raise NotFound("No such booking.")
     station = await session.get_one(Station, booking.station_id)
     zone = ZoneInfo(station.timezone)
     claimed = _booking_days(zone, booking) | (extra_days or set())
-    await _claim_days(session, settings, station, claimed)
+    spare = booking_id if spare_own_hold else None
+    await _claim_days(session, settings, station, claimed, spare)
     stmt = select(Booking).where(Booking.id == booking_id).with_for_update().execution_options(populate_existing=True)
     booking = (await session.scalars(stmt)).one()
     if moved := _booking_days(zone, booking) - claimed:  # rescheduled meanwhile: claim its new days too
-        await _claim_days(session, settings, station, moved)
+        await _claim_days(session, settings, station, moved, spare)
     return booking, station
 
 
@@ -408,13 +417,11 @@ async def confirm_booking(
 ) -> Booking:
     """The deposit is in (`receipt`: the payment that brought it, for the email). A lapsed or expired hold is
     confirmed only while its chef capacity is still free: SlotUnavailable otherwise."""
-    booking, station = await _locked(session, settings, booking_id)
+    booking, station = await _locked(session, settings, booking_id, spare_own_hold=True)
     if booking.status not in (BookingStatus.pending_deposit.value, BookingStatus.expired.value):
         raise IllegalTransition(f"Only a booking awaiting its deposit can be confirmed; this one is {booking.status}.")
     now = utcnow()
-    lapsed = booking.status == BookingStatus.expired.value or (
-        booking.hold_expires_at is not None and booking.hold_expires_at <= now)
-    if lapsed:
+    if booking.hold_lapsed(now):
         view = await capacity_view(
             session, station, booking.event_date, booking.event_date, now=now, exclude_booking_id=booking.id
         )

@@ -87,6 +87,12 @@ class Booking(Base):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    def hold_lapsed(self, now: datetime) -> bool:
+        """Awaiting a deposit whose hold has run out (expired already, or about to be by the next sweep)."""
+        return self.status == BookingStatus.expired.value or (
+            self.status == BookingStatus.pending_deposit.value and self.hold_expires_at is not None
+            and self.hold_expires_at <= now)
+
     @property
     def guests(self) -> int:
         return self.adults + self.children + self.toddlers

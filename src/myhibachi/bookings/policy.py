@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from myhibachi.bookings.models import Booking, BookingStatus
+from myhibachi.bookings.models import Booking
 from myhibachi.core.money import format_money
 from myhibachi.pricing.rules import BusinessRules
 
@@ -32,8 +32,7 @@ def balance_due_cents(booking: Booking, net_paid_cents: int) -> int:
 def _closed(booking: Booking, now: datetime) -> Terms | None:
     if not booking.is_open:
         return Terms(False, f"This booking is {booking.status.replace('_', ' ')}.")
-    if booking.status == BookingStatus.pending_deposit and booking.hold_expires_at is not None \
-            and booking.hold_expires_at <= now:
+    if booking.hold_lapsed(now):
         return Terms(False, "The hold on this date has lapsed without a deposit.")
     if now >= booking.event_start:
         return Terms(False, "The event has already started.")

@@ -67,7 +67,7 @@ async def start_card_payment(token: Token, body: PaymentIntentCreate, session: D
 
 
 @webhooks.post("/stripe", summary="Stripe webhook", response_model=WebhookReceipt,
-               responses=problem_responses(400))
+               responses=problem_responses(400, 422))
 async def stripe_webhook(request: Request, session: DbSession, runtime: RuntimeDep,
                          stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None
                          ) -> WebhookReceipt:

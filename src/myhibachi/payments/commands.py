@@ -98,7 +98,7 @@ def _amount_due(booking: Booking, purpose: PaymentPurpose, net_paid: int) -> int
         if booking.status != BookingStatus.pending_deposit.value:
             raise IllegalTransition("The deposit is only paid while the booking awaits it; this booking is "
                                     f"{booking.status.replace('_', ' ')}.")
-        if booking.hold_expires_at is not None and booking.hold_expires_at <= utcnow():
+        if booking.hold_lapsed(utcnow()):
             raise IllegalTransition("The hold on this date has lapsed without a deposit; please book again.")
         return max(0, booking.quote["deposit_cents"] - net_paid)
     if booking.status != BookingStatus.confirmed.value:
@@ -180,8 +180,13 @@ async def record_manual_payment(session: AsyncSession, settings: Settings, princ
     if data.amount_cents > due:
         raise Overpayment.on("body.amount_cents", f"At most {due} cents is due on this booking.")
     deposit_covered = ledger.paid_cents >= booking.quote["deposit_cents"]
-    purpose = data.purpose or (PaymentPurpose.balance if deposit_covered else PaymentPurpose.deposit)
     now = utcnow()
+    short = booking.quote["deposit_cents"] - ledger.paid_cents - data.amount_cents
+    if booking.hold_lapsed(now) and short > 0:  # money for a released date only counts if it re-confirms it
+        raise IllegalTransition(f"The hold has lapsed: record at least the rest of the deposit "
+                                f"({booking.quote['deposit_cents'] - ledger.paid_cents} cents) to confirm it, "
+                                "or rebook.")
+    purpose = data.purpose or (PaymentPurpose.balance if deposit_covered else PaymentPurpose.deposit)
     payment = Payment(booking_id=booking.id, station_id=booking.station_id, purpose=purpose.value,
                       method=data.method.value, status=PaymentStatus.succeeded.value, amount_cents=data.amount_cents,
                       currency=booking.quote["currency"], reference=data.reference, idempotency_key=scoped_key,

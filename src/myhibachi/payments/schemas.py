@@ -160,3 +160,5 @@ class PaymentPage(BaseModel):
 class WebhookReceipt(BaseModel):
     received: bool = True
     duplicate: bool = Field(description="The event was stored before; nothing new happens.")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"received": True, "duplicate": False}]})
