@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from myhibachi import __version__
 from myhibachi import tasks as _tasks  # noqa: F401 - every domain's handlers and periodic tasks
+from myhibachi.analytics import api as analytics_api
 from myhibachi.audit import api as audit_api
 from myhibachi.auth import api as auth_api
 from myhibachi.auth.dependencies import current_principal
@@ -57,6 +58,7 @@ TAGS = [
                                       "see, change, move or cancel a booking; no password."},
     {"name": "payments", "description": "The payment ledger: manual payments, refunds, the staff's payment views "
                                         "and Stripe's webhook."},
+    {"name": "analytics", "description": "Payments by local period and the key figures, as JSON or CSV; cached."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},
 ]
@@ -109,7 +111,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, bookings_api.public,
                   bookings_api.manage, payments_api.manage, payments_api.webhooks)
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
-                 chefs_api.staff, bookings_api.staff, payments_api.staff, audit_api.staff)
+                 chefs_api.staff, bookings_api.staff, payments_api.staff, analytics_api.staff, audit_api.staff)
 
 
 def _api_router() -> APIRouter:
@@ -182,3 +184,4 @@ def _instrument(app: FastAPI) -> None:
     Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
         app, include_in_schema=False)
     app.state.metrics_registry = registry
+    app.state.runtime.cache.metrics.register(registry)

@@ -46,6 +46,7 @@ def migrate() -> None:
 @app.command("seed-demo")
 def seed_demo() -> None:
     """Load demo stations and one user per role (safe to run again), and print the logins."""
+    from myhibachi.core.cache import cache_for
     from myhibachi.core.db import Database
     from myhibachi.demo import DEMO_PASSWORD
     from myhibachi.demo import seed_demo as run_seed
@@ -53,11 +54,13 @@ def seed_demo() -> None:
     settings = get_settings()
 
     async def run() -> list:
-        db = Database(settings.database_url)
+        cache = cache_for(settings.redis_url)  # what the demo data changes is not served stale from the cache
+        db = Database(settings.database_url, cache=cache)
         try:
             return await run_seed(db, settings)
         finally:
             await db.dispose()
+            await cache.close()
 
     with console.status("Loading demo data…"):
         logins = asyncio.run(run())

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     booking_holds_per_ip: int = Field(10, ge=1)
     booking_hold_window_seconds: int = Field(3600, ge=1)
     outbox_sweep_seconds: float = Field(30.0, gt=0)
+    # Cached results live this long at most; writes that change them refresh them at once.
+    cache_ttl_analytics_seconds: int = Field(300, ge=1)
+    cache_ttl_kpis_seconds: int = Field(120, ge=1)
+    cache_ttl_reference_seconds: int = Field(3600, ge=1)  # stations and business rules
     jobs_inline: bool = False  # run jobs to completion before the request returns (tests, scripts)
 
     @field_validator("cors_origins", mode="before")

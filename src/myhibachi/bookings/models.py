@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from myhibachi.core.cache import tag_writes
 from myhibachi.core.db import Base, BigId, UTCDateTime, utcnow
 
 
@@ -110,3 +111,11 @@ class BookingIdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("booking_id"),)
+
+
+def bookings_tag(station_id: int) -> str:
+    """The cache tag of a station's bookings."""
+    return f"bookings:{station_id}"
+
+
+tag_writes(Booking, lambda booking, _: [bookings_tag(booking.station_id)])

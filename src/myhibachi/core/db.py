@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from myhibachi.core.cache import Cache, take_cache_tags
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -94,8 +96,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 class Database:
     """One engine and its session factories: write sessions take SQLite's write lock when they begin."""
 
-    def __init__(self, database_url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, database_url: str, *, cache: Cache | None = None, **engine_kwargs: Any) -> None:
         self.url = database_url
+        self.cache = cache  # told which cached results each committed unit of work made stale
         self.engine = create_engine(database_url, **engine_kwargs)
         self.dialect = self.engine.dialect.name
         read_engine = self.engine.execution_options(sqlite_write=False)
@@ -115,6 +118,13 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+        await self.committed(session)
+
+    async def committed(self, session: AsyncSession) -> None:
+        """After a commit: drop the cached results its writes made stale."""
+        tags = take_cache_tags(session)
+        if self.cache is not None:
+            await self.cache.invalidate(tags)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

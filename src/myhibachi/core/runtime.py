@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from myhibachi.core.cache import cache_for
 from myhibachi.core.db import Database
 from myhibachi.core.email import mail_transport
 from myhibachi.core.jobs import JobQueue
@@ -13,7 +14,8 @@ from myhibachi.settings import Settings
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url)
+        self.cache = cache_for(settings.redis_url)
+        self.db = Database(settings.database_url, cache=self.cache)
         self.mail = mail_transport(settings.smtp_url, settings.mail_dir)
         self.jobs = JobQueue(settings, self.db, OutboxContext(settings=settings, mail=self.mail))
         storage = limiter_storage(settings.redis_url)
@@ -33,3 +35,4 @@ class Runtime:
     async def stop(self) -> None:
         await self.jobs.stop()
         await self.db.dispose()
+        await self.cache.close()

@@ -40,12 +40,14 @@ async def unit_of_work(request: Request, runtime: RuntimeDep) -> AsyncIterator[A
                 forget_pending_ids(session)
                 raise
             await session.commit()
+            await runtime.db.committed(session)
             await runtime.jobs.enqueue_outbox(take_pending_ids(session))
             raise
         except BaseException:
             await session.rollback()
             forget_pending_ids(session)
             raise
+        await runtime.db.committed(session)
         await runtime.jobs.enqueue_outbox(take_pending_ids(session))
 
 

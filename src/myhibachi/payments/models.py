@@ -10,8 +10,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.util import identity_key
 
+from myhibachi.core.cache import tag_writes
 from myhibachi.core.db import Base, BigId, UTCDateTime, utcnow
 
 
@@ -74,6 +76,7 @@ class Payment(Base):
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         Index("ix_payments_station_created", "station_id", "created_at"),
+        Index("ix_payments_station_succeeded", "station_id", "succeeded_at"),  # analytics: a range scan a period
     )
 
 
@@ -90,7 +93,7 @@ class Refund(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     request_hash: Mapped[str | None] = mapped_column(String(64))
     requested_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (CheckConstraint("amount_cents > 0", name="amount_positive"),)
@@ -108,3 +111,17 @@ class StripeEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(Text)
+
+
+def payments_tag(station_id: int | None) -> str:
+    """The cache tag of a station's payments and refunds (`None`: a refund whose payment was not loaded)."""
+    return f"payments:{'unknown' if station_id is None else station_id}"
+
+
+def _refund_tags(refund: Refund, session: Session) -> list[str]:
+    payment = session.identity_map.get(identity_key(Payment, refund.payment_id))
+    return [payments_tag(payment.station_id if payment is not None else None)]
+
+
+tag_writes(Payment, lambda payment, _: [payments_tag(payment.station_id)])
+tag_writes(Refund, _refund_tags)

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Float, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from myhibachi.core.cache import tag_writes
 from myhibachi.core.db import Base, BigId, UTCDateTime, utcnow
 
 
@@ -26,3 +27,7 @@ class Station(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+STATIONS_TAG = "stations"  # the cache tag of every station's own data (name, zone, address)
+tag_writes(Station, lambda _station, _session: [STATIONS_TAG])

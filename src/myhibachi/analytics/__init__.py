@@ -1,0 +1,1 @@
+"""Payment analytics and KPIs per station, in its time zone."""

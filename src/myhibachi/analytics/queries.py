@@ -1,0 +1,333 @@
+"""Payment analytics and KPIs, each one SQL statement, bucketed by each station's local calendar, and cached.
+
+Local periods are exact across DST because their edges are computed here with zoneinfo (a local midnight to the
+next) and handed to the database as a VALUES table of UTC ranges; the same statement runs on SQLite and
+PostgreSQL, and an index range scan per bucket keeps it fast.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import BigInteger, Integer, String, and_, case, column, func, literal, null, select, union_all, values
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+
+from myhibachi.analytics.schemas import (
+    Granularity,
+    KpiReport,
+    MethodTotals,
+    PaymentBucket,
+    PaymentReport,
+    PaymentTotals,
+)
+from myhibachi.auth.permissions import Permission
+from myhibachi.auth.principal import Principal
+from myhibachi.bookings.models import Booking, BookingStatus, bookings_tag
+from myhibachi.core.cache import Cache
+from myhibachi.core.db import UTCDateTime, utcnow
+from myhibachi.core.errors import NotFound, ValidationFailed
+from myhibachi.payments.models import Payment, PaymentPurpose, PaymentStatus, Refund, RefundStatus, payments_tag
+from myhibachi.stations.models import STATIONS_TAG, Station
+
+# How far one report may reach, and how many (station, period) rows its VALUES table may hold: 4 parameters a row
+# stay under both drivers' 32,767-parameter limit.
+MAX_DAYS = {Granularity.day: 1096, Granularity.week: 3660, Granularity.month: 3660}
+MAX_BUCKET_ROWS = 8000
+
+
+# --- local periods --------------------------------------------------------------------------------------------
+
+
+def period_start(day: date, granularity: Granularity) -> date:
+    if granularity is Granularity.week:
+        return day - timedelta(days=day.weekday())
+    if granularity is Granularity.month:
+        return day.replace(day=1)
+    return day
+
+
+def next_period(start: date, granularity: Granularity) -> date:
+    if granularity is Granularity.week:
+        return start + timedelta(days=7)
+    if granularity is Granularity.month:
+        return date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    return start + timedelta(days=1)
+
+
+def periods(start: date, end: date, granularity: Granularity) -> list[date]:
+    """The starts of every period that overlaps [start, end]."""
+    found, current = [], period_start(start, granularity)
+    while current <= end:
+        found.append(current)
+        current = next_period(current, granularity)
+    return found
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The UTC instant at which `day` begins in `zone`."""
+    return datetime.combine(day, time(), zone).astimezone(UTC)
+
+
+# --- scope ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportRange:
+    station_id: int | None
+    start: date
+    end: date
+
+    def as_args(self) -> dict[str, Any]:
+        return {"station_id": self.station_id, "start": self.start.isoformat(), "end": self.end.isoformat()}
+
+    def check(self, max_days: int) -> None:
+        if self.end < self.start:
+            raise ValidationFailed.on("query.end", "end must not be before start")
+        if (self.end - self.start).days >= max_days:
+            raise ValidationFailed.on("query.end", f"A report covers at most {max_days} days at this granularity.")
+
+
+async def _stations_in_scope(session: AsyncSession, principal: Principal, station_id: int | None) -> list[Station]:
+    """The choke point of analytics scoping: one station you may read, or (no station) all of them."""
+    if station_id is not None:
+        principal.authorize(Permission.analytics_read, station_id)
+        station = await session.get(Station, station_id)
+        if station is None:
+            raise NotFound("No such station.")
+        return [station]
+    readable = principal.stations_with(Permission.analytics_read)
+    if readable is not None and not readable:
+        raise principal.deny(Permission.analytics_read, None, "Your role does not allow reading analytics.")
+    stmt = select(Station).order_by(Station.id)
+    return list(await session.scalars(stmt if readable is None else stmt.where(Station.id.in_(sorted(readable)))))
+
+
+def _scope_key(stations: list[Station]) -> str:
+    return "stations:" + ",".join(str(s.id) for s in stations)
+
+
+def _tags(stations: list[Station], *tag_makers: Any) -> list[str]:
+    """What the figures depend on: the stations' zones, their rows of each kind, and refunds of unknown station."""
+    return [STATIONS_TAG, payments_tag(None), *(make(s.id) for s in stations for make in tag_makers)]
+
+
+# --- the payments report --------------------------------------------------------------------------------------
+
+
+async def payment_report(session: AsyncSession, cache: Cache, ttl: int, principal: Principal,
+                         request: ReportRange, granularity: Granularity) -> PaymentReport:
+    request.check(MAX_DAYS[granularity])
+    stations = await _stations_in_scope(session, principal, request.station_id)
+    labels = periods(request.start, request.end, granularity)
+    if len(labels) * max(1, len(stations)) > MAX_BUCKET_ROWS:
+        raise ValidationFailed.on("query.granularity", "Too many periods for every station at once: choose a "
+                                  "station, a coarser granularity or a shorter range.")
+    return await cache.cached(
+        "analytics.payments", args={**request.as_args(), "granularity": granularity},
+        scope=_scope_key(stations), tags=_tags(stations, payments_tag), ttl=ttl, result_type=PaymentReport,
+        compute=lambda: _payment_report(session, stations, request, granularity, labels))
+
+
+def _buckets_table(stations: list[Station], request: ReportRange, granularity: Granularity, labels: list[date]):  # noqa: ANN202
+    """(station_id, bucket index, utc_from, utc_to) for every station and period, clipped to the range."""
+    rows = []
+    for station in stations:
+        zone = ZoneInfo(station.timezone)
+        for index, label in enumerate(labels):
+            first = max(label, request.start)
+            after = min(next_period(label, granularity), request.end + timedelta(days=1))
+            rows.append((station.id, index, local_midnight(first, zone), local_midnight(after, zone)))
+    return values(column("station_id", BigInteger), column("bucket", Integer), column("utc_from", UTCDateTime()),
+                  column("utc_to", UTCDateTime()), name="buckets").data(rows).cte("buckets")
+
+
+def _payment_cells(buckets: Any) -> Select[Any]:
+    """One statement: per (station, bucket, method) the payments received and, separately, the refunds paid."""
+    paid = (
+        select(buckets.c.station_id, buckets.c.bucket, Payment.method.label("method"),
+               func.count().label("n"), func.sum(Payment.amount_cents).label("gross"), literal(0).label("refunds"),
+               func.min(Payment.succeeded_at).label("first_at"), func.max(Payment.succeeded_at).label("last_at"))
+        .select_from(buckets)
+        .join(Payment, and_(Payment.station_id == buckets.c.station_id,
+                            Payment.succeeded_at >= buckets.c.utc_from, Payment.succeeded_at < buckets.c.utc_to,
+                            Payment.status == PaymentStatus.succeeded.value))
+        .group_by(buckets.c.station_id, buckets.c.bucket, Payment.method)
+    )
+    refunded = (
+        select(buckets.c.station_id, buckets.c.bucket, Refund.method, literal(0), literal(0),
+               func.sum(Refund.amount_cents), null(), null())
+        .select_from(buckets)
+        .join(Refund, and_(Refund.created_at >= buckets.c.utc_from, Refund.created_at < buckets.c.utc_to,
+                           Refund.status == RefundStatus.succeeded.value))
+        .join(Payment, and_(Payment.id == Refund.payment_id, Payment.station_id == buckets.c.station_id))
+        .group_by(buckets.c.station_id, buckets.c.bucket, Refund.method)
+    )
+    return union_all(paid, refunded)
+
+
+async def _payment_report(session: AsyncSession, stations: list[Station], request: ReportRange,
+                          granularity: Granularity, labels: list[date]) -> PaymentReport:
+    cells = [] if not stations else (await session.execute(
+        _payment_cells(_buckets_table(stations, request, granularity, labels)))).all()
+    zones = {s.id: ZoneInfo(s.timezone) for s in stations}
+    per_bucket: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
+    first: datetime | None = None
+    last: datetime | None = None
+    for station_id, bucket, method, count, gross, refunds, first_at, last_at in cells:
+        figures = per_bucket[bucket][method]
+        figures[0], figures[1], figures[2] = figures[0] + count, figures[1] + gross, figures[2] + refunds
+        if first_at is not None:
+            first_local, last_local = (_as_utc(first_at).astimezone(zones[station_id]),
+                                       _as_utc(last_at).astimezone(zones[station_id]))
+            first = first_local if first is None or first_local < first else first
+            last = last_local if last is None or last_local > last else last
+    buckets = [_bucket(label, per_bucket.get(index, {})) for index, label in enumerate(labels)]
+    all_methods: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for methods in per_bucket.values():
+        for method, (count, gross, refunds) in methods.items():
+            totals = all_methods[method]
+            totals[0], totals[1], totals[2] = totals[0] + count, totals[1] + gross, totals[2] + refunds
+    gross, refunds = sum(b.gross_cents for b in buckets), sum(b.refunds_cents for b in buckets)
+    single = stations[0] if request.station_id is not None else None
+    return PaymentReport(
+        station_id=request.station_id, timezone=single.timezone if single else None, granularity=granularity,
+        start=request.start, end=request.end, buckets=buckets, by_method=_methods(all_methods),
+        totals=PaymentTotals(gross_cents=gross, refunds_cents=refunds, net_cents=gross - refunds,
+                             count=sum(b.count for b in buckets)),
+        first_payment_at=first, last_payment_at=last)
+
+
+def _as_utc(moment: datetime | str) -> datetime:
+    """min()/max() over the UTC column: SQLite hands back its stored text, PostgreSQL a datetime."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _methods(figures: dict[str, list[int]]) -> list[MethodTotals]:
+    return [MethodTotals(method=method, count=count, gross_cents=gross, refunds_cents=refunds,
+                         net_cents=gross - refunds)
+            for method, (count, gross, refunds) in sorted(figures.items())]
+
+
+def _bucket(label: date, methods: dict[str, list[int]]) -> PaymentBucket:
+    gross = sum(f[1] for f in methods.values())
+    refunds = sum(f[2] for f in methods.values())
+    return PaymentBucket(period_start=label, gross_cents=gross, refunds_cents=refunds, net_cents=gross - refunds,
+                         count=sum(f[0] for f in methods.values()), by_method=_methods(methods))
+
+
+# --- KPIs -----------------------------------------------------------------------------------------------------
+
+KPI_MAX_DAYS = 3660
+
+
+async def kpi_report(session: AsyncSession, cache: Cache, ttl: int, principal: Principal,
+                     request: ReportRange) -> KpiReport:
+    request.check(KPI_MAX_DAYS)
+    stations = await _stations_in_scope(session, principal, request.station_id)
+    now = utcnow()
+    return await cache.cached(
+        "analytics.kpis", args={**request.as_args(), "today": _today_key(stations, now)},
+        scope=_scope_key(stations),
+        tags=_tags(stations, payments_tag, bookings_tag), ttl=ttl, result_type=KpiReport,
+        compute=lambda: _kpi_report(session, stations, request, now))
+
+
+def _today_key(stations: list[Station], now: datetime) -> list[str]:
+    """"This week" and "upcoming" move with the clock: an entry is good for the local day it was computed on (and
+    the TTL bounds how stale "upcoming" can get within it)."""
+    return [now.astimezone(ZoneInfo(s.timezone)).date().isoformat() for s in stations]
+
+
+def _scope_table(stations: list[Station], request: ReportRange, now: datetime):  # noqa: ANN202
+    """Per station: the UTC edges of the local range, of this local week and of this local month."""
+    rows = []
+    for station in stations:
+        zone = ZoneInfo(station.timezone)
+        today = now.astimezone(zone).date()
+        rows.append((station.id, local_midnight(request.start, zone),
+                     local_midnight(request.end + timedelta(days=1), zone),
+                     local_midnight(period_start(today, Granularity.week), zone),
+                     local_midnight(period_start(today, Granularity.month), zone)))
+    return values(column("station_id", BigInteger), column("range_from", UTCDateTime()),
+                  column("range_to", UTCDateTime()), column("week_from", UTCDateTime()),
+                  column("month_from", UTCDateTime()), name="scope").data(rows).cte("scope")
+
+
+def _kpi_rows(scope: Any, request: ReportRange, now: datetime) -> Any:
+    """One statement of (metric, key, value) rows."""
+    total = Booking.quote["total_cents"].as_integer() + Booking.fees_cents
+    held = (BookingStatus.confirmed.value, BookingStatus.completed.value)
+    decided = (*held, BookingStatus.no_show.value, BookingStatus.cancelled.value)
+    in_scope = and_(Booking.station_id == scope.c.station_id)
+    in_range = and_(in_scope, Booking.event_date >= request.start, Booking.event_date <= request.end)
+
+    def bookings(metric: str, value: Any, *where: Any, key: Any = None) -> Select[Any]:
+        return (select(literal(metric, String).label("metric"), (key if key is not None else null()).label("key"),
+                       func.coalesce(value, 0).label("value"))
+                .select_from(scope).join(Booking, and_(*where)))
+
+    received = and_(Payment.station_id == scope.c.station_id, Payment.status == PaymentStatus.succeeded.value,
+                    Payment.succeeded_at >= scope.c.range_from, Payment.succeeded_at < scope.c.range_to)
+    paid = (select(Payment.booking_id, func.sum(Payment.amount_cents).label("cents"))
+            .where(Payment.status == PaymentStatus.succeeded.value).group_by(Payment.booking_id).subquery())
+    refunded = (select(Payment.booking_id, func.sum(Refund.amount_cents).label("cents"))
+                .join(Refund, and_(Refund.payment_id == Payment.id, Refund.status == RefundStatus.succeeded.value))
+                .group_by(Payment.booking_id).subquery())
+    owed = total - func.coalesce(paid.c.cents, 0) + func.coalesce(refunded.c.cents, 0)
+    return union_all(
+        bookings("status", func.count(), in_range, key=Booking.status).group_by(Booking.status),
+        bookings("created_this_week", func.count(), in_scope, Booking.created_at >= scope.c.week_from),
+        bookings("created_this_month", func.count(), in_scope, Booking.created_at >= scope.c.month_from),
+        bookings("upcoming_events", func.count(), in_scope, Booking.status == BookingStatus.confirmed.value,
+                 Booking.event_start >= now),
+        bookings("guests_served", func.sum(Booking.adults + Booking.children + Booking.toddlers), in_range,
+                 Booking.status == BookingStatus.completed.value),
+        bookings("value_sum", func.sum(total), in_range, Booking.status.in_(held)),
+        bookings("value_count", func.count(), in_range, Booking.status.in_(held)),
+        bookings("decided", func.count(), in_range, Booking.status.in_(decided)),
+        bookings("outstanding", func.sum(case((owed > 0, owed), else_=0)), in_range, Booking.status.in_(held))
+        .outerjoin(paid, paid.c.booking_id == Booking.id).outerjoin(refunded, refunded.c.booking_id == Booking.id),
+        select(literal("received"), null(), func.coalesce(func.sum(Payment.amount_cents), 0))
+        .select_from(scope).join(Payment, received),
+        select(literal("deposits"), null(), func.coalesce(func.sum(Payment.amount_cents), 0))
+        .select_from(scope).join(Payment, and_(received, Payment.purpose == PaymentPurpose.deposit.value)),
+        select(literal("refunded"), null(), func.coalesce(func.sum(Refund.amount_cents), 0))
+        .select_from(scope).join(Payment, Payment.station_id == scope.c.station_id)
+        .join(Refund, and_(Refund.payment_id == Payment.id, Refund.status == RefundStatus.succeeded.value,
+                           Refund.created_at >= scope.c.range_from, Refund.created_at < scope.c.range_to)),
+    )
+
+
+async def _kpi_report(session: AsyncSession, stations: list[Station], request: ReportRange,
+                      now: datetime) -> KpiReport:
+    figures: dict[str, int] = defaultdict(int)
+    by_status = {status: 0 for status in BookingStatus}
+    if stations:
+        for metric, key, value in (await session.execute(_kpi_rows(_scope_table(stations, request, now),
+                                                                   request, now))).all():
+            if metric == "status":
+                by_status[BookingStatus(key)] += int(value)
+            else:
+                figures[metric] += int(value)
+    cancelled = by_status[BookingStatus.cancelled]
+    single = stations[0] if request.station_id is not None else None
+    return KpiReport(
+        station_id=request.station_id, timezone=single.timezone if single else None, start=request.start,
+        end=request.end, bookings_by_status=by_status, created_this_week=figures["created_this_week"],
+        created_this_month=figures["created_this_month"], upcoming_events=figures["upcoming_events"],
+        guests_served=figures["guests_served"], revenue_cents=figures["received"] - figures["refunded"],
+        deposits_collected_cents=figures["deposits"], outstanding_balance_cents=figures["outstanding"],
+        average_booking_value_cents=_rounded_mean(figures["value_sum"], figures["value_count"]),
+        cancellation_rate=round(cancelled / figures["decided"], 4) if figures["decided"] else None,
+        quote_to_booking_conversion=None)
+
+
+def _rounded_mean(total: int, count: int) -> int | None:
+    return (2 * total + count) // (2 * count) if count else None  # half up, in whole cents

@@ -1,0 +1,252 @@
+"""A read-through cache for query results: one interface over Redis (production) or process memory (embedded).
+
+Entries are keyed by what was asked, by whom (their scope) and by the current version of every tag the result
+depends on (`payments:3`, `rules:3`...). A write bumps its tags' versions after commit, so the old entries are
+never read again and simply expire: nothing scans keys. Concurrent misses of one key compute it once. If Redis
+fails, callers are served uncached (logged and counted) until it answers again; entries written before the
+outage are then distrusted by bumping a global epoch, since invalidations may have been lost meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol, TypeVar
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter
+from pydantic import TypeAdapter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+TAGS_KEY = "myhibachi.cache_tags"  # session.info: tags touched by this unit of work
+EPOCH = "epoch"  # a tag every key depends on: bumped to drop everything after an outage
+LOCK_WAIT_SECONDS = 5.0
+
+
+class CacheBackend(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+    async def set(self, key: str, value: bytes, ttl: int) -> None: ...
+    async def versions(self, tags: list[str]) -> list[int]: ...
+    async def bump(self, tags: Iterable[str]) -> None: ...
+    async def acquire(self, key: str, ttl: float) -> bool: ...
+    async def release(self, key: str) -> None: ...
+    async def close(self) -> None: ...
+
+
+class MemoryBackend:
+    """The embedded default: entries and tag versions in this process."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._entries: dict[str, tuple[float, bytes]] = {}
+        self._versions: dict[str, int] = {}
+        self._locks: dict[str, float] = {}
+        self._max_entries = max_entries
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        return entry[1]
+
+    async def set(self, key: str, value: bytes, ttl: int) -> None:
+        if len(self._entries) >= self._max_entries:  # drop the expired, then the oldest
+            now = time.monotonic()
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            while len(self._entries) >= self._max_entries:
+                self._entries.pop(next(iter(self._entries)))
+        self._entries[key] = (time.monotonic() + ttl, value)
+
+    async def versions(self, tags: list[str]) -> list[int]:
+        return [self._versions.get(tag, 0) for tag in tags]
+
+    async def bump(self, tags: Iterable[str]) -> None:
+        for tag in tags:
+            self._versions[tag] = self._versions.get(tag, 0) + 1
+
+    async def acquire(self, key: str, ttl: float) -> bool:
+        now = time.monotonic()
+        if self._locks.get(key, 0) > now:
+            return False
+        self._locks[key] = now + ttl
+        return True
+
+    async def release(self, key: str) -> None:
+        self._locks.pop(key, None)
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisBackend:
+    """Entries as strings with a TTL, tag versions as counters, a short `SET NX` lock per computing key."""
+
+    def __init__(self, url: str, prefix: str = "myhibachi:cache:") -> None:
+        # Short timeouts: a Redis that stops answering must cost a request milliseconds, not seconds.
+        self.client = Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.5)
+        self.prefix = prefix
+
+    async def get(self, key: str) -> bytes | None:
+        return await self.client.get(self.prefix + key)
+
+    async def set(self, key: str, value: bytes, ttl: int) -> None:
+        await self.client.set(self.prefix + key, value, ex=ttl)
+
+    async def versions(self, tags: list[str]) -> list[int]:
+        values = await self.client.mget([f"{self.prefix}tag:{tag}" for tag in tags])
+        return [int(v) if v is not None else 0 for v in values]
+
+    async def bump(self, tags: Iterable[str]) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for tag in tags:
+                pipe.incr(f"{self.prefix}tag:{tag}")
+            await pipe.execute()
+
+    async def acquire(self, key: str, ttl: float) -> bool:
+        return bool(await self.client.set(f"{self.prefix}lock:{key}", b"1", nx=True, px=int(ttl * 1000)))
+
+    async def release(self, key: str) -> None:
+        await self.client.delete(f"{self.prefix}lock:{key}")
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class CacheMetrics:
+    def __init__(self) -> None:
+        self.requests = Counter("myhibachi_cache_requests", "Cache lookups by namespace and result (hit/miss).",
+                                ["namespace", "result"], registry=None)
+        self.errors = Counter("myhibachi_cache_errors", "Cache backend failures (served uncached).",
+                              ["operation"], registry=None)
+
+    def register(self, registry: CollectorRegistry) -> None:
+        registry.register(self.requests)
+        registry.register(self.errors)
+
+
+class Cache:
+    def __init__(self, backend: CacheBackend) -> None:
+        self.backend = backend
+        self.metrics = CacheMetrics()
+        self._inflight: dict[str, asyncio.Future[bytes]] = {}
+        self._degraded = False  # a backend call failed: bump the epoch once it answers again
+
+    async def cached(self, namespace: str, *, args: dict[str, Any], scope: str, tags: list[str], ttl: int,
+                     result_type: type[T], compute: Callable[[], Awaitable[T]]) -> T:
+        """`compute()`'s result for these arguments and this caller's scope, from the cache when the tags have
+        not changed since it was stored."""
+        adapter = TypeAdapter(result_type)
+        key = await self._key(namespace, args, scope, tags)
+        if key is None:  # the backend is down
+            return await compute()
+        raw = await self._call("get", self.backend.get(key))
+        if raw is not None:
+            self.metrics.requests.labels(namespace, "hit").inc()
+            return adapter.validate_json(raw)
+        self.metrics.requests.labels(namespace, "miss").inc()
+        if (running := self._inflight.get(key)) is not None:  # someone in this process is computing it
+            return adapter.validate_json(await asyncio.shield(running))
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            raw = await self._compute_once(key, ttl, lambda: self._encode(adapter, compute))
+            future.set_result(raw)
+            return adapter.validate_json(raw)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody logs "never retrieved"
+            raise
+        finally:
+            del self._inflight[key]
+
+    async def invalidate(self, tags: Iterable[str]) -> None:
+        tags = sorted(set(tags))
+        if tags:
+            await self._call("bump", self.backend.bump(tags))
+
+    async def close(self) -> None:
+        await self.backend.close()
+
+    # --- internals ----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    async def _encode(adapter: TypeAdapter[T], compute: Callable[[], Awaitable[T]]) -> bytes:
+        return adapter.dump_json(await compute())
+
+    async def _key(self, namespace: str, args: dict[str, Any], scope: str, tags: list[str]) -> str | None:
+        versions = await self._call("versions", self.backend.versions([EPOCH, *tags]), failed=None)
+        if versions is None:
+            return None
+        identity = json.dumps([args, scope, dict(zip([EPOCH, *tags], versions, strict=True))], sort_keys=True,
+                              default=str)
+        return f"{namespace}:{hashlib.sha256(identity.encode()).hexdigest()}"
+
+    async def _compute_once(self, key: str, ttl: int, produce: Callable[[], Awaitable[bytes]]) -> bytes:
+        """Across processes (Redis): the lock holder computes; the others wait for its entry, up to a bound."""
+        locked = await self._call("lock", self.backend.acquire(key, LOCK_WAIT_SECONDS), failed=False)
+        if not locked and not self._degraded:
+            deadline = time.monotonic() + LOCK_WAIT_SECONDS
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+                if (raw := await self._call("get", self.backend.get(key))) is not None:
+                    return raw
+        try:
+            raw = await produce()
+            await self._call("set", self.backend.set(key, raw, ttl))
+            return raw
+        finally:
+            if locked:
+                await self._call("unlock", self.backend.release(key))
+
+    async def _call(self, operation: str, pending: Awaitable[Any], failed: Any = None) -> Any:
+        try:
+            result = await pending
+        except (RedisError, OSError) as exc:
+            self.metrics.errors.labels(operation).inc()
+            if not self._degraded:
+                log.warning("cache_unavailable", operation=operation, error=str(exc))
+            self._degraded = True
+            return failed
+        if self._degraded:  # back: what was stored before the outage may have missed invalidations
+            self._degraded = False
+            log.info("cache_recovered")
+            await self.invalidate([EPOCH])
+            return failed  # this call's answer predates the epoch bump: serve this request uncached
+        return result
+
+
+def cache_for(redis_url: str | None) -> Cache:
+    return Cache(RedisBackend(redis_url) if redis_url else MemoryBackend())
+
+
+# --- which writes touch which tags --------------------------------------------------------------------------------
+
+Tagger = Callable[[Any, Session], Iterable[str]]
+_taggers: dict[type, Tagger] = {}
+
+
+def tag_writes(model: type, tags_of: Tagger) -> None:
+    """Declare the cache tags that a new, changed or deleted row of `model` makes stale (`tags_of(row, session)`;
+    it runs inside a flush, so it may look at the identity map but not query)."""
+    _taggers[model] = tags_of
+
+
+@event.listens_for(Session, "after_flush")
+def _collect_tags(session: Session, _context: Any) -> None:
+    touched: set[str] = session.info.setdefault(TAGS_KEY, set())
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if (tags_of := _taggers.get(type(obj))) is not None:
+            touched.update(tags_of(obj, session))
+
+
+def take_cache_tags(session: Any) -> set[str]:
+    """The tags this unit of work touched; call after commit and invalidate them."""
+    return session.info.pop(TAGS_KEY, set())
