@@ -15,7 +15,7 @@ from myhibachi.bookings.models import BookingStatus
 from myhibachi.core.db import Database
 from myhibachi.payments.models import Payment, Refund
 from myhibachi.stations.models import Station
-from tests.bookings.conftest import add_chefs  # noqa: F401 - a fixture
+from tests.bookings.conftest import add_chefs, book, clock, station  # noqa: F401 - fixtures
 from tests.factories import insert_booking
 
 API = "/api/v1"
@@ -33,11 +33,11 @@ class Zone:
 async def zones(make_station, add_chefs, db: Database) -> dict[str, Zone]:  # noqa: F811
     made = {}
     for code, timezone in ZONES.items():
-        station = await make_station(code, timezone)
-        await add_chefs(station, 1)
-        booking_id = await insert_booking(db, station, datetime(2027, 6, 1, 1, 0, tzinfo=UTC),
+        made_station = await make_station(code, timezone)
+        await add_chefs(made_station, 1)
+        booking_id = await insert_booking(db, made_station, datetime(2027, 6, 1, 1, 0, tzinfo=UTC),
                                           status=BookingStatus.confirmed)
-        made[code] = Zone(station, booking_id)
+        made[code] = Zone(made_station, booking_id)
     return made
 
 

@@ -14,12 +14,11 @@ from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.core.db import Database
 from myhibachi.payments.models import Payment, Refund
 from tests.analytics.conftest import API
-from tests.bookings.conftest import clock  # noqa: F401 - a fixture: now is 2026-12-01 08:00 in Los Angeles
 from tests.factories import insert_booking
 
 LA = ZoneInfo("America/Los_Angeles")
 RANGE = {"start": "2026-11-15", "end": "2026-12-31"}
-pytestmark = pytest.mark.usefixtures("clock")  # frozen before anyone signs in
+pytestmark = pytest.mark.usefixtures("clock")  # now: 2026-12-01 08:00 in Los Angeles, frozen before sign-in
 
 
 def la(*parts: int) -> datetime:
