@@ -633,6 +633,53 @@ async def refund_payment(world: World) -> Call:
                 json={"amount_cents": 4000, "reason": "Two guests fewer than booked"})
 
 
+# --- analytics --------------------------------------------------------------------------------------------------
+
+ANALYTICS_PAYMENTS = {HOME: 1, OTHER: 2}  # succeeded deposits seeded per station: a total tells the scope apart
+
+
+def analytics_stations(persona: Persona) -> list[str]:
+    """The stations whose analytics the persona may read (every one for a super admin)."""
+    return [code for code in (HOME, OTHER) if P.analytics_read in persona.permissions_at(code)]
+
+
+def analytics_report(route: str, station: str | None) -> Arrange:
+    """GET /analytics/payments or /analytics/kpis (of every station you may read, or `station_id` = `station`),
+    with ANALYTICS_PAYMENTS confirmed bookings and their cash deposits at each station, received today: the
+    figures are exactly those of the stations in scope."""
+
+    async def arrange(world: World) -> Call:
+        for code, count in ANALYTICS_PAYMENTS.items():
+            for _ in range(count):
+                await add_payment(world, code)
+        today = datetime.now(ZoneInfo("America/Los_Angeles")).date()  # the stations' zone, as in event_start
+        params: dict[str, Any] = {"start": (today - timedelta(days=1)).isoformat(),
+                                  "end": (today + timedelta(days=14)).isoformat()}  # the events are in 10 days
+        if station:
+            params["station_id"] = world.stations[station]
+
+        async def verify(response: Response, applied: bool) -> None:
+            if not applied:
+                return
+            body = response.json()
+            n = sum(ANALYTICS_PAYMENTS[code] for code in ([station] if station else analytics_stations(world.persona)))
+            assert (body["station_id"], body["timezone"]) == (
+                (world.stations[station], "America/Los_Angeles") if station else (None, None))
+            if route == "payments":
+                cents = n * DEPOSIT_CENTS
+                assert body["totals"] == {"gross_cents": cents, "refunds_cents": 0, "net_cents": cents, "count": n}
+                assert sum(b["count"] for b in body["buckets"]) == n
+                assert body["by_method"] == ([{"method": "cash", "count": n, "gross_cents": cents,
+                                               "refunds_cents": 0, "net_cents": cents}] if n else [])
+            else:
+                assert (body["revenue_cents"], body["deposits_collected_cents"]) == (n * DEPOSIT_CENTS,) * 2
+                assert (body["bookings_by_status"]["confirmed"], body["upcoming_events"]) == (n, n)
+
+        return Call(f"{API_PREFIX}/analytics/{route}", params=params, verify=verify)
+
+    return arrange
+
+
 def build_cases() -> list[Case]:
     api = API_PREFIX
     um, cm = P.users_manage, P.chefs_manage
@@ -702,6 +749,12 @@ def build_cases() -> list[Case]:
                read_payment(station), variant=f"payment_at_{station}") for station in (HOME, OTHER)),
         Case("POST", f"{api}/payments/{{payment_id}}/refunds", None, (holds(P.payments_refund, HOME),), 201,
              refund_payment),
+        # Nor do the analytics routes: their queries authorize at the station asked about, or at every station.
+        *(Case("GET", f"{api}/analytics/{route}", None, (holds(P.analytics_read),), 200,
+               analytics_report(route, None)) for route in ("payments", "kpis")),
+        *(Case("GET", f"{api}/analytics/{route}", None, (holds(P.analytics_read, station),), 200,
+               analytics_report(route, station), variant=f"station_id={station}")
+          for route in ("payments", "kpis") for station in (HOME, OTHER)),
         Case("GET", f"{api}/audit-log", P.audit_read, (holds(P.audit_read),), 200, call(f"{api}/audit-log")),
         Case("GET", f"{api}/audit-log", P.audit_read, (holds(P.audit_read, HOME),), 200, variant="station_id=HOME",
              arrange=lambda w: call(f"{api}/audit-log", params={"station_id": w.stations[HOME]})(w)),

@@ -49,11 +49,12 @@ async def payments_report(principal: CurrentPrincipal, session: DbSession, runti
     by method, totals, and the first and last payment's local time. Periods are the station's local calendar days,
     ISO weeks (from Monday) or months; without `station_id`, each payment counts in its own station's zone.
     Cached for `CACHE_TTL_ANALYTICS_SECONDS`; a payment or refund refreshes it at once. Needs `analytics.read`."""
-    report = await queries.payment_report(
+    raw = await queries.payment_report_json(
         session, runtime.cache, runtime.settings.cache_ttl_analytics_seconds, principal,
         queries.ReportRange(station_id, start, end), granularity)
     if format_ is ReportFormat.json:
-        return report
+        return Response(raw, media_type="application/json")  # already a PaymentReport: no second encoding
+    report = PaymentReport.model_validate_json(raw)
     methods = list(PaymentMethod)
     rows: list[list[object]] = [["period_start", "gross_cents", "refunds_cents", "net_cents", "count",
                                  *(f"{m.value}_cents" for m in methods)]]

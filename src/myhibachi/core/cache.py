@@ -144,22 +144,33 @@ class Cache:
         """`compute()`'s result for these arguments and this caller's scope, from the cache when the tags have
         not changed since it was stored."""
         adapter = TypeAdapter(result_type)
+
+        async def encoded() -> bytes:
+            return adapter.dump_json(await compute())
+
+        raw = await self.cached_json(namespace, args=args, scope=scope, tags=tags, ttl=ttl, compute=encoded)
+        return adapter.validate_json(raw)
+
+    async def cached_json(self, namespace: str, *, args: dict[str, Any], scope: str, tags: list[str], ttl: int,
+                          compute: Callable[[], Awaitable[bytes]]) -> bytes:
+        """Like `cached`, for a result already encoded as JSON: a hit is handed on as it was stored, unparsed (a
+        large report answers in the time of one Redis round trip)."""
         key = await self._key(namespace, args, scope, tags)
         if key is None:  # the backend is down
             return await compute()
         raw = await self._call("get", self.backend.get(key))
         if raw is not None:
             self.metrics.requests.labels(namespace, "hit").inc()
-            return adapter.validate_json(raw)
+            return raw
         self.metrics.requests.labels(namespace, "miss").inc()
         if (running := self._inflight.get(key)) is not None:  # someone in this process is computing it
-            return adapter.validate_json(await asyncio.shield(running))
+            return await asyncio.shield(running)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            raw = await self._compute_once(key, ttl, lambda: self._encode(adapter, compute))
+            raw = await self._compute_once(key, ttl, compute)
             future.set_result(raw)
-            return adapter.validate_json(raw)
+            return raw
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: waiters re-raise it, nobody logs "never retrieved"
@@ -176,10 +187,6 @@ class Cache:
         await self.backend.close()
 
     # --- internals ----------------------------------------------------------------------------------------------
-
-    @staticmethod
-    async def _encode(adapter: TypeAdapter[T], compute: Callable[[], Awaitable[T]]) -> bytes:
-        return adapter.dump_json(await compute())
 
     async def _key(self, namespace: str, args: dict[str, Any], scope: str, tags: list[str]) -> str | None:
         versions = await self._call("versions", self.backend.versions([EPOCH, *tags]), failed=None)

@@ -1,0 +1,163 @@
+"""Payment analytics: the one-statement report against a naive ORM loop, and a cache hit against a miss.
+
+Run: .venv/bin/python benchmarks/analytics.py [payments]
+Needs PostgreSQL at postgresql+asyncpg://postgres@127.0.0.1:5432/ (or BENCH_PG_URL); uses Redis for the cache when
+BENCH_REDIS_URL is set (e.g. redis://127.0.0.1:6379/15, a database it may fill), memory otherwise. Creates a
+throwaway database (dropped at the end) with three stations in three time zones and `payments` succeeded
+payments (default 100,000) spread over the last two years, 5% of them partly refunded. Then times, for one station
+by local day over the two years: the report as the app computes it (one SQL statement), and a naive ORM loop
+that runs one query per day for payments and one for refunds; then the cached report, a hit against a miss.
+Prints medians and the ratios. Not a test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from _serving import throwaway_database
+from sqlalchemy import insert, select, text
+
+from myhibachi.analytics.queries import ReportRange, _payment_report, payment_report_json, periods
+from myhibachi.analytics.schemas import Granularity
+from myhibachi.auth.principal import SYSTEM
+from myhibachi.chefs.models import Chef
+from myhibachi.core.cache import cache_for
+from myhibachi.core.db import Database
+from myhibachi.payments.models import Payment, Refund, payments_tag
+from myhibachi.stations.commands import ensure_station
+from myhibachi.stations.models import Station
+from myhibachi.stations.schemas import Address, StationCreate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for the tests' row factory
+from tests.factories import insert_booking  # noqa: E402
+
+ZONES = {"LAX": "America/Los_Angeles", "CHI": "America/Chicago", "NYC": "America/New_York"}
+METHODS = ["card", "card", "card", "cash", "zelle", "venmo", "check"]
+END = date(2026, 11, 30)
+START = END - timedelta(days=730)
+REPEATS = 5
+
+
+async def seed(db: Database, payments: int) -> list[Station]:
+    stations = []
+    async with db.transaction() as session:
+        for code, zone in ZONES.items():
+            station, _ = await ensure_station(session, StationCreate(
+                code=code, name=code, timezone=zone, latitude=37.5, longitude=-122.0,
+                address=Address(line1="1 Main St", city="Fremont", state="CA", zip_code="94538")))
+            stations.append(station)
+    async with db.transaction() as session:
+        session.add_all([Chef(station_id=s.id, name=f"Chef {s.code}", working_weekdays=[0, 1, 2, 3, 4, 5, 6],
+                              is_active=True) for s in stations])
+    # one booking per station carries its payments
+    bookings = {s.id: await insert_booking(db, s, datetime(2027, 6, 1, 1, tzinfo=UTC)) for s in stations}
+    rng = random.Random(7)  # noqa: S311 - reproducible test data
+    first = datetime.combine(START, datetime.min.time(), UTC)
+    span = int((timedelta(days=731)).total_seconds())
+    rows = []
+    for _ in range(payments):
+        station = rng.choice(stations)
+        at = first + timedelta(seconds=rng.randrange(span))
+        rows.append({"booking_id": bookings[station.id], "station_id": station.id, "purpose": "deposit",
+                     "method": rng.choice(METHODS), "status": "succeeded", "amount_cents": rng.randint(5000, 150000),
+                     "currency": "USD", "created_at": at, "succeeded_at": at, "updated_at": at})
+    rows.sort(key=lambda row: row["succeeded_at"])  # as a live ledger grows: in time order
+    async with db.transaction() as session:
+        for chunk in range(0, len(rows), 10_000):
+            await session.execute(insert(Payment), rows[chunk:chunk + 10_000])
+        ids = list(await session.scalars(select(Payment.id)))
+        refunded = rng.sample(ids, len(ids) // 20)
+        await session.execute(insert(Refund), [
+            {"payment_id": pid, "amount_cents": 1000, "method": "card", "status": "succeeded", "reason": "bench",
+             "created_at": first + timedelta(seconds=rng.randrange(span)),
+             "updated_at": first} for pid in refunded])
+    async with db.engine.connect() as conn:  # fresh statistics, as autovacuum would have gathered them
+        await conn.execute(text("ANALYZE"))
+    return stations
+
+
+async def naive_report(db: Database, station: Station) -> dict[date, tuple[int, int, int]]:
+    """What code without the statement would do: one ORM query per local day for payments, one for refunds."""
+    zone = ZoneInfo(station.timezone)
+    figures = {}
+    async with db.transaction(write=False) as session:
+        for day in periods(START, END, Granularity.day):
+            since = datetime.combine(day, datetime.min.time(), zone)
+            until = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
+            payments = (await session.scalars(select(Payment).where(
+                Payment.station_id == station.id, Payment.status == "succeeded",
+                Payment.succeeded_at >= since, Payment.succeeded_at < until))).all()
+            refunds = (await session.scalars(select(Refund).join(Payment, Payment.id == Refund.payment_id).where(
+                Payment.station_id == station.id, Refund.status == "succeeded",
+                Refund.created_at >= since, Refund.created_at < until))).all()
+            gross = sum(p.amount_cents for p in payments)
+            figures[day] = (gross, sum(r.amount_cents for r in refunds), len(payments))
+    return figures
+
+
+async def timed(run) -> tuple[float, object]:  # noqa: ANN001
+    started = time.perf_counter()
+    result = await run()
+    return time.perf_counter() - started, result
+
+
+async def median_of(run, repeats: int = REPEATS) -> tuple[float, object]:  # noqa: ANN001
+    results = [await timed(run) for _ in range(repeats)]
+    return statistics.median(t for t, _ in results), results[-1][1]
+
+
+async def main(payments: int) -> None:
+    async with throwaway_database() as url:
+        db = Database(url)
+        try:
+            print(f"seeding {payments:,} payments over {START} – {END} across {len(ZONES)} stations…", flush=True)
+            stations = await seed(db, payments)
+            station = stations[0]
+            request = ReportRange(station.id, START, END)
+            labels = periods(START, END, Granularity.day)
+
+            async def one_statement():  # noqa: ANN202
+                async with db.transaction(write=False) as session:
+                    return await _payment_report(session, [station], request, Granularity.day, labels)
+
+            report_time, report = await median_of(one_statement)
+            naive_time, naive = await median_of(lambda: naive_report(db, station), repeats=3)
+            same = all((b.gross_cents, b.refunds_cents, b.count) == naive[b.period_start] for b in report.buckets)
+            print(f"report, one station by day over 2 years ({len(labels)} days, "
+                  f"{report.totals.count:,} payments): one statement {report_time * 1000:.1f} ms, "
+                  f"naive ORM loop ({2 * len(labels)} queries) {naive_time * 1000:.0f} ms; "
+                  f"same figures: {same}")
+            print(f"ratio naive / one statement: {naive_time / report_time:.1f}x (goal >= 25x)")
+
+            redis_url = os.environ.get("BENCH_REDIS_URL")
+            cache = cache_for(redis_url)
+            try:
+                async def cached():  # noqa: ANN202
+                    async with db.transaction(write=False) as session:
+                        return await payment_report_json(session, cache, 300, SYSTEM, request, Granularity.day)
+
+                async def miss():  # noqa: ANN202
+                    await cache.invalidate([payments_tag(station.id)])
+                    return await cached()
+
+                miss_time, _ = await median_of(miss)
+                await cached()
+                hit_time, _ = await median_of(cached, repeats=20)
+            finally:
+                await cache.close()
+            print(f"cache ({'Redis' if redis_url else 'memory'}): miss {miss_time * 1000:.1f} ms, "
+                  f"hit {hit_time * 1000:.2f} ms; ratio {miss_time / hit_time:.1f}x (goal >= 20x)")
+        finally:
+            await db.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000))
