@@ -25,6 +25,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
+    or_,
     select,
     union_all,
     values,
@@ -35,10 +36,7 @@ from sqlalchemy.sql import Select
 from myhibachi.analytics.schemas import (
     Granularity,
     KpiReport,
-    MethodTotals,
-    PaymentBucket,
     PaymentReport,
-    PaymentTotals,
 )
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
@@ -156,40 +154,53 @@ async def payment_report_json(session: AsyncSession, cache: Cache, ttl: int, pri
 def _payment_cells(stations: list[Station], request: ReportRange, granularity: Granularity,
                    dialect: str) -> Any:
     """One statement of (station, period start, method, count, gross, refunds, first, last) rows: the payments
-    received and, in rows of their own, the refunds paid, per local period of each station."""
+    received and, in rows of their own, the refunds paid, per local period of each station; then one row per
+    station with only the first and last payment's time."""
     if dialect == "postgresql":
         return _cells_by_zone_arithmetic(stations, request, granularity)
     return _cells_by_period_table(stations, request, granularity)
 
 
+def _received_between(stations: list[Station], request: ReportRange, moment: Any) -> Any:
+    """`moment` falls on a local date of the range, in its station's zone."""
+    return or_(*(and_(Payment.station_id == s.id,
+                      moment >= local_midnight(request.start, ZoneInfo(s.timezone)),
+                      moment < local_midnight(request.end + timedelta(days=1), ZoneInfo(s.timezone)))
+                 for s in stations))
+
+
+# Typed NULLs: PostgreSQL takes a UNION's column types from its first select.
+_NO_TIMES = (cast(null(), UTCDateTime()), cast(null(), UTCDateTime()))
+
+
+def _first_and_last(stations: list[Station], request: ReportRange) -> Select[Any]:
+    return (select(Payment.station_id, null(), null(), literal(0), literal(0), literal(0),
+                   func.min(Payment.succeeded_at), func.max(Payment.succeeded_at))
+            .where(Payment.status == PaymentStatus.succeeded.value,
+                   _received_between(stations, request, Payment.succeeded_at))
+            .group_by(Payment.station_id))
+
+
 def _cells_by_zone_arithmetic(stations: list[Station], request: ReportRange, granularity: Granularity) -> Any:
-    """PostgreSQL: one index range scan per station, each row put in its local period with AT TIME ZONE (the same
-    IANA rules as zoneinfo), grouped. Timed in benchmarks/analytics.py."""
-    scope = values(column("station_id", BigInteger), column("tz", String), column("utc_from", UTCDateTime()),
-                   column("utc_to", UTCDateTime()), name="scope").data([
-                       (s.id, s.timezone, local_midnight(request.start, ZoneInfo(s.timezone)),
-                        local_midnight(request.end + timedelta(days=1), ZoneInfo(s.timezone))) for s in stations
-                   ]).cte("scope")
+    """PostgreSQL: an index range scan per station, each row put in its local period with AT TIME ZONE (the same
+    IANA rules as zoneinfo) and hash-grouped. Timed in benchmarks/analytics.py."""
 
     def period(moment: Any) -> Any:
-        return cast(func.date_trunc(granularity.value, func.timezone(scope.c.tz, moment)), Date)
+        return cast(func.date_trunc(granularity.value, func.timezone(Station.timezone, moment)), Date)
 
-    paid = (select(scope.c.station_id, period(Payment.succeeded_at).label("period"), Payment.method,
-                   func.count(), func.sum(Payment.amount_cents), literal(0), func.min(Payment.succeeded_at),
-                   func.max(Payment.succeeded_at))
-            .select_from(scope)
-            .join(Payment, and_(Payment.station_id == scope.c.station_id,
-                                Payment.status == PaymentStatus.succeeded.value,
-                                Payment.succeeded_at >= scope.c.utc_from, Payment.succeeded_at < scope.c.utc_to))
-            .group_by(scope.c.station_id, literal_column("period"), Payment.method))
-    refunded = (select(scope.c.station_id, period(Refund.created_at).label("period"), Refund.method, literal(0),
-                       literal(0), func.sum(Refund.amount_cents), null(), null())
-                .select_from(scope)
-                .join(Payment, Payment.station_id == scope.c.station_id)
-                .join(Refund, and_(Refund.payment_id == Payment.id, Refund.status == RefundStatus.succeeded.value,
-                                   Refund.created_at >= scope.c.utc_from, Refund.created_at < scope.c.utc_to))
-                .group_by(scope.c.station_id, literal_column("period"), Refund.method))
-    return union_all(paid, refunded)
+    paid = (select(Payment.station_id, period(Payment.succeeded_at).label("period"), Payment.method,
+                   func.count(), func.sum(Payment.amount_cents), literal(0), *_NO_TIMES)
+            .join(Station, Station.id == Payment.station_id)
+            .where(Payment.status == PaymentStatus.succeeded.value,
+                   _received_between(stations, request, Payment.succeeded_at))
+            .group_by(Payment.station_id, literal_column("period"), Payment.method))
+    refunded = (select(Payment.station_id, period(Refund.created_at).label("period"), Refund.method, literal(0),
+                       literal(0), func.sum(Refund.amount_cents), *_NO_TIMES)
+                .join(Payment, Payment.id == Refund.payment_id).join(Station, Station.id == Payment.station_id)
+                .where(Refund.status == RefundStatus.succeeded.value,
+                       _received_between(stations, request, Refund.created_at))
+                .group_by(Payment.station_id, literal_column("period"), Refund.method))
+    return union_all(paid, refunded, _first_and_last(stations, request))
 
 
 def _cells_by_period_table(stations: list[Station], request: ReportRange, granularity: Granularity) -> Any:
@@ -205,20 +216,19 @@ def _cells_by_period_table(stations: list[Station], request: ReportRange, granul
     buckets = values(column("station_id", BigInteger), column("period", Date), column("utc_from", UTCDateTime()),
                      column("utc_to", UTCDateTime()), name="buckets").data(rows).cte("buckets")
     cell = (buckets.c.station_id, buckets.c.period)
-    paid = (select(*cell, Payment.method, func.count(), func.sum(Payment.amount_cents), literal(0),
-                   func.min(Payment.succeeded_at), func.max(Payment.succeeded_at))
+    paid = (select(*cell, Payment.method, func.count(), func.sum(Payment.amount_cents), literal(0), *_NO_TIMES)
             .select_from(buckets)
             .join(Payment, and_(Payment.station_id == buckets.c.station_id,
                                 Payment.status == PaymentStatus.succeeded.value,
                                 Payment.succeeded_at >= buckets.c.utc_from, Payment.succeeded_at < buckets.c.utc_to))
             .group_by(*cell, Payment.method))
-    refunded = (select(*cell, Refund.method, literal(0), literal(0), func.sum(Refund.amount_cents), null(), null())
+    refunded = (select(*cell, Refund.method, literal(0), literal(0), func.sum(Refund.amount_cents), *_NO_TIMES)
                 .select_from(buckets)
                 .join(Payment, Payment.station_id == buckets.c.station_id)
                 .join(Refund, and_(Refund.payment_id == Payment.id, Refund.status == RefundStatus.succeeded.value,
                                    Refund.created_at >= buckets.c.utc_from, Refund.created_at < buckets.c.utc_to))
                 .group_by(*cell, Refund.method))
-    return union_all(paid, refunded)
+    return union_all(paid, refunded, _first_and_last(stations, request))
 
 
 async def _payment_report(session: AsyncSession, stations: list[Station], request: ReportRange,
@@ -230,9 +240,10 @@ async def _payment_report(session: AsyncSession, stations: list[Station], reques
     first: datetime | None = None
     last: datetime | None = None
     for station_id, label, method, count, gross, refunds, first_at, last_at in cells:
-        figures = per_period[label][method]
-        figures[0], figures[1], figures[2] = figures[0] + count, figures[1] + gross, figures[2] + refunds
-        if first_at is not None:
+        if method is not None:
+            figures = per_period[label][method]
+            figures[0], figures[1], figures[2] = figures[0] + count, figures[1] + gross, figures[2] + refunds
+        elif first_at is not None:
             first_local, last_local = (_as_utc(first_at).astimezone(zones[station_id]),
                                        _as_utc(last_at).astimezone(zones[station_id]))
             first = first_local if first is None or first_local < first else first
@@ -243,14 +254,15 @@ async def _payment_report(session: AsyncSession, stations: list[Station], reques
         for method, (count, gross, refunds) in methods.items():
             totals = all_methods[method]
             totals[0], totals[1], totals[2] = totals[0] + count, totals[1] + gross, totals[2] + refunds
-    gross, refunds = sum(b.gross_cents for b in buckets), sum(b.refunds_cents for b in buckets)
+    gross, refunds = sum(b["gross_cents"] for b in buckets), sum(b["refunds_cents"] for b in buckets)
     single = stations[0] if request.station_id is not None else None
-    return PaymentReport(
-        station_id=request.station_id, timezone=single.timezone if single else None, granularity=granularity,
-        start=request.start, end=request.end, buckets=buckets, by_method=_methods(all_methods),
-        totals=PaymentTotals(gross_cents=gross, refunds_cents=refunds, net_cents=gross - refunds,
-                             count=sum(b.count for b in buckets)),
-        first_payment_at=first, last_payment_at=last)
+    return PaymentReport.model_validate({  # one validation of the whole document, not one per bucket
+        "station_id": request.station_id, "timezone": single.timezone if single else None,
+        "granularity": granularity, "start": request.start, "end": request.end, "buckets": buckets,
+        "by_method": _methods(all_methods),
+        "totals": {"gross_cents": gross, "refunds_cents": refunds, "net_cents": gross - refunds,
+                   "count": sum(b["count"] for b in buckets)},
+        "first_payment_at": first, "last_payment_at": last})
 
 
 def _as_utc(moment: datetime | str) -> datetime:
@@ -260,17 +272,16 @@ def _as_utc(moment: datetime | str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def _methods(figures: dict[str, list[int]]) -> list[MethodTotals]:
-    return [MethodTotals(method=method, count=count, gross_cents=gross, refunds_cents=refunds,
-                         net_cents=gross - refunds)
-            for method, (count, gross, refunds) in sorted(figures.items())]
+def _methods(figures: dict[str, list[int]]) -> list[dict[str, Any]]:
+    return [{"method": method, "count": count, "gross_cents": gross, "refunds_cents": refunds,
+             "net_cents": gross - refunds} for method, (count, gross, refunds) in sorted(figures.items())]
 
 
-def _bucket(label: date, methods: dict[str, list[int]]) -> PaymentBucket:
+def _bucket(label: date, methods: dict[str, list[int]]) -> dict[str, Any]:
     gross = sum(f[1] for f in methods.values())
     refunds = sum(f[2] for f in methods.values())
-    return PaymentBucket(period_start=label, gross_cents=gross, refunds_cents=refunds, net_cents=gross - refunds,
-                         count=sum(f[0] for f in methods.values()), by_method=_methods(methods))
+    return {"period_start": label, "gross_cents": gross, "refunds_cents": refunds, "net_cents": gross - refunds,
+            "count": sum(f[0] for f in methods.values()), "by_method": _methods(methods)}
 
 
 # --- KPIs -----------------------------------------------------------------------------------------------------
