@@ -79,7 +79,7 @@ async def seed(db: Database, payments: int) -> list[Station]:
             {"payment_id": pid, "amount_cents": 1000, "method": "card", "status": "succeeded", "reason": "bench",
              "created_at": first + timedelta(seconds=rng.randrange(span)),
              "updated_at": first} for pid in refunded])
-    async with db.engine.connect() as conn:  # fresh statistics, as autovacuum would have gathered them
+    async with db.engine.begin() as conn:  # fresh statistics, as autovacuum would have gathered them
         await conn.execute(text("ANALYZE"))
     return stations
 

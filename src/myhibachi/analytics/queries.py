@@ -154,8 +154,7 @@ async def payment_report_json(session: AsyncSession, cache: Cache, ttl: int, pri
 def _payment_cells(stations: list[Station], request: ReportRange, granularity: Granularity,
                    dialect: str) -> Any:
     """One statement of (station, period start, method, count, gross, refunds, first, last) rows: the payments
-    received and, in rows of their own, the refunds paid, per local period of each station; then one row per
-    station with only the first and last payment's time."""
+    received and, in rows of their own, the refunds paid, per local period of each station."""
     if dialect == "postgresql":
         return _cells_by_zone_arithmetic(stations, request, granularity)
     return _cells_by_period_table(stations, request, granularity)
@@ -171,14 +170,7 @@ def _received_between(stations: list[Station], request: ReportRange, moment: Any
 
 # Typed NULLs: PostgreSQL takes a UNION's column types from its first select.
 _NO_TIMES = (cast(null(), UTCDateTime()), cast(null(), UTCDateTime()))
-
-
-def _first_and_last(stations: list[Station], request: ReportRange) -> Select[Any]:
-    return (select(Payment.station_id, null(), null(), literal(0), literal(0), literal(0),
-                   func.min(Payment.succeeded_at), func.max(Payment.succeeded_at))
-            .where(Payment.status == PaymentStatus.succeeded.value,
-                   _received_between(stations, request, Payment.succeeded_at))
-            .group_by(Payment.station_id))
+_FIRST_AND_LAST = (func.min(Payment.succeeded_at), func.max(Payment.succeeded_at))
 
 
 def _cells_by_zone_arithmetic(stations: list[Station], request: ReportRange, granularity: Granularity) -> Any:
@@ -189,7 +181,7 @@ def _cells_by_zone_arithmetic(stations: list[Station], request: ReportRange, gra
         return cast(func.date_trunc(granularity.value, func.timezone(Station.timezone, moment)), Date)
 
     paid = (select(Payment.station_id, period(Payment.succeeded_at).label("period"), Payment.method,
-                   func.count(), func.sum(Payment.amount_cents), literal(0), *_NO_TIMES)
+                   func.count(), func.sum(Payment.amount_cents), literal(0), *_FIRST_AND_LAST)
             .join(Station, Station.id == Payment.station_id)
             .where(Payment.status == PaymentStatus.succeeded.value,
                    _received_between(stations, request, Payment.succeeded_at))
@@ -200,7 +192,7 @@ def _cells_by_zone_arithmetic(stations: list[Station], request: ReportRange, gra
                 .where(Refund.status == RefundStatus.succeeded.value,
                        _received_between(stations, request, Refund.created_at))
                 .group_by(Payment.station_id, literal_column("period"), Refund.method))
-    return union_all(paid, refunded, _first_and_last(stations, request))
+    return union_all(paid, refunded)
 
 
 def _cells_by_period_table(stations: list[Station], request: ReportRange, granularity: Granularity) -> Any:
@@ -216,7 +208,8 @@ def _cells_by_period_table(stations: list[Station], request: ReportRange, granul
     buckets = values(column("station_id", BigInteger), column("period", Date), column("utc_from", UTCDateTime()),
                      column("utc_to", UTCDateTime()), name="buckets").data(rows).cte("buckets")
     cell = (buckets.c.station_id, buckets.c.period)
-    paid = (select(*cell, Payment.method, func.count(), func.sum(Payment.amount_cents), literal(0), *_NO_TIMES)
+    paid = (select(*cell, Payment.method, func.count(), func.sum(Payment.amount_cents), literal(0),
+                   *_FIRST_AND_LAST)
             .select_from(buckets)
             .join(Payment, and_(Payment.station_id == buckets.c.station_id,
                                 Payment.status == PaymentStatus.succeeded.value,
@@ -228,7 +221,7 @@ def _cells_by_period_table(stations: list[Station], request: ReportRange, granul
                 .join(Refund, and_(Refund.payment_id == Payment.id, Refund.status == RefundStatus.succeeded.value,
                                    Refund.created_at >= buckets.c.utc_from, Refund.created_at < buckets.c.utc_to))
                 .group_by(*cell, Refund.method))
-    return union_all(paid, refunded, _first_and_last(stations, request))
+    return union_all(paid, refunded)
 
 
 async def _payment_report(session: AsyncSession, stations: list[Station], request: ReportRange,
@@ -240,10 +233,9 @@ async def _payment_report(session: AsyncSession, stations: list[Station], reques
     first: datetime | None = None
     last: datetime | None = None
     for station_id, label, method, count, gross, refunds, first_at, last_at in cells:
-        if method is not None:
-            figures = per_period[label][method]
-            figures[0], figures[1], figures[2] = figures[0] + count, figures[1] + gross, figures[2] + refunds
-        elif first_at is not None:
+        figures = per_period[label][method]
+        figures[0], figures[1], figures[2] = figures[0] + count, figures[1] + gross, figures[2] + refunds
+        if first_at is not None:
             first_local, last_local = (_as_utc(first_at).astimezone(zones[station_id]),
                                        _as_utc(last_at).astimezone(zones[station_id]))
             first = first_local if first is None or first_local < first else first
