@@ -54,7 +54,8 @@ def seed_demo() -> None:
     settings = get_settings()
 
     async def run() -> list:
-        cache = cache_for(settings.redis_url)  # what the demo data changes is not served stale from the cache
+        # what the demo data changes must not be served stale from a shared (Redis) cache
+        cache = cache_for(settings.redis_url, settings.cache_ttl_reference_seconds)
         db = Database(settings.database_url, cache=cache)
         try:
             return await run_seed(db, settings)

@@ -106,3 +106,20 @@ async def test_invalid_rules_are_refused_and_change_nothing(client, fremont, mak
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == field
     assert (await client.get(url, headers=admin)).json() == rules
+
+
+async def test_rules_and_stations_are_served_from_the_cache_and_refreshed_by_a_change(client, fremont, make_user,
+                                                                                      login):
+    await make_user("boss@example.com", Role.super_admin)
+    boss = await login("boss@example.com")
+    for _ in range(3):
+        assert (await client.post("/api/v1/quotes", json={"station_id": fremont.id, **EXAMPLE})).status_code == 200
+    assert [s["code"] for s in (await client.get("/api/v1/stations")).json()] == ["FRE"]
+    metrics = (await client.get("/metrics")).text
+    assert 'myhibachi_cache_requests_total{namespace="pricing.rules",result="hit"} 2.0' in metrics
+
+    created = await client.post("/api/v1/stations", headers=boss, json={
+        "code": "SJC", "name": "San Jose", "timezone": "America/Los_Angeles", "latitude": 37.3, "longitude": -121.9,
+        "address": {"line1": "1 Main St", "city": "San Jose", "state": "CA", "zip_code": "95113"}})
+    assert created.status_code == 201, created.text
+    assert sorted(s["code"] for s in (await client.get("/api/v1/stations")).json()) == ["FRE", "SJC"]

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 TAGS_KEY = "myhibachi.cache_tags"  # session.info: tags touched by this unit of work
+CACHE_KEY = "myhibachi.cache"  # session.info: the process's cache, for reference data read inside domain queries
 EPOCH = "epoch"  # a tag every key depends on: bumped to drop everything after an outage
 LOCK_WAIT_SECONDS = 5.0
 
@@ -133,8 +134,9 @@ class CacheMetrics:
 
 
 class Cache:
-    def __init__(self, backend: CacheBackend) -> None:
+    def __init__(self, backend: CacheBackend, reference_ttl: int = 3600) -> None:
         self.backend = backend
+        self.reference_ttl = reference_ttl  # stations and business rules
         self.metrics = CacheMetrics()
         self._inflight: dict[str, asyncio.Future[bytes]] = {}
         self._degraded = False  # a backend call failed: bump the epoch once it answers again
@@ -230,8 +232,19 @@ class Cache:
         return result
 
 
-def cache_for(redis_url: str | None) -> Cache:
-    return Cache(RedisBackend(redis_url) if redis_url else MemoryBackend())
+def cache_for(redis_url: str | None, reference_ttl: int = 3600) -> Cache:
+    return Cache(RedisBackend(redis_url) if redis_url else MemoryBackend(), reference_ttl)
+
+
+async def cached_reference(session: Any, namespace: str, *, args: dict[str, Any], tags: list[str],
+                           result_type: type[T], compute: Callable[[], Awaitable[T]]) -> T:
+    """Reference data (stations, business rules) that every visitor may see, cached for `reference_ttl` — read
+    fresh by the unit of work that changed it (its invalidation only happens at commit) and without a cache."""
+    cache: Cache | None = session.info.get(CACHE_KEY)
+    if cache is None or session.info.get(TAGS_KEY, set()) & set(tags):
+        return await compute()
+    return await cache.cached(namespace, args=args, scope="public", tags=tags, ttl=cache.reference_ttl,
+                              result_type=result_type, compute=compute)
 
 
 # --- which writes touch which tags --------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from myhibachi.core.cache import Cache, take_cache_tags
+from myhibachi.core.cache import CACHE_KEY, Cache, take_cache_tags
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -106,7 +106,10 @@ class Database:
         self._reader = async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False)
 
     def session(self, *, write: bool = True) -> AsyncSession:
-        return (self._writer if write else self._reader)()
+        session = (self._writer if write else self._reader)()
+        if self.cache is not None:
+            session.info[CACHE_KEY] = self.cache
+        return session
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:

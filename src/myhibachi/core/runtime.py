@@ -14,7 +14,7 @@ from myhibachi.settings import Settings
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.cache = cache_for(settings.redis_url)
+        self.cache = cache_for(settings.redis_url, settings.cache_ttl_reference_seconds)
         self.db = Database(settings.database_url, cache=self.cache)
         self.mail = mail_transport(settings.smtp_url, settings.mail_dir)
         self.jobs = JobQueue(settings, self.db, OutboxContext(settings=settings, mail=self.mail))

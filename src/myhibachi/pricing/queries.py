@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from myhibachi.core.cache import cached_reference
 from myhibachi.core.errors import ValidationFailed
 from myhibachi.pricing.distance import DistanceEstimator, UnknownZip, ZipCentroidDistance
-from myhibachi.pricing.models import StationRules
+from myhibachi.pricing.models import StationRules, rules_tag
 from myhibachi.pricing.quote import OrderProblem, PartyOrder, Quote, quote_event
 from myhibachi.pricing.rules import DEFAULT_RULES, BusinessRules
 from myhibachi.stations.models import Station
@@ -15,9 +16,15 @@ _distance: DistanceEstimator = ZipCentroidDistance()
 
 
 async def get_rules(session: AsyncSession, station_id: int) -> BusinessRules:
-    """The station's rules: its saved document, or the SPEC defaults until an admin edits them."""
-    row = await session.get(StationRules, station_id)
-    return BusinessRules.model_validate(row.rules) if row else DEFAULT_RULES
+    """The station's rules: its saved document, or the SPEC defaults until an admin edits them. Cached (every
+    quote, availability and booking reads them); saving them refreshes the cache at once."""
+
+    async def load() -> BusinessRules:
+        row = await session.get(StationRules, station_id)
+        return BusinessRules.model_validate(row.rules) if row else DEFAULT_RULES
+
+    return await cached_reference(session, "pricing.rules", args={"station_id": station_id},
+                                  tags=[rules_tag(station_id)], result_type=BusinessRules, compute=load)
 
 
 class OutsideServiceArea(ValidationFailed):

@@ -5,14 +5,21 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from myhibachi.core.cache import cached_reference
 from myhibachi.core.errors import NotFound
-from myhibachi.stations.models import Station
+from myhibachi.stations.models import STATIONS_TAG, Station
 from myhibachi.stations.schemas import Address, StationPublic, StationRead
 
 
 async def list_public_stations(session: AsyncSession) -> list[StationPublic]:
-    stations = await session.scalars(select(Station).where(Station.is_active.is_(True)).order_by(Station.name))
-    return [StationPublic.model_validate(s) for s in stations]
+    """Cached; a change to any station refreshes it at once."""
+
+    async def load() -> list[StationPublic]:
+        stations = await session.scalars(select(Station).where(Station.is_active.is_(True)).order_by(Station.name))
+        return [StationPublic.model_validate(s) for s in stations]
+
+    return await cached_reference(session, "stations.public", args={}, tags=[STATIONS_TAG],
+                                  result_type=list[StationPublic], compute=load)
 
 
 def read_station(station: Station) -> StationRead:
