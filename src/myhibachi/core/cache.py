@@ -174,8 +174,11 @@ class Cache:
             future.set_result(raw)
             return raw
         except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody logs "never retrieved"
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
+                future.exception()  # retrieved: waiters re-raise it, nobody logs "never retrieved"
             raise
         finally:
             del self._inflight[key]
@@ -200,8 +203,8 @@ class Cache:
 
     async def _compute_once(self, key: str, ttl: int, produce: Callable[[], Awaitable[bytes]]) -> bytes:
         """Across processes (Redis): the lock holder computes; the others wait for its entry, up to a bound."""
-        locked = await self._call("lock", self.backend.acquire(key, LOCK_WAIT_SECONDS), failed=False)
-        if not locked and not self._degraded:
+        locked = await self._call("lock", self.backend.acquire(key, LOCK_WAIT_SECONDS), failed=None)
+        if locked is False:  # None: the backend failed (or just came back), so nobody else is computing it
             deadline = time.monotonic() + LOCK_WAIT_SECONDS
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.02)
