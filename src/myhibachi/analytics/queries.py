@@ -142,7 +142,6 @@ async def payment_report_json(session: AsyncSession, cache: Cache, ttl: int, pri
         raise ValidationFailed.on("query.granularity", "Too many periods for every station at once: choose a "
                                   "station, a coarser granularity or a shorter range.")
 
-
     async def compute() -> bytes:
         return (await _payment_report(session, stations, request, granularity, labels)).model_dump_json().encode()
 
