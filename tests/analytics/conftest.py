@@ -79,8 +79,8 @@ def ledger_rows(db: Database) -> Callable[..., Awaitable[None]]:
                 session.add(payment)
                 await session.flush()
                 for amount, method, status, created_at in row.refunds or []:
-                    session.add(Refund(payment_id=payment.id, amount_cents=amount, method=method, status=status,
-                                       reason="test", created_at=created_at))
+                    session.add(Refund(payment_id=payment.id, station_id=row.station.id, amount_cents=amount,
+                                       method=method, status=status, reason="test", created_at=created_at))
             await session.flush()
 
     return write

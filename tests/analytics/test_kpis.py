@@ -34,8 +34,8 @@ async def add_payment(db: Database, booking_id: int, station_id: int, amount: in
                           succeeded_at=at if status == "succeeded" else None)
         session.add(payment)
         await session.flush()
-        session.add_all([Refund(payment_id=payment.id, amount_cents=cents, method="card", status="succeeded",
-                                reason="test", created_at=when) for cents, when in refunds])
+        session.add_all([Refund(payment_id=payment.id, station_id=station_id, amount_cents=cents, method="card",
+                                status="succeeded", reason="test", created_at=when) for cents, when in refunds])
 
 
 async def totals(db: Database, *booking_ids: int) -> list[int]:

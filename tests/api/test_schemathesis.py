@@ -100,7 +100,7 @@ async def seed_payments(db: Database, station_id: int, confirmed: int, pending: 
         session.add_all([cash, card])
         await session.flush()
         session.add_all([
-            Refund(payment_id=cash.id, amount_cents=1000, method=PaymentMethod.cash.value,
+            Refund(payment_id=cash.id, station_id=cash.station_id, amount_cents=1000, method=PaymentMethod.cash.value,
                    status=RefundStatus.succeeded.value, reason="One guest fewer"),
             StripeEvent(id="evt_seeded", type="payment_intent.created", payment_intent_id="pi_seeded",
                         payload={"id": "evt_seeded", "type": "payment_intent.created"}, received_at=now,

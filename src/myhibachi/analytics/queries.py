@@ -44,7 +44,15 @@ from myhibachi.bookings.models import Booking, BookingStatus, bookings_tag
 from myhibachi.core.cache import Cache
 from myhibachi.core.db import UTCDateTime, utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
-from myhibachi.payments.models import Payment, PaymentPurpose, PaymentStatus, Refund, RefundStatus, payments_tag
+from myhibachi.payments.models import (
+    Payment,
+    PaymentMethod,
+    PaymentPurpose,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    payments_tag,
+)
 from myhibachi.stations.models import STATIONS_TAG, Station
 
 # How far one report may reach, and how many (station, period) rows its VALUES table may hold: 4 parameters a row
@@ -125,8 +133,8 @@ def _scope_key(stations: list[Station]) -> str:
 
 
 def _tags(stations: list[Station], *tag_makers: Any) -> list[str]:
-    """What the figures depend on: the stations' zones, their rows of each kind, and refunds of unknown station."""
-    return [STATIONS_TAG, payments_tag(None), *(make(s.id) for s in stations for make in tag_makers)]
+    """What the figures depend on: the stations' zones and their rows of each kind."""
+    return [STATIONS_TAG, *(make(s.id) for s in stations for make in tag_makers)]
 
 
 # --- the payments report --------------------------------------------------------------------------------------
@@ -152,46 +160,68 @@ async def payment_report_json(session: AsyncSession, cache: Cache, ttl: int, pri
 
 def _payment_cells(stations: list[Station], request: ReportRange, granularity: Granularity,
                    dialect: str) -> Any:
-    """One statement of (station, period start, method, count, gross, refunds, first, last) rows: the payments
-    received and, in rows of their own, the refunds paid, per local period of each station."""
+    """One statement of (kind, station, period start, count and cents for each method..., first, last) rows: per
+    local period of each station the payments received ("paid") and the refunds paid ("refunded", counts 0), and
+    per station a "span" row with the first and last payment's time."""
     if dialect == "postgresql":
         return _cells_by_zone_arithmetic(stations, request, granularity)
     return _cells_by_period_table(stations, request, granularity)
 
 
-def _received_between(stations: list[Station], request: ReportRange, moment: Any) -> Any:
-    """`moment` falls on a local date of the range, in its station's zone."""
-    return or_(*(and_(Payment.station_id == s.id,
-                      moment >= local_midnight(request.start, ZoneInfo(s.timezone)),
-                      moment < local_midnight(request.end + timedelta(days=1), ZoneInfo(s.timezone)))
-                 for s in stations))
-
-
+METHODS = list(PaymentMethod)
 # Typed NULLs: PostgreSQL takes a UNION's column types from its first select.
 _NO_TIMES = (cast(null(), UTCDateTime()), cast(null(), UTCDateTime()))
-_FIRST_AND_LAST = (func.min(Payment.succeeded_at), func.max(Payment.succeeded_at))
+
+
+def _paid_by_method() -> list[Any]:
+    return [column for method in METHODS for column in (
+        func.count().filter(Payment.method == method.value),
+        func.coalesce(func.sum(Payment.amount_cents).filter(Payment.method == method.value), 0))]
+
+
+def _refunded_by_method() -> list[Any]:
+    return [column for method in METHODS for column in (
+        literal(0), func.coalesce(func.sum(Refund.amount_cents).filter(Refund.method == method.value), 0))]
+
+
+def _received_between(station: Station, request: ReportRange, station_id: Any, moment: Any) -> Any:
+    """`moment` (of a row of `station_id`) falls on a local date of the range, in the station's zone."""
+    zone = ZoneInfo(station.timezone)
+    return and_(station_id == station.id, moment >= local_midnight(request.start, zone),
+                moment < local_midnight(request.end + timedelta(days=1), zone))
+
+
+def _spans(stations: list[Station], request: ReportRange) -> list[Select[Any]]:
+    """Per station its first and last payment in the range: two index probes each."""
+    def edge(order: Any, station: Station) -> Any:
+        return (select(Payment.succeeded_at).where(
+            Payment.status == PaymentStatus.succeeded.value,
+            _received_between(station, request, Payment.station_id, Payment.succeeded_at))
+                .order_by(order).limit(1).scalar_subquery())
+
+    return [select(literal("span"), literal(s.id), cast(null(), Date), *(literal(0) for _ in range(2 * len(METHODS))),
+                   edge(Payment.succeeded_at, s), edge(Payment.succeeded_at.desc(), s)) for s in stations]
 
 
 def _cells_by_zone_arithmetic(stations: list[Station], request: ReportRange, granularity: Granularity) -> Any:
     """PostgreSQL: an index range scan per station, each row put in its local period with AT TIME ZONE (the same
     IANA rules as zoneinfo) and hash-grouped. Timed in benchmarks/analytics.py."""
+    def period(station_id: Any, moment: Any) -> Any:
+        zone = case({s.id: s.timezone for s in stations}, value=station_id)
+        return cast(func.date_trunc(granularity.value, func.timezone(zone, moment)), Date)
 
-    def period(moment: Any) -> Any:
-        return cast(func.date_trunc(granularity.value, func.timezone(Station.timezone, moment)), Date)
-
-    paid = (select(Payment.station_id, period(Payment.succeeded_at).label("period"), Payment.method,
-                   func.count(), func.sum(Payment.amount_cents), literal(0), *_FIRST_AND_LAST)
-            .join(Station, Station.id == Payment.station_id)
+    paid = (select(literal("paid"), Payment.station_id,
+                   period(Payment.station_id, Payment.succeeded_at).label("period"), *_paid_by_method(), *_NO_TIMES)
             .where(Payment.status == PaymentStatus.succeeded.value,
-                   _received_between(stations, request, Payment.succeeded_at))
-            .group_by(Payment.station_id, literal_column("period"), Payment.method))
-    refunded = (select(Payment.station_id, period(Refund.created_at).label("period"), Refund.method, literal(0),
-                       literal(0), func.sum(Refund.amount_cents), *_NO_TIMES)
-                .join(Payment, Payment.id == Refund.payment_id).join(Station, Station.id == Payment.station_id)
+                   or_(*(_received_between(s, request, Payment.station_id, Payment.succeeded_at) for s in stations)))
+            .group_by(Payment.station_id, literal_column("period")))
+    refunded = (select(literal("refunded"), Refund.station_id,
+                       period(Refund.station_id, Refund.created_at).label("period"), *_refunded_by_method(),
+                       *_NO_TIMES)
                 .where(Refund.status == RefundStatus.succeeded.value,
-                       _received_between(stations, request, Refund.created_at))
-                .group_by(Payment.station_id, literal_column("period"), Refund.method))
-    return union_all(paid, refunded)
+                       or_(*(_received_between(s, request, Refund.station_id, Refund.created_at) for s in stations)))
+                .group_by(Refund.station_id, literal_column("period")))
+    return union_all(paid, refunded, *_spans(stations, request))
 
 
 def _cells_by_period_table(stations: list[Station], request: ReportRange, granularity: Granularity) -> Any:
@@ -207,38 +237,45 @@ def _cells_by_period_table(stations: list[Station], request: ReportRange, granul
     buckets = values(column("station_id", BigInteger), column("period", Date), column("utc_from", UTCDateTime()),
                      column("utc_to", UTCDateTime()), name="buckets").data(rows).cte("buckets")
     cell = (buckets.c.station_id, buckets.c.period)
-    paid = (select(*cell, Payment.method, func.count(), func.sum(Payment.amount_cents), literal(0),
-                   *_FIRST_AND_LAST)
+    paid = (select(literal("paid"), *cell, *_paid_by_method(), *_NO_TIMES)
             .select_from(buckets)
             .join(Payment, and_(Payment.station_id == buckets.c.station_id,
                                 Payment.status == PaymentStatus.succeeded.value,
                                 Payment.succeeded_at >= buckets.c.utc_from, Payment.succeeded_at < buckets.c.utc_to))
-            .group_by(*cell, Payment.method))
-    refunded = (select(*cell, Refund.method, literal(0), literal(0), func.sum(Refund.amount_cents), *_NO_TIMES)
+            .group_by(*cell))
+    refunded = (select(literal("refunded"), *cell, *_refunded_by_method(), *_NO_TIMES)
                 .select_from(buckets)
-                .join(Payment, Payment.station_id == buckets.c.station_id)
-                .join(Refund, and_(Refund.payment_id == Payment.id, Refund.status == RefundStatus.succeeded.value,
+                .join(Refund, and_(Refund.station_id == buckets.c.station_id,
+                                   Refund.status == RefundStatus.succeeded.value,
                                    Refund.created_at >= buckets.c.utc_from, Refund.created_at < buckets.c.utc_to))
-                .group_by(*cell, Refund.method))
-    return union_all(paid, refunded)
+                .group_by(*cell))
+    return union_all(paid, refunded, *_spans(stations, request))
 
 
 async def _payment_report(session: AsyncSession, stations: list[Station], request: ReportRange,
                           granularity: Granularity, labels: list[date]) -> PaymentReport:
-    cells = [] if not stations else (await session.execute(
+    rows = [] if not stations else (await session.execute(
         _payment_cells(stations, request, granularity, session.bind.dialect.name))).all()
     zones = {s.id: ZoneInfo(s.timezone) for s in stations}
     per_period: dict[date, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
     first: datetime | None = None
     last: datetime | None = None
-    for station_id, label, method, count, gross, refunds, first_at, last_at in cells:
-        figures = per_period[label][method]
-        figures[0], figures[1], figures[2] = figures[0] + count, figures[1] + gross, figures[2] + refunds
-        if first_at is not None:
-            first_local, last_local = (_as_utc(first_at).astimezone(zones[station_id]),
-                                       _as_utc(last_at).astimezone(zones[station_id]))
-            first = first_local if first is None or first_local < first else first
-            last = last_local if last is None or last_local > last else last
+    for kind, station_id, label, *figures, first_at, last_at in rows:
+        if kind == "span":
+            if first_at is not None:
+                first_local, last_local = (_as_utc(first_at).astimezone(zones[station_id]),
+                                           _as_utc(last_at).astimezone(zones[station_id]))
+                first = first_local if first is None or first_local < first else first
+                last = last_local if last is None or last_local > last else last
+            continue
+        for index, method in enumerate(METHODS):
+            count, cents = figures[2 * index], figures[2 * index + 1]
+            if count or cents:
+                totals = per_period[label][method.value]
+                if kind == "paid":
+                    totals[0], totals[1] = totals[0] + count, totals[1] + cents
+                else:
+                    totals[2] += cents
     buckets = [_bucket(label, per_period.get(label, {})) for label in labels]
     all_methods: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for methods in per_period.values():
@@ -352,8 +389,8 @@ def _kpi_rows(scope: Any, request: ReportRange, now: datetime) -> Any:
         select(literal("deposits"), null(), func.coalesce(func.sum(Payment.amount_cents), 0))
         .select_from(scope).join(Payment, and_(received, Payment.purpose == PaymentPurpose.deposit.value)),
         select(literal("refunded"), null(), func.coalesce(func.sum(Refund.amount_cents), 0))
-        .select_from(scope).join(Payment, Payment.station_id == scope.c.station_id)
-        .join(Refund, and_(Refund.payment_id == Payment.id, Refund.status == RefundStatus.succeeded.value,
+        .select_from(scope)
+        .join(Refund, and_(Refund.station_id == scope.c.station_id, Refund.status == RefundStatus.succeeded.value,
                            Refund.created_at >= scope.c.range_from, Refund.created_at < scope.c.range_to)),
     )
 

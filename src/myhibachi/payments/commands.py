@@ -254,7 +254,8 @@ async def _refund(session: AsyncSession, settings: Settings, cards: CardGateway 
     if amount_cents > left:
         raise RefundExceedsPaid.on("body.amount_cents", f"At most {left} cents of this payment can be refunded.")
     card = method is PaymentMethod.card
-    refund = Refund(payment_id=payment.id, amount_cents=amount_cents, method=method.value, reason=reason,
+    refund = Refund(payment_id=payment.id, station_id=payment.station_id, amount_cents=amount_cents,
+                    method=method.value, reason=reason,
                     status=RefundStatus.pending.value if card else RefundStatus.succeeded.value,
                     idempotency_key=key, request_hash=request_hash, requested_by_user_id=user_id)
     session.add(refund)

@@ -161,7 +161,8 @@ async def _charge_refunded(session: AsyncSession, settings: Settings, charge: di
             if known.status != RefundStatus.succeeded.value:  # a refund that succeeded stays so
                 known.status = refund_status(status)
             continue
-        session.add(Refund(payment_id=payment.id, amount_cents=int(item["amount"]), method="card",
+        session.add(Refund(payment_id=payment.id, station_id=payment.station_id, amount_cents=int(item["amount"]),
+                           method="card",
                            status=refund_status(status), reason="Refunded at Stripe", provider_refund_id=item["id"],
                            created_at=occurred))
         added += 1

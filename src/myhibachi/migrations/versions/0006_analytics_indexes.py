@@ -1,4 +1,4 @@
-"""analytics: payments by station and time received, refunds by time
+"""analytics: payments by station and time received; refunds carry their payment's station
 
 Revision ID: 0006
 Revises: 0005
@@ -6,6 +6,7 @@ Revises: 0005
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0006'
@@ -16,9 +17,21 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index('ix_payments_station_succeeded', 'payments', ['station_id', 'succeeded_at'], unique=False)
-    op.create_index(op.f('ix_refunds_created_at'), 'refunds', ['created_at'], unique=False)
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('station_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
+                                      nullable=True))
+    op.execute("UPDATE refunds SET station_id = (SELECT payments.station_id FROM payments "
+               "WHERE payments.id = refunds.payment_id)")
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.alter_column('station_id', nullable=False)
+        batch_op.create_foreign_key(batch_op.f('fk_refunds_station_id_stations'), 'stations', ['station_id'], ['id'],
+                                    ondelete='RESTRICT')
+        batch_op.create_index('ix_refunds_station_created', ['station_id', 'created_at'], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index(op.f('ix_refunds_created_at'), table_name='refunds')
+    with op.batch_alter_table('refunds', schema=None) as batch_op:
+        batch_op.drop_index('ix_refunds_station_created')
+        batch_op.drop_constraint(batch_op.f('fk_refunds_station_id_stations'), type_='foreignkey')
+        batch_op.drop_column('station_id')
     op.drop_index('ix_payments_station_succeeded', table_name='payments')
