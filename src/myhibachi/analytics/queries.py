@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic_core import to_json
 from sqlalchemy import (
     BigInteger,
     Date,
@@ -36,7 +37,6 @@ from sqlalchemy.sql import Select
 from myhibachi.analytics.schemas import (
     Granularity,
     KpiReport,
-    PaymentReport,
 )
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
@@ -113,28 +113,39 @@ class ReportRange:
             raise ValidationFailed.on("query.end", f"A report covers at most {max_days} days at this granularity.")
 
 
-async def _stations_in_scope(session: AsyncSession, principal: Principal, station_id: int | None) -> list[Station]:
-    """The choke point of analytics scoping: one station you may read, or (no station) all of them."""
-    if station_id is not None:
-        principal.authorize(Permission.analytics_read, station_id)
-        station = await session.get(Station, station_id)
-        if station is None:
+@dataclass(frozen=True)
+class Scope:
+    """The stations a report covers, known from the principal alone (so a cache hit needs no database)."""
+    station_ids: tuple[int, ...] | None  # None: every station
+
+    @classmethod
+    def of(cls, principal: Principal, station_id: int | None) -> Scope:
+        """The choke point of analytics scoping: one station you may read, or (no station) all of them."""
+        if station_id is not None:
+            principal.authorize(Permission.analytics_read, station_id)
+            return cls((station_id,))
+        readable = principal.stations_with(Permission.analytics_read)
+        if readable is not None and not readable:
+            raise principal.deny(Permission.analytics_read, None, "Your role does not allow reading analytics.")
+        return cls(None if readable is None else tuple(sorted(readable)))
+
+    @property
+    def key(self) -> str:
+        return "stations:" + ("all" if self.station_ids is None else ",".join(map(str, self.station_ids)))
+
+    def tags(self, *tag_of: Any) -> list[str]:
+        """What the figures depend on: the stations' zones and their rows of each kind."""
+        ids: tuple[int | None, ...] = (None,) if self.station_ids is None else self.station_ids
+        return [STATIONS_TAG, *(make(station_id) for station_id in ids for make in tag_of)]
+
+    async def stations(self, session: AsyncSession, single: bool) -> list[Station]:
+        stmt = select(Station).order_by(Station.id)
+        if self.station_ids is not None:
+            stmt = stmt.where(Station.id.in_(self.station_ids))
+        stations = list(await session.scalars(stmt))
+        if single and not stations:
             raise NotFound("No such station.")
-        return [station]
-    readable = principal.stations_with(Permission.analytics_read)
-    if readable is not None and not readable:
-        raise principal.deny(Permission.analytics_read, None, "Your role does not allow reading analytics.")
-    stmt = select(Station).order_by(Station.id)
-    return list(await session.scalars(stmt if readable is None else stmt.where(Station.id.in_(sorted(readable)))))
-
-
-def _scope_key(stations: list[Station]) -> str:
-    return "stations:" + ",".join(str(s.id) for s in stations)
-
-
-def _tags(stations: list[Station], *tag_makers: Any) -> list[str]:
-    """What the figures depend on: the stations' zones and their rows of each kind."""
-    return [STATIONS_TAG, *(make(s.id) for s in stations for make in tag_makers)]
+        return stations
 
 
 # --- the payments report --------------------------------------------------------------------------------------
@@ -144,18 +155,19 @@ async def payment_report_json(session: AsyncSession, cache: Cache, ttl: int, pri
                               request: ReportRange, granularity: Granularity) -> bytes:
     """The PaymentReport as JSON, cached (a hit is passed on without parsing it)."""
     request.check(MAX_DAYS[granularity])
-    stations = await _stations_in_scope(session, principal, request.station_id)
+    scope = Scope.of(principal, request.station_id)
     labels = periods(request.start, request.end, granularity)
-    if len(labels) * max(1, len(stations)) > MAX_BUCKET_ROWS:
-        raise ValidationFailed.on("query.granularity", "Too many periods for every station at once: choose a "
-                                  "station, a coarser granularity or a shorter range.")
 
-    async def compute() -> bytes:
-        return (await _payment_report(session, stations, request, granularity, labels)).model_dump_json().encode()
+    async def compute() -> bytes:  # the document follows PaymentReport by construction (and the API tests check it)
+        stations = await scope.stations(session, single=request.station_id is not None)
+        if len(labels) * len(stations) > MAX_BUCKET_ROWS:
+            raise ValidationFailed.on("query.granularity", "Too many periods for every station at once: choose a "
+                                      "station, a coarser granularity or a shorter range.")
+        return to_json(await _payment_report(session, stations, request, granularity, labels))
 
     return await cache.cached_json(
-        "analytics.payments", args={**request.as_args(), "granularity": granularity},
-        scope=_scope_key(stations), tags=_tags(stations, payments_tag), ttl=ttl, compute=compute)
+        "analytics.payments", args={**request.as_args(), "granularity": granularity}, scope=scope.key,
+        tags=scope.tags(payments_tag), ttl=ttl, compute=compute)
 
 
 def _payment_cells(stations: list[Station], request: ReportRange, granularity: Granularity,
@@ -169,6 +181,7 @@ def _payment_cells(stations: list[Station], request: ReportRange, granularity: G
 
 
 METHODS = list(PaymentMethod)
+METHOD_NAMES = [method.value for method in METHODS]
 # Typed NULLs: PostgreSQL takes a UNION's column types from its first select.
 _NO_TIMES = (cast(null(), UTCDateTime()), cast(null(), UTCDateTime()))
 
@@ -253,11 +266,17 @@ def _cells_by_period_table(stations: list[Station], request: ReportRange, granul
 
 
 async def _payment_report(session: AsyncSession, stations: list[Station], request: ReportRange,
-                          granularity: Granularity, labels: list[date]) -> PaymentReport:
+                          granularity: Granularity, labels: list[date]) -> dict[str, Any]:
     rows = [] if not stations else (await session.execute(
         _payment_cells(stations, request, granularity, session.bind.dialect.name))).all()
+    return _assemble_report(rows, stations, request, granularity, labels)
+
+
+def _assemble_report(rows: list[Any], stations: list[Station], request: ReportRange, granularity: Granularity,
+                     labels: list[date]) -> dict[str, Any]:
+    """The PaymentReport document (plain data, encoded once by the caller) from the statement's rows."""
     zones = {s.id: ZoneInfo(s.timezone) for s in stations}
-    per_period: dict[date, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
+    per_period: dict[date, dict[str, list[int]]] = {}  # period -> method -> [count, gross, refunds]
     first: datetime | None = None
     last: datetime | None = None
     for kind, station_id, label, *figures, first_at, last_at in rows:
@@ -268,29 +287,27 @@ async def _payment_report(session: AsyncSession, stations: list[Station], reques
                 first = first_local if first is None or first_local < first else first
                 last = last_local if last is None or last_local > last else last
             continue
-        for index, method in enumerate(METHODS):
-            count, cents = figures[2 * index], figures[2 * index + 1]
-            if count or cents:
-                totals = per_period[label][method.value]
-                if kind == "paid":
-                    totals[0], totals[1] = totals[0] + count, totals[1] + cents
+        methods = per_period.setdefault(label, {})
+        paid = kind == "paid"
+        for index, method in enumerate(METHOD_NAMES):
+            if cents := figures[2 * index + 1]:
+                totals = methods.setdefault(method, [0, 0, 0])
+                if paid:
+                    totals[0] += figures[2 * index]
+                    totals[1] += cents
                 else:
                     totals[2] += cents
-    buckets = [_bucket(label, per_period.get(label, {})) for label in labels]
-    all_methods: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    overall: dict[str, list[int]] = {}
     for methods in per_period.values():
         for method, (count, gross, refunds) in methods.items():
-            totals = all_methods[method]
+            totals = overall.setdefault(method, [0, 0, 0])
             totals[0], totals[1], totals[2] = totals[0] + count, totals[1] + gross, totals[2] + refunds
-    gross, refunds = sum(b["gross_cents"] for b in buckets), sum(b["refunds_cents"] for b in buckets)
     single = stations[0] if request.station_id is not None else None
-    return PaymentReport.model_validate({  # one validation of the whole document, not one per bucket
-        "station_id": request.station_id, "timezone": single.timezone if single else None,
-        "granularity": granularity, "start": request.start, "end": request.end, "buckets": buckets,
-        "by_method": _methods(all_methods),
-        "totals": {"gross_cents": gross, "refunds_cents": refunds, "net_cents": gross - refunds,
-                   "count": sum(b["count"] for b in buckets)},
-        "first_payment_at": first, "last_payment_at": last})
+    return {"station_id": request.station_id, "timezone": single.timezone if single else None,
+            "granularity": granularity.value, "start": request.start, "end": request.end,
+            "buckets": [_bucket(label, per_period.get(label, {})) for label in labels],
+            "by_method": _methods(overall), "totals": _totals(overall),
+            "first_payment_at": first, "last_payment_at": last}
 
 
 def _as_utc(moment: datetime | str) -> datetime:
@@ -305,11 +322,15 @@ def _methods(figures: dict[str, list[int]]) -> list[dict[str, Any]]:
              "net_cents": gross - refunds} for method, (count, gross, refunds) in sorted(figures.items())]
 
 
-def _bucket(label: date, methods: dict[str, list[int]]) -> dict[str, Any]:
+def _totals(methods: dict[str, list[int]]) -> dict[str, int]:
     gross = sum(f[1] for f in methods.values())
     refunds = sum(f[2] for f in methods.values())
-    return {"period_start": label, "gross_cents": gross, "refunds_cents": refunds, "net_cents": gross - refunds,
-            "count": sum(f[0] for f in methods.values()), "by_method": _methods(methods)}
+    return {"gross_cents": gross, "refunds_cents": refunds, "net_cents": gross - refunds,
+            "count": sum(f[0] for f in methods.values())}
+
+
+def _bucket(label: date, methods: dict[str, list[int]]) -> dict[str, Any]:
+    return {"period_start": label, **_totals(methods), "by_method": _methods(methods)}
 
 
 # --- KPIs -----------------------------------------------------------------------------------------------------
@@ -320,12 +341,12 @@ KPI_MAX_DAYS = 3660
 async def kpi_report(session: AsyncSession, cache: Cache, ttl: int, principal: Principal,
                      request: ReportRange) -> KpiReport:
     request.check(KPI_MAX_DAYS)
-    stations = await _stations_in_scope(session, principal, request.station_id)
+    scope = Scope.of(principal, request.station_id)
+    stations = await scope.stations(session, single=request.station_id is not None)
     now = utcnow()
     return await cache.cached(
-        "analytics.kpis", args={**request.as_args(), "today": _today_key(stations, now)},
-        scope=_scope_key(stations),
-        tags=_tags(stations, payments_tag, bookings_tag), ttl=ttl, result_type=KpiReport,
+        "analytics.kpis", args={**request.as_args(), "today": _today_key(stations, now)}, scope=scope.key,
+        tags=scope.tags(payments_tag, bookings_tag), ttl=ttl, result_type=KpiReport,
         compute=lambda: _kpi_report(session, stations, request, now))
 
 

@@ -113,9 +113,9 @@ class BookingIdempotencyKey(Base):
     __table_args__ = (UniqueConstraint("booking_id"),)
 
 
-def bookings_tag(station_id: int) -> str:
-    """The cache tag of a station's bookings."""
-    return f"bookings:{station_id}"
+def bookings_tag(station_id: int | None) -> str:
+    """The cache tag of a station's bookings (None: of every station)."""
+    return f"bookings:{'all' if station_id is None else station_id}"
 
 
-tag_writes(Booking, lambda booking, _: [bookings_tag(booking.station_id)])
+tag_writes(Booking, lambda booking, _: [bookings_tag(booking.station_id), bookings_tag(None)])

@@ -75,7 +75,8 @@ class Payment(Base):
     __table_args__ = (
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         Index("ix_payments_station_created", "station_id", "created_at"),
-        Index("ix_payments_station_succeeded", "station_id", "succeeded_at"),  # analytics: a range scan a period
+        # Analytics: a range scan per station that answers from the index alone (it holds every column used).
+        Index("ix_payments_station_succeeded", "station_id", "succeeded_at", "status", "method", "amount_cents"),
     )
 
 
@@ -117,10 +118,10 @@ class StripeEvent(Base):
     outcome: Mapped[str | None] = mapped_column(Text)
 
 
-def payments_tag(station_id: int) -> str:
-    """The cache tag of a station's payments and refunds."""
-    return f"payments:{station_id}"
+def payments_tag(station_id: int | None) -> str:
+    """The cache tag of a station's payments and refunds (None: of every station)."""
+    return f"payments:{'all' if station_id is None else station_id}"
 
 
-tag_writes(Payment, lambda payment, _: [payments_tag(payment.station_id)])
-tag_writes(Refund, lambda refund, _: [payments_tag(refund.station_id)])
+tag_writes(Payment, lambda payment, _: [payments_tag(payment.station_id), payments_tag(None)])
+tag_writes(Refund, lambda refund, _: [payments_tag(refund.station_id), payments_tag(None)])

@@ -1,4 +1,4 @@
-"""analytics: payments by station and time received; refunds carry their payment's station
+"""analytics: a covering index of payments by station and time received; refunds carry their payment's station
 
 Revision ID: 0006
 Revises: 0005
@@ -16,7 +16,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index('ix_payments_station_succeeded', 'payments', ['station_id', 'succeeded_at'], unique=False)
+    op.create_index('ix_payments_station_succeeded', 'payments',
+                    ['station_id', 'succeeded_at', 'status', 'method', 'amount_cents'], unique=False)
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.add_column(sa.Column('station_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
                                       nullable=True))
