@@ -118,4 +118,4 @@ def bookings_tag(station_id: int | None) -> str:
     return f"bookings:{'all' if station_id is None else station_id}"
 
 
-tag_writes(Booking, lambda booking, _: [bookings_tag(booking.station_id), bookings_tag(None)])
+tag_writes(Booking, lambda booking: [bookings_tag(booking.station_id), bookings_tag(None)])

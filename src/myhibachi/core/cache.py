@@ -252,13 +252,12 @@ async def cached_reference(session: Any, namespace: str, *, args: dict[str, Any]
 
 # --- which writes touch which tags --------------------------------------------------------------------------------
 
-Tagger = Callable[[Any, Session], Iterable[str]]
-_taggers: dict[type, Tagger] = {}
+_taggers: dict[type, Callable[[Any], Iterable[str]]] = {}
 
 
-def tag_writes(model: type, tags_of: Tagger) -> None:
-    """Declare the cache tags that a new, changed or deleted row of `model` makes stale (`tags_of(row, session)`;
-    it runs inside a flush, so it may look at the identity map but not query)."""
+def tag_writes(model: type, tags_of: Callable[[Any], Iterable[str]]) -> None:
+    """Declare the cache tags that a new, changed or deleted row of `model` makes stale (`tags_of(row)` runs
+    inside a flush: it reads the row's own columns, nothing else)."""
     _taggers[model] = tags_of
 
 
@@ -267,7 +266,7 @@ def _collect_tags(session: Session, _context: Any) -> None:
     touched: set[str] = session.info.setdefault(TAGS_KEY, set())
     for obj in (*session.new, *session.dirty, *session.deleted):
         if (tags_of := _taggers.get(type(obj))) is not None:
-            touched.update(tags_of(obj, session))
+            touched.update(tags_of(obj))
 
 
 def take_cache_tags(session: Any) -> set[str]:

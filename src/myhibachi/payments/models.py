@@ -123,5 +123,5 @@ def payments_tag(station_id: int | None) -> str:
     return f"payments:{'all' if station_id is None else station_id}"
 
 
-tag_writes(Payment, lambda payment, _: [payments_tag(payment.station_id), payments_tag(None)])
-tag_writes(Refund, lambda refund, _: [payments_tag(refund.station_id), payments_tag(None)])
+tag_writes(Payment, lambda payment: [payments_tag(payment.station_id), payments_tag(None)])
+tag_writes(Refund, lambda refund: [payments_tag(refund.station_id), payments_tag(None)])

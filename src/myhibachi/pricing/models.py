@@ -26,4 +26,4 @@ def rules_tag(station_id: int) -> str:
     return f"rules:{station_id}"
 
 
-tag_writes(StationRules, lambda rules, _: [rules_tag(rules.station_id)])
+tag_writes(StationRules, lambda rules: [rules_tag(rules.station_id)])

@@ -30,4 +30,4 @@ class Station(Base):
 
 
 STATIONS_TAG = "stations"  # the cache tag of every station's own data (name, zone, address)
-tag_writes(Station, lambda _station, _session: [STATIONS_TAG])
+tag_writes(Station, lambda _station: [STATIONS_TAG])
