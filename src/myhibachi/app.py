@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy import text
@@ -30,6 +31,8 @@ from myhibachi.payments import api as payments_api
 from myhibachi.pricing import api as pricing_api
 from myhibachi.settings import Settings, get_settings
 from myhibachi.stations import api as stations_api
+from myhibachi.web import assets
+from myhibachi.web.site import pages as site_pages
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = """
@@ -93,6 +96,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_problem_handlers(app)
 
     # Outermost last: request id first, then metadata, then headers on whatever comes back.
+    app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestMetaMiddleware)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID", update_request_header=True,
@@ -103,6 +107,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     app.include_router(_api_router())
     app.include_router(_ops_router())
+    app.include_router(assets.router)
+    app.include_router(site_pages.router)
     _instrument(app)
     return app
 
@@ -129,10 +135,6 @@ def _api_router() -> APIRouter:
 
 def _ops_router() -> APIRouter:
     ops = APIRouter(tags=["ops"])
-
-    @ops.get("/", include_in_schema=False)
-    async def home() -> RedirectResponse:
-        return RedirectResponse("/docs")
 
     @ops.get("/health", summary="Liveness", responses={200: {"content": {"application/json": {
         "example": {"status": "ok"}}}}})

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     port: int = 8000
 
     brand_name: str = "MyHibachi"
+    brand_phone: str = "(510) 555-0100"
+    brand_email: str = "hello@myhibachi.local"
+    # Page colours (CSS hex); the defaults keep text contrast at WCAG AA on white.
+    brand_primary_color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#b3261e"
+    brand_ink_color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#1f2328"
     mail_from: str = "MyHibachi <bookings@myhibachi.local>"
     smtp_url: str | None = None
     mail_dir: Path = VAR_DIR / "mail"

@@ -37,3 +37,11 @@ async def get_station(session: AsyncSession, station_id: int) -> Station:
     if station is None:
         raise NotFound("No such station.")
     return station
+
+
+async def find_active_station(session: AsyncSession, code: str) -> Station:
+    """A station open to customers, by its code (case-insensitive)."""
+    station = await session.scalar(select(Station).where(Station.code == code.upper(), Station.is_active.is_(True)))
+    if station is None:
+        raise NotFound("No such station.")
+    return station

@@ -1,0 +1,191 @@
+"""Customer pages. Every price, fee, window and policy shown comes from the station's business rules; the brand
+from settings. Routes only gather what the domain queries return and render a template."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+from xml.sax.saxutils import escape
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from pydantic import ValidationError
+
+from myhibachi.core.errors import NotFound, ValidationFailed
+from myhibachi.core.money import format_money
+from myhibachi.core.templating import render
+from myhibachi.core.web import DbSession, RuntimeDep
+from myhibachi.pricing.queries import get_rules, quote_for_station
+from myhibachi.pricing.quote import label_of
+from myhibachi.pricing.rules import BusinessRules
+from myhibachi.pricing.schemas import QuoteRequest
+from myhibachi.stations.models import Station
+from myhibachi.stations.queries import find_active_station, list_public_stations
+from myhibachi.stations.schemas import StationPublic
+from myhibachi.web.assets import asset_url
+
+router = APIRouter(include_in_schema=False)
+PAGES = ("/", "/menu", "/quote", "/faq", "/contact", "/privacy", "/terms")  # for the sitemap, with the stations
+
+
+def _page(request: Request, runtime: Any, template: str, *, title: str, description: str, status: int = 200,
+          **context: Any) -> HTMLResponse:
+    settings = runtime.settings
+    html = render(f"site/{template}", request_path=request.url.path, title=title, description=description,
+                  brand_version=brand_version(settings),
+                  canonical=f"{settings.base_url.rstrip('/')}{request.url.path}", brand=settings.brand_name,
+                  settings=settings, asset=asset_url, money=format_money, label=label_of, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+async def _stations_and_rules(session: Any, code: str | None) -> tuple[list[StationPublic], StationPublic | None,
+                                                                         BusinessRules | None]:
+    """The open stations, the one asked for (else the first), and its rules."""
+    stations = await list_public_stations(session)
+    chosen = next((s for s in stations if code and s.code == code.upper()), stations[0] if stations else None)
+    return stations, chosen, (await get_rules(session, chosen.id) if chosen else None)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
+    stations, station, rules = await _stations_and_rules(session, None)
+    return _page(request, runtime, "home.html", title=f"{runtime.settings.brand_name} — hibachi chef at your home",
+                 description="A private hibachi chef cooks at your party: grill, show and dinner for your guests. "
+                             "Instant quote, live availability, book online.",
+                 stations=stations, station=station, rules=rules)
+
+
+@router.get("/menu", response_class=HTMLResponse)
+async def menu(request: Request, session: DbSession, runtime: RuntimeDep,
+               station: Annotated[str | None, Query(max_length=10)] = None) -> HTMLResponse:
+    stations, chosen, rules = await _stations_and_rules(session, station)
+    return _page(request, runtime, "menu.html", title=f"Menu and prices — {runtime.settings.brand_name}",
+                 description="What every guest gets, premium proteins, sides, the party minimum and travel.",
+                 stations=stations, station=chosen, rules=rules)
+
+
+@router.get("/quote", response_class=HTMLResponse)
+async def quote(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
+    """A GET form (bookmarkable, no CSRF needed: it changes nothing); the quote appears once it is complete."""
+    stations = await list_public_stations(session)
+    form = {k: v for k, v in request.query_params.items() if k in ("station_id", "zip_code", "adults", "children",
+                                                                   "toddlers")}
+    result, errors = None, {}
+    if form.get("zip_code") or form.get("adults"):
+        result, errors = await _quote(session, form)
+    return _page(request, runtime, "quote.html", title=f"Instant quote — {runtime.settings.brand_name}",
+                 description="Price your hibachi party in seconds: guests, venue ZIP code, travel and tax included.",
+                 status=422 if errors else 200, stations=stations, form=form, result=result, errors=errors)
+
+
+async def _quote(session: Any, form: dict[str, str]) -> tuple[Any, dict[str, str]]:
+    try:
+        data = QuoteRequest.model_validate({"children": 0, "toddlers": 0, **form}, strict=False)
+    except ValidationError as exc:
+        return None, {str(e["loc"][0]): _plain(e["msg"]) for e in exc.errors()}
+    try:
+        return await quote_for_station(session, data.station_id, data.zip_code, data.to_order()), {}
+    except ValidationFailed as exc:
+        return None, {e.field.removeprefix("body."): e.message for e in exc.errors}
+
+
+def _plain(message: str) -> str:
+    return {"Field required": "Please fill this in.",
+            "Input should be a valid integer, unable to parse string as an integer": "Please enter a whole number.",
+            }.get(message, message.replace("String should match pattern '^\\d{5}$'", "Please enter 5 digits."))
+
+
+def faq_entries(rules: BusinessRules) -> list[tuple[str, str]]:
+    """The FAQ, every number from the rules."""
+    def money(cents: int) -> str:
+        return format_money(cents, rules.currency)
+
+    return [
+        ("How do I hold a date?", f"Book online and pay the {money(rules.deposit_cents)} deposit within "
+         f"{rules.hold_hours} hours; the date is held for you until then."),
+        ("Can I get my money back if I cancel?", f"Cancel at least {rules.deposit_refund_min_hours} hours before the "
+         "event and everything you paid is refunded. Later than that, the deposit is kept and the rest refunded."),
+        ("Can I move my party?", "Yes, from the link in your confirmation email. The first move at least "
+         f"{rules.free_reschedule_min_hours} hours ahead is free; later moves cost "
+         f"{money(rules.reschedule_fee_cents)}."),
+        ("Can I change the number of guests or the menu?", f"Guests until {rules.guest_change_min_hours} hours "
+         f"before, the menu until {rules.menu_change_min_hours} hours before, from your booking link."),
+        ("How far do you travel?", f"Up to {rules.max_service_miles} miles. The first {rules.travel_free_miles} miles "
+         f"are free, then {money(rules.travel_per_mile_cents)} a mile."),
+        ("How far ahead should I book?", f"At least {rules.min_notice_hours} hours ahead, and up to "
+         f"{rules.max_days_ahead} days."),
+        ("What about allergies?", "Tell us every allergy when you book (or “none”); the chef plans the cook around "
+         "them."),
+    ]
+
+
+@router.get("/faq", response_class=HTMLResponse)
+async def faq(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
+    _, _, rules = await _stations_and_rules(session, None)
+    questions = faq_entries(rules) if rules else []
+    json_ld = {"@context": "https://schema.org", "@type": "FAQPage", "mainEntity": [
+        {"@type": "Question", "name": q, "acceptedAnswer": {"@type": "Answer", "text": a}} for q, a in questions]}
+    return _page(request, runtime, "faq.html", title=f"Questions and answers — {runtime.settings.brand_name}",
+                 description="Deposits, refunds, rescheduling, travel, allergies and what to prepare.",
+                 questions=questions, json_ld=json_ld if questions else None)
+
+
+@router.get("/locations/{code}", response_class=HTMLResponse)
+async def location(code: str, request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
+    try:
+        station: Station = await find_active_station(session, code)
+    except NotFound:
+        return _page(request, runtime, "not_found.html", title="Page not found", status=404,
+                     description="This page does not exist.", stations=await list_public_stations(session))
+    rules = await get_rules(session, station.id)
+    return _page(request, runtime, "location.html", title=f"Hibachi chef in {station.city}, {station.state} — "
+                 f"{runtime.settings.brand_name}", description=f"Private hibachi parties within "
+                 f"{rules.max_service_miles} miles of {station.city}, {station.state}.", station=station,
+                 rules=rules)
+
+
+@router.get("/contact", response_class=HTMLResponse)
+async def contact(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
+    return _page(request, runtime, "contact.html", title=f"Contact — {runtime.settings.brand_name}",
+                 description="Call or email us about your party.", stations=await list_public_stations(session))
+
+
+@router.get("/privacy", response_class=HTMLResponse)
+async def privacy(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    return _page(request, runtime, "privacy.html", title=f"Privacy — {runtime.settings.brand_name}",
+                 description="What we keep about you, why, and for how long.")
+
+
+@router.get("/terms", response_class=HTMLResponse)
+async def terms(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
+    _, station, rules = await _stations_and_rules(session, None)
+    return _page(request, runtime, "terms.html", title=f"Booking terms — {runtime.settings.brand_name}",
+                 description="Deposit, cancellation, rescheduling and changes.", station=station, rules=rules)
+
+
+def brand_version(settings: Any) -> str:
+    return hashlib.sha256(f"{settings.brand_primary_color}{settings.brand_ink_color}".encode()).hexdigest()[:10]
+
+
+@router.get("/brand.css")
+async def brand_css(runtime: RuntimeDep) -> Response:
+    """The brand colours from settings (a stylesheet, since the CSP allows no inline styles)."""
+    settings = runtime.settings
+    css = f":root{{--brand:{settings.brand_primary_color};--ink:{settings.brand_ink_color}}}\n"
+    return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/robots.txt", response_class=PlainTextResponse)
+async def robots(runtime: RuntimeDep) -> str:
+    base = runtime.settings.base_url.rstrip("/")
+    return f"User-agent: *\nDisallow: /api/\nDisallow: /manage/\nSitemap: {base}/sitemap.xml\n"
+
+
+@router.get("/sitemap.xml")
+async def sitemap(session: DbSession, runtime: RuntimeDep) -> Response:
+    base = runtime.settings.base_url.rstrip("/")
+    paths = [*PAGES, *(f"/locations/{s.code.lower()}" for s in await list_public_stations(session))]
+    urls = "".join(f"<url><loc>{escape(base + path)}</loc></url>" for path in paths)
+    body = ('<?xml version="1.0" encoding="UTF-8"?>'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>')
+    return Response(body, media_type="application/xml")
