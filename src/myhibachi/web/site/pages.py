@@ -80,7 +80,8 @@ async def quote(request: Request, session: DbSession, runtime: RuntimeDep) -> HT
 
 async def _quote(session: Any, form: dict[str, str]) -> tuple[Any, dict[str, str]]:
     try:
-        data = QuoteRequest.model_validate({"children": 0, "toddlers": 0, **form}, strict=False)
+        filled = {name: value for name, value in form.items() if value.strip()}  # a blank count means none
+        data = QuoteRequest.model_validate({"children": 0, "toddlers": 0, **filled}, strict=False)
     except ValidationError as exc:
         return None, {str(e["loc"][0]): _plain(e["msg"]) for e in exc.errors()}
     try:

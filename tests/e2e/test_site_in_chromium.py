@@ -1,0 +1,59 @@
+"""The customer site in a real browser: no accessibility violation on any page (axe-core), and the instant quote
+done with the keyboard alone."""
+
+from __future__ import annotations
+
+import pytest
+from axe_playwright_python.async_playwright import Axe
+
+from myhibachi.web.site.pages import PAGES
+
+SITE_PAGES = [*PAGES, "/locations/fre", "/quote?station_id=1&zip_code=9&adults=x", "/locations/nowhere"]
+
+
+@pytest.mark.parametrize("path", SITE_PAGES)
+async def test_no_accessibility_violations(page, live_server, path):
+    await page.goto(live_server + path)
+
+    results = await Axe().run(page)
+
+    problems = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]]
+    assert results.violations_count == 0, problems
+
+
+async def test_a_quote_with_the_keyboard_alone(page, live_server, screenshot):
+    await page.goto(live_server + "/quote")
+    reached = []
+    for _ in range(20):  # Tab from the top of the page until the location has focus
+        await page.keyboard.press("Tab")
+        reached.append(await page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()"))
+        if reached[-1] == "station_id":
+            break
+    assert reached[0] == "Skip to content" and reached[-1] == "station_id", reached
+    await page.keyboard.type("Fremont")  # a focused select picks the option typed
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("94536")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("12")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("3")
+    await page.keyboard.press("Enter")
+
+    await page.wait_for_selector("text=Your quote")
+    await screenshot("quote-result")
+    total = await page.locator("tr.total td").inner_text()
+    assert total.startswith("$") and await page.locator("#zip_code").input_value() == "94536"
+    assert (await page.locator("#station_id option:checked").inner_text()).startswith("Fremont")
+
+
+async def test_a_mistake_is_announced_beside_its_field(page, live_server, screenshot):
+    await page.goto(live_server + "/quote?station_id=1&zip_code=123&adults=10")
+
+    alert = page.get_by_role("alert")
+    field = page.get_by_label("Venue ZIP code")
+
+    assert "Please check 1 field" in await alert.inner_text()
+    assert await field.get_attribute("aria-invalid") == "true"
+    described_by = await field.get_attribute("aria-describedby")
+    assert await page.locator(f"#{described_by}").inner_text() == "Please enter 5 digits."
+    await screenshot("quote-error")
