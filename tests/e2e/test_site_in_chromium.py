@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import expect
 
 from myhibachi.web.site.pages import PAGES
 
@@ -57,3 +58,23 @@ async def test_a_mistake_is_announced_beside_its_field(page, live_server, screen
     described_by = await field.get_attribute("aria-describedby")
     assert await page.locator(f"#{described_by}").inner_text() == "Please enter 5 digits."
     await screenshot("quote-error")
+
+
+async def test_the_quote_updates_as_the_form_is_filled_in(page, live_server, screenshot):
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    await page.goto(live_server + "/quote")
+    await page.evaluate("window.samePage = true")  # gone if the browser loads a new page
+
+    await page.get_by_label("Location").select_option(label="Fremont, CA")
+    await page.get_by_label("Venue ZIP code").fill("94536")
+    await page.get_by_label("Adults (13+)").fill("20")
+    await page.wait_for_selector("#quote-result >> text=Your quote")
+    first_total = await page.locator("tr.total td").inner_text()
+    await page.get_by_label("Adults (13+)").fill("30")
+    await expect(page.locator("tr.total td")).not_to_have_text(first_total)  # (the CSP forbids eval'd waits)
+
+    assert await page.evaluate("window.samePage === true")
+    assert "adults=30" in page.url  # the address still gives this quote when shared or reloaded
+    assert errors == [], errors  # htmx runs under the strict CSP (no inline styles, no eval)
+    await screenshot("quote-live")

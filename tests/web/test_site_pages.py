@@ -202,3 +202,11 @@ async def test_pages_are_compressed_for_clients_that_accept_it(client, fremont):
 
     assert compressed.headers["content-encoding"] == "gzip" and "content-encoding" not in identity.headers
     assert compressed.text == identity.text
+
+
+async def test_a_half_filled_form_typed_live_is_not_an_error_yet(client, fremont):
+    live = await client.get(f"/quote?station_id={fremont.id}&zip_code=94536", headers={"HX-Request": "true"})
+    submitted = await client.get(f"/quote?station_id={fremont.id}&zip_code=94536")
+
+    assert live.status_code == 200 and 'id="quote-result-body"' in live.text and "Your quote" not in live.text
+    assert submitted.status_code == 422 and 'id="adults-error">Please fill this in.' in submitted.text

@@ -73,9 +73,11 @@ async def quote(request: Request, session: DbSession, runtime: RuntimeDep) -> HT
     result, errors = None, {}
     if form.get("zip_code") or form.get("adults"):
         result, errors = await _quote(session, form)
+    live = request.headers.get("HX-Request") == "true"  # a half-filled form as it is typed: not an error yet
     return _page(request, runtime, "quote.html", title=f"Instant quote — {runtime.settings.brand_name}",
                  description="Price your hibachi party in seconds: guests, venue ZIP code, travel and tax included.",
-                 status=422 if errors else 200, stations=stations, form=form, result=result, errors=errors)
+                 status=422 if errors and not live else 200, stations=stations, form=form, result=result,
+                 errors=errors)
 
 
 async def _quote(session: Any, form: dict[str, str]) -> tuple[Any, dict[str, str]]:
