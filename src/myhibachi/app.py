@@ -32,6 +32,7 @@ from myhibachi.pricing import api as pricing_api
 from myhibachi.settings import Settings, get_settings
 from myhibachi.stations import api as stations_api
 from myhibachi.web import assets
+from myhibachi.web.site import booking as site_booking
 from myhibachi.web.site import pages as site_pages
 
 API_PREFIX = "/api/v1"
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(_ops_router())
     app.include_router(assets.router)
     app.include_router(site_pages.router)
+    app.include_router(site_booking.router)
     _instrument(app)
     return app
 

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(15 * 60, ge=1)
     booking_holds_per_ip: int = Field(10, ge=1)
     booking_hold_window_seconds: int = Field(3600, ge=1)
+    # Posts of the customer site's forms (booking steps, manage-my-booking) per IP per window.
+    public_form_posts_per_ip: int = Field(120, ge=1)
+    public_form_window_seconds: int = Field(600, ge=1)
     outbox_sweep_seconds: float = Field(30.0, gt=0)
     # Cached results live this long at most; writes that change them refresh them at once.
     cache_ttl_analytics_seconds: int = Field(300, ge=1)

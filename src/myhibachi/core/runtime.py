@@ -28,6 +28,8 @@ class Runtime:
         # Unpaid holds take chefs off the market for a day: a client may not hold more than a few an hour.
         self.booking_holds_by_ip = Throttle(storage, "booking-hold-ip", settings.booking_holds_per_ip,
                                             settings.booking_hold_window_seconds)
+        self.public_form_posts_by_ip = Throttle(storage, "public-form-ip", settings.public_form_posts_per_ip,
+                                                settings.public_form_window_seconds)
 
     async def start(self) -> None:
         await self.jobs.start()

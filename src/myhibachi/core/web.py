@@ -51,5 +51,12 @@ async def unit_of_work(request: Request, runtime: RuntimeDep) -> AsyncIterator[A
         await runtime.jobs.enqueue_outbox(take_pending_ids(session))
 
 
+async def discard_changes(session: AsyncSession) -> None:
+    """For a handler that catches a domain error to show it on a page: undo what the failed command wrote, so
+    the unit of work has nothing half-done to commit."""
+    await session.rollback()
+    forget_pending_ids(session)
+
+
 # scope="function": commit before the response is sent, so a failed commit is an error response.
 DbSession = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]

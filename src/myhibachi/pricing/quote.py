@@ -75,6 +75,14 @@ def percent_of(amount_cents: int, percent: Decimal | int) -> int:
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def menu_catalog(rules: BusinessRules) -> dict[str, dict[str, int]]:
+    """What `upgrades`, `extra_proteins` and `addons` may name, with each choice's unit price in cents."""
+    return {"upgrades": dict(rules.protein_upgrades),
+            "extra_proteins": {code: rules.extra_protein_cents + rules.protein_upgrades.get(code, 0)
+                               for code in (*rules.base_proteins, *rules.protein_upgrades)},
+            "addons": dict(rules.addons)}
+
+
 def check_order(rules: BusinessRules, order: PartyOrder) -> None:
     limits = (("adults", order.adults, rules.adults_min, rules.adults_max),
               ("children", order.children, 0, rules.children_max),
@@ -84,9 +92,7 @@ def check_order(rules: BusinessRules, order: PartyOrder) -> None:
             raise OrderProblem(name, f"{name} must be between {low} and {high}")
     if order.guests > rules.guests_max:
         raise OrderProblem("adults", f"a party has at most {rules.guests_max} guests")
-    catalog = {"upgrades": rules.protein_upgrades,
-               "extra_proteins": {**dict.fromkeys(rules.base_proteins, 0), **rules.protein_upgrades},
-               "addons": rules.addons}
+    catalog = menu_catalog(rules)
     for name, chosen in (("upgrades", order.upgrades), ("extra_proteins", order.extra_proteins),
                          ("addons", order.addons)):
         for code, quantity in chosen.items():
@@ -106,8 +112,8 @@ def _lines(rules: BusinessRules, order: PartyOrder) -> list[QuoteLine]:
     ]
     items += [(f"upgrade:{code}", f"Upgrade to {label_of(code)}", qty, rules.protein_upgrades[code])
               for code, qty in sorted(order.upgrades.items())]
-    items += [(f"extra:{code}", f"Extra {label_of(code)}", qty,
-               rules.extra_protein_cents + rules.protein_upgrades.get(code, 0))
+    extras = menu_catalog(rules)["extra_proteins"]
+    items += [(f"extra:{code}", f"Extra {label_of(code)}", qty, extras[code])
               for code, qty in sorted(order.extra_proteins.items())]
     items += [(f"addon:{code}", label_of(code), qty, rules.addons[code]) for code, qty in sorted(order.addons.items())]
     return [QuoteLine(code, label, qty, unit, qty * unit) for code, label, qty, unit in items if qty > 0]

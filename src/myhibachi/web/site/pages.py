@@ -3,7 +3,6 @@ from settings. Routes only gather what the domain queries return and render a te
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Any
 from xml.sax.saxutils import escape
 
@@ -13,29 +12,17 @@ from pydantic import ValidationError
 
 from myhibachi.core.errors import NotFound, ValidationFailed
 from myhibachi.core.money import format_money
-from myhibachi.core.templating import render
 from myhibachi.core.web import DbSession, RuntimeDep
 from myhibachi.pricing.queries import get_rules, quote_for_station
-from myhibachi.pricing.quote import label_of
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRequest
 from myhibachi.stations.models import Station
 from myhibachi.stations.queries import find_active_station, list_public_stations
 from myhibachi.stations.schemas import StationPublic
-from myhibachi.web.assets import asset_url
+from myhibachi.web.site.common import page
 
 router = APIRouter(include_in_schema=False)
 PAGES = ("/", "/menu", "/quote", "/faq", "/contact", "/privacy", "/terms")  # for the sitemap, with the stations
-
-
-def _page(request: Request, runtime: Any, template: str, *, title: str, description: str, status: int = 200,
-          **context: Any) -> HTMLResponse:
-    settings = runtime.settings
-    html = render(f"site/{template}", request_path=request.url.path, title=title, description=description,
-                  brand_version=brand_version(settings),
-                  canonical=f"{settings.base_url.rstrip('/')}{request.url.path}", brand=settings.brand_name,
-                  settings=settings, asset=asset_url, money=format_money, label=label_of, **context)
-    return HTMLResponse(html, status_code=status)
 
 
 async def _stations_and_rules(session: Any, code: str | None) -> tuple[list[StationPublic], StationPublic | None,
@@ -49,7 +36,7 @@ async def _stations_and_rules(session: Any, code: str | None) -> tuple[list[Stat
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
     stations, station, rules = await _stations_and_rules(session, None)
-    return _page(request, runtime, "home.html", title=f"{runtime.settings.brand_name} — hibachi chef at your home",
+    return page(request, runtime, "home.html", title=f"{runtime.settings.brand_name} — hibachi chef at your home",
                  description="A private hibachi chef cooks at your party: grill, show and dinner for your guests. "
                              "Instant quote, live availability, book online.",
                  stations=stations, station=station, rules=rules)
@@ -59,7 +46,7 @@ async def home(request: Request, session: DbSession, runtime: RuntimeDep) -> HTM
 async def menu(request: Request, session: DbSession, runtime: RuntimeDep,
                station: Annotated[str | None, Query(max_length=10)] = None) -> HTMLResponse:
     stations, chosen, rules = await _stations_and_rules(session, station)
-    return _page(request, runtime, "menu.html", title=f"Menu and prices — {runtime.settings.brand_name}",
+    return page(request, runtime, "menu.html", title=f"Menu and prices — {runtime.settings.brand_name}",
                  description="What every guest gets, premium proteins, sides, the party minimum and travel.",
                  stations=stations, station=chosen, rules=rules)
 
@@ -74,7 +61,7 @@ async def quote(request: Request, session: DbSession, runtime: RuntimeDep) -> HT
     if form.get("zip_code") or form.get("adults"):
         result, errors = await _quote(session, form)
     live = request.headers.get("HX-Request") == "true"  # a half-filled form as it is typed: not an error yet
-    return _page(request, runtime, "quote.html", title=f"Instant quote — {runtime.settings.brand_name}",
+    return page(request, runtime, "quote.html", title=f"Instant quote — {runtime.settings.brand_name}",
                  description="Price your hibachi party in seconds: guests, venue ZIP code, travel and tax included.",
                  status=422 if errors and not live else 200, stations=stations, form=form, result=result,
                  errors=errors)
@@ -128,7 +115,7 @@ async def faq(request: Request, session: DbSession, runtime: RuntimeDep) -> HTML
     questions = faq_entries(rules) if rules else []
     json_ld = {"@context": "https://schema.org", "@type": "FAQPage", "mainEntity": [
         {"@type": "Question", "name": q, "acceptedAnswer": {"@type": "Answer", "text": a}} for q, a in questions]}
-    return _page(request, runtime, "faq.html", title=f"Questions and answers — {runtime.settings.brand_name}",
+    return page(request, runtime, "faq.html", title=f"Questions and answers — {runtime.settings.brand_name}",
                  description="Deposits, refunds, rescheduling, travel, allergies and what to prepare.",
                  questions=questions, json_ld=json_ld if questions else None)
 
@@ -138,10 +125,10 @@ async def location(code: str, request: Request, session: DbSession, runtime: Run
     try:
         station: Station = await find_active_station(session, code)
     except NotFound:
-        return _page(request, runtime, "not_found.html", title="Page not found", status=404,
+        return page(request, runtime, "not_found.html", title="Page not found", status=404,
                      description="This page does not exist.", stations=await list_public_stations(session))
     rules = await get_rules(session, station.id)
-    return _page(request, runtime, "location.html", title=f"Hibachi chef in {station.city}, {station.state} — "
+    return page(request, runtime, "location.html", title=f"Hibachi chef in {station.city}, {station.state} — "
                  f"{runtime.settings.brand_name}", description=f"Private hibachi parties within "
                  f"{rules.max_service_miles} miles of {station.city}, {station.state}.", station=station,
                  rules=rules)
@@ -149,25 +136,21 @@ async def location(code: str, request: Request, session: DbSession, runtime: Run
 
 @router.get("/contact", response_class=HTMLResponse)
 async def contact(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
-    return _page(request, runtime, "contact.html", title=f"Contact — {runtime.settings.brand_name}",
+    return page(request, runtime, "contact.html", title=f"Contact — {runtime.settings.brand_name}",
                  description="Call or email us about your party.", stations=await list_public_stations(session))
 
 
 @router.get("/privacy", response_class=HTMLResponse)
 async def privacy(request: Request, runtime: RuntimeDep) -> HTMLResponse:
-    return _page(request, runtime, "privacy.html", title=f"Privacy — {runtime.settings.brand_name}",
+    return page(request, runtime, "privacy.html", title=f"Privacy — {runtime.settings.brand_name}",
                  description="What we keep about you, why, and for how long.")
 
 
 @router.get("/terms", response_class=HTMLResponse)
 async def terms(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
     _, station, rules = await _stations_and_rules(session, None)
-    return _page(request, runtime, "terms.html", title=f"Booking terms — {runtime.settings.brand_name}",
+    return page(request, runtime, "terms.html", title=f"Booking terms — {runtime.settings.brand_name}",
                  description="Deposit, cancellation, rescheduling and changes.", station=station, rules=rules)
-
-
-def brand_version(settings: Any) -> str:
-    return hashlib.sha256(f"{settings.brand_primary_color}{settings.brand_ink_color}".encode()).hexdigest()[:10]
 
 
 @router.get("/brand.css")

@@ -1,0 +1,103 @@
+"""What every customer form shares: a CSRF token (double-submit cookie: a cross-site page can post a form but
+can neither read our cookie nor the token in our page), a honeypot for bots, a per-IP rate limit, and validation
+errors turned into plain sentences shown beside their fields."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from fastapi import Request, Response
+from pydantic import ValidationError
+
+from myhibachi.core.context import current_request_meta
+from myhibachi.core.errors import RateLimited, ValidationFailed
+from myhibachi.core.runtime import Runtime
+from myhibachi.core.security import new_opaque_token
+
+CSRF_COOKIE = "mh_csrf"
+CSRF_FIELD = "csrf_token"
+HONEYPOT_FIELD = "website"  # hidden from people and screen readers; bots fill every field they find
+
+
+class FormRejected(Exception):
+    """A post that must change nothing: the page is shown again, with what was typed, and `message` on top."""
+
+    def __init__(self, status: int, message: str, form: dict[str, str]) -> None:
+        super().__init__(message)
+        self.status, self.message, self.form = status, message, form
+
+
+def csrf_token(request: Request) -> str:
+    """The visitor's token: the one their cookie holds, or a new one (set by `keep_csrf_cookie`)."""
+    token = request.cookies.get(CSRF_COOKIE, "")
+    if not (20 <= len(token) <= 100 and token.replace("-", "").replace("_", "").isalnum()):
+        token = getattr(request.state, "new_csrf_token", None) or new_opaque_token()
+        request.state.new_csrf_token = token
+    return token
+
+
+def keep_csrf_cookie(request: Request, response: Response) -> None:
+    token = getattr(request.state, "new_csrf_token", None)
+    if token:
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax", path="/",
+                            secure=request.url.scheme == "https")
+
+
+async def checked_form(request: Request, runtime: Runtime) -> dict[str, str]:
+    """The posted fields, once the post passed the rate limit, the CSRF check and the honeypot."""
+    form = {key: value.strip() for key, value in (await request.form()).items() if isinstance(value, str)}
+    ip = current_request_meta().ip or "unknown"
+    try:
+        await runtime.public_form_posts_by_ip.ensure_allowed(ip)
+    except RateLimited as limited:
+        minutes = -(-int(limited.headers["Retry-After"]) // 60)
+        raise FormRejected(429, f"Too many tries from your connection; please wait {minutes} minute"
+                                f"{'s' if minutes > 1 else ''} and send it again.", form) from None
+    await runtime.public_form_posts_by_ip.record(ip)
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie.encode(), form.get(CSRF_FIELD, "").encode()):
+        raise FormRejected(403, "This form had expired, so nothing was sent. Please check it and send it again.",
+                           form)
+    if form.get(HONEYPOT_FIELD):
+        raise FormRejected(422, "This form could not be sent. Please call or email us.", form)
+    return form
+
+
+_PLAIN = {
+    "Field required": "Please fill this in.",
+    "Input should be a valid integer, unable to parse string as an integer": "Please enter a whole number.",
+    "Input should be a valid date or datetime, input is too short": "Please choose a date.",
+    "String should have at least 1 character": "Please fill this in.",
+    "value is not a valid email address: An email address must have an @-sign.": "Please enter an email address.",
+}
+
+
+def plain(message: str) -> str:
+    """Pydantic's message, in the words a customer expects."""
+    message = message.removeprefix("Value error, ")
+    if message.startswith("String should match pattern '^\\d{5}$'"):
+        return "Please enter 5 digits."
+    if message.startswith("String should match pattern '^[A-Z]{2}$'"):
+        return "Please enter the 2-letter state code, like CA."
+    if message.startswith("Input should be greater than or equal to"):
+        return "Please enter 0 or more." if message.endswith(" 0") else message
+    return _PLAIN.get(message, message[:1].upper() + message[1:])
+
+
+def field_errors(exc: ValidationError | ValidationFailed, names: dict[str, str] | None = None) -> dict[str, str]:
+    """{form field: message}. `names` maps a model's dotted location (``venue.line1``) to the form's field name."""
+    names = names or {}
+    if isinstance(exc, ValidationError):
+        pairs = [(".".join(str(part) for part in e["loc"]), e["msg"]) for e in exc.errors()]
+    else:
+        pairs = [(e.field.removeprefix("body."), e.message) for e in exc.errors]
+    errors: dict[str, str] = {}
+    for location, message in pairs:
+        errors.setdefault(names.get(location, location), plain(message))
+    return errors
+
+
+def hidden_fields(values: dict[str, Any], *, skip: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """What earlier steps entered, carried along as hidden inputs so Back and Next keep it."""
+    return [(name, str(value)) for name, value in values.items() if name not in skip and value not in (None, "")]

@@ -1,0 +1,257 @@
+"""The booking flow at `/book`: party and menu → date and time → venue and contact → review → deposit.
+
+Stateless between steps: what earlier steps entered travels along as hidden fields, so Back and Next keep it,
+a reload loses nothing, and it works without JavaScript (htmx only refreshes the live quote). Each step is
+checked when it is left; the booking itself is made by the same command as `POST /api/v1/bookings`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from myhibachi.bookings import commands
+from myhibachi.bookings.commands import SlotUnavailable
+from myhibachi.bookings.schemas import BookingCreate
+from myhibachi.core.context import current_request_meta
+from myhibachi.core.errors import DomainError, RateLimited, ValidationFailed
+from myhibachi.core.security import new_opaque_token
+from myhibachi.core.web import DbSession, RuntimeDep, discard_changes
+from myhibachi.pricing.queries import get_rules, quote_for_station
+from myhibachi.pricing.quote import Quote, menu_catalog
+from myhibachi.pricing.rules import BusinessRules
+from myhibachi.pricing.schemas import QuoteRequest
+from myhibachi.stations.queries import list_public_stations
+from myhibachi.stations.schemas import StationPublic
+from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
+from myhibachi.web.site.calendar import month_of_slots, parse_day
+from myhibachi.web.site.common import page
+from myhibachi.web.site.pages import faq_entries
+
+router = APIRouter(include_in_schema=False)
+BOOKING_COOKIE = "mh_booking"
+
+STEPS = (("party", "Party and menu"), ("when", "Date and time"), ("details", "Venue and contact"),
+         ("review", "Review"), ("deposit", "Deposit"))
+STEP_NAMES = tuple(name for name, _ in STEPS[:4])
+PARTY_FIELDS = ("station_id", "zip_code", "adults", "children", "toddlers")
+WHEN_FIELDS = ("event_date", "slot_time")
+DETAIL_FIELDS = ("venue_line1", "venue_line2", "venue_city", "venue_state", "name", "email", "phone", "allergies",
+                 "notes")
+MENU_GROUPS = ("upgrades", "extra_proteins", "addons")
+# BookingCreate's locations -> the form's field names.
+FORM_NAMES = {"venue.line1": "venue_line1", "venue.line2": "venue_line2", "venue.city": "venue_city",
+              "venue.state": "venue_state", "venue.zip_code": "zip_code", "customer.name": "name",
+              "customer.email": "email", "customer.phone": "phone"}
+
+
+@dataclass
+class Draft:
+    """The visitor's booking so far: the form's fields, and the station and rules they point at."""
+
+    values: dict[str, str]
+    stations: list[StationPublic]
+    station: StationPublic | None
+    rules: BusinessRules | None
+    errors: dict[str, str] = field(default_factory=dict)
+    quote: Quote | None = None
+
+    def menu(self, group: str) -> dict[str, int]:
+        prefix = f"{group}."
+        return {name.removeprefix(prefix): int(qty) for name, qty in self.values.items()
+                if name.startswith(prefix) and qty.isdigit() and int(qty) > 0}
+
+    @property
+    def guests(self) -> int:
+        return sum(int(self.values.get(n) or 0) for n in ("adults", "children", "toddlers")
+                   if (self.values.get(n) or "0").isdigit()) or 1
+
+
+async def _draft(session: Any, form: dict[str, str]) -> Draft:
+    stations = await list_public_stations(session)
+    wanted = form.get("station_id", "")
+    station = next((s for s in stations if str(s.id) == wanted), stations[0] if stations else None)
+    rules = await get_rules(session, station.id) if station else None
+    names = {*PARTY_FIELDS, *WHEN_FIELDS, *DETAIL_FIELDS, "month"}
+    if rules:
+        names |= {f"{group}.{code}" for group, items in menu_catalog(rules).items() for code in items}
+    values = {name: value[:2000] for name, value in form.items() if name in names}
+    if station:
+        values["station_id"] = str(station.id)
+    return Draft(values=values, stations=stations, station=station, rules=rules)
+
+
+def _quote_request(draft: Draft) -> QuoteRequest:
+    data: dict[str, Any] = {name: draft.values[name] for name in PARTY_FIELDS if draft.values.get(name)}
+    return QuoteRequest.model_validate({"children": 0, "toddlers": 0, **data,
+                                        **{group: draft.menu(group) for group in MENU_GROUPS}}, strict=False)
+
+
+async def _price(session: Any, draft: Draft) -> dict[str, str]:
+    """Prices the party (sets `draft.quote`); the errors beside the party fields."""
+    try:
+        request = _quote_request(draft)
+        draft.quote = await quote_for_station(session, request.station_id, request.zip_code, request.to_order())
+    except (ValidationError, ValidationFailed) as exc:
+        return field_errors(exc)
+    return {}
+
+
+def _booking_request(draft: Draft, idempotent: bool = False) -> BookingCreate:
+    v = draft.values
+    return BookingCreate.model_validate({
+        **_quote_request(draft).model_dump(), "event_date": v.get("event_date"), "slot_time": v.get("slot_time"),
+        "venue": {"line1": v.get("venue_line1", ""), "line2": v.get("venue_line2") or None,
+                  "city": v.get("venue_city", ""), "state": v.get("venue_state", "").upper(),
+                  "zip_code": v.get("zip_code")},
+        "customer": {"name": v.get("name", ""), "email": v.get("email", ""), "phone": v.get("phone", "")},
+        "allergies": v.get("allergies", ""), "notes": v.get("notes") or None}, strict=False)
+
+
+async def _render(request: Request, runtime: Any, session: Any, draft: Draft, step: str, *, status: int = 200,
+                  message: str | None = None) -> HTMLResponse:
+    context: dict[str, Any] = {"draft": draft, "values": draft.values, "errors": draft.errors, "step": step,
+                               "steps": STEPS, "message": message, "quote": draft.quote,
+                               "catalog": menu_catalog(draft.rules) if draft.rules else {},
+                               "parse_day": parse_day}
+    visible = {"party": {*PARTY_FIELDS, *(n for n in draft.values if n.split(".")[0] in MENU_GROUPS)},
+               "when": {*WHEN_FIELDS, "month"}, "details": set(DETAIL_FIELDS), "review": set()}[step]
+    context["carried"] = hidden_fields(draft.values, skip=visible)
+    if step == "when" and draft.station and draft.rules:
+        chosen = parse_day(draft.values.get("event_date"))
+        month = parse_day(draft.values.get("month", "") + "-01") or chosen
+        context["cal"] = await month_of_slots(session, draft.station.id, draft.station.timezone, draft.rules,
+                                              draft.guests, month)
+        context["chosen_day"] = chosen
+    if step == "review" and draft.rules:
+        context["policies"] = [answer for _, answer in faq_entries(draft.rules)[:4]]
+        context["idempotency_key"] = new_opaque_token()
+    title = dict(STEPS)[step]
+    return page(request, runtime, "book.html", title=f"Book: {title.lower()} — {runtime.settings.brand_name}",
+                description="Book a private hibachi chef: party, date, venue, deposit.", status=status, **context)
+
+
+@router.get("/book", response_class=HTMLResponse)
+async def start(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
+    """Step one, pre-filled from the quote page's fields when the visitor comes from there."""
+    draft = await _draft(session, dict(request.query_params))
+    if draft.values.get("zip_code") and draft.values.get("adults"):
+        await _price(session, draft)
+    return await _render(request, runtime, session, draft, "party")
+
+
+@router.post("/book/quote", response_class=HTMLResponse)
+async def live_quote(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
+    """The step-one quote as the party is typed in (htmx); changes nothing, so it needs no CSRF token."""
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    draft = await _draft(session, form)
+    await _price(session, draft)
+    return page(request, runtime, "book_quote.html", title="", description="", quote=draft.quote)
+
+
+@router.post("/book", response_class=HTMLResponse)
+async def advance(request: Request, session: DbSession, runtime: RuntimeDep) -> Response:
+    """One button press: `go` is next, back, a month or a day of the calendar; `step` is the step shown."""
+    try:
+        form = await checked_form(request, runtime)
+    except FormRejected as rejected:
+        draft = await _draft(session, rejected.form)
+        step = rejected.form.get("step") if rejected.form.get("step") in STEP_NAMES else "party"
+        return await _render(request, runtime, session, draft, step, status=rejected.status,
+                             message=rejected.message)
+    draft = await _draft(session, form)
+    step = form.get("step") if form.get("step") in STEP_NAMES else "party"
+    go = form.get("go", "next")
+    if step != "party" and (party_errors := await _price(session, draft)):
+        draft.errors = party_errors  # changed meanwhile (rules, a hand-edited form): back to the party
+        return await _render(request, runtime, session, draft, "party", status=422)
+    if go == "back":
+        return await _render(request, runtime, session, draft, STEP_NAMES[max(0, STEP_NAMES.index(step) - 1)])
+    if go.startswith(("month:", "day:")):  # calendar navigation: nothing to check yet
+        kind, _, value = go.partition(":")
+        if kind == "day":
+            draft.values.update(event_date=value, month=value[:7])
+            draft.values.pop("slot_time", None)
+        else:
+            draft.values["month"] = value
+        return await _render(request, runtime, session, draft, "when")
+    checks = {"party": _leave_party, "when": _leave_when, "details": _leave_details}
+    if step in checks:
+        draft.errors = await checks[step](session, draft)
+        if draft.errors:
+            return await _render(request, runtime, session, draft, step, status=422,
+                                 message=f"Please check the {len(draft.errors)} field"
+                                         f"{'s' if len(draft.errors) > 1 else ''} marked below.")
+        return await _render(request, runtime, session, draft, STEP_NAMES[STEP_NAMES.index(step) + 1])
+    return await _book(request, runtime, session, draft, form.get("idempotency_key") or None)
+
+
+async def _leave_party(session: Any, draft: Draft) -> dict[str, str]:
+    return await _price(session, draft)
+
+
+async def _leave_when(session: Any, draft: Draft) -> dict[str, str]:
+    day = parse_day(draft.values.get("event_date"))
+    if day is None:
+        return {"event_date": "Please choose a date in the calendar."}
+    slot = draft.values.get("slot_time")
+    assert draft.station and draft.rules  # a priced draft has both
+    cal = await month_of_slots(session, draft.station.id, draft.station.timezone, draft.rules, draft.guests, day)
+    if not slot:
+        return {"slot_time": "Please choose a start time."}
+    if slot not in cal.times(day):
+        draft.values.pop("slot_time", None)
+        return {"slot_time": "That time is not free any more; please choose another."}
+    return {}
+
+
+async def _leave_details(session: Any, draft: Draft) -> dict[str, str]:
+    try:
+        _booking_request(draft)
+    except ValidationError as exc:
+        return {name: message for name, message in field_errors(exc, FORM_NAMES).items() if name in DETAIL_FIELDS}
+    return {}
+
+
+async def _book(request: Request, runtime: Any, session: Any, draft: Draft, key: str | None) -> Response:
+    """Holds the date (the same command as the API), then on to the deposit. A time taken meanwhile goes back to
+    the calendar with the times still free."""
+    try:
+        body = _booking_request(draft)
+    except ValidationError as exc:  # a hand-edited review form: show the step that holds the problem
+        draft.errors = field_errors(exc, FORM_NAMES)
+        step = "details" if draft.errors.keys() & set(DETAIL_FIELDS) else "when"
+        return await _render(request, runtime, session, draft, step, status=422)
+    ip = current_request_meta().ip or "unknown"
+    try:
+        await runtime.booking_holds_by_ip.ensure_allowed(ip)
+        result = await commands.create_booking(session, runtime.settings, body, idempotency_key=key)
+    except DomainError as exc:
+        await discard_changes(session)
+        return await _not_booked(request, runtime, session, draft, exc)
+    if result.created:
+        await runtime.booking_holds_by_ip.record(ip)
+    response = RedirectResponse(f"/manage/{result.token}/pay", status_code=303)
+    # Lets this browser see the confirmation page of this booking (it shows nothing personal without it).
+    response.set_cookie(BOOKING_COOKIE, result.token, max_age=7 * 24 * 3600, httponly=True, samesite="lax",
+                        path="/bookings/", secure=request.url.scheme == "https")
+    return response
+
+
+async def _not_booked(request: Request, runtime: Any, session: Any, draft: Draft, exc: DomainError) -> Response:
+    if isinstance(exc, SlotUnavailable):
+        taken = f"{draft.values.get('event_date')} at {draft.values.get('slot_time')}"
+        draft.values.pop("slot_time", None)
+        return await _render(request, runtime, session, draft, "when", status=409,
+                             message=f"Sorry — someone has just booked {taken}. Here are the times still free.")
+    if isinstance(exc, RateLimited):
+        return await _render(request, runtime, session, draft, "review", status=429,
+                             message="You have held several dates in the last hour. Please pay a deposit on one of "
+                                     "them, or call us, before holding another.")
+    draft.errors = {"event_date": exc.detail}  # e.g. the booking window moved on while the visitor was reading
+    return await _render(request, runtime, session, draft, "when", status=exc.status)
+
+

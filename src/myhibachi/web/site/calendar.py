@@ -1,0 +1,59 @@
+"""A month of start times a chef can make, for the booking flow and for rescheduling: only what the
+availability query says is free can be picked."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myhibachi.bookings.queries import station_availability
+from myhibachi.core.db import utcnow
+from myhibachi.pricing.rules import BusinessRules
+
+
+@dataclass
+class MonthOfSlots:
+    month: date  # its first day
+    weeks: list[list[date]]
+    free: dict[date, list[str]] = field(default_factory=dict)  # day -> start times with a chef free
+    previous: date | None = None
+    next: date | None = None
+
+    def times(self, day: date | None) -> list[str]:
+        return self.free.get(day, []) if day else []
+
+
+def parse_day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _months_later(month: date, months: int) -> date:
+    index = month.year * 12 + month.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+async def month_of_slots(session: AsyncSession, station_id: int, zone: str, rules: BusinessRules, guests: int,
+                         month: date | None, *, now: datetime | None = None) -> MonthOfSlots:
+    """The month asked for (clamped to today … the booking horizon), else the month of the first bookable day."""
+    today = (now or utcnow()).astimezone(ZoneInfo(zone)).date()
+    first_bookable = today + timedelta(hours=rules.min_notice_hours)
+    horizon = today + timedelta(days=rules.max_days_ahead)
+    earliest, latest = first_bookable.replace(day=1), horizon.replace(day=1)
+    shown = min(max((month or first_bookable).replace(day=1), earliest), latest)
+    last = _months_later(shown, 1) - timedelta(days=1)
+    first_day, last_day = max(shown, first_bookable), min(last, horizon)
+    free: dict[date, list[str]] = {}
+    if first_day <= last_day:
+        availability = await station_availability(session, station_id, first_day, last_day, guests)
+        free = {d.date: times for d in availability.days if (times := [s.time for s in d.slots if s.available])}
+    weeks = calendar.Calendar(firstweekday=6).monthdatescalendar(shown.year, shown.month)
+    return MonthOfSlots(month=shown, weeks=weeks, free=free,
+                        previous=_months_later(shown, -1) if shown > earliest else None,
+                        next=_months_later(shown, 1) if shown < latest else None)

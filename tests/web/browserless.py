@@ -1,0 +1,106 @@
+"""Filling in and sending the customer site's forms the way a browser without JavaScript does: every field of
+the form as the page gave it (hidden ones included), the changes a person typed, and the button they pressed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+from httpx import AsyncClient, Response
+
+
+@dataclass
+class Form:
+    action: str
+    fields: dict[str, str] = field(default_factory=dict)
+    buttons: list[tuple[str, str]] = field(default_factory=list)  # (name, value) of the submit buttons
+    radios: dict[str, list[str]] = field(default_factory=dict)
+
+
+class _Forms(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[Form] = []
+        self._textarea: str | None = None
+        self._select: str | None = None
+        self.alerts: list[str] = []
+        self.errors: dict[str, str] = {}
+        self._capture: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and a.get("method", "get").lower() == "post":
+            self.forms.append(Form(a.get("action", "")))
+        if not self.forms:
+            return
+        form = self.forms[-1]
+        if tag == "input" and a.get("name"):
+            if a.get("type") == "radio":
+                form.radios.setdefault(a["name"], []).append(a["value"])
+                if "checked" in a:
+                    form.fields[a["name"]] = a["value"]
+            elif a.get("type") == "checkbox":
+                if "checked" in a:
+                    form.fields[a["name"]] = a.get("value", "on")
+            else:
+                form.fields[a["name"]] = a.get("value", "")
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            form.fields[a["name"]] = ""
+        elif tag == "select":
+            self._select = a["name"]
+        elif tag == "option" and self._select and ("selected" in a or self._select not in form.fields):
+            form.fields[self._select] = a.get("value", "")
+        elif tag == "button" and a.get("name"):
+            form.buttons.append((a["name"], a.get("value", "")))
+        if tag == "p" and a.get("class") == "error" and a.get("id", "").endswith("-error"):
+            self._capture = a["id"].removeprefix("f-").removesuffix("-error")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea":
+            self._textarea = None
+        if tag == "select":
+            self._select = None
+        if tag == "p":
+            self._capture = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea and self.forms:
+            self.forms[-1].fields[self._textarea] += data
+        if self._capture:
+            self.errors[self._capture] = self.errors.get(self._capture, "") + data
+
+
+@dataclass
+class Page:
+    response: Response
+    forms: list[Form]
+    errors: dict[str, str]
+
+    @property
+    def text(self) -> str:
+        return self.response.text
+
+    @property
+    def form(self) -> Form:
+        return self.forms[-1]
+
+
+def read(response: Response) -> Page:
+    parser = _Forms()
+    parser.feed(response.text)
+    return Page(response, parser.forms, parser.errors)
+
+
+async def submit(client: AsyncClient, page: Page, button: tuple[str, str] | None = ("go", "next"), *,
+                 form: Form | None = None, **typed: str) -> Page:
+    """Sends the form with `typed` changes and the pressed `button` (a redirect is followed)."""
+    form = form or page.form
+    unknown = set(typed) - set(form.fields) - set(form.radios)
+    assert not unknown, f"no such field on the page: {unknown}"
+    data = {**form.fields, **typed}
+    if button:
+        assert button in form.buttons, f"no button {button} on the page: {form.buttons}"
+        data[button[0]] = button[1]
+    response = await client.post(form.action, data=data, follow_redirects=True)
+    return read(response)
