@@ -498,10 +498,7 @@ async def change_party(
     if changes.keys() & {"upgrades", "extra_proteins", "addons"}:
         _require(menu_change_terms(rules, booking, now))
     order = _order_of(booking, change)
-    try:
-        quote = quote_event(rules, order, travel_miles=_miles(booking))
-    except OrderProblem as problem:
-        raise ValidationFailed.on(f"body.{problem.field}", str(problem)) from None
+    quote = requote(rules, booking, change)
     zone = ZoneInfo(station.timezone)
     times = _event_window(rules, zone, booking.event_date, time.fromisoformat(booking.slot_time), order.guests)
     if times.busy_end > booking.busy_end:
@@ -519,6 +516,15 @@ async def change_party(
 
 def _miles(booking: Booking) -> Decimal:
     return Decimal(str(booking.quote["travel_miles"]))
+
+
+def requote(rules: BusinessRules, booking: Booking, change: PartyChange) -> Quote:
+    """The booking's price with `change` applied, at its travel distance: what `change_party` charges, and what
+    the manage page previews before the customer confirms. ValidationFailed for a party the rules refuse."""
+    try:
+        return quote_event(rules, _order_of(booking, change), travel_miles=_miles(booking))
+    except OrderProblem as problem:
+        raise ValidationFailed.on(f"body.{problem.field}", str(problem)) from None
 
 
 async def _check_longer_window(

@@ -160,6 +160,8 @@ async def advance(request: Request, session: DbSession, runtime: RuntimeDep) -> 
     except FormRejected as rejected:
         draft = await _draft(session, rejected.form)
         step = rejected.form.get("step") if rejected.form.get("step") in STEP_NAMES else "party"
+        if await _price(session, draft):
+            step = "party"
         return await _render(request, runtime, session, draft, step, status=rejected.status,
                              message=rejected.message)
     draft = await _draft(session, form)
