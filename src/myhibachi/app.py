@@ -34,6 +34,7 @@ from myhibachi.stations import api as stations_api
 from myhibachi.web import assets
 from myhibachi.web.site import booking as site_booking
 from myhibachi.web.site import checkout as site_checkout
+from myhibachi.web.site import manage as site_manage
 from myhibachi.web.site import pages as site_pages
 
 API_PREFIX = "/api/v1"
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(assets.router)
     app.include_router(site_pages.router)
     app.include_router(site_booking.router)
+    app.include_router(site_manage.router)
     app.include_router(site_checkout.router)
     _instrument(app)
     return app

@@ -80,7 +80,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     settings = Settings(_env_file=None, environment=Environment.test, secret_key=TEST_SECRET,
                         database_url=database_url, mail_dir=tmp / "mail", jobs_inline=True,
-                        base_url=f"http://127.0.0.1:{port}")
+                        base_url=f"http://127.0.0.1:{port}", booking_holds_per_ip=1000)
 
     async def seed() -> None:
         db = Database(database_url)

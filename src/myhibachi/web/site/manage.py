@@ -1,0 +1,402 @@
+"""The customer's "manage my booking" pages at `/manage/<token>`: see the booking, change the party, move it or
+cancel it. Forms that work without JavaScript, calling the same commands and showing the same terms as the JSON
+API at `/api/v1/manage/<token>`: every rule lives in the bookings domain; these routes read the form, call it and
+render what it answers. A change is previewed first and happens only when confirmed; the terms shown are carried
+along, so the customer never confirms terms that changed while they were reading."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from myhibachi.bookings import commands, queries
+from myhibachi.bookings.commands import CUSTOMER, SlotUnavailable
+from myhibachi.bookings.models import OPEN_STATUSES, Booking
+from myhibachi.bookings.schemas import ManageView, OptionalReason, PartyChange, Reschedule
+from myhibachi.core.errors import DomainError, NotFound, ValidationFailed
+from myhibachi.core.web import DbSession, RuntimeDep, discard_changes
+from myhibachi.pricing.queries import get_rules
+from myhibachi.pricing.quote import Quote, menu_catalog
+from myhibachi.pricing.rules import BusinessRules
+from myhibachi.stations.models import Station
+from myhibachi.stations.queries import list_public_stations
+from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
+from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, parse_day
+from myhibachi.web.site.common import clock, page
+
+router = APIRouter(include_in_schema=False)
+TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")  # the API's pattern: anything else is an unknown booking
+WHOLE = re.compile(r"[0-9]{1,6}")
+GUEST_FIELDS = ("adults", "children", "toddlers")
+MENU_GROUPS = ("upgrades", "extra_proteins", "addons")
+WHEN_FIELDS = ("month", "event_date", "slot_time")
+NO_STORE = {"Cache-Control": "no-store"}  # names, addresses and payments: never kept in a shared cache
+STATUS_WORDS = {
+    "pending_deposit": "Held for you: the date is yours once the deposit is paid.",
+    "confirmed": "Confirmed.",
+    "completed": "Completed. Thank you!",
+    "no_show": "Marked as a no-show.",
+    "cancelled": "Cancelled.",
+    "expired": "Expired: the hold lapsed before the deposit arrived.",
+}
+DONE = {
+    "party": "Your party has been changed; the new price is below.",
+    "rescheduled": "Your booking has been moved; the new date and time are below. We have emailed you too.",
+    "cancelled": "Your booking has been cancelled. We have emailed you the details.",
+}
+
+
+@dataclass
+class Managed:
+    """A booking opened by its manage link, and what its pages show."""
+
+    token: str
+    booking: Booking
+    station: Station
+    rules: BusinessRules
+    view: ManageView
+
+    @property
+    def url(self) -> str:
+        return f"/manage/{self.token}"
+
+
+async def _managed(session: Any, token: str) -> Managed | None:
+    """The booking behind a well-formed, known token; None for anything else."""
+    if not TOKEN.fullmatch(token):
+        return None
+    try:
+        booking = await commands.booking_for_token(session, token)
+    except NotFound:
+        return None
+    station = await session.get_one(Station, booking.station_id)
+    return Managed(token, booking, station, await get_rules(session, station.id),
+                   await queries.manage_view(session, booking))
+
+
+async def _reloaded(session: Any, token: str) -> Managed:
+    """After `discard_changes`: the rollback expired what was loaded, so load it again."""
+    managed = await _managed(session, token)
+    if managed is None:  # it was found a moment ago and tokens are never deleted
+        raise NotFound("This link is not valid. Check the latest email we sent you.")
+    return managed
+
+
+async def _not_found(request: Request, runtime: Any, session: Any) -> HTMLResponse:
+    return page(request, runtime, "not_found.html", title="Page not found", status=404,
+                description="This page does not exist.", stations=await list_public_stations(session))
+
+
+def _when(moment: datetime) -> str:
+    """A local moment as customers read it: Thursday, December 10, 2026 at 6:00 PM."""
+    return f"{moment:%A, %B} {moment.day}, {moment.year} at {clock(f'{moment:%H:%M}')}"
+
+
+def _errors_of(exc: DomainError) -> dict[str, str]:
+    return field_errors(exc) if isinstance(exc, ValidationFailed) and exc.errors else {}
+
+
+def _check_fields(errors: dict[str, str]) -> str:
+    return f"Please check the {len(errors)} field{'s' if len(errors) > 1 else ''} marked below."
+
+
+def _render(request: Request, runtime: Any, m: Managed, template: str, title: str, *, status: int = 200,
+            **context: Any) -> HTMLResponse:
+    zone = ZoneInfo(m.view.timezone)
+    context = {"message": None, "errors": {}, "values": {}, **context}
+    return page(request, runtime, f"manage/{template}", title=f"{title} — {runtime.settings.brand_name}",
+                description="Your hibachi booking: see it, change it, move it or cancel it.", status=status,
+                headers=NO_STORE, view=m.view, token=m.token, currency=m.view.quote.currency, when=_when,
+                local=lambda moment: moment.astimezone(zone), **context)
+
+
+# --- the booking ---------------------------------------------------------------------------------------------------
+
+
+@router.get("/manage/{token}", response_class=HTMLResponse)
+async def view_booking(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
+    m = await _managed(session, token)
+    if m is None:
+        return await _not_found(request, runtime, session)
+    is_open = m.view.status in OPEN_STATUSES
+    return _render(request, runtime, m, "view.html", f"Your booking {m.view.reference}",
+                   notice=DONE.get(request.query_params.get("done", "")), status_words=STATUS_WORDS,
+                   is_open=is_open, can_pay=is_open and m.view.balance_due_cents > 0)
+
+
+# --- guests and menu -----------------------------------------------------------------------------------------------
+
+
+class _Refused(Exception):
+    """A party change that cannot go ahead: what to show, and the status."""
+
+    def __init__(self, status: int, message: str, errors: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.errors = status, message, errors or {}
+
+
+def _current_party(booking: Booking, catalog: dict[str, dict[str, int]]) -> dict[str, str]:
+    values = {name: str(getattr(booking, name)) for name in GUEST_FIELDS}
+    for group in MENU_GROUPS:
+        chosen = getattr(booking, group)
+        values.update({f"{group}.{code}": str(chosen.get(code, 0)) for code in catalog[group]})
+    return values
+
+
+def _posted_party(booking: Booking, catalog: dict[str, dict[str, int]], form: dict[str, str]) -> dict[str, str]:
+    """The booking's party with the posted fields over it: a closed window's fields are disabled, so not sent,
+    and stay as they are. A blank count is 0."""
+    values = _current_party(booking, catalog)
+    return {name: (form[name][:10] or "0") if name in form else value for name, value in values.items()}
+
+
+def _party_change(booking: Booking, values: dict[str, str]) -> PartyChange:
+    """Only what differs from the booking: a window matters only when its fields change."""
+    if errors := {name: "Please enter a whole number." for name, value in values.items() if not WHOLE.fullmatch(value)}:
+        raise _Refused(422, _check_fields(errors), errors)
+    data: dict[str, Any] = {name: int(values[name]) for name in GUEST_FIELDS
+                            if int(values[name]) != getattr(booking, name)}
+    for group in MENU_GROUPS:
+        prefix = f"{group}."
+        chosen = {name.removeprefix(prefix): int(qty) for name, qty in values.items()
+                  if name.startswith(prefix) and int(qty) > 0}
+        if chosen != {code: qty for code, qty in getattr(booking, group).items() if qty > 0}:
+            data[group] = chosen
+    try:
+        return PartyChange.model_validate(data)
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        raise _Refused(422, _check_fields(errors), errors) from None
+
+
+def _planned_change(m: Managed, values: dict[str, str]) -> tuple[PartyChange, Quote]:
+    """The change and its new price, checked against the windows the domain reports for the booking now."""
+    change = _party_change(m.booking, values)
+    if not change.model_fields_set:
+        raise _Refused(422, "Nothing has changed yet: change a number, then preview the new price.")
+    actions = m.view.actions
+    for fields, terms in ((GUEST_FIELDS, actions.change_guests), (MENU_GROUPS, actions.change_menu)):
+        if change.model_fields_set & set(fields) and not terms.allowed:
+            raise _Refused(409, terms.message)
+    try:
+        return change, commands.requote(m.rules, m.booking, change)
+    except ValidationFailed as exc:
+        errors = field_errors(exc)
+        raise _Refused(422, _check_fields(errors), errors) from None
+
+
+def _party_page(request: Request, runtime: Any, m: Managed, values: dict[str, str], *, quote: Quote | None = None,
+                status: int = 200, message: str | None = None, errors: dict[str, str] | None = None) -> HTMLResponse:
+    return _render(request, runtime, m, "party.html", f"Change guests or menu — booking {m.view.reference}",
+                   status=status, values=values, errors=errors or {}, message=message, quote=quote,
+                   catalog=menu_catalog(m.rules), carried=hidden_fields(values) if quote else [])
+
+
+@router.get("/manage/{token}/party", response_class=HTMLResponse)
+async def party_form(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
+    m = await _managed(session, token)
+    if m is None:
+        return await _not_found(request, runtime, session)
+    return _party_page(request, runtime, m, _current_party(m.booking, menu_catalog(m.rules)))
+
+
+@router.post("/manage/{token}/party", response_class=HTMLResponse)
+async def change_party(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> Response:
+    """`go=preview` prices the change; `go=confirm` makes it (if the price is still the one previewed)."""
+    m = await _managed(session, token)
+    if m is None:
+        return await _not_found(request, runtime, session)
+    catalog = menu_catalog(m.rules)
+    try:
+        form = await checked_form(request, runtime)
+    except FormRejected as rejected:
+        return _party_page(request, runtime, m, _posted_party(m.booking, catalog, rejected.form),
+                           status=rejected.status, message=rejected.message)
+    values = _posted_party(m.booking, catalog, form)
+    go = form.get("go", "preview")
+    if go == "edit":
+        return _party_page(request, runtime, m, values)
+    try:
+        change, quote = _planned_change(m, values)
+    except _Refused as refused:
+        return _party_page(request, runtime, m, values, status=refused.status, message=refused.message,
+                           errors=refused.errors)
+    if go != "confirm":
+        return _party_page(request, runtime, m, values, quote=quote)
+    if form.get("total_cents") != str(quote.total_cents):  # the rules changed since the preview
+        return _party_page(request, runtime, m, values, quote=quote, status=409,
+                           message="The price has changed since you looked; please check it and confirm again.")
+    try:
+        await commands.change_party(session, runtime.settings, CUSTOMER, m.booking.id, change)
+    except DomainError as exc:
+        await discard_changes(session)
+        m = await _reloaded(session, token)
+        return _party_page(request, runtime, m, values, status=exc.status, message=exc.detail,
+                           errors=_errors_of(exc))
+    return RedirectResponse(f"{m.url}?done=party", status_code=303)
+
+
+# --- rescheduling --------------------------------------------------------------------------------------------------
+
+
+async def _calendar(session: Any, m: Managed, values: dict[str, str]) -> MonthOfSlots:
+    """The month shown: the one navigated to, else the chosen day's, else the booking's."""
+    chosen = parse_day(values.get("event_date"))
+    month = parse_day(values.get("month", "") + "-01") or chosen or m.booking.event_date
+    return await month_of_slots(session, m.station.id, m.station.timezone, m.rules, m.booking.guests, month)
+
+
+async def _reschedule_page(request: Request, runtime: Any, session: Any, m: Managed, values: dict[str, str], *,
+                           preview: bool = False, status: int = 200, message: str | None = None,
+                           errors: dict[str, str] | None = None) -> HTMLResponse:
+    cal = None if preview else await _calendar(session, m, values)
+    return _render(request, runtime, m, "reschedule.html", f"Reschedule booking {m.view.reference}",
+                   status=status, values=values, errors=errors or {}, message=message, cal=cal, preview=preview,
+                   chosen_day=parse_day(values.get("event_date")))
+
+
+def _navigate(values: dict[str, str], go: str) -> None:
+    kind, _, value = go.partition(":")
+    if kind == "day":
+        values.update(event_date=value[:10], month=value[:7])
+        values.pop("slot_time", None)
+    else:
+        values["month"] = value[:7]
+
+
+async def _slot_errors(session: Any, m: Managed, values: dict[str, str]) -> dict[str, str]:
+    """The chosen day and time, against the calendar of times still free."""
+    day = parse_day(values.get("event_date"))
+    if day is None:
+        return {"event_date": "Please choose a date in the calendar."}
+    values["month"] = f"{day:%Y-%m}"
+    if not values.get("slot_time"):
+        return {"slot_time": "Please choose a start time."}
+    if values["slot_time"] not in (await _calendar(session, m, values)).times(day):
+        values.pop("slot_time")
+        return {"slot_time": "That time is not free any more; please choose another."}
+    return {}
+
+
+@router.get("/manage/{token}/reschedule", response_class=HTMLResponse)
+async def reschedule_form(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
+    m = await _managed(session, token)
+    if m is None:
+        return await _not_found(request, runtime, session)
+    return await _reschedule_page(request, runtime, session, m, {})
+
+
+@router.post("/manage/{token}/reschedule", response_class=HTMLResponse)
+async def reschedule(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> Response:
+    """`go` is a month or a day of the calendar, `preview` (the terms of the chosen time) or `confirm`."""
+    m = await _managed(session, token)
+    if m is None:
+        return await _not_found(request, runtime, session)
+    try:
+        form = await checked_form(request, runtime)
+    except FormRejected as rejected:
+        values = {name: rejected.form[name][:20] for name in WHEN_FIELDS if rejected.form.get(name)}
+        return await _reschedule_page(request, runtime, session, m, values, status=rejected.status,
+                                      message=rejected.message)
+    values = {name: form[name][:20] for name in WHEN_FIELDS if form.get(name)}
+    go = form.get("go", "preview")
+    if go.startswith(("month:", "day:")):
+        _navigate(values, go)
+        return await _reschedule_page(request, runtime, session, m, values)
+    if go == "confirm":
+        return await _move(request, runtime, session, m, values, form.get("fee_cents"))
+    if not (terms := m.view.actions.reschedule).allowed:
+        return await _reschedule_page(request, runtime, session, m, values, status=409, message=terms.message)
+    if errors := await _slot_errors(session, m, values):
+        return await _reschedule_page(request, runtime, session, m, values, status=422, errors=errors)
+    return await _reschedule_page(request, runtime, session, m, values, preview=True)
+
+
+async def _move(request: Request, runtime: Any, session: Any, m: Managed, values: dict[str, str],
+                fee_previewed: str | None) -> Response:
+    """Moves the booking unless the fee changed since the preview. Whether the time is still free is the
+    command's to say (under its locks): a time taken meanwhile goes back to the calendar."""
+    terms = m.view.actions.reschedule
+    if terms.allowed and fee_previewed != str(terms.fee_cents):
+        return await _reschedule_page(request, runtime, session, m, values, preview=True, status=409,
+                                      message=f"The terms have changed since you looked: {terms.message} "
+                                              "Please check them and confirm again.")
+    try:
+        body = Reschedule.model_validate({"event_date": values.get("event_date"),
+                                          "slot_time": values.get("slot_time")})
+    except ValidationError as exc:
+        return await _reschedule_page(request, runtime, session, m, values, status=422, errors=field_errors(exc))
+    try:
+        await commands.reschedule_booking(session, runtime.settings, CUSTOMER, m.booking.id,
+                                          event_date=body.event_date, slot_time=body.slot_time)
+    except DomainError as exc:
+        await discard_changes(session)
+        m = await _reloaded(session, m.token)
+        if isinstance(exc, SlotUnavailable):
+            values.pop("slot_time", None)
+            return await _reschedule_page(request, runtime, session, m, values, status=409,
+                                          message=f"Sorry — {_when_text(body)} has just been taken. "
+                                                  "Here are the times still free.")
+        return await _reschedule_page(request, runtime, session, m, values, status=exc.status, message=exc.detail,
+                                      errors=_errors_of(exc))
+    return RedirectResponse(f"{m.url}?done=rescheduled", status_code=303)
+
+
+def _when_text(body: Reschedule) -> str:
+    day = body.event_date
+    return f"{day:%A, %B} {day.day} at {clock(body.slot_time)}"
+
+
+# --- cancelling ----------------------------------------------------------------------------------------------------
+
+
+def _cancel_page(request: Request, runtime: Any, m: Managed, values: dict[str, str], *, status: int = 200,
+                 message: str | None = None, errors: dict[str, str] | None = None) -> HTMLResponse:
+    return _render(request, runtime, m, "cancel.html", f"Cancel booking {m.view.reference}", status=status,
+                   values=values, errors=errors or {}, message=message)
+
+
+@router.get("/manage/{token}/cancel", response_class=HTMLResponse)
+async def cancel_form(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
+    m = await _managed(session, token)
+    if m is None:
+        return await _not_found(request, runtime, session)
+    return _cancel_page(request, runtime, m, {})
+
+
+@router.post("/manage/{token}/cancel", response_class=HTMLResponse)
+async def cancel(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> Response:
+    """Cancels on the terms the page showed: if the refund changed meanwhile, the new terms are shown first."""
+    m = await _managed(session, token)
+    if m is None:
+        return await _not_found(request, runtime, session)
+    try:
+        form = await checked_form(request, runtime)
+    except FormRejected as rejected:
+        return _cancel_page(request, runtime, m, {"reason": rejected.form.get("reason", "")[:2000]},
+                            status=rejected.status, message=rejected.message)
+    values = {"reason": form.get("reason", "")[:2000]}
+    terms = m.view.actions.cancel
+    if terms.allowed and form.get("refund_cents") != str(terms.refund_cents):
+        return _cancel_page(request, runtime, m, values, status=409,
+                            message=f"The terms have changed since you opened this page: {terms.message} "
+                                    "Please read them again before cancelling.")
+    try:
+        body = OptionalReason.model_validate({"reason": values["reason"] or None})
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        return _cancel_page(request, runtime, m, values, status=422, message=_check_fields(errors), errors=errors)
+    try:
+        await commands.cancel_booking(session, runtime.settings, CUSTOMER, m.booking.id, reason=body.reason)
+    except DomainError as exc:
+        await discard_changes(session)
+        m = await _reloaded(session, token)
+        return _cancel_page(request, runtime, m, values, status=exc.status, message=exc.detail)
+    return RedirectResponse(f"{m.url}?done=cancelled", status_code=303)

@@ -1,0 +1,231 @@
+"""The booking journey in a real browser: quote → book → deposit → manage → reschedule → cancel, with axe-core
+on every page it passes, a screenshot of each step, the same booking with JavaScript off and with the keyboard
+alone, and a slot taken by someone else mid-flow.
+
+Card payments: Stripe.js and the Payment Element load from Stripe's servers, unreachable here, so the card form
+cannot run in this browser; the deposit is paid by the manual method (recorded by staff, as for Zelle), and the
+card page's server side is tested against the Stripe emulator in tests/web/test_checkout_pages.py."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Page, expect
+
+from myhibachi.demo import DEMO_PASSWORD
+
+DETAILS = {"Street address": "4100 Mowry Ave", "City": "Fremont", "State": "CA", "Your name": "Dana Lee",
+           "Email": "dana@example.com", "Mobile phone": "(510) 555-0142", "Allergies": "Shellfish (one guest)"}
+
+
+async def accessible(page: Page) -> None:
+    results = await Axe().run(page)
+    problems = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]]
+    assert results.violations_count == 0, (page.url, problems)
+
+
+async def step(page: Page, screenshot: Any, name: str) -> None:
+    """Every page of the journey: no accessibility violation, and a screenshot."""
+    await accessible(page)
+    await screenshot(name)
+
+
+async def fill_party(page: Page, adults: str = "12") -> None:
+    await page.get_by_label("Location").select_option(label="Fremont, CA")
+    await page.get_by_label("Venue ZIP code").fill("94538")
+    await page.get_by_label("Adults (13+)").fill(adults)
+    await page.get_by_label("Upgrade to Filet mignon").fill("2")
+
+
+async def pick_first_free_time(page: Page) -> tuple[str, str]:
+    await page.locator("button.day").first.click()
+    chosen_day = await page.locator('button.day[aria-pressed="true"]').get_attribute("value")
+    first_time = page.locator('input[name="slot_time"]').first
+    await first_time.check()
+    return chosen_day.removeprefix("day:"), await first_time.get_attribute("value")
+
+
+async def fill_details(page: Page) -> None:
+    for label, value in DETAILS.items():
+        await page.get_by_label(label, exact=True).fill(value)
+
+
+async def book_to_the_deposit(page: Page, live_server: str, screenshot: Any = None) -> tuple[str, str]:
+    """From the quote page to the deposit page; returns the manage token and the booked (day, time)."""
+    async def shot(name: str) -> None:
+        if screenshot:
+            await step(page, screenshot, name)
+
+    await page.goto(live_server + "/quote?station_id=1&zip_code=94538&adults=12")
+    await shot("journey-0-quote")
+    await page.get_by_role("link", name="Book this party").click()
+    await fill_party(page)
+    await expect(page.locator("#live-quote tr.total td")).to_have_text(re.compile(r"^\$"))
+    await shot("journey-1-party")
+    await page.get_by_role("button", name="Continue").click()
+    await expect(page.get_by_role("heading", name="Date and start time")).to_be_visible()
+    day, time = await pick_first_free_time(page)
+    await shot("journey-2-date-and-time")
+    await page.get_by_role("button", name="Continue").click()
+    await fill_details(page)
+    await shot("journey-3-venue-and-contact")
+    await page.get_by_role("button", name="Continue").click()
+    await expect(page.get_by_role("heading", name="Before you book")).to_be_visible()
+    await shot("journey-4-review")
+    await page.get_by_role("button", name="Hold my date and pay the deposit").click()
+    await expect(page.get_by_role("heading", name="Pay the deposit")).to_be_visible()
+    await shot("journey-5-deposit")
+    return page.url.split("/manage/")[1].removesuffix("/pay"), (day, time)
+
+
+def record_deposit_as_staff(live_server: str, token: str) -> None:
+    """The Zelle transfer arrives and staff record it (through the API; the admin panel comes later)."""
+    with httpx.Client(base_url=live_server + "/api/v1") as api:
+        login = api.post("/auth/login", json={"email": "admin@example.com", "password": DEMO_PASSWORD})
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        mine = api.get(f"/manage/{token}").json()
+        listed = api.get("/bookings", headers=headers, params={"status": "pending_deposit", "limit": 200}).json()
+        [booking] = [b for b in listed["items"] if b["reference"] == mine["reference"]]
+        paid = api.post(f"/bookings/{booking['id']}/payments", headers=headers,
+                        json={"method": "zelle", "amount_cents": mine["quote"]["deposit_cents"],
+                              "reference": "ZELLE-1"})
+        assert paid.status_code == 201, paid.text
+
+
+async def test_the_whole_journey(page, live_server, screenshot):
+    token, (day, time) = await book_to_the_deposit(page, live_server, screenshot)
+    held = await page.get_by_role("status").inner_text()
+    assert "held for you until" in held
+    assert "Zelle" in await page.content()
+
+    record_deposit_as_staff(live_server, token)
+    await page.get_by_role("link", name="Done — show my booking").click()
+    await expect(page.get_by_role("heading", name="You're booked!")).to_be_visible()
+    await step(page, screenshot, "journey-6-confirmed")
+
+    await page.get_by_role("link", name="Manage my booking").click()
+    await expect(page.get_by_text("Add to calendar")).to_be_visible()
+    await step(page, screenshot, "journey-7-manage")
+    ics = await page.get_by_role("link", name=re.compile("Add to calendar")).get_attribute("href")
+    assert httpx.get(live_server + ics).text.startswith("BEGIN:VCALENDAR")
+
+    await page.get_by_role("link", name="Reschedule").click()
+    await step(page, screenshot, "journey-8-reschedule")
+    buttons = page.locator("button.day")
+    await buttons.nth(1).click()  # another day
+    await page.locator('input[name="slot_time"]').first.check()
+    await page.get_by_role("button", name=re.compile("Continue|Review|Preview", re.I)).click()
+    await step(page, screenshot, "journey-9-reschedule-terms")
+    await expect(page.get_by_text(re.compile("free|fee", re.I)).first).to_be_visible()
+    await page.get_by_role("button", name=re.compile("Confirm", re.I)).click()
+    await expect(page.get_by_role("status")).to_contain_text(re.compile("moved|rescheduled", re.I))
+
+    await page.get_by_role("link", name=re.compile("^Cancel", re.I)).click()
+    await expect(page.get_by_text(re.compile(r"refunds the \$"))).to_be_visible()  # shown before confirming
+    await step(page, screenshot, "journey-10-cancel-terms")
+    await page.get_by_role("button", name="Cancel my booking").click()
+    await expect(page.get_by_role("status")).to_contain_text(re.compile("cancelled", re.I))
+    assert re.search(r"refund", await page.content(), re.I)
+    await step(page, screenshot, "journey-11-cancelled")
+    with httpx.Client() as api:
+        final = api.get(f"{live_server}/api/v1/manage/{token}").json()
+    assert final["status"] == "cancelled" and final["refund_owed_cents"] == final["quote"]["deposit_cents"]
+
+
+async def test_booking_with_javascript_off(live_server, screenshot, page):
+    context = await page.context.browser.new_context(java_script_enabled=False)
+    nojs = await context.new_page()
+    try:
+        await nojs.goto(live_server + "/book")
+        await fill_party(nojs, adults="6")
+        await nojs.get_by_role("button", name="Continue").click()
+        await pick_first_free_time(nojs)
+        await nojs.get_by_role("button", name="Continue").click()
+        await nojs.get_by_role("button", name="Continue").click()  # nothing filled in: errors beside the fields
+        await expect(nojs.get_by_role("alert")).to_contain_text("Please check")
+        assert await nojs.get_by_label("Email", exact=True).get_attribute("aria-invalid") == "true"
+        await fill_details(nojs)
+        await nojs.get_by_role("button", name="Continue").click()
+        await nojs.get_by_role("button", name="Hold my date and pay the deposit").click()
+
+        await expect(nojs.get_by_role("heading", name="Pay the deposit")).to_be_visible()
+        await nojs.screenshot(path="artifacts/screenshots/nojs-deposit.png", full_page=True)
+        assert "/pay" in nojs.url
+    finally:
+        await context.close()
+
+
+async def test_a_slot_taken_by_someone_else_mid_flow(page, live_server, screenshot):
+    await page.goto(live_server + "/book")
+    await fill_party(page, adults="4")
+    await page.get_by_role("button", name="Continue").click()
+    day, time = await pick_first_free_time(page)
+    await page.get_by_role("button", name="Continue").click()
+    await fill_details(page)
+    await page.get_by_role("button", name="Continue").click()
+    with httpx.Client(base_url=live_server + "/api/v1") as api:  # meanwhile, others take every chef at that time
+        for n in range(10):
+            body = {"station_id": 1, "adults": 4, "event_date": day, "slot_time": time, "allergies": "none",
+                    "venue": {"line1": "1 Main St", "city": "Fremont", "state": "CA", "zip_code": "94538"},
+                    "customer": {"name": f"Other {n}", "email": f"other{n}@example.com", "phone": "5105550100"}}
+            if api.post("/bookings", json=body).status_code == 409:
+                break
+
+    await page.get_by_role("button", name="Hold my date and pay the deposit").click()
+
+    await expect(page.get_by_role("alert")).to_contain_text("someone has just booked")
+    await step(page, screenshot, "slot-taken")
+    offered = await page.locator('input[name="slot_time"]').evaluate_all("inputs => inputs.map(i => i.value)")
+    assert time not in offered
+    assert await page.get_by_label("Email", exact=True).count() == 0  # still the calendar step, input kept:
+    assert await page.locator('input[name="email"]').get_attribute("value") == "dana@example.com"
+
+
+async def tab_to(page: Page, description: str, limit: int = 80) -> None:
+    """Presses Tab until the focused element's label, text, value or type contains `description`."""
+    seen = []
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        focused = await page.evaluate(
+            "(() => { const e = document.activeElement;"
+            " return [e.labels && e.labels[0] ? e.labels[0].textContent : '', e.getAttribute('aria-label') || '',"
+            " e.textContent, e.value || '', e.type || ''].join(' | '); })()")
+        seen.append(focused)
+        if description in focused:
+            return
+    raise AssertionError(f"never reached {description!r} by Tab: {seen[-10:]}")
+
+
+async def test_booking_with_the_keyboard_only(page, live_server, screenshot):
+    await page.goto(live_server + "/book")
+    await tab_to(page, "Location")
+    await page.keyboard.type("Fremont")
+    await tab_to(page, "Venue ZIP code")
+    await page.keyboard.type("94538")
+    await tab_to(page, "Adults")
+    await page.keyboard.type("8")
+    await page.keyboard.press("Enter")  # Enter sends the step, as the Continue button would
+
+    await expect(page.get_by_role("heading", name="Date and start time")).to_be_visible()
+    await tab_to(page, "start time")  # the first free day's button
+    await page.keyboard.press("Enter")
+    await expect(page.locator('input[name="slot_time"]').first).to_be_visible()
+    await tab_to(page, "radio")  # the first free start time
+    await page.keyboard.press("Space")
+    await page.keyboard.press("Enter")
+
+    await expect(page.get_by_role("heading", name="Venue and contact")).to_be_visible()
+    for label, value in DETAILS.items():
+        await tab_to(page, label)
+        await page.keyboard.type(value)
+    await tab_to(page, "Continue")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Before you book")).to_be_visible()
+    await tab_to(page, "Hold my date")
+    await page.keyboard.press("Enter")
+
+    await expect(page.get_by_role("heading", name="Pay the deposit")).to_be_visible()
+    await screenshot("keyboard-deposit")
