@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from myhibachi import __version__
 from myhibachi import tasks as _tasks  # noqa: F401 - every domain's handlers and periodic tasks
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = runtime
     app.state.settings = settings
     install_problem_handlers(app)
+    app.add_exception_handler(StarletteHTTPException, site_pages.not_found_page)
 
     # Outermost last: request id first, then metadata, then headers on whatever comes back.
     app.add_middleware(GZipMiddleware, minimum_size=500)

@@ -81,15 +81,16 @@ async def book_to_the_deposit(page: Page, live_server: str, screenshot: Any = No
     return page.url.split("/manage/")[1].removesuffix("/pay"), (day, time)
 
 
-def record_deposit_as_staff(live_server: str, token: str) -> None:
+async def record_deposit_as_staff(live_server: str, token: str) -> None:
     """The Zelle transfer arrives and staff record it (through the API; the admin panel comes later)."""
-    with httpx.Client(base_url=live_server + "/api/v1") as api:
-        login = api.post("/auth/login", json={"email": "admin@example.com", "password": DEMO_PASSWORD})
+    async with httpx.AsyncClient(base_url=live_server + "/api/v1") as api:
+        login = await api.post("/auth/login", json={"email": "admin@example.com", "password": DEMO_PASSWORD})
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        mine = api.get(f"/manage/{token}").json()
-        listed = api.get("/bookings", headers=headers, params={"status": "pending_deposit", "limit": 200}).json()
+        mine = (await api.get(f"/manage/{token}")).json()
+        pending = {"status": "pending_deposit", "limit": 200}
+        listed = (await api.get("/bookings", headers=headers, params=pending)).json()
         [booking] = [b for b in listed["items"] if b["reference"] == mine["reference"]]
-        paid = api.post(f"/bookings/{booking['id']}/payments", headers=headers,
+        paid = await api.post(f"/bookings/{booking['id']}/payments", headers=headers,
                         json={"method": "zelle", "amount_cents": mine["quote"]["deposit_cents"],
                               "reference": "ZELLE-1"})
         assert paid.status_code == 201, paid.text
@@ -101,7 +102,7 @@ async def test_the_whole_journey(page, live_server, screenshot):
     assert "held for you until" in held
     assert "Zelle" in await page.content()
 
-    record_deposit_as_staff(live_server, token)
+    await record_deposit_as_staff(live_server, token)
     await page.get_by_role("link", name="Done — show my booking").click()
     await expect(page.get_by_role("heading", name="You're booked!")).to_be_visible()
     await step(page, screenshot, "journey-6-confirmed")
@@ -110,7 +111,8 @@ async def test_the_whole_journey(page, live_server, screenshot):
     await expect(page.get_by_text("Add to calendar")).to_be_visible()
     await step(page, screenshot, "journey-7-manage")
     ics = await page.get_by_role("link", name=re.compile("Add to calendar")).get_attribute("href")
-    assert httpx.get(live_server + ics).text.startswith("BEGIN:VCALENDAR")
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(live_server + ics)).text.startswith("BEGIN:VCALENDAR")
 
     await page.get_by_role("link", name="Reschedule").click()
     await step(page, screenshot, "journey-8-reschedule")
@@ -130,8 +132,8 @@ async def test_the_whole_journey(page, live_server, screenshot):
     await expect(page.get_by_role("status")).to_contain_text(re.compile("cancelled", re.I))
     assert re.search(r"refund", await page.content(), re.I)
     await step(page, screenshot, "journey-11-cancelled")
-    with httpx.Client() as api:
-        final = api.get(f"{live_server}/api/v1/manage/{token}").json()
+    async with httpx.AsyncClient() as api:
+        final = (await api.get(f"{live_server}/api/v1/manage/{token}")).json()
     assert final["status"] == "cancelled" and final["refund_owed_cents"] == final["quote"]["deposit_cents"]
 
 
@@ -166,12 +168,13 @@ async def test_a_slot_taken_by_someone_else_mid_flow(page, live_server, screensh
     await page.get_by_role("button", name="Continue").click()
     await fill_details(page)
     await page.get_by_role("button", name="Continue").click()
-    with httpx.Client(base_url=live_server + "/api/v1") as api:  # meanwhile, others take every chef at that time
+    # Meanwhile, others take every chef at that time.
+    async with httpx.AsyncClient(base_url=live_server + "/api/v1") as api:
         for n in range(10):
             body = {"station_id": 1, "adults": 4, "event_date": day, "slot_time": time, "allergies": "none",
                     "venue": {"line1": "1 Main St", "city": "Fremont", "state": "CA", "zip_code": "94538"},
                     "customer": {"name": f"Other {n}", "email": f"other{n}@example.com", "phone": "5105550100"}}
-            if api.post("/bookings", json=body).status_code == 409:
+            if (await api.post("/bookings", json=body)).status_code == 409:
                 break
 
     await page.get_by_role("button", name="Hold my date and pay the deposit").click()

@@ -210,3 +210,14 @@ async def test_a_half_filled_form_typed_live_is_not_an_error_yet(client, fremont
 
     assert live.status_code == 200 and 'id="quote-result-body"' in live.text and "Your quote" not in live.text
     assert submitted.status_code == 422 and 'id="adults-error">Please fill this in.' in submitted.text
+
+
+async def test_a_browser_asking_for_a_missing_page_gets_a_page(client, fremont):
+    browser = await client.get("/no-such-page", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    api_client = await client.get("/no-such-page")
+    api_path = await client.get("/api/v1/no-such-thing", headers={"Accept": "text/html"})
+
+    assert browser.status_code == 404 and "We could not find that page" in browser.text
+    assert browser.headers["content-type"].startswith("text/html")
+    assert api_client.status_code == 404 and api_client.headers["content-type"] == "application/problem+json"
+    assert api_path.status_code == 404 and api_path.headers["content-type"] == "application/problem+json"

@@ -9,8 +9,9 @@ from xml.sax.saxutils import escape
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from myhibachi.core.errors import NotFound, ValidationFailed
+from myhibachi.core.errors import NotFound, ValidationFailed, http_error
 from myhibachi.core.money import format_money
 from myhibachi.core.web import DbSession, RuntimeDep
 from myhibachi.pricing.queries import get_rules, quote_for_station
@@ -22,7 +23,7 @@ from myhibachi.stations.schemas import StationPublic
 from myhibachi.web.site.common import page
 
 router = APIRouter(include_in_schema=False)
-PAGES = ("/", "/menu", "/quote", "/faq", "/contact", "/privacy", "/terms")  # for the sitemap, with the stations
+PAGES = ("/", "/menu", "/quote", "/book", "/faq", "/contact", "/privacy", "/terms")  # for the sitemap, with the stations
 
 
 async def _stations_and_rules(session: Any, code: str | None) -> tuple[list[StationPublic], StationPublic | None,
@@ -132,6 +133,15 @@ async def location(code: str, request: Request, session: DbSession, runtime: Run
                  f"{runtime.settings.brand_name}", description=f"Private hibachi parties within "
                  f"{rules.max_service_miles} miles of {station.city}, {station.state}.", station=station,
                  rules=rules)
+
+
+async def not_found_page(request: Request, exc: Exception) -> Response:
+    """A browser asking for a page that does not exist gets a page (with a way back), API clients problem+json."""
+    if (isinstance(exc, StarletteHTTPException) and exc.status_code == 404 and not request.url.path.startswith("/api/")
+            and "text/html" in request.headers.get("accept", "")):
+        return page(request, request.app.state.runtime, "not_found.html", title="Page not found", status=404,
+                    description="This page does not exist.", stations=[])
+    return await http_error(request, exc)
 
 
 @router.get("/contact", response_class=HTMLResponse)
