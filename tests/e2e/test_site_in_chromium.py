@@ -9,7 +9,8 @@ from playwright.async_api import expect
 
 from myhibachi.web.site.pages import PAGES
 
-SITE_PAGES = [*PAGES, "/locations/fre", "/quote?station_id=1&zip_code=9&adults=x", "/locations/nowhere", "/no-such-page"]
+SITE_PAGES = [*PAGES, "/locations/fre", "/quote?station_id=1&zip_code=9&adults=x", "/locations/nowhere",
+              "/no-such-page"]
 
 
 @pytest.mark.parametrize("path", SITE_PAGES)

@@ -23,7 +23,8 @@ from myhibachi.stations.schemas import StationPublic
 from myhibachi.web.site.common import page
 
 router = APIRouter(include_in_schema=False)
-PAGES = ("/", "/menu", "/quote", "/book", "/faq", "/contact", "/privacy", "/terms")  # for the sitemap, with the stations
+# For the sitemap, with the stations.
+PAGES = ("/", "/menu", "/quote", "/book", "/faq", "/contact", "/privacy", "/terms")
 
 
 async def _stations_and_rules(session: Any, code: str | None) -> tuple[list[StationPublic], StationPublic | None,
