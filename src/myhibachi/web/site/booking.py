@@ -28,7 +28,7 @@ from myhibachi.stations.queries import list_public_stations
 from myhibachi.stations.schemas import StationPublic
 from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
 from myhibachi.web.site.calendar import month_of_slots, parse_day
-from myhibachi.web.site.common import page
+from myhibachi.web.site.common import clock, page
 from myhibachi.web.site.pages import faq_entries
 
 router = APIRouter(include_in_schema=False)
@@ -245,7 +245,8 @@ async def _book(request: Request, runtime: Any, session: Any, draft: Draft, key:
 
 async def _not_booked(request: Request, runtime: Any, session: Any, draft: Draft, exc: DomainError) -> Response:
     if isinstance(exc, SlotUnavailable):
-        taken = f"{draft.values.get('event_date')} at {draft.values.get('slot_time')}"
+        day, slot = parse_day(draft.values.get("event_date")), draft.values.get("slot_time", "")
+        taken = f"{day:%A, %B} {day.day} at {clock(slot)}" if day else "that time"
         draft.values.pop("slot_time", None)
         return await _render(request, runtime, session, draft, "when", status=409,
                              message=f"Sorry — someone has just booked {taken}. Here are the times still free.")
