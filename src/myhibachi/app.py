@@ -33,6 +33,16 @@ from myhibachi.pricing import api as pricing_api
 from myhibachi.settings import Settings, get_settings
 from myhibachi.stations import api as stations_api
 from myhibachi.web import assets
+from myhibachi.web.admin import account as admin_account
+from myhibachi.web.admin import audit as admin_audit
+from myhibachi.web.admin import auth_pages as admin_auth
+from myhibachi.web.admin import bookings as admin_bookings
+from myhibachi.web.admin import chefs as admin_chefs
+from myhibachi.web.admin import dashboard as admin_dashboard
+from myhibachi.web.admin import payments as admin_payments
+from myhibachi.web.admin import stations as admin_stations
+from myhibachi.web.admin import users as admin_users
+from myhibachi.web.admin.session import SignInRequired, sign_in_redirect
 from myhibachi.web.site import booking as site_booking
 from myhibachi.web.site import checkout as site_checkout
 from myhibachi.web.site import manage as site_manage
@@ -99,6 +109,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.settings = settings
     install_problem_handlers(app)
     app.add_exception_handler(StarletteHTTPException, site_pages.not_found_page)
+    app.add_exception_handler(SignInRequired, sign_in_redirect)
 
     # Outermost last: request id first, then metadata, then headers on whatever comes back.
     app.add_middleware(GZipMiddleware, minimum_size=500)
@@ -117,6 +128,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(site_booking.router)
     app.include_router(site_manage.router)
     app.include_router(site_checkout.router)
+    app.include_router(admin_auth.router)
+    app.include_router(admin_dashboard.router)
+    for admin_area in (admin_bookings, admin_payments, admin_chefs, admin_stations, admin_users, admin_audit,
+                       admin_account):
+        app.include_router(admin_area.router)
     _instrument(app)
     return app
 

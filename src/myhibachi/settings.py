@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     venmo_instructions: str = "Venmo @MyHibachi with your booking reference in the note."
 
     access_token_minutes: int = Field(15, ge=1, le=60)
+    # The admin pages' sign-in cookie lapses after this long without a visit (each visit renews it).
+    admin_idle_minutes: int = Field(120, ge=5, le=24 * 60)
     refresh_token_days: int = Field(14, ge=1, le=90)
     password_reset_minutes: int = Field(60, ge=5, le=24 * 60)
     invite_days: int = Field(7, ge=1, le=30)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from myhibachi.app import create_app
 from myhibachi.core.db import Database
 from myhibachi.core.migrations import upgrade_to_head
-from myhibachi.demo import seed_demo
+from myhibachi.demo import DEMO_PASSWORD, seed_demo
 from myhibachi.settings import Environment, Settings
 from tests.conftest import PG_URL, TEST_SECRET, _pg_admin
 
@@ -102,6 +102,15 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.should_exit = True
     thread.join(timeout=10)
     next(databases, None)
+
+
+async def sign_in(page: Page, live_server: str, email: str = "admin@example.com") -> None:
+    """Signs the browser in to the admin pages as a demo user (password: the demo's)."""
+    await page.goto(live_server + "/admin/login")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(DEMO_PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(live_server + "/admin")
 
 
 @pytest.fixture

@@ -153,6 +153,13 @@ async def logout(session: AsyncSession, *, refresh_token: str) -> None:
         _revoke(found[1], "logout")
 
 
+async def end_session(session: AsyncSession, session_id: int, reason: str = "logout") -> None:
+    """Signing out of the admin pages: the sign-in session ends, so its cookie is refused from now on."""
+    auth_session = await session.get(AuthSession, session_id)
+    if auth_session is not None and auth_session.revoked_at is None:
+        _revoke(auth_session, reason)
+
+
 def _revoke(auth_session: AuthSession, reason: str) -> None:
     auth_session.revoked_at = utcnow()
     auth_session.revoked_reason = reason

@@ -15,6 +15,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from myhibachi.core.cache import CACHE_KEY, Cache, take_cache_tags
+from myhibachi.core.changes import Changes
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -96,9 +97,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 class Database:
     """One engine and its session factories: write sessions take SQLite's write lock when they begin."""
 
-    def __init__(self, database_url: str, *, cache: Cache | None = None, **engine_kwargs: Any) -> None:
+    def __init__(self, database_url: str, *, cache: Cache | None = None, changes: Changes | None = None,
+                 **engine_kwargs: Any) -> None:
         self.url = database_url
         self.cache = cache  # told which cached results each committed unit of work made stale
+        self.changes = changes  # told the same tags, for live admin pages
         self.engine = create_engine(database_url, **engine_kwargs)
         self.dialect = self.engine.dialect.name
         read_engine = self.engine.execution_options(sqlite_write=False)
@@ -124,10 +127,12 @@ class Database:
         await self.committed(session)
 
     async def committed(self, session: AsyncSession) -> None:
-        """After a commit: drop the cached results its writes made stale."""
+        """After a commit: drop the cached results its writes made stale, and tell open admin pages."""
         tags = take_cache_tags(session)
         if self.cache is not None:
             await self.cache.invalidate(tags)
+        if self.changes is not None and tags:
+            await self.changes.publish(tags)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from myhibachi.core.cache import cache_for
+from myhibachi.core.changes import changes_for
 from myhibachi.core.db import Database
 from myhibachi.core.email import mail_transport
 from myhibachi.core.jobs import JobQueue
@@ -15,7 +16,8 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.cache = cache_for(settings.redis_url, settings.cache_ttl_reference_seconds)
-        self.db = Database(settings.database_url, cache=self.cache)
+        self.changes = changes_for(settings.redis_url)
+        self.db = Database(settings.database_url, cache=self.cache, changes=self.changes)
         self.mail = mail_transport(settings.smtp_url, settings.mail_dir)
         self.jobs = JobQueue(settings, self.db, OutboxContext(settings=settings, mail=self.mail))
         storage = limiter_storage(settings.redis_url)
@@ -38,3 +40,4 @@ class Runtime:
         await self.jobs.stop()
         await self.db.dispose()
         await self.cache.close()
+        await self.changes.close()

@@ -54,28 +54,37 @@ def tokens_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a, b)
 
 
-def create_access_token(*, user_id: int, session_id: int, secret: str, minutes: int) -> tuple[str, int]:
+def create_access_token(*, user_id: int, session_id: int, secret: str, minutes: int,
+                        kind: str = ACCESS_TOKEN_TYPE) -> tuple[str, int]:
+    """A signed token naming the user and their sign-in session; `kind` keeps API tokens and admin-page
+    cookies apart (neither is accepted as the other)."""
     now = datetime.now(UTC)
     expires_in = minutes * 60
     claims = {
         "sub": str(user_id),
         "sid": session_id,
-        "typ": ACCESS_TOKEN_TYPE,
+        "typ": kind,
         "iat": now,
         "exp": now + timedelta(seconds=expires_in),
     }
     return jwt.encode(claims, secret, algorithm="HS256"), expires_in
 
 
-def decode_access_token(token: str, secret: str) -> tuple[int, int] | None:
-    """(user_id, session_id) of a valid, unexpired access token; None otherwise."""
+def decode_token(token: str, secret: str, kind: str) -> tuple[int, int, datetime] | None:
+    """(user_id, session_id, expiry) of a valid, unexpired token of that kind; None otherwise."""
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub", "sid"]})
     except jwt.PyJWTError:
         return None
-    if claims.get("typ") != ACCESS_TOKEN_TYPE:
+    if claims.get("typ") != kind:
         return None
     try:
-        return int(claims["sub"]), int(claims["sid"])
+        return int(claims["sub"]), int(claims["sid"]), datetime.fromtimestamp(claims["exp"], UTC)
     except (TypeError, ValueError):
         return None
+
+
+def decode_access_token(token: str, secret: str) -> tuple[int, int] | None:
+    """(user_id, session_id) of a valid, unexpired access token; None otherwise."""
+    decoded = decode_token(token, secret, ACCESS_TOKEN_TYPE)
+    return decoded[:2] if decoded else None

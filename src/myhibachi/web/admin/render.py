@@ -1,0 +1,87 @@
+"""Rendering an admin page: the layout's context (the menu this role may use, the station switcher, the CSRF
+token for forms and htmx) and the sliding renewal of the sign-in cookie."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from asgi_correlation_id import correlation_id
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from myhibachi.auth.permissions import Permission
+from myhibachi.auth.principal import Principal
+from myhibachi.core.money import format_money
+from myhibachi.core.templating import render
+from myhibachi.stations.models import Station
+from myhibachi.web.admin.session import STATION_COOKIE, chosen_station, start_session
+from myhibachi.web.assets import asset_url
+from myhibachi.web.forms import CSRF_FIELD, csrf_token, keep_csrf_cookie
+from myhibachi.web.site.common import clock
+
+P = Permission
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    href: str
+    label: str
+    any_of: tuple[Permission, ...]  # shown when the role has one of these somewhere; () = everyone
+
+
+MENU = (
+    MenuItem("/admin", "Dashboard", ()),
+    MenuItem("/admin/bookings", "Bookings", (P.bookings_read, P.bookings_read_own)),
+    MenuItem("/admin/payments", "Payments", (P.payments_read,)),
+    MenuItem("/admin/chefs", "Chefs", (P.chefs_manage, P.chefs_own_time_off)),
+    MenuItem("/admin/stations", "Stations and rules", (P.stations_manage, P.rules_manage)),
+    MenuItem("/admin/users", "Users", (P.users_manage,)),
+    MenuItem("/admin/audit", "Audit log", (P.audit_read,)),
+    MenuItem("/admin/settings", "My account", ()),
+)
+
+
+def menu_for(principal: Principal) -> list[MenuItem]:
+    """What this staff member may open; the routes check again (a hidden link is not a permission)."""
+    items = [item for item in MENU if not item.any_of or any(principal.has_anywhere(p) for p in item.any_of)]
+    if not principal.has_anywhere(P.bookings_read) and principal.has_anywhere(P.bookings_read_own):
+        items = [MenuItem(i.href, "My events", i.any_of) if i.href == "/admin/bookings" else i for i in items]
+    if not principal.has_anywhere(P.chefs_manage) and principal.has_anywhere(P.chefs_own_time_off):
+        items = [MenuItem(i.href, "My time off", i.any_of) if i.href == "/admin/chefs" else i for i in items]
+    return items
+
+
+async def staff_stations(session: Any, principal: Principal) -> list[Station]:
+    """The stations this staff member works at (every one for a super admin), by name."""
+    stmt = select(Station).order_by(Station.name)
+    if not principal.is_super_admin:
+        stmt = stmt.where(Station.id.in_(list(principal.roles)))
+    return list(await session.scalars(stmt))
+
+
+async def admin_page(request: Request, runtime: Any, session: Any, principal: Principal, template: str, *,
+                     title: str, status: int = 200, headers: dict[str, str] | None = None,
+                     **context: Any) -> HTMLResponse:
+    stations = await staff_stations(session, principal)
+    station = context.pop("station", None) or chosen_station(request, principal, stations)
+    html = render(f"admin/{template}", request_path=request.url.path, title=title, principal=principal,
+                  menu=menu_for(principal), stations=stations, station=station, brand=runtime.settings.brand_name,
+                  settings=runtime.settings, asset=asset_url, money=format_money, clock=clock,
+                  csrf_field=CSRF_FIELD, csrf_token=csrf_token(request), P=P, request_id=correlation_id.get() or "",
+                  **context)
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    finish(request, response, runtime)
+    if station is not None and request.query_params.get("station") == str(station.id):
+        response.set_cookie(STATION_COOKIE, str(station.id), httponly=True, samesite="lax", path="/admin",
+                            secure=request.url.scheme == "https")
+    return response
+
+
+def finish(request: Request, response: Any, runtime: Any) -> None:
+    """What every admin response carries: a new CSRF cookie if one was minted, a renewed sign-in cookie."""
+    keep_csrf_cookie(request, response)
+    renew = getattr(request.state, "renew_admin_session", None)
+    if renew:
+        start_session(request, response, runtime.settings, *renew)

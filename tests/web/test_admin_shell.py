@@ -1,0 +1,205 @@
+"""The admin pages' shell over HTTP: signing in (wrong password, the TOTP step, CSRF), the cookie, signing out,
+session expiry, role-aware menus, the dashboard's figures, live-update events and browser error reports."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+
+import pyotp
+import pytest
+from sqlalchemy import update
+
+from myhibachi.auth.models import User
+from myhibachi.auth.permissions import Role
+from myhibachi.auth.principal import Principal
+from myhibachi.core.changes import LocalChanges, RedisChanges
+from myhibachi.web.admin.dashboard import change_stream
+from tests.conftest import PASSWORD
+from tests.web.browserless import read, submit
+
+
+async def sign_in(client, email: str, password: str = PASSWORD):  # noqa: ANN001, ANN201
+    """Like the `admin_sign_in` fixture, but returns refusals too."""
+    page = read(await client.get("/admin/login"))
+    return await submit(client, page, None, email=email, password=password)
+
+
+@pytest.fixture
+async def staff(station, make_user):  # noqa: ANN001, ANN201
+    for email, role in [("admin@example.com", Role.admin), ("support@example.com", Role.support),
+                        ("chef@example.com", Role.chef), ("manager@example.com", Role.manager)]:
+        await make_user(email, role, station)
+    await make_user("super@example.com", Role.super_admin)
+    return station
+
+
+async def test_a_signed_out_visitor_is_sent_to_the_sign_in_page(client, staff):
+    response = await client.get("/admin?granularity=week&start=2026-11-01")
+    dashboard = await client.get("/admin")
+
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/login?next=/admin%3Fgranularity%3Dweek%26start%3D2026-11-01"
+    login = await client.get(response.headers["location"])
+    assert 'name="next" value="/admin?granularity=week&amp;start=2026-11-01"' in login.text
+    assert dashboard.status_code == 303 and dashboard.headers["location"] == "/admin/login"
+
+
+async def test_signing_in_sets_a_safe_cookie_and_opens_the_dashboard(client, staff):
+    page = await sign_in(client, "admin@example.com")
+
+    assert page.response.status_code == 200 and "<h1>Dashboard" in page.text
+    cookie = next(h for h in page.response.history[0].headers.get_list("set-cookie") if h.startswith("mh_admin="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+
+
+async def test_a_wrong_password_is_refused_with_one_message(client, staff):
+    wrong = await sign_in(client, "admin@example.com", "not-the-password")
+    unknown = await sign_in(client, "nobody@example.com")
+
+    assert wrong.response.status_code == 401 and "The email or the password is wrong." in wrong.text
+    assert unknown.response.status_code == 401 and "The email or the password is wrong." in unknown.text
+    assert wrong.form.fields["email"] == "admin@example.com"  # kept, the password is not
+    assert (await client.get("/admin")).status_code == 303
+
+
+async def test_sign_in_without_the_csrf_token_is_refused(client, staff):
+    response = await client.post("/admin/login", data={"email": "admin@example.com", "password": PASSWORD})
+
+    assert response.status_code == 403 and "expired" in response.text
+    assert (await client.get("/admin")).status_code == 303
+
+
+async def test_the_totp_step(client, staff, db):
+    secret = pyotp.random_base32()
+    async with db.transaction() as session:
+        await session.execute(update(User).where(User.email == "admin@example.com")
+                              .values(totp_secret=secret, totp_enabled=True))
+
+    asked = await sign_in(client, "admin@example.com")
+    wrong = await submit(client, asked, None, totp_code="000000")
+    right = await submit(client, asked, None, totp_code=pyotp.TOTP(secret).now())
+
+    assert "Code from your authenticator app" in asked.text and (await client.get("/admin")).status_code == 200
+    assert wrong.response.status_code == 401
+    assert right.response.status_code == 200 and "<h1>Dashboard" in right.text
+
+
+async def test_signing_out_ends_the_session_for_good(client, staff):
+    dashboard = await sign_in(client, "admin@example.com")
+    stolen = client.cookies.get("mh_admin")
+
+    out = await submit(client, dashboard, None, form=next(f for f in dashboard.forms if f.action == "/admin/logout"))
+    client.cookies.set("mh_admin", stolen)  # the old cookie, replayed
+
+    assert "You have signed out." in out.text
+    assert (await client.get("/admin")).status_code == 303
+
+
+async def test_the_session_lapses_after_the_idle_time(client, staff, clock, settings):
+    await sign_in(client, "admin@example.com")
+
+    clock.shift(timedelta(minutes=settings.admin_idle_minutes + 1))
+
+    assert (await client.get("/admin")).status_code == 303
+
+
+@pytest.mark.parametrize(("email", "shown", "hidden"), [
+    ("super@example.com", ["Bookings", "Payments", "Chefs", "Stations and rules", "Users", "Audit log"], []),
+    ("admin@example.com", ["Bookings", "Payments", "Chefs", "Stations and rules", "Users", "Audit log"], []),
+    ("manager@example.com", ["Bookings", "Payments", "Chefs", "Users"], ["Stations and rules", "Audit log"]),
+    ("support@example.com", ["Bookings", "Payments"], ["Chefs", "Stations and rules", "Users", "Audit log"]),
+    ("chef@example.com", ["My events", "My time off"], ["Payments", "Stations and rules", "Users", "Audit log"]),
+])
+async def test_each_role_sees_its_own_menu(client, staff, email, shown, hidden):
+    page = await sign_in(client, email)
+
+    menu = re.search(r'<nav aria-label="Admin".*?</nav>', page.text, re.S).group(0)
+    labels = re.findall(r">([^<]+)</a>", menu)
+    assert all(label in labels for label in shown), labels
+    assert not any(label in labels for label in hidden), labels
+
+
+async def test_the_dashboard_shows_figures_and_flags_events_without_a_chef(client, staff, book):
+    await book(staff.id, "2026-12-05", "18:00")  # 4 days ahead, no chef assigned
+    page = await sign_in(client, "admin@example.com")
+
+    assert "Revenue (net)" in page.text and "Upcoming events" in page.text
+    assert re.search(r'<tr class="flag">.*?No chef yet', page.text, re.S)
+    chef = await client.get("/admin")
+    assert chef.status_code == 200
+
+
+async def test_a_chef_sees_no_figures(client, staff):
+    page = await sign_in(client, "chef@example.com")
+
+    assert page.response.status_code == 200 and "Revenue (net)" not in page.text and "My upcoming events" in page.text
+
+
+async def test_the_range_form_survives_nonsense(client, staff):
+    await sign_in(client, "admin@example.com")
+
+    response = await client.get("/admin", params={"start": "yesterday", "end": "2026-13-45", "granularity": "year"})
+
+    assert response.status_code == 200 and "Revenue by day" in response.text
+
+
+class Request:
+    """What change_stream needs of a request: whether the browser went away."""
+
+    def __init__(self) -> None:
+        self.gone = False
+
+    async def is_disconnected(self) -> bool:
+        return self.gone
+
+
+async def test_live_updates_carry_only_the_stations_of_the_viewer(staff):
+    changes = LocalChanges()
+    viewer = Principal(user_id=1, email="a@example.com", name="A", is_super_admin=False, roles={staff.id: Role.admin})
+    stream = change_stream(Request(), changes, viewer, lifetime=5)
+    assert await anext(stream) == "retry: 3000\n\n"
+
+    pending = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.05)
+    await changes.publish({f"bookings:{staff.id + 1}"})  # another station's: not passed on
+    await changes.publish({f"bookings:{staff.id}", "bookings:all", "stations"})
+
+    assert await asyncio.wait_for(pending, 2) == f'event: change\ndata: ["bookings:{staff.id}"]\n\n'
+    await stream.aclose()
+
+
+async def test_a_change_published_by_one_process_reaches_another(redis_url, staff):
+    """Two app processes: two Redis clients on the PostgreSQL/Redis run; one in-process feed on the SQLite run."""
+    shared = LocalChanges()
+    writer, reader = (RedisChanges(redis_url), RedisChanges(redis_url)) if redis_url else (shared, shared)
+    try:
+        async with reader.subscribe() as queue:
+            await asyncio.sleep(0.1)  # Redis confirms the subscription asynchronously
+            await writer.publish({"payments:7"})
+            assert await asyncio.wait_for(queue.get(), 2) == frozenset({"payments:7"})
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+async def test_a_committed_booking_is_announced(client, staff, runtime, book):
+    async with runtime.changes.subscribe() as queue:
+        await asyncio.sleep(0.05)
+        await book(staff.id)
+        tags = await asyncio.wait_for(queue.get(), 2)
+
+    assert f"bookings:{staff.id}" in tags
+
+
+async def test_browser_errors_are_reported_with_the_request_id(client, staff, caplog):
+    await sign_in(client, "admin@example.com")
+    token = client.cookies.get("mh_csrf")
+    error = {"message": "TypeError: x is undefined", "url": "http://127.0.0.1/admin", "request_id": "abc123"}
+
+    accepted = await client.post("/admin/client-errors", json=error, headers={"X-CSRF-Token": token})
+    forged = await client.post("/admin/client-errors", json=error)
+
+    assert accepted.status_code == 204 and forged.status_code == 403
+    assert any("client_error" in r.getMessage() and "abc123" in r.getMessage() for r in caplog.records)
