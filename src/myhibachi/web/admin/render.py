@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
+from myhibachi.core.errors import DomainError
 from myhibachi.core.money import format_money
 from myhibachi.core.templating import render
 from myhibachi.stations.models import Station
@@ -85,3 +86,11 @@ def finish(request: Request, response: Any, runtime: Any) -> None:
     renew = getattr(request.state, "renew_admin_session", None)
     if renew:
         start_session(request, response, runtime.settings, *renew)
+
+
+async def refusal_page(request: Request, runtime: Any, session: Any, principal: Principal,
+                       exc: DomainError) -> HTMLResponse:
+    """A page this role may not open (403) or a record outside its stations (404), said as a page."""
+    heading = "Not allowed" if exc.status == 403 else "Not found"
+    return await admin_page(request, runtime, session, principal, "denied.html", title=heading, status=exc.status,
+                            heading=heading, detail=exc.detail)
