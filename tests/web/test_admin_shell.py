@@ -203,3 +203,35 @@ async def test_browser_errors_are_reported_with_the_request_id(client, staff, ca
 
     assert accepted.status_code == 204 and forged.status_code == 403
     assert any("client_error" in r.getMessage() and "abc123" in r.getMessage() for r in caplog.records)
+
+
+async def test_over_https_the_cookie_is_host_only_and_secure(app, staff):
+    from httpx import ASGITransport, AsyncClient
+
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="https://admin.example") as https:
+        page = await sign_in(https, "admin@example.com")
+
+    cookie = next(h for h in page.response.history[0].headers.get_list("set-cookie") if "mh_admin=" in h)
+    assert cookie.startswith("__Host-mh_admin=") and "Secure" in cookie and "Path=/" in cookie
+    assert "Domain" not in cookie and "<h1>Dashboard" in page.text
+
+
+async def test_the_station_switcher_remembers_the_choice(client, staff, make_station):
+    other = await make_station("SAC")
+    page = await sign_in(client, "super@example.com")
+    assert f"Dashboard — {staff.name}" in page.text  # alphabetical: Fremont before Sacramento
+
+    switched = await client.get("/admin", params={"station": other.id})
+    later = await client.get("/admin")
+
+    assert f"Dashboard — {other.name}" in switched.text and f"Dashboard — {other.name}" in later.text
+
+
+async def test_a_station_outside_ones_roles_cannot_be_switched_to(client, staff, make_station):
+    other = await make_station("SAC")
+    await sign_in(client, "admin@example.com")
+
+    response = await client.get("/admin", params={"station": other.id})
+
+    assert response.status_code == 200 and f"Dashboard — {staff.name}" in response.text
+    assert other.name not in response.text
