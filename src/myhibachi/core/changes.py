@@ -13,7 +13,7 @@ import structlog
 from redis.asyncio import Redis
 
 log = structlog.get_logger(__name__)
-CHANNEL = "myhibachi:changes"
+CHANNEL = "myhibachi:changes"  # Redis pub/sub ignores database numbers: the channel carries the one in use
 
 
 class LocalChanges:
@@ -44,10 +44,11 @@ class RedisChanges:
 
     def __init__(self, url: str) -> None:
         self._redis = Redis.from_url(url)
+        self._channel = f"{CHANNEL}:{self._redis.connection_pool.connection_kwargs.get('db', 0)}"
 
     async def publish(self, tags: set[str]) -> None:
         try:
-            await self._redis.publish(CHANNEL, json.dumps(sorted(tags)))
+            await self._redis.publish(self._channel, json.dumps(sorted(tags)))
         except Exception as exc:  # the commit has happened; a missed live update is not worth a 500
             log.warning("changes_publish_failed", error=str(exc))
 
@@ -55,7 +56,7 @@ class RedisChanges:
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[frozenset[str]]]:
         queue: asyncio.Queue[frozenset[str]] = asyncio.Queue(maxsize=1000)
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(CHANNEL)
+        await pubsub.subscribe(self._channel)
 
         async def pump() -> None:
             async for message in pubsub.listen():

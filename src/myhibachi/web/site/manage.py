@@ -332,7 +332,9 @@ async def _move(request: Request, runtime: Any, session: Any, m: Managed, values
         body = Reschedule.model_validate({"event_date": values.get("event_date"),
                                           "slot_time": values.get("slot_time")})
     except ValidationError as exc:
-        return await _reschedule_page(request, runtime, session, m, values, status=422, errors=field_errors(exc))
+        errors = field_errors(exc)
+        return await _reschedule_page(request, runtime, session, m, values, status=422, errors=errors,
+                                      message=_check_fields(errors))
     try:
         await commands.reschedule_booking(session, runtime.settings, CUSTOMER, m.booking.id,
                                           event_date=body.event_date, slot_time=body.slot_time)
