@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from myhibachi.core.money import format_money
-from tests.bookings.conftest import API
+from tests.bookings.conftest import API, EVENT_DAY
 from tests.web.browserless import Page, read, submit
 
 START = datetime(2026, 12, 11, 2, 0, tzinfo=UTC)  # the booked event: 2026-12-10 18:00 in Fremont
@@ -245,6 +245,21 @@ async def test_a_time_taken_meanwhile_is_explained_with_the_times_still_free(cli
     assert '<div class="alert" role="alert">' in taken.text
     assert "12:00" not in taken.form.radios.get("slot_time", []) and taken.form.radios["slot_time"]
     assert (await api_view(client, created))["event_start"] == "2026-12-10T18:00:00-08:00"
+
+
+async def test_the_bookings_own_chef_time_counts_as_free_when_moving_it(client, station, book):
+    created = await book(station.id, EVENT_DAY, "18:00")
+    for email in ("a@example.com", "b@example.com"):  # the other chef at 15:00, both busy around 18:00
+        await book(station.id, EVENT_DAY, "15:00" if email.startswith("a") else "18:00", email=email)
+
+    calendar = await open_page(client, f"{manage(created)}/reschedule")
+    day_page = await submit(client, calendar, ("go", f"day:{EVENT_DAY}"))
+
+    # 18:00 is offered (the chef it holds is given up by moving); the public calendar does not offer it.
+    assert "18:00" in day_page.form.radios["slot_time"]
+    public = (await client.get(f"/api/v1/stations/{station.id}/availability",
+                               params={"start": str(EVENT_DAY), "end": str(EVENT_DAY)})).json()
+    assert {s["time"]: s["available"] for s in public["days"][0]["slots"]}["18:00"] is False
 
 
 async def test_a_preview_without_a_time_asks_for_one(client, station, book):

@@ -154,13 +154,14 @@ async def bookable_station(session: AsyncSession, station_id: int, *, body_field
 
 
 async def station_availability(session: AsyncSession, station_id: int, first_day: date, last_day: date,
-                               guests: int) -> Availability:
+                               guests: int, *, moving_booking_id: int | None = None) -> Availability:
+    """Free start times; for a booking being moved, its own chef time counts as free (it is given up)."""
     if last_day < first_day:
         raise ValidationFailed.on("query.end", "end must not be before start")
     if (last_day - first_day).days + 1 > MAX_AVAILABILITY_DAYS:
         raise ValidationFailed.on("query.end", f"ask for at most {MAX_AVAILABILITY_DAYS} days at a time")
     station = await bookable_station(session, station_id)
-    view = await capacity_view(session, station, first_day, last_day)
+    view = await capacity_view(session, station, first_day, last_day, exclude_booking_id=moving_booking_id)
     days = []
     for offset in range((last_day - first_day).days + 1):
         day = first_day + timedelta(days=offset)

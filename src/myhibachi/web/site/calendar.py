@@ -40,7 +40,8 @@ def _months_later(month: date, months: int) -> date:
 
 
 async def month_of_slots(session: AsyncSession, station_id: int, zone: str, rules: BusinessRules, guests: int,
-                         month: date | None, *, now: datetime | None = None) -> MonthOfSlots:
+                         month: date | None, *, now: datetime | None = None,
+                         moving_booking_id: int | None = None) -> MonthOfSlots:
     """The month asked for (clamped to today … the booking horizon), else the month of the first bookable day."""
     today = (now or utcnow()).astimezone(ZoneInfo(zone)).date()
     first_bookable = today + timedelta(hours=rules.min_notice_hours)
@@ -51,7 +52,8 @@ async def month_of_slots(session: AsyncSession, station_id: int, zone: str, rule
     first_day, last_day = max(shown, first_bookable), min(last, horizon)
     free: dict[date, list[str]] = {}
     if first_day <= last_day:
-        availability = await station_availability(session, station_id, first_day, last_day, guests)
+        availability = await station_availability(session, station_id, first_day, last_day, guests,
+                                                  moving_booking_id=moving_booking_id)
         free = {d.date: times for d in availability.days if (times := [s.time for s in d.slots if s.available])}
     weeks = calendar.Calendar(firstweekday=6).monthdatescalendar(shown.year, shown.month)
     return MonthOfSlots(month=shown, weeks=weeks, free=free,

@@ -250,7 +250,8 @@ async def _calendar(session: Any, m: Managed, values: dict[str, str]) -> MonthOf
     """The month shown: the one navigated to, else the chosen day's, else the booking's."""
     chosen = parse_day(values.get("event_date"))
     month = parse_day(values.get("month", "") + "-01") or chosen or m.booking.event_date
-    return await month_of_slots(session, m.station.id, m.station.timezone, m.rules, m.booking.guests, month)
+    return await month_of_slots(session, m.station.id, m.station.timezone, m.rules, m.booking.guests, month,
+                                moving_booking_id=m.booking.id)
 
 
 async def _reschedule_page(request: Request, runtime: Any, session: Any, m: Managed, values: dict[str, str], *,
