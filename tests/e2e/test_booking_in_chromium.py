@@ -37,6 +37,9 @@ async def fill_party(page: Page, adults: str = "12") -> None:
     await page.get_by_label("Location").select_option(label="Fremont, CA")
     await page.get_by_label("Venue ZIP code").fill("94538")
     await page.get_by_label("Adults (13+)").fill(adults)
+    menu = page.locator("details.menu-choices")
+    if await menu.get_attribute("open") is None:
+        await page.get_by_text("Premium proteins, extras and sides").click()
     await page.get_by_label("Upgrade to Filet mignon").fill("2")
 
 

@@ -116,7 +116,9 @@ async def _render(request: Request, runtime: Any, session: Any, draft: Draft, st
     context: dict[str, Any] = {"draft": draft, "values": draft.values, "errors": draft.errors, "step": step,
                                "steps": STEPS, "message": message, "quote": draft.quote,
                                "catalog": menu_catalog(draft.rules) if draft.rules else {},
-                               "parse_day": parse_day}
+                               "parse_day": parse_day,
+                               "menu_open": any(draft.menu(group) for group in MENU_GROUPS)
+                               or any(name.split(".")[0] in MENU_GROUPS for name in draft.errors)}
     visible = {"party": {*PARTY_FIELDS, *(n for n in draft.values if n.split(".")[0] in MENU_GROUPS)},
                "when": {*WHEN_FIELDS, "month"}, "details": set(DETAIL_FIELDS), "review": set()}[step]
     context["carried"] = hidden_fields(draft.values, skip=visible)
