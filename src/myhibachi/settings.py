@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     brand_phone: str = "(510) 555-0100"
     brand_email: str = "hello@myhibachi.local"
     # Page colours (CSS hex); the defaults keep text contrast at WCAG AA on white.
+    # A logo served by this site (the CSP allows images from here only); unset: the bundled mark.
+    brand_logo_path: Annotated[str | None, Field(pattern=r"^/[A-Za-z0-9._/-]+$")] = None
     brand_primary_color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#b3261e"
     brand_ink_color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#1f2328"
     mail_from: str = "MyHibachi <bookings@myhibachi.local>"

@@ -117,6 +117,14 @@ async def test_the_whole_journey(page, live_server, screenshot):
     async with httpx.AsyncClient() as http:
         assert (await http.get(live_server + ics)).text.startswith("BEGIN:VCALENDAR")
 
+    await page.get_by_role("link", name="Change guests or menu").click()
+    await step(page, screenshot, "journey-7b-change-party")
+    await page.get_by_label("Adults (13+)").fill("14")
+    await page.get_by_role("button", name="Preview the new price").click()
+    await expect(page.get_by_role("button", name="Confirm change")).to_be_visible()
+    await step(page, screenshot, "journey-7c-change-party-terms")
+    await page.get_by_role("link", name=re.compile("Back to your booking")).click()
+
     await page.get_by_role("link", name="Reschedule").click()
     await step(page, screenshot, "journey-8-reschedule")
     buttons = page.locator("button.day")

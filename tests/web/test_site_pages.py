@@ -221,3 +221,20 @@ async def test_a_browser_asking_for_a_missing_page_gets_a_page(client, fremont):
     assert browser.headers["content-type"].startswith("text/html")
     assert api_client.status_code == 404 and api_client.headers["content-type"] == "application/problem+json"
     assert api_path.status_code == 404 and api_path.headers["content-type"] == "application/problem+json"
+
+
+async def test_brand_name_logo_phone_and_email_come_from_settings(settings, fremont):
+    from asgi_lifespan import LifespanManager
+    from httpx import ASGITransport, AsyncClient
+
+    from myhibachi.app import create_app
+
+    branded = create_app(settings.model_copy(update={
+        "brand_name": "Hibachi Bros", "brand_logo_path": "/media/bros-logo.svg", "brand_phone": "(916) 555-0199",
+        "brand_email": "grill@bros.example"}))
+    async with LifespanManager(branded), AsyncClient(transport=ASGITransport(app=branded),
+                                                     base_url="http://testserver") as http:
+        home = (await http.get("/")).text
+
+    assert '<img src="/media/bros-logo.svg" alt="" width="28" height="28"> Hibachi Bros' in home
+    assert "(916) 555-0199" in home and "mailto:grill@bros.example" in home and "MyHibachi" not in home
