@@ -100,7 +100,7 @@ async def _price(session: Any, draft: Draft) -> dict[str, str]:
     return {}
 
 
-def _booking_request(draft: Draft, idempotent: bool = False) -> BookingCreate:
+def _booking_request(draft: Draft) -> BookingCreate:
     v = draft.values
     return BookingCreate.model_validate({
         **_quote_request(draft).model_dump(), "event_date": v.get("event_date"), "slot_time": v.get("slot_time"),
@@ -182,7 +182,7 @@ async def advance(request: Request, session: DbSession, runtime: RuntimeDep) -> 
         else:
             draft.values["month"] = value
         return await _render(request, runtime, session, draft, "when")
-    checks = {"party": _leave_party, "when": _leave_when, "details": _leave_details}
+    checks = {"party": _price, "when": _leave_when, "details": _leave_details}
     if step in checks:
         draft.errors = await checks[step](session, draft)
         if draft.errors:
@@ -191,10 +191,6 @@ async def advance(request: Request, session: DbSession, runtime: RuntimeDep) -> 
                                          f"{'s' if len(draft.errors) > 1 else ''} marked below.")
         return await _render(request, runtime, session, draft, STEP_NAMES[STEP_NAMES.index(step) + 1])
     return await _book(request, runtime, session, draft, form.get("idempotency_key") or None)
-
-
-async def _leave_party(session: Any, draft: Draft) -> dict[str, str]:
-    return await _price(session, draft)
 
 
 async def _leave_when(session: Any, draft: Draft) -> dict[str, str]:
