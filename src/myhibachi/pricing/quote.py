@@ -75,6 +75,9 @@ def percent_of(amount_cents: int, percent: Decimal | int) -> int:
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+MENU_GROUPS = ("upgrades", "extra_proteins", "addons")  # the kinds of menu choice an order names
+
+
 def menu_catalog(rules: BusinessRules) -> dict[str, dict[str, int]]:
     """What `upgrades`, `extra_proteins` and `addons` may name, with each choice's unit price in cents."""
     return {"upgrades": dict(rules.protein_upgrades),

@@ -21,7 +21,7 @@ from myhibachi.core.errors import DomainError, RateLimited, ValidationFailed
 from myhibachi.core.security import new_opaque_token
 from myhibachi.core.web import DbSession, RuntimeDep, discard_changes
 from myhibachi.pricing.queries import get_rules, quote_for_station
-from myhibachi.pricing.quote import Quote, menu_catalog
+from myhibachi.pricing.quote import MENU_GROUPS, Quote, menu_catalog
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRequest
 from myhibachi.stations.queries import list_public_stations
@@ -41,7 +41,6 @@ PARTY_FIELDS = ("station_id", "zip_code", "adults", "children", "toddlers")
 WHEN_FIELDS = ("event_date", "slot_time")
 DETAIL_FIELDS = ("venue_line1", "venue_line2", "venue_city", "venue_state", "name", "email", "phone", "allergies",
                  "notes")
-MENU_GROUPS = ("upgrades", "extra_proteins", "addons")
 # BookingCreate's locations -> the form's field names.
 FORM_NAMES = {"venue.line1": "venue_line1", "venue.line2": "venue_line2", "venue.city": "venue_city",
               "venue.state": "venue_state", "venue.zip_code": "zip_code", "customer.name": "name",

@@ -18,10 +18,9 @@ from myhibachi.payments.commands import start_card_payment
 from myhibachi.payments.gateway import card_gateway
 from myhibachi.payments.models import PaymentPurpose
 from myhibachi.payments.queries import payment_options
-from myhibachi.stations.queries import list_public_stations
 from myhibachi.web.forms import FormRejected, checked_form
 from myhibachi.web.site.booking import BOOKING_COOKIE, STEPS
-from myhibachi.web.site.common import page
+from myhibachi.web.site.common import NO_STORE, missing_page, page
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,11 +29,6 @@ CARD_CSP = ("default-src 'self'; img-src 'self' data: https://*.stripe.com; scri
             "style-src 'self'; frame-src https://js.stripe.com https://hooks.stripe.com; "
             "connect-src 'self' https://api.stripe.com; frame-ancestors 'none'; base-uri 'self'; "
             "form-action 'self'; object-src 'none'")
-
-
-async def not_found(request: Request, runtime: Any, session: Any) -> HTMLResponse:
-    return page(request, runtime, "not_found.html", title="Page not found", status=404,
-                description="This page does not exist.", stations=await list_public_stations(session))
 
 
 async def _booking(session: Any, token: str) -> Booking | None:
@@ -52,7 +46,7 @@ async def _pay_page(request: Request, runtime: Any, session: Any, booking: Booki
     due = options.deposit_due_cents if deposit else options.balance_due_cents
     return page(request, runtime, "pay.html", title=f"Pay for booking {booking.reference} — "
                 f"{runtime.settings.brand_name}", description="Pay your deposit or balance.", status=status,
-                view=view, options=options, due=due, deposit=deposit, steps=STEPS, message=message,
+                headers=NO_STORE, view=view, options=options, due=due, deposit=deposit, steps=STEPS, message=message,
                 token=request.path_params["token"])
 
 
@@ -60,7 +54,7 @@ async def _pay_page(request: Request, runtime: Any, session: Any, booking: Booki
 async def pay(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
     booking = await _booking(session, token)
     if booking is None:
-        return await not_found(request, runtime, session)
+        return await missing_page(request, runtime, session)
     return await _pay_page(request, runtime, session, booking)
 
 
@@ -69,7 +63,7 @@ async def pay_by_card(token: str, request: Request, session: DbSession, runtime:
     """Starts (or resumes) the card payment of what is due now and shows Stripe's Payment Element for it."""
     booking = await _booking(session, token)
     if booking is None:
-        return await not_found(request, runtime, session)
+        return await missing_page(request, runtime, session)
     try:
         await checked_form(request, runtime)
         purpose = PaymentPurpose.deposit if booking.status == BookingStatus.pending_deposit.value \
@@ -84,7 +78,7 @@ async def pay_by_card(token: str, request: Request, session: DbSession, runtime:
         return await _pay_page(request, runtime, session, booking, status=exc.status, message=exc.detail)
     base = runtime.settings.base_url.rstrip("/")
     return page(request, runtime, "card.html", title=f"Pay by card — {runtime.settings.brand_name}",
-                description="Pay securely by card.", headers={"Content-Security-Policy": CARD_CSP},
+                description="Pay securely by card.", headers={"Content-Security-Policy": CARD_CSP, **NO_STORE},
                 booking=booking, intent=started.intent, publishable_key=runtime.settings.stripe_publishable_key,
                 return_url=f"{base}/bookings/{booking.reference}/confirmed", token=token)
 
@@ -98,5 +92,6 @@ async def confirmed(reference: str, request: Request, session: DbSession, runtim
     card = request.query_params.get("redirect_status")  # set when Stripe sends the visitor back
     return page(request, runtime, "confirmed.html", title=f"Booking {reference[:20]} — "
                 f"{runtime.settings.brand_name}", description="Your booking.", reference=reference[:20], view=view,
+                headers=NO_STORE,
                 card_status=card if card in ("succeeded", "processing", "requires_payment_method") else None,
                 token=request.cookies.get(BOOKING_COOKIE) if view else None)

@@ -36,3 +36,14 @@ def page(request: Request, runtime: Any, template: str, *, title: str, descripti
     response = HTMLResponse(html, status_code=status, headers=headers)
     keep_csrf_cookie(request, response)
     return response
+
+
+NO_STORE = {"Cache-Control": "no-store"}  # names, addresses and payments: never kept in a shared cache
+
+
+async def missing_page(request: Request, runtime: Any, session: Any) -> HTMLResponse:
+    """The 404 page, with a way back (the locations)."""
+    from myhibachi.stations.queries import list_public_stations  # the pages' layer, not the layout's
+
+    return page(request, runtime, "not_found.html", title="Page not found", status=404,
+                description="This page does not exist.", stations=await list_public_stations(session))

@@ -23,21 +23,18 @@ from myhibachi.bookings.schemas import ManageView, OptionalReason, PartyChange, 
 from myhibachi.core.errors import DomainError, NotFound, ValidationFailed
 from myhibachi.core.web import DbSession, RuntimeDep, discard_changes
 from myhibachi.pricing.queries import get_rules
-from myhibachi.pricing.quote import Quote, menu_catalog
+from myhibachi.pricing.quote import MENU_GROUPS, Quote, menu_catalog
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations.models import Station
-from myhibachi.stations.queries import list_public_stations
 from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
 from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, parse_day
-from myhibachi.web.site.common import clock, page
+from myhibachi.web.site.common import NO_STORE, clock, missing_page, page
 
 router = APIRouter(include_in_schema=False)
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")  # the API's pattern: anything else is an unknown booking
 WHOLE = re.compile(r"[0-9]{1,6}")
 GUEST_FIELDS = ("adults", "children", "toddlers")
-MENU_GROUPS = ("upgrades", "extra_proteins", "addons")
 WHEN_FIELDS = ("month", "event_date", "slot_time")
-NO_STORE = {"Cache-Control": "no-store"}  # names, addresses and payments: never kept in a shared cache
 STATUS_WORDS = {
     "pending_deposit": "Held for you: the date is yours once the deposit is paid.",
     "confirmed": "Confirmed.",
@@ -89,11 +86,6 @@ async def _reloaded(session: Any, token: str) -> Managed:
     return managed
 
 
-async def _not_found(request: Request, runtime: Any, session: Any) -> HTMLResponse:
-    return page(request, runtime, "not_found.html", title="Page not found", status=404,
-                description="This page does not exist.", stations=await list_public_stations(session))
-
-
 def _when(moment: datetime) -> str:
     """A local moment as customers read it: Thursday, December 10, 2026 at 6:00 PM."""
     return f"{moment:%A, %B} {moment.day}, {moment.year} at {clock(f'{moment:%H:%M}')}"
@@ -124,7 +116,7 @@ def _render(request: Request, runtime: Any, m: Managed, template: str, title: st
 async def view_booking(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
     m = await _managed(session, token)
     if m is None:
-        return await _not_found(request, runtime, session)
+        return await missing_page(request, runtime, session)
     is_open = m.view.status in OPEN_STATUSES
     return _render(request, runtime, m, "view.html", f"Your booking {m.view.reference}",
                    notice=DONE.get(request.query_params.get("done", "")), status_words=STATUS_WORDS,
@@ -203,7 +195,7 @@ def _party_page(request: Request, runtime: Any, m: Managed, values: dict[str, st
 async def party_form(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
     m = await _managed(session, token)
     if m is None:
-        return await _not_found(request, runtime, session)
+        return await missing_page(request, runtime, session)
     return _party_page(request, runtime, m, _current_party(m.booking, menu_catalog(m.rules)))
 
 
@@ -212,7 +204,7 @@ async def change_party(token: str, request: Request, session: DbSession, runtime
     """`go=preview` prices the change; `go=confirm` makes it (if the price is still the one previewed)."""
     m = await _managed(session, token)
     if m is None:
-        return await _not_found(request, runtime, session)
+        return await missing_page(request, runtime, session)
     catalog = menu_catalog(m.rules)
     try:
         form = await checked_form(request, runtime)
@@ -290,7 +282,7 @@ async def _slot_errors(session: Any, m: Managed, values: dict[str, str]) -> dict
 async def reschedule_form(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
     m = await _managed(session, token)
     if m is None:
-        return await _not_found(request, runtime, session)
+        return await missing_page(request, runtime, session)
     return await _reschedule_page(request, runtime, session, m, {})
 
 
@@ -299,7 +291,7 @@ async def reschedule(token: str, request: Request, session: DbSession, runtime: 
     """`go` is a month or a day of the calendar, `preview` (the terms of the chosen time) or `confirm`."""
     m = await _managed(session, token)
     if m is None:
-        return await _not_found(request, runtime, session)
+        return await missing_page(request, runtime, session)
     try:
         form = await checked_form(request, runtime)
     except FormRejected as rejected:
@@ -370,7 +362,7 @@ def _cancel_page(request: Request, runtime: Any, m: Managed, values: dict[str, s
 async def cancel_form(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
     m = await _managed(session, token)
     if m is None:
-        return await _not_found(request, runtime, session)
+        return await missing_page(request, runtime, session)
     return _cancel_page(request, runtime, m, {})
 
 
@@ -379,7 +371,7 @@ async def cancel(token: str, request: Request, session: DbSession, runtime: Runt
     """Cancels on the terms the page showed: if the refund changed meanwhile, the new terms are shown first."""
     m = await _managed(session, token)
     if m is None:
-        return await _not_found(request, runtime, session)
+        return await missing_page(request, runtime, session)
     try:
         form = await checked_form(request, runtime)
     except FormRejected as rejected:

@@ -20,7 +20,7 @@ from myhibachi.pricing.schemas import QuoteRequest
 from myhibachi.stations.models import Station
 from myhibachi.stations.queries import find_active_station, list_public_stations
 from myhibachi.stations.schemas import StationPublic
-from myhibachi.web.site.common import page
+from myhibachi.web.site.common import missing_page, page
 
 router = APIRouter(include_in_schema=False)
 # For the sitemap, with the stations.
@@ -127,8 +127,7 @@ async def location(code: str, request: Request, session: DbSession, runtime: Run
     try:
         station: Station = await find_active_station(session, code)
     except NotFound:
-        return page(request, runtime, "not_found.html", title="Page not found", status=404,
-                     description="This page does not exist.", stations=await list_public_stations(session))
+        return await missing_page(request, runtime, session)
     rules = await get_rules(session, station.id)
     return page(request, runtime, "location.html", title=f"Hibachi chef in {station.city}, {station.state} — "
                  f"{runtime.settings.brand_name}", description=f"Private hibachi parties within "
