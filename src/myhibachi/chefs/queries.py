@@ -33,6 +33,15 @@ async def find_station_chef(session: AsyncSession, station_id: int, chef_id: int
     return chef
 
 
+async def find_own_chef(session: AsyncSession, principal: Principal, station_id: int) -> Chef | None:
+    """The chef record of this station linked to the principal's own user ("my time-off"); None when unlinked."""
+    authorize_station_member(principal, station_id)
+    if principal.user_id is None:
+        return None
+    return await session.scalar(select(Chef).where(Chef.station_id == station_id,
+                                                   Chef.user_id == principal.user_id))
+
+
 async def find_station_time_off(session: AsyncSession, station_id: int, time_off_id: int) -> ChefTimeOff:
     time_off = await session.scalar(select(ChefTimeOff).join(Chef, Chef.id == ChefTimeOff.chef_id).where(
         ChefTimeOff.id == time_off_id, Chef.station_id == station_id))
