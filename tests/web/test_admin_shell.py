@@ -242,3 +242,17 @@ async def test_a_station_outside_ones_roles_cannot_be_switched_to(client, staff,
 
     assert response.status_code == 200 and f"Dashboard — {staff.name}" in response.text
     assert other.name not in response.text
+
+
+async def test_the_revenue_chart_draws_the_payments(client, staff, book, login):
+    created = await book(staff.id)
+    admin = await login("admin@example.com")
+    paid = await client.post(f"/api/v1/bookings/{created['id']}/payments", headers=admin,
+                             json={"method": "cash", "amount_cents": 12345, "reference": "R1"})
+    assert paid.status_code == 201, paid.text
+
+    page = await sign_in(client, "admin@example.com")
+
+    assert '<svg viewBox="0 0 640 220" role="img"' in page.text
+    assert "2026-12-01: $123.45" in page.text  # the bar's title, and the table row below
+    assert '<th scope="row">2026-12-01</th><td>$123.45</td>' in page.text
