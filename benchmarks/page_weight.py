@@ -46,7 +46,7 @@ async def main() -> None:
         await asyncio.to_thread(upgrade_to_head, url)
         settings = Settings(_env_file=None, database_url=url, mail_dir=Path(tmp) / "mail", jobs_inline=True)
         db = Database(url)
-        await seed_demo(db, settings)
+        await seed_demo(db, settings, history=False)
         await db.dispose()
         app = create_app(settings)
         async with app.router.lifespan_context(app), httpx.AsyncClient(

@@ -44,27 +44,38 @@ def migrate() -> None:
 
 
 @app.command("seed-demo")
-def seed_demo() -> None:
-    """Load demo stations and one user per role (safe to run again), and print the logins."""
+def seed_demo(
+    history: Annotated[bool, typer.Option(help="Also give each demo station a believable history: ~90 days of past "
+                                               "and ~30 days of upcoming bookings, payments and refunds.")] = True,
+) -> None:
+    """Load demo stations, one user per role, two chefs per station and their history (safe to run again), and
+    print the logins."""
+    from time import perf_counter
+
     from myhibachi.core.cache import cache_for
     from myhibachi.core.db import Database
-    from myhibachi.demo import DEMO_PASSWORD
+    from myhibachi.demo import DEMO_PASSWORD, StationHistory
     from myhibachi.demo import seed_demo as run_seed
 
     settings = get_settings()
+
+    def report(station: StationHistory) -> None:
+        console.print(f"[green]✓[/] {station.summary()}")
 
     async def run() -> list:
         # what the demo data changes must not be served stale from a shared (Redis) cache
         cache = cache_for(settings.redis_url, settings.cache_ttl_reference_seconds)
         db = Database(settings.database_url, cache=cache)
         try:
-            return await run_seed(db, settings)
+            return await run_seed(db, settings, history=history, progress=report)
         finally:
             await db.dispose()
             await cache.close()
 
-    with console.status("Loading demo data…"):
+    started = perf_counter()
+    with console.status("Loading demo data (the history takes a little while the first time)…"):
         logins = asyncio.run(run())
+    console.print(f"Demo data ready in {perf_counter() - started:.1f} s.")
     table = Table(title=f"Demo logins (password for all: {DEMO_PASSWORD})")
     for column in ("email", "role", "station", "status"):
         table.add_column(column)

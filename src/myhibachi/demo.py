@@ -1,24 +1,63 @@
-"""Demo data for the embedded default: three stations, one user per role and two chefs per station working
-every day (so the demo takes bookings at once). Safe to run again."""
+"""Demo data for the embedded default: three stations, one user per role, two chefs per station working every day
+(so the demo takes bookings at once), and a believable history per station (see `seed_history`). Safe to run again."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+import time as timer
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import TypeVar
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from myhibachi import tasks  # noqa: F401 - the outbox handlers the booking and payment commands write to
 from myhibachi.auth.commands import create_user
 from myhibachi.auth.models import User
 from myhibachi.auth.permissions import Role
-from myhibachi.auth.principal import SYSTEM
+from myhibachi.auth.principal import SYSTEM, Principal
+from myhibachi.auth.queries import roles_of
 from myhibachi.auth.schemas import UserCreate
+from myhibachi.bookings import notifications
+from myhibachi.bookings.capacity import EventTimes, event_times, local_start
+from myhibachi.bookings.commands import (
+    CUSTOMER,
+    Actor,
+    assign_chef,
+    cancel_booking,
+    close_booking,
+    create_booking,
+    manage_token,
+    release_lapsed_holds_around,
+    reschedule_booking,
+)
+from myhibachi.bookings.ledger import booking_ledger
+from myhibachi.bookings.models import Booking, BookingStatus
+from myhibachi.bookings.policy import total_due_cents
+from myhibachi.bookings.schemas import BookingCreate, CustomerContact, Venue
 from myhibachi.chefs.commands import create_chef
 from myhibachi.chefs.models import Chef
 from myhibachi.chefs.schemas import ChefCreate
-from myhibachi.core.db import Database
+from myhibachi.core.db import Database, as_of, utcnow
+from myhibachi.core.errors import DomainError
+from myhibachi.core.outbox import OutboxMessage, take_pending_ids
+from myhibachi.payments.commands import record_manual_payment, refund_payment
+from myhibachi.payments.models import Payment, PaymentPurpose, Refund
+from myhibachi.payments.schemas import ManualMethod, ManualPaymentCreate, RefundCreate
+from myhibachi.pricing.queries import get_rules
+from myhibachi.pricing.rules import BusinessRules
 from myhibachi.settings import Settings
 from myhibachi.stations.commands import ensure_station
+from myhibachi.stations.models import Station
 from myhibachi.stations.schemas import Address, StationCreate
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 DEMO_PASSWORD = "hibachi-demo-pass"  # noqa: S105 - printed to the console for the demo only
 
@@ -57,7 +96,16 @@ class DemoLogin:
     created: bool
 
 
-async def seed_demo(db: Database, settings: Settings) -> list[DemoLogin]:
+async def seed_demo(db: Database, settings: Settings, *, history: bool = True,
+                    progress: Callable[[StationHistory], None] | None = None) -> list[DemoLogin]:
+    """Stations, users and chefs; then (`history`) each station's invented past, `progress` told per station."""
+    logins = await _seed_people(db, settings)
+    if history:
+        await seed_history(db, settings, progress=progress)
+    return logins
+
+
+async def _seed_people(db: Database, settings: Settings) -> list[DemoLogin]:
     logins: list[DemoLogin] = []
     async with db.transaction() as session:
         stations = {data.code: (await ensure_station(session, data))[0] for data in DEMO_STATIONS}
@@ -76,3 +124,502 @@ async def seed_demo(db: Database, settings: Settings) -> list[DemoLogin]:
                 user_id = await session.scalar(select(User.id).where(User.email == email)) if email else None
                 await create_chef(session, SYSTEM, station_id, ChefCreate(name=name, user_id=user_id))
     return logins
+
+
+# --- the history: what a few months of business leave behind ----------------------------------------------------
+#
+# Each booking's life (book → deposit → chef → reminder → balance → completed, or a cancellation, a refund, a no-show,
+# a lapsed hold) is planned as timed steps; all steps of a station run in time order, each through the real command
+# as of its moment (`as_of`), so rules, audit rows and ledgers are exactly what live use would have written. Steps
+# later than now have not happened yet. A seeded RNG makes the same history every run, relative to today.
+
+HISTORY_SEED = "myhibachi-demo-history"
+PAST_DAYS, AHEAD_DAYS = 90, 30
+EVENT_ODDS = {1: 0.25, 2: 0.25, 3: 0.3, 4: 0.4, 5: 0.75, 6: 0.9, 7: 0.65}  # ISO weekday: ~3.5 events a week
+SLOT_WEIGHTS = {"12:00": 2, "15:00": 3, "18:00": 6, "21:00": 1}  # evenings sell best
+# At most one event a day per station: with two chefs, every day keeps free start times for new customers.
+
+DEMO_VENUES = {  # station code -> (street, city, state, ZIP): real ZIP codes within the service area
+    "FRE": [("Mission Blvd", "Fremont", "CA", "94538"), ("Paseo Padre Pkwy", "Fremont", "CA", "94539"),
+            ("Thornton Ave", "Fremont", "CA", "94536"), ("Ardenwood Blvd", "Fremont", "CA", "94555"),
+            ("Alvarado Blvd", "Union City", "CA", "94587"), ("Cedar Blvd", "Newark", "CA", "94560"),
+            ("Calaveras Blvd", "Milpitas", "CA", "95035"), ("Santa Rita Rd", "Pleasanton", "CA", "94566"),
+            ("Amador Valley Blvd", "Dublin", "CA", "94568"), ("Lundy Ave", "San Jose", "CA", "95131"),
+            ("Castro St", "Mountain View", "CA", "94043"), ("Middlefield Rd", "Palo Alto", "CA", "94301"),
+            ("Piedmont Ave", "Oakland", "CA", "94611"), ("Bollinger Canyon Rd", "San Ramon", "CA", "94583"),
+            ("Valencia St", "San Francisco", "CA", "94110"), ("Mission St", "Santa Cruz", "CA", "95060")],
+    "SAC": [("J St", "Sacramento", "CA", "95814"), ("Folsom Blvd", "Sacramento", "CA", "95816"),
+            ("Land Park Dr", "Sacramento", "CA", "95818"), ("H St", "Sacramento", "CA", "95819"),
+            ("Fair Oaks Blvd", "Sacramento", "CA", "95825"), ("Riverside Blvd", "Sacramento", "CA", "95831"),
+            ("Blue Ravine Rd", "Folsom", "CA", "95630"), ("Douglas Blvd", "Roseville", "CA", "95661"),
+            ("Pleasant Grove Blvd", "Roseville", "CA", "95747"), ("Covell Blvd", "Davis", "CA", "95616"),
+            ("Laguna Blvd", "Elk Grove", "CA", "95758"), ("Sunrise Blvd", "Rancho Cordova", "CA", "95670"),
+            ("West Capitol Ave", "West Sacramento", "CA", "95691"),
+            ("Serrano Pkwy", "El Dorado Hills", "CA", "95762"), ("Lincoln Way", "Auburn", "CA", "95603")],
+    "AUS": [("Congress Ave", "Austin", "TX", "78701"), ("S Lamar Blvd", "Austin", "TX", "78704"),
+            ("Enfield Rd", "Austin", "TX", "78703"), ("Mesa Dr", "Austin", "TX", "78731"),
+            ("Slaughter Ln", "Austin", "TX", "78745"), ("Bee Caves Rd", "West Lake Hills", "TX", "78746"),
+            ("Anderson Mill Rd", "Austin", "TX", "78750"), ("Cypress Creek Rd", "Cedar Park", "TX", "78613"),
+            ("Sam Bass Rd", "Round Rock", "TX", "78664"), ("Pecan St", "Pflugerville", "TX", "78660"),
+            ("Williams Dr", "Georgetown", "TX", "78626"), ("Lohmans Crossing", "Lakeway", "TX", "78738"),
+            ("Crystal Falls Pkwy", "Leander", "TX", "78641"), ("Hopkins St", "San Marcos", "TX", "78666"),
+            ("Center St", "Kyle", "TX", "78640")],
+}
+AREA_CODES = {"FRE": "510", "SAC": "916", "AUS": "512"}
+FIRST_NAMES = ["Maria", "James", "Priya", "Wei", "Carlos", "Aisha", "Tom", "Yuki", "Olivia", "Ethan", "Fatima",
+               "Lucas", "Grace", "Noah", "Sofia", "Daniel", "Mei", "Jordan", "Elena", "Marcus", "Hannah", "Raj",
+               "Chloe", "Andre", "Lily", "Kevin", "Zara", "Brian", "Nina", "Omar"]
+LAST_NAMES = ["Garcia", "Nguyen", "Patel", "Chen", "Johnson", "Kim", "Martinez", "Okafor", "Tanaka", "Smith",
+              "Lopez", "Brown", "Singh", "Rossi", "Wilson", "Park", "Hernandez", "Cohen", "Ali", "Murphy",
+              "Santos", "Wong", "Davis", "Reyes", "Kowalski"]
+ALLERGIES = {"none": 16, "Shellfish (one guest)": 2, "Peanuts": 1, "Gluten-free for 2 guests": 1, "Sesame": 1,
+             "One guest is vegetarian": 1}
+NOTES = [None, None, None, None, "Birthday party", "Graduation party", "Backyard, gate on the left side",
+         "Anniversary dinner", "Office party: invoice to the company", "Extra yum yum sauce, please",
+         "Parking in the driveway is fine"]
+DEPOSIT_METHODS = {ManualMethod.zelle: 5, ManualMethod.venmo: 3, ManualMethod.check: 1, ManualMethod.cash: 1}
+BALANCE_METHODS = {ManualMethod.cash: 4, ManualMethod.zelle: 3, ManualMethod.venmo: 2, ManualMethod.check: 1}
+EARLY_CANCEL_REASONS = ["Family emergency", "Moved the party to a restaurant", "Plans changed",
+                        "The guest of honour is unwell"]
+LATE_CANCEL_REASONS = ["Rain forecast, no covered space", "Too many guests dropped out", "Venue fell through"]
+
+
+class Outcome(StrEnum):
+    completed = "completed"
+    partly_refunded = "partly_refunded"  # completed, then part of the balance given back
+    no_show = "no_show"
+    cancelled_early = "cancelled_early"  # inside the refund window: the deposit goes back
+    cancelled_late = "cancelled_late"  # after it: the deposit is kept
+    expired = "expired"  # never paid; the hold lapsed
+    pending = "pending"  # booked in the last day; the deposit is not in yet
+    confirmed = "confirmed"  # upcoming, a chef assigned
+    unassigned = "unassigned"  # upcoming, no chef yet
+
+
+STAFFED = {Outcome.completed, Outcome.partly_refunded, Outcome.no_show, Outcome.confirmed}
+HELD_TO_THE_END = {Outcome.completed, Outcome.partly_refunded, Outcome.confirmed, Outcome.unassigned}
+
+
+@dataclass
+class BookingPlan:
+    outcome: Outcome
+    request: BookingCreate  # as first booked (a moved booking names its first date here)
+    times: EventTimes  # where the event finally takes place
+    moved_to: tuple[date, str] | None = None  # (date, slot) of a reschedule
+    booking_id: int | None = None
+    payment_ids: dict[PaymentPurpose, int] = field(default_factory=dict)
+    broken: bool = False  # a step failed: its later steps are skipped
+
+
+@dataclass(frozen=True)
+class Step:
+    at: datetime
+    plan: BookingPlan
+    run: Callable[[HistoryWriter], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class StationHistory:
+    """What the seed left at one station, for the console."""
+
+    code: str
+    left_alone: str | None = None  # why it got no history, e.g. "has bookings already"
+    by_status: dict[str, int] = field(default_factory=dict)
+    payments: int = 0
+    refunds: int = 0
+    seconds: float = 0.0
+
+    @property
+    def made(self) -> bool:
+        return self.left_alone is None
+
+    def summary(self) -> str:
+        if self.left_alone is not None:
+            return f"{self.code}: {self.left_alone}, history left as it is"
+        statuses = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in sorted(self.by_status.items()))
+        return (f"{self.code}: {sum(self.by_status.values())} bookings ({statuses}), {self.payments} payments, "
+                f"{self.refunds} refunds in {self.seconds:.1f} s")
+
+
+async def seed_history(db: Database, settings: Settings, *, codes: Collection[str] | None = None,
+                       progress: Callable[[StationHistory], None] | None = None) -> list[StationHistory]:
+    """Each demo station (of `codes`, default all) without bookings gets ~90 days of past and ~30 days of upcoming
+    events, in one transaction per station. Their emails are marked sent in that transaction: they belong to the
+    past."""
+    results = []
+    for data in DEMO_STATIONS:
+        if codes is not None and data.code not in codes:
+            continue
+        async with db.transaction() as session:
+            result = await _history_of(session, settings, data.code)
+        results.append(result)
+        if progress is not None:
+            progress(result)
+    return results
+
+
+async def _history_of(session: AsyncSession, settings: Settings, code: str) -> StationHistory:
+    started = timer.perf_counter()
+    station = await session.scalar(select(Station).where(Station.code == code))
+    if station is None:
+        return StationHistory(code, "is missing")
+    if why_not := await _write_history(session, settings, station):
+        return StationHistory(code, why_not)
+    return await _tally(session, station, timer.perf_counter() - started)
+
+
+async def _write_history(session: AsyncSession, settings: Settings, station: Station) -> str | None:
+    """The station's history, or why it gets none: real bookings are never mixed with invented ones."""
+    if await session.scalar(select(Booking.id).where(Booking.station_id == station.id).limit(1)) is not None:
+        return "has bookings already"
+    chef_ids = list(await session.scalars(select(Chef.id).where(Chef.station_id == station.id, Chef.is_active)
+                                          .order_by(Chef.id)))
+    if not chef_ids:
+        return "has no active chef"
+    now = utcnow()
+    rules = await get_rules(session, station.id)
+    rng = random.Random(f"{HISTORY_SEED}:{station.code}")  # noqa: S311 - invented data, the same every run
+    planner = HistoryPlanner(rng, station, rules, chef_ids, now)
+    writer = HistoryWriter(session, settings, station, await _office(session, station))
+    await writer.play(planner.steps(), now)
+    await _mark_sent(session)
+    return None
+
+
+async def _office(session: AsyncSession, station: Station) -> Principal:
+    """Who records payments and refunds at the station in the story: its demo admin, else the demo super admin."""
+    email = next((email for email, _, role, code in DEMO_USERS if role is Role.admin and code == station.code),
+                 next(email for email, _, role, _ in DEMO_USERS if role is Role.super_admin))
+    user = await session.scalar(select(User).where(User.email == email, User.is_active))
+    if user is None:
+        return SYSTEM
+    return Principal(user_id=user.id, email=user.email, name=user.name, is_super_admin=user.is_super_admin,
+                     roles=await roles_of(session, user.id))
+
+
+async def _mark_sent(session: AsyncSession) -> None:
+    """The history's emails (receipts, confirmations, reminders…) and its cancellation events belong to the past:
+    marked processed as of when they were written, so no worker sends hundreds of stale emails on start. The
+    cancellation refunds they would have asked staff for are recorded in the history itself."""
+    ids = sorted(set(take_pending_ids(session)))
+    for first in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids[first:first + 500]),
+                                                          OutboxMessage.processed_at.is_(None))
+                              .values(processed_at=OutboxMessage.created_at)
+                              .execution_options(synchronize_session=False))
+
+
+async def _tally(session: AsyncSession, station: Station, seconds: float) -> StationHistory:
+    rows = await session.execute(select(Booking.status, func.count()).where(Booking.station_id == station.id)
+                                 .group_by(Booking.status))
+    by_status = {status: count for status, count in rows.all()}
+    payments = await session.scalar(select(func.count()).select_from(Payment).where(Payment.station_id == station.id))
+    refunds = await session.scalar(select(func.count()).select_from(Refund).where(Refund.station_id == station.id))
+    return StationHistory(code=station.code, by_status=by_status, payments=payments or 0, refunds=refunds or 0,
+                          seconds=seconds)
+
+
+# --- planning: pure, from a seeded RNG ---------------------------------------------------------------------------
+
+
+def _weighted(rng: random.Random, weights: dict[T, int]) -> T:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _between(rng: random.Random, low: datetime, high: datetime) -> datetime:
+    """A random instant in [low, high] (low itself when the range is empty)."""
+    return low + max(high - low, timedelta(0)) * rng.random()
+
+
+class HistoryPlanner:
+    """Decides which days have events, what each booking's life is, and when each of its steps happens."""
+
+    def __init__(self, rng: random.Random, station: Station, rules: BusinessRules, chef_ids: list[int],
+                 now: datetime) -> None:
+        self.rng, self.station, self.rules, self.chef_ids, self.now = rng, station, rules, chef_ids, now
+        self.zone = ZoneInfo(station.timezone)
+        self.today = now.astimezone(self.zone).date()
+        self.latest = now - timedelta(minutes=1)  # a step that must have happened is no later than this
+        self.customers: list[CustomerContact] = []
+
+    def steps(self) -> list[Step]:
+        days = [self.today + timedelta(days=offset) for offset in range(-PAST_DAYS, AHEAD_DAYS + 1)]
+        event_days = [day for day in days if self.rng.random() < EVENT_ODDS[day.isoweekday()]]
+        outcomes = self._deal_outcomes(event_days)
+        free_days = set(days) - set(event_days)
+        steps: list[Step] = []
+        for day in event_days:
+            steps += self._booking_steps(day, outcomes[day], free_days)
+        return sorted(steps, key=lambda step: step.at)
+
+    def _deal_outcomes(self, event_days: list[date]) -> dict[date, Outcome]:
+        """Every state at least a couple of times, the rest the ordinary course of business."""
+        past = [day for day in event_days if day < self.today]
+        ahead = [day for day in event_days if day >= self.today]
+        settled = self.today - timedelta(days=2)  # its closing steps are surely done by now
+        refunded = self.today - timedelta(days=6)  # and a refund days after the party too
+        n = len(past)
+        quotas = [
+            (Outcome.no_show, max(2, n // 25), past, lambda day: day <= settled),
+            (Outcome.cancelled_early, max(2, n // 15), past, lambda day: day <= settled),
+            (Outcome.cancelled_late, max(1, n // 30), past, lambda day: day <= settled),
+            (Outcome.partly_refunded, max(1, n // 25), past, lambda day: day <= refunded),
+            (Outcome.expired, max(2, n // 20), past, lambda day: True),
+            (Outcome.pending, 2, ahead, lambda day: day >= self.today + timedelta(days=3)),
+            (Outcome.cancelled_early, 1, ahead, lambda day: day >= self.today + timedelta(days=6)),
+            (Outcome.expired, 1, ahead, lambda day: True),
+            (Outcome.unassigned, 1, ahead, lambda day: self.today < day <= self.today + timedelta(days=6)),
+        ]
+        dealt: dict[date, Outcome] = {}
+        for outcome, count, days, eligible in quotas:
+            candidates = [day for day in days if day not in dealt and eligible(day)]
+            for day in self.rng.sample(candidates, min(count, len(candidates))):
+                dealt[day] = outcome
+        for day in past:
+            dealt.setdefault(day, Outcome.completed)
+        for day in ahead:  # chefs are assigned in the last week or two; further out, often not yet
+            far = day > self.today + timedelta(days=10)
+            dealt.setdefault(day, Outcome.unassigned if far and self.rng.random() < 0.5 else Outcome.confirmed)
+        return dealt
+
+    def _start(self, day: date, slot: str, guests: int) -> EventTimes:
+        start = local_start(self.zone, day, datetime.strptime(slot, "%H:%M").time())
+        assert start is not None  # the demo's slots are never inside a DST gap
+        return event_times(self.rules, start, guests)
+
+    def _booking_steps(self, day: date, outcome: Outcome, free_days: set[date]) -> list[Step]:
+        rng = self.rng
+        slot = _weighted(rng, SLOT_WEIGHTS)
+        request = self._request(day, slot)
+        guests = request.adults + request.children + request.toddlers
+        times = self._start(day, slot, guests)
+        plan = BookingPlan(outcome, request, times)
+        first = times
+        if outcome in HELD_TO_THE_END and rng.random() < 0.08:  # now and then a party moves its date
+            moved = self._first_date(day, slot, guests, free_days)
+            if moved is not None:
+                plan.request = request.model_copy(update={"event_date": moved})
+                plan.moved_to = (day, slot)
+                first = self._start(moved, slot, guests)
+        created = self._created(outcome, min(first.start, times.start), moved=plan.moved_to is not None)
+        steps = [Step(created, plan, lambda w: w.create(plan))]
+        if outcome is Outcome.pending:
+            return steps
+        hold_lapses = created + timedelta(hours=self.rules.hold_hours)
+        if outcome is Outcome.expired:
+            return steps + [Step(hold_lapses + timedelta(minutes=rng.randint(1, 15)), plan, lambda w: w.expire(plan))]
+        deposit = _between(rng, created + timedelta(minutes=10), min(created + timedelta(hours=20), self.latest))
+        steps.append(self._payment(deposit, plan, PaymentPurpose.deposit, _weighted(rng, DEPOSIT_METHODS)))
+        if plan.moved_to is not None:
+            latest_move = min(first.start, times.start) - timedelta(hours=self.rules.min_notice_hours + 1)
+            steps.append(Step(_between(rng, deposit + timedelta(hours=1), min(latest_move, self.latest)), plan,
+                              lambda w: w.reschedule(plan)))
+        if outcome in STAFFED:
+            chef_id = rng.choice(self.chef_ids)
+            assigned = _between(rng, deposit + timedelta(minutes=30), min(times.start - timedelta(days=1),
+                                                                           self.latest))
+            steps.append(Step(assigned, plan, lambda w: w.assign(plan, chef_id)))
+        if outcome in (Outcome.cancelled_early, Outcome.cancelled_late):
+            return steps + self._cancellation(plan, deposit)
+        if times.start > self.now:  # a past event's reminder would leave nothing anyone looks at: spared for speed
+            reminder = max(times.start - timedelta(hours=self.rules.reminder_hours_before),
+                           deposit + timedelta(minutes=5))
+            steps.append(Step(reminder, plan, lambda w: w.remind(plan)))
+        if outcome is Outcome.no_show:
+            marked = times.start + timedelta(minutes=rng.randint(60, 180))
+            return steps + [Step(marked, plan, lambda w: w.close(plan, BookingStatus.no_show))]
+        return steps + self._event_and_after(plan, deposit)
+
+    def _created(self, outcome: Outcome, first_start: datetime, *, moved: bool) -> datetime:
+        """When the customer booked: 2–40 days ahead (usually one to three weeks), and early enough for the steps
+        the story needs before its event (or before now) to fit: a pending booking in the last day, an expired one
+        more than a hold ago, a cancellation inside the refund window days before it, a move before the notice."""
+        rng = self.rng
+        if outcome is Outcome.pending:
+            return _between(rng, self.now - timedelta(hours=20), self.now - timedelta(minutes=10))
+        notice = timedelta(hours=self.rules.min_notice_hours + 2)
+        min_lead = {Outcome.cancelled_early: timedelta(days=8), Outcome.cancelled_late: timedelta(days=5)}.get(
+            outcome, notice)
+        behind = {Outcome.expired: timedelta(hours=self.rules.hold_hours + 2),
+                  Outcome.cancelled_early: timedelta(days=3)}.get(outcome, timedelta(hours=3))
+        if moved:
+            min_lead, behind = max(min_lead, notice + timedelta(days=4)), max(behind, timedelta(days=2))
+        lead = max(timedelta(days=rng.triangular(2, 40, 10)), min_lead)
+        return min(first_start - lead, self.now - behind)
+
+    def _first_date(self, day: date, slot: str, guests: int, free_days: set[date]) -> date | None:
+        """A free day near `day` that the party first booked, if the timing allows moving from it."""
+        candidates = sorted(free_days & {day + timedelta(days=k) for k in range(-10, 11) if k})
+        if not candidates:
+            return None
+        moved = self.rng.choice(candidates)
+        if min(self._start(moved, slot, guests).start, self._start(day, slot, guests).start) < (
+                self.now + timedelta(days=4)) and day >= self.today:
+            return None  # too close to now for the whole booking-then-moving story to be behind us
+        free_days.discard(moved)
+        return moved
+
+    def _payment(self, at: datetime, plan: BookingPlan, purpose: PaymentPurpose, method: ManualMethod) -> Step:
+        reference = {ManualMethod.zelle: "ZL-{}", ManualMethod.venmo: "VM-{}", ManualMethod.check: "Check #{}",
+                     ManualMethod.cash: "Cash receipt {}"}[method].format(self.rng.randint(1000, 99999))
+        return Step(at, plan, lambda w: w.pay(plan, purpose, method, reference))
+
+    def _cancellation(self, plan: BookingPlan, deposit: datetime) -> list[Step]:
+        rng, start = self.rng, plan.times.start
+        if plan.outcome is Outcome.cancelled_late:
+            refund_closed = start - timedelta(hours=self.rules.deposit_refund_min_hours)
+            at = _between(rng, max(deposit + timedelta(hours=1), refund_closed + timedelta(hours=2)),
+                          start - timedelta(days=1))
+            reason = rng.choice(LATE_CANCEL_REASONS)
+            return [Step(at, plan, lambda w: w.cancel(plan, reason))]
+        at = _between(rng, deposit + timedelta(days=1),
+                      min(start - timedelta(days=5), self.latest - timedelta(hours=3)))
+        reason = rng.choice(EARLY_CANCEL_REASONS)
+        refunded = _between(rng, at + timedelta(hours=2), min(at + timedelta(days=2), self.latest))
+        return [Step(at, plan, lambda w: w.cancel(plan, reason)),
+                Step(refunded, plan, lambda w: w.refund_cancellation(plan))]
+
+    def _event_and_after(self, plan: BookingPlan, deposit: datetime) -> list[Step]:
+        """The balance (now and then sent ahead by transfer, usually paid at the party), the booking closed the
+        next morning, and for a few a goodwill refund of part of the balance."""
+        rng, times = self.rng, plan.times
+        ahead = times.start - timedelta(days=rng.uniform(1, 5))
+        if rng.random() < 0.15 and ahead > deposit + timedelta(hours=1):
+            balance = self._payment(ahead, plan, PaymentPurpose.balance, rng.choice([ManualMethod.zelle,
+                                                                                    ManualMethod.venmo]))
+        else:
+            balance = self._payment(_between(rng, times.start + timedelta(minutes=30), times.end), plan,
+                                    PaymentPurpose.balance, _weighted(rng, BALANCE_METHODS))
+        closed = times.end + timedelta(minutes=rng.randint(60, 18 * 60))
+        steps = [balance, Step(closed, plan, lambda w: w.close(plan, BookingStatus.completed))]
+        if plan.outcome is Outcome.partly_refunded:
+            cents, reason = rng.choice([(2 * self.rules.adult_price_cents, "Two guests fewer than booked"),
+                                        (self.rules.adult_price_cents, "One guest fewer than booked"),
+                                        (5000, "The chef arrived late: goodwill refund")])
+            at = closed + timedelta(hours=rng.randint(20, 96))
+            steps.append(Step(at, plan, lambda w: w.refund_part(plan, cents, reason)))
+        return steps
+
+    def _request(self, day: date, slot: str) -> BookingCreate:
+        rng, rules = self.rng, self.rules
+        guests = round(rng.triangular(6, 40, 14))
+        toddlers = rng.choice([0, 0, 0, 1, 1, 2])
+        children = min(round(guests * rng.uniform(0, 0.35)), rules.children_max, guests - toddlers - 1)
+        adults = guests - children - toddlers
+        upgrades = {rng.choice(sorted(rules.protein_upgrades)): rng.randint(1, max(1, adults // 3))} \
+            if rules.protein_upgrades and rng.random() < 0.5 else {}
+        addons = {code: rng.randint(1, 3) for code in rng.sample(sorted(rules.addons), min(2, len(rules.addons)))
+                  if rng.random() < 0.4}
+        street, city, state, zip_code = rng.choice(DEMO_VENUES[self.station.code])
+        return BookingCreate(
+            station_id=self.station.id, adults=adults, children=children, toddlers=toddlers, upgrades=upgrades,
+            addons=addons, event_date=day, slot_time=slot,
+            venue=Venue(line1=f"{rng.randint(100, 48999)} {street}", city=city, state=state, zip_code=zip_code),
+            customer=self._customer(), allergies=_weighted(rng, ALLERGIES), notes=rng.choice(NOTES))
+
+    def _customer(self) -> CustomerContact:
+        """A new customer, or now and then one who booked before."""
+        if self.customers and self.rng.random() < 0.15:
+            return self.rng.choice(self.customers)
+        first, last = self.rng.choice(FIRST_NAMES), self.rng.choice(LAST_NAMES)
+        area = AREA_CODES.get(self.station.code, "510")
+        customer = CustomerContact(name=f"{first} {last}", email=f"{first}.{last}@example.com".lower(),
+                                   phone=f"({area}) 555-01{self.rng.randint(0, 99):02d}")
+        self.customers.append(customer)
+        return customer
+
+
+# --- writing: each step through the command a person (or the system) would have used -----------------------------
+
+
+class HistoryWriter:
+    """Plays a station's steps in time order, each as of its moment, in a savepoint: a step the rules refuse
+    (which a consistent plan never meets) drops the rest of that booking's story, not the seed."""
+
+    def __init__(self, session: AsyncSession, settings: Settings, station: Station, office: Principal) -> None:
+        self.session, self.settings, self.station, self.office = session, settings, station, office
+        self.staff = Actor.staff(office)
+
+    async def play(self, steps: list[Step], now: datetime) -> None:
+        for step in steps:
+            if step.at > now:
+                break  # the future has not happened yet
+            if step.plan.broken:
+                continue
+            try:
+                async with self.session.begin_nested():
+                    with as_of(step.at):
+                        await step.run(self)
+            except DomainError as exc:
+                step.plan.broken = True
+                log.warning("demo_history_step_refused", station=self.station.code, at=step.at.isoformat(),
+                            outcome=step.plan.outcome.value, detail=exc.detail)
+
+    async def create(self, plan: BookingPlan) -> None:
+        plan.booking_id = (await create_booking(self.session, self.settings, plan.request, actor=CUSTOMER)).booking.id
+
+    async def pay(self, plan: BookingPlan, purpose: PaymentPurpose, method: ManualMethod, reference: str) -> None:
+        booking = await self._booking(plan)
+        if purpose is PaymentPurpose.deposit:
+            amount = booking.quote["deposit_cents"]
+        else:
+            amount = total_due_cents(booking) - (await booking_ledger(self.session, booking.id)).net_paid_cents
+        if amount <= 0:
+            return
+        recorded = await record_manual_payment(self.session, self.settings, self.office, booking.id,
+                                               ManualPaymentCreate(method=method, amount_cents=amount,
+                                                                   reference=reference, purpose=purpose))
+        plan.payment_ids[purpose] = recorded.payment.id
+
+    async def assign(self, plan: BookingPlan, chef_id: int) -> None:
+        await assign_chef(self.session, self.settings, self.staff, self._id(plan), chef_id)
+
+    async def reschedule(self, plan: BookingPlan) -> None:
+        assert plan.moved_to is not None
+        day, slot = plan.moved_to
+        await reschedule_booking(self.session, self.settings, CUSTOMER, self._id(plan), event_date=day,
+                                 slot_time=slot)
+
+    async def remind(self, plan: BookingPlan) -> None:
+        """What the reminder job does for a confirmed event entering its reminder window."""
+        booking = await self._booking(plan)
+        if booking.status != BookingStatus.confirmed.value or booking.reminder_sent_at is not None:
+            return
+        booking.reminder_sent_at = utcnow()
+        await notifications.event_reminder(self.session, self.settings, self.station, booking,
+                                           manage_token(self.settings, booking))
+
+    async def close(self, plan: BookingPlan, outcome: BookingStatus) -> None:
+        await close_booking(self.session, self.settings, self.staff, self._id(plan), outcome=outcome)
+
+    async def cancel(self, plan: BookingPlan, reason: str) -> None:
+        await cancel_booking(self.session, self.settings, CUSTOMER, self._id(plan), reason=reason)
+
+    async def refund_cancellation(self, plan: BookingPlan) -> None:
+        """Staff pay back by hand what the cancellation policy owes (the deposit, inside the refund window)."""
+        owed = (await self._booking(plan)).refund_owed_cents or 0
+        if owed > 0:
+            await self._refund(plan, PaymentPurpose.deposit, owed, "Cancellation refund under the booking policy")
+
+    async def refund_part(self, plan: BookingPlan, cents: int, reason: str) -> None:
+        await self._refund(plan, PaymentPurpose.balance, cents, reason)
+
+    async def expire(self, plan: BookingPlan) -> None:
+        """What the hold-expiry job does once the hold has lapsed."""
+        await release_lapsed_holds_around(self.session, self.settings, self._id(plan))
+
+    async def _refund(self, plan: BookingPlan, purpose: PaymentPurpose, cents: int, reason: str) -> None:
+        payment_id = plan.payment_ids.get(purpose)
+        if payment_id is None:
+            return
+        paid = await self.session.get_one(Payment, payment_id)
+        await refund_payment(self.session, self.settings, None, self.office, payment_id,
+                             RefundCreate(amount_cents=min(cents, paid.amount_cents), reason=reason))
+
+    async def _booking(self, plan: BookingPlan) -> Booking:
+        return await self.session.get_one(Booking, self._id(plan))
+
+    @staticmethod
+    def _id(plan: BookingPlan) -> int:
+        assert plan.booking_id is not None
+        return plan.booking_id

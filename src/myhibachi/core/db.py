@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,25 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+_as_of: ContextVar[datetime | None] = ContextVar("myhibachi_as_of", default=None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The current UTC time, which every command and column default reads; inside `as_of(...)`, that instant."""
+    return _as_of.get() or datetime.now(UTC)
+
+
+@contextmanager
+def as_of(moment: datetime) -> Iterator[None]:
+    """Run the code inside as if it were `moment`, in this task only: the demo seed replays months of bookings
+    through the real commands with it. It exists for writing history, never for serving a request."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given; as_of needs an aware instant")
+    token = _as_of.set(moment.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _as_of.reset(token)
 
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
