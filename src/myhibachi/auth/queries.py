@@ -116,3 +116,16 @@ async def list_users(session: AsyncSession, principal: Principal, *, station_id:
     users = list(await session.scalars(stmt.order_by(User.id).limit(limit + 1)))
     next_cursor = users[limit - 1].id if len(users) > limit else None
     return await _read_users(session, principal, users[:limit]), next_cursor
+
+
+async def user_names(session: AsyncSession, user_ids: set[int]) -> dict[int, tuple[str, str]]:
+    """{id: (name, email)} of the given users: how the audit log names who did what."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(select(User.id, User.name, User.email).where(User.id.in_(sorted(user_ids))))
+    return {user_id: (name, email) for user_id, name, email in rows}
+
+
+async def user_id_by_email(session: AsyncSession, email: str) -> int | None:
+    """The id behind an email address (the audit log's "who" filter), None when there is no such user."""
+    return await session.scalar(select(User.id).where(User.email == email.strip().lower()))

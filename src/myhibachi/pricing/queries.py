@@ -39,7 +39,12 @@ async def quote_for_station(session: AsyncSession, station_id: int, zip_code: st
     station = await session.get(Station, station_id)
     if station is None or not station.is_active:
         raise ValidationFailed.on("body.station_id", "No such station.")
-    rules = await get_rules(session, station_id)
+    return price_party(station, await get_rules(session, station_id), zip_code, order)
+
+
+def price_party(station: Station, rules: BusinessRules, zip_code: str, order: PartyOrder) -> Quote:
+    """A party's quote at a station under the given rules: the saved ones, or (the rules editor's preview) the
+    rules as an admin is typing them."""
     try:
         miles = _distance.miles((station.latitude, station.longitude), zip_code, rules.road_factor)
     except UnknownZip:

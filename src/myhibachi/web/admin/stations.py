@@ -1,7 +1,588 @@
-"""Admin pages: stations (being built)."""
+"""Admin pages: the stations list, creating and editing a station (super admin), and each station's business-rules
+editor with a live preview quote priced by the rules as typed — all through the stations and pricing domains."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from dataclasses import dataclass
+from datetime import time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from myhibachi.auth.permissions import Permission
+from myhibachi.auth.principal import Principal
+from myhibachi.core.errors import Conflict, DomainError, FieldError, NotFound, PermissionDenied, ValidationFailed
+from myhibachi.core.money import format_money
+from myhibachi.core.templating import render
+from myhibachi.core.web import DbSession, PathId, RuntimeDep, discard_changes
+from myhibachi.pricing import commands as pricing_commands
+from myhibachi.pricing.queries import get_rules, price_party
+from myhibachi.pricing.quote import PartyOrder, Quote
+from myhibachi.pricing.rules import BusinessRules
+from myhibachi.stations import commands
+from myhibachi.stations.models import Station
+from myhibachi.stations.queries import get_station
+from myhibachi.stations.schemas import StationCreate, StationUpdate
+from myhibachi.web.admin.render import admin_page, finish, refusal_page, staff_stations
+from myhibachi.web.admin.session import Staff, checked_form
+from myhibachi.web.forms import FormRejected, plain
 
 router = APIRouter(include_in_schema=False)
+P = Permission
+DONE = {"created": "The station is created. It uses the default business rules until you change them.",
+        "saved": "Station saved.", "rules_saved": "Business rules saved: the next quote and booking use them.",
+        "unchanged": "Nothing was changed, so nothing was saved."}
+STATION_FIELDS = ("code", "name", "timezone", "line1", "city", "state", "zip_code", "latitude", "longitude")
+PREVIEW_PARTY = {"preview_zip": "", "preview_adults": "10", "preview_children": "0"}
+
+
+def _done(request: Request) -> str | None:
+    return DONE.get(request.query_params.get("done", ""))
+
+
+def _errors(exc: DomainError) -> dict[str, str]:
+    return {e.field.removeprefix("body."): e.message for e in exc.errors or []}
+
+
+def _invalid(errors: dict[str, str], detail: str = "Please check the highlighted fields; nothing was saved.") \
+        -> ValidationFailed:
+    return ValidationFailed(detail, errors=[FieldError(field=name, message=message, type="value_error")
+                                            for name, message in errors.items()])
+
+
+async def _refused(request: Request, runtime: Any, session: Any, principal: Principal, exc: DomainError) -> Response:
+    await discard_changes(session)
+    return await refusal_page(request, runtime, session, principal, exc)
+
+
+# --- the list -------------------------------------------------------------------------------------------------------
+
+
+@router.get("/admin/stations", response_class=HTMLResponse)
+async def stations_list(request: Request, principal: Staff, session: DbSession, runtime: RuntimeDep) -> Response:
+    if not (principal.has_anywhere(P.stations_manage) or principal.has_anywhere(P.rules_manage)):
+        denied = principal.deny(P.rules_manage, None, "Your role does not manage stations or their rules.")
+        return await refusal_page(request, runtime, session, principal, denied)
+    return await admin_page(request, runtime, session, principal, "stations/list.html", title="Stations and rules",
+                            listed=await staff_stations(session, principal), done=_done(request))
+
+
+# --- creating and editing a station (super admin) ---------------------------------------------------------------
+
+
+def station_values(station: Station | None) -> dict[str, Any]:
+    if station is None:
+        return {name: "" for name in STATION_FIELDS} | {"timezone": "America/Los_Angeles", "is_active": True}
+    return {"code": station.code, "name": station.name, "timezone": station.timezone,
+            "line1": station.address_line1, "city": station.city, "state": station.state,
+            "zip_code": station.zip_code, "latitude": str(station.latitude), "longitude": str(station.longitude),
+            "is_active": station.is_active}
+
+
+def _posted_station(form: dict[str, str]) -> dict[str, Any]:
+    return {name: form.get(name, "") for name in STATION_FIELDS} | {"is_active": bool(form.get("is_active"))}
+
+
+def _coordinate(raw: str, errors: dict[str, str], name: str) -> float | None:
+    if re.fullmatch(r"[+-]?\d{1,3}(\.\d{1,10})?", raw):
+        return float(raw)
+    errors[name] = "Please fill this in." if not raw else "Enter decimal degrees, like 37.5483 or -121.9886."
+    return None
+
+
+def _station_message(name: str, error: dict[str, Any]) -> str:
+    if error["type"] == "string_pattern_mismatch" and name == "code":
+        return "2 to 16 letters, digits or dashes, like SJC."
+    if error["type"] == "string_pattern_mismatch" and name == "state":
+        return "Please enter the 2-letter state code, like CA."
+    return plain(error["msg"])
+
+
+def station_input(form: dict[str, str], *, new: bool) -> StationCreate | StationUpdate:
+    """The form as the stations commands' input; every complaint is named after its form field."""
+    errors: dict[str, str] = {}
+    data: dict[str, Any] = {
+        "name": form.get("name", ""), "timezone": form.get("timezone", ""),
+        "address": {key: form.get(key, "") for key in ("line1", "city", "state", "zip_code")},
+        "latitude": _coordinate(form.get("latitude", ""), errors, "latitude"),
+        "longitude": _coordinate(form.get("longitude", ""), errors, "longitude")}
+    data = {key: value for key, value in data.items() if value is not None}
+    if new:
+        data["code"] = form.get("code", "")
+    else:
+        data["is_active"] = bool(form.get("is_active"))
+    model = StationCreate if new else StationUpdate
+    try:
+        if not errors:
+            return model.model_validate(data)
+        model.model_validate(data | {"latitude": 0.0, "longitude": 0.0})  # the other fields' complaints too
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = str(error["loc"][-1] if error["loc"][0] == "address" else error["loc"][0])
+            errors.setdefault(name, _station_message(name, error))
+    raise _invalid(errors)
+
+
+async def _station_form(request: Request, runtime: Any, session: Any, principal: Principal, station: Station | None,
+                        *, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+                        alert: str | None = None, status: int = 200) -> Response:
+    title = f"Edit {station.name}" if station else "New station"
+    return await admin_page(request, runtime, session, principal, "stations/form.html", title=title,
+                            edited=station, values=values or station_values(station), errors=errors or {},
+                            alert=alert, status=status, done=_done(request),
+                            **({"station": station} if station else {}))
+
+
+@router.get("/admin/stations/new", response_class=HTMLResponse)
+async def new_station_form(request: Request, principal: Staff, session: DbSession, runtime: RuntimeDep) -> Response:
+    try:
+        principal.authorize(P.stations_manage)
+    except PermissionDenied as exc:
+        return await refusal_page(request, runtime, session, principal, exc)
+    return await _station_form(request, runtime, session, principal, None)
+
+
+@router.post("/admin/stations/new", response_class=HTMLResponse)
+async def create_station(request: Request, principal: Staff, session: DbSession, runtime: RuntimeDep) -> Response:
+    try:
+        form = await checked_form(request)
+    except FormRejected as rejected:
+        return await _station_form(request, runtime, session, principal, None, alert=rejected.message,
+                                   values=_posted_station(rejected.form), status=rejected.status)
+    try:
+        principal.authorize(P.stations_manage)
+        data = station_input(form, new=True)
+        assert isinstance(data, StationCreate)
+        created = await commands.create_station(session, principal, data)
+    except (PermissionDenied, NotFound) as exc:
+        return await _refused(request, runtime, session, principal, exc)
+    except DomainError as exc:
+        await discard_changes(session)
+        errors = {"code": exc.detail} if isinstance(exc, Conflict) else _errors(exc)
+        return await _station_form(request, runtime, session, principal, None, values=_posted_station(form),
+                                   errors=errors, alert=exc.detail, status=exc.status)
+    return RedirectResponse(f"/admin/stations/{created.id}?done=created", status_code=303)
+
+
+async def _managed_station(principal: Principal, session: Any, station_id: int) -> Station:
+    principal.authorize(P.stations_manage, station_id)
+    return await get_station(session, station_id)
+
+
+@router.get("/admin/stations/{station_id}", response_class=HTMLResponse)
+async def edit_station_form(station_id: PathId, request: Request, principal: Staff, session: DbSession,
+                            runtime: RuntimeDep) -> Response:
+    if switched := _switched(request, station_id, "/admin/stations/{}"):
+        return switched
+    try:
+        station = await _managed_station(principal, session, station_id)
+    except (PermissionDenied, NotFound) as exc:
+        return await refusal_page(request, runtime, session, principal, exc)
+    return await _station_form(request, runtime, session, principal, station)
+
+
+@router.post("/admin/stations/{station_id}", response_class=HTMLResponse)
+async def edit_station(station_id: PathId, request: Request, principal: Staff, session: DbSession,
+                       runtime: RuntimeDep) -> Response:
+    try:
+        station = await _managed_station(principal, session, station_id)
+    except (PermissionDenied, NotFound) as exc:
+        return await refusal_page(request, runtime, session, principal, exc)
+    try:
+        form = await checked_form(request)
+    except FormRejected as rejected:
+        return await _station_form(request, runtime, session, principal, station, alert=rejected.message,
+                                   status=rejected.status)
+    try:
+        data = station_input(form, new=False)
+        assert isinstance(data, StationUpdate)
+        await commands.update_station(session, principal, station_id, data)
+    except (PermissionDenied, NotFound) as exc:
+        return await _refused(request, runtime, session, principal, exc)
+    except DomainError as exc:
+        await discard_changes(session)
+        station = await get_station(session, station_id)
+        await session.refresh(station)  # as saved: the rollback expired what the failed command had set
+        values = _posted_station(form) | {"code": station.code}
+        return await _station_form(request, runtime, session, principal, station, values=values,
+                                   errors=_errors(exc), alert=exc.detail, status=exc.status)
+    return RedirectResponse(f"/admin/stations/{station_id}?done=saved", status_code=303)
+
+
+# --- the business rules as a form: prices typed in dollars, stored in cents ---------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleField:
+    name: str
+    label: str
+    kind: str  # money, prices (code = money lines), codes, percents, times, decimal, whole, text
+    hint: str | None = None
+
+
+MONEY_HINT = "In dollars and cents, like 55.00."
+RULE_GROUPS: list[tuple[str, list[RuleField]]] = [
+    ("Prices", [
+        RuleField("currency", "Currency", "text", "Three capital letters, like USD."),
+        RuleField("adult_price_cents", "Adult (13+), per person", "money", MONEY_HINT),
+        RuleField("child_price_cents", "Child (6–12), per person", "money", MONEY_HINT),
+        RuleField("toddler_price_cents", "Toddler (5 and under), per person", "money", "0.00 means free."),
+        RuleField("party_minimum_cents", "Party food minimum", "money",
+                  "On food with upgrades and add-ons, before travel and tax."),
+        RuleField("tax_rate_percent", "Sales tax, percent", "decimal",
+                  "On food after the minimum; not on travel or gratuity. Like 8.25."),
+    ]),
+    ("Menu", [
+        RuleField("base_proteins", "Base proteins", "codes", "Codes separated by commas, like chicken, shrimp."),
+        RuleField("protein_upgrades", "Protein upgrades", "prices",
+                  "One a line: code = price per protein swapped in, like lobster_tail = 15.00."),
+        RuleField("extra_protein_cents", "Extra protein, each", "money", "Plus the upgrade price for a premium one."),
+        RuleField("addons", "Add-ons", "prices", "One a line: code = price, like gyoza = 10.00."),
+    ]),
+    ("Travel", [
+        RuleField("travel_free_miles", "Free miles from the station", "whole"),
+        RuleField("travel_per_mile_cents", "Price per mile after that", "money", MONEY_HINT),
+        RuleField("max_service_miles", "Farthest we travel, miles", "whole",
+                  "Beyond it a request becomes an “outside area” lead."),
+        RuleField("road_factor", "Road factor", "decimal", "Straight-line distance times this, like 1.2."),
+    ]),
+    ("Deposit and gratuity", [
+        RuleField("deposit_cents", "Deposit", "money", "Fixed; deducted from the total."),
+        RuleField("suggested_gratuity_percents", "Suggested gratuity, percents", "percents",
+                  "Shown, not charged. Separated by commas, like 20, 25, 30."),
+    ]),
+    ("Scheduling", [
+        RuleField("slot_times", "Start times", "times", "Station time, 24-hour clock, like 12:00, 18:00."),
+        RuleField("event_minutes", "Event length, minutes", "whole"),
+        RuleField("large_party_event_minutes", "Event length for a large party, minutes", "whole"),
+        RuleField("large_party_min_guests", "Guests that make a large party", "whole"),
+        RuleField("busy_before_minutes", "Chef busy before the start, minutes", "whole", "Travel and setup."),
+        RuleField("busy_after_minutes", "Chef busy after the end, minutes", "whole"),
+        RuleField("chef_max_events_per_day", "Most events a chef does a day", "whole"),
+        RuleField("min_notice_hours", "Minimum notice, hours", "whole"),
+        RuleField("max_days_ahead", "Furthest ahead, days", "whole"),
+        RuleField("hold_hours", "Unpaid hold, hours", "whole", "A new booking waits this long for its deposit."),
+    ]),
+    ("Party size", [
+        RuleField("adults_min", "Fewest adults", "whole"),
+        RuleField("adults_max", "Most adults", "whole"),
+        RuleField("children_max", "Most children", "whole"),
+        RuleField("toddlers_max", "Most toddlers", "whole"),
+        RuleField("guests_max", "Most guests in all", "whole"),
+    ]),
+    ("Changes and cancellations", [
+        RuleField("deposit_refund_min_hours", "Full refund if cancelled at least, hours before", "whole"),
+        RuleField("free_reschedule_min_hours", "Free first reschedule at least, hours before", "whole"),
+        RuleField("reschedule_fee_cents", "Late reschedule fee", "money", MONEY_HINT),
+        RuleField("guest_change_min_hours", "Guest count changes until, hours before", "whole"),
+        RuleField("menu_change_min_hours", "Menu changes until, hours before", "whole"),
+        RuleField("reminder_hours_before", "Reminder email, hours before", "whole"),
+    ]),
+]
+RULE_FIELDS = {field.name: field for _, fields in RULE_GROUPS for field in fields}
+# A check across several rules names no field of its own: where its message belongs.
+CROSS_CHECKS = {"base and upgrade": "protein_upgrades", "slot_times": "slot_times", "adults_min": "adults_min"}
+
+
+class Unreadable(ValueError):
+    """Typed text that cannot be read as its kind of value; the message says how to write it."""
+
+
+def dollars(cents: int) -> str:
+    return f"{Decimal(cents) / 100:.2f}"
+
+
+def shown_value(kind: str, value: Any) -> str:
+    """A rule's value as the form shows it."""
+    if kind == "money":
+        return dollars(value)
+    if kind == "prices":
+        return "\n".join(f"{code} = {dollars(cents)}" for code, cents in value.items())
+    if kind == "times":
+        return ", ".join(t.strftime("%H:%M") if isinstance(t, time) else str(t) for t in value)
+    if kind in ("codes", "percents"):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+def rules_values(rules: BusinessRules) -> dict[str, str]:
+    return {name: shown_value(field.kind, getattr(rules, name)) for name, field in RULE_FIELDS.items()}
+
+
+def to_cents(text: str) -> int:
+    """Dollars as typed ("61.50", "$1,200") in integer cents; a fraction of a cent is refused, never rounded."""
+    cleaned = text.replace("$", "").replace(",", "").strip()
+    if not cleaned:
+        raise Unreadable("Please fill this in.")
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        raise Unreadable("Enter an amount in dollars, like 61.50.") from None
+    if not amount.is_finite() or abs(amount) >= 10**9:
+        raise Unreadable("Enter an amount in dollars, like 61.50.")
+    cents = amount * 100
+    if cents != cents.to_integral_value():
+        raise Unreadable("Use whole cents: at most 2 digits after the point.")
+    return int(cents)
+
+
+def _parts(text: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[,\n]", text) if part.strip()]
+
+
+def _time(part: str) -> time:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", part)
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise Unreadable(f"“{part[:20]}” is not a time: write 24-hour times separated by commas, like 12:00, 18:00.")
+    return time(int(match[1]), int(match[2]))
+
+
+def _prices(text: str) -> dict[str, int]:
+    prices: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        code, sep, price = line.partition("=")
+        code = code.strip().lower()
+        if not sep or not code:
+            raise Unreadable(f"Line {number}: write a code, “=” and a price, like gyoza = 10.00.")
+        if code in prices:
+            raise Unreadable(f"“{code[:40]}” is listed twice.")
+        try:
+            prices[code] = to_cents(price)
+        except Unreadable as problem:
+            raise Unreadable(f"Line {number}: {problem}") from None
+    return prices
+
+
+def read_value(kind: str, raw: str) -> Any:
+    """Typed text as a rule's value (the rules model then checks its limits)."""
+    text = raw.strip()
+    if kind == "money":
+        return to_cents(text)
+    if kind == "prices":
+        return _prices(raw)
+    if kind == "codes":
+        return [part.lower() for part in _parts(text)]
+    if kind == "percents":
+        if not all(re.fullmatch(r"\d{1,3}", part.rstrip("%").strip()) for part in _parts(text)):
+            raise Unreadable("Write whole percents separated by commas, like 20, 25, 30.")
+        return [int(part.rstrip("%")) for part in _parts(text)]
+    if kind == "times":
+        return [_time(part) for part in _parts(text)]
+    if not text:
+        raise Unreadable("Please fill this in.")
+    if kind == "whole":
+        if not re.fullmatch(r"[+-]?\d{1,9}", text):
+            raise Unreadable("Please enter a whole number.")
+        return int(text)
+    if kind == "decimal":
+        if not re.fullmatch(r"[+-]?(\d{1,6}(\.\d{0,6})?|\.\d{1,6})", text):
+            raise Unreadable("Enter a number, like 8.25.")
+        return Decimal(text.rstrip("0").rstrip(".") if "." in text else text)  # 8.250 is the saved 8.25
+    return text.upper()  # the currency code
+
+
+def _limit_message(field: RuleField, error: dict[str, Any], currency: str) -> str | None:
+    ctx = error.get("ctx") or {}
+
+    def shown(bound: Any) -> str:
+        return format_money(int(bound), currency) if field.kind in ("money", "prices") else str(bound)
+
+    messages = {
+        "greater_than_equal": lambda: f"Must be at least {shown(ctx.get('ge'))}.",
+        "less_than_equal": lambda: f"Must be at most {shown(ctx.get('le'))}.",
+        "too_short": lambda: f"Enter at least {ctx.get('min_length')}.",
+        "too_long": lambda: f"At most {ctx.get('max_length')} entries.",
+        "decimal_max_places": lambda: f"At most {ctx.get('decimal_places')} digits after the point.",
+        "decimal_max_digits": lambda: "Too many digits.",
+        "string_pattern_mismatch": lambda: "Three capital letters, like USD." if field.name == "currency" else
+        "Codes are lowercase letters, digits and _, starting with a letter, like fried_rice.",
+    }
+    explain = messages.get(error["type"])
+    return explain() if explain else None
+
+
+def _explain(error: dict[str, Any], currency: str) -> tuple[str, str]:
+    """(form field, message in plain words) for one of the rules model's complaints."""
+    loc = error["loc"]
+    if not loc or loc[0] not in RULE_FIELDS:  # a check across rules: beside the rule it is about
+        message = error["msg"].removeprefix("Value error, ")
+        name = next((target for phrase, target in CROSS_CHECKS.items() if phrase in message), "")
+        for field in RULE_FIELDS.values():
+            message = message.replace(field.name, f"“{field.label}”")
+        return name, message[:1].upper() + message[1:]
+    field = RULE_FIELDS[str(loc[0])]
+    message = _limit_message(field, error, currency) or plain(error["msg"])
+    if len(loc) > 1:  # one entry of a list or one line of prices
+        which = f"Entry {loc[1] + 1}" if isinstance(loc[1], int) else f"“{str(loc[1])[:40]}”"
+        message = f"{which}: {message[:1].lower()}{message[1:]}"
+    return field.name, message
+
+
+def typed_rules(form: dict[str, str], saved: BusinessRules) -> BusinessRules:
+    """The rules as typed, checked by the rules model; a rule the form did not send keeps its saved value."""
+    values = saved.model_dump()
+    errors: dict[str, str] = {}
+    for name, field in RULE_FIELDS.items():
+        if name in form:
+            try:
+                values[name] = read_value(field.kind, form[name])
+            except Unreadable as problem:
+                errors[name] = str(problem)
+    currency = form.get("currency", saved.currency).upper()
+    rules: BusinessRules | None = None
+    try:
+        rules = BusinessRules.model_validate(values)
+    except ValidationError as exc:
+        for error in exc.errors():
+            name, message = _explain(dict(error), currency)
+            errors.setdefault(name, message)
+    if errors or rules is None:
+        count = len(errors)
+        raise _invalid(errors, f"Please check the {count} highlighted rule{'s' if count != 1 else ''}; "
+                               "nothing was saved.")
+    return rules
+
+
+def rule_changes(saved: BusinessRules, typed: BusinessRules) -> list[tuple[str, str, str]]:
+    """(label, saved, typed) of every rule the typed form changes."""
+    before, after = rules_values(saved), rules_values(typed)
+    return [(RULE_FIELDS[name].label, before[name].replace("\n", "; "), after[name].replace("\n", "; "))
+            for name in RULE_FIELDS if before[name] != after[name]]
+
+
+# --- the live preview: a party priced by the rules as typed --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    party: dict[str, str]
+    quote: Quote | None = None
+    problems: tuple[str, ...] = ()
+    changes: tuple[tuple[str, str, str], ...] = ()
+    rules_valid: bool = True
+
+
+def _count(raw: str, label: str, problems: list[str]) -> int:
+    if re.fullmatch(r"\d{1,4}", raw):
+        return int(raw)
+    problems.append(f"{label}: please enter a whole number.")
+    return 0
+
+
+def preview(station: Station, saved: BusinessRules, form: dict[str, str]) -> Preview:
+    party = {name: form.get(name, default) for name, default in PREVIEW_PARTY.items()}
+    party["preview_zip"] = party["preview_zip"] or station.zip_code
+    try:
+        typed = typed_rules(form, saved)
+    except ValidationFailed as exc:
+        return Preview(party, rules_valid=False, problems=tuple(
+            f"{RULE_FIELDS[e.field].label if e.field in RULE_FIELDS else 'Rules'}: {e.message}"
+            for e in exc.errors or []))
+    changes = tuple(rule_changes(saved, typed))
+    problems: list[str] = []
+    if not re.fullmatch(r"\d{5}", party["preview_zip"]):
+        problems.append("Venue ZIP code: please enter 5 digits.")
+    adults = _count(party["preview_adults"], "Adults", problems)
+    children = _count(party["preview_children"] or "0", "Children", problems)
+    if problems:
+        return Preview(party, problems=tuple(problems), changes=changes)
+    try:
+        quote = price_party(station, typed, party["preview_zip"], PartyOrder(adults=adults, children=children))
+    except ValidationFailed as exc:
+        messages = [e.message for e in exc.errors or []] or [exc.detail]
+        return Preview(party, problems=tuple(m[:1].upper() + m[1:] for m in messages), changes=changes)
+    return Preview(party, quote=quote, changes=changes)
+
+
+# --- the rules editor ------------------------------------------------------------------------------------------------
+
+
+async def _rules_station(principal: Principal, session: Any, station_id: int) -> tuple[Station, BusinessRules]:
+    principal.authorize(P.rules_manage, station_id)
+    station = await get_station(session, station_id)
+    return station, await get_rules(session, station_id)
+
+
+async def _rules_page(request: Request, runtime: Any, session: Any, principal: Principal, station: Station,
+                      saved: BusinessRules, *, form: dict[str, str] | None = None,
+                      errors: dict[str, str] | None = None, alert: str | None = None, status: int = 200) -> Response:
+    values = rules_values(saved) | (form or {})
+    return await admin_page(request, runtime, session, principal, "stations/rules.html",
+                            title=f"Business rules — {station.name}", station=station, groups=RULE_GROUPS,
+                            values=values, errors=errors or {}, alert=alert, status=status, done=_done(request),
+                            preview=preview(station, saved, values), currency=saved.currency)
+
+
+def _switched(request: Request, station_id: int, path: str) -> Response | None:
+    """The header's station switcher, used on a station's own page: the same page of the station chosen."""
+    wanted = request.query_params.get("station", "")
+    if wanted.isdigit() and len(wanted) <= 18 and int(wanted) != station_id:
+        return RedirectResponse(path.format(int(wanted)), status_code=303)
+    return None
+
+
+@router.get("/admin/stations/{station_id}/rules", response_class=HTMLResponse)
+async def rules_editor(station_id: PathId, request: Request, principal: Staff, session: DbSession,
+                       runtime: RuntimeDep) -> Response:
+    if switched := _switched(request, station_id, "/admin/stations/{}/rules"):
+        return switched
+    try:
+        station, saved = await _rules_station(principal, session, station_id)
+    except (PermissionDenied, NotFound) as exc:
+        return await refusal_page(request, runtime, session, principal, exc)
+    return await _rules_page(request, runtime, session, principal, station, saved)
+
+
+@router.post("/admin/stations/{station_id}/rules", response_class=HTMLResponse)
+async def save_rules(station_id: PathId, request: Request, principal: Staff, session: DbSession,
+                     runtime: RuntimeDep) -> Response:
+    """`go=confirm` saves (with the same command as the API's PUT); anything else only previews (without JS)."""
+    try:
+        station, saved = await _rules_station(principal, session, station_id)
+    except (PermissionDenied, NotFound) as exc:
+        return await refusal_page(request, runtime, session, principal, exc)
+    try:
+        form = await checked_form(request)
+    except FormRejected as rejected:
+        return await _rules_page(request, runtime, session, principal, station, saved, form=rejected.form,
+                                 alert=rejected.message, status=rejected.status)
+    try:
+        typed = typed_rules(form, saved)
+        if form.get("go") != "confirm":
+            return await _rules_page(request, runtime, session, principal, station, saved, form=form)
+        if typed == saved:
+            return RedirectResponse(f"/admin/stations/{station_id}/rules?done=unchanged", status_code=303)
+        await pricing_commands.update_rules(session, principal, station_id, typed)
+    except (PermissionDenied, NotFound) as exc:
+        return await _refused(request, runtime, session, principal, exc)
+    except DomainError as exc:
+        await discard_changes(session)
+        station, saved = await _rules_station(principal, session, station_id)
+        return await _rules_page(request, runtime, session, principal, station, saved, form=form,
+                                 errors=_errors(exc), alert=exc.detail, status=exc.status)
+    return RedirectResponse(f"/admin/stations/{station_id}/rules?done=rules_saved", status_code=303)
+
+
+@router.post("/admin/stations/{station_id}/rules/preview", response_class=HTMLResponse)
+async def preview_rules(station_id: PathId, request: Request, principal: Staff, session: DbSession,
+                        runtime: RuntimeDep) -> Response:
+    """The editor's live preview (htmx): a quote priced by the rules as typed, and what saving would change.
+    Saves nothing; a typing mistake is an answer here (200), shown in place of the quote."""
+    try:
+        station, saved = await _rules_station(principal, session, station_id)
+        form = await checked_form(request)
+    except (PermissionDenied, NotFound) as exc:
+        return Response(exc.detail, status_code=exc.status, media_type="text/plain")
+    except FormRejected as rejected:
+        return Response(rejected.message, status_code=rejected.status, media_type="text/plain")
+    html = render("admin/stations/_preview.html", preview=preview(station, saved, form), money=format_money,
+                  station=station)
+    response = HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    finish(request, response, runtime)
+    return response
