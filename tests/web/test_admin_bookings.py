@@ -522,8 +522,8 @@ async def test_a_slot_taken_meanwhile_is_refused_beside_the_time(client, staff, 
     again = await submit(client, page, ("go", "preview"), slot_time="15:00")
 
     assert taken.response.status_code == 409 and "No chef is free for that time" in taken.errors["slot_time"]
-    assert again.response.status_code == 422 and again.errors["slot_time"] == "That time is not free; please choose " \
-                                                                              "another."
+    assert again.response.status_code == 422 and again.errors["slot_time"] == "That time is not free any more; " \
+                                                                              "please choose another."
     assert await api(created["id"]) == before
 
 

@@ -47,7 +47,7 @@ from myhibachi.stations.models import Station
 from myhibachi.web.admin.render import admin_page, refusal_page, staff_stations
 from myhibachi.web.admin.session import Staff, checked_form, chosen_station
 from myhibachi.web.forms import FormRejected, field_errors
-from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, parse_day
+from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, parse_day, slot_errors
 from myhibachi.web.site.common import clock
 
 router = APIRouter(include_in_schema=False)
@@ -764,37 +764,19 @@ async def _reschedule_render(visit: Visit, t: Target, form: dict[str, str], *, s
                               chosen_day=parse_day(values.get("event_date")))
 
 
-async def _slot_errors(visit: Visit, t: Target, values: dict[str, str]) -> dict[str, str]:
-    """The chosen day and time, against the calendar of times still free."""
-    day = parse_day(values.get("event_date"))
-    if day is None:
-        return {"event_date": "Please choose a date in the calendar."}
-    values["month"] = f"{day:%Y-%m}"
-    if not values.get("slot_time"):
-        return {"slot_time": "Please choose a start time."}
-    if values["slot_time"] not in (await _calendar(visit, t, values)).times(day):
-        values.pop("slot_time")
-        return {"slot_time": "That time is not free; please choose another."}
-    return {}
-
-
 async def _reschedule_steps(visit: Visit, t: Target, form: dict[str, str]) -> Response | None:
     """Calendar navigation and the preview of the chosen time; None when it is the confirmation."""
     go = form.get("go", "preview")
     if go == "confirm":
         return None
     values = _when_values(form)
-    kind, _, value = go.partition(":")
-    if kind == "day":
-        values.update(event_date=value[:10], month=value[:7])
-        values.pop("slot_time", None)
+    if go.startswith(("day:", "month:")):
+        navigate(values, go)
         return await _reschedule_render(visit, t, values)
-    if kind == "month":
-        return await _reschedule_render(visit, t, {**values, "month": value[:7]})
     terms = reschedule_terms(t.rules, t.booking, utcnow())
     if not terms.allowed:
         return await _reschedule_render(visit, t, values, status=409, message=terms.message)
-    if errors := await _slot_errors(visit, t, values):
+    if errors := await slot_errors(values, lambda _day: _calendar(visit, t, values)):
         return await _reschedule_render(visit, t, values, status=422, errors=errors,
                                         message="Please choose a free date and start time.")
     return await _reschedule_render(visit, t, values, preview=True)

@@ -7,6 +7,7 @@ checked when it is left; the booking itself is made by the same command as `POST
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,7 +28,7 @@ from myhibachi.pricing.schemas import QuoteRequest
 from myhibachi.stations.queries import list_public_stations
 from myhibachi.stations.schemas import StationPublic
 from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
-from myhibachi.web.site.calendar import month_of_slots, parse_day
+from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, parse_day, slot_errors
 from myhibachi.web.site.common import clock, page
 from myhibachi.web.site.pages import faq_entries
 
@@ -174,12 +175,7 @@ async def advance(request: Request, session: DbSession, runtime: RuntimeDep) -> 
     if go == "back":
         return await _render(request, runtime, session, draft, STEP_NAMES[max(0, STEP_NAMES.index(step) - 1)])
     if go.startswith(("month:", "day:")):  # calendar navigation: nothing to check yet
-        kind, _, value = go.partition(":")
-        if kind == "day":
-            draft.values.update(event_date=value, month=value[:7])
-            draft.values.pop("slot_time", None)
-        else:
-            draft.values["month"] = value
+        navigate(draft.values, go)
         return await _render(request, runtime, session, draft, "when")
     checks = {"party": _price, "when": _leave_when, "details": _leave_details}
     if step in checks:
@@ -193,18 +189,13 @@ async def advance(request: Request, session: DbSession, runtime: RuntimeDep) -> 
 
 
 async def _leave_when(session: Any, draft: Draft) -> dict[str, str]:
-    day = parse_day(draft.values.get("event_date"))
-    if day is None:
-        return {"event_date": "Please choose a date in the calendar."}
-    slot = draft.values.get("slot_time")
-    assert draft.station and draft.rules  # a priced draft has both
-    cal = await month_of_slots(session, draft.station.id, draft.station.timezone, draft.rules, draft.guests, day)
-    if not slot:
-        return {"slot_time": "Please choose a start time."}
-    if slot not in cal.times(day):
-        draft.values.pop("slot_time", None)
-        return {"slot_time": "That time is not free any more; please choose another."}
-    return {}
+    station, rules = draft.station, draft.rules
+    assert station and rules  # a priced draft has both
+
+    async def month_for(day: date) -> MonthOfSlots:
+        return await month_of_slots(session, station.id, station.timezone, rules, draft.guests, day)
+
+    return await slot_errors(draft.values, month_for)
 
 
 async def _leave_details(session: Any, draft: Draft) -> dict[str, str]:

@@ -4,6 +4,7 @@ availability query says is free can be picked."""
 from __future__ import annotations
 
 import calendar
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -59,3 +60,29 @@ async def month_of_slots(session: AsyncSession, station_id: int, zone: str, rule
     return MonthOfSlots(month=shown, weeks=weeks, free=free,
                         previous=_months_later(shown, -1) if shown > earliest else None,
                         next=_months_later(shown, 1) if shown < latest else None)
+
+
+def navigate(values: dict[str, str], go: str) -> None:
+    """A calendar button pressed: `day:YYYY-MM-DD` picks a day (and forgets the time), `month:YYYY-MM` turns."""
+    kind, _, value = go.partition(":")
+    if kind == "day":
+        values.update(event_date=value[:10], month=value[:7])
+        values.pop("slot_time", None)
+    else:
+        values["month"] = value[:7]
+
+
+async def slot_errors(values: dict[str, str],
+                      month_for: Callable[[date], Awaitable[MonthOfSlots]]) -> dict[str, str]:
+    """The chosen day and start time, checked against the free times of that day's month (`values["month"]` is
+    set to it before `month_for` is asked); a time no longer free is forgotten, so the form asks again."""
+    day = parse_day(values.get("event_date"))
+    if day is None:
+        return {"event_date": "Please choose a date in the calendar."}
+    values["month"] = f"{day:%Y-%m}"
+    if not values.get("slot_time"):
+        return {"slot_time": "Please choose a start time."}
+    if values["slot_time"] not in (await month_for(day)).times(day):
+        values.pop("slot_time")
+        return {"slot_time": "That time is not free any more; please choose another."}
+    return {}

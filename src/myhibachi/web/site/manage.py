@@ -27,7 +27,7 @@ from myhibachi.pricing.quote import MENU_GROUPS, Quote, menu_catalog
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations.models import Station
 from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
-from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, parse_day
+from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, parse_day, slot_errors
 from myhibachi.web.site.common import NO_STORE, clock, missing_page, page
 
 router = APIRouter(include_in_schema=False)
@@ -255,29 +255,6 @@ async def _reschedule_page(request: Request, runtime: Any, session: Any, m: Mana
                    chosen_day=parse_day(values.get("event_date")))
 
 
-def _navigate(values: dict[str, str], go: str) -> None:
-    kind, _, value = go.partition(":")
-    if kind == "day":
-        values.update(event_date=value[:10], month=value[:7])
-        values.pop("slot_time", None)
-    else:
-        values["month"] = value[:7]
-
-
-async def _slot_errors(session: Any, m: Managed, values: dict[str, str]) -> dict[str, str]:
-    """The chosen day and time, against the calendar of times still free."""
-    day = parse_day(values.get("event_date"))
-    if day is None:
-        return {"event_date": "Please choose a date in the calendar."}
-    values["month"] = f"{day:%Y-%m}"
-    if not values.get("slot_time"):
-        return {"slot_time": "Please choose a start time."}
-    if values["slot_time"] not in (await _calendar(session, m, values)).times(day):
-        values.pop("slot_time")
-        return {"slot_time": "That time is not free any more; please choose another."}
-    return {}
-
-
 @router.get("/manage/{token}/reschedule", response_class=HTMLResponse)
 async def reschedule_form(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
     m = await _managed(session, token)
@@ -301,13 +278,13 @@ async def reschedule(token: str, request: Request, session: DbSession, runtime: 
     values = {name: form[name][:20] for name in WHEN_FIELDS if form.get(name)}
     go = form.get("go", "preview")
     if go.startswith(("month:", "day:")):
-        _navigate(values, go)
+        navigate(values, go)
         return await _reschedule_page(request, runtime, session, m, values)
     if go == "confirm":
         return await _move(request, runtime, session, m, values, form.get("fee_cents"))
     if not (terms := m.view.actions.reschedule).allowed:
         return await _reschedule_page(request, runtime, session, m, values, status=409, message=terms.message)
-    if errors := await _slot_errors(session, m, values):
+    if errors := await slot_errors(values, lambda _day: _calendar(session, m, values)):
         return await _reschedule_page(request, runtime, session, m, values, status=422, errors=errors)
     return await _reschedule_page(request, runtime, session, m, values, preview=True)
 
