@@ -199,7 +199,11 @@ async def test_the_booking_page_shows_the_quote_payments_and_history(client, sta
     assert "ZL-1" in text and "by Admin Person" in text
     assert "Chef assigned" in text and "<ins>Chef FRE 2</ins>" in text
     assert "<del>pending deposit</del> → <ins>confirmed</ins>" in text
-    assert "Copies of those emails are not kept" in text
+    reference = created["reference"]
+    messages = re.search(r'<section aria-labelledby="messages-title">.*?</section>', text, re.S).group(0)
+    assert f"We&#39;re holding your date — {reference}" in messages and "dana@example.com" in messages
+    assert f"Deposit received — you are confirmed — {reference}" in messages  # the receipt confirms it
+    assert messages.count("<tr>") == 3  # the heading row, the hold, the confirmation
 
 
 async def test_switching_station_on_a_booking_opens_that_stations_bookings(client, staff, book, admin_sign_in):

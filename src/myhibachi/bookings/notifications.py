@@ -62,7 +62,7 @@ async def email_about_booking(session: AsyncSession, settings: Settings, station
                              "content": booking_calendar(settings, station, booking, link)})
     await queue_email(session, to=to, subject=f"{subject} — {booking.reference}",
                       text=render("email/booking.txt", **context), html=render("email/booking.html", **context),
-                      attachments=attachments)
+                      attachments=attachments, about=booking.reference)
 
 
 async def booking_received(session: AsyncSession, settings: Settings, station: Station, booking: Booking,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ssl
+from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -12,9 +14,10 @@ from urllib.parse import parse_qs, unquote, urlparse
 import aiosmtplib
 import anyio
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from myhibachi.core.outbox import OutboxContext, add_outbox_message, outbox_handler
+from myhibachi.core.outbox import OutboxContext, OutboxMessage, add_outbox_message, outbox_handler
 
 log = structlog.get_logger(__name__)
 
@@ -93,12 +96,29 @@ SEND_EMAIL_TOPIC = "email.send"
 
 
 async def queue_email(session: AsyncSession, *, to: str, subject: str, text: str, html: str | None = None,
-                      attachments: list[dict[str, str]] | None = None) -> None:
+                      attachments: list[dict[str, str]] | None = None, about: str | None = None) -> None:
     """Send an email once this unit of work commits (never for a rolled-back change).
 
-    `attachments`: [{"filename", "content_type" (text/*), "content"}]."""
+    `attachments`: [{"filename", "content_type" (text/*), "content"}]. `about`: what the email concerns (a
+    booking's reference), so staff can see what was sent about it."""
     await add_outbox_message(session, SEND_EMAIL_TOPIC, {"to": to, "subject": subject, "text": text, "html": html,
-                                                         "attachments": attachments or []})
+                                                         "attachments": attachments or [], "about": about})
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    queued_at: datetime
+    to: str
+    subject: str
+    sent_at: datetime | None  # None: still waiting (or failing) to go out
+
+
+async def emails_about(session: AsyncSession, about: str) -> list[SentEmail]:
+    """The emails queued about one thing (a booking's reference), oldest first."""
+    rows = await session.scalars(select(OutboxMessage).where(
+        OutboxMessage.topic == SEND_EMAIL_TOPIC, OutboxMessage.payload["about"].as_string() == about)
+        .order_by(OutboxMessage.id))
+    return [SentEmail(m.created_at, m.payload["to"], m.payload["subject"], m.processed_at) for m in rows]
 
 
 @outbox_handler(SEND_EMAIL_TOPIC)

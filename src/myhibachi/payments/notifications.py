@@ -37,7 +37,7 @@ async def _to_staff(session: AsyncSession, settings: Settings, booking: Booking,
     for to in await staff_emails_with(session, booking.station_id, permission):
         await queue_email(session, to=to, subject=subject,
                           text=render("email/staff_notice.txt", brand=settings.brand_name, subject=subject,
-                                      lines=lines))
+                                      lines=lines), about=booking.reference)
 
 
 def receipt_line(payment: Payment) -> str:

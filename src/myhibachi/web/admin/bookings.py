@@ -32,6 +32,7 @@ from myhibachi.bookings.queries import BookingFilter, list_bookings, read_bookin
 from myhibachi.bookings.schemas import BookingDetail, BookingRead, HistoryEntry, PartyChange, Reason, Reschedule
 from myhibachi.chefs.queries import find_station_chef, on_duty_roster
 from myhibachi.core.db import MAX_ID, utcnow
+from myhibachi.core.email import emails_about
 from myhibachi.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from myhibachi.core.money import format_money
 from myhibachi.core.web import DbSession, RuntimeDep, discard_changes
@@ -537,7 +538,8 @@ async def booking_page(booking_id: str, request: Request, principal: Staff, sess
         people.add(b.cancel_request.requested_by_user_id)
     names = await _staff_names(session, people)
     history = [_history_row(e, zone, t.currency, chefs, names) for e in reversed(b.history)]
-    return await admin_page(request, runtime, session, principal, "bookings/detail.html",
+    messages = await emails_about(session, b.reference)
+    return await admin_page(request, runtime, session, principal, "bookings/detail.html", messages=messages,
                             title=f"Booking {b.reference}", station=t.station, headers=NO_STORE, b=b, t=t,
                             chef=chefs.get(b.chef_id) if b.chef_id else None, names=names, payments=payments,
                             history=history, actions=_offered(t, principal, now), words=_words, when=_when,
