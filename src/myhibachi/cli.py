@@ -60,7 +60,7 @@ def seed_demo(
     settings = get_settings()
 
     def report(station: StationHistory) -> None:
-        console.print(f"[green]✓[/] {station.summary()}")
+        console.print(f"[green]✓[/] {station.summary()}", soft_wrap=True)  # one line each, whatever the width
 
     async def run() -> list:
         # what the demo data changes must not be served stale from a shared (Redis) cache
