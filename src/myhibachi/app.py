@@ -88,12 +88,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     runtime = runtime or Runtime(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        current = app.state.runtime  # not the closure's: `use_runtime` may have swapped it
+        await current.start()
         try:
             yield
         finally:
-            await runtime.stop()
+            await current.stop()
 
     app = FastAPI(
         title=f"{settings.brand_name} API",
@@ -211,3 +212,15 @@ def _instrument(app: FastAPI) -> None:
         app, include_in_schema=False)
     app.state.metrics_registry = registry
     app.state.runtime.cache.metrics.register(registry)
+
+
+def use_runtime(app: FastAPI, runtime: Runtime) -> None:
+    """Serve an app with another runtime (its database, cache, jobs, settings), before its lifespan starts.
+
+    Building the routes takes about a second, so the test harness builds one app per process and gives each
+    test a fresh runtime. Only what reads the runtime follows: the title, CORS and the HTTP metrics stay.
+    """
+    registry = app.state.metrics_registry
+    app.state.runtime.cache.metrics.unregister(registry)
+    app.state.runtime, app.state.settings = runtime, runtime.settings
+    runtime.cache.metrics.register(registry)

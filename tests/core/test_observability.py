@@ -205,6 +205,11 @@ def _samples(body: str, name: str) -> list[Any]:
             if sample.name == name]
 
 
+@pytest.fixture
+def app(fresh_app):  # noqa: ANN001, ANN201 - counts start at zero only in an app of the test's own
+    return fresh_app
+
+
 async def test_metrics_count_requests_by_route_template(client, make_station, make_user, login):
     station = await make_station("FRE")
     await make_user("root@example.com", Role.super_admin)

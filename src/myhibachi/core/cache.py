@@ -132,6 +132,10 @@ class CacheMetrics:
         registry.register(self.requests)
         registry.register(self.errors)
 
+    def unregister(self, registry: CollectorRegistry) -> None:
+        registry.unregister(self.requests)
+        registry.unregister(self.errors)
+
 
 class Cache:
     def __init__(self, backend: CacheBackend, reference_ttl: int = 3600) -> None:
