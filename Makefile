@@ -5,19 +5,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # pytest-xdist workers, one per core of the 2-core CI machine. Each has its own database, and its own Redis database:
-# TEST_REDIS_URL's number + 1 + the worker's index, so keep those within the server's 16. `--dist load` (the default)
-# hands out tests by index: `loadgroup` would not group anything under pytest 9 (xdist sets the dead `_nodeid`).
+# TEST_REDIS_URL's number + 1 + the worker's index, so keep those within the server's 16. `worksteal` hands out tests
+# in chunks and lets an idle worker take the rest of a busy one's, so one long test at the end costs no more than
+# itself (`loadgroup` would not group anything under pytest 9: xdist sets the dead `_nodeid`).
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/pytest --cov=src/myhibachi --cov-branch --cov-report= -p no:cacheprovider \
-	-n $(TEST_WORKERS) --dist load
+PYTEST := $(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal --durations=15
+COVERAGE := --cov=src/myhibachi --cov-branch --cov-report=
+# The browser tests run once: on PostgreSQL and Redis (the production path) when they are configured, else on SQLite.
+# The CLI's tests run once too: they use a SQLite file of their own on either pass.
+ifdef TEST_DATABASE_URL
+SQLITE_PASS := -m "not browser"
+else
+SQLITE_PASS :=
+endif
+# $(call timed,label,command): run it, then say how long it took (and keep its exit status).
+timed = start=$$(date +%s); $(2); status=$$?; echo "== $(1): $$(( $$(date +%s) - start )) s"; exit $$status
 
-.PHONY: run test install lint clean
+.PHONY: run test test-fast install lint clean
 
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+	@$(call timed,install,test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+		$(BIN)/python -m pip install --quiet --upgrade pip && \
+		$(BIN)/python -m pip install --quiet -e '.[dev]' && touch $(STAMP))
 
 install: $(STAMP)
 
@@ -26,17 +35,21 @@ run: install
 	$(BIN)/myhibachi seed-demo
 	$(BIN)/myhibachi serve
 
-# The suite runs on SQLite + in-memory services, then again on PostgreSQL + Redis when
-# TEST_DATABASE_URL / TEST_REDIS_URL are set; coverage is combined over both runs.
+# The suite runs on SQLite + in-process services, then again on PostgreSQL + Redis when TEST_DATABASE_URL /
+# TEST_REDIS_URL are set; coverage is combined over both runs.
 test: install
 	@rm -f .coverage .coverage.*
 	@echo "== tests on SQLite, in-process cache and jobs =="
-	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(PYTEST)
+	@$(call timed,SQLite pass,env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(PYTEST) $(COVERAGE) $(SQLITE_PASS))
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 		echo "== tests on PostgreSQL ($$TEST_DATABASE_URL) and Redis ($${TEST_REDIS_URL:-unset}) =="; \
-		$(PYTEST) --cov-append; \
+		$(call timed,PostgreSQL and Redis pass,$(PYTEST) $(COVERAGE) --cov-append -m "not own_sqlite"); \
 	fi
-	$(BIN)/coverage report --fail-under=90
+	@$(call timed,coverage report,$(BIN)/coverage report --fail-under=90)
+
+# The quick loop while working: SQLite, no browser, no coverage.
+test-fast: install
+	@$(call timed,fast tests,env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(PYTEST) -m "not browser")
 
 lint: install
 	$(BIN)/ruff check src tests

@@ -4,10 +4,13 @@ TEST_DATABASE_URL is set), Redis when TEST_REDIS_URL is set, and the app served 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import shutil
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -30,6 +33,7 @@ from myhibachi.core.db import Database, create_engine
 from myhibachi.core.migrations import upgrade_to_head
 from myhibachi.core.observability import configure_logging
 from myhibachi.core.runtime import Runtime
+from myhibachi.demo import StationHistory, seed_demo
 from myhibachi.schema import metadata
 from myhibachi.settings import Environment, Settings
 from myhibachi.stations.commands import ensure_station
@@ -132,6 +136,63 @@ async def database_url(migrated_database: str, tmp_path: Path) -> str:
     path = tmp_path / "test.sqlite"
     shutil.copyfile(migrated_database, path)
     return f"sqlite+aiosqlite:///{path}"
+
+
+@dataclass(frozen=True)
+class DemoTemplate:
+    """The whole demo (stations, users, chefs, every station's history), seeded once, for tests to copy."""
+
+    url: str
+    started_at: datetime  # the clock just before seeding: the history's "now"
+    seeded_at: datetime  # and just after
+    reports: list[StationHistory]
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTemplate]:
+    """Seeding the history takes seconds per station: done once per test process that asks, then copied."""
+    if PG_URL:
+        url = make_url(PG_URL).set(database=f"myhibachi_demo_{os.getpid()}")
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)', PG_URL))
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{url.database}"', PG_URL))
+        url_str = url.render_as_string(hide_password=False)
+    else:
+        url_str = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite'}"
+    upgrade_to_head(url_str)
+    reports: list[StationHistory] = []
+    settings = Settings(_env_file=None, environment=Environment.test, secret_key=TEST_SECRET,  # type: ignore[call-arg]
+                        database_url=url_str, mail_dir=tmp_path_factory.mktemp("demo-mail"))
+
+    async def seed() -> None:
+        db = Database(url_str)
+        try:
+            await seed_demo(db, settings, progress=reports.append)
+        finally:
+            await db.dispose()
+
+    started_at = datetime.now(UTC)
+    asyncio.run(seed())
+    yield DemoTemplate(url_str, started_at, datetime.now(UTC), reports)
+    if PG_URL:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{make_url(url_str).database}" WITH (FORCE)', PG_URL))
+
+
+@pytest.fixture
+async def demo_database_url(demo_template: DemoTemplate, tmp_path: Path) -> AsyncIterator[str]:
+    """A copy of the seeded demo for one test (a file copy, or a PostgreSQL database made from it as a template)."""
+    if not PG_URL:
+        path = tmp_path / "demo.sqlite"
+        shutil.copyfile(make_url(demo_template.url).database, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    template = make_url(demo_template.url).database
+    copy = make_url(PG_URL).set(database=f"{template}_{next(_copies)}")
+    await _pg_admin(f'CREATE DATABASE "{copy.database}" TEMPLATE "{template}"', PG_URL)
+    yield copy.render_as_string(hide_password=False)
+    await _pg_admin(f'DROP DATABASE IF EXISTS "{copy.database}" WITH (FORCE)', PG_URL)
+
+
+_copies = itertools.count(1)
 
 
 @pytest.fixture
