@@ -11,10 +11,13 @@ from collections.abc import AsyncIterator
 from itertools import count
 
 import pytest
+import structlog
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 from redis.exceptions import ConnectionError as RedisConnectionError
+from structlog.testing import capture_logs
 
+from myhibachi.core import cache as cache_module
 from myhibachi.core.cache import Cache, MemoryBackend, RedisBackend, cache_for
 
 
@@ -129,18 +132,25 @@ async def test_a_failed_computation_reaches_every_waiter_and_is_not_cached(cache
     assert recovered.total_cents == 100
 
 
-async def test_with_redis_on_a_closed_port_every_lookup_is_computed_logged_and_counted(caplog):
+async def test_with_redis_on_a_closed_port_every_lookup_is_computed_logged_and_counted(monkeypatch):
+    # A logger of its own: the module's may be bound already to an earlier test's logging configuration.
+    monkeypatch.setattr(cache_module, "log", structlog.get_logger(cache_module.__name__))
     cache = cache_for(f"redis://127.0.0.1:{closed_port()}/0")
     registry = CollectorRegistry()
     cache.metrics.register(registry)
     compute = Counter()
     try:
-        results = [await lookup(cache, compute) for _ in range(3)]
-        await cache.invalidate(["payments:1"])  # a write while Redis is down does not fail the write
+        with capture_logs() as logged:
+            results = [await lookup(cache, compute) for _ in range(3)]
+            await cache.invalidate(["payments:1"])  # a write while Redis is down does not fail the write
     finally:
         await cache.close()
 
     assert [r.total_cents for r in results] == [100, 200, 300]
+    # Logged once when the outage begins (not once per lookup), naming the failed operation and the error.
+    assert [(e["event"], e["log_level"], e["operation"]) for e in logged] == [
+        ("cache_unavailable", "warning", "versions")]
+    assert logged[0]["error"]
     assert counted(registry, "myhibachi_cache_errors_total", operation="versions") == 3
     assert counted(registry, "myhibachi_cache_errors_total", operation="bump") == 1
 

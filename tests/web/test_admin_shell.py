@@ -98,11 +98,18 @@ async def test_signing_out_ends_the_session_for_good(client, staff):
 
 
 async def test_the_session_lapses_after_the_idle_time(client, staff, clock, settings):
-    await sign_in(client, "admin@example.com")
+    page = await sign_in(client, "admin@example.com")
+    assert page.response.status_code == 200 and "<h1>Dashboard" in page.text
+    cookie = client.cookies.get("mh_admin")
+    assert cookie and (await client.get("/admin")).status_code == 200  # signed in
 
     clock.shift(timedelta(minutes=settings.admin_idle_minutes + 1))
+    # Presented again by hand: the test client's cookie jar would drop the expired cookie by itself, which would
+    # hide a server that still accepted it. The server must refuse it.
+    client.cookies.set("mh_admin", cookie)
+    lapsed = await client.get("/admin")
 
-    assert (await client.get("/admin")).status_code == 303
+    assert lapsed.status_code == 303 and lapsed.headers["location"] == "/admin/login"
 
 
 @pytest.mark.parametrize(("email", "shown", "hidden"), [
@@ -160,14 +167,31 @@ async def test_live_updates_carry_only_the_stations_of_the_viewer(staff):
     viewer = Principal(user_id=1, email="a@example.com", name="A", is_super_admin=False, roles={staff.id: Role.admin})
     stream = change_stream(Request(), changes, viewer, lifetime=5)
     assert await anext(stream) == "retry: 3000\n\n"
+    assert await subscribers(changes) == 1  # the stream subscribes before its first line
 
     pending = asyncio.ensure_future(anext(stream))
-    await asyncio.sleep(0.05)
     await changes.publish({f"bookings:{staff.id + 1}"})  # another station's: not passed on
     await changes.publish({f"bookings:{staff.id}", "bookings:all", "stations"})
 
     assert await asyncio.wait_for(pending, 2) == f'event: change\ndata: ["bookings:{staff.id}"]\n\n'
     await stream.aclose()
+
+
+async def subscribers(changes: LocalChanges | RedisChanges) -> int:
+    """How many subscriptions the feed has (Redis: to its channel, from any client)."""
+    if isinstance(changes, LocalChanges):
+        return len(changes._queues)
+    [(_channel, count)] = await changes._redis.pubsub_numsub(changes._channel)
+    return count
+
+
+async def until_subscribed(changes: LocalChanges | RedisChanges, before: int, within: float = 10.0) -> None:
+    """Until the feed has more than `before` subscriptions: Redis confirms a SUBSCRIBE asynchronously, and a
+    message published before it is not delivered. Polls; fails after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while (count := await subscribers(changes)) <= before:
+        assert asyncio.get_running_loop().time() < deadline, f"still {count} subscriptions after {within} s"
+        await asyncio.sleep(0.01)
 
 
 async def first_with(queue: asyncio.Queue, tag: str) -> frozenset[str]:
@@ -182,8 +206,9 @@ async def test_a_change_published_by_one_process_reaches_another(redis_url, staf
     shared = LocalChanges()
     writer, reader = (RedisChanges(redis_url), RedisChanges(redis_url)) if redis_url else (shared, shared)
     try:
+        before = await subscribers(reader)
         async with reader.subscribe() as queue:
-            await asyncio.sleep(0.1)  # Redis confirms the subscription asynchronously
+            await until_subscribed(reader, before)
             await writer.publish({"payments:7"})
             assert await asyncio.wait_for(first_with(queue, "payments:7"), 2) == frozenset({"payments:7"})
     finally:
@@ -192,8 +217,9 @@ async def test_a_change_published_by_one_process_reaches_another(redis_url, staf
 
 
 async def test_a_committed_booking_is_announced(client, staff, runtime, book):
+    before = await subscribers(runtime.changes)
     async with runtime.changes.subscribe() as queue:
-        await asyncio.sleep(0.05)
+        await until_subscribed(runtime.changes, before)
         await book(staff.id)
         tags = await asyncio.wait_for(first_with(queue, f"bookings:{staff.id}"), 2)
 
