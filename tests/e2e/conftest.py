@@ -1,5 +1,10 @@
 """Browser tests: Debian's Chromium driven by Playwright against the app served by uvicorn on 127.0.0.1, on a
-database of its own (SQLite, or PostgreSQL when TEST_DATABASE_URL is set) loaded with the demo data."""
+database of its own (SQLite, or PostgreSQL when TEST_DATABASE_URL is set) loaded with the demo data.
+
+One Chromium per test process, launched on the first browser test and shared by all of them on one session-scoped
+event loop (Playwright's objects belong to the loop that made them); each test gets a context of its own (cookies,
+storage) and a page in it. Dates come from the station's clock, never the host's: the live server runs on the real
+time, so the tests pick days by what the calendar offers on or after a day counted from the station's today."""
 
 from __future__ import annotations
 
@@ -10,12 +15,17 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
+import pytest_asyncio
 import uvicorn
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
+from pytest_asyncio import is_async_test
 from sqlalchemy.engine import make_url
 
 from myhibachi.app import create_app
@@ -30,20 +40,42 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SCREENSHOTS = Path("artifacts/screenshots")
+HERE = Path(__file__).resolve().parent
 T = TypeVar("T")
 
 
-@pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    """A fresh Chromium page (Playwright's async API: its sync API would hold an event loop in this thread for the
-    rest of the session, which every asyncio.run() after it would trip over)."""
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/e2e is marked `browser`, and its coroutine runs on the session's event loop, the one
+    the shared Chromium was launched on. (This hook sees every collected item, not only this directory's.)"""
+    session_loop = pytest.mark.asyncio(loop_scope="session")
+    for item in items:
+        if not item.path.resolve().is_relative_to(HERE):
+            continue
+        item.add_marker(pytest.mark.browser)
+        if is_async_test(item):
+            item.add_marker(session_loop, append=False)  # closest marker: before auto mode's plain one
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Chromium, launched once per test process (Playwright's async API: its sync API would hold an event loop in
+    this thread for the rest of the session, which every asyncio.run() after it would trip over)."""
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
-            context = await browser.new_context()
-            yield await context.new_page()
+            yield chromium
         finally:
-            await browser.close()
+            await chromium.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A page in a fresh browser context: no cookie, storage or cache of another test."""
+    context = await browser.new_context()
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()
 
 
 def _free_port() -> int:
@@ -53,7 +85,8 @@ def _free_port() -> int:
 
 
 def _off_the_loop(run: Callable[[], T]) -> T:
-    """Playwright's sync API keeps an event loop running in this thread: asyncio work goes to another one."""
+    """asyncio.run() in a thread of its own: this thread's event loop is pytest-asyncio's (the session's one, shared
+    by the browser tests), which asyncio.run() here would replace and then close."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(run).result()
 
@@ -124,3 +157,55 @@ def screenshot(page: Page) -> Callable[[str], Awaitable[Path]]:
         return path
 
     return take
+
+
+# --- the station's clock and its calendar ------------------------------------------------------------------------
+
+
+async def station_now(live_server: str, station_id: int = 1) -> datetime:
+    """Now on the station's clock, in its zone as the stations API gives it (demo station 1: Fremont,
+    America/Los_Angeles). The host's date (`date.today()`, UTC here) is a day ahead every evening there."""
+    async with httpx.AsyncClient(base_url=live_server + "/api/v1") as api:
+        stations = (await api.get("/stations")).json()
+    [zone] = [s["timezone"] for s in stations if s["id"] == station_id]
+    return datetime.now(ZoneInfo(zone))
+
+
+async def station_today(live_server: str, station_id: int = 1) -> date:
+    return (await station_now(live_server, station_id)).date()
+
+
+async def first_free_slot(live_server: str, on_or_after: date, *, guests: int = 10, station_id: int = 1,
+                          days: int = 60) -> tuple[str, str]:
+    """The first start time the availability API offers on or after a station-local day: (YYYY-MM-DD, HH:MM)."""
+    async with httpx.AsyncClient(base_url=live_server + "/api/v1") as api:
+        response = await api.get(f"/stations/{station_id}/availability", params={
+            "start": on_or_after.isoformat(), "end": (on_or_after + timedelta(days=days - 1)).isoformat(),
+            "guests": guests})
+    assert response.status_code == 200, response.text
+    free = [(d["date"], s["time"]) for d in response.json()["days"] for s in d["slots"] if s["available"]]
+    assert free, f"no free start time in the {days} days from {on_or_after}"
+    return free[0]
+
+
+async def choose_day(page: Page, on_or_after: date | None = None, *, months: int = 13) -> str:
+    """Presses the first day the calendar on the page offers (its enabled day buttons) on or after `on_or_after`,
+    turning to the next month with its button while the month shown has none; returns the day (YYYY-MM-DD).
+    However few days are left in the month, whatever the date."""
+    title = page.locator("#cal-title")
+    for _ in range(months):
+        await expect(title).to_be_visible()
+        await page.wait_for_load_state("domcontentloaded")  # the whole month, not the part parsed so far
+        values = await page.locator("button.day").evaluate_all("buttons => buttons.map(b => b.value)")
+        days = [value.removeprefix("day:") for value in values]
+        wanted = [day for day in days if on_or_after is None or date.fromisoformat(day) >= on_or_after]
+        if wanted:
+            button = page.locator(f'button.day[value="day:{wanted[0]}"]')
+            await button.click()
+            await expect(button).to_have_attribute("aria-pressed", "true")  # the page with that day's times
+            return wanted[0]
+        following = page.get_by_role("button", name="Next month")
+        month = (await following.get_attribute("value")).removeprefix("month:")
+        await following.click()
+        await expect(title).to_have_text(date.fromisoformat(f"{month}-01").strftime("%B %Y"))
+    raise AssertionError(f"no day offered on or after {on_or_after} in {months} months of the calendar")

@@ -5,14 +5,14 @@ cancellation and an admin declining it. axe-core on every page passed, and a scr
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import choose_day, first_free_slot, sign_in, station_today
 
 
 async def accessible(page: Page) -> None:
@@ -29,18 +29,15 @@ async def step(page: Page, screenshot: Any, name: str) -> None:
 
 
 async def book_through_the_api(live_server: str, days_ahead: int, email: str) -> dict[str, Any]:
-    """A booking at Fremont on the first free start time `days_ahead` days from today (at least 3: the notice)."""
+    """A booking at Fremont on the first free start time at least `days_ahead` days after the station's today
+    (at least 3: the notice)."""
     async with httpx.AsyncClient(base_url=live_server + "/api/v1") as api:
         station = next(s for s in (await api.get("/stations")).json() if s["code"] == "FRE")
-        for offset in range(days_ahead, days_ahead + 30):
-            day = (date.today() + timedelta(days=offset)).isoformat()
-            availability = (await api.get(f"/stations/{station['id']}/availability",
-                                          params={"start": day, "end": day, "guests": 10})).json()
-            free = [s["time"] for s in availability["days"][0]["slots"] if s["available"]]
-            if free:
-                break
+        today = await station_today(live_server, station["id"])
+        day, time = await first_free_slot(live_server, today + timedelta(days=days_ahead), guests=10,
+                                          station_id=station["id"])
         created = await api.post("/bookings", json={
-            "station_id": station["id"], "adults": 8, "children": 2, "event_date": day, "slot_time": free[0],
+            "station_id": station["id"], "adults": 8, "children": 2, "event_date": day, "slot_time": time,
             "venue": {"line1": "1 Admin Test Way", "city": "Fremont", "state": "CA", "zip_code": "94538"},
             "customer": {"name": "Robin Admin-Test", "email": email, "phone": "5105550177"},
             "allergies": "Peanuts (one guest)"})
@@ -94,7 +91,7 @@ async def test_a_booking_from_the_list_to_its_cancellation(page, live_server, sc
 
     await page.get_by_role("link", name="Reschedule").click()
     await step(page, screenshot, "admin-booking-reschedule")
-    await page.locator("button.day").nth(2).click()
+    await choose_day(page)  # the first day offered, turning the month if it has none left
     await page.locator('input[name="slot_time"]').first.check()
     await page.get_by_role("button", name="Check the terms").last.click()
     await expect(page.get_by_role("heading", name="Check the move")).to_be_visible()

@@ -8,7 +8,7 @@ import csv
 import io
 import re
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
 from myhibachi.demo import DEMO_PASSWORD
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import first_free_slot, sign_in, station_today
 
 
 async def accessible(page: Page) -> None:
@@ -36,11 +36,8 @@ async def step(page: Page, screenshot: Any, name: str) -> None:
 async def paid_booking(live_server: str, reference: str) -> tuple[int, int]:
     """A booking made through the public API on the first free time, and its deposit recorded by staff as a Zelle
     transfer; returns (booking id, payment id)."""
+    day, time = await first_free_slot(live_server, await station_today(live_server) + timedelta(days=5), guests=4)
     async with httpx.AsyncClient(base_url=live_server + "/api/v1") as api:
-        start = date.today() + timedelta(days=5)
-        days = (await api.get("/stations/1/availability", params={
-            "start": start.isoformat(), "end": (start + timedelta(days=60)).isoformat(), "guests": 4})).json()["days"]
-        day, time = next((d["date"], s["time"]) for d in days for s in d["slots"] if s["available"])
         booked = await api.post("/bookings", json={
             "station_id": 1, "adults": 4, "event_date": day, "slot_time": time, "allergies": "none",
             "venue": {"line1": "1 Main St", "city": "Fremont", "state": "CA", "zip_code": "94538"},
@@ -112,7 +109,8 @@ async def sign_out(page: Page) -> None:
 
 async def test_a_manager_approves_time_off_a_chef_asked_for(page, live_server, screenshot):
     reason = f"Family visit {uuid.uuid4().hex[:6]}"
-    first = date.today() + timedelta(days=300 + uuid.uuid4().int % 30)  # far off: other tests book soon dates
+    # Far off (other tests book soon dates), counted from the station's today.
+    first = await station_today(live_server) + timedelta(days=300 + uuid.uuid4().int % 30)
     await sign_in(page, live_server, "chef@example.com")
 
     await page.get_by_role("link", name="My time off").click()

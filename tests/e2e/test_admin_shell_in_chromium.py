@@ -3,8 +3,9 @@ without accessibility violations, and a new booking appearing on an open dashboa
 
 from __future__ import annotations
 
+import asyncio
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
 from myhibachi.demo import DEMO_PASSWORD
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import first_free_slot, sign_in, station_today
 
 
 async def no_serious_violations(page: Page) -> None:
@@ -59,17 +60,39 @@ async def test_each_role_sees_its_menu(page, live_server, email, expected):
     assert menu == expected
 
 
+async def listening_for_changes(page: Page) -> asyncio.Event:
+    """Set once the page's event stream has sent its first bytes: the server sends them after subscribing to the
+    changes (the response's headers come before that, so `EventSource.onopen` would be too early)."""
+    cdp = await page.context.new_cdp_session(page)
+    streams: set[str] = set()
+    subscribed = asyncio.Event()
+
+    def response(event: dict) -> None:
+        if event["response"]["url"].endswith("/admin/events"):
+            streams.add(event["requestId"])
+
+    def data(event: dict) -> None:
+        if event["requestId"] in streams and event.get("dataLength", 0) > 0:
+            subscribed.set()
+
+    cdp.on("Network.responseReceived", response)
+    cdp.on("Network.dataReceived", data)
+    await cdp.send("Network.enable")
+    return subscribed
+
+
 async def test_a_new_booking_appears_on_an_open_dashboard(page, live_server, screenshot):
+    subscribed = await listening_for_changes(page)
     await sign_in(page, live_server, "admin@example.com")
     await page.evaluate("window.samePage = true")  # gone if the page reloads
-    day = (date.today() + timedelta(days=5)).isoformat()
+    # Inside the dashboard's 14 days ahead, after the notice: counted from the station's today.
+    today = await station_today(live_server)
+    day, slot = await first_free_slot(live_server, today + timedelta(days=3), guests=9, days=12)
     body = {"station_id": 1, "adults": 9, "event_date": day, "allergies": "none",
             "venue": {"line1": "1 Live Update Way", "city": "Fremont", "state": "CA", "zip_code": "94538"},
             "customer": {"name": "Lee Live", "email": "live@example.com", "phone": "5105550101"}}
+    await asyncio.wait_for(subscribed.wait(), timeout=10)  # the page's event stream is open
     async with httpx.AsyncClient(base_url=live_server + "/api/v1") as api:
-        availability = (await api.get("/stations/1/availability", params={"start": day, "end": day})).json()
-        slot = next(s["time"] for s in availability["days"][0]["slots"] if s["available"])
-        await page.wait_for_timeout(300)  # the page's event stream is open
         created = await api.post("/bookings", json={**body, "slot_time": slot})
     assert created.status_code == 201, created.text
 

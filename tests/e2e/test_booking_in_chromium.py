@@ -9,13 +9,15 @@ card page's server side is tested against the Stripe emulator in tests/web/test_
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from myhibachi.demo import DEMO_PASSWORD
+from tests.e2e.conftest import SCREENSHOTS, choose_day, station_today
 
 DETAILS = {"Street address": "4100 Mowry Ave", "City": "Fremont", "State": "CA", "Your name": "Dana Lee",
            "Email": "dana@example.com", "Mobile phone": "(510) 555-0142", "Allergies": "Shellfish (one guest)"}
@@ -44,11 +46,11 @@ async def fill_party(page: Page, adults: str = "12") -> None:
 
 
 async def pick_first_free_time(page: Page) -> tuple[str, str]:
-    await page.locator("button.day").first.click()
-    chosen_day = await page.locator('button.day[aria-pressed="true"]').get_attribute("value")
+    """The first day the calendar offers (in a later month if this one has none left) and its first time."""
+    chosen_day = await choose_day(page)
     first_time = page.locator('input[name="slot_time"]').first
     await first_time.check()
-    return chosen_day.removeprefix("day:"), await first_time.get_attribute("value")
+    return chosen_day, await first_time.get_attribute("value")
 
 
 async def fill_details(page: Page) -> None:
@@ -126,9 +128,11 @@ async def test_the_whole_journey(page, live_server, screenshot):
     await page.get_by_role("link", name=re.compile("Back to your booking")).click()
 
     await page.get_by_role("link", name="Reschedule").click()
+    await expect(page.locator("#cal-title")).to_be_visible()
     await step(page, screenshot, "journey-8-reschedule")
-    buttons = page.locator("button.day")
-    await buttons.nth(6).click()  # a day far enough ahead for a refund if cancelled
+    # A day far enough ahead for the whole deposit back when cancelled (96 hours' notice): a week after the
+    # station's today, in this month or a later one.
+    await choose_day(page, await station_today(live_server) + timedelta(days=7))
     await page.locator('input[name="slot_time"]').first.check()
     await page.get_by_role("button", name="Check the terms").click()
     await step(page, screenshot, "journey-9-reschedule-terms")
@@ -148,8 +152,8 @@ async def test_the_whole_journey(page, live_server, screenshot):
     assert final["status"] == "cancelled" and final["refund_owed_cents"] == final["quote"]["deposit_cents"]
 
 
-async def test_booking_with_javascript_off(live_server, screenshot, page):
-    context = await page.context.browser.new_context(java_script_enabled=False)
+async def test_booking_with_javascript_off(live_server, browser: Browser):
+    context = await browser.new_context(java_script_enabled=False)
     nojs = await context.new_page()
     try:
         await nojs.goto(live_server + "/book")
@@ -165,7 +169,8 @@ async def test_booking_with_javascript_off(live_server, screenshot, page):
         await nojs.get_by_role("button", name="Hold my date and pay the deposit").click()
 
         await expect(nojs.get_by_role("heading", name="Pay the deposit")).to_be_visible()
-        await nojs.screenshot(path="artifacts/screenshots/nojs-deposit.png", full_page=True)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await nojs.screenshot(path=str(SCREENSHOTS / "nojs-deposit.png"), full_page=True)
         assert "/pay" in nojs.url
     finally:
         await context.close()
@@ -224,6 +229,13 @@ async def test_booking_with_the_keyboard_only(page, live_server, screenshot):
     await page.keyboard.press("Enter")  # Enter sends the step, as the Continue button would
 
     await expect(page.get_by_role("heading", name="Date and start time")).to_be_visible()
+    await page.wait_for_load_state("domcontentloaded")
+    while await page.locator("button.day").count() == 0:  # none left this month: the next one, by keyboard
+        shown = await page.locator("#cal-title").inner_text()
+        await tab_to(page, "Next month")
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#cal-title")).not_to_have_text(shown)
+        await page.wait_for_load_state("domcontentloaded")
     await tab_to(page, "start time")  # the first free day's button
     await page.keyboard.press("Enter")
     await expect(page.locator('input[name="slot_time"]').first).to_be_visible()
