@@ -36,7 +36,7 @@ from myhibachi.core.migrations import alembic_config
 from myhibachi.core.outbox import OutboxMessage
 from myhibachi.core.web import DbSession
 from myhibachi.schema import metadata
-from tests.conftest import PG_URL, _pg_admin  # noqa: E402
+from tests.conftest import PG_URL, _pg_admin, create_pg_database  # noqa: E402
 
 
 @pytest.fixture
@@ -45,13 +45,11 @@ async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
     if not PG_URL:
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite'}"
         return
-    url = make_url(PG_URL).set(database=f"myhibachi_migrations_{os.getpid()}")
-    await _pg_admin(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)', PG_URL)
-    await _pg_admin(f'CREATE DATABASE "{url.database}"', PG_URL)
+    name = f"myhibachi_migrations_{os.getpid()}"
     try:
-        yield url.render_as_string(hide_password=False)
+        yield await asyncio.to_thread(create_pg_database, name)
     finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)', PG_URL)
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', PG_URL)
 
 
 async def _schema(url: str) -> tuple[set[str], set[str], list[Any]]:

@@ -26,14 +26,13 @@ import pytest_asyncio
 import uvicorn
 from playwright.async_api import Browser, Page, async_playwright, expect
 from pytest_asyncio import is_async_test
-from sqlalchemy.engine import make_url
 
 from myhibachi.app import create_app
 from myhibachi.core.db import Database
 from myhibachi.core.migrations import upgrade_to_head
 from myhibachi.demo import DEMO_PASSWORD, seed_demo
 from myhibachi.settings import Environment, Settings
-from tests.conftest import PG_URL, TEST_SECRET, _pg_admin
+from tests.conftest import PG_URL, TEST_SECRET, _pg_admin, create_pg_database
 
 CHROMIUM = "/usr/bin/chromium"
 # Headless, and quiet: this machine refuses outside connections, which Chromium's background services would try.
@@ -95,12 +94,9 @@ def _database(tmp: Path) -> Iterator[str]:
     if not PG_URL:
         yield f"sqlite+aiosqlite:///{tmp / 'e2e.sqlite'}"
         return
-    url = make_url(PG_URL).set(database=f"myhibachi_e2e_{os.getpid()}")
-    drop = f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'
-    _off_the_loop(lambda: asyncio.run(_pg_admin(drop, PG_URL)))
-    _off_the_loop(lambda: asyncio.run(_pg_admin(f'CREATE DATABASE "{url.database}"', PG_URL)))
-    yield url.render_as_string(hide_password=False)
-    _off_the_loop(lambda: asyncio.run(_pg_admin(drop, PG_URL)))
+    name = f"myhibachi_e2e_{os.getpid()}"
+    yield _off_the_loop(lambda: create_pg_database(name))
+    _off_the_loop(lambda: asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', PG_URL)))
 
 
 @pytest.fixture(scope="session")
