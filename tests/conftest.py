@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import secrets
 import shutil
+import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -42,7 +44,10 @@ from myhibachi.stations.schemas import Address, StationCreate
 from tests.smtp import smtp_server  # noqa: E402, F401 - the loopback SMTP server fixture, for every test
 
 PASSWORD = "correct-horse-battery"  # noqa: S105
-TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105 - only the test environment accepts it
+PRODUCTION_SECRET = secrets.token_urlsafe(48)  # for tests of production settings: a key nobody has read
+# Settings built without a key make one: keep it out of the work tree's var/.
+os.environ.setdefault("SECRET_KEY_FILE", os.path.join(tempfile.gettempdir(), "myhibachi-tests", "secret_key"))
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 
 

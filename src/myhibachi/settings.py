@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -10,8 +13,13 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_SECRET_KEY = "dev-insecure-secret-key-change-me-in-production"  # noqa: S105 - the placeholder production refuses
 VAR_DIR = Path("var")
+# SHA-256 of keys anyone can read in this repository (its history's development placeholder, the tests' key): only
+# the test environment accepts them.
+PUBLISHED_KEY_DIGESTS = frozenset({
+    "b1c896b814f5054d16d2b94f8e093d6ae97e425e677dbf5a40387e9ebb4f19c1",
+    "507eb3cf37df0b15621824d0ffcf14dc79e1c79820bfb0af7d87a1ff2ad92073",
+})
 
 
 class Environment(StrEnum):
@@ -29,7 +37,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
     environment: Environment = Environment.development
-    secret_key: str = DEFAULT_SECRET_KEY
+    # Signs tokens, cookies and manage links. Unset (or empty): production refuses to start; elsewhere a random key
+    # is made once and kept in `secret_key_file` (mode 0600), so no install shares a key written in the code.
+    secret_key: str = ""
+    secret_key_file: Path = VAR_DIR / "secret_key"
     database_url: str = f"sqlite+aiosqlite:///{VAR_DIR / 'myhibachi.db'}"
     redis_url: str | None = None
     base_url: str = "http://127.0.0.1:8000"
@@ -95,10 +106,15 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def refuse_default_secret_in_production(self) -> Settings:
-        if self.environment is Environment.production and (
-            self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32
-        ):
+    def resolve_secret_key(self) -> Settings:
+        if not self.secret_key:
+            if self.environment is Environment.production:
+                raise ValueError("SECRET_KEY must be set to a random value of 32+ characters in production")
+            self.secret_key = load_or_create_secret_key(self.secret_key_file)
+        published = hashlib.sha256(self.secret_key.encode()).hexdigest() in PUBLISHED_KEY_DIGESTS
+        if published and self.environment is not Environment.test:
+            raise ValueError("SECRET_KEY is a published key: set a random value of 32+ characters")
+        if self.environment is Environment.production and len(self.secret_key) < 32:
             raise ValueError("SECRET_KEY must be set to a random value of 32+ characters in production")
         return self
 
@@ -115,6 +131,27 @@ class Settings(BaseSettings):
         if self.log_format:
             return self.log_format
         return LogFormat.json if self.environment is Environment.production else LogFormat.console
+
+
+def load_or_create_secret_key(path: Path) -> str:
+    """The key kept in `path`, made (random, readable by this user only) the first time. The file appears whole
+    (written aside, then linked into place), so of two processes starting at once both use the one that won."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise ValueError(f"{path} holds no usable key: delete it to have a new one made, or set SECRET_KEY")
+    return key
 
 
 @lru_cache

@@ -12,8 +12,7 @@ from httpx import ASGITransport, AsyncClient, Response
 from pydantic import ValidationError
 
 from myhibachi.app import create_app
-from myhibachi.settings import DEFAULT_SECRET_KEY, Environment, Settings
-from tests.conftest import TEST_SECRET
+from myhibachi.settings import Environment, Settings
 
 
 async def _serve(settings: Settings, base_url: str = "http://testserver") -> AsyncIterator[AsyncClient]:
@@ -174,28 +173,6 @@ async def test_no_cors_headers_without_configured_origins(client):
 # --- settings -------------------------------------------------------------------------------------------------------
 
 
-def test_production_refuses_the_default_secret_key():
-    with pytest.raises(ValidationError, match="SECRET_KEY"):
-        Settings(_env_file=None, environment=Environment.production)  # type: ignore[call-arg]
-    with pytest.raises(ValidationError, match="SECRET_KEY"):
-        Settings(_env_file=None, environment=Environment.production,  # type: ignore[call-arg]
-                 secret_key="too-short-0123456789")
-
-
-def test_production_accepts_a_long_random_secret_key():
-    settings = Settings(_env_file=None, environment=Environment.production,  # type: ignore[call-arg]
-                        secret_key=TEST_SECRET)
-    assert len(TEST_SECRET) >= 32
-    assert settings.secret_key == TEST_SECRET
-    assert settings.effective_log_format == "json"
-
-
-def test_development_keeps_working_with_the_default_secret():
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert settings.secret_key == DEFAULT_SECRET_KEY
-    assert settings.effective_log_format == "console"
-
-
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("SECRET_KEY", "e" * 40)
@@ -206,6 +183,6 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch):
     assert settings.cors_origins == ["https://a.example", "https://b.example"]
     assert settings.is_sqlite is False
 
-    monkeypatch.setenv("SECRET_KEY", DEFAULT_SECRET_KEY)
+    monkeypatch.setenv("SECRET_KEY", "too-short-0123456789")
     with pytest.raises(ValidationError, match="SECRET_KEY"):
         Settings(_env_file=None)  # type: ignore[call-arg]

@@ -22,7 +22,7 @@ from myhibachi.auth.permissions import Role
 from myhibachi.core import observability
 from myhibachi.core.observability import FILTERED, configure_logging, init_sentry, scrub
 from myhibachi.settings import Environment, Settings
-from tests.conftest import PASSWORD, TEST_SECRET
+from tests.conftest import PASSWORD, PRODUCTION_SECRET
 
 # --- request ids ----------------------------------------------------------------------------------------------
 
@@ -73,7 +73,7 @@ def restore_logging() -> Iterator[None]:
 
 async def test_production_logs_are_json_with_the_request_id(client, make_user, restore_logging):
     production = Settings(_env_file=None, environment=Environment.production,  # type: ignore[call-arg]
-                          secret_key=TEST_SECRET)
+                          secret_key=PRODUCTION_SECRET)
     assert production.log_format is None  # JSON is the production default, not configured here
     configure_logging(production)
     stream = io.StringIO()
@@ -174,7 +174,7 @@ def test_init_sentry_is_off_without_a_dsn(sentry_transport: RecordingTransport):
 
 def test_init_sentry_with_a_dsn_scrubs_what_it_sends(sentry_transport: RecordingTransport):
     settings = Settings(_env_file=None, sentry_dsn="http://public@127.0.0.1:9/1",  # type: ignore[call-arg]
-                        environment=Environment.production, secret_key=TEST_SECRET, release="myhibachi@test")
+                        environment=Environment.production, secret_key=PRODUCTION_SECRET, release="myhibachi@test")
     assert init_sentry(settings) is True
     client = sentry_sdk.get_client()
     assert client.is_active()
