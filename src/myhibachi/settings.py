@@ -98,6 +98,15 @@ class Settings(BaseSettings):
     cache_ttl_reference_seconds: int = Field(3600, ge=1)  # stations and business rules
     jobs_inline: bool = False  # run jobs to completion before the request returns (tests, scripts)
 
+    @field_validator("redis_url", "smtp_url", "sentry_dsn", "release", "stripe_secret_key", "stripe_publishable_key",
+                     "stripe_webhook_secret", "stripe_api_base", mode="before")
+    @classmethod
+    def blank_is_unset(cls, value: object) -> object:
+        """`STRIPE_WEBHOOK_SECRET=` in an env file means "not configured", never "signed with the empty key"."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def split_origins(cls, value: object) -> object:
@@ -120,7 +129,7 @@ class Settings(BaseSettings):
 
     @property
     def card_payments_enabled(self) -> bool:
-        return self.stripe_secret_key is not None and bool(self.stripe_secret_key.get_secret_value())
+        return self.stripe_secret_key is not None
 
     @property
     def is_sqlite(self) -> bool:

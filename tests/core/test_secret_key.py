@@ -104,3 +104,13 @@ async def test_the_signature_binds_the_session_a_token_names(client, make_statio
                                                                               f"{signature}"})
     assert response.status_code == 401
     assert (await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+
+
+def test_an_empty_secret_or_address_counts_as_not_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    blank = ["STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE", "SMTP_URL",
+             "REDIS_URL", "SENTRY_DSN", "RELEASE"]
+    for name in blank:
+        monkeypatch.setenv(name, " ")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert {name: getattr(settings, name.lower()) for name in blank} == dict.fromkeys(blank)
+    assert settings.card_payments_enabled is False

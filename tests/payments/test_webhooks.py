@@ -11,10 +11,13 @@ import random
 import time
 from typing import Any
 
+import pytest
 import stripe
 from sqlalchemy import func, select
 
+from myhibachi.payments.gateway import InvalidWebhook, verify_webhook
 from myhibachi.payments.models import StripeEvent
+from myhibachi.settings import Settings
 from tests.conftest import read_mails
 from tests.payments.conftest import API, WEBHOOK_SECRET
 from tests.stripe_emulator import signed_event
@@ -59,6 +62,19 @@ async def test_a_bad_or_missing_signature_is_refused_and_nothing_is_stored(clien
         assert response.json()["code"] == "invalid_signature"
     assert await stored_events(db) == 0
     assert (await client.get(manage(booking))).json()["status"] == "pending_deposit"
+
+
+def test_an_empty_webhook_secret_means_not_configured_not_the_empty_key(settings, monkeypatch) -> None:
+    """`STRIPE_WEBHOOK_SECRET=` left empty in an env file must not make a body signed with "" count."""
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "")
+    blank = Settings(_env_file=None, **settings.model_dump(exclude={"stripe_webhook_secret"}))  # type: ignore[call-arg]
+    delivery = event("evt_empty_key", "payment_intent.succeeded", {"id": "pi_1"}, int(time.time()))
+    body, headers = signed_event(delivery, "")
+    assert blank.stripe_webhook_secret is None
+    with pytest.raises(InvalidWebhook, match="not configured"):
+        verify_webhook(blank, body, headers["Stripe-Signature"])
+    body, headers = signed_event(delivery, WEBHOOK_SECRET)  # the configured secret still verifies
+    assert verify_webhook(settings, body, headers["Stripe-Signature"])["id"] == "evt_empty_key"
 
 
 async def test_an_old_signature_is_refused(client, station, book, deliver, db):
