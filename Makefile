@@ -22,7 +22,7 @@ endif
 # $(call timed,label,command): run it, then say how long it took (and keep its exit status).
 timed = start=$$(date +%s); $(2); status=$$?; echo "== $(1): $$(( $$(date +%s) - start )) s"; exit $$status
 
-.PHONY: run test test-fast install lint clean
+.PHONY: run test test-fast install lint audit clean
 
 $(STAMP): pyproject.toml
 	@$(call timed,install,test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
@@ -54,6 +54,11 @@ test-fast: install
 
 lint: install
 	$(BIN)/ruff check src tests
+
+# Every installed package against the vulnerability databases: needs their network (CI machines here have none).
+audit: install
+	$(BIN)/python -m pip install --quiet -e '.[audit]'
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
 
 clean:
 	rm -rf $(VENV) var .coverage .pytest_cache
