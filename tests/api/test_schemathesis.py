@@ -155,6 +155,15 @@ def root_headers(fuzz_app: object) -> dict[str, str]:
 # database, so a bare app gives the same one. (`schemathesis.pytest.from_fixture` would read it from the
 # seeded app, but its lazy loader needs `Node._nodeid`, which pytest 9 no longer has.) Requests go to the
 # seeded app through `app=`.
+# Dates at the ends of the calendar and moments whose offset pushes them past it, beside schemathesis's own: every
+# date filter and body must answer them with 4xx, never 500 (date arithmetic near year 1 or 9999 overflows).
+CALENDAR_ENDS = ["0001-01-01", "1999-12-31", "2000-01-01", "2999-12-31", "3000-01-01", "9999-12-31"]
+WIDE_OFFSETS = ["+14:00", "-14:00", "+23:59", "-23:59", "Z"]
+schemathesis.openapi.format("date", st.sampled_from(CALENDAR_ENDS) | st.dates().map(str))
+schemathesis.openapi.format("date-time", st.builds("{}T{}{}".format, st.sampled_from(CALENDAR_ENDS),
+                                                   st.sampled_from(["00:00:00", "23:59:59.999999"]),
+                                                   st.sampled_from(WIDE_OFFSETS))
+                            | st.datetimes(timezones=st.timezones()).map(datetime.isoformat))
 schema = schemathesis.openapi.from_dict(create_app(Settings(_env_file=None)).openapi())  # type: ignore[call-arg]
 
 

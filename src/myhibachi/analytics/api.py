@@ -13,13 +13,14 @@ from fastapi import APIRouter, Query, Response
 from myhibachi.analytics import queries
 from myhibachi.analytics.schemas import Granularity, KpiReport, PaymentReport
 from myhibachi.auth.dependencies import CurrentPrincipal
+from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.db import MAX_ID
 from myhibachi.core.errors import problem_responses
 from myhibachi.core.web import DbSession, RuntimeDep
 from myhibachi.payments.models import PaymentMethod
 
 staff = APIRouter(prefix="/analytics", tags=["analytics"])
-LocalDate = Annotated[date, Query(ge=date(2000, 1, 1), le=date(2999, 12, 31), description="A local date of the "
+LocalDate = Annotated[date, Query(ge=EARLIEST_DAY, le=LATEST_DAY, description="A local date of the "
                                   "station (each station's own for all stations), inclusive.")]
 StationParam = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Omit for every station you may read.")]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from myhibachi.audit.queries import AuditFilter, list_audit_entries
 from myhibachi.audit.schemas import AuditEntryRead, AuditPage
 from myhibachi.auth.dependencies import require
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
+from myhibachi.core.dates import Moment
 from myhibachi.core.db import MAX_ID
 from myhibachi.core.errors import problem_responses
 from myhibachi.core.web import DbSession
@@ -29,8 +29,8 @@ async def read_audit_log(
     action: Annotated[str | None, Query(max_length=80, examples=["users.role_change"])] = None,
     target_type: Annotated[str | None, Query(max_length=50)] = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,
-    occurred_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    occurred_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    occurred_from: Annotated[Moment | None, Query(alias="from")] = None,
+    occurred_to: Annotated[Moment | None, Query(alias="to")] = None,
     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AuditPage:

@@ -31,6 +31,7 @@ from myhibachi.bookings.schemas import (
     Reschedule,
 )
 from myhibachi.core.context import current_request_meta
+from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.errors import problem_responses
 from myhibachi.core.web import DbSession, PathId, RuntimeDep
 from myhibachi.pricing.schemas import QuoteRead
@@ -40,7 +41,7 @@ public = APIRouter(tags=["bookings"])
 manage = APIRouter(prefix="/manage/{token}", tags=["manage"])
 staff = APIRouter(prefix="/bookings", tags=["bookings"])
 
-QueryDate = Annotated[date, Query(ge=date(2000, 1, 1), le=date(2999, 12, 31), examples=["2026-12-24"])]
+QueryDate = Annotated[date, Query(ge=EARLIEST_DAY, le=LATEST_DAY, examples=["2026-12-24"])]
 Token = Annotated[
     str,
     Path(
@@ -216,11 +217,11 @@ async def list_bookings(
     status_: Annotated[BookingStatus | None, Query(alias="status")] = None,
     from_: Annotated[
         date | None,
-        Query(alias="from", ge=date(2000, 1, 1), le=date(2999, 12, 31), description="First station-local event date."),
+        Query(alias="from", ge=EARLIEST_DAY, le=LATEST_DAY, description="First station-local event date."),
     ] = None,
     to: Annotated[
         date | None,
-        Query(ge=date(2000, 1, 1), le=date(2999, 12, 31), description="Last station-local event date (inclusive)."),
+        Query(ge=EARLIEST_DAY, le=LATEST_DAY, description="Last station-local event date (inclusive)."),
     ] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -9,11 +9,12 @@ import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from myhibachi.bookings.models import BookingStatus
+from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.pricing.rules import HHMM
 from myhibachi.pricing.schemas import Choices, Count, QuoteRead
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LocalDate = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2999, 12, 31), examples=["2026-12-24"])]
+LocalDate = Annotated[date, Field(ge=EARLIEST_DAY, le=LATEST_DAY, examples=["2026-12-24"])]
 SlotTimeText = Annotated[str, Field(pattern=HHMM, description="A start time of the station, local HH:MM.",
                                     examples=["18:00"])]
 

@@ -13,12 +13,13 @@ from myhibachi.auth.principal import Principal
 from myhibachi.chefs import commands, queries
 from myhibachi.chefs.models import TimeOffStatus
 from myhibachi.chefs.schemas import ChefCreate, ChefOnDuty, ChefRead, ChefUpdate, TimeOffCreate, TimeOffRead
+from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.errors import problem_responses
 from myhibachi.core.web import DbSession, PathId
 
 staff = APIRouter(prefix="/stations/{station_id}", tags=["chefs"])
 ManageChefs = Annotated[Principal, require(Permission.chefs_manage)]
-LocalDate = Annotated[date, Query(alias="date", ge=date(2000, 1, 1), le=date(2999, 12, 31),
+LocalDate = Annotated[date, Query(alias="date", ge=EARLIEST_DAY, le=LATEST_DAY,
                                   description="A station-local date, YYYY-MM-DD (2000-01-01 to 2999-12-31).",
                                   examples=["2026-12-24"])]
 

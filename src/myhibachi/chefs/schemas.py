@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from myhibachi.chefs.models import EVERY_WEEKDAY, TimeOffStatus
+from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.db import MAX_ID
 
 ChefName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -24,7 +25,7 @@ def _sorted_unique(days: list[int]) -> list[int]:
 
 Weekdays = Annotated[list[Weekday], Field(max_length=7, description="ISO weekdays the chef works: 1 = Monday … "
                                           "7 = Sunday."), AfterValidator(_sorted_unique)]
-LocalDay = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2999, 12, 31),
+LocalDay = Annotated[date, Field(ge=EARLIEST_DAY, le=LATEST_DAY,
                                  description="A station-local date (2000-01-01 to 2999-12-31).")]
 TimeOffReason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from myhibachi.auth.dependencies import CurrentPrincipal
 from myhibachi.bookings.api import IdempotencyKey, Token
 from myhibachi.bookings.commands import booking_for_token
+from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.errors import problem_responses
 from myhibachi.core.web import DbSession, PathId, RuntimeDep
 from myhibachi.payments import commands, queries
@@ -32,7 +33,7 @@ from myhibachi.payments.webhooks import receive_stripe_event
 manage = APIRouter(prefix="/manage/{token}", tags=["manage"])
 webhooks = APIRouter(prefix="/webhooks", tags=["payments"])
 staff = APIRouter(tags=["payments"])
-QueryDate = Annotated[date | None, Query(ge=date(2000, 1, 1), le=date(2999, 12, 31))]
+QueryDate = Annotated[date | None, Query(ge=EARLIEST_DAY, le=LATEST_DAY)]
 
 
 # --- the customer's checkout -------------------------------------------------------------------------------------

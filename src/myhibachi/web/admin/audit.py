@@ -18,6 +18,7 @@ from myhibachi.audit.queries import AuditFilter, list_audit_entries
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
 from myhibachi.auth.queries import user_id_by_email, user_names
+from myhibachi.core.dates import parse_day
 from myhibachi.core.web import DbSession, RuntimeDep
 from myhibachi.stations.models import Station
 from myhibachi.web.admin.render import admin_page, refusal_page, staff_stations
@@ -55,14 +56,6 @@ class Listing:
         return "/admin/audit?" + urlencode({**self.params(), **changes})
 
 
-def _day(raw: str | None) -> date | None:
-    try:
-        day = date.fromisoformat(raw or "")
-    except ValueError:
-        return None
-    return day if date(2000, 1, 1) <= day <= date(2999, 12, 31) else None
-
-
 def _word(raw: str | None, longest: int) -> str:
     text = (raw or "").strip()
     return text if len(text) <= longest else ""
@@ -71,7 +64,7 @@ def _word(raw: str | None, longest: int) -> str:
 def read_listing(request: Request, readable: list[Station]) -> Listing:
     q = request.query_params
     station = q.get("station_id", "")
-    start, end = _day(q.get("from")), _day(q.get("to"))
+    start, end = parse_day(q.get("from")), parse_day(q.get("to"))
     if start and end and end < start:
         start, end = end, start
     cursor = q.get("cursor", "")

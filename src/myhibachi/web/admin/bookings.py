@@ -31,6 +31,7 @@ from myhibachi.bookings.policy import cancel_terms, guest_change_terms, menu_cha
 from myhibachi.bookings.queries import BookingFilter, list_bookings, read_bookings
 from myhibachi.bookings.schemas import BookingDetail, BookingRead, HistoryEntry, PartyChange, Reason, Reschedule
 from myhibachi.chefs.queries import find_station_chef, on_duty_roster
+from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY, parse_day
 from myhibachi.core.db import MAX_ID, utcnow
 from myhibachi.core.email import emails_about
 from myhibachi.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -48,14 +49,15 @@ from myhibachi.stations.models import Station
 from myhibachi.web.admin.render import admin_page, refusal_page, staff_stations
 from myhibachi.web.admin.session import Staff, checked_form, chosen_station
 from myhibachi.web.forms import FormRejected, field_errors
-from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, parse_day, slot_errors
+from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, slot_errors
 from myhibachi.web.site.common import clock
 
 router = APIRouter(include_in_schema=False)
 P = Permission
 VIEWS = ("list", "week", "month")
 PAGE_SIZE, MAX_PAGE_SIZE = 25, 100
-FIRST_DAY, LAST_DAY = date(2000, 2, 1), date(2999, 11, 30)  # the API's range, less a month at each end
+# The accepted years less a month at each end, so a calendar's previous and next month stay inside them.
+FIRST_DAY, LAST_DAY = EARLIEST_DAY + timedelta(days=31), LATEST_DAY - timedelta(days=31)
 CALENDAR_BATCH, CALENDAR_BATCHES = 200, 10  # a calendar shows at most 2,000 events of a station
 WHOLE = re.compile(r"[0-9]{1,6}")  # a count typed in a form
 RECORD_ID = re.compile(r"[0-9]{1,19}")

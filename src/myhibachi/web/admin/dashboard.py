@@ -23,6 +23,7 @@ from myhibachi.auth.principal import Principal
 from myhibachi.bookings.models import BookingStatus
 from myhibachi.bookings.queries import BookingFilter, list_bookings, read_bookings
 from myhibachi.core.changes import Changes
+from myhibachi.core.dates import parse_day
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError
 from myhibachi.core.web import DbSession, RuntimeDep
@@ -40,10 +41,7 @@ HEARTBEAT_SECONDS, STREAM_SECONDS = 20.0, 30 * 60  # EventSource reconnects by i
 def _range(request: Request, today: date) -> tuple[date, date, Granularity]:
     """The dates asked for (the last 30 days by default), sane whatever was typed."""
     def day(name: str, default: date) -> date:
-        try:
-            return date.fromisoformat(request.query_params.get(name, ""))
-        except ValueError:
-            return default
+        return parse_day(request.query_params.get(name)) or default
 
     start, end = day("start", today - timedelta(days=29)), day("end", today)
     if end < start:

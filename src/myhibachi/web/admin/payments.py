@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
+from myhibachi.core.dates import parse_day
 from myhibachi.core.errors import DomainError, FieldError, NotFound, PermissionDenied, ValidationFailed
 from myhibachi.core.web import DbSession, PathId, RuntimeDep, discard_changes
 from myhibachi.payments import commands, queries
@@ -72,17 +73,9 @@ def _choice(enum: type[E], raw: str | None) -> E | None:
         return None
 
 
-def _day(raw: str | None) -> date | None:
-    try:
-        day = date.fromisoformat(raw or "")
-    except ValueError:
-        return None
-    return day if date(2000, 1, 1) <= day <= date(2999, 12, 31) else None
-
-
 def read_listing(request: Request) -> Listing:
     q = request.query_params
-    start, end = _day(q.get("from")), _day(q.get("to"))
+    start, end = parse_day(q.get("from")), parse_day(q.get("to"))
     if start and end and end < start:
         start, end = end, start
     cursor = q.get("cursor") or None

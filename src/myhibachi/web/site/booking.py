@@ -18,6 +18,7 @@ from myhibachi.bookings import commands
 from myhibachi.bookings.commands import SlotUnavailable
 from myhibachi.bookings.schemas import BookingCreate
 from myhibachi.core.context import current_request_meta
+from myhibachi.core.dates import parse_day
 from myhibachi.core.errors import DomainError, RateLimited, ValidationFailed
 from myhibachi.core.security import new_opaque_token
 from myhibachi.core.web import DbSession, RuntimeDep, discard_changes
@@ -28,7 +29,7 @@ from myhibachi.pricing.schemas import QuoteRequest
 from myhibachi.stations.queries import list_public_stations
 from myhibachi.stations.schemas import StationPublic
 from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
-from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, parse_day, slot_errors
+from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, slot_errors
 from myhibachi.web.site.common import clock, page
 from myhibachi.web.site.pages import faq_entries
 

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.bookings.queries import station_availability
+from myhibachi.core.dates import parse_day
 from myhibachi.core.db import utcnow
 from myhibachi.pricing.rules import BusinessRules
 
@@ -26,13 +27,6 @@ class MonthOfSlots:
 
     def times(self, day: date | None) -> list[str]:
         return self.free.get(day, []) if day else []
-
-
-def parse_day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
 
 
 def _months_later(month: date, months: int) -> date:

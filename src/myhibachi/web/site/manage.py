@@ -20,6 +20,7 @@ from myhibachi.bookings import commands, queries
 from myhibachi.bookings.commands import CUSTOMER, SlotUnavailable
 from myhibachi.bookings.models import OPEN_STATUSES, Booking
 from myhibachi.bookings.schemas import ManageView, OptionalReason, PartyChange, Reschedule
+from myhibachi.core.dates import parse_day
 from myhibachi.core.errors import DomainError, NotFound, ValidationFailed
 from myhibachi.core.web import DbSession, RuntimeDep, discard_changes
 from myhibachi.pricing.queries import get_rules
@@ -27,7 +28,7 @@ from myhibachi.pricing.quote import MENU_GROUPS, Quote, menu_catalog
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations.models import Station
 from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
-from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, parse_day, slot_errors
+from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, slot_errors
 from myhibachi.web.site.common import NO_STORE, clock, missing_page, page
 
 router = APIRouter(include_in_schema=False)
