@@ -39,6 +39,7 @@ from myhibachi.core.security import (
     verify_password,
 )
 from myhibachi.core.templating import render
+from myhibachi.core.text import normalize_email
 from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
 
@@ -69,7 +70,7 @@ class InvalidPasswordToken(DomainError):
 
 async def login(session: AsyncSession, runtime: Runtime, *, email: str, password: str,
                 totp_code: str | None) -> TokenPair:
-    email = email.strip().lower()
+    email = normalize_email(email)
     ip = current_request_meta().ip or "unknown"
     await runtime.login_failures_by_ip.ensure_allowed(ip)
     await runtime.login_failures_by_account.ensure_allowed(email)
@@ -178,7 +179,7 @@ async def end_all_sessions(session: AsyncSession, user_id: int, reason: str) -> 
 async def request_password_reset(session: AsyncSession, runtime: Runtime, *, email: str) -> None:
     """Email a single-use link if the account exists; answer the same either way."""
     settings = runtime.settings
-    email = email.strip().lower()
+    email = normalize_email(email)
     user = await session.scalar(select(User).where(User.email == email, User.is_active.is_(True)))
     if user is None:
         return
@@ -284,7 +285,7 @@ async def create_user(session: AsyncSession, settings: Settings, principal: Prin
         station = await _station_or_404(session, data.station_id)
         _check_can_grant(principal, data.station_id, data.role)
 
-    email = data.email.lower()
+    email = normalize_email(data.email)
     if await session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("A user with this email already exists; add them to the station instead.")
     user = User(email=email, name=data.name, is_super_admin=data.role is Role.super_admin,

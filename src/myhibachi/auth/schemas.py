@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from myhibachi.auth.permissions import Role
 from myhibachi.core.db import MAX_ID
+from myhibachi.core.text import StaffEmail, multi_line, single_line
 
 Password = Annotated[str, Field(min_length=10, max_length=128, description="10 to 128 characters.")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+Name = single_line(120)
+Reason = multi_line(500, min_length=3)
 TotpCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]  # a record id: 64-bit, so larger numbers are a 422, not a 500
 
@@ -101,7 +102,7 @@ class TotpDisable(BaseModel):
 class UserCreate(BaseModel):
     """Create a staff user with a role at one station; without a password an invite email is sent."""
 
-    email: EmailStr
+    email: StaffEmail
     name: Name
     role: Role
     station_id: Id | None = Field(None, description="Required for every role but super_admin.")

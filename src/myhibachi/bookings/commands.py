@@ -322,6 +322,8 @@ async def create_booking(
         venue_city=data.venue.city,
         venue_state=data.venue.state,
         venue_zip=data.venue.zip_code,
+        contact_name=data.customer.name,
+        contact_phone=data.customer.phone,
         allergies=data.allergies,
         notes=data.notes or None,
         manage_nonce=secrets.token_hex(16),

@@ -57,6 +57,10 @@ class Booking(Base):
     venue_city: Mapped[str] = mapped_column(String(100))
     venue_state: Mapped[str] = mapped_column(String(2))
     venue_zip: Mapped[str] = mapped_column(String(10))
+    # The contact the booking was made with: what a public form typed belongs to this booking, never to the
+    # customer record that its email matched (SPEC §7); every view and email of the booking shows these.
+    contact_name: Mapped[str] = mapped_column(String(120))
+    contact_phone: Mapped[str] = mapped_column(String(20))  # E.164
     allergies: Mapped[str] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     # Self-service: the manage link's token is derived from the secret key and this nonce; only its digest is

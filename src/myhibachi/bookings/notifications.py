@@ -1,7 +1,8 @@
 """Customer emails about a booking, queued through the outbox in the transaction of the change.
 
 Each email has a plain-text and an HTML part rendered from one pair of templates; confirmations and
-reschedules carry the event as an .ics invite in the station's time zone.
+reschedules carry the event as an .ics invite in the station's time zone. In the plain-text part a value's
+later lines are indented, so text a customer wrote (allergies) cannot pass for a line of ours.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ async def email_about_booking(session: AsyncSession, settings: Settings, station
         ("When", local_time_text(booking.event_start, station)),
         ("Guests", f"{booking.adults} adults, {booking.children} children, {booking.toddlers} toddlers"),
         ("Where", venue_text(booking)),
+        # The booking's own contact: anyone may type an address, so nothing of its customer's record is shown.
+        ("Contact", f"{booking.contact_name}, {booking.contact_phone}"),
         ("Allergies", booking.allergies),
         ("Total", format_money(total_due_cents(booking), currency)),
         ("Deposit", format_money(booking.quote["deposit_cents"], currency)),

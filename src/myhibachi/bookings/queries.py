@@ -282,6 +282,11 @@ def _venue(booking: Booking) -> VenueRead:
                      state=booking.venue_state, zip_code=booking.venue_zip)
 
 
+def _contact(booking: Booking, customer: Customer) -> CustomerRead:
+    """The booking's own contact name and phone (never the customer record's), at the address it was made with."""
+    return CustomerRead(name=booking.contact_name, email=customer.email, phone=booking.contact_phone)
+
+
 def _shape(booking: Booking, station: Station, customer: Customer, ledger: BookingLedger) -> BookingRead:
     zone = ZoneInfo(station.timezone)
     request = None
@@ -296,7 +301,7 @@ def _shape(booking: Booking, station: Station, customer: Customer, ledger: Booki
         party=_party(booking), quote=QuoteRead.model_validate(booking.quote), fees_cents=booking.fees_cents,
         total_due_cents=total_due_cents(booking), paid_cents=ledger.net_paid_cents,
         balance_due_cents=balance_due_cents(booking, ledger.net_paid_cents), venue=_venue(booking),
-        customer=CustomerRead(name=customer.name, email=customer.email, phone=customer.phone),
+        customer=_contact(booking, customer),
         allergies=booking.allergies, notes=booking.notes, chef_id=booking.chef_id,
         hold_expires_at=booking.hold_expires_at, confirmed_at=booking.confirmed_at,
         reschedule_count=booking.reschedule_count, cancel_request=request, cancelled_at=booking.cancelled_at,
@@ -341,7 +346,7 @@ async def manage_view(session: AsyncSession, booking: Booking) -> ManageView:
         timezone=station.timezone, event_date=booking.event_date, slot_time=booking.slot_time,
         event_start=booking.event_start.astimezone(zone), event_end=booking.event_end.astimezone(zone),
         party=_party(booking), venue=_venue(booking),
-        customer=CustomerRead(name=customer.name, email=customer.email, phone=customer.phone),
+        customer=_contact(booking, customer),
         allergies=booking.allergies, notes=booking.notes, quote=QuoteRead.model_validate(booking.quote),
         fees_cents=booking.fees_cents, total_due_cents=total_due_cents(booking), paid_cents=paid,
         balance_due_cents=balance_due_cents(booking, paid),

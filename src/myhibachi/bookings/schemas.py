@@ -6,14 +6,15 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from myhibachi.bookings.models import BookingStatus
 from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
+from myhibachi.core.text import Email, multi_line, single_line
 from myhibachi.pricing.rules import HHMM
 from myhibachi.pricing.schemas import Choices, Count, QuoteRead
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = single_line(200)
 LocalDate = Annotated[date, Field(ge=EARLIEST_DAY, le=LATEST_DAY, examples=["2026-12-24"])]
 SlotTimeText = Annotated[str, Field(pattern=HHMM, description="A start time of the station, local HH:MM.",
                                     examples=["18:00"])]
@@ -41,15 +42,15 @@ def _answered(value: str) -> str:
 
 class Venue(BaseModel):
     line1: Text
-    line2: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=200)] = None
-    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    line2: single_line(200, min_length=0) | None = None
+    city: single_line(100)
     state: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
     zip_code: Annotated[str, Field(pattern=r"^\d{5}$")]
 
 
 class CustomerContact(BaseModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-    email: EmailStr
+    name: single_line(120)
+    email: Email
     phone: Phone
 
 
@@ -79,9 +80,9 @@ class BookingCreate(BaseModel):
     slot_time: SlotTimeText
     venue: Venue
     customer: CustomerContact
-    allergies: Annotated[str, StringConstraints(max_length=1000), AfterValidator(_answered),
+    allergies: Annotated[multi_line(1000), AfterValidator(_answered),
                          Field(description='Required; "none" is an answer, blank is not.')]
-    notes: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=2000)] = None
+    notes: multi_line(2000) | None = None
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "station_id": 1, "adults": 12, "children": 4, "toddlers": 1, "upgrades": {"filet_mignon": 3},
@@ -100,13 +101,13 @@ class Reschedule(BaseModel):
 
 
 class Reason(BaseModel):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+    reason: multi_line(1000, min_length=1)
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "Family emergency"}]})
 
 
 class OptionalReason(BaseModel):
-    reason: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=1000)] = None
+    reason: multi_line(1000) | None = None
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "Plans changed"}]})
 

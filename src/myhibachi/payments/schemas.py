@@ -6,8 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
+from myhibachi.core.text import multi_line, single_line
 from myhibachi.payments.models import PaymentMethod, PaymentPurpose, PaymentStatus, RefundStatus
 
 Cents = Annotated[int, Field(ge=1, le=10_000_000, strict=True, description="Integer cents.")]
@@ -65,7 +66,7 @@ class PaymentOptions(BaseModel):
 class ManualPaymentCreate(BaseModel):
     method: ManualMethod
     amount_cents: Cents
-    reference: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] = Field(
+    reference: single_line(200) = Field(
         description="Receipt number, transfer id or check number.")
     purpose: PaymentPurpose | None = Field(None, description="Default: deposit until it is covered, then balance.")
 
@@ -75,7 +76,7 @@ class ManualPaymentCreate(BaseModel):
 
 class RefundCreate(BaseModel):
     amount_cents: Cents
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    reason: multi_line(500, min_length=1)
     method: PaymentMethod | None = Field(None, description="How the money goes back; card payments always go "
                                                            "back to the card. Default: the payment's method.")
 

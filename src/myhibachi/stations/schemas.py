@@ -8,6 +8,7 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from myhibachi.auth.permissions import Role
+from myhibachi.core.text import single_line
 
 
 def _valid_timezone(value: str) -> str:
@@ -27,14 +28,14 @@ def _timezones() -> set[str]:
 
 Timezone = Annotated[str, AfterValidator(_valid_timezone), Field(examples=["America/Los_Angeles"])]
 StationCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9-]{2,16}$")]
-Text120 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Text120 = single_line(120)
 Latitude = Annotated[float, Field(ge=-90, le=90, strict=True)]
 Longitude = Annotated[float, Field(ge=-180, le=180, strict=True)]
 
 
 class Address(BaseModel):
-    line1: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    line1: single_line(200)
+    city: single_line(100)
     state: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
     zip_code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{5}$")]
 

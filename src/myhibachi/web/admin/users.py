@@ -166,7 +166,7 @@ def invite_input(form: dict[str, str], station_id: int) -> UserCreate:
         errors = field_errors(exc)
         if "role" in errors:
             errors["role"] = "Please choose one of the roles offered."
-        if "email" in errors:
+        if "email" in errors and "mixes alphabets" not in errors["email"]:  # that one says what to fix
             errors["email"] = "Please enter an email address, like name@example.com."
         raise _invalid(errors) from None
 
