@@ -387,7 +387,7 @@ async def staff_booking(
     booking = await session.get(Booking, booking_id)
     if booking is None:
         raise NotFound("No such booking.")
-    principal.authorize(permission, booking.station_id)
+    principal.authorize(permission, booking.station_id, missing="No such booking.")
     return booking
 
 

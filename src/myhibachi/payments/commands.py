@@ -84,7 +84,7 @@ async def _audit_payment(session: AsyncSession, user_id: int | None, action: str
 
 
 def staff_payment_scope(principal: Principal, payment: Payment, permission: Permission) -> None:
-    principal.authorize(permission, payment.station_id)
+    principal.authorize(permission, payment.station_id, missing="No such payment.")
 
 
 # --- card payments ----------------------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ async def record_manual_payment(session: AsyncSession, settings: Settings, princ
                                 data: ManualPaymentCreate, *, idempotency_key: str | None = None) -> Recorded:
     """Cash, Zelle, Venmo or check received by staff; confirms the booking once the deposit is covered."""
     booking = await lock_booking(session, booking_id)
-    principal.authorize(Permission.payments_record, booking.station_id)
+    principal.authorize(Permission.payments_record, booking.station_id, missing="No such booking.")
     scoped_key = f"manual:{booking.id}:{idempotency_key}" if idempotency_key else None
     body_hash = request_hash(data)
     if scoped_key and (replay := await session.scalar(select(Payment).where(Payment.idempotency_key == scoped_key))):
@@ -225,7 +225,7 @@ async def refund_payment(session: AsyncSession, settings: Settings, cards: CardG
     """Give back all or part of a payment, never more than is left of it: card payments through Stripe, others
     recorded with the method used to pay back."""
     payment = await _locked_payment(session, payment_id)
-    principal.authorize(Permission.payments_refund, payment.station_id)
+    principal.authorize(Permission.payments_refund, payment.station_id, missing="No such payment.")
     body_hash = request_hash(data)
     scoped_key = f"staff:{payment.id}:{idempotency_key}" if idempotency_key else None
     if scoped_key and (replay := await session.scalar(select(Refund).where(Refund.idempotency_key == scoped_key))):
