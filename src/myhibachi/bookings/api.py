@@ -17,6 +17,7 @@ from myhibachi.bookings.commands import CUSTOMER, Actor
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.notifications import manage_link
 from myhibachi.bookings.schemas import (
+    BOOKING_DETAIL_EXAMPLES,
     Availability,
     BookingCreate,
     BookingCreated,
@@ -237,7 +238,8 @@ async def list_bookings(
     "/{booking_id}",
     summary="A booking and its history",
     response_model=BookingDetail | ChefBookingDetail,
-    responses=problem_responses(401, 403, 404, 422),
+    responses={200: {"content": {"application/json": {"examples": BOOKING_DETAIL_EXAMPLES}}},
+               **problem_responses(401, 403, 404, 422)},
 )
 async def get_booking(booking_id: PathId, principal: CurrentPrincipal,
                       session: DbSession) -> BookingDetail | ChefBookingDetail:

@@ -241,20 +241,26 @@ class ChefBookingRead(_BookingFacts):
     model_config = ConfigDict(json_schema_extra={"examples": [_CHEF_BOOKING_EXAMPLE]})
 
 
+_HISTORY_EXAMPLE = [{"occurred_at": "2026-11-25T17:30:00Z", "action": "bookings.create", "actor_user_id": None,
+                     "before": None, "after": {"status": "pending_deposit"}, "reason": None}]
+BOOKING_DETAIL_EXAMPLES = {  # the two shapes of GET /bookings/{id}, for its documentation
+    "payments_reader": {"summary": "A reader who may read payments",
+                        "value": {**_BOOKING_EXAMPLE, "history": _HISTORY_EXAMPLE}},
+    "chef": {"summary": "A chef (no payments.read): no payment fields",
+             "value": {**_CHEF_BOOKING_EXAMPLE, "history": _HISTORY_EXAMPLE}},
+}
+
+
 class BookingDetail(BookingRead):
     history: list[HistoryEntry]
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{**_BOOKING_EXAMPLE, "history": [
-        {"occurred_at": "2026-11-25T17:30:00Z", "action": "bookings.create", "actor_user_id": None, "before": None,
-         "after": {"status": "pending_deposit"}, "reason": None}]}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [BOOKING_DETAIL_EXAMPLES["payments_reader"]["value"]]})
 
 
 class ChefBookingDetail(ChefBookingRead):
     history: list[HistoryEntry] = Field(description="The changes, without their amounts of money.")
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{**_CHEF_BOOKING_EXAMPLE, "history": [
-        {"occurred_at": "2026-11-25T17:30:00Z", "action": "bookings.create", "actor_user_id": None, "before": None,
-         "after": {"status": "pending_deposit"}, "reason": None}]}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [BOOKING_DETAIL_EXAMPLES["chef"]["value"]]})
 
 
 class BookingPage(BaseModel):
