@@ -112,3 +112,8 @@ async def test_the_chefs_booking_page_shows_money_only_to_collect(client, event,
             assert hidden not in shown.text, hidden
     assert "To collect at the event" not in before.text
     assert f"To collect at the event</dt><dd><strong>{balance}" in after.text
+
+    await client.post(f"{API}/bookings/{event['id']}/cancel", json={"reason": "Moved away"}, headers=await login(ADMIN))
+    cancelled = read(await client.get(page))
+    assert cancelled.response.status_code == 200 and "Moved away" in cancelled.text
+    assert "Refund owed" not in cancelled.text and "refund owed" not in cancelled.text
