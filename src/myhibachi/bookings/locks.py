@@ -56,10 +56,10 @@ async def lock_booking(session: AsyncSession, booking_id: int, extra_days: Itera
 
     The days are re-read once held: a reschedule that committed before we held them may have moved the booking,
     and it cannot move again while we hold the days it is on. The row lock comes only after that."""
-    booking = await _read_booking(session, booking_id)
+    booking, extra = await _read_booking(session, booking_id), set(extra_days)
     zone = ZoneInfo(await session.scalar(select(Station.timezone).where(Station.id == booking.station_id)))
     claimed: set[date] = set()
-    while not (wanted := booking_days(zone, booking) | set(extra_days)) <= claimed:
+    while not (wanted := booking_days(zone, booking) | extra) <= claimed:
         await lock_station_days(session, booking.station_id, wanted - claimed)
         claimed |= wanted
         booking = await _read_booking(session, booking_id)
