@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from ipaddress import ip_address
 
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
@@ -205,11 +206,26 @@ async def _check_redis(runtime: Runtime) -> str:
         await client.aclose()
 
 
+def _metrics_reader(request: Request) -> None:
+    """A loopback client (a scraper on the host or a sidecar) reads /metrics; others only with METRICS_PUBLIC.
+    Anyone else gets the 404 of a path that does not exist."""
+    if request.app.state.settings.metrics_public or _is_loopback(request.client.host if request.client else None):
+        return
+    raise StarletteHTTPException(status_code=404)
+
+
+def _is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _instrument(app: FastAPI) -> None:
     """Requests and latency by route template at /metrics (a registry per app keeps test apps apart)."""
     registry = CollectorRegistry()
     Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
-        app, include_in_schema=False)
+        app, include_in_schema=False, dependencies=[Depends(_metrics_reader)])
     app.state.metrics_registry = registry
     app.state.runtime.cache.metrics.register(registry)
 

@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     cache_ttl_kpis_seconds: int = Field(120, ge=1)
     cache_ttl_reference_seconds: int = Field(3600, ge=1)  # stations and business rules
     jobs_inline: bool = False  # run jobs to completion before the request returns (tests, scripts)
+    # /metrics tells traffic and errors by route: served to loopback clients only unless this says everyone.
+    metrics_public: bool = False
 
     @field_validator("redis_url", "smtp_url", "sentry_dsn", "release", "stripe_secret_key", "stripe_publishable_key",
                      "stripe_webhook_secret", "stripe_api_base", mode="before")

@@ -10,13 +10,16 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import sentry_sdk
 import structlog
+from asgi_lifespan import LifespanManager
 from prometheus_client.parser import text_string_to_metric_families
 from sentry_sdk.transport import Transport
 from sqlalchemy import select
 
+from myhibachi.app import create_app
 from myhibachi.audit.models import AuditEntry
 from myhibachi.auth.permissions import Role
 from myhibachi.core import observability
@@ -218,7 +221,7 @@ async def test_metrics_count_requests_by_route_template(client, make_station, ma
         assert (await client.get(f"/api/v1/stations/{station.id}", headers=headers)).status_code == 200
     assert (await client.get("/api/v1/stations/999999", headers=headers)).status_code == 404
 
-    response = await client.get("/metrics")
+    response = await _get_from(client, "127.0.0.1", "/metrics")  # the test client's own address is public
     assert response.status_code == 200
     requests = _samples(response.text, "http_requests_total")
     by_route = {(s.labels["handler"], s.labels["method"], s.labels["status"]): s.value for s in requests}
@@ -227,3 +230,44 @@ async def test_metrics_count_requests_by_route_template(client, make_station, ma
     assert by_route[("/api/v1/auth/login", "POST", "2xx")] == 1
     assert not any(handler.startswith("/api/v1/stations/") and "{" not in handler for handler, _, _ in by_route)
     assert _samples(response.text, "http_request_duration_seconds_count")
+
+
+async def _get_from(client: httpx.AsyncClient, host: str, path: str, app: Any = None) -> httpx.Response:
+    """GET `path` of the test client's app (or `app`) as a client at `host`."""
+    transport = httpx.ASGITransport(app=app or client._transport.app, client=(host, 50123))  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+        return await other.get(path)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.53", "::1"])
+async def test_metrics_are_served_to_loopback(client, host):
+    response = await _get_from(client, host, "/metrics")
+
+    assert response.status_code == 200 and _samples(response.text, "http_requests_total") is not None
+
+
+async def test_metrics_are_not_found_elsewhere_but_the_docs_are_public(client):
+    hidden = await client.get("/metrics")  # the test client is 203.0.113.7
+    absent = await client.get("/no-such-page")
+
+    assert hidden.status_code == 404 and "http_requests_total" not in hidden.text
+    assert hidden.headers["content-type"] == absent.headers["content-type"] == "application/problem+json"
+    assert hidden.json() == absent.json()
+    for path in ("/docs", "/openapi.json"):
+        assert (await client.get(path)).status_code == 200, path
+
+
+async def test_metrics_are_served_everywhere_when_the_setting_says_so(client, settings):
+    public = create_app(settings.model_copy(update={"metrics_public": True}))
+    async with LifespanManager(public):
+        response = await _get_from(client, "203.0.113.7", "/metrics", app=public)
+
+    assert response.status_code == 200 and _samples(response.text, "http_requests_total") is not None
+
+
+def test_metrics_public_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("METRICS_PUBLIC", "true")
+    assert Settings(_env_file=None, secret_key=TEST_SECRET).metrics_public is True  # type: ignore[call-arg]
+    monkeypatch.setenv("METRICS_PUBLIC", "maybe")
+    with pytest.raises(ValueError, match="metrics_public"):
+        Settings(_env_file=None, secret_key=TEST_SECRET)  # type: ignore[call-arg]

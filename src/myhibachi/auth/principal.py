@@ -41,14 +41,16 @@ class Principal:
         stations = self.stations_with(permission)
         return stations is None or bool(stations)
 
-    def authorize(self, permission: Permission, station_id: int | None = None) -> None:
-        """404 for a station the principal has nothing to do with, 403 for a missing permission."""
+    def authorize(self, permission: Permission, station_id: int | None = None, *,
+                  missing: str = "No such station.") -> None:
+        """404 for a station the principal has nothing to do with, 403 for a missing permission. `missing` is what
+        an absent record answers, when the station is a record's: another station's then answers the same."""
         if station_id is None:
             allowed = self.has_anywhere(permission)
         else:
             if self.role_at(station_id) is None:
                 self._denied(permission, station_id, "not_member")
-                raise NotFound("No such station.")
+                raise NotFound(missing)
             allowed = self.can(permission, station_id)
         if not allowed:
             self._denied(permission, station_id, "missing_permission")

@@ -17,6 +17,7 @@ from myhibachi.bookings.commands import CUSTOMER, Actor
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.notifications import manage_link
 from myhibachi.bookings.schemas import (
+    BOOKING_DETAIL_EXAMPLES,
     Availability,
     BookingCreate,
     BookingCreated,
@@ -24,6 +25,7 @@ from myhibachi.bookings.schemas import (
     BookingPage,
     BookingRead,
     ChefAssignment,
+    ChefBookingDetail,
     ManageView,
     OptionalReason,
     PartyChange,
@@ -226,21 +228,24 @@ async def list_bookings(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> BookingPage:
-    """Bookings of the stations you may read (a chef: the events assigned to them), by event start.
-    Keyset-paginated: pass `next_cursor` back as `cursor`."""
+    """Bookings of the stations you may read (a chef: the events assigned to them), by event start; without
+    payment fields where you may not read payments. Keyset-paginated: pass `next_cursor` back as `cursor`."""
     filters = queries.BookingFilter(station_id=station_id, status=status_, date_from=from_, date_to=to)
     rows, next_cursor = await queries.list_bookings(session, principal, filters, cursor=cursor, limit=limit)
-    return BookingPage(items=await queries.read_bookings(session, rows), next_cursor=next_cursor)
+    return BookingPage(items=await queries.read_bookings_for(session, principal, rows), next_cursor=next_cursor)
 
 
 @staff.get(
     "/{booking_id}",
     summary="A booking and its history",
-    response_model=BookingDetail,
-    responses=problem_responses(401, 403, 404, 422),
+    response_model=BookingDetail | ChefBookingDetail,
+    responses={200: {"content": {"application/json": {"examples": BOOKING_DETAIL_EXAMPLES}}},
+               **problem_responses(401, 403, 404, 422)},
 )
-async def get_booking(booking_id: PathId, principal: CurrentPrincipal, session: DbSession) -> BookingDetail:
-    """Everything about the booking, with its audited history (who changed what, when)."""
+async def get_booking(booking_id: PathId, principal: CurrentPrincipal,
+                      session: DbSession) -> BookingDetail | ChefBookingDetail:
+    """Everything about the booking, with its audited history (who changed what, when). Where you may not read
+    payments (a chef): no payments, refunds or amounts paid or owed back (`ChefBookingDetail`)."""
     return await queries.booking_detail(session, principal, booking_id)
 
 

@@ -37,7 +37,7 @@ from myhibachi.bookings.capacity import (
     stranded_bookings,
 )
 from myhibachi.bookings.ledger import booking_ledger
-from myhibachi.bookings.locks import lock_station_days
+from myhibachi.bookings.locks import booking_days, lock_booking, lock_station_days
 from myhibachi.bookings.models import Booking, BookingIdempotencyKey, BookingStatus
 from myhibachi.bookings.policy import (
     Terms,
@@ -173,10 +173,6 @@ async def _audit(
 
 def _days_touched(zone: ZoneInfo, day: date, times: EventTimes) -> set[date]:
     return {day, times.busy_start.astimezone(zone).date(), times.busy_end.astimezone(zone).date()}
-
-
-def _booking_days(zone: ZoneInfo, booking: Booking) -> set[date]:
-    return {booking.event_date, booking.busy_start.astimezone(zone).date(), booking.busy_end.astimezone(zone).date()}
 
 
 def _slot(rules: BusinessRules, slot_text: str) -> time:
@@ -377,20 +373,12 @@ async def _locked(
     *,
     spare_own_hold: bool = False,
 ) -> tuple[Booking, Station]:
-    """Claim the booking's station days (plus `extra_days`), then lock its row: the order every writer uses.
+    """Lock the booking (its station days plus `extra_days`, then its row), then release lapsed holds on those days.
     `spare_own_hold` keeps this booking's own lapsed hold from being expired by the claim (a late deposit)."""
-    booking = await session.get(Booking, booking_id)
-    if booking is None:
-        raise NotFound("No such booking.")
+    booking = await lock_booking(session, booking_id, extra_days or ())
     station = await session.get_one(Station, booking.station_id)
-    zone = ZoneInfo(station.timezone)
-    claimed = _booking_days(zone, booking) | (extra_days or set())
-    spare = booking_id if spare_own_hold else None
-    await _claim_days(session, settings, station, claimed, spare)
-    stmt = select(Booking).where(Booking.id == booking_id).with_for_update().execution_options(populate_existing=True)
-    booking = (await session.scalars(stmt)).one()
-    if moved := _booking_days(zone, booking) - claimed:  # rescheduled meanwhile: claim its new days too
-        await _claim_days(session, settings, station, moved, spare)
+    days = booking_days(ZoneInfo(station.timezone), booking) | (extra_days or set())
+    await _expire_lapsed_holds(session, settings, station, days, utcnow(), booking_id if spare_own_hold else None)
     return booking, station
 
 
@@ -401,7 +389,7 @@ async def staff_booking(
     booking = await session.get(Booking, booking_id)
     if booking is None:
         raise NotFound("No such booking.")
-    principal.authorize(permission, booking.station_id)
+    principal.authorize(permission, booking.station_id, missing="No such booking.")
     return booking
 
 
@@ -674,4 +662,4 @@ async def release_lapsed_holds_around(session: AsyncSession, settings: Settings,
     if booking is None:
         return 0
     station = await session.get_one(Station, booking.station_id)
-    return await _claim_days(session, settings, station, _booking_days(ZoneInfo(station.timezone), booking))
+    return await _claim_days(session, settings, station, booking_days(ZoneInfo(station.timezone), booking))

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from myhibachi.bookings import commands, notifications
+from myhibachi.bookings.locks import lock_booking
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.core.db import utcnow
 from myhibachi.core.jobs import JobQueue, periodic_task
@@ -48,7 +49,7 @@ async def send_due_reminders(jobs: JobQueue) -> int:
     sent = 0
     for booking_id in due:
         async with jobs.unit_of_work() as session:
-            booking = (await session.scalars(select(Booking).where(Booking.id == booking_id).with_for_update())).one()
+            booking = await lock_booking(session, booking_id)
             # Re-checked under the lock: a reschedule since the query may have moved the event out of the window.
             if (booking.status != BookingStatus.confirmed.value or booking.reminder_sent_at is not None
                     or not now < booking.event_start <= now + window[booking.station_id]):

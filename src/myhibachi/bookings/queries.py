@@ -8,6 +8,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
@@ -43,6 +44,8 @@ from myhibachi.bookings.schemas import (
     BookingDetail,
     BookingRead,
     CancelRequestRead,
+    ChefBookingDetail,
+    ChefBookingRead,
     CustomerRead,
     HistoryEntry,
     ManageActions,
@@ -319,13 +322,42 @@ async def read_bookings(session: AsyncSession, bookings: list[Booking]) -> list[
     return [_shape(b, stations[b.station_id], customers[b.customer_id], ledgers[b.id]) for b in bookings]
 
 
-async def booking_detail(session: AsyncSession, principal: Principal, booking_id: int) -> BookingDetail:
+async def read_bookings_for(session: AsyncSession, principal: Principal,
+                            bookings: list[Booking]) -> list[BookingRead | ChefBookingRead]:
+    """The bookings as this reader may see them: without payment fields where they may not read payments (a chef),
+    who see what is due only at stations whose chefs collect balances."""
+    reads = await read_bookings(session, bookings)
+    hidden = {r.station_id for r in reads if not principal.can(Permission.payments_read, r.station_id)}
+    if not hidden:
+        return list(reads)
+    collecting = set(await session.scalars(select(Station.id).where(
+        Station.id.in_(hidden), Station.chefs_collect_balance.is_(True))))
+    return [_need_to_know(r, collects=r.station_id in collecting) if r.station_id in hidden else r for r in reads]
+
+
+def _need_to_know(read: BookingRead, *, collects: bool) -> ChefBookingRead:
+    facts = {name: getattr(read, name) for name in ChefBookingRead.model_fields if name != "balance_due_cents"}
+    return ChefBookingRead(**facts, balance_due_cents=read.balance_due_cents if collects else None)
+
+
+def _without_money(entry: HistoryEntry) -> HistoryEntry:
+    """A history entry without the amounts of money it recorded (fees, totals, refunds) or its payment."""
+    def keep(side: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if side is None else {k: v for k, v in side.items()
+                                          if not k.endswith("_cents") and k != "by_payment"}
+    return entry.model_copy(update={"before": keep(entry.before), "after": keep(entry.after)})
+
+
+async def booking_detail(session: AsyncSession, principal: Principal,
+                         booking_id: int) -> BookingDetail | ChefBookingDetail:
     booking = await find_readable_booking(session, principal, booking_id)
-    (read,) = await read_bookings(session, [booking])
+    (read,) = await read_bookings_for(session, principal, [booking])
     history = [HistoryEntry(occurred_at=e.occurred_at, action=e.action, actor_user_id=e.actor_user_id,
                             before=e.before, after=e.after, reason=e.reason)
                for e in await booking_history(session, booking.id)]
-    return BookingDetail(**read.model_dump(), history=history)
+    if isinstance(read, ChefBookingRead):
+        return ChefBookingDetail(**dict(read), history=[_without_money(e) for e in history])
+    return BookingDetail(**dict(read), history=history)
 
 
 def _terms(terms: Terms, zone: ZoneInfo) -> ActionTermsRead:

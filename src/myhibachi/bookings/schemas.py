@@ -190,7 +190,9 @@ class CustomerRead(BaseModel):
     phone: str
 
 
-class BookingRead(BaseModel):
+class _BookingFacts(BaseModel):
+    """What every reader of a booking sees: the event, the party, the price and the people."""
+
     id: int
     reference: str
     station_id: int
@@ -202,10 +204,6 @@ class BookingRead(BaseModel):
     event_end: datetime
     party: Party
     quote: QuoteRead
-    fees_cents: int = Field(description="Reschedule fees added to the balance.")
-    total_due_cents: int = Field(description="The quote's total plus fees.")
-    paid_cents: int = Field(description="Paid so far, less refunds (from the payment ledger).")
-    balance_due_cents: int = Field(description="Still to pay; 0 once the booking is closed.")
     venue: VenueRead
     customer: CustomerRead
     allergies: str
@@ -217,22 +215,59 @@ class BookingRead(BaseModel):
     cancel_request: CancelRequestRead | None
     cancelled_at: datetime | None
     cancel_reason: str | None
-    refund_owed_cents: int | None = Field(description="The refund owed under policy at cancellation.")
     created_at: datetime
 
+
+class BookingRead(_BookingFacts):
+    """The view of those who may read payments: the facts and the money owed, paid and owed back."""
+
+    fees_cents: int = Field(description="Reschedule fees added to the balance.")
+    total_due_cents: int = Field(description="The quote's total plus fees.")
+    paid_cents: int = Field(description="Paid so far, less refunds (from the payment ledger).")
+    balance_due_cents: int = Field(description="Still to pay; 0 once the booking is closed.")
+    refund_owed_cents: int | None = Field(description="The refund owed under policy at cancellation.")
+
     model_config = ConfigDict(json_schema_extra={"examples": [_BOOKING_EXAMPLE]})
+
+
+_CHEF_BOOKING_EXAMPLE = {k: v for k, v in _BOOKING_EXAMPLE.items()
+                         if k not in ("fees_cents", "total_due_cents", "paid_cents", "refund_owed_cents")}
+
+
+class ChefBookingRead(_BookingFacts):
+    """The view of those who may not read payments (a chef): no payments, refunds, amounts paid or owed back."""
+
+    balance_due_cents: int | None = Field(description=(
+        "What to collect at the event; null unless the station's chefs collect balances."))
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_CHEF_BOOKING_EXAMPLE]})
+
+
+_HISTORY_EXAMPLE = [{"occurred_at": "2026-11-25T17:30:00Z", "action": "bookings.create", "actor_user_id": None,
+                     "before": None, "after": {"status": "pending_deposit"}, "reason": None}]
+BOOKING_DETAIL_EXAMPLES = {  # the two shapes of GET /bookings/{id}, for its documentation
+    "payments_reader": {"summary": "A reader who may read payments",
+                        "value": {**_BOOKING_EXAMPLE, "history": _HISTORY_EXAMPLE}},
+    "chef": {"summary": "A chef (no payments.read): no payment fields",
+             "value": {**_CHEF_BOOKING_EXAMPLE, "history": _HISTORY_EXAMPLE}},
+}
 
 
 class BookingDetail(BookingRead):
     history: list[HistoryEntry]
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{**_BOOKING_EXAMPLE, "history": [
-        {"occurred_at": "2026-11-25T17:30:00Z", "action": "bookings.create", "actor_user_id": None, "before": None,
-         "after": {"status": "pending_deposit"}, "reason": None}]}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [BOOKING_DETAIL_EXAMPLES["payments_reader"]["value"]]})
+
+
+class ChefBookingDetail(ChefBookingRead):
+    history: list[HistoryEntry] = Field(description="The changes, without their amounts of money.")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [BOOKING_DETAIL_EXAMPLES["chef"]["value"]]})
 
 
 class BookingPage(BaseModel):
-    items: list[BookingRead]
+    items: list[BookingRead | ChefBookingRead] = Field(
+        description="Without payment fields (`ChefBookingRead`) at stations where you may not read payments.")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_BOOKING_EXAMPLE], "next_cursor": None}]})

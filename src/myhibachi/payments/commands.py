@@ -1,7 +1,8 @@
 """Payment use-cases: card intents, manual payments, refunds, and the cancellation refund the policy owes.
 
-Money moves only under a lock on the row it changes (the booking for a new payment, the payment for a refund), so
-two requests at once cannot both pass the "no more than owed / paid" checks. Stripe writes carry idempotency keys
+Money moves only under the booking's lock (`bookings.locks.lock_booking`: its station days, then its row), and a
+payment changes only under its own row lock taken after that one, so two requests at once cannot both pass the
+"no more than owed / paid" checks, and no two writers wait on each other. Stripe writes carry idempotency keys
 derived from our ids, and our own `(scope, key)` columns are unique, so a retry never charges or refunds twice.
 """
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.audit.commands import record_audit
@@ -19,6 +20,7 @@ from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
 from myhibachi.bookings.commands import Actor, IdempotencyKeyReused, confirm_booking, request_hash
 from myhibachi.bookings.ledger import booking_ledger
+from myhibachi.bookings.locks import lock_booking
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.policy import total_due_cents
 from myhibachi.core.db import utcnow
@@ -57,17 +59,18 @@ class RefundExceedsPaid(ValidationFailed):
     code = "refund_exceeds_paid"
 
 
-async def _locked_booking(session: AsyncSession, booking_id: int) -> Booking:
-    stmt = select(Booking).where(Booking.id == booking_id).with_for_update().execution_options(populate_existing=True)
-    booking = await session.scalar(stmt)
-    if booking is None:
-        raise NotFound("No such booking.")
-    return booking
+async def lock_payment(session: AsyncSession, *criteria: ColumnElement[bool]) -> Payment | None:
+    """The payment matching `criteria`, locked after its booking (the one lock order); None if there is none."""
+    booking_id = await session.scalar(select(Payment.booking_id).where(*criteria))
+    if booking_id is None:
+        return None
+    await lock_booking(session, booking_id)
+    stmt = select(Payment).where(*criteria).with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(stmt)
 
 
 async def _locked_payment(session: AsyncSession, payment_id: int) -> Payment:
-    stmt = select(Payment).where(Payment.id == payment_id).with_for_update().execution_options(populate_existing=True)
-    payment = await session.scalar(stmt)
+    payment = await lock_payment(session, Payment.id == payment_id)
     if payment is None:
         raise NotFound("No such payment.")
     return payment
@@ -81,7 +84,7 @@ async def _audit_payment(session: AsyncSession, user_id: int | None, action: str
 
 
 def staff_payment_scope(principal: Principal, payment: Payment, permission: Permission) -> None:
-    principal.authorize(permission, payment.station_id)
+    principal.authorize(permission, payment.station_id, missing="No such payment.")
 
 
 # --- card payments ----------------------------------------------------------------------------------------------
@@ -111,7 +114,7 @@ async def start_card_payment(session: AsyncSession, settings: Settings, cards: C
     """A PaymentIntent for the amount due now; asking again for the same purpose and amount gives the same one."""
     if cards is None:
         raise CardPaymentsDisabled("Card payments are not available; " + " ".join(manual_instructions(settings)))
-    booking = await _locked_booking(session, booking_id)  # one intent per booking at a time
+    booking = await lock_booking(session, booking_id)  # one intent per booking at a time
     net_paid = (await booking_ledger(session, booking.id)).net_paid_cents
     amount = _amount_due(booking, purpose, net_paid)
     if amount <= 0:
@@ -164,8 +167,8 @@ class Recorded:
 async def record_manual_payment(session: AsyncSession, settings: Settings, principal: Principal, booking_id: int,
                                 data: ManualPaymentCreate, *, idempotency_key: str | None = None) -> Recorded:
     """Cash, Zelle, Venmo or check received by staff; confirms the booking once the deposit is covered."""
-    booking = await _locked_booking(session, booking_id)
-    principal.authorize(Permission.payments_record, booking.station_id)
+    booking = await lock_booking(session, booking_id)
+    principal.authorize(Permission.payments_record, booking.station_id, missing="No such booking.")
     scoped_key = f"manual:{booking.id}:{idempotency_key}" if idempotency_key else None
     body_hash = request_hash(data)
     if scoped_key and (replay := await session.scalar(select(Payment).where(Payment.idempotency_key == scoped_key))):
@@ -222,7 +225,7 @@ async def refund_payment(session: AsyncSession, settings: Settings, cards: CardG
     """Give back all or part of a payment, never more than is left of it: card payments through Stripe, others
     recorded with the method used to pay back."""
     payment = await _locked_payment(session, payment_id)
-    principal.authorize(Permission.payments_refund, payment.station_id)
+    principal.authorize(Permission.payments_refund, payment.station_id, missing="No such payment.")
     body_hash = request_hash(data)
     scoped_key = f"staff:{payment.id}:{idempotency_key}" if idempotency_key else None
     if scoped_key and (replay := await session.scalar(select(Refund).where(Refund.idempotency_key == scoped_key))):
@@ -317,7 +320,7 @@ async def settle_cancellation(session: AsyncSession, settings: Settings, cards: 
                               refund_cents: int) -> None:
     """After a cancellation: withdraw open card intents, refund what the policy owes to the cards it came from
     (newest payment first), and tell staff about any part paid by hand that they must give back themselves."""
-    booking = await _locked_booking(session, booking_id)
+    booking = await lock_booking(session, booking_id)
     payments = list(await session.scalars(select(Payment).where(Payment.booking_id == booking.id)
                                           .order_by(Payment.id.desc()).with_for_update()))
     for payment in payments:

@@ -120,7 +120,7 @@ async def find_readable_payment(session: AsyncSession, principal: Principal, pay
     payment = await session.get(Payment, payment_id)
     if payment is None:
         raise NotFound("No such payment.")
-    principal.authorize(permission, payment.station_id)  # no role at its station: 404, as if absent
+    principal.authorize(permission, payment.station_id, missing="No such payment.")  # as if absent
     return payment
 
 

@@ -23,7 +23,7 @@ from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.core.errors import Conflict, IllegalTransition
 from myhibachi.core.outbox import OutboxContext, add_outbox_message, outbox_handler
 from myhibachi.payments import notifications
-from myhibachi.payments.commands import refund_in_full, refund_status
+from myhibachi.payments.commands import lock_payment, refund_in_full, refund_status
 from myhibachi.payments.gateway import card_gateway
 from myhibachi.payments.models import Payment, PaymentPurpose, PaymentStatus, Refund, RefundStatus, StripeEvent
 from myhibachi.settings import Settings
@@ -85,8 +85,7 @@ async def apply_stripe_event(session: AsyncSession, payload: dict[str, Any], con
 async def _payment_of(session: AsyncSession, intent_id: Any) -> Payment | None:
     if not isinstance(intent_id, str):
         return None
-    stmt = select(Payment).where(Payment.provider_intent_id == intent_id).with_for_update()
-    return await session.scalar(stmt.execution_options(populate_existing=True))
+    return await lock_payment(session, Payment.provider_intent_id == intent_id)
 
 
 @_handles("payment_intent.succeeded")

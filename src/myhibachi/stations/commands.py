@@ -21,7 +21,7 @@ def _snapshot(station: Station) -> dict[str, Any]:
         "code": station.code, "name": station.name, "timezone": station.timezone,
         "address_line1": station.address_line1, "city": station.city, "state": station.state,
         "zip_code": station.zip_code, "latitude": station.latitude, "longitude": station.longitude,
-        "is_active": station.is_active,
+        "is_active": station.is_active, "chefs_collect_balance": station.chefs_collect_balance,
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, String
+from sqlalchemy import Boolean, Float, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from myhibachi.core.cache import tag_writes
@@ -25,6 +25,8 @@ class Station(Base):
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Chefs take the balance at the event: only then does a chef's view of a booking show what is due.
+    chefs_collect_balance: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -28,6 +28,7 @@ def read_station(station: Station) -> StationRead:
         address=Address(line1=station.address_line1, city=station.city, state=station.state,
                         zip_code=station.zip_code),
         latitude=station.latitude, longitude=station.longitude, is_active=station.is_active,
+        chefs_collect_balance=station.chefs_collect_balance,
     )
 
 

@@ -63,6 +63,8 @@ class StationUpdate(BaseModel):
     latitude: Latitude | None = None
     longitude: Longitude | None = None
     is_active: Annotated[bool, Field(strict=True)] | None = None
+    chefs_collect_balance: Annotated[bool, Field(strict=True, description=(
+        "Chefs collect the balance at the event: their view of a booking shows what is due."))] | None = None
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "San Jose & South Bay"}]})
 
@@ -89,11 +91,12 @@ class StationRead(BaseModel):
     latitude: float
     longitude: float
     is_active: bool
+    chefs_collect_balance: bool = Field(description="Chefs collect the balance at the event (they see it).")
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "id": 1, "code": "FRE", "name": "Fremont CA", "timezone": "America/Los_Angeles",
         "address": {"line1": "39055 Hastings St", "city": "Fremont", "state": "CA", "zip_code": "94538"},
-        "latitude": 37.5483, "longitude": -121.9886, "is_active": True}]})
+        "latitude": 37.5483, "longitude": -121.9886, "is_active": True, "chefs_collect_balance": False}]})
 
 
 class MembershipResult(BaseModel):

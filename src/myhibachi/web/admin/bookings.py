@@ -28,8 +28,17 @@ from myhibachi.bookings import commands, queries
 from myhibachi.bookings.commands import Actor, ChefUnavailable, SlotUnavailable
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.policy import cancel_terms, guest_change_terms, menu_change_terms, reschedule_terms
-from myhibachi.bookings.queries import BookingFilter, list_bookings, read_bookings
-from myhibachi.bookings.schemas import BookingDetail, BookingRead, HistoryEntry, PartyChange, Reason, Reschedule
+from myhibachi.bookings.queries import BookingFilter, list_bookings, read_bookings_for
+from myhibachi.bookings.schemas import (
+    BookingDetail,
+    BookingRead,
+    ChefBookingDetail,
+    ChefBookingRead,
+    HistoryEntry,
+    PartyChange,
+    Reason,
+    Reschedule,
+)
 from myhibachi.chefs.queries import find_station_chef, on_duty_roster
 from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY, parse_day
 from myhibachi.core.db import MAX_ID, utcnow
@@ -112,7 +121,7 @@ class Visit:
 class Target:
     """The booking an action page is about: the staff view (scoped to the reader), its row, station and rules."""
 
-    detail: BookingDetail
+    detail: BookingDetail | ChefBookingDetail  # the money is there only for those who may read payments
     booking: Booking
     station: Station
     rules: BusinessRules
@@ -128,6 +137,7 @@ class Target:
     @property
     def due_cents(self) -> int:
         """What may still be recorded as paid (what a closed booking still owes counts too)."""
+        assert isinstance(self.detail, BookingDetail)  # payment pages need payments.read, which gives the money
         return max(0, self.detail.total_due_cents - self.detail.paid_cents)
 
 
@@ -268,7 +278,7 @@ def _link(station: Station, **params: Any) -> str:
 
 
 async def _events_between(session: Any, principal: Principal, station: Station, first: date, last: date,
-                          status: BookingStatus | None) -> list[BookingRead]:
+                          status: BookingStatus | None) -> list[BookingRead | ChefBookingRead]:
     """Every event of the dates a calendar shows, through the same scoped, paginated query as the list."""
     rows: list[Booking] = []
     cursor = None
@@ -278,11 +288,11 @@ async def _events_between(session: Any, principal: Principal, station: Station, 
         rows += batch
         if cursor is None:
             break
-    return await read_bookings(session, rows)
+    return await read_bookings_for(session, principal, rows)
 
 
-def _by_day(items: list[BookingRead]) -> dict[date, list[BookingRead]]:
-    days: dict[date, list[BookingRead]] = defaultdict(list)
+def _by_day(items: list[BookingRead | ChefBookingRead]) -> dict[date, list[BookingRead | ChefBookingRead]]:
+    days: dict[date, list[BookingRead | ChefBookingRead]] = defaultdict(list)
     for item in items:  # in start order already; event_date is the station-local date the customer chose
         days[item.event_date].append(item)
     return days
@@ -301,7 +311,7 @@ async def _list_view(visit: Visit, station: Station, status: BookingStatus | Non
     except ValidationFailed:  # a cursor we never gave out: the first page instead
         message, cursor = "That page link no longer works, so this is the first page.", None
         rows, next_cursor = await list_bookings(visit.session, visit.principal, filters, cursor=None, limit=size)
-    items = await read_bookings(visit.session, rows)
+    items = await read_bookings_for(visit.session, visit.principal, rows)
     keep = {"view": "list", "status": status.value if status else "", "from": first.isoformat() if first else "",
             "to": last.isoformat() if last else "", "limit": size if size != PAGE_SIZE else None}
     return {"items": items, "message": message, "date_from": first, "date_to": last,
@@ -540,7 +550,8 @@ async def booking_page(booking_id: str, request: Request, principal: Staff, sess
         people.add(b.cancel_request.requested_by_user_id)
     names = await _staff_names(session, people)
     history = [_history_row(e, zone, t.currency, chefs, names) for e in reversed(b.history)]
-    messages = await emails_about(session, b.reference)
+    # The customer's emails tell of payments and refunds: not for readers without the money (a chef).
+    messages = await emails_about(session, b.reference) if isinstance(b, BookingDetail) else None
     return await admin_page(request, runtime, session, principal, "bookings/detail.html", messages=messages,
                             title=f"Booking {b.reference}", station=t.station, headers=NO_STORE, b=b, t=t,
                             chef=chefs.get(b.chef_id) if b.chef_id else None, names=names, payments=payments,

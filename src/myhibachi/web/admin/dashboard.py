@@ -21,7 +21,7 @@ from myhibachi.analytics.schemas import Granularity, PaymentReport
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
 from myhibachi.bookings.models import BookingStatus
-from myhibachi.bookings.queries import BookingFilter, list_bookings, read_bookings
+from myhibachi.bookings.queries import BookingFilter, list_bookings, read_bookings_for
 from myhibachi.core.changes import Changes
 from myhibachi.core.dates import parse_day
 from myhibachi.core.db import utcnow
@@ -75,7 +75,7 @@ async def _upcoming(session: Any, principal: Principal, station: Station, today:
         station_id=station.id, date_from=today, date_to=today + timedelta(days=UPCOMING_DAYS)), cursor=None,
         limit=50)
     live = (BookingStatus.pending_deposit.value, BookingStatus.confirmed.value)
-    return await read_bookings(session, [b for b in rows if b.status in live])
+    return await read_bookings_for(session, principal, [b for b in rows if b.status in live])
 
 
 @router.get("/admin", response_class=HTMLResponse)

@@ -250,7 +250,7 @@ async def _refund_page(request: Request, runtime: Any, session: Any, principal: 
                        alert: str | None = None, status: int = 200) -> Response:
     try:
         payment = await queries.payment_detail(session, principal, payment_id)
-        principal.authorize(Permission.payments_refund, payment.station_id)
+        principal.authorize(Permission.payments_refund, payment.station_id, missing="No such payment.")
     except (PermissionDenied, NotFound) as exc:
         return await refusal_page(request, runtime, session, principal, exc)
     station = await get_station(session, payment.station_id)
