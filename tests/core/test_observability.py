@@ -267,7 +267,7 @@ async def test_metrics_are_served_everywhere_when_the_setting_says_so(client, se
 
 def test_metrics_public_reads_the_environment(monkeypatch):
     monkeypatch.setenv("METRICS_PUBLIC", "true")
-    assert Settings(_env_file=None, secret_key=TEST_SECRET).metrics_public is True  # type: ignore[call-arg]
+    assert Settings(_env_file=None).metrics_public is True  # type: ignore[call-arg]
     monkeypatch.setenv("METRICS_PUBLIC", "maybe")
     with pytest.raises(ValueError, match="metrics_public"):
-        Settings(_env_file=None, secret_key=TEST_SECRET)  # type: ignore[call-arg]
+        Settings(_env_file=None)  # type: ignore[call-arg]
