@@ -5,6 +5,7 @@ That one address is what every limit counts, the audit log records and the log l
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,8 +48,8 @@ async def audited_ip(http: AsyncClient, db: Database, forwarded_for: str) -> str
     signed_in = await http.post(LOGIN, json={"email": "root@example.com", "password": PASSWORD}, headers=headers)
     token = signed_in.json()["access_token"]
     created = await http.post("/api/v1/users", headers={**headers, "Authorization": f"Bearer {token}"},
-                              json={"email": f"{forwarded_for[:3]}@example.com", "name": "New", "role": "super_admin",
-                                    "password": "long-enough-pw"})
+                              json={"email": f"{uuid.uuid4().hex[:8]}@example.com", "name": "New",
+                                    "role": "super_admin", "password": "long-enough-pw"})
     assert created.status_code == 201, created.text
     async with db.transaction(write=False) as session:
         entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "users.create",
