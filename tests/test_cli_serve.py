@@ -36,7 +36,8 @@ def test_serve_listens_on_host_and_port_from_the_environment(tmp_path: Path) -> 
     upgrade_to_head(database_url)
     port = free_port(HOST)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOST": HOST, "PORT": str(port),
-           "DATABASE_URL": database_url, "MAIL_DIR": str(tmp_path / "mail"), "COLUMNS": "200"}
+           "DATABASE_URL": database_url, "MAIL_DIR": str(tmp_path / "mail"), "COLUMNS": "200",
+           "LOGIN_FAILURES_PER_IP": "1"}
     command = Path(sys.executable).with_name("myhibachi")  # the console script installed with the package
     output = tmp_path / "serve.log"
     base = f"http://{HOST}:{port}"
@@ -54,6 +55,11 @@ def test_serve_listens_on_host_and_port_from_the_environment(tmp_path: Path) -> 
                     time.sleep(0.1)
             assert health is not None, f"no answer on {base} (exit code {server.poll()}):\n{output.read_text()}"
             stations = httpx.get(f"{base}/api/v1/stations", timeout=5)
+            # Two failed sign-ins from this local client, each claiming another address: without
+            # FORWARDED_ALLOW_IPS the header is not believed, so both count for 127.0.0.1 and the second is refused.
+            sign_ins = [httpx.post(f"{base}/api/v1/auth/login", json={"email": "x@example.com", "password": "x"},
+                                   headers={"X-Forwarded-For": forged}, timeout=5).status_code
+                        for forged in ("198.51.100.1", "198.51.100.2")]
         finally:
             server.terminate()
             try:
@@ -66,6 +72,7 @@ def test_serve_listens_on_host_and_port_from_the_environment(tmp_path: Path) -> 
     # Read from DATABASE_URL's migrated file (the default, ./var/myhibachi.db, does not exist there).
     assert stations.status_code == 200 and stations.json() == [], stations.text
     assert f"on http://{HOST}:{port}" in output.read_text()
+    assert sign_ins == [401, 429]
 
 
 def test_serve_hands_host_and_port_from_the_environment_to_uvicorn(tmp_path: Path,

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from myhibachi import __version__
 from myhibachi import tasks as _tasks  # noqa: F401 - every domain's handlers and periodic tasks
@@ -122,6 +123,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                            allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID"])
+    if settings.forwarded_allow_ips:  # outermost: every layer, limit, audit row and log line sees the client
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
     app.include_router(_api_router())
     app.include_router(_ops_router())
@@ -234,7 +237,8 @@ def use_runtime(app: FastAPI, runtime: Runtime) -> None:
     """Serve an app with another runtime (its database, cache, jobs, settings), before its lifespan starts.
 
     Building the routes takes about a second, so the test harness builds one app per process and gives each
-    test a fresh runtime. Only what reads the runtime follows: the title, CORS and the HTTP metrics stay.
+    test a fresh runtime. Only what reads the runtime follows: the title, CORS, the trusted proxies and the HTTP
+    metrics stay.
     """
     registry = app.state.metrics_registry
     app.state.runtime.cache.metrics.unregister(registry)

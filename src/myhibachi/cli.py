@@ -29,8 +29,9 @@ def serve(
     host, port = host or settings.host, port or settings.port
     console.print(f"[bold green]MyHibachi[/] on [link]http://{host}:{port}[/link]  "
                   f"(API docs: http://{host}:{port}/docs)")
+    # The app believes X-Forwarded-For only from FORWARDED_ALLOW_IPS; uvicorn's own reading would trust 127.0.0.1.
     uvicorn.run("myhibachi.app:create_app", factory=True, host=host, port=port, reload=reload,
-                proxy_headers=True, forwarded_allow_ips="127.0.0.1", access_log=False)
+                proxy_headers=False, access_log=False)
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import secrets
 from enum import StrEnum
@@ -60,6 +61,8 @@ class Settings(BaseSettings):
     mail_dir: Path = VAR_DIR / "mail"
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed; unset: nobody's.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_format: LogFormat | None = None  # default: json in production, console otherwise
     log_level: str = "INFO"
 
@@ -115,6 +118,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [proxy.strip() for proxy in value.split(",") if proxy.strip()]
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def proxies_are_addresses(cls, proxies: list[str]) -> list[str]:
+        """Fail closed: a typo must not pass silently, and "*" would believe whatever a client writes."""
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network (CIDR)") from None
+        return proxies
 
     @model_validator(mode="after")
     def resolve_secret_key(self) -> Settings:

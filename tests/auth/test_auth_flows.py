@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -11,6 +13,7 @@ from sqlalchemy import update
 from myhibachi.auth.models import AuthSession
 from myhibachi.auth.permissions import Role
 from myhibachi.core import security
+from myhibachi.settings import Settings
 from tests.conftest import PASSWORD, TEST_SECRET
 
 LOGIN = "/api/v1/auth/login"
@@ -153,6 +156,37 @@ async def test_failed_logins_are_throttled_per_ip(client, support, settings):
 async def test_successful_sign_ins_are_not_counted(client, support, settings):
     for _ in range(settings.login_failures_per_account + 2):
         assert (await sign_in(client)).status_code == 200
+
+
+async def test_simultaneous_wrong_passwords_lock_the_account_like_sequential_ones(client, support, settings):
+    """Each failure is counted before its verdict: 12 at once get as many 401s as 12 one after another."""
+    attempts = await asyncio.gather(*(sign_in(client, password="wrong-password") for _ in range(12)))
+
+    limit = settings.login_failures_per_account
+    assert Counter(r.status_code for r in attempts) == {401: limit, 429: 12 - limit}
+    assert (await sign_in(client)).status_code == 429  # locked, even with the right password
+
+
+async def test_simultaneous_guesses_from_one_ip_stop_at_its_limit(client, support, settings):
+    guesses = await asyncio.gather(*(sign_in(client, email=f"guess{n}@example.com")
+                                     for n in range(settings.login_failures_per_ip + 5)))
+
+    assert Counter(r.status_code for r in guesses) == {401: settings.login_failures_per_ip, 429: 5}
+    assert (await sign_in(client)).status_code == 429
+
+
+class TestOneLimitRefusingDoesNotCountForTheOther:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"login_failures_per_account": 2, "login_failures_per_ip": 4})
+
+    async def test_attempts_refused_for_the_account_leave_the_ips_count_alone(self, client, support):
+        for expected in (401, 401, 429, 429, 429):  # the account locks after 2; the IP has counted 2
+            assert (await sign_in(client, password="wrong-password")).status_code == expected
+
+        others = [(await sign_in(client, email="admin@example.com", password="nope")).status_code for _ in range(3)]
+
+        assert others == [401, 401, 429]  # the IP's 3rd and 4th failures, then its limit
 
 
 async def test_deactivation_ends_every_session_at_once(client, support, login):

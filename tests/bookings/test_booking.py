@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
+from datetime import timedelta
+
 import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import func, select
@@ -9,7 +13,7 @@ from sqlalchemy import func, select
 from myhibachi.bookings.models import Booking
 from myhibachi.customers.models import Customer
 from myhibachi.settings import Settings
-from tests.bookings.conftest import API, EVENT_DAY, booking_body
+from tests.bookings.conftest import API, EVENT_DAY, NOW, booking_body
 from tests.conftest import mail_files, mail_text, read_mails
 
 
@@ -135,3 +139,41 @@ class TestHoldsPerClient:
         assert elsewhere.status_code == 201  # counted per client address
         async with db.transaction(write=False) as session:
             assert await session.scalar(select(func.count()).select_from(Booking)) == 3
+
+    async def test_a_request_that_holds_nothing_new_is_not_counted(self, app, client, station, db):
+        transport = ASGITransport(app=app, client=("198.51.100.9", 50000))
+        async with AsyncClient(transport=transport, base_url="http://testserver") as neighbour:
+            for email in ("a@example.com", "b@example.com"):  # both chefs at 18:00
+                taken = await neighbour.post(f"{API}/bookings", json=booking_body(station.id, email=email))
+                assert taken.status_code == 201
+        first = booking_body(station.id, slot="12:00")
+
+        refused = [await client.post(f"{API}/bookings", json=booking_body(station.id, slot="18:00")),
+                   await client.post(f"{API}/bookings", json=booking_body(station.id, NOW.date() + timedelta(days=1))),
+                   await client.post(f"{API}/bookings", json={**first, "adults": 0})]
+        held = await client.post(f"{API}/bookings", json=first, headers={"Idempotency-Key": "k"})
+        replayed = await client.post(f"{API}/bookings", json=first, headers={"Idempotency-Key": "k"})
+        second = await client.post(f"{API}/bookings", json=booking_body(station.id, slot="15:00"))
+        third = await client.post(f"{API}/bookings", json=booking_body(station.id, slot="21:00"))
+
+        assert [r.json()["code"] for r in refused] == ["slot_unavailable", "insufficient_notice", "validation_error"]
+        assert (held.status_code, replayed.headers.get("Idempotent-Replayed"), second.status_code) == (201, "true", 201)
+        assert third.status_code == 429
+        async with db.transaction(write=False) as session:
+            assert await session.scalar(select(func.count()).select_from(Booking)) == 4
+
+
+class TestSimultaneousHolds:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"booking_holds_per_ip": 10})  # the default
+
+    async def test_fifteen_at_once_from_one_client_hold_exactly_the_limit(self, client, station, db):
+        """The hold is counted in the step that admits it, not after the booking is written."""
+        bodies = [booking_body(station.id, EVENT_DAY + timedelta(days=n)) for n in range(15)]
+
+        responses = await asyncio.gather(*(client.post(f"{API}/bookings", json=body) for body in bodies))
+
+        assert Counter(r.status_code for r in responses) == {201: 10, 429: 5}
+        async with db.transaction(write=False) as session:
+            assert await session.scalar(select(func.count()).select_from(Booking)) == 10

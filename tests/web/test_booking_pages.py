@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from myhibachi.bookings.models import Booking
-from tests.bookings.conftest import API, EVENT_DAY
+from tests.bookings.conftest import API, EVENT_DAY, booking_body
 from tests.web.browserless import Page, read, submit
 
 PARTY = {"zip_code": "94538", "adults": "12", "children": "4", "toddlers": "1", "upgrades.filet_mignon": "3",
@@ -177,7 +177,7 @@ async def test_the_honeypot_turns_bots_away(client, station, db):
 async def test_too_many_posts_from_one_address_are_refused(client, station, runtime, monkeypatch):
     from myhibachi.core.ratelimit import Throttle
 
-    runtime.public_form_posts_by_ip = Throttle(runtime.public_form_posts_by_ip._limiter.storage, "test-form", 3, 60)
+    runtime.public_form_posts_by_ip = Throttle(runtime.public_form_posts_by_ip.storage, "test-form", 3, 60)
     start = read(await client.get("/book"))
     statuses = [(await submit(client, start, **PARTY)).response.status_code for _ in range(4)]
 
@@ -189,11 +189,23 @@ async def test_too_many_posts_from_one_address_are_refused(client, station, runt
 async def test_holds_per_address_are_limited(client, station, settings, runtime):
     from myhibachi.core.ratelimit import Throttle
 
-    runtime.booking_holds_by_ip = Throttle(runtime.booking_holds_by_ip._limiter.storage, "test-hold", 1, 3600)
+    runtime.booking_holds_by_ip = Throttle(runtime.booking_holds_by_ip.storage, "test-hold", 1, 3600)
     await submit(client, await to_review(client, slot="18:00"), ("go", "book"))
 
     page = await submit(client, await to_review(client, slot="15:00"), ("go", "book"))
 
+    assert page.response.status_code == 429 and "held several dates" in page.text
+
+
+async def test_holds_through_the_api_and_the_site_share_one_count(client, station, runtime):
+    from myhibachi.core.ratelimit import Throttle
+
+    runtime.booking_holds_by_ip = Throttle(runtime.booking_holds_by_ip.storage, "test-hold-shared", 1, 3600)
+    held = await client.post(f"{API}/bookings", json=booking_body(station.id, slot="18:00"))
+
+    page = await submit(client, await to_review(client, slot="15:00"), ("go", "book"))
+
+    assert held.status_code == 201
     assert page.response.status_code == 429 and "held several dates" in page.text
 
 

@@ -28,6 +28,7 @@ from myhibachi.core.errors import (
     RateLimited,
     ValidationFailed,
 )
+from myhibachi.core.ratelimit import Reservation
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.security import (
     burn_password_check,
@@ -71,36 +72,56 @@ class InvalidPasswordToken(DomainError):
 async def login(session: AsyncSession, runtime: Runtime, *, email: str, password: str,
                 totp_code: str | None) -> TokenPair:
     email = normalize_email(email)
-    ip = current_request_meta().ip or "unknown"
-    await runtime.login_failures_by_ip.ensure_allowed(ip)
-    await runtime.login_failures_by_account.ensure_allowed(email)
-
-    user = await session.scalar(select(User).where(User.email == email))
-    if user is None or user.password_hash is None:
-        burn_password_check(password)  # same work, same time, as a wrong password
-        valid = False
-    else:
-        valid = verify_password(user.password_hash, password) and user.is_active
-    if not valid:
-        await _count_failure(runtime, ip, email)
-        raise InvalidCredentials("The email or the password is wrong.")
-    assert user is not None and user.password_hash is not None
-    if user.totp_enabled:
-        if not totp_code:
-            raise TotpRequired("Enter the 6-digit code from your authenticator app.")
-        if not pyotp.TOTP(user.totp_secret or "").verify(totp_code, valid_window=1):
-            await _count_failure(runtime, ip, email)
-            raise InvalidTotp("The authenticator code is wrong or has expired.")
+    attempt = await _reserve_failure(runtime, current_request_meta().ip or "unknown", email)
+    try:
+        user = await _verified_user(session, email=email, password=password, totp_code=totp_code)
+    except (InvalidCredentials, InvalidTotp):
+        log.info("login_failed", email_hash=hash_token(email)[:12])
+        raise  # the reserved failures stay counted
+    except BaseException:
+        await _release(attempt)
+        raise
+    # Released, not reset: a reset would also wipe failures counted by other attempts, and one's own valid
+    # password would clear an IP's count of guesses at other accounts.
+    await _release(attempt)
+    assert user.password_hash is not None  # a verified user has one
     if password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     log.info("login_succeeded", user_id=user.id)
     return await _open_session(session, runtime.settings, user.id)
 
 
-async def _count_failure(runtime: Runtime, ip: str, email: str) -> None:
-    log.info("login_failed", email_hash=hash_token(email)[:12])
-    await runtime.login_failures_by_ip.record(ip)
-    await runtime.login_failures_by_account.record(email)
+async def _reserve_failure(runtime: Runtime, ip: str, email: str) -> tuple[Reservation, ...]:
+    """Count the attempt as a failure of its IP and of its account before the verdict, so simultaneous guesses
+    cannot all be checked before any is counted; refused by either limit, it counts for neither."""
+    by_ip = await runtime.login_failures_by_ip.reserve(ip)
+    try:
+        by_account = await runtime.login_failures_by_account.reserve(email)
+    except RateLimited:
+        await by_ip.release()
+        raise
+    return by_ip, by_account
+
+
+async def _release(attempt: tuple[Reservation, ...]) -> None:
+    for reservation in attempt:
+        await reservation.release()
+
+
+async def _verified_user(session: AsyncSession, *, email: str, password: str, totp_code: str | None) -> User:
+    """The active user these credentials prove; `InvalidCredentials` / `InvalidTotp` are the failures that count."""
+    user = await session.scalar(select(User).where(User.email == email))
+    if user is None or user.password_hash is None:
+        burn_password_check(password)  # same work, same time, as a wrong password
+        raise InvalidCredentials("The email or the password is wrong.")
+    if not (verify_password(user.password_hash, password) and user.is_active):
+        raise InvalidCredentials("The email or the password is wrong.")
+    if user.totp_enabled:
+        if not totp_code:
+            raise TotpRequired("Enter the 6-digit code from your authenticator app.")
+        if not pyotp.TOTP(user.totp_secret or "").verify(totp_code, valid_window=1):
+            raise InvalidTotp("The authenticator code is wrong or has expired.")
+    return user
 
 
 async def _open_session(session: AsyncSession, settings: Settings, user_id: int) -> TokenPair:
@@ -183,12 +204,11 @@ async def request_password_reset(session: AsyncSession, runtime: Runtime, *, ema
     user = await session.scalar(select(User).where(User.email == email, User.is_active.is_(True)))
     if user is None:
         return
-    try:  # an account can not be flooded with emails
-        await runtime.password_resets_by_account.ensure_allowed(email)
+    try:  # an account can not be flooded with emails: every email counts, in the step that allows it
+        await runtime.password_resets_by_account.reserve(email)
     except RateLimited:
         log.warning("password_reset_throttled", user_id=user.id)
         return
-    await runtime.password_resets_by_account.record(email)
     token = await _new_password_token(session, user.id, "reset", timedelta(minutes=settings.password_reset_minutes))
     text = render("email/password_reset.txt", name=user.name, brand=settings.brand_name,
                   minutes=settings.password_reset_minutes, link=_password_link(settings, token))

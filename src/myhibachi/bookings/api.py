@@ -32,7 +32,6 @@ from myhibachi.bookings.schemas import (
     Reason,
     Reschedule,
 )
-from myhibachi.core.context import current_request_meta
 from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.errors import problem_responses
 from myhibachi.core.web import DbSession, PathId, RuntimeDep
@@ -124,12 +123,8 @@ async def create_booking(
     the same request returns the same booking (header `Idempotent-Replayed: true`); the key with another body
     is 422 `idempotency_key_reused`. A client (IP) may place `BOOKING_HOLDS_PER_IP` holds per
     `BOOKING_HOLD_WINDOW_SECONDS` (429 `rate_limited` with Retry-After): unpaid holds keep chefs from others."""
-    ip = current_request_meta().ip or "unknown"
-    await runtime.booking_holds_by_ip.ensure_allowed(ip)
-    result = await commands.create_booking(session, runtime.settings, body, idempotency_key=idempotency_key)
-    if result.created:
-        await runtime.booking_holds_by_ip.record(ip)
-    else:
+    result = await commands.create_public_booking(session, runtime, body, idempotency_key=idempotency_key)
+    if not result.created:
         response.headers["Idempotent-Replayed"] = "true"
     return _created(result)
 

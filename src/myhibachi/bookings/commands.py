@@ -54,9 +54,11 @@ from myhibachi.bookings.queries import (
 )
 from myhibachi.bookings.schemas import BookingCreate, PartyChange
 from myhibachi.chefs.models import Chef
+from myhibachi.core.context import current_request_meta
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
 from myhibachi.core.outbox import add_outbox_message
+from myhibachi.core.runtime import Runtime
 from myhibachi.core.security import hash_token
 from myhibachi.customers.commands import find_or_create_customer
 from myhibachi.pricing.queries import get_rules, quote_for_station
@@ -266,6 +268,24 @@ class CreatedBooking:
     station: Station
     token: str
     created: bool  # False: an idempotent replay of an earlier request
+
+
+async def create_public_booking(
+    session: AsyncSession, runtime: Runtime, data: BookingCreate, *, idempotency_key: str | None = None
+) -> CreatedBooking:
+    """A booking asked for by a visitor (the API's POST /bookings, the site's booking form): unpaid holds keep
+    chefs from others, so each client address may place `BOOKING_HOLDS_PER_IP` per window. The hold is counted in
+    the step that admits it (simultaneous requests cannot all pass a check first) and given back when nothing new
+    was held: an idempotent replay, a time taken meanwhile, a request refused."""
+    hold = await runtime.booking_holds_by_ip.reserve(current_request_meta().ip or "unknown")
+    try:
+        result = await create_booking(session, runtime.settings, data, idempotency_key=idempotency_key)
+    except BaseException:
+        await hold.release()
+        raise
+    if not result.created:
+        await hold.release()
+    return result
 
 
 async def create_booking(

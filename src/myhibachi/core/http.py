@@ -31,7 +31,8 @@ def is_acceptable_request_id(value: str) -> bool:
 
 
 class RequestMetaMiddleware:
-    """Puts the caller's IP, user agent and request id where audit rows and log lines find them."""
+    """Puts the caller's IP, user agent and request id where throttles, audit rows and log lines find them. The IP
+    is the socket's, or the client a trusted proxy named (`ProxyHeadersMiddleware` runs first)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -46,7 +47,7 @@ class RequestMetaMiddleware:
                            request_id=correlation_id.get())
         set_request_meta(meta)
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=meta.request_id)
+        structlog.contextvars.bind_contextvars(request_id=meta.request_id, client_ip=meta.ip)
         await self.app(scope, receive, send)
 
 

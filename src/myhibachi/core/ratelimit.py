@@ -1,15 +1,14 @@
-"""Counting events per key (failed sign-ins, reset emails, booking holds per IP) in a moving window, on Redis or in
-memory (the `limits` library)."""
+"""Counting events per key (failed sign-ins, reset emails, booking holds per IP) in a window, on Redis or in memory
+(the `limits` library's storage)."""
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass, field
 
 import structlog
-from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
 
 from myhibachi.core.errors import RateLimited
 
@@ -22,27 +21,58 @@ def limiter_storage(redis_url: str | None) -> Storage:
     return MemoryStorage()
 
 
+@dataclass
+class Reservation:
+    """One counted event; `release` gives it back (e.g. the sign-in succeeded, nothing new was held)."""
+
+    throttle: Throttle
+    key: str
+    counted: bool  # False when the storage was unavailable: nothing to give back
+    released: bool = field(default=False, init=False)
+
+    async def release(self) -> None:
+        if self.counted and not self.released:
+            self.released = True
+            await self.throttle.give_back(self.key)
+
+
 class Throttle:
-    """Refuses a key once `limit` events were recorded for it inside `window_seconds` (callers record only what
-    should count, e.g. failed sign-ins but not successful ones)."""
+    """At most `limit` events per key inside a window that starts at the key's first counted event.
+
+    `reserve` counts the event and refuses it in one atomic step (an increment on Redis, under a lock in memory), so
+    simultaneous callers cannot all pass a check before any of them is counted. Callers release what should not
+    count, e.g. a sign-in that succeeded."""
 
     def __init__(self, storage: Storage, namespace: str, limit: int, window_seconds: int) -> None:
-        self._limiter = MovingWindowRateLimiter(storage)
-        self._item = RateLimitItemPerSecond(limit, window_seconds)
+        self.storage = storage
         self._namespace = namespace
+        self._limit = limit
+        self._window = window_seconds
 
-    async def ensure_allowed(self, key: str) -> None:
+    def _storage_key(self, key: str) -> str:
+        return f"{self._namespace}/{self._limit}/{self._window}/{key}"
+
+    async def reserve(self, key: str) -> Reservation:
+        """Count one event for `key`, or raise `RateLimited` (with Retry-After) when the limit is reached."""
+        storage_key = self._storage_key(key)
         try:
-            if await self._limiter.test(self._item, self._namespace, key):
-                return
-            stats = await self._limiter.get_window_stats(self._item, self._namespace, key)
+            count = await self.storage.incr(storage_key, self._window)
+            if count <= self._limit:
+                return Reservation(self, key, counted=True)
+            await self._uncount(storage_key)  # a refused event is not counted
+            window_ends = await self.storage.get_expiry(storage_key)
         except Exception as exc:  # a throttle outage must not lock everybody out
             log.warning("throttle_unavailable", namespace=self._namespace, error=str(exc))
-            return
-        raise RateLimited(retry_after=math.ceil(stats.reset_time - time.time()))
+            return Reservation(self, key, counted=False)
+        raise RateLimited(retry_after=math.ceil(window_ends - time.time()))
 
-    async def record(self, key: str) -> None:
+    async def give_back(self, key: str) -> None:
         try:
-            await self._limiter.hit(self._item, self._namespace, key)
+            await self._uncount(self._storage_key(key))
         except Exception as exc:
             log.warning("throttle_unavailable", namespace=self._namespace, error=str(exc))
+
+    async def _uncount(self, storage_key: str) -> None:
+        # The Redis storage has no decrement: an increment by -1 is just as atomic. Given back after its window
+        # ended, it would start the next window at -1 (one extra event, once), a bound worth no extra script.
+        await self.storage.incr(storage_key, self._window, amount=-1)

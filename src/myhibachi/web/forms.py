@@ -48,13 +48,12 @@ async def checked_form(request: Request, runtime: Runtime) -> dict[str, str]:
     """The posted fields, once the post passed the rate limit, the CSRF check and the honeypot."""
     form = {key: value.strip() for key, value in (await request.form()).items() if isinstance(value, str)}
     ip = current_request_meta().ip or "unknown"
-    try:
-        await runtime.public_form_posts_by_ip.ensure_allowed(ip)
+    try:  # every post counts, in the step that allows it
+        await runtime.public_form_posts_by_ip.reserve(ip)
     except RateLimited as limited:
         minutes = -(-int(limited.headers["Retry-After"]) // 60)
         raise FormRejected(429, f"Too many tries from your connection; please wait {minutes} minute"
                                 f"{'s' if minutes > 1 else ''} and send it again.", form) from None
-    await runtime.public_form_posts_by_ip.record(ip)
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), form.get(CSRF_FIELD, "").encode()):
         raise FormRejected(403, "This form had expired, so nothing was sent. Please check it and send it again.",

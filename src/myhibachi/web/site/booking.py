@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from myhibachi.bookings import commands
 from myhibachi.bookings.commands import SlotUnavailable
 from myhibachi.bookings.schemas import BookingCreate
-from myhibachi.core.context import current_request_meta
 from myhibachi.core.dates import parse_day
 from myhibachi.core.errors import DomainError, RateLimited, ValidationFailed
 from myhibachi.core.security import new_opaque_token
@@ -216,15 +215,11 @@ async def _book(request: Request, runtime: Any, session: Any, draft: Draft, key:
         draft.errors = field_errors(exc, FORM_NAMES)
         step = "details" if draft.errors.keys() & set(DETAIL_FIELDS) else "when"
         return await _render(request, runtime, session, draft, step, status=422)
-    ip = current_request_meta().ip or "unknown"
     try:
-        await runtime.booking_holds_by_ip.ensure_allowed(ip)
-        result = await commands.create_booking(session, runtime.settings, body, idempotency_key=key)
+        result = await commands.create_public_booking(session, runtime, body, idempotency_key=key)
     except DomainError as exc:
         await discard_changes(session)
         return await _not_booked(request, runtime, session, draft, exc)
-    if result.created:
-        await runtime.booking_holds_by_ip.record(ip)
     response = RedirectResponse(f"/manage/{result.token}/pay", status_code=303)
     # Lets this browser see the confirmation page of this booking (it shows nothing personal without it).
     response.set_cookie(BOOKING_COOKIE, result.token, max_age=7 * 24 * 3600, httponly=True, samesite="lax",
