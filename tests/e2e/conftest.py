@@ -119,7 +119,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             await db.dispose()
 
     _off_the_loop(lambda: asyncio.run(seed()))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                                          proxy_headers=False))  # as `myhibachi serve`: FORWARDED_ALLOW_IPS decides
     thread = threading.Thread(target=server.run, name="e2e-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
