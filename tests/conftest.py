@@ -276,6 +276,20 @@ async def client(app) -> AsyncIterator[AsyncClient]:  # noqa: ANN001
         yield http
 
 
+@pytest.fixture
+def scrape_metrics(app) -> Callable[[], Awaitable[str]]:  # noqa: ANN001
+    """What Prometheus reads at /metrics: it is served to loopback only, so read as a scraper on this host."""
+
+    async def scrape() -> str:
+        transport = ASGITransport(app=app, client=("127.0.0.1", 50001))
+        async with AsyncClient(transport=transport, base_url="http://testserver") as local:
+            response = await local.get("/metrics")
+        assert response.status_code == 200, response.text
+        return response.text
+
+    return scrape
+
+
 def station_data(code: str, timezone: str = "America/Los_Angeles") -> StationCreate:
     return StationCreate(code=code, name=f"Station {code}", timezone=timezone, latitude=37.5, longitude=-122.0,
                          address=Address(line1="1 Main St", city="Fremont", state="CA", zip_code="94538"))

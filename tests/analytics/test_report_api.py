@@ -142,11 +142,11 @@ async def test_with_redis_down_the_report_is_still_served_and_the_failure_counte
     assert registry.get_sample_value("myhibachi_cache_errors_total", {"operation": "bump"}) >= 1  # the payment
 
 
-async def test_cache_hits_and_misses_are_prometheus_metrics(client, station, admin):
+async def test_cache_hits_and_misses_are_prometheus_metrics(client, station, admin, scrape_metrics):
     for _ in range(3):
         await net_today(client, admin, station.id)
 
-    metrics = (await client.get("/metrics")).text
+    metrics = await scrape_metrics()
 
     assert 'myhibachi_cache_requests_total{namespace="analytics.payments",result="miss"} 1.0' in metrics
     assert 'myhibachi_cache_requests_total{namespace="analytics.payments",result="hit"} 2.0' in metrics

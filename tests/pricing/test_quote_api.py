@@ -109,13 +109,13 @@ async def test_invalid_rules_are_refused_and_change_nothing(client, fremont, mak
 
 
 async def test_rules_and_stations_are_served_from_the_cache_and_refreshed_by_a_change(client, fremont, make_user,
-                                                                                      login):
+                                                                                      login, scrape_metrics):
     await make_user("boss@example.com", Role.super_admin)
     boss = await login("boss@example.com")
     for _ in range(3):
         assert (await client.post("/api/v1/quotes", json={"station_id": fremont.id, **EXAMPLE})).status_code == 200
     assert [s["code"] for s in (await client.get("/api/v1/stations")).json()] == ["FRE"]
-    metrics = (await client.get("/metrics")).text
+    metrics = await scrape_metrics()
     assert 'myhibachi_cache_requests_total{namespace="pricing.rules",result="hit"} 2.0' in metrics
 
     created = await client.post("/api/v1/stations", headers=boss, json={
