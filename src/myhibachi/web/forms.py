@@ -1,6 +1,5 @@
 """What every customer form shares: a CSRF token (double-submit cookie: a cross-site page can post a form but
-can neither read our cookie nor the token in our page; `__Host-` over https, so no sibling subdomain can plant
-one), a honeypot for bots, a per-IP rate limit, and validation
+can neither read our cookie nor the token in our page), a honeypot for bots, a per-IP rate limit, and validation
 errors turned into plain sentences shown beside their fields."""
 
 from __future__ import annotations
@@ -30,7 +29,8 @@ class FormRejected(Exception):
 
 
 def csrf_cookie_name(request: Request) -> str:
-    # The __Host- prefix (Secure, no Domain, Path=/) pins the cookie to this host; browsers accept it over https only.
+    # The __Host- prefix (Secure, no Domain, Path=/) pins the cookie to this host, so no sibling subdomain can plant
+    # a token; browsers accept it over https only.
     return f"__Host-{CSRF_COOKIE}" if request.url.scheme == "https" else CSRF_COOKIE
 
 
