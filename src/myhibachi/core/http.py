@@ -130,7 +130,8 @@ def trusted_origins(base_url: str, request_url: str) -> set[str]:
 
 class SameOriginMiddleware:
     """Unsafe requests to the pages and the manage API must come from the site's own pages (their Origin, or their
-    Referer when a browser sent no Origin), whatever token they carry. Browsers always send Origin on cross-site
+    Referer when a browser sent no Origin; a `null` one passes with `Sec-Fetch-Site: same-origin`), whatever token
+    they carry. Browsers always send Origin on cross-site
     unsafe requests, so a manage-API call with neither header is a non-browser client (whose credential, the
     link's token, a forger does not have) and passes; a page post with neither is refused."""
 
@@ -159,6 +160,8 @@ class SameOriginMiddleware:
             return True  # the staff API takes bearer tokens, which a forged request cannot carry
         headers = Headers(scope=scope)
         sent = headers.get("origin") or headers.get("referer")
+        if sent in (None, "null") and headers.get("sec-fetch-site") == "same-origin":
+            return True  # a page of ours under Referrer-Policy no-referrer: the browser's word, which no page can forge
         if sent is None:
             return is_api
         settings = scope["app"].state.settings
