@@ -101,7 +101,8 @@ class Servers:
         with (self.folder / f"server-{port}.log").open("wb") as log:  # the child keeps its own handle
             server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
                 [sys.executable, "-m", "uvicorn", target, "--factory", "--app-dir", str(Path(__file__).parent),
-                 "--host", HOST, "--port", str(port), "--no-access-log", "--log-level", "warning", "--no-proxy-headers"],
+                 "--host", HOST, "--port", str(port), "--no-access-log", "--log-level", "warning",
+                 "--no-proxy-headers"],
                 env=merged, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._running.append(server)
         return server

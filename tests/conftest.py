@@ -271,8 +271,11 @@ def db(runtime: Runtime) -> Database:
 
 @pytest.fixture
 async def client(app) -> AsyncIterator[AsyncClient]:  # noqa: ANN001
+    """Like a browser on the site's own pages, it says where its requests come from (Origin); the tests of that
+    check send another origin or none."""
     transport = ASGITransport(app=app, client=("203.0.113.7", 50000))
-    async with AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with AsyncClient(transport=transport, base_url="http://testserver",
+                           headers={"Origin": "http://testserver"}) as http:
         yield http
 
 

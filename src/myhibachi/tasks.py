@@ -1,9 +1,10 @@
 """Every domain's outbox handlers, periodic tasks and cross-domain providers, loaded in one place: the server, the
 worker and the CLI import this so that each process can run whatever job it is handed."""
 
+from myhibachi.auth import jobs as auth_jobs
 from myhibachi.bookings import jobs as bookings_jobs
 from myhibachi.payments import jobs as payments_jobs
 from myhibachi.payments import ledger as payments_ledger
 from myhibachi.payments import webhooks as payments_webhooks
 
-__all__ = ["bookings_jobs", "payments_jobs", "payments_ledger", "payments_webhooks"]
+__all__ = ["auth_jobs", "bookings_jobs", "payments_jobs", "payments_ledger", "payments_webhooks"]

@@ -246,9 +246,9 @@ async def test_a_uniqueness_race_answers_409_and_writes_nothing(settings, db):
             await session.flush()
         return {"ok": "no"}
 
-    app.add_api_route("/boom-unique", insert_twice, methods=["POST"])
+    app.add_api_route("/api/v1/tests/boom-unique", insert_twice, methods=["POST"])
     async with LifespanManager(app), AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http:
-        response = await http.post("/boom-unique")
+        response = await http.post("/api/v1/tests/boom-unique")
     assert response.status_code == 409
     assert response.json()["code"] == "conflict"
     async with db.transaction(write=False) as session:

@@ -11,8 +11,10 @@ import pyotp
 import pytest
 from sqlalchemy import func, select, update
 
+from myhibachi.auth import commands
 from myhibachi.auth.models import PasswordToken
 from myhibachi.auth.permissions import Role
+from myhibachi.core.outbox import OutboxMessage, take_pending_ids
 from tests.conftest import PASSWORD, mail_files
 
 NEW_PASSWORD = "a-brand-new-password"  # noqa: S105
@@ -62,6 +64,23 @@ async def test_reset_for_unknown_email_answers_the_same_and_sends_nothing(client
     assert mail_files(settings) == []
     async with db.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(PasswordToken)) == 0
+
+
+async def test_a_reset_request_does_the_same_work_whether_or_not_the_account_exists(runtime, db, station,
+                                                                                   make_user):
+    """Nothing in the request depends on the account (so its time cannot tell): it only queues a job, which looks
+    the account up after commit and sends the email or drops the request. benchmarks/password_reset_timing.py."""
+    await make_user("sue@example.com", Role.support, station)
+    written = {}
+    for address in ("sue@example.com", "ghost@example.com"):
+        async with db.transaction() as session:
+            await commands.request_password_reset(session, runtime, email=address)
+            ids = take_pending_ids(session)  # not enqueued: only what the request itself did is compared
+            topics = list(await session.scalars(select(OutboxMessage.topic).where(OutboxMessage.id.in_(ids))))
+            tokens = await session.scalar(select(func.count()).select_from(PasswordToken))
+            written[address] = (topics, tokens)
+
+    assert written["sue@example.com"] == written["ghost@example.com"] == (["auth.password_reset_requested"], 0)
 
 
 async def test_an_expired_reset_token_is_refused(client, station, make_user, settings, db):

@@ -39,10 +39,9 @@ from myhibachi.payments.models import Payment, PaymentMethod, PaymentPurpose, Pa
 from myhibachi.pricing.queries import get_rules
 from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
-from myhibachi.web.forms import CSRF_COOKIE
 from tests.conftest import PASSWORD
 from tests.factories import insert_booking
-from tests.web.browserless import read, submit
+from tests.web.browserless import admin_csrf, read, submit
 
 API = "/api/v1"
 HOME, OTHER = "HOME", "OTHER"  # the signed-in user's station, and a station where they hold no role
@@ -171,8 +170,7 @@ class Staffer:
     async def post_page(self, row: str, path: str, expected: frozenset[int], **fields: str) -> Response:
         """An admin form posted by hand with a valid CSRF token (what a page without the button would let through)."""
         self.caplog.clear()
-        response = await self.client.post(path, data={"csrf_token": self.client.cookies.get(CSRF_COOKIE, ""),
-                                                      **fields})
+        response = await self.client.post(path, data={"csrf_token": await admin_csrf(self.client), **fields})
         self._judge(row, f"POST {path}", response, expected)
         return response
 

@@ -104,3 +104,15 @@ async def submit(client: AsyncClient, page: Page, button: tuple[str, str] | None
         data[button[0]] = button[1]
     response = await client.post(form.action, data=data, follow_redirects=True)
     return read(response)
+
+
+def csrf_of(page: Page) -> str:
+    """The CSRF token a page's forms carry (on an admin page: the sign-in session's own)."""
+    return next(form.fields["csrf_token"] for form in page.forms if "csrf_token" in form.fields)
+
+
+async def admin_csrf(client: AsyncClient) -> str:
+    """The CSRF token the admin pages give this client: its sign-in session's (signed out: its cookie's)."""
+    page = read(await client.get("/admin/settings"))
+    return next((form.fields["csrf_token"] for form in page.forms if "csrf_token" in form.fields),
+                client.cookies.get("mh_csrf", ""))

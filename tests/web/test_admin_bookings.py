@@ -14,7 +14,7 @@ from myhibachi.auth.permissions import Role
 from myhibachi.chefs.models import Chef
 from myhibachi.core.money import format_money
 from tests.bookings.conftest import API
-from tests.web.browserless import Page, read, submit
+from tests.web.browserless import Page, admin_csrf, read, submit
 
 ADMIN, SUPPORT, MANAGER, CHEF = "admin@example.com", "support@example.com", "manager@example.com", "chef@example.com"
 
@@ -77,10 +77,6 @@ def cell(html: str, day: str) -> str:
     found = re.search(rf'data-day="{day}">(.*?)</td>', html, re.S)
     assert found, day
     return found.group(1)
-
-
-def csrf(client) -> str:  # noqa: ANN001
-    return client.cookies.get("mh_csrf")
 
 
 def total(created: dict) -> str:
@@ -421,7 +417,7 @@ async def test_support_is_refused_cancelling_and_refunding(client, staff, book, 
                              json={"method": "zelle", "amount_cents": 10000, "reference": "Z-9"})
     before = await api(created["id"])
     await admin_sign_in(SUPPORT)
-    token = csrf(client)
+    token = await admin_csrf(client)
 
     cancel_page = await client.get(f"/admin/bookings/{created['id']}/cancel")
     cancel = await client.post(f"/admin/bookings/{created['id']}/cancel",

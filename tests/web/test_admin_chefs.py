@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from myhibachi.auth.permissions import Role
 from myhibachi.chefs.models import EVERY_WEEKDAY, Chef, ChefTimeOff
-from tests.web.browserless import read, submit
+from tests.web.browserless import admin_csrf, read, submit
 
 API = "/api/v1"
 THURSDAY = "2026-12-10"  # the frozen clock's week: Tuesday 2026-12-01
@@ -231,9 +231,9 @@ async def test_a_chef_cannot_approve_or_see_other_chefs(client, roster, admin_si
     edit_page = await client.get(f"/admin/chefs/{roster['first']}")
     decide_page = await client.get(f"/admin/chefs/time-off/{mine.id}/approve")
     posted = await client.post(f"/admin/chefs/time-off/{mine.id}/approve",
-                               data={"csrf_token": client.cookies["mh_csrf"], "go": "confirm"})
+                               data={"csrf_token": await admin_csrf(client), "go": "confirm"})
     entered = await client.post(f"/admin/chefs/{roster['first']}/time-off", data={
-        "csrf_token": client.cookies["mh_csrf"], "first_day": "2026-12-28", "last_day": "2026-12-28",
+        "csrf_token": await admin_csrf(client), "first_day": "2026-12-28", "last_day": "2026-12-28",
         "go": "confirm"})
 
     assert "Secret surgery" not in own_page.text and "Awaiting a decision" in own_page.text
@@ -259,7 +259,7 @@ async def test_support_may_not_open_the_roster(client, roster, admin_sign_in, db
 
     roster_page = await client.get("/admin/chefs")
     posted = await client.post(f"/admin/chefs/{roster['first']}", data={
-        "csrf_token": client.cookies["mh_csrf"], "name": "Hacked", "weekday": "1", "go": "confirm"})
+        "csrf_token": await admin_csrf(client), "name": "Hacked", "weekday": "1", "go": "confirm"})
 
     assert roster_page.status_code == 403 and posted.status_code == 403
     assert (await chef_row(db, roster["first"])).name == "Chef FRE 1"

@@ -11,7 +11,7 @@ import pytest
 
 from myhibachi.auth.permissions import Role
 from myhibachi.web.admin import payments as payments_pages
-from tests.web.browserless import read, submit
+from tests.web.browserless import admin_csrf, read, submit
 
 API = "/api/v1"
 INJECTION = "=HYPERLINK(\"http://evil.example\")"
@@ -209,7 +209,7 @@ async def test_roles_without_payments_refund_see_no_button_and_are_refused(clien
     detail = await client.get(f"/admin/payments/{paid['zelle']}")
     form = await client.get(f"/admin/payments/{paid['zelle']}/refund")
     posted = await client.post(f"/admin/payments/{paid['zelle']}/refund", data={
-        "csrf_token": client.cookies["mh_csrf"], "amount": "10.00", "reason": "Sneaky", "go": "confirm"})
+        "csrf_token": await admin_csrf(client), "amount": "10.00", "reason": "Sneaky", "go": "confirm"})
 
     assert detail.status_code == 200 and "$100.00" in detail.text  # they may read it
     assert "/refund" not in detail.text
@@ -226,7 +226,7 @@ async def test_another_stations_payment_does_not_exist_for_its_staff(client, pai
     detail = await client.get(f"/admin/payments/{paid['zelle']}")
     listing = await client.get("/admin/payments")
     posted = await client.post(f"/admin/payments/{paid['zelle']}/refund", data={
-        "csrf_token": client.cookies["mh_csrf"], "amount": "10.00", "reason": "x", "go": "confirm"})
+        "csrf_token": await admin_csrf(client), "amount": "10.00", "reason": "x", "go": "confirm"})
 
     assert detail.status_code == 404 and posted.status_code == 404
     assert listing.status_code == 200 and "No payments at Station SAC yet" in listing.text

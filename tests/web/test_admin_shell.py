@@ -17,7 +17,7 @@ from myhibachi.auth.principal import Principal
 from myhibachi.core.changes import LocalChanges, RedisChanges
 from myhibachi.web.admin.dashboard import change_stream
 from tests.conftest import PASSWORD
-from tests.web.browserless import read, submit
+from tests.web.browserless import admin_csrf, read, submit
 
 
 async def sign_in(client, email: str, password: str = PASSWORD):  # noqa: ANN001, ANN201
@@ -228,7 +228,7 @@ async def test_a_committed_booking_is_announced(client, staff, runtime, book):
 
 async def test_browser_errors_are_reported_with_the_request_id(client, staff, caplog):
     await sign_in(client, "admin@example.com")
-    token = client.cookies.get("mh_csrf")
+    token = await admin_csrf(client)
     error = {"message": "TypeError: x is undefined", "url": "http://127.0.0.1/admin", "request_id": "abc123"}
 
     accepted = await client.post("/admin/client-errors", json=error, headers={"X-CSRF-Token": token})
@@ -241,7 +241,8 @@ async def test_browser_errors_are_reported_with_the_request_id(client, staff, ca
 async def test_over_https_the_cookie_is_host_only_and_secure(app, staff):
     from httpx import ASGITransport, AsyncClient
 
-    async with AsyncClient(transport=ASGITransport(app=app), base_url="https://admin.example") as https:
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="https://admin.example",
+                           headers={"Origin": "https://admin.example"}) as https:
         page = await sign_in(https, "admin@example.com")
 
     cookie = next(h for h in page.response.history[0].headers.get_list("set-cookie") if "mh_admin=" in h)

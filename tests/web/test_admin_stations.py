@@ -15,8 +15,7 @@ from myhibachi.pricing.models import StationRules
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations.models import Station
 from myhibachi.web.admin.stations import RULE_FIELDS, Unreadable, read_value, to_cents
-from myhibachi.web.forms import CSRF_COOKIE
-from tests.web.browserless import read, submit
+from tests.web.browserless import admin_csrf, read, submit
 
 API = "/api/v1"
 NEW_STATION = {"code": "sjc", "name": "San Jose CA", "timezone": "America/Los_Angeles", "line1": "1 Market St",
@@ -49,9 +48,9 @@ async def saved_rules(db, station_id: int) -> dict | None:  # noqa: ANN001
         return None if row is None else dict(row.rules)
 
 
-def raw_post(client, url: str, **fields: str):  # noqa: ANN001, ANN201
+async def raw_post(client, url: str, **fields: str):  # noqa: ANN001, ANN201
     """A post made without the page's form (as a hand-made request would be), with a valid CSRF token."""
-    return client.post(url, data={"csrf_token": client.cookies.get(CSRF_COOKIE, ""), **fields})
+    return await client.post(url, data={"csrf_token": await admin_csrf(client), **fields})
 
 
 # --- stations --------------------------------------------------------------------------------------------------------

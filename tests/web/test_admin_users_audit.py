@@ -17,9 +17,8 @@ from myhibachi.audit.commands import record_audit
 from myhibachi.audit.models import AuditEntry
 from myhibachi.auth.models import StationMembership, User
 from myhibachi.auth.permissions import Role
-from myhibachi.web.forms import CSRF_COOKIE
 from tests.conftest import PASSWORD, mail_text, read_mails
-from tests.web.browserless import Page, read, submit
+from tests.web.browserless import Page, admin_csrf, read, submit
 
 
 @pytest.fixture
@@ -38,7 +37,7 @@ async def staff(station, make_user):  # noqa: ANN001, ANN201
 async def other_client(app) -> AsyncIterator[AsyncClient]:  # noqa: ANN001
     """A second browser."""
     async with AsyncClient(transport=ASGITransport(app=app, client=("203.0.113.8", 50000)),
-                           base_url="http://testserver") as http:
+                           base_url="http://testserver", headers={"Origin": "http://testserver"}) as http:
         yield http
 
 
@@ -50,9 +49,9 @@ async def sign_in(client: AsyncClient, email: str, password: str = PASSWORD, tot
     return page
 
 
-def raw_post(client: AsyncClient, url: str, **fields: str):  # noqa: ANN201
+async def raw_post(client: AsyncClient, url: str, **fields: str):  # noqa: ANN201
     """A post made without the page's form (as a hand-made request would be), with a valid CSRF token."""
-    return client.post(url, data={"csrf_token": client.cookies.get(CSRF_COOKIE, ""), **fields})
+    return await client.post(url, data={"csrf_token": await admin_csrf(client), **fields})
 
 
 async def role_of(db, user_id: int, station_id: int) -> str | None:  # noqa: ANN001
@@ -137,7 +136,7 @@ async def test_an_admin_invites_a_user_who_then_chooses_a_password(client, staff
     assert mail["Subject"] == "You're invited to MyHibachi" and "as chef at Station FRE" in mail_text(mail)
     link = re.search(r"http://testserver(/admin/set-password\?token=\S+)", mail_text(mail))[1]
 
-    await client.post("/admin/logout", data={"csrf_token": client.cookies.get(CSRF_COOKIE, "")})
+    await client.post("/admin/logout", data={"csrf_token": await admin_csrf(client)})
     choose = read(await client.get(link))
     mismatch = await submit(client, choose, ("go", "confirm"), new_password="a-long-new-password",
                             repeat_password="another-password")
@@ -385,7 +384,7 @@ async def test_two_factor_sign_in_turned_on_then_asked_for_then_off(client, staf
     assert "Two-factor sign-in is on" in on.text and (await user(db, "admin@example.com")).totp_enabled
     assert [e.after for e in await audit(db, "auth.totp_enable")] == [{"totp_enabled": True}]
 
-    await client.post("/admin/logout", data={"csrf_token": client.cookies.get(CSRF_COOKIE, "")})
+    await client.post("/admin/logout", data={"csrf_token": await admin_csrf(client)})
     asked = await sign_in(client, "admin@example.com")
     assert "Code from your authenticator app" in asked.text and (await client.get("/admin")).status_code == 303
     signed = await submit(client, asked, None, totp_code=pyotp.TOTP(secret).now())

@@ -28,6 +28,7 @@ from myhibachi.core.errors import (
     RateLimited,
     ValidationFailed,
 )
+from myhibachi.core.outbox import add_outbox_message
 from myhibachi.core.ratelimit import Reservation
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.security import (
@@ -45,6 +46,7 @@ from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
 
 log = structlog.get_logger(__name__)
+PASSWORD_RESET_REQUESTED = "auth.password_reset_requested"  # outbox topic: see auth/jobs.py
 
 
 class TotpRequired(DomainError):
@@ -198,16 +200,23 @@ async def end_all_sessions(session: AsyncSession, user_id: int, reason: str) -> 
 # --- passwords ---------------------------------------------------------------------------------------------
 
 async def request_password_reset(session: AsyncSession, runtime: Runtime, *, email: str) -> None:
-    """Email a single-use link if the account exists; answer the same either way."""
-    settings = runtime.settings
+    """Email a single-use link if the account exists; answer the same either way, in the same time: the request
+    never looks the account up (the throttle counts the address, known or not) and only queues a job, which
+    `send_password_reset` runs after commit."""
     email = normalize_email(email)
-    user = await session.scalar(select(User).where(User.email == email, User.is_active.is_(True)))
-    if user is None:
-        return
     try:  # an account can not be flooded with emails: every email counts, in the step that allows it
         await runtime.password_resets_by_account.reserve(email)
     except RateLimited:
-        log.warning("password_reset_throttled", user_id=user.id)
+        log.warning("password_reset_throttled")
+        return
+    await add_outbox_message(session, PASSWORD_RESET_REQUESTED, {"email": email})
+
+
+async def send_password_reset(session: AsyncSession, settings: Settings, *, email: str) -> None:
+    """The reset email of an active account; an unknown or deactivated address is dropped."""
+    user = await session.scalar(select(User).where(User.email == email, User.is_active.is_(True)))
+    if user is None:
+        log.info("password_reset_dropped")
         return
     token = await _new_password_token(session, user.id, "reset", timedelta(minutes=settings.password_reset_minutes))
     text = render("email/password_reset.txt", name=user.name, brand=settings.brand_name,

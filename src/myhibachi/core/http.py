@@ -1,12 +1,15 @@
-"""ASGI middleware: request metadata for logs and audit rows, and security headers on every response."""
+"""ASGI middleware: request metadata for logs and audit rows, security headers on every response (no-store on
+what is personal), and the same-origin rule for unsafe requests of the pages and the manage API."""
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import structlog
 from asgi_correlation_id import correlation_id
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import URL, Headers, MutableHeaders
+from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from myhibachi.core.context import RequestMeta, set_request_meta
@@ -21,7 +24,19 @@ DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.j
 APP_CSP = ("default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'")
 
+# Responses with personal or staff data: never kept by a browser or a shared cache. Any request that carries a
+# bearer token is staff data too.
+PRIVATE_PATHS = ("/admin", "/manage/", "/book", "/api/v1/auth/", "/api/v1/manage/", "/api/v1/bookings",
+                 "/api/v1/payments")
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+API_PATHS = "/api/"
+MANAGE_API_PATHS = "/api/v1/manage/"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+CROSS_SITE_PAGE = ("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Not sent</title><h1>Not sent</h1>"
+                   "<p>This form was sent from another site, so nothing was changed. Please open the page on our "
+                   "site and send it again.</p></html>")
 
+log = structlog.get_logger(__name__)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -61,6 +76,7 @@ class SecurityHeadersMiddleware:
             return
         is_docs = scope["path"].startswith(DOCS_PATHS)
         https = scope.get("scheme") == "https"
+        private = scope["path"].startswith(PRIVATE_PATHS) or "authorization" in Headers(scope=scope)
         started = False
 
         async def send_with_headers(message: Message) -> None:
@@ -76,6 +92,8 @@ class SecurityHeadersMiddleware:
                 headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
                 if https:
                     headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+                if private:
+                    headers["Cache-Control"] = "no-store"
             await send(message)
 
         try:
@@ -88,3 +106,67 @@ class SecurityHeadersMiddleware:
                                             "Something went wrong on our side; it has been logged.")
                 await response(scope, receive, send_with_headers)
             raise
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` as a browser writes an Origin (lower case, default port left out); None if not a
+    web address (an opaque `null` origin included)."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS[parts.scheme] else "")
+
+
+def trusted_origins(base_url: str, request_url: str) -> set[str]:
+    """BASE_URL's origin, and the origin the request was addressed to: a forged post comes from the forger's
+    origin, never ours, so the address the browser typed (127.0.0.1 or localhost under `make run`) counts as ours,
+    while behind a proxy that rewrites Host, BASE_URL is what matches."""
+    return {origin for origin in (origin_of(base_url), origin_of(request_url)) if origin}
+
+
+class SameOriginMiddleware:
+    """Unsafe requests to the pages and the manage API must come from the site's own pages (their Origin, or their
+    Referer when a browser sent no Origin; a `null` one passes with `Sec-Fetch-Site: same-origin`), whatever token
+    they carry. Browsers always send Origin on cross-site
+    unsafe requests, so a manage-API call with neither header is a non-browser client (whose credential, the
+    link's token, a forger does not have) and passes; a page post with neither is refused."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS or self._allowed(scope):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        log.warning("cross_site_request_refused", path=scope["path"], origin=headers.get("origin"),
+                    referer=headers.get("referer"))
+        if scope["path"].startswith(API_PATHS):
+            response = problem_response(403, "cross_site_request", "This request came from another site; "
+                                        "nothing was changed.")
+        else:
+            response = HTMLResponse(CROSS_SITE_PAGE, status_code=403)
+        await response(scope, receive, send)
+
+    @staticmethod
+    def _allowed(scope: Scope) -> bool:
+        path = scope["path"]
+        is_api = path.startswith(API_PATHS)
+        if is_api and not path.startswith(MANAGE_API_PATHS):
+            return True  # the staff API takes bearer tokens, which a forged request cannot carry
+        headers = Headers(scope=scope)
+        sent = headers.get("origin") or headers.get("referer")
+        if sent in (None, "null") and headers.get("sec-fetch-site") == "same-origin":
+            return True  # a page of ours under Referrer-Policy no-referrer: the browser's word, which no page can forge
+        if sent is None:
+            return is_api
+        settings = scope["app"].state.settings
+        trusted = trusted_origins(settings.base_url, str(URL(scope=scope)))
+        if is_api:  # sites that CORS_ORIGINS lets call the API from a browser
+            trusted |= {origin_of(origin) for origin in settings.cors_origins} - {None}
+        return origin_of(sent) in trusted

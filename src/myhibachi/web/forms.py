@@ -28,9 +28,15 @@ class FormRejected(Exception):
         self.status, self.message, self.form = status, message, form
 
 
+def csrf_cookie_name(request: Request) -> str:
+    # The __Host- prefix (Secure, no Domain, Path=/) pins the cookie to this host, so no sibling subdomain can plant
+    # a token; browsers accept it over https only.
+    return f"__Host-{CSRF_COOKIE}" if request.url.scheme == "https" else CSRF_COOKIE
+
+
 def csrf_token(request: Request) -> str:
     """The visitor's token: the one their cookie holds, or a new one (set by `keep_csrf_cookie`)."""
-    token = request.cookies.get(CSRF_COOKIE, "")
+    token = request.cookies.get(csrf_cookie_name(request), "")
     if not (20 <= len(token) <= 100 and token.replace("-", "").replace("_", "").isalnum()):
         token = getattr(request.state, "new_csrf_token", None) or new_opaque_token()
         request.state.new_csrf_token = token
@@ -40,7 +46,7 @@ def csrf_token(request: Request) -> str:
 def keep_csrf_cookie(request: Request, response: Response) -> None:
     token = getattr(request.state, "new_csrf_token", None)
     if token:
-        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax", path="/",
+        response.set_cookie(csrf_cookie_name(request), token, httponly=True, samesite="lax", path="/",
                             secure=request.url.scheme == "https")
 
 
@@ -54,7 +60,7 @@ async def checked_form(request: Request, runtime: Runtime) -> dict[str, str]:
         minutes = -(-int(limited.headers["Retry-After"]) // 60)
         raise FormRejected(429, f"Too many tries from your connection; please wait {minutes} minute"
                                 f"{'s' if minutes > 1 else ''} and send it again.", form) from None
-    cookie = request.cookies.get(CSRF_COOKIE, "")
+    cookie = request.cookies.get(csrf_cookie_name(request), "")
     if not cookie or not hmac.compare_digest(cookie.encode(), form.get(CSRF_FIELD, "").encode()):
         raise FormRejected(403, "This form had expired, so nothing was sent. Please check it and send it again.",
                            form)

@@ -66,11 +66,11 @@ async def login(request: Request, session: DbSession, runtime: RuntimeDep) -> Re
 
 @router.post("/admin/logout")
 async def logout(request: Request, session: DbSession, runtime: RuntimeDep) -> Response:
+    principal = await signed_in(request, session, runtime.settings)  # first: the token is this session's
     try:
         await checked_form(request)
     except FormRejected:
         return RedirectResponse("/admin", status_code=303)  # a forged sign-out changes nothing
-    principal = await signed_in(request, session, runtime.settings)
     if principal is not None and principal.session_id is not None:
         await commands.end_session(session, principal.session_id)
     response = RedirectResponse("/admin/login?bye=1", status_code=303)

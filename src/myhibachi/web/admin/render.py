@@ -17,9 +17,9 @@ from myhibachi.core.errors import DomainError
 from myhibachi.core.money import format_money
 from myhibachi.core.templating import render
 from myhibachi.stations.models import Station
-from myhibachi.web.admin.session import STATION_COOKIE, chosen_station, start_session
+from myhibachi.web.admin.session import STATION_COOKIE, admin_csrf_token, chosen_station, start_session
 from myhibachi.web.assets import asset_url
-from myhibachi.web.forms import CSRF_FIELD, csrf_token, keep_csrf_cookie
+from myhibachi.web.forms import CSRF_FIELD, keep_csrf_cookie
 from myhibachi.web.site.common import clock
 
 P = Permission
@@ -70,8 +70,8 @@ async def admin_page(request: Request, runtime: Any, session: Any, principal: Pr
     html = render(f"admin/{template}", request_path=request.url.path, title=title, principal=principal,
                   menu=menu_for(principal), stations=stations, station=station, brand=runtime.settings.brand_name,
                   settings=runtime.settings, asset=asset_url, money=format_money, clock=clock,
-                  csrf_field=CSRF_FIELD, csrf_token=csrf_token(request), P=P, request_id=correlation_id.get() or "",
-                  **context)
+                  csrf_field=CSRF_FIELD, csrf_token=admin_csrf_token(request), P=P,
+                  request_id=correlation_id.get() or "", **context)
     response = HTMLResponse(html, status_code=status, headers=headers)
     finish(request, response, runtime)
     if station is not None and request.query_params.get("station") == str(station.id):

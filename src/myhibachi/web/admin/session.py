@@ -1,9 +1,11 @@
 """Who is using the admin pages: a signed sign-in cookie naming the same sign-in session as the API's tokens
 (so logout, deactivation and role changes apply at once), renewed on each visit until it lapses after
-`ADMIN_IDLE_MINUTES`; CSRF checks for every form and htmx request; and the station being looked at."""
+`ADMIN_IDLE_MINUTES`; CSRF checks for every form and htmx request, with a token bound to that sign-in session;
+and the station being looked at."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from datetime import timedelta
 from typing import Annotated, Any
@@ -21,7 +23,7 @@ from myhibachi.core.security import create_access_token, decode_token
 from myhibachi.core.web import DbSession, RuntimeDep
 from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
-from myhibachi.web.forms import CSRF_COOKIE, CSRF_FIELD, FormRejected
+from myhibachi.web.forms import CSRF_FIELD, FormRejected, csrf_cookie_name, csrf_token
 
 TOKEN_KIND = "admin_page"
 CSRF_HEADER = "X-CSRF-Token"  # what htmx sends (see hx-headers in admin/base.html)
@@ -59,6 +61,8 @@ async def signed_in(request: Request, session: Any, settings: Settings) -> Princ
         return None
     user_id, session_id, expires = decoded
     principal = await load_principal(session, user_id, session_id)
+    if principal is not None:
+        request.state.admin_csrf_token = session_csrf_token(settings.secret_key, session_id)
     if principal is not None and expires - utcnow() < timedelta(minutes=settings.admin_idle_minutes) / 2:
         request.state.renew_admin_session = (user_id, session_id)  # sliding expiry: set again on the way out
     return principal
@@ -91,13 +95,25 @@ def safe_next(path: str | None) -> str:
     return "/admin"
 
 
+def session_csrf_token(secret: str, session_id: int) -> str:
+    """A signed-in staff member's CSRF token: bound to their sign-in session, so neither another session's token
+    nor a cookie a forger managed to plant passes."""
+    return hmac.new(secret.encode(), f"admin-csrf:{session_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def admin_csrf_token(request: Request) -> str:
+    """The token for this page's forms: the sign-in session's, or before signing in the double-submit cookie's."""
+    return getattr(request.state, "admin_csrf_token", None) or csrf_token(request)
+
+
 def csrf_ok(request: Request, sent: str) -> bool:
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())
+    expected = getattr(request.state, "admin_csrf_token", None) or request.cookies.get(csrf_cookie_name(request), "")
+    return bool(expected) and hmac.compare_digest(expected.encode(), sent.encode())
 
 
 async def checked_form(request: Request) -> dict[str, str]:
-    """The posted fields, once the CSRF token (form field or htmx header) matches the visitor's cookie."""
+    """The posted fields, once the CSRF token (form field or htmx header) is the sign-in session's (before signing
+    in: the visitor's cookie's). Call it after the staff member is known (`Staff`, `signed_in`)."""
     form = {key: value.strip() for key, value in (await request.form()).items() if isinstance(value, str)}
     if not csrf_ok(request, form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER, "")):
         raise FormRejected(403, "This form had expired, so nothing was changed. Please try again.", form)
