@@ -27,7 +27,7 @@ PASSWORD = TypeAdapter(Password)
 DONE = {"totp_on": "Two-factor sign-in is on: from now on, signing in asks for a code from your app.",
         "totp_off": "Two-factor sign-in is off: signing in asks for your password only.",
         "reset_sent": "We sent a link to change your password to your email address. It works once."}
-PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}  # pages that show a secret or a token
+PRIVATE = {"Referrer-Policy": "no-referrer"}  # pages that show a secret or a token (never stored: core/http.py)
 
 
 async def _settings_page(request: Request, runtime: Any, session: Any, principal: Principal, *,

@@ -77,7 +77,6 @@ GUEST_FIELDS = ("adults", "children", "toddlers")
 MENU_GROUPS = ("upgrades", "extra_proteins", "addons")
 WHEN_FIELDS = ("month", "event_date", "slot_time")
 FORM_NAMES = {"amount_cents": "amount"}  # the domain's field -> this page's
-NO_STORE = {"Cache-Control": "no-store"}  # customers' names, addresses and payments: never in a shared cache
 DONE = {
     "confirmed": "The booking is confirmed and the customer has been emailed.",
     "chef_assigned": "The chef is assigned.",
@@ -379,7 +378,7 @@ async def bookings_index(request: Request, principal: Staff, session: DbSession,
     context.update(status_filter=status, today=today, statuses=list(BookingStatus),
                    view_urls={v: _link(station, view=v) for v in VIEWS})
     return await admin_page(request, runtime, session, principal, "bookings/index.html", title=heading,
-                            heading=heading, station=station, headers=NO_STORE, words=_words, **context)
+                            heading=heading, station=station, words=_words, **context)
 
 
 # --- a booking's page ---------------------------------------------------------------------------------------------
@@ -553,7 +552,7 @@ async def booking_page(booking_id: str, request: Request, principal: Staff, sess
     # The customer's emails tell of payments and refunds: not for readers without the money (a chef).
     messages = await emails_about(session, b.reference) if isinstance(b, BookingDetail) else None
     return await admin_page(request, runtime, session, principal, "bookings/detail.html", messages=messages,
-                            title=f"Booking {b.reference}", station=t.station, headers=NO_STORE, b=b, t=t,
+                            title=f"Booking {b.reference}", station=t.station, b=b, t=t,
                             chef=chefs.get(b.chef_id) if b.chef_id else None, names=names, payments=payments,
                             history=history, actions=_offered(t, principal, now), words=_words, when=_when,
                             local=lambda moment: moment.astimezone(zone), label=label_of,
@@ -572,7 +571,7 @@ async def _action_page(visit: Visit, t: Target, template: str, title: str, *, st
     zone = ZoneInfo(t.station.timezone)
     return await admin_page(visit.request, visit.runtime, visit.session, visit.principal, f"bookings/{template}",
                             title=f"{title} — {t.detail.reference}", heading=title, status=status, station=t.station,
-                            headers=NO_STORE, b=t.detail, t=t, currency=t.currency, message=message,
+                            b=t.detail, t=t, currency=t.currency, message=message,
                             errors=errors or {}, values=values or {}, when=_when, words=_words, label=label_of,
                             local=lambda moment: moment.astimezone(zone), **context)
 

@@ -119,7 +119,7 @@ async def change_stream(request: Request, changes: Changes, principal: Principal
 @router.get("/admin/events")
 async def events(request: Request, principal: Staff, runtime: RuntimeDep) -> StreamingResponse:
     return StreamingResponse(change_stream(request, runtime.changes, principal), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+                             headers={"X-Accel-Buffering": "no"})
 
 
 class ClientError(BaseModel):

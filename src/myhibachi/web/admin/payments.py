@@ -184,8 +184,7 @@ async def payments_csv(request: Request, principal: Staff, session: DbSession, r
     except (PermissionDenied, NotFound) as exc:
         return await refusal_page(request, runtime, session, principal, exc)
     response = Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{csv_filename(station, listing)}"',
-        "Cache-Control": "no-store"})
+        "Content-Disposition": f'attachment; filename="{csv_filename(station, listing)}"'})
     finish(request, response, runtime)
     return response
 

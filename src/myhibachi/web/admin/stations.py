@@ -583,6 +583,6 @@ async def preview_rules(station_id: PathId, request: Request, principal: Staff, 
         return Response(rejected.message, status_code=rejected.status, media_type="text/plain")
     html = render("admin/stations/_preview.html", preview=preview(station, saved, form), money=format_money,
                   station=station)
-    response = HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    response = HTMLResponse(html)
     finish(request, response, runtime)
     return response

@@ -20,7 +20,7 @@ from myhibachi.payments.models import PaymentPurpose
 from myhibachi.payments.queries import payment_options
 from myhibachi.web.forms import FormRejected, checked_form
 from myhibachi.web.site.booking import BOOKING_COOKIE, STEPS
-from myhibachi.web.site.common import NO_STORE, missing_page, page
+from myhibachi.web.site.common import missing_page, page
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,7 +46,7 @@ async def _pay_page(request: Request, runtime: Any, session: Any, booking: Booki
     due = options.deposit_due_cents if deposit else options.balance_due_cents
     return page(request, runtime, "pay.html", title=f"Pay for booking {booking.reference} — "
                 f"{runtime.settings.brand_name}", description="Pay your deposit or balance.", status=status,
-                headers=NO_STORE, view=view, options=options, due=due, deposit=deposit, steps=STEPS, message=message,
+                view=view, options=options, due=due, deposit=deposit, steps=STEPS, message=message,
                 token=request.path_params["token"])
 
 
@@ -78,7 +78,7 @@ async def pay_by_card(token: str, request: Request, session: DbSession, runtime:
         return await _pay_page(request, runtime, session, booking, status=exc.status, message=exc.detail)
     base = runtime.settings.base_url.rstrip("/")
     return page(request, runtime, "card.html", title=f"Pay by card — {runtime.settings.brand_name}",
-                description="Pay securely by card.", headers={"Content-Security-Policy": CARD_CSP, **NO_STORE},
+                description="Pay securely by card.", headers={"Content-Security-Policy": CARD_CSP},
                 booking=booking, intent=started.intent, publishable_key=runtime.settings.stripe_publishable_key,
                 return_url=f"{base}/bookings/{booking.reference}/confirmed", token=token)
 
@@ -92,6 +92,5 @@ async def confirmed(reference: str, request: Request, session: DbSession, runtim
     card = request.query_params.get("redirect_status")  # set when Stripe sends the visitor back
     return page(request, runtime, "confirmed.html", title=f"Booking {reference[:20]} — "
                 f"{runtime.settings.brand_name}", description="Your booking.", reference=reference[:20], view=view,
-                headers=NO_STORE,
                 card_status=card if card in ("succeeded", "processing", "requires_payment_method") else None,
                 token=request.cookies.get(BOOKING_COOKIE) if view else None)

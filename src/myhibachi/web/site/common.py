@@ -38,7 +38,6 @@ def page(request: Request, runtime: Any, template: str, *, title: str, descripti
     return response
 
 
-NO_STORE = {"Cache-Control": "no-store"}  # names, addresses and payments: never kept in a shared cache
 
 
 async def missing_page(request: Request, runtime: Any, session: Any) -> HTMLResponse:

@@ -29,7 +29,7 @@ from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations.models import Station
 from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
 from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, slot_errors
-from myhibachi.web.site.common import NO_STORE, clock, missing_page, page
+from myhibachi.web.site.common import clock, missing_page, page
 
 router = APIRouter(include_in_schema=False)
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")  # the API's pattern: anything else is an unknown booking
@@ -106,7 +106,7 @@ def _render(request: Request, runtime: Any, m: Managed, template: str, title: st
     context = {"message": None, "errors": {}, "values": {}, **context}
     return page(request, runtime, f"manage/{template}", title=f"{title} — {runtime.settings.brand_name}",
                 description="Your hibachi booking: see it, change it, move it or cancel it.", status=status,
-                headers=NO_STORE, view=m.view, token=m.token, currency=m.view.quote.currency, when=_when,
+                view=m.view, token=m.token, currency=m.view.quote.currency, when=_when,
                 local=lambda moment: moment.astimezone(zone), **context)
 
 
