@@ -27,6 +27,7 @@ from myhibachi.bookings import api as bookings_api
 from myhibachi.chefs import api as chefs_api
 from myhibachi.core.errors import install_problem_handlers, problem_response, problem_responses
 from myhibachi.core.http import (
+    RefuseNulMiddleware,
     RequestMetaMiddleware,
     SameOriginMiddleware,
     SecurityHeadersMiddleware,
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Outermost last: request id first, then metadata, then headers on whatever comes back.
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.add_middleware(SameOriginMiddleware)  # inside the headers': its refusals carry them too
+    app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestMetaMiddleware)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID", update_request_header=True,

@@ -132,3 +132,20 @@ async def test_no_page_answers_5xx_to_any_query(client, db, settings) -> None:  
             names = mixer.sample(PAGE_PARAMETERS, k=mixer.randint(1, 4))
             await visit(path, {name: mixer.choice(values) for name in names})
     assert failures == []
+
+
+async def test_a_nul_in_an_address_is_refused_before_any_handler(client) -> None:
+    """PostgreSQL cannot compare text holding NUL: refused at the door, for every path and parameter."""
+    for url in ("/admin/audit?actor=%00", "/admin/users?q=a%00b", "/api/v1/stations?x=%00", "/book%00"):
+        response = await client.get(url)
+        assert response.status_code == 422, url
+        assert response.json()["code"] == "invalid_request"
+
+
+async def test_a_nul_in_a_sign_in_or_reset_address_is_nobodys(client, db) -> None:
+    login = await client.post(f"{API_PREFIX}/auth/login", json={"email": "a\x00@example.com", "password": "x" * 12})
+    reset = await client.post(f"{API_PREFIX}/auth/password-reset", json={"email": "a\x00@example.com"})
+    unknown = await client.post(f"{API_PREFIX}/auth/password-reset", json={"email": "nobody@example.com"})
+
+    assert login.status_code == 401 and login.json()["code"] == "invalid_credentials"
+    assert (reset.status_code, reset.content) == (unknown.status_code, unknown.content)

@@ -41,7 +41,7 @@ from myhibachi.core.security import (
     verify_password,
 )
 from myhibachi.core.templating import render
-from myhibachi.core.text import normalize_email
+from myhibachi.core.text import has_control_characters, normalize_email
 from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
 
@@ -112,7 +112,8 @@ async def _release(attempt: tuple[Reservation, ...]) -> None:
 
 async def _verified_user(session: AsyncSession, *, email: str, password: str, totp_code: str | None) -> User:
     """The active user these credentials prove; `InvalidCredentials` / `InvalidTotp` are the failures that count."""
-    user = await session.scalar(select(User).where(User.email == email))
+    # An address with a control character is nobody's (and PostgreSQL cannot compare text holding NUL).
+    user = None if has_control_characters(email) else await session.scalar(select(User).where(User.email == email))
     if user is None or user.password_hash is None:
         burn_password_check(password)  # same work, same time, as a wrong password
         raise InvalidCredentials("The email or the password is wrong.")
@@ -214,7 +215,8 @@ async def request_password_reset(session: AsyncSession, runtime: Runtime, *, ema
 
 async def send_password_reset(session: AsyncSession, settings: Settings, *, email: str) -> None:
     """The reset email of an active account; an unknown or deactivated address is dropped."""
-    user = await session.scalar(select(User).where(User.email == email, User.is_active.is_(True)))
+    user = None if has_control_characters(email) else await session.scalar(
+        select(User).where(User.email == email, User.is_active.is_(True)))
     if user is None:
         log.info("password_reset_dropped")
         return

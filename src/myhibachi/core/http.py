@@ -129,6 +129,26 @@ def trusted_origins(base_url: str, request_url: str) -> set[str]:
     return {origin for origin in (origin_of(base_url), origin_of(request_url)) if origin}
 
 
+class RefuseNulMiddleware:
+    """A NUL in a path or a query parameter has no meaning anywhere here, and PostgreSQL cannot even compare text
+    holding one (it would be a 500 wherever a page looks a typed value up): 422 before any handler runs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _holds_nul(scope):
+            response = problem_response(422, "invalid_request", "The address holds a NUL character; remove it.")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _holds_nul(scope: Scope) -> bool:
+    query = scope.get("query_string", b"").lower()
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
+
+
 class SameOriginMiddleware:
     """Unsafe requests to the pages and the manage API must come from the site's own pages (their Origin, or their
     Referer when a browser sent no Origin; a `null` one passes with `Sec-Fetch-Site: same-origin`), whatever token

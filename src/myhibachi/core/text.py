@@ -22,6 +22,10 @@ SCRIPT_FAMILIES = (frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}), frozense
 NEUTRAL_SCRIPTS = frozenset({"COMMON", "INHERITED"})  # digits, punctuation, combining marks
 
 
+def has_control_characters(value: str) -> bool:
+    return any(unicodedata.category(char) == "Cc" for char in value)
+
+
 def _refuse_controls(value: str, allowed: frozenset[str] = frozenset()) -> str:
     for char in value:
         if unicodedata.category(char) == "Cc" and char not in allowed:
