@@ -120,6 +120,22 @@ async def test_the_faq_and_each_location_carry_structured_data(client, fremont, 
     assert business["geo"]["latitude"] == fremont.latitude
 
 
+async def test_the_home_page_names_the_business_and_every_station_as_its_locations(client, fremont, make_station,
+                                                                                 settings):
+    await make_station("SAC", "America/Los_Angeles")
+    _, home = await page(client, "/")
+
+    [business] = home.json_ld
+    assert business["@type"] == "Organization" and business["name"] == settings.brand_name
+    assert business["telephone"] == settings.brand_phone and business["url"] == settings.base_url + "/"
+    assert (await client.get(business["logo"].removeprefix(settings.base_url))).status_code == 200
+    places = {place["url"]: place["address"]["addressLocality"] for place in business["location"]}
+    base = settings.base_url
+    assert places == {f"{base}/locations/fre": fremont.city, f"{base}/locations/sac": "Fremont"}
+    for url in places:  # each location's own page exists
+        assert (await client.get(url.removeprefix(settings.base_url))).status_code == 200
+
+
 async def test_the_sitemap_lists_every_page_and_station_and_robots_points_to_it(client, fremont, make_station,
                                                                                 settings):
     await make_station("SAC", "America/Los_Angeles")

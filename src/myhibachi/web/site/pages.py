@@ -17,9 +17,11 @@ from myhibachi.core.web import DbSession, RuntimeDep
 from myhibachi.pricing.queries import get_rules, quote_for_station
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRequest
+from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
 from myhibachi.stations.queries import find_active_station, list_public_stations
 from myhibachi.stations.schemas import StationPublic
+from myhibachi.web.assets import asset_url
 from myhibachi.web.site.common import missing_page, page
 
 router = APIRouter(include_in_schema=False)
@@ -41,7 +43,19 @@ async def home(request: Request, session: DbSession, runtime: RuntimeDep) -> HTM
     return page(request, runtime, "home.html", title=f"{runtime.settings.brand_name} — hibachi chef at your home",
                  description="A private hibachi chef cooks at your party: grill, show and dinner for your guests. "
                              "Instant quote, live availability, book online.",
-                 stations=stations, station=station, rules=rules)
+                 stations=stations, station=station, rules=rules, json_ld=_organization(runtime.settings, stations))
+
+
+def _organization(settings: Settings, stations: list[StationPublic]) -> dict[str, Any]:
+    """The business for search engines (schema.org Organization), each open station one of its locations."""
+    base = settings.base_url.rstrip("/")
+    return {"@context": "https://schema.org", "@type": "Organization", "name": settings.brand_name, "url": f"{base}/",
+            "logo": base + (settings.brand_logo_path or asset_url("img/icon.svg")),
+            "telephone": settings.brand_phone, "email": settings.brand_email,
+            "location": [{"@type": "Place", "name": f"{settings.brand_name} {s.name}",
+                          "url": f"{base}/locations/{s.code.lower()}",
+                          "address": {"@type": "PostalAddress", "addressLocality": s.city, "addressRegion": s.state,
+                                      "addressCountry": "US"}} for s in stations]}
 
 
 @router.get("/menu", response_class=HTMLResponse)
