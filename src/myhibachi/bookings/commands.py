@@ -428,7 +428,7 @@ async def confirm_booking(
     """The deposit is in (`receipt`: the payment that brought it, for the email). A lapsed or expired hold is
     confirmed only while its chef capacity is still free: SlotUnavailable otherwise."""
     booking, station = await _locked(session, settings, booking_id, spare_own_hold=True)
-    if booking.status not in (BookingStatus.pending_deposit.value, BookingStatus.expired.value):
+    if not booking.awaits_deposit:
         raise IllegalTransition(f"Only a booking awaiting its deposit can be confirmed; this one is {booking.status}.")
     now = utcnow()
     if booking.hold_lapsed(now):

@@ -21,9 +21,19 @@ class BookingStatus(StrEnum):
     cancelled = "cancelled"
     expired = "expired"
 
+    @property
+    def is_open(self) -> bool:
+        return self in OPEN_STATUSES
 
-# States that hold a chef (a pending hold only until it lapses) and that may still be changed or cancelled.
-OPEN_STATUSES = (BookingStatus.pending_deposit, BookingStatus.confirmed)
+    @property
+    def awaits_deposit(self) -> bool:
+        return self in AWAITING_DEPOSIT
+
+
+# The status groups, defined here only. Open: holds a chef (a pending hold only until it lapses) and may still be
+# changed or cancelled. Awaiting deposit: a deposit would confirm it (a lapsed hold too, while its date is free).
+OPEN_STATUSES = frozenset({BookingStatus.pending_deposit, BookingStatus.confirmed})
+AWAITING_DEPOSIT = frozenset({BookingStatus.pending_deposit, BookingStatus.expired})
 
 
 class Booking(Base):
@@ -91,6 +101,10 @@ class Booking(Base):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def awaits_deposit(self) -> bool:
+        return self.status in AWAITING_DEPOSIT
 
     def hold_lapsed(self, now: datetime) -> bool:
         """Awaiting a deposit whose hold has run out (expired already, or about to be by the next sweep)."""

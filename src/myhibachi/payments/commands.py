@@ -199,16 +199,12 @@ async def record_manual_payment(session: AsyncSession, settings: Settings, princ
     await _audit_payment(session, principal.user_id, "payments.record", payment, {
         "method": payment.method, "amount_cents": payment.amount_cents, "purpose": payment.purpose,
         "reference": payment.reference})
-    if _awaits_deposit(booking) and ledger.paid_cents + payment.amount_cents >= booking.quote["deposit_cents"]:
+    if booking.awaits_deposit and ledger.paid_cents + payment.amount_cents >= booking.quote["deposit_cents"]:
         await confirm_booking(session, settings, Actor.staff(principal), booking.id,
                               receipt=notifications.receipt_line(payment))
     else:
         await notifications.payment_receipt(session, settings, booking, payment)
     return Recorded(payment, created=True)
-
-
-def _awaits_deposit(booking: Booking) -> bool:
-    return booking.status in (BookingStatus.pending_deposit.value, BookingStatus.expired.value)
 
 
 # --- refunds ------------------------------------------------------------------------------------------------------

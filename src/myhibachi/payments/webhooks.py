@@ -116,7 +116,7 @@ async def _settle_deposit(session: AsyncSession, settings: Settings, booking: Bo
         return "payment recorded"
     if booking.status == BookingStatus.confirmed.value or gross_paid < booking.quote["deposit_cents"]:
         return "payment recorded"
-    if booking.status in (BookingStatus.pending_deposit.value, BookingStatus.expired.value):
+    if booking.awaits_deposit:
         try:
             async with session.begin_nested():
                 await confirm_booking(session, settings, SYSTEM_ACTOR, booking.id,

@@ -412,9 +412,9 @@ def why_not(slug: str, t: Target, now: datetime) -> str | None:
     is confirmed; the policy terms come from the domain's own functions."""
     b, booking, status = t.detail, t.booking, t.detail.status.value
     if slug == "confirm":
-        awaiting = status in (BookingStatus.pending_deposit.value, BookingStatus.expired.value)
-        return None if awaiting else f"Only a booking awaiting its deposit can be confirmed; this one is " \
-                                     f"{_words(status)}."
+        if t.detail.status.awaits_deposit:
+            return None
+        return f"Only a booking awaiting its deposit can be confirmed; this one is {_words(status)}."
     if slug == "payment":
         if status in (BookingStatus.cancelled.value, BookingStatus.no_show.value):
             return f"A {_words(status)} booking takes no payments; refund instead."
@@ -897,7 +897,7 @@ async def _party_act(visit: Visit, t: Target, form: dict[str, str]) -> None:
 
 
 def _deposit_due(t: Target) -> int:
-    awaiting = t.detail.status in (BookingStatus.pending_deposit, BookingStatus.expired)
+    awaiting = t.detail.status.awaits_deposit
     return max(0, t.detail.quote.deposit_cents - t.detail.paid_cents) if awaiting else 0
 
 

@@ -20,7 +20,6 @@ from myhibachi.analytics.queries import ReportRange, kpi_report, payment_report_
 from myhibachi.analytics.schemas import Granularity, PaymentReport
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
-from myhibachi.bookings.models import BookingStatus
 from myhibachi.bookings.queries import BookingFilter, list_bookings, read_bookings_for
 from myhibachi.core.changes import Changes
 from myhibachi.core.dates import parse_day
@@ -74,8 +73,7 @@ async def _upcoming(session: Any, principal: Principal, station: Station, today:
     rows, _ = await list_bookings(session, principal, BookingFilter(
         station_id=station.id, date_from=today, date_to=today + timedelta(days=UPCOMING_DAYS)), cursor=None,
         limit=50)
-    live = (BookingStatus.pending_deposit.value, BookingStatus.confirmed.value)
-    return await read_bookings_for(session, principal, [b for b in rows if b.status in live])
+    return await read_bookings_for(session, principal, [b for b in rows if b.is_open])
 
 
 @router.get("/admin", response_class=HTMLResponse)
