@@ -77,3 +77,19 @@
   enhance(document);
   document.addEventListener("htmx:afterSettle", function (event) { enhance(event.target); });
 })();
+
+// The menu button (shown on narrow screens): opens and closes the side menu it controls; Escape closes it again.
+(function () {
+  "use strict";
+  var button = document.querySelector(".menu-button");
+  var menu = button && document.getElementById(button.getAttribute("aria-controls"));
+  if (!menu) { return; }
+  function show(open) {
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    menu.classList.toggle("open", open);
+  }
+  button.addEventListener("click", function () { show(button.getAttribute("aria-expanded") !== "true"); });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && button.getAttribute("aria-expanded") === "true") { show(false); button.focus(); }
+  });
+})();
