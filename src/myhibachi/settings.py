@@ -112,18 +112,11 @@ class Settings(BaseSettings):
             value = value.get_secret_value()
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod
-    def split_origins(cls, value: object) -> object:
+    def comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
-        return value
-
-    @field_validator("forwarded_allow_ips", mode="before")
-    @classmethod
-    def split_proxies(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [proxy.strip() for proxy in value.split(",") if proxy.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
     @field_validator("forwarded_allow_ips")
