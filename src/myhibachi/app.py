@@ -25,7 +25,7 @@ from myhibachi.auth import api as auth_api
 from myhibachi.auth.dependencies import current_principal
 from myhibachi.bookings import api as bookings_api
 from myhibachi.chefs import api as chefs_api
-from myhibachi.core.errors import install_problem_handlers, problem_response, problem_responses
+from myhibachi.core.errors import DomainError, install_problem_handlers, problem_response, problem_responses
 from myhibachi.core.http import (
     RefuseNulMiddleware,
     RequestMetaMiddleware,
@@ -47,6 +47,7 @@ from myhibachi.web.admin import auth_pages as admin_auth
 from myhibachi.web.admin import bookings as admin_bookings
 from myhibachi.web.admin import chefs as admin_chefs
 from myhibachi.web.admin import dashboard as admin_dashboard
+from myhibachi.web.admin.pages import domain_error_page
 from myhibachi.web.admin import payments as admin_payments
 from myhibachi.web.admin import stations as admin_stations
 from myhibachi.web.admin import users as admin_users
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_problem_handlers(app)
     app.add_exception_handler(StarletteHTTPException, site_pages.not_found_page)
     app.add_exception_handler(SignInRequired, sign_in_redirect)
+    app.add_exception_handler(DomainError, domain_error_page)
 
     # Outermost last: request id first, then metadata, then headers on whatever comes back.
     app.add_middleware(GZipMiddleware, minimum_size=500)

@@ -124,7 +124,7 @@ def _field_errors(exc: RequestValidationError) -> list[FieldError]:
     ]
 
 
-async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+async def domain_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     return problem_response(exc.status, exc.code, exc.detail, errors=exc.errors, headers=exc.headers)
 
@@ -160,7 +160,7 @@ async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IntegrityError, _integrity_error)

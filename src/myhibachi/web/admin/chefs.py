@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import calendar
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ValidationError
 
 from myhibachi.auth.permissions import Permission, Role
 from myhibachi.auth.principal import Principal
@@ -17,13 +17,13 @@ from myhibachi.auth.queries import list_users
 from myhibachi.chefs import commands, queries
 from myhibachi.chefs.models import EVERY_WEEKDAY, Chef, ChefTimeOff, TimeOffStatus
 from myhibachi.chefs.schemas import ChefCreate, ChefUpdate, TimeOffCreate
-from myhibachi.core.errors import DomainError, FieldError, NotFound, PermissionDenied, ValidationFailed
-from myhibachi.core.web import DbSession, PathId, RuntimeDep, discard_changes
+from myhibachi.core.errors import FieldError, ValidationFailed
+from myhibachi.core.web import PathId
 from myhibachi.pricing.queries import get_rules
 from myhibachi.stations.models import Station
-from myhibachi.web.admin.render import admin_page, refusal_page, staff_stations
-from myhibachi.web.admin.session import Staff, checked_form, chosen_station
-from myhibachi.web.forms import FormRejected, field_errors
+from myhibachi.web.admin.pages import AdminVisit, Trouble, Visit, submit
+from myhibachi.web.fields import whole_number
+from myhibachi.web.forms import field_errors
 
 router = APIRouter(include_in_schema=False)
 Decision = Literal["approve", "reject"]
@@ -33,7 +33,7 @@ DONE = {"added": "The chef is on the roster.", "saved": "Chef details saved.",
         "rejected": "Time-off rejected: the chef stays on duty.",
         "entered": "Time-off entered: the chef is off duty on those days.",
         "requested": "Your time-off request is sent; a manager will approve or reject it."}
-NO_STATION = NotFound("You are not assigned to a station yet. Ask an admin to add you to one.")
+Input = TypeVar("Input", bound=BaseModel)
 
 
 def _day(value: date) -> str:
@@ -46,15 +46,9 @@ def _weekdays(days: list[int]) -> str:
     return ", ".join(abbr for day, _, abbr in WEEKDAYS if day in days) or "No day"
 
 
-async def _station(request: Request, session: Any, principal: Principal) -> Station | None:
-    return chosen_station(request, principal, await staff_stations(session, principal))
-
-
-async def _page(request: Request, runtime: Any, session: Any, principal: Principal, template: str, *, title: str,
-                **context: Any) -> HTMLResponse:
-    return await admin_page(request, runtime, session, principal, f"chefs/{template}", title=title, day=_day,
-                            weekdays=_weekdays, weekday_choices=WEEKDAYS,
-                            done=DONE.get(request.query_params.get("done", "")), **context)
+async def _page(visit: Visit, template: str, *, title: str, **context: Any) -> HTMLResponse:
+    return await visit.page(f"chefs/{template}", title=title, day=_day, weekdays=_weekdays,
+                            weekday_choices=WEEKDAYS, done=visit.notice(DONE), **context)
 
 
 async def chef_accounts(session: Any, principal: Principal, station_id: int) -> dict[int, str]:
@@ -71,31 +65,26 @@ async def chef_accounts(session: Any, principal: Principal, station_id: int) -> 
 
 
 @router.get("/admin/chefs", response_class=HTMLResponse)
-async def chefs_home(request: Request, principal: Staff, session: DbSession, runtime: RuntimeDep) -> Response:
-    station = await _station(request, session, principal)
-    if station is None:
-        return await refusal_page(request, runtime, session, principal, NO_STATION)
+async def chefs_home(visit: AdminVisit) -> Response:
+    station, principal, session = await visit.station(), visit.principal, visit.session
     if not principal.can(Permission.chefs_manage, station.id) and \
             principal.can(Permission.chefs_own_time_off, station.id):
-        return await _my_time_off(request, runtime, session, principal, station)
-    try:
-        chefs = await queries.list_station_chefs(session, principal, station.id)
-        time_off = await queries.list_station_time_off(session, principal, station.id)
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
+        return await _my_time_off(visit, station)
+    chefs = await queries.list_station_chefs(session, principal, station.id)
+    time_off = await queries.list_station_time_off(session, principal, station.id)
     rules = await get_rules(session, station.id)
-    return await _page(request, runtime, session, principal, "roster.html", title="Chefs", station=station,
+    return await _page(visit, "roster.html", title="Chefs", station=station,
                        chefs=chefs, names={c.id: c.name for c in chefs}, station_limit=rules.chef_max_events_per_day,
                        pending=[t for t in time_off if t.status == TimeOffStatus.requested.value],
                        decided=[t for t in time_off if t.status != TimeOffStatus.requested.value],
                        accounts=await chef_accounts(session, principal, station.id))
 
 
-async def _my_time_off(request: Request, runtime: Any, session: Any, principal: Principal,
-                       station: Station) -> Response:
-    chef = await queries.find_own_chef(session, principal, station.id)
-    time_off = [] if chef is None else await queries.list_chef_time_off(session, principal, station.id, chef.id)
-    return await _page(request, runtime, session, principal, "time_off.html", title="My time off", station=station,
+async def _my_time_off(visit: Visit, station: Station) -> Response:
+    chef = await queries.find_own_chef(visit.session, visit.principal, station.id)
+    time_off = [] if chef is None else await queries.list_chef_time_off(visit.session, visit.principal, station.id,
+                                                                        chef.id)
+    return await _page(visit, "time_off.html", title="My time off", station=station,
                        chef=chef, own=True, time_off=time_off, values={}, errors={}, alert=None)
 
 
@@ -121,9 +110,10 @@ def _whole_number(form: dict[str, str], name: str) -> int | None:
     raw = form.get(name, "")
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 9:
+    number = whole_number(raw)
+    if number is None:
         raise ValidationFailed.on(name, "Please enter a whole number.")
-    return int(raw)
+    return number
 
 
 def chef_fields(form: dict[str, str], weekdays: list[str]) -> dict[str, Any]:
@@ -139,6 +129,13 @@ def chef_fields(form: dict[str, str], weekdays: list[str]) -> dict[str, Any]:
     return fields
 
 
+def _validated(model: type[Input], fields: dict[str, Any]) -> Input:
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise invalid(exc) from None
+
+
 def invalid(exc: ValidationError) -> ValidationFailed:
     """Pydantic's complaints about the form, as a domain validation error naming the form's fields."""
     errors = field_errors(exc)
@@ -147,140 +144,83 @@ def invalid(exc: ValidationError) -> ValidationFailed:
         FieldError(field=name, message=message, type="value_error") for name, message in named.items()])
 
 
-async def _chef_form(request: Request, runtime: Any, session: Any, principal: Principal, station: Station,
-                     chef: Chef | None, *, values: dict[str, Any] | None = None,
-                     errors: dict[str, str] | None = None, alert: str | None = None,
-                     status: int = 200) -> Response:
-    try:
-        principal.authorize(Permission.chefs_manage, station.id)
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
-    accounts = await chef_accounts(session, principal, station.id)
+async def _chef_form(visit: Visit, chef_id: int | None, form: dict[str, str] | None = None,
+                     trouble: Trouble | None = None) -> Response:
+    """The chef's form (a new one for no `chef_id`), as saved or as posted with what was wrong."""
+    station, principal = await visit.station(), visit.principal
+    principal.authorize(Permission.chefs_manage, station.id)
+    chef = None if chef_id is None else await queries.find_station_chef(visit.session, station.id, chef_id)
+    accounts = await chef_accounts(visit.session, principal, station.id)
     if chef is not None and chef.user_id and chef.user_id not in accounts:
         accounts[chef.user_id] = f"Staff account {chef.user_id}"  # keep the link shown, so saving keeps it
-    rules = await get_rules(session, station.id)
-    return await _page(request, runtime, session, principal, "chef_form.html",
-                       title=f"Edit {chef.name}" if chef else "Add a chef", station=station, chef=chef,
-                       values=values or _chef_values(chef), errors=errors or {}, alert=alert, status=status,
-                       accounts=accounts, station_limit=rules.chef_max_events_per_day)
+    rules = await get_rules(visit.session, station.id)
+    weekdays = [] if form is None else await _posted_weekdays(visit.request)
+    return await _page(visit, "chef_form.html", title=f"Edit {chef.name}" if chef else "Add a chef",
+                       station=station, chef=chef,
+                       values=_chef_values(chef) if form is None else _posted_values(form, weekdays),
+                       errors=trouble.errors if trouble else {}, alert=trouble.message if trouble else None,
+                       status=trouble.status if trouble else 200, accounts=accounts,
+                       station_limit=rules.chef_max_events_per_day)
 
 
-async def _posted_chef(request: Request) -> tuple[dict[str, str], list[str]]:
-    form = await checked_form(request)
-    return form, [day.strip() for day in (await request.form()).getlist("weekday") if isinstance(day, str)]
-
-
-async def _on_failure(request: Request, runtime: Any, session: Any, principal: Principal, exc: DomainError,
-                      station: Station | None) -> tuple[Response | None, dict[str, str]]:
-    """Undo what the command wrote; a refusal is answered as a page, anything else goes back to the form."""
-    await discard_changes(session)
-    if isinstance(exc, PermissionDenied | NotFound):
-        return await refusal_page(request, runtime, session, principal, exc), {}
-    if station is not None:
-        await session.refresh(station)  # the rollback expired it; the form shows it again
-    return None, field_errors(exc) if exc.errors else {}
+async def _posted_weekdays(request: Request) -> list[str]:
+    return [day.strip() for day in (await request.form()).getlist("weekday") if isinstance(day, str)]
 
 
 @router.get("/admin/chefs/new", response_class=HTMLResponse)
-async def new_chef_form(request: Request, principal: Staff, session: DbSession, runtime: RuntimeDep) -> Response:
-    station = await _station(request, session, principal)
-    if station is None:
-        return await refusal_page(request, runtime, session, principal, NO_STATION)
-    return await _chef_form(request, runtime, session, principal, station, None)
+async def new_chef_form(visit: AdminVisit) -> Response:
+    return await _chef_form(visit, None)
 
 
 @router.post("/admin/chefs/new", response_class=HTMLResponse)
-async def add_chef(request: Request, principal: Staff, session: DbSession, runtime: RuntimeDep) -> Response:
-    station = await _station(request, session, principal)
-    if station is None:
-        return await refusal_page(request, runtime, session, principal, NO_STATION)
-    try:
-        form, weekdays = await _posted_chef(request)
-    except FormRejected as rejected:
-        return await _chef_form(request, runtime, session, principal, station, None, alert=rejected.message,
-                                values=_posted_values(rejected.form, []), status=rejected.status)
-    try:
-        try:
-            data = ChefCreate.model_validate(chef_fields(form, weekdays))
-        except ValidationError as exc:
-            raise invalid(exc) from None
-        await commands.create_chef(session, principal, station.id, data)
-    except DomainError as exc:
-        refusal, errors = await _on_failure(request, runtime, session, principal, exc, station)
-        return refusal or await _chef_form(request, runtime, session, principal, station, None, errors=errors,
-                                           alert=exc.detail, values=_posted_values(form, weekdays),
-                                           status=exc.status)
-    return RedirectResponse(f"/admin/chefs?station={station.id}&done=added", status_code=303)
+async def add_chef(visit: AdminVisit) -> Response:
+    async def act(form: dict[str, str]) -> str:
+        station = await visit.station()
+        data = _validated(ChefCreate, chef_fields(form, await _posted_weekdays(visit.request)))
+        await commands.create_chef(visit.session, visit.principal, station.id, data)
+        return f"/admin/chefs?station={station.id}&done=added"
 
-
-async def _station_chef(request: Request, runtime: Any, session: Any, principal: Principal,
-                        chef_id: int) -> tuple[Station, Chef] | Response:
-    """The switcher's station and its chef, or the refusal page (another station's chef does not exist)."""
-    station = await _station(request, session, principal)
-    try:
-        if station is None:
-            raise NO_STATION
-        queries.authorize_station_member(principal, station.id)
-        return station, await queries.find_station_chef(session, station.id, chef_id)
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
+    return await submit(visit, act=act, show=lambda form, trouble: _chef_form(visit, None, form, trouble))
 
 
 @router.get("/admin/chefs/{chef_id}", response_class=HTMLResponse)
-async def edit_chef_form(chef_id: PathId, request: Request, principal: Staff, session: DbSession,
-                         runtime: RuntimeDep) -> Response:
-    found = await _station_chef(request, runtime, session, principal, chef_id)
-    if isinstance(found, Response):
-        return found
-    station, chef = found
-    return await _chef_form(request, runtime, session, principal, station, chef)
+async def edit_chef_form(chef_id: PathId, visit: AdminVisit) -> Response:
+    await _station_chef(visit, chef_id)
+    return await _chef_form(visit, chef_id)
 
 
 @router.post("/admin/chefs/{chef_id}", response_class=HTMLResponse)
-async def edit_chef(chef_id: PathId, request: Request, principal: Staff, session: DbSession,
-                    runtime: RuntimeDep) -> Response:
-    found = await _station_chef(request, runtime, session, principal, chef_id)
-    if isinstance(found, Response):
-        return found
-    station, chef = found
-    try:
-        form, weekdays = await _posted_chef(request)
-    except FormRejected as rejected:
-        return await _chef_form(request, runtime, session, principal, station, chef, alert=rejected.message,
-                                status=rejected.status)
-    try:
-        try:
-            data = ChefUpdate.model_validate(chef_fields(form, weekdays))
-        except ValidationError as exc:
-            raise invalid(exc) from None
-        await commands.update_chef(session, principal, station.id, chef.id, data)
-    except DomainError as exc:
-        refusal, errors = await _on_failure(request, runtime, session, principal, exc, station)
-        if refusal:
-            return refusal
-        chef = await queries.find_station_chef(session, station.id, chef_id)  # as it is, after the rollback
-        return await _chef_form(request, runtime, session, principal, station, chef, errors=errors,
-                                alert=exc.detail, values=_posted_values(form, weekdays), status=exc.status)
-    return RedirectResponse(f"/admin/chefs?station={station.id}&done=saved", status_code=303)
+async def edit_chef(chef_id: PathId, visit: AdminVisit) -> Response:
+    station, chef = await _station_chef(visit, chef_id)
+
+    async def act(form: dict[str, str]) -> str:
+        data = _validated(ChefUpdate, chef_fields(form, await _posted_weekdays(visit.request)))
+        await commands.update_chef(visit.session, visit.principal, station.id, chef.id, data)
+        return f"/admin/chefs?station={station.id}&done=saved"
+
+    return await submit(visit, act=act, show=lambda form, trouble: _chef_form(visit, chef_id, form, trouble))
+
+
+async def _station_chef(visit: Visit, chef_id: int) -> tuple[Station, Chef]:
+    """The switcher's station and its chef (another station's chef does not exist)."""
+    station = await visit.station()
+    queries.authorize_station_member(visit.principal, station.id)
+    return station, await queries.find_station_chef(visit.session, station.id, chef_id)
 
 
 # --- time-off: entered by a manager, asked for by the chef --------------------------------------------------------
 
 
-async def _time_off_page(request: Request, runtime: Any, session: Any, principal: Principal, station: Station,
-                         chef_id: int, *, values: dict[str, str] | None = None,
-                         errors: dict[str, str] | None = None, alert: str | None = None,
-                         status: int = 200) -> Response:
-    try:
-        time_off = await queries.list_chef_time_off(session, principal, station.id, chef_id)  # own, or managed
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
-    chef = await queries.find_station_chef(session, station.id, chef_id)
+async def _time_off_page(visit: Visit, chef_id: int, form: dict[str, str] | None = None,
+                         trouble: Trouble | None = None) -> Response:
+    station, principal = await visit.station(), visit.principal
+    time_off = await queries.list_chef_time_off(visit.session, principal, station.id, chef_id)  # own, or managed
+    chef = await queries.find_station_chef(visit.session, station.id, chef_id)
     own = not principal.can(Permission.chefs_manage, station.id)
-    return await _page(request, runtime, session, principal, "time_off.html",
-                       title="My time off" if own else f"Time off — {chef.name}", station=station, chef=chef,
-                       own=own, time_off=time_off, values=values or {}, errors=errors or {}, alert=alert,
-                       status=status)
+    return await _page(visit, "time_off.html", title="My time off" if own else f"Time off — {chef.name}",
+                       station=station, chef=chef, own=own, time_off=time_off, values=form or {},
+                       errors=trouble.errors if trouble else {}, alert=trouble.message if trouble else None,
+                       status=trouble.status if trouble else 200)
 
 
 def time_off_request(form: dict[str, str]) -> TimeOffCreate:
@@ -298,80 +238,53 @@ def time_off_request(form: dict[str, str]) -> TimeOffCreate:
 
 
 @router.get("/admin/chefs/{chef_id}/time-off", response_class=HTMLResponse)
-async def time_off_form(chef_id: PathId, request: Request, principal: Staff, session: DbSession,
-                        runtime: RuntimeDep) -> Response:
-    station = await _station(request, session, principal)
-    if station is None:
-        return await refusal_page(request, runtime, session, principal, NO_STATION)
-    return await _time_off_page(request, runtime, session, principal, station, chef_id)
+async def time_off_form(chef_id: PathId, visit: AdminVisit) -> Response:
+    return await _time_off_page(visit, chef_id)
 
 
 @router.post("/admin/chefs/{chef_id}/time-off", response_class=HTMLResponse)
-async def enter_time_off(chef_id: PathId, request: Request, principal: Staff, session: DbSession,
-                         runtime: RuntimeDep) -> Response:
-    station = await _station(request, session, principal)
-    if station is None:
-        return await refusal_page(request, runtime, session, principal, NO_STATION)
-    try:
-        form = await checked_form(request)
-    except FormRejected as rejected:
-        return await _time_off_page(request, runtime, session, principal, station, chef_id, values=rejected.form,
-                                    alert=rejected.message, status=rejected.status)
-    try:
-        created = await commands.request_time_off(session, principal, station.id, chef_id, time_off_request(form))
-    except DomainError as exc:
-        refusal, errors = await _on_failure(request, runtime, session, principal, exc, station)
-        return refusal or await _time_off_page(request, runtime, session, principal, station, chef_id,
-                                               values=form, errors=errors, alert=exc.detail, status=exc.status)
-    if created.status == TimeOffStatus.requested.value:
-        return RedirectResponse(f"/admin/chefs?station={station.id}&done=requested", status_code=303)
-    return RedirectResponse(f"/admin/chefs/{chef_id}/time-off?station={station.id}&done=entered", status_code=303)
+async def enter_time_off(chef_id: PathId, visit: AdminVisit) -> Response:
+    async def act(form: dict[str, str]) -> str:
+        station = await visit.station()
+        created = await commands.request_time_off(visit.session, visit.principal, station.id, chef_id,
+                                                  time_off_request(form))
+        if created.status == TimeOffStatus.requested.value:
+            return f"/admin/chefs?station={station.id}&done=requested"
+        return f"/admin/chefs/{chef_id}/time-off?station={station.id}&done=entered"
+
+    return await submit(visit, act=act, show=lambda form, trouble: _time_off_page(visit, chef_id, form, trouble))
 
 
 # --- deciding a request --------------------------------------------------------------------------------------------
 
 
-async def _decision_page(request: Request, runtime: Any, session: Any, principal: Principal, time_off_id: int,
-                         decision: Decision, *, alert: str | None = None, status: int = 200) -> Response:
-    station = await _station(request, session, principal)
-    try:
-        if station is None:
-            raise NO_STATION
-        principal.authorize(Permission.chefs_manage, station.id)
-        time_off: ChefTimeOff = await queries.find_station_time_off(session, station.id, time_off_id)
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
-    chef = await queries.find_station_chef(session, station.id, time_off.chef_id)
+async def _decision_page(visit: Visit, time_off_id: int, decision: Decision,
+                         trouble: Trouble | None = None) -> Response:
+    station = await visit.station()
+    visit.principal.authorize(Permission.chefs_manage, station.id)
+    time_off: ChefTimeOff = await queries.find_station_time_off(visit.session, station.id, time_off_id)
+    chef = await queries.find_station_chef(visit.session, station.id, time_off.chef_id)
     verb = "Approve" if decision == "approve" else "Reject"
-    return await _page(request, runtime, session, principal, "decide.html", title=f"{verb} time-off",
-                       station=station, time_off=time_off, chef=chef, decision=decision, verb=verb, alert=alert,
-                       status=status, open=time_off.status == TimeOffStatus.requested.value)
+    return await _page(visit, "decide.html", title=f"{verb} time-off", station=station, time_off=time_off,
+                       chef=chef, decision=decision, verb=verb, alert=trouble.message if trouble else None,
+                       status=trouble.status if trouble else 200,
+                       open=time_off.status == TimeOffStatus.requested.value)
 
 
 @router.get("/admin/chefs/time-off/{time_off_id}/{decision}", response_class=HTMLResponse)
-async def decision_form(time_off_id: PathId, decision: Decision, request: Request, principal: Staff,
-                        session: DbSession, runtime: RuntimeDep) -> Response:
-    return await _decision_page(request, runtime, session, principal, time_off_id, decision)
+async def decision_form(time_off_id: PathId, decision: Decision, visit: AdminVisit) -> Response:
+    return await _decision_page(visit, time_off_id, decision)
 
 
 @router.post("/admin/chefs/time-off/{time_off_id}/{decision}", response_class=HTMLResponse)
-async def decide(time_off_id: PathId, decision: Decision, request: Request, principal: Staff, session: DbSession,
-                 runtime: RuntimeDep) -> Response:
-    try:
-        form = await checked_form(request)
-    except FormRejected as rejected:
-        return await _decision_page(request, runtime, session, principal, time_off_id, decision,
-                                    alert=rejected.message, status=rejected.status)
-    if form.get("go") != "confirm":
-        return await _decision_page(request, runtime, session, principal, time_off_id, decision)
-    station = await _station(request, session, principal)
-    try:
-        if station is None:
-            raise NO_STATION
-        await commands.decide_time_off(session, principal, station.id, time_off_id, approve=decision == "approve")
-    except DomainError as exc:
-        refusal, _ = await _on_failure(request, runtime, session, principal, exc, station)
-        return refusal or await _decision_page(request, runtime, session, principal, time_off_id, decision,
-                                               alert=exc.detail, status=exc.status)
-    done = "approved" if decision == "approve" else "rejected"
-    return RedirectResponse(f"/admin/chefs?station={station.id}&done={done}", status_code=303)
+async def decide(time_off_id: PathId, decision: Decision, visit: AdminVisit) -> Response:
+    async def act(form: dict[str, str]) -> str | Response:
+        if form.get("go") != "confirm":
+            return await _decision_page(visit, time_off_id, decision)
+        station = await visit.station()
+        await commands.decide_time_off(visit.session, visit.principal, station.id, time_off_id,
+                                       approve=decision == "approve")
+        return f"/admin/chefs?station={station.id}&done={'approved' if decision == 'approve' else 'rejected'}"
+
+    return await submit(visit, act=act, show=lambda form, trouble: _decision_page(visit, time_off_id, decision,
+                                                                                   trouble))

@@ -90,7 +90,8 @@ def finish(request: Request, response: Any, runtime: Any) -> None:
 
 async def refusal_page(request: Request, runtime: Any, session: Any, principal: Principal,
                        exc: DomainError) -> HTMLResponse:
-    """A page this role may not open (403) or a record outside its stations (404), said as a page."""
-    heading = "Not allowed" if exc.status == 403 else "Not found"
+    """A page this role may not open (403), a record outside its stations (404) or a step the record's state rules
+    out (409, 422), said as a page."""
+    heading = {403: "Not allowed", 404: "Not found"}.get(exc.status, "Not possible")
     return await admin_page(request, runtime, session, principal, "denied.html", title=heading, status=exc.status,
                             heading=heading, detail=exc.detail)

@@ -72,6 +72,7 @@ async def current_staff(request: Request, session: DbSession, runtime: RuntimeDe
     principal = await signed_in(request, session, runtime.settings)
     if principal is None:
         raise SignInRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    request.state.staff = principal  # for the refusal page of a domain error (web/admin/pages.py)
     structlog.contextvars.bind_contextvars(user_id=principal.user_id)
     sentry_sdk.set_user({"id": str(principal.user_id)})
     return principal

@@ -1,0 +1,65 @@
+"""How every form (customer and staff) reads what people type: money, whole numbers, record ids and dates, and
+how it writes money back into a field. One reading for each, so "$1,250.50" means the same on every page."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from myhibachi.core.dates import parse_day
+from myhibachi.core.db import MAX_ID
+from myhibachi.core.errors import ValidationFailed
+
+WHOLE = re.compile(r"[0-9]{1,9}")
+MONEY_HINT = "Enter an amount in dollars, like 61.50."
+
+
+def cents_of(text: str) -> int:
+    """Dollars as typed ("61.50", "$1,200", "1 250") in integer cents. A fraction of a cent is refused, never
+    rounded; ValueError says how to write it."""
+    cleaned = text.replace("$", "").replace(",", "").replace(" ", "").strip()
+    if not cleaned:
+        raise ValueError("Please fill this in.")
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError(MONEY_HINT) from None
+    if not amount.is_finite() or abs(amount) >= 10**9:
+        raise ValueError(MONEY_HINT)
+    cents = amount * 100
+    if cents != cents.to_integral_value():
+        raise ValueError("Use whole cents: at most 2 digits after the point.")
+    return int(cents)
+
+
+def positive_cents(form: dict[str, str], name: str) -> int:
+    """A form's amount of money above zero, or ValidationFailed on that field."""
+    try:
+        cents = cents_of(form.get(name, ""))
+    except ValueError as exc:
+        raise ValidationFailed.on(name, str(exc)) from None
+    if cents <= 0:
+        raise ValidationFailed.on(name, "Enter an amount above zero.")
+    return cents
+
+
+def dollars(cents: int) -> str:
+    """Cents as a form field shows them: 6150 → "61.50"."""
+    return f"{Decimal(cents) / 100:.2f}"
+
+
+def whole_number(text: str | None) -> int | None:
+    """A count typed in a form or a URL ("12"); None for anything else (signs, decimals, nine digits or more)."""
+    return int(text) if text and WHOLE.fullmatch(text) else None
+
+
+def record_id(text: str | None) -> int | None:
+    """A record's id from a URL or a form; None for anything that cannot be one."""
+    number = int(text) if text and text.isdigit() and len(text) <= 19 else 0
+    return number if 0 < number <= MAX_ID else None
+
+
+def day_of(text: str | None) -> date | None:
+    """A YYYY-MM-DD within the accepted years; None otherwise (a typed URL never fails)."""
+    return parse_day((text or "")[:10])
