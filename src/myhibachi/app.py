@@ -47,10 +47,10 @@ from myhibachi.web.admin import auth_pages as admin_auth
 from myhibachi.web.admin import bookings as admin_bookings
 from myhibachi.web.admin import chefs as admin_chefs
 from myhibachi.web.admin import dashboard as admin_dashboard
-from myhibachi.web.admin.pages import domain_error_page
 from myhibachi.web.admin import payments as admin_payments
 from myhibachi.web.admin import stations as admin_stations
 from myhibachi.web.admin import users as admin_users
+from myhibachi.web.admin.pages import domain_error_page
 from myhibachi.web.admin.session import SignInRequired, sign_in_redirect
 from myhibachi.web.site import booking as site_booking
 from myhibachi.web.site import checkout as site_checkout
