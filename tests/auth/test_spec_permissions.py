@@ -320,7 +320,7 @@ async def bookings_read(s: Staffer, row: str, cell: str) -> None:
 async def bookings_write(s: Staffer, row: str, cell: str) -> None:
     # "create": staff have no way to create a booking today. Bookings are created by customers through the public
     # POST /api/v1/bookings (no staff identity, no permission) and the admin panel has no booking form
-    # (src/myhibachi/web/admin/bookings.py: list, booking page, actions on a booking). What the app calls the
+    # (src/myhibachi/web/admin/bookings/: list, booking page, actions on a booking). What the app calls the
     # permission to create, edit and reschedule is checked in the manager's test below (GET /auth/me).
     assert cell in (YES, NO), cell
     allowed = cell == YES

@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse
 from myhibachi.app import create_app
 from myhibachi.demo import DEMO_PASSWORD
 from myhibachi.settings import Environment, Settings
-from myhibachi.web.admin.bookings import FLOWS
+from myhibachi.web.admin.bookings.flows import FLOWS
 from myhibachi.web.admin.chefs import Decision
 from tests.conftest import TEST_SECRET
 from tests.e2e.conftest import first_free_slot, sign_in, station_today

@@ -8,9 +8,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 
-from myhibachi.auth.dependencies import CurrentPrincipal, require
-from myhibachi.auth.permissions import Permission
-from myhibachi.auth.principal import Principal
+from myhibachi.auth.dependencies import CurrentPrincipal
 from myhibachi.bookings import commands, queries
 from myhibachi.bookings.calendar import booking_calendar
 from myhibachi.bookings.commands import CUSTOMER, Actor
@@ -244,29 +242,19 @@ async def get_booking(booking_id: PathId, principal: CurrentPrincipal,
     return await queries.booking_detail(session, principal, booking_id)
 
 
-def _acting_staff(permission: Permission):  # noqa: ANN202 - an Annotated dependency
-    """The staff member acting on `/bookings/{booking_id}`, once `permission` holds at the booking's station (no
-    role there: 404, as if the booking did not exist)."""
-
-    async def authorized(booking_id: PathId, session: DbSession,
-                         principal: Principal = require(permission)) -> Actor:  # a default: `permission` is local
-        await commands.staff_booking(session, principal, booking_id, permission)
-        return Actor.staff(principal)
-
-    return Annotated[Actor, Depends(authorized)]
+def _staff_actor(principal: CurrentPrincipal) -> Actor:
+    return Actor.staff(principal)
 
 
-BookingWriter = _acting_staff(Permission.bookings_write)
-PaymentRecorder = _acting_staff(Permission.payments_record)
-ChefManager = _acting_staff(Permission.chefs_manage)
-Canceller = _acting_staff(Permission.bookings_cancel)
-CancelRequester = _acting_staff(Permission.bookings_cancel_request)
+# Who acts on `/bookings/{booking_id}/…`: each command authorizes its own permission at the booking's station (no
+# role there: 404, as if the booking did not exist).
+StaffActor = Annotated[Actor, Depends(_staff_actor)]
 ACTION_ERRORS = problem_responses(401, 403, 404, 409, 422)
 
 
 @staff.post("/{booking_id}/confirm", summary="Confirm without a recorded payment", response_model=BookingRead,
             responses=ACTION_ERRORS)
-async def confirm(booking_id: PathId, actor: PaymentRecorder, session: DbSession, runtime: RuntimeDep) -> BookingRead:
+async def confirm(booking_id: PathId, actor: StaffActor, session: DbSession, runtime: RuntimeDep) -> BookingRead:
     """Confirms without a payment on the ledger (a waived or otherwise settled deposit); money received is
     recorded with `POST /bookings/{id}/payments`, which confirms by itself. `pending_deposit` (or a lapsed hold,
     only while a chef is still free: else 409 `slot_unavailable`) → `confirmed`; emails the confirmation with
@@ -275,7 +263,7 @@ async def confirm(booking_id: PathId, actor: PaymentRecorder, session: DbSession
 
 
 @staff.post("/{booking_id}/reschedule", summary="Reschedule", response_model=BookingRead, responses=ACTION_ERRORS)
-async def reschedule(booking_id: PathId, body: Reschedule, actor: BookingWriter, session: DbSession,
+async def reschedule(booking_id: PathId, body: Reschedule, actor: StaffActor, session: DbSession,
                      runtime: RuntimeDep) -> BookingRead:
     """Same policy as the customer's: the first move ≥ 24 hours ahead is free, otherwise the fee is added. The
     assigned chef stays when free at the new time. 409 `slot_unavailable` when no chef is free."""
@@ -284,7 +272,7 @@ async def reschedule(booking_id: PathId, body: Reschedule, actor: BookingWriter,
 
 
 @staff.patch("/{booking_id}", summary="Change guests or menu", response_model=BookingRead, responses=ACTION_ERRORS)
-async def change_party(booking_id: PathId, body: PartyChange, actor: BookingWriter, session: DbSession,
+async def change_party(booking_id: PathId, body: PartyChange, actor: StaffActor, session: DbSession,
                        runtime: RuntimeDep) -> BookingRead:
     """Re-quoted; refused (409 `illegal_transition`) inside the guest-change or menu-change window."""
     return await _read(session, await commands.change_party(session, runtime.settings, actor, booking_id, body))
@@ -292,7 +280,7 @@ async def change_party(booking_id: PathId, body: PartyChange, actor: BookingWrit
 
 @staff.post("/{booking_id}/assign-chef", summary="Assign a chef", response_model=BookingRead,
             responses=ACTION_ERRORS)
-async def assign_chef(booking_id: PathId, body: ChefAssignment, actor: ChefManager, session: DbSession,
+async def assign_chef(booking_id: PathId, body: ChefAssignment, actor: StaffActor, session: DbSession,
                       runtime: RuntimeDep) -> BookingRead:
     """The chef must be on duty that day, free for the whole busy window and under their daily limit (409
     `chef_unavailable` otherwise)."""
@@ -302,14 +290,14 @@ async def assign_chef(booking_id: PathId, body: ChefAssignment, actor: ChefManag
 
 @staff.post("/{booking_id}/unassign-chef", summary="Unassign the chef", response_model=BookingRead,
             responses=ACTION_ERRORS)
-async def unassign_chef(booking_id: PathId, actor: ChefManager, session: DbSession,
+async def unassign_chef(booking_id: PathId, actor: StaffActor, session: DbSession,
                         runtime: RuntimeDep) -> BookingRead:
     """The booking keeps its capacity unit; any free chef can take it."""
     return await _read(session, await commands.unassign_chef(session, runtime.settings, actor, booking_id))
 
 
 @staff.post("/{booking_id}/cancel", summary="Cancel", response_model=BookingRead, responses=ACTION_ERRORS)
-async def cancel(booking_id: PathId, body: Reason, actor: Canceller, session: DbSession,
+async def cancel(booking_id: PathId, body: Reason, actor: StaffActor, session: DbSession,
                  runtime: RuntimeDep) -> BookingRead:
     """With a reason (also how an admin approves a support request). The deposit refund owed under policy is
     recorded in `refund_owed_cents` for the payments to execute; the customer is emailed."""
@@ -319,7 +307,7 @@ async def cancel(booking_id: PathId, body: Reason, actor: Canceller, session: Db
 
 @staff.post("/{booking_id}/cancel-request", summary="Ask an admin to cancel", response_model=BookingRead,
             responses=ACTION_ERRORS)
-async def request_cancellation(booking_id: PathId, body: Reason, actor: CancelRequester, session: DbSession,
+async def request_cancellation(booking_id: PathId, body: Reason, actor: StaffActor, session: DbSession,
                                runtime: RuntimeDep) -> BookingRead:
     """Support's way to cancel: the request waits in `cancel_request` until an admin cancels or declines."""
     return await _read(session, await commands.request_cancellation(session, runtime.settings, actor, booking_id,
@@ -328,21 +316,21 @@ async def request_cancellation(booking_id: PathId, body: Reason, actor: CancelRe
 
 @staff.post("/{booking_id}/cancel-request/decline", summary="Decline a cancellation request",
             response_model=BookingRead, responses=ACTION_ERRORS)
-async def decline_cancellation(booking_id: PathId, actor: Canceller, session: DbSession,
+async def decline_cancellation(booking_id: PathId, actor: StaffActor, session: DbSession,
                                runtime: RuntimeDep) -> BookingRead:
     """The booking stays; the request is cleared (and kept in the history)."""
     return await _read(session, await commands.decline_cancellation(session, runtime.settings, actor, booking_id))
 
 
 @staff.post("/{booking_id}/complete", summary="Mark completed", response_model=BookingRead, responses=ACTION_ERRORS)
-async def complete(booking_id: PathId, actor: BookingWriter, session: DbSession, runtime: RuntimeDep) -> BookingRead:
+async def complete(booking_id: PathId, actor: StaffActor, session: DbSession, runtime: RuntimeDep) -> BookingRead:
     """After the event has started: `confirmed` → `completed`."""
     return await _read(session, await commands.close_booking(session, runtime.settings, actor, booking_id,
                                                              outcome=BookingStatus.completed))
 
 
 @staff.post("/{booking_id}/no-show", summary="Mark no-show", response_model=BookingRead, responses=ACTION_ERRORS)
-async def no_show(booking_id: PathId, actor: BookingWriter, session: DbSession, runtime: RuntimeDep) -> BookingRead:
+async def no_show(booking_id: PathId, actor: StaffActor, session: DbSession, runtime: RuntimeDep) -> BookingRead:
     """After the event has started: `confirmed` → `no_show`."""
     return await _read(session, await commands.close_booking(session, runtime.settings, actor, booking_id,
                                                              outcome=BookingStatus.no_show))

@@ -23,9 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.audit.commands import record_audit
-from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
 from myhibachi.bookings import notifications
+from myhibachi.bookings.actions import CUSTOMER_ACTIONS, BookingAction
 from myhibachi.bookings.capacity import (
     ChefOnDuty,
     EventTimes,
@@ -41,10 +41,16 @@ from myhibachi.bookings.locks import booking_days, lock_booking, lock_station_da
 from myhibachi.bookings.models import Booking, BookingIdempotencyKey, BookingStatus
 from myhibachi.bookings.policy import (
     Terms,
+    assign_chef_terms,
+    cancel_request_terms,
     cancel_terms,
+    close_terms,
+    confirm_terms,
+    decline_cancellation_terms,
     guest_change_terms,
     menu_change_terms,
     reschedule_terms,
+    unassign_chef_terms,
 )
 from myhibachi.bookings.queries import (
     bookable_station,
@@ -56,7 +62,7 @@ from myhibachi.bookings.schemas import BookingCreate, PartyChange
 from myhibachi.chefs.models import Chef
 from myhibachi.core.context import current_request_meta
 from myhibachi.core.db import utcnow
-from myhibachi.core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from myhibachi.core.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from myhibachi.core.outbox import add_outbox_message
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.security import hash_token
@@ -90,14 +96,27 @@ class WindowClosed(IllegalTransition):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a staff member, the customer holding the manage link, or the system (jobs)."""
+    """Who acts: a staff member, the customer holding the manage link, or the system (jobs, webhooks)."""
 
     kind: str  # "staff" | "customer" | "system"
-    user_id: int | None = None
+    principal: Principal | None = None
 
     @classmethod
     def staff(cls, principal: Principal) -> Actor:
-        return cls("staff", principal.user_id)
+        return cls("staff", principal)
+
+    @property
+    def user_id(self) -> int | None:
+        return self.principal.user_id if self.principal else None
+
+    def authorize(self, action: BookingAction, booking: Booking) -> None:
+        """Staff need the action's permission at the booking's station (no role there: 404, as if it did not
+        exist); the manage link (its holder already proven) takes only the customer's actions; the system acts
+        where the rules say (a deposit landing, a hold lapsing)."""
+        if self.principal is not None:
+            self.principal.authorize(action.permission, booking.station_id, missing="No such booking.")
+        elif self.kind == "customer" and action not in CUSTOMER_ACTIONS:
+            raise PermissionDenied("The manage link cannot do this.")
 
 
 CUSTOMER = Actor("customer")
@@ -385,16 +404,29 @@ async def _claim_days(
     return await _expire_lapsed_holds(session, settings, station, days, utcnow(), spare_booking_id)
 
 
+async def _authorized(session: AsyncSession, actor: Actor, action: BookingAction, booking_id: int) -> Booking:
+    """The booking, once `actor` may take `action` on it (before any lock is taken for it)."""
+    booking = await session.get(Booking, booking_id)
+    if booking is None:
+        raise NotFound("No such booking.")
+    actor.authorize(action, booking)
+    return booking
+
+
 async def _locked(
     session: AsyncSession,
     settings: Settings,
+    actor: Actor,
+    action: BookingAction,
     booking_id: int,
     extra_days: set[date] | None = None,
     *,
     spare_own_hold: bool = False,
 ) -> tuple[Booking, Station]:
-    """Lock the booking (its station days plus `extra_days`, then its row), then release lapsed holds on those days.
-    `spare_own_hold` keeps this booking's own lapsed hold from being expired by the claim (a late deposit)."""
+    """Authorize, then lock the booking (its station days plus `extra_days`, then its row), then release lapsed
+    holds on those days. `spare_own_hold` keeps this booking's own lapsed hold from being expired by the claim (a
+    late deposit)."""
+    await _authorized(session, actor, action, booking_id)
     booking = await lock_booking(session, booking_id, extra_days or ())
     station = await session.get_one(Station, booking.station_id)
     days = booking_days(ZoneInfo(station.timezone), booking) | (extra_days or set())
@@ -402,20 +434,9 @@ async def _locked(
     return booking, station
 
 
-async def staff_booking(
-    session: AsyncSession, principal: Principal, booking_id: int, permission: Permission
-) -> Booking:
-    """The booking, if the principal holds `permission` at its station (no role there: 404, as if absent)."""
-    booking = await session.get(Booking, booking_id)
-    if booking is None:
-        raise NotFound("No such booking.")
-    principal.authorize(permission, booking.station_id, missing="No such booking.")
-    return booking
-
-
-def _require(terms: Terms) -> Terms:
+def _require(terms: Terms, refusal: type[IllegalTransition] = IllegalTransition) -> Terms:
     if not terms.allowed:
-        raise WindowClosed(terms.message)
+        raise refusal(terms.message)
     return terms
 
 
@@ -427,9 +448,8 @@ async def confirm_booking(
 ) -> Booking:
     """The deposit is in (`receipt`: the payment that brought it, for the email). A lapsed or expired hold is
     confirmed only while its chef capacity is still free: SlotUnavailable otherwise."""
-    booking, station = await _locked(session, settings, booking_id, spare_own_hold=True)
-    if not booking.awaits_deposit:
-        raise IllegalTransition(f"Only a booking awaiting its deposit can be confirmed; this one is {booking.status}.")
+    booking, station = await _locked(session, settings, actor, BookingAction.confirm, booking_id, spare_own_hold=True)
+    _require(confirm_terms(booking))
     now = utcnow()
     if booking.hold_lapsed(now):
         view = await capacity_view(
@@ -451,17 +471,16 @@ async def reschedule_booking(
     session: AsyncSession, settings: Settings, actor: Actor, booking_id: int, *, event_date: date, slot_time: str
 ) -> Booking:
     """Move to another start time with a free chef: the first move ≥ 24 h ahead is free, later ones add the fee."""
-    current = await session.get(Booking, booking_id)
-    if current is None:
-        raise NotFound("No such booking.")
+    current = await _authorized(session, actor, BookingAction.reschedule, booking_id)
     station = await session.get_one(Station, current.station_id)
     rules = await get_rules(session, station.id)
     zone = ZoneInfo(station.timezone)
     slot = _slot(rules, slot_time)
     times = _event_window(rules, zone, event_date, slot, current.guests)
-    booking, _ = await _locked(session, settings, booking_id, _days_touched(zone, event_date, times))
+    booking, _ = await _locked(session, settings, actor, BookingAction.reschedule, booking_id,
+                               _days_touched(zone, event_date, times))
     now = utcnow()
-    terms = _require(reschedule_terms(rules, booking, now))
+    terms = _require(reschedule_terms(rules, booking, now), WindowClosed)
     if (event_date, slot.strftime("%H:%M")) == (booking.event_date, booking.slot_time):
         raise ValidationFailed.on("body.slot_time", "The booking is already at that time.")
     if problem := lead_time_problem(rules, zone, times.start, now):
@@ -500,13 +519,13 @@ async def change_party(
     changes = {k: v for k, v in change.model_dump(exclude_unset=True).items() if v is not None}
     if not changes:
         raise ValidationFailed.on("body", "Send at least one field to change.")
-    booking, station = await _locked(session, settings, booking_id)
+    booking, station = await _locked(session, settings, actor, BookingAction.change_party, booking_id)
     rules = await get_rules(session, station.id)
     now = utcnow()
     if changes.keys() & {"adults", "children", "toddlers"}:
-        _require(guest_change_terms(rules, booking, now))
+        _require(guest_change_terms(rules, booking, now), WindowClosed)
     if changes.keys() & {"upgrades", "extra_proteins", "addons"}:
-        _require(menu_change_terms(rules, booking, now))
+        _require(menu_change_terms(rules, booking, now), WindowClosed)
     order = _order_of(booking, change)
     quote = requote(rules, booking, change)
     zone = ZoneInfo(station.timezone)
@@ -555,9 +574,8 @@ async def _check_longer_window(
 async def assign_chef(
     session: AsyncSession, settings: Settings, actor: Actor, booking_id: int, chef_id: int
 ) -> Booking:
-    booking, station = await _locked(session, settings, booking_id)
-    if not booking.is_open:
-        raise IllegalTransition(f"A {booking.status} booking cannot get a chef.")
+    booking, station = await _locked(session, settings, actor, BookingAction.assign_chef, booking_id)
+    _require(assign_chef_terms(booking))
     chef = await session.scalar(select(Chef).where(Chef.id == chef_id, Chef.station_id == station.id))
     if chef is None:
         raise ValidationFailed.on("body.chef_id", "No such chef at this station.")
@@ -585,9 +603,8 @@ async def assign_chef(
 
 
 async def unassign_chef(session: AsyncSession, settings: Settings, actor: Actor, booking_id: int) -> Booking:
-    booking, _ = await _locked(session, settings, booking_id)
-    if booking.chef_id is None:
-        raise IllegalTransition("No chef is assigned to this booking.")
+    booking, _ = await _locked(session, settings, actor, BookingAction.unassign_chef, booking_id)
+    _require(unassign_chef_terms(booking))
     before = _snapshot(booking)
     booking.chef_id = None
     await session.flush()
@@ -599,13 +616,11 @@ async def cancel_booking(
     session: AsyncSession, settings: Settings, actor: Actor, booking_id: int, *, reason: str | None
 ) -> Booking:
     """Cancel an open booking; the deposit refund owed under policy is recorded for the payments to execute."""
-    booking, station = await _locked(session, settings, booking_id)
+    booking, station = await _locked(session, settings, actor, BookingAction.cancel, booking_id)
     rules = await get_rules(session, station.id)
     now = utcnow()
     paid = (await booking_ledger(session, booking.id)).net_paid_cents
-    terms = cancel_terms(rules, booking, now, paid)
-    if not terms.allowed:
-        raise IllegalTransition(terms.message)
+    terms = _require(cancel_terms(rules, booking, now, paid))
     before = _snapshot(booking)
     booking.status, booking.cancelled_at = BookingStatus.cancelled.value, now
     booking.cancel_reason = reason or ("Cancelled by the customer" if actor.kind == "customer" else None)
@@ -632,11 +647,8 @@ async def request_cancellation(
     session: AsyncSession, settings: Settings, actor: Actor, booking_id: int, *, reason: str
 ) -> Booking:
     """Support asks; an admin approves by cancelling (or declines)."""
-    booking, _ = await _locked(session, settings, booking_id)
-    if not booking.is_open:
-        raise IllegalTransition(f"A {booking.status} booking cannot be cancelled.")
-    if booking.cancel_requested_at is not None:
-        raise IllegalTransition("A cancellation has already been requested for this booking.")
+    booking, _ = await _locked(session, settings, actor, BookingAction.request_cancellation, booking_id)
+    _require(cancel_request_terms(booking))
     booking.cancel_requested_at, booking.cancel_requested_by_user_id = utcnow(), actor.user_id
     booking.cancel_request_reason = reason
     await session.flush()
@@ -645,9 +657,8 @@ async def request_cancellation(
 
 
 async def decline_cancellation(session: AsyncSession, settings: Settings, actor: Actor, booking_id: int) -> Booking:
-    booking, _ = await _locked(session, settings, booking_id)
-    if booking.cancel_requested_at is None or not booking.is_open:
-        raise IllegalTransition("There is no open cancellation request on this booking.")
+    booking, _ = await _locked(session, settings, actor, BookingAction.decline_cancellation, booking_id)
+    _require(decline_cancellation_terms(booking))
     reason = booking.cancel_request_reason
     booking.cancel_requested_at = booking.cancel_requested_by_user_id = booking.cancel_request_reason = None
     await session.flush()
@@ -659,19 +670,15 @@ async def close_booking(
     session: AsyncSession, settings: Settings, actor: Actor, booking_id: int, *, outcome: BookingStatus
 ) -> Booking:
     """After the event: `completed`, or `no_show` when nobody was there."""
-    booking, _ = await _locked(session, settings, booking_id)
-    if booking.status != BookingStatus.confirmed.value:
-        raise IllegalTransition(
-            f"Only a confirmed booking can be marked {outcome.value}; this one is {booking.status}."
-        )
+    completed = outcome is BookingStatus.completed
+    booking, _ = await _locked(session, settings, actor,
+                               BookingAction.complete if completed else BookingAction.no_show, booking_id)
     now = utcnow()
-    if now < booking.event_start:
-        raise IllegalTransition("The event has not started yet.")
+    _require(close_terms(booking, now))
     before = _snapshot(booking)
     booking.status, booking.closed_at = outcome.value, now
     await session.flush()
-    action = "bookings.complete" if outcome is BookingStatus.completed else "bookings.no_show"
-    await _audit(session, actor, booking, action, before)
+    await _audit(session, actor, booking, "bookings.complete" if completed else "bookings.no_show", before)
     return booking
 
 

@@ -29,11 +29,17 @@ class BookingStatus(StrEnum):
     def awaits_deposit(self) -> bool:
         return self in AWAITING_DEPOSIT
 
+    @property
+    def takes_payments(self) -> bool:
+        return self not in TAKES_NO_PAYMENTS
+
 
 # The status groups, defined here only. Open: holds a chef (a pending hold only until it lapses) and may still be
 # changed or cancelled. Awaiting deposit: a deposit would confirm it (a lapsed hold too, while its date is free).
 OPEN_STATUSES = frozenset({BookingStatus.pending_deposit, BookingStatus.confirmed})
 AWAITING_DEPOSIT = frozenset({BookingStatus.pending_deposit, BookingStatus.expired})
+# Takes no payments: a cancelled or no-show booking is settled by refunds only.
+TAKES_NO_PAYMENTS = frozenset({BookingStatus.cancelled, BookingStatus.no_show})
 
 
 class Booking(Base):
@@ -105,6 +111,10 @@ class Booking(Base):
     @property
     def awaits_deposit(self) -> bool:
         return self.status in AWAITING_DEPOSIT
+
+    @property
+    def takes_payments(self) -> bool:
+        return self.status not in TAKES_NO_PAYMENTS
 
     def hold_lapsed(self, now: datetime) -> bool:
         """Awaiting a deposit whose hold has run out (expired already, or about to be by the next sweep)."""

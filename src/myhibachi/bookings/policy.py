@@ -1,12 +1,13 @@
-"""The station's policies applied to one booking at one moment (pure): what each customer action may do now,
-what it costs and what it refunds. Commands enforce these terms and `GET /manage/{token}` shows them."""
+"""The station's policies applied to one booking at one moment (pure): what each action may do now, what it costs
+and what it refunds, or why it cannot be done. The commands enforce these terms, `GET /manage/{token}` shows the
+customer's and `queries.staff_actions` the staff's: one predicate per rule, read by all three."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from myhibachi.bookings.models import Booking
+from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.core.money import format_money
 from myhibachi.pricing.rules import BusinessRules
 
@@ -29,9 +30,16 @@ def balance_due_cents(booking: Booking, net_paid_cents: int) -> int:
     return max(0, total_due_cents(booking) - net_paid_cents) if booking.is_open else 0
 
 
+ALLOWED = Terms(True, "")
+
+
+def _words(status: str) -> str:
+    return status.replace("_", " ")
+
+
 def _closed(booking: Booking, now: datetime) -> Terms | None:
     if not booking.is_open:
-        return Terms(False, f"This booking is {booking.status.replace('_', ' ')}.")
+        return Terms(False, f"This booking is {_words(booking.status)}.")
     if booking.hold_lapsed(now):
         return Terms(False, "The hold on this date has lapsed without a deposit.")
     if now >= booking.event_start:
@@ -74,7 +82,7 @@ def cancel_terms(rules: BusinessRules, booking: Booking, now: datetime, net_paid
     """Everything paid comes back until the refund window closes; after it the deposit is forfeited (and any
     balance paid ahead still comes back)."""
     if not booking.is_open:
-        return Terms(False, f"This booking is {booking.status.replace('_', ' ')}.")
+        return Terms(False, f"This booking is {_words(booking.status)}.")
     if now >= booking.event_start:
         return Terms(False, "The event has already started.")
     if net_paid_cents <= 0:
@@ -91,3 +99,66 @@ def cancel_terms(rules: BusinessRules, booking: Booking, now: datetime, net_paid
     if refund:
         message += f" and refunds the other {format_money(refund, rules.currency)}"
     return Terms(True, message + ".", refund_cents=refund)
+
+
+def party_change_terms(rules: BusinessRules, booking: Booking, now: datetime) -> Terms:
+    """Whether anything of the party may still change: the guests, or at least the menu."""
+    guests, menu = guest_change_terms(rules, booking, now), menu_change_terms(rules, booking, now)
+    if guests.allowed or menu.allowed:
+        return guests if guests.allowed else menu
+    return Terms(False, f"{guests.message} {menu.message}" if guests.message != menu.message else guests.message)
+
+
+# --- the staff's steps in the lifecycle ---------------------------------------------------------------------------
+
+
+def confirm_terms(booking: Booking) -> Terms:
+    if booking.awaits_deposit:
+        return ALLOWED
+    return Terms(False, f"Only a booking awaiting its deposit can be confirmed; this one is {_words(booking.status)}.")
+
+
+def takes_payments_terms(booking: Booking) -> Terms:
+    if booking.takes_payments:
+        return ALLOWED
+    return Terms(False, f"A {_words(booking.status)} booking takes no payments; refund instead.")
+
+
+def payment_terms(booking: Booking, net_paid_cents: int) -> Terms:
+    """A payment may be recorded while the booking takes payments and something is still due."""
+    if not (terms := takes_payments_terms(booking)).allowed:
+        return terms
+    return ALLOWED if total_due_cents(booking) > net_paid_cents else Terms(False, "Nothing is due on this booking.")
+
+
+def assign_chef_terms(booking: Booking) -> Terms:
+    return ALLOWED if booking.is_open else Terms(False, f"A {_words(booking.status)} booking cannot get a chef.")
+
+
+def unassign_chef_terms(booking: Booking) -> Terms:
+    if not booking.is_open:
+        return Terms(False, f"A {_words(booking.status)} booking keeps the chef who was on it.")
+    return ALLOWED if booking.chef_id is not None else Terms(False, "No chef is assigned to this booking.")
+
+
+def close_terms(booking: Booking, now: datetime) -> Terms:
+    """Completed or no-show: a confirmed booking, once its event has started."""
+    if booking.status != BookingStatus.confirmed:
+        return Terms(False, f"Only a confirmed booking can be closed; this one is {_words(booking.status)}.")
+    if now < booking.event_start:
+        return Terms(False, "The event has not started yet.", until=booking.event_start)
+    return ALLOWED
+
+
+def cancel_request_terms(booking: Booking) -> Terms:
+    if not booking.is_open:
+        return Terms(False, f"A {_words(booking.status)} booking cannot be cancelled.")
+    if booking.cancel_requested_at is not None:
+        return Terms(False, "A cancellation has already been requested for this booking.")
+    return ALLOWED
+
+
+def decline_cancellation_terms(booking: Booking) -> Terms:
+    if booking.cancel_requested_at is not None and booking.is_open:
+        return ALLOWED
+    return Terms(False, "There is no open cancellation request on this booking.")

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from myhibachi.audit.models import AuditEntry
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
+from myhibachi.bookings.actions import BookingAction
 from myhibachi.bookings.capacity import (
     ChefOnDuty,
     EventTimes,
@@ -29,12 +30,20 @@ from myhibachi.bookings.ledger import BookingLedger, booking_ledger, booking_led
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.policy import (
     Terms,
+    assign_chef_terms,
     balance_due_cents,
+    cancel_request_terms,
     cancel_terms,
+    close_terms,
+    confirm_terms,
+    decline_cancellation_terms,
     guest_change_terms,
     menu_change_terms,
+    party_change_terms,
+    payment_terms,
     reschedule_terms,
     total_due_cents,
+    unassign_chef_terms,
 )
 from myhibachi.bookings.schemas import (
     ActionTermsRead,
@@ -187,6 +196,11 @@ def _readable(principal: Principal):  # noqa: ANN201 - a SQL condition, or None 
     own = Booking.chef_id.in_(select(Chef.id).where(Chef.user_id == principal.user_id,
                                                     Chef.station_id.in_(sorted(own_stations))))
     return or_(Booking.station_id.in_(sorted(full)), own) if own_stations else Booking.station_id.in_(sorted(full))
+
+
+def reads_whole_station(principal: Principal, station_id: int) -> bool:
+    """Whether the reader sees every booking of the station, or only their own events (a chef)."""
+    return principal.can(Permission.bookings_read, station_id)
 
 
 def authorize_reading(principal: Principal, station_id: int | None) -> None:
@@ -390,3 +404,42 @@ async def manage_view(session: AsyncSession, booking: Booking) -> ManageView:
                               change_guests=_terms(guest_change_terms(rules, booking, now), zone),
                               change_menu=_terms(menu_change_terms(rules, booking, now), zone),
                               cancel=_terms(cancel_terms(rules, booking, now, paid), zone)))
+
+
+# --- what the staff may do with a booking ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionState:
+    """One action on one booking, for one staff member, at one moment."""
+
+    action: BookingAction
+    permitted: bool  # their role at the booking's station holds the action's permission
+    terms: Terms  # what the booking's state allows now: what it costs or refunds, or why it cannot be done
+    offered: bool  # worth a button: permitted, allowed now, and not a lesser form of another one they hold
+
+    @property
+    def why_not(self) -> str | None:
+        return None if self.terms.allowed else self.terms.message
+
+
+async def staff_actions(session: AsyncSession, principal: Principal, booking: Booking,
+                        now: datetime) -> dict[BookingAction, ActionState]:
+    """Every staff action on `booking` for `principal` at `now`, from the predicates the commands enforce."""
+    rules = await get_rules(session, booking.station_id)
+    paid = (await booking_ledger(session, booking.id)).net_paid_cents
+    a = BookingAction
+    terms = {
+        a.record_payment: payment_terms(booking, paid), a.confirm: confirm_terms(booking),
+        a.assign_chef: assign_chef_terms(booking), a.unassign_chef: unassign_chef_terms(booking),
+        a.reschedule: reschedule_terms(rules, booking, now), a.change_party: party_change_terms(rules, booking, now),
+        a.complete: close_terms(booking, now), a.no_show: close_terms(booking, now),
+        a.cancel: cancel_terms(rules, booking, now, paid),
+        a.decline_cancellation: decline_cancellation_terms(booking),
+        a.request_cancellation: cancel_request_terms(booking),
+    }
+    may = {action: principal.can(action.permission, booking.station_id) for action in terms}
+    # Support asks for a cancellation; whoever may cancel just cancels.
+    lesser = {a.request_cancellation: a.cancel}
+    return {action: ActionState(action, may[action], t, may[action] and t.allowed and not may.get(lesser.get(action)))
+            for action, t in terms.items()}

@@ -22,7 +22,7 @@ from myhibachi.bookings.commands import Actor, IdempotencyKeyReused, confirm_boo
 from myhibachi.bookings.ledger import booking_ledger
 from myhibachi.bookings.locks import lock_booking
 from myhibachi.bookings.models import Booking, BookingStatus
-from myhibachi.bookings.policy import total_due_cents
+from myhibachi.bookings.policy import takes_payments_terms, total_due_cents
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
 from myhibachi.payments import notifications
@@ -176,8 +176,8 @@ async def record_manual_payment(session: AsyncSession, settings: Settings, princ
             raise IdempotencyKeyReused.on("header.Idempotency-Key",
                                           "This Idempotency-Key was used for a different payment.")
         return Recorded(replay, created=False)
-    if booking.status in (BookingStatus.cancelled.value, BookingStatus.no_show.value):
-        raise IllegalTransition(f"A {booking.status.replace('_', ' ')} booking takes no payments; refund instead.")
+    if not (terms := takes_payments_terms(booking)).allowed:
+        raise IllegalTransition(terms.message)
     ledger = await booking_ledger(session, booking.id)
     due = total_due_cents(booking) - ledger.net_paid_cents
     if data.amount_cents > due:

@@ -148,3 +148,32 @@ async def payment_options(session: AsyncSession, settings: Settings, booking: Bo
         manual=[ManualPaymentOption(method=ManualMethod.zelle, instructions=zelle),
                 ManualPaymentOption(method=ManualMethod.venmo, instructions=venmo)],
         deposit_due_cents=deposit_due, balance_due_cents=balance_due_cents(booking, paid))
+
+
+async def booking_payments(session: AsyncSession, principal: Principal, booking_id: int,
+                           station_id: int) -> list[PaymentDetail] | None:
+    """A booking's payments with their refunds, oldest first; None for a reader who may not see payments there (a
+    chef: need to know)."""
+    if not principal.can(Permission.payments_read, station_id):
+        return None
+    ids = await session.scalars(select(Payment.id).where(Payment.booking_id == booking_id).order_by(Payment.id))
+    return [await payment_detail(session, principal, payment_id) for payment_id in ids]
+
+
+def may_refund(principal: Principal, station_id: int) -> bool:
+    """Whether the reader may refund the station's payments (the refund links are theirs to see)."""
+    return principal.can(Permission.payments_refund, station_id)
+
+
+async def refundable_payment(session: AsyncSession, principal: Principal, payment_id: int) -> PaymentDetail:
+    """A payment, for one who may refund it (403; another station's: 404)."""
+    await find_readable_payment(session, principal, payment_id, Permission.payments_refund)
+    return await payment_detail(session, principal, payment_id)
+
+
+async def refundable_payments(session: AsyncSession, principal: Principal, booking_id: int,
+                              station_id: int) -> list[PaymentDetail]:
+    """A booking's received payments with something left to refund, for one who may refund there (else 403)."""
+    principal.authorize(Permission.payments_refund, station_id, missing="No such booking.")
+    payments = await booking_payments(session, principal, booking_id, station_id) or []
+    return [p for p in payments if p.status is PaymentStatus.succeeded and p.amount_cents > p.refunded_cents]

@@ -12,31 +12,31 @@ from myhibachi.core.db import MAX_ID
 from myhibachi.core.errors import ValidationFailed
 
 WHOLE = re.compile(r"[0-9]{1,9}")
-MONEY_HINT = "Enter an amount in dollars, like 61.50."
 
 
-def cents_of(text: str) -> int:
+def cents_of(text: str, example: str = "61.50") -> int:
     """Dollars as typed ("61.50", "$1,200", "1 250") in integer cents. A fraction of a cent is refused, never
-    rounded; ValueError says how to write it."""
+    rounded; ValueError says how to write it (like `example`)."""
     cleaned = text.replace("$", "").replace(",", "").replace(" ", "").strip()
     if not cleaned:
         raise ValueError("Please fill this in.")
+    hint = f"Enter an amount in dollars, like {example}."
     try:
         amount = Decimal(cleaned)
     except InvalidOperation:
-        raise ValueError(MONEY_HINT) from None
+        raise ValueError(hint) from None
     if not amount.is_finite() or abs(amount) >= 10**9:
-        raise ValueError(MONEY_HINT)
+        raise ValueError(hint)
     cents = amount * 100
     if cents != cents.to_integral_value():
         raise ValueError("Use whole cents: at most 2 digits after the point.")
     return int(cents)
 
 
-def positive_cents(form: dict[str, str], name: str) -> int:
+def positive_cents(form: dict[str, str], name: str, example: str = "100.00") -> int:
     """A form's amount of money above zero, or ValidationFailed on that field."""
     try:
-        cents = cents_of(form.get(name, ""))
+        cents = cents_of(form.get(name, ""), example)
     except ValueError as exc:
         raise ValidationFailed.on(name, str(exc)) from None
     if cents <= 0:

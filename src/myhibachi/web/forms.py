@@ -11,7 +11,7 @@ from fastapi import Request, Response
 from pydantic import ValidationError
 
 from myhibachi.core.context import current_request_meta
-from myhibachi.core.errors import RateLimited, ValidationFailed
+from myhibachi.core.errors import DomainError, FieldError, RateLimited
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.security import new_opaque_token
 
@@ -26,6 +26,16 @@ class FormRejected(Exception):
     def __init__(self, status: int, message: str, form: dict[str, str]) -> None:
         super().__init__(message)
         self.status, self.message, self.form = status, message, form
+
+
+class FormProblem(DomainError):
+    """What a page refuses before asking the domain (a malformed field, a preview the rules have overtaken):
+    nothing changed. A domain error, so it is shown beside the form exactly like the domain's own refusals."""
+
+    def __init__(self, status: int, message: str, errors: dict[str, str] | None = None) -> None:
+        self.status, self.code = status, "conflict" if status == 409 else "validation_error"
+        super().__init__(message, errors=[FieldError(field=name, message=text, type="value_error")
+                                          for name, text in (errors or {}).items()] or None)
 
 
 def csrf_cookie_name(request: Request) -> str:
@@ -90,7 +100,7 @@ def plain(message: str) -> str:
     return _PLAIN.get(message, message[:1].upper() + message[1:])
 
 
-def field_errors(exc: ValidationError | ValidationFailed, names: dict[str, str] | None = None) -> dict[str, str]:
+def field_errors(exc: ValidationError | DomainError, names: dict[str, str] | None = None) -> dict[str, str]:
     """{form field: message}. `names` maps a model's dotted location (``venue.line1``) to the form's field name."""
     names = names or {}
     if isinstance(exc, ValidationError):

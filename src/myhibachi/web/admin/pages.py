@@ -65,10 +65,11 @@ class Trouble:
     status: int
     message: str
     errors: dict[str, str] = field(default_factory=dict)
+    code: str = ""
 
     @classmethod
     def of(cls, exc: DomainError, names: dict[str, str] | None = None) -> Trouble:
-        return cls(exc.status, exc.detail, field_errors(exc, names) if exc.errors else {})
+        return cls(exc.status, exc.detail, field_errors(exc, names) if exc.errors else {}, exc.code)
 
 
 Show = Callable[[dict[str, str], Trouble | None], Awaitable[Response]]

@@ -18,24 +18,32 @@ from pydantic import ValidationError
 
 from myhibachi.bookings import commands, queries
 from myhibachi.bookings.commands import CUSTOMER, SlotUnavailable
-from myhibachi.bookings.models import OPEN_STATUSES, Booking
-from myhibachi.bookings.schemas import ManageView, OptionalReason, PartyChange, Reschedule
-from myhibachi.core.dates import parse_day
-from myhibachi.core.errors import DomainError, NotFound, ValidationFailed
+from myhibachi.bookings.models import Booking
+from myhibachi.bookings.schemas import ManageView, OptionalReason, Reschedule
+from myhibachi.core.db import utcnow
+from myhibachi.core.errors import DomainError, NotFound
 from myhibachi.core.web import DbSession, RuntimeDep, discard_changes
 from myhibachi.pricing.queries import get_rules
-from myhibachi.pricing.quote import MENU_GROUPS, Quote, menu_catalog
+from myhibachi.pricing.quote import Quote, menu_catalog
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations.models import Station
+from myhibachi.web.booking_changes import (
+    calendar_for,
+    check_fields,
+    chosen_time,
+    confirmed_change,
+    current_party,
+    planned_change,
+    posted_party,
+    when_values,
+)
+from myhibachi.web.fields import day_of
 from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
-from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, slot_errors
+from myhibachi.web.site.calendar import navigate, slot_errors
 from myhibachi.web.site.common import clock, missing_page, page
 
 router = APIRouter(include_in_schema=False)
 TOKEN = re.compile(r"[A-Za-z0-9_-]{20,100}")  # the API's pattern: anything else is an unknown booking
-WHOLE = re.compile(r"[0-9]{1,6}")
-GUEST_FIELDS = ("adults", "children", "toddlers")
-WHEN_FIELDS = ("month", "event_date", "slot_time")
 STATUS_WORDS = {
     "pending_deposit": "Held for you: the date is yours once the deposit is paid.",
     "confirmed": "Confirmed.",
@@ -93,11 +101,7 @@ def _when(moment: datetime) -> str:
 
 
 def _errors_of(exc: DomainError) -> dict[str, str]:
-    return field_errors(exc) if isinstance(exc, ValidationFailed) and exc.errors else {}
-
-
-def _check_fields(errors: dict[str, str]) -> str:
-    return f"Please check the {len(errors)} field{'s' if len(errors) > 1 else ''} marked below."
+    return field_errors(exc) if exc.errors else {}
 
 
 def _render(request: Request, runtime: Any, m: Managed, template: str, title: str, *, status: int = 200,
@@ -118,71 +122,13 @@ async def view_booking(token: str, request: Request, session: DbSession, runtime
     m = await _managed(session, token)
     if m is None:
         return await missing_page(request, runtime, session)
-    is_open = m.view.status in OPEN_STATUSES
+    is_open = m.view.status.is_open
     return _render(request, runtime, m, "view.html", f"Your booking {m.view.reference}",
                    notice=DONE.get(request.query_params.get("done", "")), status_words=STATUS_WORDS,
                    is_open=is_open, can_pay=is_open and m.view.balance_due_cents > 0)
 
 
 # --- guests and menu -----------------------------------------------------------------------------------------------
-
-
-class _Refused(Exception):
-    """A party change that cannot go ahead: what to show, and the status."""
-
-    def __init__(self, status: int, message: str, errors: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.errors = status, message, errors or {}
-
-
-def _current_party(booking: Booking, catalog: dict[str, dict[str, int]]) -> dict[str, str]:
-    values = {name: str(getattr(booking, name)) for name in GUEST_FIELDS}
-    for group in MENU_GROUPS:
-        chosen = getattr(booking, group)
-        values.update({f"{group}.{code}": str(chosen.get(code, 0)) for code in catalog[group]})
-    return values
-
-
-def _posted_party(booking: Booking, catalog: dict[str, dict[str, int]], form: dict[str, str]) -> dict[str, str]:
-    """The booking's party with the posted fields over it: a closed window's fields are disabled, so not sent,
-    and stay as they are. A blank count is 0."""
-    values = _current_party(booking, catalog)
-    return {name: (form[name][:10] or "0") if name in form else value for name, value in values.items()}
-
-
-def _party_change(booking: Booking, values: dict[str, str]) -> PartyChange:
-    """Only what differs from the booking: a window matters only when its fields change."""
-    if errors := {name: "Please enter a whole number." for name, value in values.items() if not WHOLE.fullmatch(value)}:
-        raise _Refused(422, _check_fields(errors), errors)
-    data: dict[str, Any] = {name: int(values[name]) for name in GUEST_FIELDS
-                            if int(values[name]) != getattr(booking, name)}
-    for group in MENU_GROUPS:
-        prefix = f"{group}."
-        chosen = {name.removeprefix(prefix): int(qty) for name, qty in values.items()
-                  if name.startswith(prefix) and int(qty) > 0}
-        if chosen != {code: qty for code, qty in getattr(booking, group).items() if qty > 0}:
-            data[group] = chosen
-    try:
-        return PartyChange.model_validate(data)
-    except ValidationError as exc:
-        errors = field_errors(exc)
-        raise _Refused(422, _check_fields(errors), errors) from None
-
-
-def _planned_change(m: Managed, values: dict[str, str]) -> tuple[PartyChange, Quote]:
-    """The change and its new price, checked against the windows the domain reports for the booking now."""
-    change = _party_change(m.booking, values)
-    if not change.model_fields_set:
-        raise _Refused(422, "Nothing has changed yet: change a number, then preview the new price.")
-    actions = m.view.actions
-    for fields, terms in ((GUEST_FIELDS, actions.change_guests), (MENU_GROUPS, actions.change_menu)):
-        if change.model_fields_set & set(fields) and not terms.allowed:
-            raise _Refused(409, terms.message)
-    try:
-        return change, commands.requote(m.rules, m.booking, change)
-    except ValidationFailed as exc:
-        errors = field_errors(exc)
-        raise _Refused(422, _check_fields(errors), errors) from None
 
 
 def _party_page(request: Request, runtime: Any, m: Managed, values: dict[str, str], *, quote: Quote | None = None,
@@ -197,7 +143,7 @@ async def party_form(token: str, request: Request, session: DbSession, runtime: 
     m = await _managed(session, token)
     if m is None:
         return await missing_page(request, runtime, session)
-    return _party_page(request, runtime, m, _current_party(m.booking, menu_catalog(m.rules)))
+    return _party_page(request, runtime, m, current_party(m.rules, m.booking))
 
 
 @router.post("/manage/{token}/party", response_class=HTMLResponse)
@@ -206,27 +152,21 @@ async def change_party(token: str, request: Request, session: DbSession, runtime
     m = await _managed(session, token)
     if m is None:
         return await missing_page(request, runtime, session)
-    catalog = menu_catalog(m.rules)
     try:
         form = await checked_form(request, runtime)
     except FormRejected as rejected:
-        return _party_page(request, runtime, m, _posted_party(m.booking, catalog, rejected.form),
+        return _party_page(request, runtime, m, posted_party(m.rules, m.booking, rejected.form),
                            status=rejected.status, message=rejected.message)
-    values = _posted_party(m.booking, catalog, form)
+    values = posted_party(m.rules, m.booking, form)
     go = form.get("go", "preview")
     if go == "edit":
         return _party_page(request, runtime, m, values)
+    quote = None
     try:
-        change, quote = _planned_change(m, values)
-    except _Refused as refused:
-        return _party_page(request, runtime, m, values, status=refused.status, message=refused.message,
-                           errors=refused.errors)
-    if go != "confirm":
-        return _party_page(request, runtime, m, values, quote=quote)
-    if form.get("total_cents") != str(quote.total_cents):  # the rules changed since the preview
-        return _party_page(request, runtime, m, values, quote=quote, status=409,
-                           message="The price has changed since you looked; please check it and confirm again.")
-    try:
+        if go != "confirm":
+            _, quote = planned_change(m.rules, m.booking, values, utcnow())
+            return _party_page(request, runtime, m, values, quote=quote)
+        change = confirmed_change(m.rules, m.booking, values, utcnow(), form.get("total_cents"))
         await commands.change_party(session, runtime.settings, CUSTOMER, m.booking.id, change)
     except DomainError as exc:
         await discard_changes(session)
@@ -239,21 +179,13 @@ async def change_party(token: str, request: Request, session: DbSession, runtime
 # --- rescheduling --------------------------------------------------------------------------------------------------
 
 
-async def _calendar(session: Any, m: Managed, values: dict[str, str]) -> MonthOfSlots:
-    """The month shown: the one navigated to, else the chosen day's, else the booking's."""
-    chosen = parse_day(values.get("event_date"))
-    month = parse_day(values.get("month", "") + "-01") or chosen or m.booking.event_date
-    return await month_of_slots(session, m.station.id, m.station.timezone, m.rules, m.booking.guests, month,
-                                moving_booking_id=m.booking.id)
-
-
 async def _reschedule_page(request: Request, runtime: Any, session: Any, m: Managed, values: dict[str, str], *,
                            preview: bool = False, status: int = 200, message: str | None = None,
                            errors: dict[str, str] | None = None) -> HTMLResponse:
-    cal = None if preview else await _calendar(session, m, values)
+    cal = None if preview else await calendar_for(session, m.station, m.rules, m.booking, values)
     return _render(request, runtime, m, "reschedule.html", f"Reschedule booking {m.view.reference}",
                    status=status, values=values, errors=errors or {}, message=message, cal=cal, preview=preview,
-                   chosen_day=parse_day(values.get("event_date")))
+                   chosen_day=day_of(values.get("event_date")))
 
 
 @router.get("/manage/{token}/reschedule", response_class=HTMLResponse)
@@ -273,10 +205,10 @@ async def reschedule(token: str, request: Request, session: DbSession, runtime: 
     try:
         form = await checked_form(request, runtime)
     except FormRejected as rejected:
-        values = {name: rejected.form[name][:20] for name in WHEN_FIELDS if rejected.form.get(name)}
+        values = when_values(rejected.form)
         return await _reschedule_page(request, runtime, session, m, values, status=rejected.status,
                                       message=rejected.message)
-    values = {name: form[name][:20] for name in WHEN_FIELDS if form.get(name)}
+    values = when_values(form)
     go = form.get("go", "preview")
     if go.startswith(("month:", "day:")):
         navigate(values, go)
@@ -285,7 +217,7 @@ async def reschedule(token: str, request: Request, session: DbSession, runtime: 
         return await _move(request, runtime, session, m, values, form.get("fee_cents"))
     if not (terms := m.view.actions.reschedule).allowed:
         return await _reschedule_page(request, runtime, session, m, values, status=409, message=terms.message)
-    if errors := await slot_errors(values, lambda _day: _calendar(session, m, values)):
+    if errors := await slot_errors(values, lambda _day: calendar_for(session, m.station, m.rules, m.booking, values)):
         return await _reschedule_page(request, runtime, session, m, values, status=422, errors=errors)
     return await _reschedule_page(request, runtime, session, m, values, preview=True)
 
@@ -295,17 +227,11 @@ async def _move(request: Request, runtime: Any, session: Any, m: Managed, values
     """Moves the booking unless the fee changed since the preview. Whether the time is still free is the
     command's to say (under its locks): a time taken meanwhile goes back to the calendar."""
     terms = m.view.actions.reschedule
-    if terms.allowed and fee_previewed != str(terms.fee_cents):
-        return await _reschedule_page(request, runtime, session, m, values, preview=True, status=409,
-                                      message=f"The terms have changed since you looked: {terms.message} "
-                                              "Please check them and confirm again.")
     try:
-        body = Reschedule.model_validate({"event_date": values.get("event_date"),
-                                          "slot_time": values.get("slot_time")})
-    except ValidationError as exc:
-        errors = field_errors(exc)
-        return await _reschedule_page(request, runtime, session, m, values, status=422, errors=errors,
-                                      message=_check_fields(errors))
+        body = chosen_time(values, fee_previewed, terms.fee_cents, terms.allowed, terms.message)
+    except DomainError as exc:
+        return await _reschedule_page(request, runtime, session, m, values, preview=exc.status == 409,
+                                      status=exc.status, errors=_errors_of(exc), message=exc.detail)
     try:
         await commands.reschedule_booking(session, runtime.settings, CUSTOMER, m.booking.id,
                                           event_date=body.event_date, slot_time=body.slot_time)
@@ -365,7 +291,7 @@ async def cancel(token: str, request: Request, session: DbSession, runtime: Runt
         body = OptionalReason.model_validate({"reason": values["reason"] or None})
     except ValidationError as exc:
         errors = field_errors(exc)
-        return _cancel_page(request, runtime, m, values, status=422, message=_check_fields(errors), errors=errors)
+        return _cancel_page(request, runtime, m, values, status=422, message=check_fields(errors), errors=errors)
     try:
         await commands.cancel_booking(session, runtime.settings, CUSTOMER, m.booking.id, reason=body.reason)
     except DomainError as exc:
