@@ -41,3 +41,9 @@ async def list_audit_entries(session: AsyncSession, principal: Principal, filter
     rows = list(await session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit + 1)))
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+async def history_of(session: AsyncSession, target_type: str, target_id: int) -> list[AuditEntry]:
+    """Every audited change of one record, oldest first (callers have authorized reading the record)."""
+    return list(await session.scalars(select(AuditEntry).where(
+        AuditEntry.target_type == target_type, AuditEntry.target_id == str(target_id)).order_by(AuditEntry.id)))

@@ -34,7 +34,7 @@ from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.errors import problem_responses
 from myhibachi.core.web import DbSession, PathId, RuntimeDep
 from myhibachi.pricing.schemas import QuoteRead
-from myhibachi.stations.models import Station
+from myhibachi.stations.queries import get_station
 
 public = APIRouter(tags=["bookings"])
 manage = APIRouter(prefix="/manage/{token}", tags=["manage"])
@@ -187,7 +187,7 @@ async def cancel_my_booking(token: Token, body: OptionalReason, session: DbSessi
 async def my_calendar(token: Token, session: DbSession, runtime: RuntimeDep) -> Response:
     """An .ics file with the event at its local time and time zone."""
     booking = await commands.booking_for_token(session, token)
-    station = await session.get_one(Station, booking.station_id)
+    station = await get_station(session, booking.station_id)
     body = booking_calendar(runtime.settings, station, booking, manage_link(runtime.settings, token))
     return Response(
         body,

@@ -59,7 +59,7 @@ from myhibachi.bookings.queries import (
     lead_time_problem,
 )
 from myhibachi.bookings.schemas import BookingCreate, PartyChange
-from myhibachi.chefs.models import Chef
+from myhibachi.chefs.queries import find_station_chef
 from myhibachi.core.context import current_request_meta
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
@@ -73,6 +73,7 @@ from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRead
 from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
+from myhibachi.stations.queries import get_station
 
 BOOKING_CANCELLED = "bookings.cancelled"  # outbox topic, handled by the payments domain
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud over the phone
@@ -428,7 +429,7 @@ async def _locked(
     late deposit)."""
     await _authorized(session, actor, action, booking_id)
     booking = await lock_booking(session, booking_id, extra_days or ())
-    station = await session.get_one(Station, booking.station_id)
+    station = await get_station(session, booking.station_id)
     days = booking_days(ZoneInfo(station.timezone), booking) | (extra_days or set())
     await _expire_lapsed_holds(session, settings, station, days, utcnow(), booking_id if spare_own_hold else None)
     return booking, station
@@ -472,7 +473,7 @@ async def reschedule_booking(
 ) -> Booking:
     """Move to another start time with a free chef: the first move ≥ 24 h ahead is free, later ones add the fee."""
     current = await _authorized(session, actor, BookingAction.reschedule, booking_id)
-    station = await session.get_one(Station, current.station_id)
+    station = await get_station(session, current.station_id)
     rules = await get_rules(session, station.id)
     zone = ZoneInfo(station.timezone)
     slot = _slot(rules, slot_time)
@@ -576,9 +577,10 @@ async def assign_chef(
 ) -> Booking:
     booking, station = await _locked(session, settings, actor, BookingAction.assign_chef, booking_id)
     _require(assign_chef_terms(booking))
-    chef = await session.scalar(select(Chef).where(Chef.id == chef_id, Chef.station_id == station.id))
-    if chef is None:
-        raise ValidationFailed.on("body.chef_id", "No such chef at this station.")
+    try:
+        chef = await find_station_chef(session, station.id, chef_id)
+    except NotFound:
+        raise ValidationFailed.on("body.chef_id", "No such chef at this station.") from None
     now = utcnow()
     view = await capacity_view(
         session, station, booking.event_date, booking.event_date, now=now, exclude_booking_id=booking.id
@@ -688,5 +690,5 @@ async def release_lapsed_holds_around(session: AsyncSession, settings: Settings,
     booking = await session.get(Booking, booking_id)
     if booking is None:
         return 0
-    station = await session.get_one(Station, booking.station_id)
+    station = await get_station(session, booking.station_id)
     return await _claim_days(session, settings, station, booking_days(ZoneInfo(station.timezone), booking))

@@ -13,6 +13,7 @@ from myhibachi.core.db import utcnow
 from myhibachi.core.jobs import JobQueue, periodic_task
 from myhibachi.pricing.queries import get_rules
 from myhibachi.stations.models import Station
+from myhibachi.stations.queries import get_station
 
 BATCH = 200
 
@@ -55,7 +56,7 @@ async def send_due_reminders(jobs: JobQueue) -> int:
                     or not now < booking.event_start <= now + window[booking.station_id]):
                 continue
             booking.reminder_sent_at = utcnow()
-            station = await session.get_one(Station, booking.station_id)
+            station = await get_station(session, booking.station_id)
             await notifications.event_reminder(session, jobs.settings, station, booking,
                                                commands.manage_token(jobs.settings, booking))
             sent += 1

@@ -15,6 +15,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.audit.models import AuditEntry
+from myhibachi.audit.queries import history_of
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
 from myhibachi.bookings.actions import BookingAction
@@ -72,6 +73,7 @@ from myhibachi.pricing.queries import get_rules
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRead
 from myhibachi.stations.models import Station
+from myhibachi.stations.queries import get_station
 
 MAX_AVAILABILITY_DAYS = 92
 
@@ -272,8 +274,7 @@ async def find_readable_booking(session: AsyncSession, principal: Principal, boo
 
 
 async def booking_history(session: AsyncSession, booking_id: int) -> list[AuditEntry]:
-    return list(await session.scalars(select(AuditEntry).where(
-        AuditEntry.target_type == "booking", AuditEntry.target_id == str(booking_id)).order_by(AuditEntry.id)))
+    return await history_of(session, "booking", booking_id)
 
 
 async def find_booking_by_token(session: AsyncSession, token_hash: str) -> Booking:
@@ -381,7 +382,7 @@ def _terms(terms: Terms, zone: ZoneInfo) -> ActionTermsRead:
 
 async def manage_view(session: AsyncSession, booking: Booking) -> ManageView:
     """The booking as its customer sees it, with what each action would cost or refund right now."""
-    station = await session.get_one(Station, booking.station_id)
+    station = await get_station(session, booking.station_id)
     customer = await session.get_one(Customer, booking.customer_id)
     rules = await get_rules(session, station.id)
     zone, now = ZoneInfo(station.timezone), utcnow()

@@ -14,7 +14,7 @@ from myhibachi.core.money import format_money
 from myhibachi.core.templating import render
 from myhibachi.payments.models import Payment, PaymentMethod, Refund
 from myhibachi.settings import Settings
-from myhibachi.stations.models import Station
+from myhibachi.stations.queries import get_station
 
 METHOD_NAMES = {PaymentMethod.card: "card", PaymentMethod.cash: "cash", PaymentMethod.zelle: "Zelle",
                 PaymentMethod.venmo: "Venmo", PaymentMethod.check: "check"}
@@ -26,7 +26,7 @@ def _money(cents: int, payment: Payment) -> str:
 
 async def _to_customer(session: AsyncSession, settings: Settings, booking: Booking, subject: str,
                        lines: list[str]) -> None:
-    station = await session.get_one(Station, booking.station_id)
+    station = await get_station(session, booking.station_id)
     await email_about_booking(session, settings, station, booking, subject=subject, lines=lines,
                              token=manage_token(settings, booking))
 

@@ -27,6 +27,7 @@ from myhibachi.pricing.queries import get_rules
 from myhibachi.pricing.quote import Quote, menu_catalog
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations.models import Station
+from myhibachi.stations.queries import get_station
 from myhibachi.web.booking_changes import (
     calendar_for,
     check_fields,
@@ -82,7 +83,7 @@ async def _managed(session: Any, token: str) -> Managed | None:
         booking = await commands.booking_for_token(session, token)
     except NotFound:
         return None
-    station = await session.get_one(Station, booking.station_id)
+    station = await get_station(session, booking.station_id)
     return Managed(token, booking, station, await get_rules(session, station.id),
                    await queries.manage_view(session, booking))
 
