@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from myhibachi.bookings import commands
 from myhibachi.bookings.commands import SlotUnavailable
 from myhibachi.bookings.schemas import BookingCreate
-from myhibachi.core.dates import parse_day
 from myhibachi.core.errors import DomainError, RateLimited, ValidationFailed
 from myhibachi.core.security import new_opaque_token
 from myhibachi.core.web import DbSession, RuntimeDep, discard_changes
@@ -27,6 +26,7 @@ from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRequest
 from myhibachi.stations.queries import list_public_stations
 from myhibachi.stations.schemas import StationPublic
+from myhibachi.web.fields import day_of, whole_number
 from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
 from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, slot_errors
 from myhibachi.web.site.common import clock, page
@@ -61,13 +61,12 @@ class Draft:
 
     def menu(self, group: str) -> dict[str, int]:
         prefix = f"{group}."
-        return {name.removeprefix(prefix): int(qty) for name, qty in self.values.items()
-                if name.startswith(prefix) and qty.isdigit() and int(qty) > 0}
+        return {name.removeprefix(prefix): count for name, qty in self.values.items()
+                if name.startswith(prefix) and (count := whole_number(qty))}
 
     @property
     def guests(self) -> int:
-        return sum(int(self.values.get(n) or 0) for n in ("adults", "children", "toddlers")
-                   if (self.values.get(n) or "0").isdigit()) or 1
+        return sum(whole_number(self.values.get(n)) or 0 for n in ("adults", "children", "toddlers")) or 1
 
 
 async def _draft(session: Any, form: dict[str, str]) -> Draft:
@@ -116,15 +115,15 @@ async def _render(request: Request, runtime: Any, session: Any, draft: Draft, st
     context: dict[str, Any] = {"draft": draft, "values": draft.values, "errors": draft.errors, "step": step,
                                "steps": STEPS, "message": message, "quote": draft.quote,
                                "catalog": menu_catalog(draft.rules) if draft.rules else {},
-                               "parse_day": parse_day,
+                               "parse_day": day_of,
                                "menu_open": any(draft.menu(group) for group in MENU_GROUPS)
                                or any(name.split(".")[0] in MENU_GROUPS for name in draft.errors)}
     visible = {"party": {*PARTY_FIELDS, *(n for n in draft.values if n.split(".")[0] in MENU_GROUPS)},
                "when": {*WHEN_FIELDS, "month"}, "details": set(DETAIL_FIELDS), "review": set()}[step]
     context["carried"] = hidden_fields(draft.values, skip=visible)
     if step == "when" and draft.station and draft.rules:
-        chosen = parse_day(draft.values.get("event_date"))
-        month = parse_day(draft.values.get("month", "") + "-01") or chosen
+        chosen = day_of(draft.values.get("event_date"))
+        month = day_of(draft.values.get("month", "") + "-01") or chosen
         context["cal"] = await month_of_slots(session, draft.station.id, draft.station.timezone, draft.rules,
                                               draft.guests, month)
         context["chosen_day"] = chosen
@@ -229,7 +228,7 @@ async def _book(request: Request, runtime: Any, session: Any, draft: Draft, key:
 
 async def _not_booked(request: Request, runtime: Any, session: Any, draft: Draft, exc: DomainError) -> Response:
     if isinstance(exc, SlotUnavailable):
-        day, slot = parse_day(draft.values.get("event_date")), draft.values.get("slot_time", "")
+        day, slot = day_of(draft.values.get("event_date")), draft.values.get("slot_time", "")
         taken = f"{day:%A, %B} {day.day} at {clock(slot)}" if day else "that time"
         draft.values.pop("slot_time", None)
         return await _render(request, runtime, session, draft, "when", status=409,

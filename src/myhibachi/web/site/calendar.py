@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.bookings.queries import station_availability
-from myhibachi.core.dates import parse_day
 from myhibachi.core.db import utcnow
 from myhibachi.pricing.rules import BusinessRules
+from myhibachi.web.fields import day_of
 
 
 @dataclass
@@ -70,7 +70,7 @@ async def slot_errors(values: dict[str, str],
                       month_for: Callable[[date], Awaitable[MonthOfSlots]]) -> dict[str, str]:
     """The chosen day and start time, checked against the free times of that day's month (`values["month"]` is
     set to it before `month_for` is asked); a time no longer free is forgotten, so the form asks again."""
-    day = parse_day(values.get("event_date"))
+    day = day_of(values.get("event_date"))
     if day is None:
         return {"event_date": "Please choose a date in the calendar."}
     values["month"] = f"{day:%Y-%m}"
