@@ -22,35 +22,49 @@ must leave the data as it was (each mutating case verifies its effect, or its ab
 The first failing check gives the status; when none fails the operation succeeds. So changing the table
 changes the expectations, and a new staff route fails `test_every_staff_route_has_matrix_cases` until it has
 cases here.
+
+The admin pages are in the matrix too (the second half of this file), with the same personas and check rules, so
+the pages and the API cannot drift apart: every admin route × persona, judged as pages answer (a redirect to the
+sign-in page, the refusal page, the page or a redirect after a confirmed form), and a new admin route fails
+`test_every_admin_route_has_page_matrix_cases` until it has cases or is listed in NO_SIGN_IN with its reason.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pyotp
 import pytest
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
-from httpx import AsyncClient, Response
+from httpx import AsyncClient, Request, Response
 from sqlalchemy import select, update
 
 from myhibachi.app import API_PREFIX, PUBLIC_ROUTERS
 from myhibachi.auth.dependencies import current_principal
-from myhibachi.auth.models import StationMembership, User
+from myhibachi.auth.models import PasswordToken, StationMembership, User
 from myhibachi.auth.permissions import GRANTABLE_ROLES, ROLE_PERMISSIONS, STATION_ROLES, Permission, Role
+from myhibachi.bookings.commands import requote
 from myhibachi.bookings.models import Booking, BookingStatus
+from myhibachi.bookings.policy import cancel_terms, reschedule_terms
+from myhibachi.bookings.schemas import PartyChange
 from myhibachi.chefs.models import EVERY_WEEKDAY, Chef, ChefTimeOff, TimeOffStatus
 from myhibachi.core.db import Database
 from myhibachi.payments.models import Payment, PaymentMethod, PaymentPurpose, PaymentStatus, Refund, RefundStatus
 from myhibachi.pricing.queries import get_rules
 from myhibachi.stations.models import Station
+from myhibachi.web.admin.session import current_staff
 from tests.conftest import PASSWORD
 from tests.factories import insert_booking
+from tests.web.browserless import admin_csrf, read, submit
 
 P = Permission
 HOME, OTHER = "HOME", "OTHER"  # the station every operation is about, and a station it is not about
@@ -197,6 +211,8 @@ class World:
     stations: dict[str, int] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     user_id: int | None = None
+    login_email: str | None = None  # the persona's, to sign in to the admin pages too
+    own_chef_id: int | None = None  # the persona's own chef record at HOME, once made (one per station and user)
     _serial: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def email(self, what: str) -> str:
@@ -228,7 +244,7 @@ async def build_world(persona: Persona, client: AsyncClient, db: Database, make_
     for code in (HOME, OTHER):
         world.stations[code] = (await make_station(code)).id
     if persona.signed_in:
-        email = world.email(persona.name)
+        email = world.login_email = world.email(persona.name)
         if persona.is_super_admin:
             world.user_id = await make_user(email, Role.super_admin)
         else:
@@ -270,12 +286,17 @@ class Case:
         return f"{self.method} {self.route.removeprefix(API_PREFIX)}" + (f" [{self.variant}]" if self.variant else "")
 
     def expect(self, persona: Persona) -> Denial | None:
-        if not persona.signed_in:
-            return Denial(401, None)
-        for check in self.checks:
-            if (denial := check(persona)) is not None:
-                return denial
-        return None
+        return first_denial(self.checks, persona)
+
+
+def first_denial(checks: tuple[Check, ...], persona: Persona) -> Denial | None:
+    """What a case answers the persona: anonymous 401, else the first failing check's denial (None: allowed)."""
+    if not persona.signed_in:
+        return Denial(401, None)
+    for check in checks:
+        if (denial := check(persona)) is not None:
+            return denial
+    return None
 
 
 def call(path: str, **kwargs: Any) -> Arrange:
@@ -881,4 +902,917 @@ def test_matrix_expectations_follow_the_table() -> None:
     # Every persona meets both outcomes somewhere in the matrix, so no row is trivially all-allowed or all-denied.
     for persona in PERSONAS[1:]:
         outcomes = {case.expect(persona) is None for case in CASES}
+        assert outcomes == ({True} if persona.is_super_admin else {True, False}), persona.name
+
+
+# === the admin pages =========================================================================================
+#
+# The same personas and check rules, asked through the admin's HTML pages (src/myhibachi/web/admin), which call
+# the same commands and queries as the API: a page may not allow what the API refuses, nor refuse what it allows.
+# How a page answers: anonymous, a redirect (303) to the sign-in page whose `next` is the page asked for; a denial,
+# the refusal page ("Not allowed" 403, "Not found" 404, the denial logged as in the API); allowed, the page (200)
+# or, for a confirmed form, a redirect (303) with the change in the database (a refused form changes nothing).
+#
+# Pages about "the station" (the list of bookings, the roster, users, payments …) read it from the switcher,
+# `?station=HOME` here. A station where the persona holds no role is not refused: the page shows the first station
+# they work at (web/admin/session.py `chosen_station`), so those pages' checks are made at that station
+# (`at_shown`), and a record of HOME looked up there does not exist (`found_at`).
+
+SIGN_IN_PAGE = "/admin/login"
+REFUSAL_HEADINGS = {403: "Not allowed", 404: "Not found"}  # the refusal page's
+
+# The admin routes that need no signed-in staff member, and why; every other admin route has cases below. (/static
+# is not the admin's: web/assets.py serves the stylesheet and scripts to everyone.)
+NO_SIGN_IN = {
+    ("GET", "/admin/login"): "the sign-in form itself (a signed-in visitor is sent on to the page asked for)",
+    ("POST", "/admin/login"): "signing in: the email, password and TOTP code are the credentials",
+    ("POST", "/admin/logout"): "signing out: ends whatever session the cookie names, and answers anyone",
+    ("GET", "/admin/set-password"): "opened from an invite or reset email: the token in the link is the credential",
+    ("POST", "/admin/set-password"): "sets the password with that emailed token, not with a sign-in",
+}
+
+# The actions of /admin/bookings/{booking_id}/{action}, with the permission each needs at the booking's station
+# (the API's for the same operation). Typed here on purpose, not read from the web module.
+BOOKING_ACTIONS: dict[str, Permission] = {
+    "payment": P.payments_record,
+    "confirm": P.payments_record,
+    "assign-chef": P.chefs_manage,
+    "unassign-chef": P.chefs_manage,
+    "reschedule": P.bookings_write,
+    "party": P.bookings_write,
+    "complete": P.bookings_write,
+    "no-show": P.bookings_write,
+    "cancel": P.bookings_cancel,
+    "decline-cancellation": P.bookings_cancel,
+    "cancel-request": P.bookings_cancel_request,
+    "refund": P.payments_refund,
+}
+
+
+# --- rules for pages -----------------------------------------------------------------------------------------
+
+AtStation = Callable[[str], Check]  # a check made at a station known only once the persona is
+
+
+def shown_station(persona: Persona, asked: str = HOME) -> str:
+    """The station a page shows for `?station=<asked>`: that one where the persona holds a role (a super admin
+    anywhere), else the first they work at (the switcher lists stations by name: "Station HOME" < "Station OTHER",
+    the order of the codes)."""
+    if persona.role_at(asked) is not None:
+        return asked
+    worked = sorted(code for code, _ in persona.roles)
+    assert worked, f"{persona.name} works at no station"
+    return worked[0]
+
+
+def at_shown(*rules: AtStation) -> Check:
+    """A page of the station in the switcher: `rules`, in order, at the station it shows for ?station=HOME."""
+
+    def check(persona: Persona) -> Denial | None:
+        station = shown_station(persona)
+        return next((denial for rule in rules if (denial := rule(station)(persona)) is not None), None)
+
+    return check
+
+
+def found_at(station: str) -> AtStation:
+    """A record of `station` looked up among the shown station's: at another one it does not exist (404, and no
+    permission was refused, so nothing is logged)."""
+
+    def rule(shown: str) -> Check:
+        return lambda persona: None if shown == station else Denial(404, None)
+
+    return rule
+
+
+def holds_some(*permissions: Permission) -> Check:
+    """One of `permissions` at some station (else 403, logged as the last of them)."""
+
+    def check(persona: Persona) -> Denial | None:
+        return None if any(persona.holds_anywhere(p) for p in permissions) else Denial(403, permissions[-1])
+
+    return check
+
+
+def may_change(role: Role, station: str = HOME) -> Check:
+    """The form that changes `role` into another: `role` must be one you may grant, and some other one too."""
+
+    def check(persona: Persona) -> Denial | None:
+        grantable = persona.grantable_at(station)
+        return None if role in grantable and grantable - {role} else Denial(403, P.users_manage)
+
+    return check
+
+
+def allowed(check: Check, persona: Persona) -> bool:
+    return check(persona) is None
+
+
+# --- cases ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class PageCall:
+    path: str
+    params: dict[str, Any] | None = None
+    form: dict[str, Any] | None = None  # a POST's fields; the sign-in session's CSRF token is added
+    json: Any = None  # a POST's JSON body instead (the CSRF token goes in the X-CSRF-Token header)
+    verify: Verify | None = None
+
+
+PageArrange = Callable[[World], Awaitable[PageCall]]
+
+
+@dataclass(frozen=True)
+class PageCase:
+    method: str
+    route: str  # the path template, exactly as in app.routes
+    checks: tuple[Check, ...]
+    success: int  # what an allowed call answers
+    arrange: PageArrange
+    variant: str = ""
+    scoped: bool = False  # a page of the switcher's station: asked with ?station=HOME, and it must show `shown_station`
+    refusal: str = "page"  # how it answers a denial: the refusal page, or "text" (an htmx fragment's plain text)
+    stream: bool = False  # the live event stream: read until its first line
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.route}" + (f" [{self.variant}]" if self.variant else "")
+
+    def expect(self, persona: Persona) -> Denial | None:
+        return first_denial(self.checks, persona)
+
+
+def effect(happened: bool, applied: bool, what: str) -> None:
+    assert happened is applied, (f"{what}: done although it was refused" if happened else
+                                 f"{what}: answered as done, but nothing changed")
+
+
+def later(days: int) -> str:
+    """A station-local date `days` from today."""
+    return (datetime.now(ZoneInfo("America/Los_Angeles")).date() + timedelta(days=days)).isoformat()
+
+
+def visit(path: str, *, verify: Callable[[World], Verify] | None = None) -> PageArrange:
+    """A page with no data of its own; `{station_id}` is HOME."""
+
+    async def arrange(world: World) -> PageCall:
+        return PageCall(path.format(station_id=world.stations[HOME]), verify=verify(world) if verify else None)
+
+    return arrange
+
+
+async def own_chef(world: World) -> int:
+    """The persona's own chef record at HOME (a station links a user to one chef at most)."""
+    if world.own_chef_id is None:
+        world.own_chef_id = await add_chef(world, own=True)
+    return world.own_chef_id
+
+
+# --- the dashboard, the event stream, the browser's error reports, my account --------------------------------
+
+def dashboard_figures(world: World) -> Verify:
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:  # the KPIs and revenue come from the analytics queries: only where analytics.read holds
+            shown = allowed(holds(P.analytics_read, shown_station(world.persona)), world.persona)
+            assert ("Revenue (net)" in response.text) is shown, f"the figures shown={not shown}"
+
+    return verify
+
+
+def event_stream(world: World) -> Verify:
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:
+            assert response.headers["content-type"].startswith("text/event-stream"), response.headers
+            assert response.text.startswith("retry: "), response.text[:100]
+
+    return verify
+
+
+async def client_error(world: World) -> PageCall:
+    return PageCall("/admin/client-errors", json={"message": "TypeError: x is undefined", "url": "/admin"})
+
+
+async def set_totp(world: World, *, secret: str | None, enabled: bool) -> None:
+    if world.user_id is not None:
+        async with world.db.transaction() as session:
+            await session.execute(update(User).where(User.id == world.user_id).values(
+                totp_secret=secret, totp_enabled=enabled))
+
+
+def totp_step(step: str) -> PageArrange:
+    """Two-factor sign-in: "setup" (a secret is made), "confirm" (a code turns it on), "disable" (the password
+    turns it off), each from the state it needs."""
+
+    async def arrange(world: World) -> PageCall:
+        secret = pyotp.random_base32()
+        await set_totp(world, secret=None if step == "setup" else secret, enabled=step == "disable")
+        form = {"setup": {"go": "confirm"}, "confirm": {"code": pyotp.TOTP(secret).now()},
+                "disable": {"password": PASSWORD, "go": "confirm"}}[step]
+
+        async def verify(response: Response, applied: bool) -> None:
+            if world.user_id is None:
+                return
+            user = await world.user(user_id=world.user_id)
+            if step == "setup":
+                effect(user.totp_secret is not None, applied, "a TOTP secret made")
+            else:
+                effect(user.totp_enabled is (step == "confirm"), applied, f"two-factor sign-in {step}d")
+
+        return PageCall(f"/admin/settings/totp/{step}", form=form, verify=verify)
+
+    return arrange
+
+
+async def password_reset(world: World) -> PageCall:
+    async def reset_tokens() -> int:
+        async with world.db.transaction(write=False) as session:
+            return len((await session.scalars(select(PasswordToken.id).where(
+                PasswordToken.user_id == world.user_id, PasswordToken.purpose == "reset"))).all())
+
+    before = await reset_tokens()
+
+    async def verify(response: Response, applied: bool) -> None:
+        effect(await reset_tokens() > before, applied, "a password link emailed")
+
+    return PageCall("/admin/settings/password-reset", form={"go": "confirm"}, verify=verify)
+
+
+# --- bookings ---------------------------------------------------------------------------------------------------
+
+async def booking_list(world: World) -> PageCall:
+    """The switcher's station's bookings (a chef's "My events"), with a booking at each station."""
+    refs = {code: (await booking_row(world, await add_booking(world, station=code))).reference
+            for code in (HOME, OTHER)}
+
+    async def verify(response: Response, applied: bool) -> None:
+        if not applied:
+            return
+        shown = shown_station(world.persona)
+        every = allowed(holds(P.bookings_read, shown), world.persona)  # else only their own events
+        heading = "Bookings" if every else "My events"
+        assert f"<h1>{heading} — " in response.text, f"expected the heading {heading!r}"
+        for code, reference in refs.items():
+            assert (reference in response.text) is (every and code == shown), f"{code}'s booking listed"
+
+    return PageCall("/admin/bookings", params={"limit": "100"}, verify=verify)
+
+
+def booking_page(own: bool) -> PageArrange:
+    async def arrange(world: World) -> PageCall:
+        chef_id = await own_chef(world) if own else await add_chef(world)
+        booking_id = await add_booking(world, chef_id=chef_id)
+        reference = (await booking_row(world, booking_id)).reference
+
+        async def verify(response: Response, applied: bool) -> None:
+            if applied:
+                assert reference in response.text, "the booking's reference is not on its page"
+
+        return PageCall(f"/admin/bookings/{booking_id}", verify=verify)
+
+    return arrange
+
+
+async def home_rules(world: World) -> Any:
+    async with world.db.transaction(write=False) as session:
+        return await get_rules(session, world.stations[HOME])
+
+
+async def payments_of(world: World, booking_id: int) -> list[Payment]:
+    async with world.db.transaction(write=False) as session:
+        return list(await session.scalars(select(Payment).where(Payment.booking_id == booking_id)))
+
+
+async def refunds_of(world: World, payment_id: int) -> list[Refund]:
+    async with world.db.transaction(write=False) as session:
+        return list(await session.scalars(select(Refund).where(Refund.payment_id == payment_id)))
+
+
+@dataclass
+class Prepared:
+    """A HOME booking ready for an action: the form that confirms it, and how to tell from the data it happened."""
+
+    booking_id: int
+    form: dict[str, Any]
+    happened: Callable[[], Awaitable[bool]]
+
+
+async def prepare(world: World, action: str) -> Prepared:
+    now = datetime.now(UTC)
+
+    def status_is(booking_id: int, status: BookingStatus) -> Callable[[], Awaitable[bool]]:
+        async def happened() -> bool:
+            return (await booking_row(world, booking_id)).status == status.value
+
+        return happened
+
+    if action in ("payment", "confirm"):
+        booking_id = await add_booking(world, status=BookingStatus.pending_deposit)
+        if action == "confirm":
+            return Prepared(booking_id, {}, status_is(booking_id, BookingStatus.confirmed))
+
+        async def paid() -> bool:  # the deposit recorded, which confirms the booking
+            return bool(await payments_of(world, booking_id)) and await status_is(booking_id,
+                                                                                   BookingStatus.confirmed)()
+
+        return Prepared(booking_id, {"method": "cash", "amount": f"{DEPOSIT_CENTS / 100:.2f}", "reference": "R-1"},
+                        paid)
+    if action == "assign-chef":
+        chef_id = await add_chef(world)
+        booking_id = await add_booking(world)
+
+        async def assigned() -> bool:
+            return (await booking_row(world, booking_id)).chef_id == chef_id
+
+        return Prepared(booking_id, {"chef_id": str(chef_id)}, assigned)
+    if action == "unassign-chef":
+        booking_id = await add_booking(world, chef_id=await add_chef(world))
+
+        async def unassigned() -> bool:
+            return (await booking_row(world, booking_id)).chef_id is None
+
+        return Prepared(booking_id, {}, unassigned)
+    if action == "reschedule":
+        booking_id = await add_booking(world)
+        new_day = event_start(20).date()
+        fee = reschedule_terms(await home_rules(world), await booking_row(world, booking_id), now).fee_cents
+
+        async def moved() -> bool:
+            return (await booking_row(world, booking_id)).event_date == new_day
+
+        return Prepared(booking_id, {"event_date": new_day.isoformat(), "slot_time": "18:00", "fee_cents": str(fee)},
+                        moved)
+    if action == "party":
+        booking_id = await add_booking(world)
+        quote = requote(await home_rules(world), await booking_row(world, booking_id), PartyChange(adults=14))
+
+        async def changed() -> bool:
+            return (await booking_row(world, booking_id)).adults == 14
+
+        return Prepared(booking_id, {"adults": "14", "total_cents": str(quote.total_cents)}, changed)
+    if action in ("complete", "no-show"):
+        booking_id = await add_booking(world, days=-1)
+        outcome = BookingStatus.completed if action == "complete" else BookingStatus.no_show
+        return Prepared(booking_id, {}, status_is(booking_id, outcome))
+    if action == "cancel":
+        booking_id = await add_booking(world)
+        terms = cancel_terms(await home_rules(world), await booking_row(world, booking_id), now, 0)
+        return Prepared(booking_id, {"reason": "Customer called", "refund_cents": str(terms.refund_cents)},
+                        status_is(booking_id, BookingStatus.cancelled))
+    if action in ("cancel-request", "decline-cancellation"):
+        asked = action == "decline-cancellation"
+        request = {"cancel_requested_at": now, "cancel_request_reason": "Customer called"} if asked else {}
+        booking_id = await add_booking(world, **request)
+
+        async def flipped() -> bool:
+            return ((await booking_row(world, booking_id)).cancel_requested_at is None) is asked
+
+        return Prepared(booking_id, {} if asked else {"reason": "Customer called"}, flipped)
+    if action == "refund":
+        payment_id = await add_payment(world)
+        async with world.db.transaction(write=False) as session:
+            booking_id = (await session.get_one(Payment, payment_id)).booking_id
+
+        async def refunded() -> bool:
+            return bool(await refunds_of(world, payment_id))
+
+        return Prepared(booking_id, {"payment_id": str(payment_id), "amount": "40.00", "method": "cash",
+                                     "reason": "Two guests fewer than booked"}, refunded)
+    raise ValueError(action)
+
+
+def action_page(action: str, post: bool) -> PageArrange:
+    """The action's page (GET: shows the consequence, changes nothing) or its confirmed form (POST)."""
+
+    async def arrange(world: World) -> PageCall:
+        prepared = await prepare(world, action)
+
+        async def verify(response: Response, applied: bool) -> None:
+            effect(await prepared.happened(), applied and post, f"the booking's {action}")
+
+        return PageCall(f"/admin/bookings/{prepared.booking_id}/{action}", verify=verify,
+                        form={**prepared.form, "go": "confirm"} if post else None)
+
+    return arrange
+
+
+# --- payments ---------------------------------------------------------------------------------------------------
+
+def payment_list(csv: bool) -> PageArrange:
+    """The switcher's station's payments (the page, or its CSV), with a payment at each station."""
+
+    async def arrange(world: World) -> PageCall:
+        ids = {code: await add_payment(world, code) for code in (HOME, OTHER)}
+
+        async def verify(response: Response, applied: bool) -> None:
+            if not applied:
+                return
+            if csv:
+                assert response.headers["content-type"].startswith("text/csv"), response.headers
+                listed = {line.split(",")[0] for line in response.text.splitlines()[1:]}
+            else:
+                listed = set(re.findall(r'href="/admin/payments/(\d+)"', response.text))
+            shown = shown_station(world.persona)
+            for code, payment_id in ids.items():
+                assert (str(payment_id) in listed) is (code == shown), f"{code}'s payment listed"
+
+        return PageCall("/admin/payments.csv" if csv else "/admin/payments", verify=verify)
+
+    return arrange
+
+
+def payment_page(station: str) -> PageArrange:
+    async def arrange(world: World) -> PageCall:
+        return PageCall(f"/admin/payments/{await add_payment(world, station)}")
+
+    return arrange
+
+
+def refund_page(post: bool) -> PageArrange:
+    async def arrange(world: World) -> PageCall:
+        payment_id = await add_payment(world)
+
+        async def verify(response: Response, applied: bool) -> None:
+            refunds = await refunds_of(world, payment_id)
+            effect(bool(refunds), applied and post, "a refund")
+            if refunds:
+                assert (refunds[0].amount_cents, refunds[0].requested_by_user_id) == (4000, world.user_id)
+
+        form = {"amount": "40.00", "reason": "Two guests fewer than booked", "go": "confirm"} if post else None
+        return PageCall(f"/admin/payments/{payment_id}/refund", form=form, verify=verify)
+
+    return arrange
+
+
+# --- chefs ---------------------------------------------------------------------------------------------------
+
+EVERY_DAY_FORM = {"weekday": [str(day) for day in EVERY_WEEKDAY], "is_active": "on"}
+
+
+def roster(world: World) -> Verify:
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:  # the roster for who manages it, else "My time off"
+            manages = allowed(holds(P.chefs_manage, shown_station(world.persona)), world.persona)
+            assert ('id="roster-title"' in response.text) is manages, f"the roster shown={not manages}"
+            heading = "<h1>Chefs — " if manages else "<h1>My time off</h1>"
+            assert heading in response.text, f"expected the heading {heading!r}"
+
+    return verify
+
+
+async def add_chef_form(world: World) -> PageCall:
+    name = f"New Chef {next(world._serial)}"
+
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            station_id = await session.scalar(select(Chef.station_id).where(Chef.name == name))
+        effect(station_id is not None, applied, "a chef added")
+        if station_id is not None:  # to the switcher's station
+            assert station_id == world.stations[shown_station(world.persona)]
+
+    return PageCall("/admin/chefs/new", form={"name": name, **EVERY_DAY_FORM}, verify=verify)
+
+
+def chef_page(post: bool) -> PageArrange:
+    async def arrange(world: World) -> PageCall:
+        chef_id = await add_chef(world)
+        name = f"Renamed Chef {chef_id}"
+
+        async def verify(response: Response, applied: bool) -> None:
+            async with world.db.transaction(write=False) as session:
+                effect((await session.get_one(Chef, chef_id)).name == name, applied and post, "the chef renamed")
+
+        return PageCall(f"/admin/chefs/{chef_id}", form={"name": name, **EVERY_DAY_FORM} if post else None,
+                        verify=verify)
+
+    return arrange
+
+
+def time_off_page(own: bool, post: bool) -> PageArrange:
+    """A chef's time-off (the persona's own chef record or another's), or days off entered / asked for."""
+
+    async def arrange(world: World) -> PageCall:
+        chef_id = await own_chef(world) if own else await add_chef(world)
+        before = len(await time_off_of(world, chef_id))
+
+        async def verify(response: Response, applied: bool) -> None:
+            rows = await time_off_of(world, chef_id)
+            effect(len(rows) > before, applied and post, "time-off entered")
+            if len(rows) > before:  # a roster manager's entry is approved at once; a chef's own awaits a decision
+                manages = allowed(holds(P.chefs_manage, HOME), world.persona)
+                assert rows[-1].status == (TimeOffStatus.approved if manages else TimeOffStatus.requested)
+
+        form = {"first_day": later(40), "last_day": later(41), "reason": "Family"} if post else None
+        return PageCall(f"/admin/chefs/{chef_id}/time-off", form=form, verify=verify)
+
+    return arrange
+
+
+def decision_page(decision: str, post: bool) -> PageArrange:
+    async def arrange(world: World) -> PageCall:
+        chef_id = await add_chef(world)
+        async with world.db.transaction() as session:
+            entry = ChefTimeOff(chef_id=chef_id, first_day=date.fromisoformat(later(40)),
+                                last_day=date.fromisoformat(later(40)), status=TimeOffStatus.requested)
+            session.add(entry)
+            await session.flush()
+            time_off_id = entry.id
+
+        async def verify(response: Response, applied: bool) -> None:
+            status = (await time_off_of(world, chef_id))[0].status
+            effect(status != TimeOffStatus.requested, applied and post, f"the request {decision}d")
+            if status != TimeOffStatus.requested:
+                assert status == (TimeOffStatus.approved if decision == "approve" else TimeOffStatus.rejected)
+
+        return PageCall(f"/admin/chefs/time-off/{time_off_id}/{decision}", verify=verify,
+                        form={"go": "confirm"} if post else None)
+
+    return arrange
+
+
+# --- users ---------------------------------------------------------------------------------------------------
+
+def offered_roles(world: World) -> Verify:
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:  # the invite form offers exactly the roles the persona may grant at the station
+            offered = set(re.findall(r'name="role" value="([^"]+)"', response.text))
+            grantable = {r.value for r in world.persona.grantable_at(shown_station(world.persona))}
+            assert offered == grantable, f"offers {sorted(offered)}, may grant {sorted(grantable)}"
+
+    return verify
+
+
+def invite(role: Role) -> PageArrange:
+    async def arrange(world: World) -> PageCall:
+        email = world.email(f"invited-{role.value}")
+
+        async def verify(response: Response, applied: bool) -> None:
+            user = await world.user(email=email)
+            effect(user is not None, applied, f"a {role.value} invited")
+            if user is not None:  # at the switcher's station
+                assert await world.role_of(user.id, shown_station(world.persona)) == role.value
+
+        return PageCall("/admin/users/new", form={"email": email, "name": "New Person", "role": role.value},
+                        verify=verify)
+
+    return arrange
+
+
+def user_page(target: Target, action: str = "", *, post: bool = False) -> PageArrange:
+    """The user's page (action ""), or the confirmation page of deactivate / reactivate, or it confirmed."""
+
+    async def arrange(world: World) -> PageCall:
+        user_id = await world.add_user(target)
+        if action == "reactivate":
+            async with world.db.transaction() as session:
+                await session.execute(update(User).where(User.id == user_id).values(is_active=False))
+
+        async def verify(response: Response, applied: bool) -> None:
+            active = (await world.user(user_id=user_id)).is_active
+            effect(active is (action == "reactivate"), applied and post and bool(action), f"the account {action}d")
+
+        form = {"reason": "Left the company", "go": "confirm"} if post else None
+        return PageCall(f"/admin/users/{user_id}" + (f"/{action}" if action else ""), form=form, verify=verify)
+
+    return arrange
+
+
+def membership_page(what: str, current: Role, new: Role | None = None, *, post: bool = False) -> PageArrange:
+    """A HOME member holding `current`: the page that changes their role ("role", to `new` when posted) or
+    takes it away ("remove")."""
+
+    async def arrange(world: World) -> PageCall:
+        user_id = await world.add_user(Target(current, HOME))
+
+        async def verify(response: Response, applied: bool) -> None:
+            after = new.value if what == "role" and new else None
+            role = await world.role_of(user_id, HOME)
+            effect(role == after and role != current.value, applied and post, f"the {current.value}'s role {what}")
+
+        form = ({"role": new.value} if new else {"reason": "Moved away"}) | {"go": "confirm"} if post else None
+        return PageCall(f"/admin/users/{user_id}/stations/{world.stations[HOME]}/{what}", form=form, verify=verify)
+
+    return arrange
+
+
+# --- stations and rules --------------------------------------------------------------------------------------
+
+NEW_STATION = {"code": "NEW", "name": "New station", "timezone": "America/Chicago", "line1": "1 State St",
+               "city": "Chicago", "state": "IL", "zip_code": "60601", "latitude": "41.9", "longitude": "-87.6"}
+
+
+async def new_station(world: World) -> PageCall:
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            exists = await session.scalar(select(Station.id).where(Station.code == "NEW")) is not None
+        effect(exists, applied, "a station created")
+
+    return PageCall("/admin/stations/new", form=NEW_STATION, verify=verify)
+
+
+def station_page(post: bool) -> PageArrange:
+    async def arrange(world: World) -> PageCall:
+        station = await world.db_station(HOME)
+        form = {"name": "Renamed", "timezone": station.timezone, "line1": station.address_line1,
+                "city": station.city, "state": station.state, "zip_code": station.zip_code,
+                "latitude": str(station.latitude), "longitude": str(station.longitude), "is_active": "on"}
+
+        async def verify(response: Response, applied: bool) -> None:
+            effect((await world.db_station(HOME)).name == "Renamed", applied and post, "the station renamed")
+
+        return PageCall(f"/admin/stations/{station.id}", form=form if post else None, verify=verify)
+
+    return arrange
+
+
+def rules_page(station: str, *, post: bool = False) -> PageArrange:
+    async def arrange(world: World) -> PageCall:
+        async def verify(response: Response, applied: bool) -> None:
+            async with world.db.transaction(write=False) as session:
+                saved = (await get_rules(session, world.stations[station])).deposit_cents == 12345
+            effect(saved, applied and post, "the rules saved")
+
+        form = {"deposit_cents": "123.45", "go": "confirm"} if post else None
+        return PageCall(f"/admin/stations/{world.stations[station]}/rules", form=form, verify=verify)
+
+    return arrange
+
+
+async def rules_preview(world: World) -> PageCall:
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            saved = (await get_rules(session, world.stations[HOME])).deposit_cents == 12345
+        effect(saved, False, "a preview saved the rules")
+
+    return PageCall(f"/admin/stations/{world.stations[HOME]}/rules/preview", verify=verify,
+                    form={"deposit_cents": "123.45", "preview_adults": "12"})
+
+
+# --- the table -----------------------------------------------------------------------------------------------
+
+def build_page_cases() -> list[PageCase]:
+    um, cm, rm = P.users_manage, P.chefs_manage, P.rules_manage
+
+    def station(p: Permission) -> AtStation:
+        return lambda s: holds(p, s)
+
+    cases = [
+        PageCase("GET", "/admin", (), 200, visit("/admin", verify=dashboard_figures), scoped=True),
+        PageCase("GET", "/admin/events", (), 200, visit("/admin/events", verify=event_stream), stream=True),
+        PageCase("POST", "/admin/client-errors", (), 204, client_error),
+        PageCase("GET", "/admin/settings", (), 200, visit("/admin/settings")),
+        *(PageCase("POST", f"/admin/settings/totp/{step}", (), 200 if step == "setup" else 303, totp_step(step))
+          for step in ("setup", "confirm")),
+        PageCase("GET", "/admin/settings/totp/disable", (), 200, visit("/admin/settings/totp/disable")),
+        PageCase("POST", "/admin/settings/totp/disable", (), 303, totp_step("disable")),
+        PageCase("POST", "/admin/settings/password-reset", (), 303, password_reset),
+        # bookings: the list first (its page of 100 then holds the booking it looks for)
+        PageCase("GET", "/admin/bookings", (at_shown(lambda s: reads_bookings(s, own=None)),), 200, booking_list,
+                 scoped=True),
+        *(PageCase("GET", "/admin/bookings/{booking_id}", (reads_bookings(HOME, own=own),), 200, booking_page(own),
+                   variant="own_event" if own else "another_chefs_event") for own in (True, False)),
+        # An action reads the booking first (a booking you may not read does not exist), then needs its permission.
+        *(PageCase(method, "/admin/bookings/{booking_id}/{action}", (reads_bookings(HOME), holds(permission, HOME)),
+                   303 if method == "POST" else 200, action_page(action, method == "POST"), variant=action)
+          for method in ("GET", "POST") for action, permission in BOOKING_ACTIONS.items()),
+        # payments
+        *(PageCase("GET", route, (at_shown(station(P.payments_read)),), 200, payment_list(csv), scoped=True)
+          for route, csv in (("/admin/payments", False), ("/admin/payments.csv", True))),
+        *(PageCase("GET", "/admin/payments/{payment_id}", (holds(P.payments_read, code),), 200, payment_page(code),
+                   variant=f"payment_at_{code}") for code in (HOME, OTHER)),
+        PageCase("GET", "/admin/payments/{payment_id}/refund",
+                 (holds(P.payments_read, HOME), holds(P.payments_refund, HOME)), 200, refund_page(post=False)),
+        PageCase("POST", "/admin/payments/{payment_id}/refund", (holds(P.payments_refund, HOME),), 303,
+                 refund_page(post=True)),
+        # chefs: the roster for who manages it, a chef's own time-off for a chef
+        PageCase("GET", "/admin/chefs", (at_shown(partial(manages_or_own, True)),), 200,
+                 visit("/admin/chefs", verify=roster), scoped=True),
+        PageCase("GET", "/admin/chefs/new", (at_shown(station(cm)),), 200, visit("/admin/chefs/new"), scoped=True),
+        PageCase("POST", "/admin/chefs/new", (at_shown(station(cm)),), 303, add_chef_form, scoped=True),
+        *(PageCase(method, "/admin/chefs/{chef_id}", (at_shown(found_at(HOME), station(cm)),),
+                   303 if method == "POST" else 200, chef_page(method == "POST"), scoped=True)
+          for method in ("GET", "POST")),
+        *(PageCase(method, "/admin/chefs/{chef_id}/time-off", (at_shown(found_at(HOME), partial(manages_or_own, own)),),
+                   303 if method == "POST" else 200, time_off_page(own, method == "POST"), scoped=True,
+                   variant="own_chef" if own else "another_chef")
+          for method in ("GET", "POST") for own in (True, False)),
+        *(PageCase(method, "/admin/chefs/time-off/{time_off_id}/{decision}", (at_shown(station(cm), found_at(HOME)),),
+                   303 if method == "POST" else 200, decision_page(decision, method == "POST"), scoped=True,
+                   variant=decision)
+          for method in ("GET", "POST") for decision in ("approve", "reject")),
+        # users and roles
+        PageCase("GET", "/admin/users", (at_shown(station(um)),), 200, visit("/admin/users"), scoped=True),
+        PageCase("GET", "/admin/users/new", (at_shown(station(um)),), 200,
+                 visit("/admin/users/new", verify=offered_roles), scoped=True),
+        *(PageCase("POST", "/admin/users/new", (at_shown(station(um), partial(may_grant, role)),), 303, invite(role),
+                   scoped=True, variant=role.value) for role in STATION_ROLES),
+        *(PageCase("GET", "/admin/users/{user_id}", (sees(t),), 200, user_page(t), variant=t.label) for t in TARGETS),
+        *(PageCase(method, "/admin/users/{user_id}/{action}", (sees(t), may_manage(t)),
+                   303 if method == "POST" else 200, user_page(t, action, post=method == "POST"),
+                   variant=f"{action} {t.label}")
+          for method in ("GET", "POST") for action in ("deactivate", "reactivate") for t in TARGETS),
+        *(PageCase("GET", "/admin/users/{user_id}/stations/{station_id}/role", (sees(Target(r, HOME)), may_change(r)),
+                   200, membership_page("role", r), variant=r.value) for r in STATION_ROLES),
+        *(PageCase("POST", "/admin/users/{user_id}/stations/{station_id}/role",
+                   (sees(Target(old, HOME)), may_grant(new), may_grant(old)), 303,
+                   membership_page("role", old, new, post=True), variant=f"{old.value}_to_{new.value}")
+          for old in STATION_ROLES for new in STATION_ROLES if new is not old),
+        *(PageCase(method, "/admin/users/{user_id}/stations/{station_id}/remove", (sees(Target(r, HOME)), may_grant(r)),
+                   303 if method == "POST" else 200, membership_page("remove", r, post=method == "POST"),
+                   variant=r.value) for method in ("GET", "POST") for r in STATION_ROLES),
+        PageCase("GET", "/admin/audit", (holds(P.audit_read),), 200, visit("/admin/audit")),
+        # stations and rules last: they rename HOME and change its rules
+        PageCase("GET", "/admin/stations", (holds_some(P.stations_manage, rm),), 200, visit("/admin/stations")),
+        PageCase("GET", "/admin/stations/new", (holds(P.stations_manage),), 200, visit("/admin/stations/new")),
+        PageCase("POST", "/admin/stations/new", (holds(P.stations_manage),), 303, new_station),
+        *(PageCase("GET", "/admin/stations/{station_id}/rules", (holds(rm, code),), 200, rules_page(code),
+                   variant=f"station_id={code}") for code in (HOME, OTHER)),
+        PageCase("POST", "/admin/stations/{station_id}/rules/preview", (holds(rm, HOME),), 200, rules_preview,
+                 refusal="text"),
+        PageCase("POST", "/admin/stations/{station_id}/rules", (holds(rm, HOME),), 303, rules_page(HOME, post=True)),
+        *(PageCase(method, "/admin/stations/{station_id}", (holds(P.stations_manage, HOME),),
+                   303 if method == "POST" else 200, station_page(method == "POST")) for method in ("GET", "POST")),
+    ]
+    ids = [case.id for case in cases]
+    assert len(ids) == len(set(ids)), "case ids must be unique"
+    return cases
+
+
+PAGE_CASES = build_page_cases()
+
+
+# --- asking, and judging the answer --------------------------------------------------------------------------
+
+async def first_lines(app: Any, client: AsyncClient, url: str) -> Response:
+    """GET of a streamed page until its first chunk, then the browser goes away: the live event stream runs for
+    half an hour, and httpx's ASGI transport would wait for its end."""
+    messages: list[dict[str, Any]] = []
+    first_chunk = asyncio.Event()
+    asked = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        if not asked:
+            asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await first_chunk.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+        if message["type"] == "http.response.body":
+            first_chunk.set()
+
+    cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in client.cookies.jar)
+    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver")] + (
+        [(b"cookie", cookies.encode())] if cookies else [])
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": url, "raw_path": url.encode(), "query_string": b"", "headers": headers,
+             "server": ("testserver", 80), "client": ("203.0.113.7", 50000), "root_path": ""}
+    await asyncio.wait_for(app(scope, receive, send), 10)
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return Response(start["status"], headers=start["headers"], content=body,
+                    request=Request("GET", f"http://testserver{url}"))
+
+
+async def ask(app: Any, world: World, case: PageCase, call: PageCall, csrf: str) -> Response:
+    params = dict(call.params or {})
+    if case.scoped:
+        params["station"] = world.stations[HOME]
+    if case.stream:
+        return await first_lines(app, world.client, call.path)
+    if case.method == "GET":
+        return await world.client.get(call.path, params=params or None)
+    if call.json is not None:
+        return await world.client.post(call.path, params=params or None, json=call.json,
+                                       headers={"X-CSRF-Token": csrf})
+    return await world.client.post(call.path, params=params or None, data={"csrf_token": csrf, **(call.form or {})})
+
+
+def gist(response: Response) -> str:
+    """What a page said, in short: where it redirects, its heading and first paragraph, or its first words."""
+    if "location" in response.headers:
+        return f"→ {response.headers['location']}"
+    if match := re.search(r"<h1>(.*?)</h1>\s*(?:<p[^>]*>(.*?)</p>)?", response.text, re.S):
+        return " / ".join(part.strip() for part in match.groups() if part)
+    return response.text[:200]
+
+
+async def station_shown(world: World, html: str) -> str | None:
+    """The station a page's header shows (the switcher's chosen option, or the one station's name), as a code."""
+    if match := re.search(r'<option value="(\d+)" selected>', html):
+        return next((code for code, sid in world.stations.items() if str(sid) == match[1]), match[1])
+    if match := re.search(r'<p class="station-name">([^<]*)</p>', html):
+        names = {(await world.db_station(code)).name: code for code in world.stations}
+        return names.get(match[1], match[1])
+    return None
+
+
+async def judge(world: World, case: PageCase, denial: Denial | None, response: Response,
+                logged: list[str]) -> list[str]:
+    """How the answer disagrees with the expectation (nothing: it agrees)."""
+    status, said = response.status_code, gist(response)
+    if denial is not None and denial.status == 401:  # anonymous: to the sign-in page, and back here afterwards
+        asked = response.request.url.raw_path.decode()
+        location = urlsplit(response.headers.get("location", ""))
+        back = parse_qs(location.query).get("next")
+        if status != 303 or location.path != SIGN_IN_PAGE or back != (None if asked == "/admin" else [asked]):
+            return [f"anonymous: answered {status} {said}, expected 303 → {SIGN_IN_PAGE}?next={asked}"]
+        return []
+    problems = []
+    if denial is None:
+        if status != case.success:
+            problems.append(f"answered {status} ({said}), expected {case.success}: allowed")
+        if logged:
+            problems.append(f"allowed, but logged denials of {logged}")
+        if case.scoped and status == 200 and response.headers["content-type"].startswith("text/html"):
+            shown, expected = await station_shown(world, response.text), shown_station(world.persona)
+            if shown != expected:
+                problems.append(f"shows station {shown}, expected {expected}")
+        return problems
+    wanted = f"expected {denial.status}" + (f" (refused: {denial.logged_permission.value})"
+                                            if denial.logged_permission else " (no such record there)")
+    if status != denial.status:
+        problems.append(f"answered {status} ({said}), {wanted}")
+    elif case.refusal == "text":
+        if not response.headers["content-type"].startswith("text/plain"):
+            problems.append(f"refused as {response.headers['content-type']}, expected plain text")
+    elif f"<h1>{REFUSAL_HEADINGS[status]}</h1>" not in response.text:
+        problems.append(f"answered {status} without the refusal page: {said}")
+    expected_log = [denial.logged_permission.value] if denial.logged_permission else []
+    if logged != expected_log:
+        problems.append(f"logged denials of {logged}, expected {expected_log}")
+    return problems
+
+
+async def admin_sign_in(world: World) -> str:
+    """Signs the world's client in to the admin pages; returns the sign-in session's CSRF token."""
+    landed = await submit(world.client, read(await world.client.get(SIGN_IN_PAGE)), None, email=world.login_email,
+                          password=PASSWORD)
+    assert landed.response.status_code == 200 and "<h1>Dashboard" in landed.text, landed.text[:500]
+    return await admin_csrf(world.client)
+
+
+@pytest.mark.parametrize("persona", [pytest.param(persona, id=persona.name) for persona in PERSONAS])
+async def test_admin_page_matrix(persona: Persona, app, client, db, make_station, make_user, login,  # noqa: ANN001
+                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Every admin page as one persona, in one world (each case arranges its own records); every disagreement of
+    the persona is reported at once."""
+    world = await build_world(persona, client, db, make_station, make_user, login)
+    csrf = await admin_sign_in(world) if persona.signed_in else ""
+    failures = []
+    for case in PAGE_CASES:
+        call = await case.arrange(world)
+        denial = case.expect(persona)
+        caplog.clear()
+        response = await ask(app, world, case, call, csrf)
+        logged = [e["permission"] for e in denial_events(caplog) if e.get("user_id") == world.user_id]
+        problems = await judge(world, case, denial, response, logged)
+        if call.verify is not None:  # a denied call changes nothing; an allowed one does what it says
+            try:
+                await call.verify(response, denial is None)
+            except AssertionError as exc:
+                problems.append(str(exc).splitlines()[0])
+        failures += [f"{case.id}: {problem}" for problem in problems]
+    if failures:
+        pytest.fail(f"{persona.name}: {len(failures)} disagreement(s) in {len(PAGE_CASES)} admin page cases:\n"
+                    + "\n".join(failures), pytrace=False)
+
+
+# --- the page matrix covers the admin ------------------------------------------------------------------------
+
+def admin_routes(app) -> dict[tuple[str, str], RouteContext]:  # noqa: ANN001
+    """Every route under /admin, and every route of the admin's modules wherever it is mounted."""
+    return {
+        (method, route.path): route
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute)
+        and (route.path == "/admin" or route.path.startswith("/admin/")
+             or route.endpoint.__module__.startswith("myhibachi.web.admin"))
+        for method in route.methods
+    }
+
+
+async def test_every_admin_route_has_page_matrix_cases(app) -> None:  # noqa: ANN001
+    routes = set(admin_routes(app))
+    covered = {(case.method, case.route) for case in PAGE_CASES}
+    assert len(routes) >= 40, sorted(routes)  # the enumeration itself found the admin
+    assert sorted(routes - covered - set(NO_SIGN_IN)) == [], "admin routes without page-matrix cases"
+    assert sorted(covered - routes) == [], "page-matrix cases for routes that do not exist"
+    assert sorted(set(NO_SIGN_IN) - routes) == [], "exempted routes that do not exist"
+    assert sorted(set(NO_SIGN_IN) & covered) == [], "a route is both exempted and in the matrix"
+    actions = {case.variant for case in PAGE_CASES if case.route == "/admin/bookings/{booking_id}/{action}"}
+    assert actions == set(BOOKING_ACTIONS)
+
+
+async def test_every_admin_route_but_the_sign_in_ones_needs_a_signed_in_staff_member(app) -> None:  # noqa: ANN001
+    for key, route in admin_routes(app).items():
+        signs_in = current_staff in dependency_calls(route)
+        assert signs_in is (key not in NO_SIGN_IN), f"{key}: current_staff {'is' if signs_in else 'is not'} asked"
+
+
+def test_page_expectations_meet_both_outcomes() -> None:
+    """Every signed-in persona but the super admin is allowed some pages and refused others."""
+    for persona in PERSONAS[1:]:
+        outcomes = {case.expect(persona) is None for case in PAGE_CASES}
         assert outcomes == ({True} if persona.is_super_admin else {True, False}), persona.name
