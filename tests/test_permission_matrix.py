@@ -1570,8 +1570,12 @@ def build_page_cases() -> list[PageCase]:
                  scoped=True),
         *(PageCase("GET", "/admin/bookings/{booking_id}", (reads_bookings(HOME, own=own),), 200, booking_page(own),
                    variant="own_event" if own else "another_chefs_event") for own in (True, False)),
-        # An action reads the booking first (a booking you may not read does not exist), then needs its permission.
-        *(PageCase(method, "/admin/bookings/{booking_id}/{action}", (reads_bookings(HOME), holds(permission, HOME)),
+        # A booking action needs its permission at the booking's station, checked first, as the API's command does;
+        # a refund (the payments domain's) reads the booking first (one you may not read does not exist), then
+        # needs the permission for its payments.
+        *(PageCase(method, "/admin/bookings/{booking_id}/{action}",
+                   (reads_bookings(HOME), holds(permission, HOME)) if action == "refund"
+                   else (holds(permission, HOME),),
                    303 if method == "POST" else 200, action_page(action, method == "POST"), variant=action)
           for method in ("GET", "POST") for action, permission in BOOKING_ACTIONS.items()),
         # payments

@@ -53,6 +53,7 @@ from myhibachi.bookings.policy import (
     unassign_chef_terms,
 )
 from myhibachi.bookings.queries import (
+    authorize_action,
     bookable_station,
     capacity_view,
     find_booking_by_token,
@@ -407,6 +408,8 @@ async def _claim_days(
 
 async def _authorized(session: AsyncSession, actor: Actor, action: BookingAction, booking_id: int) -> Booking:
     """The booking, once `actor` may take `action` on it (before any lock is taken for it)."""
+    if actor.principal is not None:
+        return await authorize_action(session, actor.principal, action, booking_id)
     booking = await session.get(Booking, booking_id)
     if booking is None:
         raise NotFound("No such booking.")

@@ -200,6 +200,17 @@ def _readable(principal: Principal):  # noqa: ANN201 - a SQL condition, or None 
     return or_(Booking.station_id.in_(sorted(full)), own) if own_stations else Booking.station_id.in_(sorted(full))
 
 
+async def authorize_action(session: AsyncSession, principal: Principal, action: BookingAction,
+                           booking_id: int) -> Booking:
+    """The booking, once `principal` holds `action`'s permission at its station (no role there: 404, as if it
+    did not exist; a role without it: 403). The commands' check, for a page to make before showing the action."""
+    booking = await session.get(Booking, booking_id)
+    if booking is None:
+        raise NotFound("No such booking.")
+    principal.authorize(action.permission, booking.station_id, missing="No such booking.")
+    return booking
+
+
 def reads_whole_station(principal: Principal, station_id: int) -> bool:
     """Whether the reader sees every booking of the station, or only their own events (a chef)."""
     return principal.can(Permission.bookings_read, station_id)

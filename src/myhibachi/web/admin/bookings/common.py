@@ -61,16 +61,16 @@ class Target:
 
 
 async def load_target(visit: Visit, booking_id: str, action: BookingAction | None = None) -> Target:
-    """The booking as this reader may see it (404 outside their scope); with `action`, also their permission for
-    it at the booking's station (403, logged)."""
+    """The booking as this reader may see it (404 outside their scope); with `action`, first their permission for
+    it at the booking's station (403, logged), exactly as the command and the API check it."""
     number = record_id(booking_id)
     if number is None:
         raise NotFound("No such booking.")
     session, principal = visit.session, visit.principal
+    if action is not None:  # as the command will: the permission first, then the booking as they may read it
+        await queries.authorize_action(session, principal, action, number)
     detail = await queries.booking_detail(session, principal, number)
     booking = await queries.find_readable_booking(session, principal, number)
-    if action is not None:
-        principal.authorize(action.permission, booking.station_id, missing="No such booking.")
     station = await get_station(session, booking.station_id)
     return Target(detail, booking, station, await get_rules(session, station.id),
                   await queries.staff_actions(session, principal, booking, utcnow()))
