@@ -81,11 +81,13 @@ Anyone = Annotated[Caller, Depends(current_caller)]  # a page before signing in
 
 @dataclass(frozen=True)
 class Trouble:
-    """Why a posted form changed nothing: a sentence on top and, per field, a sentence beside it."""
+    """Why a posted form changed nothing: a sentence on top and, per field, a sentence beside it. `expired`: the
+    form itself was refused (its CSRF token), so what it carries may not be the staff member's own."""
 
     status: int
     message: str
     errors: dict[str, str] = field(default_factory=dict)
+    expired: bool = False
 
     @classmethod
     def of(cls, exc: DomainError, names: dict[str, str] | None = None) -> Trouble:
@@ -108,21 +110,21 @@ Show = Callable[[dict[str, str], Trouble | None], Awaitable[Response]]
 Act = Callable[[dict[str, str]], Awaitable[str | Response]]
 
 
-async def submit(visit: Caller, *, show: Show, act: Act, names: dict[str, str] | None = None) -> Response:
+async def submit(caller: Caller, *, show: Show, act: Act, names: dict[str, str] | None = None) -> Response:
     """A posted form: `act` runs the command on the checked form and names where to go next (or answers itself).
     A form refused before the command (CSRF) or by the domain is shown again by `show`, with what was typed and
     why, once the failed command's writes are undone; a refusal (403, 404) rises to the refusal page. `show`
     loads what it shows itself: the rollback expired what was loaded before."""
     try:
-        form = await checked_form(visit.request)
+        form = await checked_form(caller.request)
     except FormRejected as rejected:
-        return await show(rejected.form, Trouble(rejected.status, rejected.message))
+        return await show(rejected.form, Trouble(rejected.status, rejected.message, expired=True))
     try:
         outcome = await act(form)
     except DomainError as exc:
         if exc.status in REFUSALS:
             raise
-        await discard_changes(visit.session)
+        await discard_changes(caller.session)
         return await show(form, Trouble.of(exc, names))
     return RedirectResponse(outcome, status_code=303) if isinstance(outcome, str) else outcome
 
