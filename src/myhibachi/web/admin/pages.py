@@ -114,7 +114,7 @@ async def submit(caller: Caller, *, show: Show, act: Act, names: dict[str, str] 
     """A posted form: `act` runs the command on the checked form and names where to go next (or answers itself).
     A form refused before the command (CSRF) or by the domain is shown again by `show`, with what was typed and
     why, once the failed command's writes are undone; a refusal (403, 404) rises to the refusal page. `show`
-    loads what it shows itself: the rollback expired what was loaded before."""
+    loads the records it shows itself: the rollback expired those loaded before (a read model stays as it was)."""
     try:
         form = await checked_form(caller.request)
     except FormRejected as rejected:
