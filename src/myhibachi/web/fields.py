@@ -1,10 +1,11 @@
-"""How every form (customer and staff) reads what people type: money, whole numbers, record ids and dates, and
-how it writes money back into a field. One reading for each, so "$1,250.50" means the same on every page."""
+"""How every form (customer and staff) reads what people type: money, whole numbers, record ids, dates and times
+of day, and how it writes money back into a field. One reading for each, so "$1,250.50" means the same on every
+page."""
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, time
 from decimal import Decimal, InvalidOperation
 
 from myhibachi.core.dates import parse_day
@@ -12,6 +13,7 @@ from myhibachi.core.db import MAX_ID
 from myhibachi.core.errors import ValidationFailed
 
 WHOLE = re.compile(r"[0-9]{1,9}")
+CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})")
 
 
 def cents_of(text: str, example: str = "61.50") -> int:
@@ -63,3 +65,11 @@ def record_id(text: str | None) -> int | None:
 def day_of(text: str | None) -> date | None:
     """A YYYY-MM-DD within the accepted years; None otherwise (a typed URL never fails)."""
     return parse_day((text or "")[:10])
+
+
+def time_of(text: str | None) -> time | None:
+    """A time of day on the 24-hour clock ("18:00", "9:30"); None for anything else."""
+    match = CLOCK.fullmatch((text or "").strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        return None
+    return time(int(match[1]), int(match[2]))

@@ -18,12 +18,11 @@ from myhibachi.audit.queries import AuditFilter, list_audit_entries
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
 from myhibachi.auth.queries import user_id_by_email, user_names
-from myhibachi.core.dates import parse_day
-from myhibachi.core.web import DbSession, RuntimeDep
 from myhibachi.stations.models import Station
-from myhibachi.web.admin.render import admin_page, refusal_page, staff_stations
-from myhibachi.web.admin.session import Staff
+from myhibachi.web.admin.pages import AdminVisit
+from myhibachi.web.admin.render import staff_stations
 from myhibachi.web.admin.stations import RULE_FIELDS, shown_value
+from myhibachi.web.fields import day_of, record_id
 
 router = APIRouter(include_in_schema=False)
 P = Permission
@@ -64,14 +63,13 @@ def _word(raw: str | None, longest: int) -> str:
 def read_listing(request: Request, readable: list[Station]) -> Listing:
     q = request.query_params
     station = q.get("station_id", "")
-    start, end = parse_day(q.get("from")), parse_day(q.get("to"))
+    start, end = day_of(q.get("from")), day_of(q.get("to"))
     if start and end and end < start:
         start, end = end, start
-    cursor = q.get("cursor", "")
     return Listing(station_id=next((s.id for s in readable if str(s.id) == station), None),
                    actor=_word(q.get("actor"), 254), action=_word(q.get("action"), 80),
                    target_type=_word(q.get("target_type"), 50), date_from=start, date_to=end,
-                   cursor=int(cursor) if cursor.isdigit() and len(cursor) <= 18 else None)
+                   cursor=record_id(q.get("cursor")))
 
 
 def _zone(listing: Listing, readable: list[Station]) -> ZoneInfo:
@@ -165,12 +163,12 @@ async def _entries(session: Any, principal: Principal, listing: Listing,
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
-async def audit_log(request: Request, principal: Staff, session: DbSession, runtime: RuntimeDep) -> Response:
+async def audit_log(visit: AdminVisit) -> Response:
+    principal, session = visit.principal, visit.session
     if not principal.has_anywhere(P.audit_read):
-        denied = principal.deny(P.audit_read, None, "Your role does not allow reading the audit log.")
-        return await refusal_page(request, runtime, session, principal, denied)
+        raise principal.deny(P.audit_read, None, "Your role does not allow reading the audit log.")
     readable = [s for s in await staff_stations(session, principal) if principal.can(P.audit_read, s.id)]
-    listing = read_listing(request, readable)
+    listing = read_listing(visit.request, readable)
     zone = _zone(listing, readable)
     entries, next_id, nobody = await _entries(session, principal, listing, zone)
     zones = {s.id: ZoneInfo(s.timezone) for s in readable}
@@ -179,12 +177,10 @@ async def audit_log(request: Request, principal: Staff, session: DbSession, runt
         return entry.occurred_at.astimezone(zones.get(entry.station_id or 0, zone)).strftime("%b %-d, %Y, %-I:%M %p %Z")
 
     params = listing.params()
-    return await admin_page(
-        request, runtime, session, principal, "audit/list.html", title="Audit log", readable=readable,
-        listing=listing, entries=entries, nobody=nobody, when=when, changes=changes, zone=str(zone),
-        station_names={s.id: s.name for s in readable},
+    return await visit.page(
+        "audit/list.html", title="Audit log", readable=readable, listing=listing, entries=entries, nobody=nobody,
+        when=when, changes=changes, zone=str(zone), station_names={s.id: s.name for s in readable},
         actors=await user_names(session, {e.actor_user_id for e in entries if e.actor_user_id}),
         record_href=lambda entry: record_href(principal, entry),
         next_href=f"/admin/audit?{urlencode({**params, 'cursor': next_id})}" if next_id else None,
         first_href=f"/admin/audit?{urlencode(params)}" if listing.cursor else None)
-

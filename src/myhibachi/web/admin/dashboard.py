@@ -22,14 +22,14 @@ from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
 from myhibachi.bookings.queries import BookingFilter, list_bookings, read_bookings_for
 from myhibachi.core.changes import Changes
-from myhibachi.core.dates import parse_day
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError
-from myhibachi.core.web import DbSession, RuntimeDep
+from myhibachi.core.web import RuntimeDep
 from myhibachi.stations.models import Station
 from myhibachi.web.admin.charts import bar_chart
-from myhibachi.web.admin.render import admin_page, staff_stations
-from myhibachi.web.admin.session import CSRF_HEADER, Staff, chosen_station, csrf_ok
+from myhibachi.web.admin.pages import AdminVisit
+from myhibachi.web.admin.session import CSRF_HEADER, Staff, csrf_ok
+from myhibachi.web.fields import day_of
 
 router = APIRouter(include_in_schema=False)
 log = structlog.get_logger(__name__)
@@ -40,7 +40,7 @@ HEARTBEAT_SECONDS, STREAM_SECONDS = 20.0, 30 * 60  # EventSource reconnects by i
 def _range(request: Request, today: date) -> tuple[date, date, Granularity]:
     """The dates asked for (the last 30 days by default), sane whatever was typed."""
     def day(name: str, default: date) -> date:
-        return parse_day(request.query_params.get(name)) or default
+        return day_of(request.query_params.get(name)) or default
 
     start, end = day("start", today - timedelta(days=29)), day("end", today)
     if end < start:
@@ -77,19 +77,19 @@ async def _upcoming(session: Any, principal: Principal, station: Station, today:
 
 
 @router.get("/admin", response_class=HTMLResponse)
-async def dashboard(request: Request, principal: Staff, session: DbSession, runtime: RuntimeDep) -> Response:
-    station = chosen_station(request, principal, await staff_stations(session, principal))
+async def dashboard(visit: AdminVisit) -> Response:
+    station, principal, session = await visit.chosen(), visit.principal, visit.session
     context: dict[str, Any] = {"station": station, "figures": {}, "upcoming": []}
     if station is not None:
         today = utcnow().astimezone(ZoneInfo(station.timezone)).date()
-        start, end, granularity = _range(request, today)
+        start, end, granularity = _range(visit.request, today)
         try:
-            context["figures"] = await _figures(session, runtime, principal, station, start, end, granularity)
+            context["figures"] = await _figures(session, visit.runtime, principal, station, start, end, granularity)
         except DomainError as exc:  # e.g. too many periods for the granularity: say so, show the rest
             context["range_error"] = exc.detail
         context.update(upcoming=await _upcoming(session, principal, station, today), today=today, start=start,
                        end=end, granularity=granularity.value, flag_until=today + timedelta(days=UNSTAFFED_DAYS))
-    return await admin_page(request, runtime, session, principal, "dashboard.html", title="Dashboard", **context)
+    return await visit.page("dashboard.html", title="Dashboard", **context)
 
 
 def _visible(principal: Principal, tags: frozenset[str]) -> list[str]:

@@ -6,19 +6,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from myhibachi.auth.permissions import Permission
-from myhibachi.auth.principal import Principal
-from myhibachi.core.errors import Conflict, DomainError, FieldError, NotFound, PermissionDenied, ValidationFailed
+from myhibachi.core.errors import FieldError, ValidationFailed
 from myhibachi.core.money import format_money
 from myhibachi.core.templating import render
-from myhibachi.core.web import DbSession, PathId, RuntimeDep, discard_changes
+from myhibachi.core.web import PathId
 from myhibachi.pricing import commands as pricing_commands
 from myhibachi.pricing.queries import get_rules, price_party
 from myhibachi.pricing.quote import PartyOrder, Quote
@@ -27,9 +26,10 @@ from myhibachi.stations import commands
 from myhibachi.stations.models import Station
 from myhibachi.stations.queries import get_station
 from myhibachi.stations.schemas import StationCreate, StationUpdate
-from myhibachi.web.admin.render import admin_page, finish, refusal_page, staff_stations
-from myhibachi.web.admin.session import Staff, checked_form
-from myhibachi.web.forms import FormRejected, plain
+from myhibachi.web.admin.pages import AdminVisit, Trouble, Visit, form_state, submit
+from myhibachi.web.admin.render import staff_stations
+from myhibachi.web.fields import cents_of, dollars, record_id, time_of, whole_number
+from myhibachi.web.forms import plain
 
 router = APIRouter(include_in_schema=False)
 P = Permission
@@ -40,35 +40,22 @@ STATION_FIELDS = ("code", "name", "timezone", "line1", "city", "state", "zip_cod
 PREVIEW_PARTY = {"preview_zip": "", "preview_adults": "10", "preview_children": "0"}
 
 
-def _done(request: Request) -> str | None:
-    return DONE.get(request.query_params.get("done", ""))
-
-
-def _errors(exc: DomainError) -> dict[str, str]:
-    return {e.field.removeprefix("body."): e.message for e in exc.errors or []}
-
-
 def _invalid(errors: dict[str, str], detail: str = "Please check the highlighted fields; nothing was saved.") \
         -> ValidationFailed:
     return ValidationFailed(detail, errors=[FieldError(field=name, message=message, type="value_error")
                                             for name, message in errors.items()])
 
 
-async def _refused(request: Request, runtime: Any, session: Any, principal: Principal, exc: DomainError) -> Response:
-    await discard_changes(session)
-    return await refusal_page(request, runtime, session, principal, exc)
-
-
 # --- the list -------------------------------------------------------------------------------------------------------
 
 
 @router.get("/admin/stations", response_class=HTMLResponse)
-async def stations_list(request: Request, principal: Staff, session: DbSession, runtime: RuntimeDep) -> Response:
+async def stations_list(visit: AdminVisit) -> Response:
+    principal = visit.principal
     if not (principal.has_anywhere(P.stations_manage) or principal.has_anywhere(P.rules_manage)):
-        denied = principal.deny(P.rules_manage, None, "Your role does not manage stations or their rules.")
-        return await refusal_page(request, runtime, session, principal, denied)
-    return await admin_page(request, runtime, session, principal, "stations/list.html", title="Stations and rules",
-                            listed=await staff_stations(session, principal), done=_done(request))
+        raise principal.deny(P.rules_manage, None, "Your role does not manage stations or their rules.")
+    return await visit.page("stations/list.html", title="Stations and rules",
+                            listed=await staff_stations(visit.session, principal), done=visit.notice(DONE))
 
 
 # --- creating and editing a station (super admin) ---------------------------------------------------------------
@@ -83,8 +70,10 @@ def station_values(station: Station | None) -> dict[str, Any]:
             "is_active": station.is_active}
 
 
-def _posted_station(form: dict[str, str]) -> dict[str, Any]:
-    return {name: form.get(name, "") for name in STATION_FIELDS} | {"is_active": bool(form.get("is_active"))}
+def _posted_station(form: dict[str, str], station: Station | None) -> dict[str, Any]:
+    """What was sent, to show the form again as it was filled in (a station's code never changes)."""
+    values = {name: form.get(name, "") for name in STATION_FIELDS} | {"is_active": bool(form.get("is_active"))}
+    return values | ({"code": station.code} if station else {})
 
 
 def _coordinate(raw: str, errors: dict[str, str], name: str) -> float | None:
@@ -127,90 +116,57 @@ def station_input(form: dict[str, str], *, new: bool) -> StationCreate | Station
     raise _invalid(errors)
 
 
-async def _station_form(request: Request, runtime: Any, session: Any, principal: Principal, station: Station | None,
-                        *, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-                        alert: str | None = None, status: int = 200) -> Response:
-    title = f"Edit {station.name}" if station else "New station"
-    return await admin_page(request, runtime, session, principal, "stations/form.html", title=title,
-                            edited=station, values=values or station_values(station), errors=errors or {},
-                            alert=alert, status=status, done=_done(request),
+async def _station_form(visit: Visit, station_id: int | None, form: dict[str, str] | None = None,
+                        trouble: Trouble | None = None) -> Response:
+    """A station's form (a new one for no `station_id`): as saved, or as posted with what was wrong."""
+    if station_id is None:
+        visit.principal.authorize(P.stations_manage)
+    station = None if station_id is None else await _managed_station(visit, station_id)
+    return await visit.page("stations/form.html", title=f"Edit {station.name}" if station else "New station",
+                            edited=station, **form_state(trouble), done=visit.notice(DONE),
+                            values=station_values(station) if form is None else _posted_station(form, station),
                             **({"station": station} if station else {}))
 
 
 @router.get("/admin/stations/new", response_class=HTMLResponse)
-async def new_station_form(request: Request, principal: Staff, session: DbSession, runtime: RuntimeDep) -> Response:
-    try:
-        principal.authorize(P.stations_manage)
-    except PermissionDenied as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
-    return await _station_form(request, runtime, session, principal, None)
+async def new_station_form(visit: AdminVisit) -> Response:
+    return await _station_form(visit, None)
 
 
 @router.post("/admin/stations/new", response_class=HTMLResponse)
-async def create_station(request: Request, principal: Staff, session: DbSession, runtime: RuntimeDep) -> Response:
-    try:
-        form = await checked_form(request)
-    except FormRejected as rejected:
-        return await _station_form(request, runtime, session, principal, None, alert=rejected.message,
-                                   values=_posted_station(rejected.form), status=rejected.status)
-    try:
-        principal.authorize(P.stations_manage)
+async def create_station(visit: AdminVisit) -> Response:
+    async def act(form: dict[str, str]) -> str:
+        visit.principal.authorize(P.stations_manage)
         data = station_input(form, new=True)
         assert isinstance(data, StationCreate)
-        created = await commands.create_station(session, principal, data)
-    except (PermissionDenied, NotFound) as exc:
-        return await _refused(request, runtime, session, principal, exc)
-    except DomainError as exc:
-        await discard_changes(session)
-        errors = {"code": exc.detail} if isinstance(exc, Conflict) else _errors(exc)
-        return await _station_form(request, runtime, session, principal, None, values=_posted_station(form),
-                                   errors=errors, alert=exc.detail, status=exc.status)
-    return RedirectResponse(f"/admin/stations/{created.id}?done=created", status_code=303)
+        created = await commands.create_station(visit.session, visit.principal, data)
+        return f"/admin/stations/{created.id}?done=created"
+
+    return await submit(visit, act=act, show=lambda form, trouble: _station_form(visit, None, form, trouble),
+                        names={"": "code"})  # the one error naming no field: the code is taken
 
 
-async def _managed_station(principal: Principal, session: Any, station_id: int) -> Station:
-    principal.authorize(P.stations_manage, station_id)
-    return await get_station(session, station_id)
+async def _managed_station(visit: Visit, station_id: int) -> Station:
+    visit.principal.authorize(P.stations_manage, station_id)
+    return await get_station(visit.session, station_id)
 
 
 @router.get("/admin/stations/{station_id}", response_class=HTMLResponse)
-async def edit_station_form(station_id: PathId, request: Request, principal: Staff, session: DbSession,
-                            runtime: RuntimeDep) -> Response:
-    if switched := _switched(request, station_id, "/admin/stations/{}"):
-        return switched
-    try:
-        station = await _managed_station(principal, session, station_id)
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
-    return await _station_form(request, runtime, session, principal, station)
+async def edit_station_form(station_id: PathId, visit: AdminVisit) -> Response:
+    return _switched(visit, station_id, "/admin/stations/{}") or await _station_form(visit, station_id)
 
 
 @router.post("/admin/stations/{station_id}", response_class=HTMLResponse)
-async def edit_station(station_id: PathId, request: Request, principal: Staff, session: DbSession,
-                       runtime: RuntimeDep) -> Response:
-    try:
-        station = await _managed_station(principal, session, station_id)
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
-    try:
-        form = await checked_form(request)
-    except FormRejected as rejected:
-        return await _station_form(request, runtime, session, principal, station, alert=rejected.message,
-                                   status=rejected.status)
-    try:
+async def edit_station(station_id: PathId, visit: AdminVisit) -> Response:
+    await _managed_station(visit, station_id)
+
+    async def act(form: dict[str, str]) -> str:
         data = station_input(form, new=False)
         assert isinstance(data, StationUpdate)
-        await commands.update_station(session, principal, station_id, data)
-    except (PermissionDenied, NotFound) as exc:
-        return await _refused(request, runtime, session, principal, exc)
-    except DomainError as exc:
-        await discard_changes(session)
-        station = await get_station(session, station_id)
-        await session.refresh(station)  # as saved: the rollback expired what the failed command had set
-        values = _posted_station(form) | {"code": station.code}
-        return await _station_form(request, runtime, session, principal, station, values=values,
-                                   errors=_errors(exc), alert=exc.detail, status=exc.status)
-    return RedirectResponse(f"/admin/stations/{station_id}?done=saved", status_code=303)
+        await commands.update_station(visit.session, visit.principal, station_id, data)
+        return f"/admin/stations/{station_id}?done=saved"
+
+    return await submit(visit, act=act, show=lambda form, trouble: _station_form(visit, station_id, form, trouble))
 
 
 # --- the business rules as a form: prices typed in dollars, stored in cents ---------------------------------------
@@ -292,10 +248,6 @@ class Unreadable(ValueError):
     """Typed text that cannot be read as its kind of value; the message says how to write it."""
 
 
-def dollars(cents: int) -> str:
-    return f"{Decimal(cents) / 100:.2f}"
-
-
 def shown_value(kind: str, value: Any) -> str:
     """A rule's value as the form shows it."""
     if kind == "money":
@@ -314,20 +266,11 @@ def rules_values(rules: BusinessRules) -> dict[str, str]:
 
 
 def to_cents(text: str) -> int:
-    """Dollars as typed ("61.50", "$1,200") in integer cents; a fraction of a cent is refused, never rounded."""
-    cleaned = text.replace("$", "").replace(",", "").strip()
-    if not cleaned:
-        raise Unreadable("Please fill this in.")
+    """Dollars as typed, in integer cents (web/fields.py reads them); Unreadable says how to write them."""
     try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        raise Unreadable("Enter an amount in dollars, like 61.50.") from None
-    if not amount.is_finite() or abs(amount) >= 10**9:
-        raise Unreadable("Enter an amount in dollars, like 61.50.")
-    cents = amount * 100
-    if cents != cents.to_integral_value():
-        raise Unreadable("Use whole cents: at most 2 digits after the point.")
-    return int(cents)
+        return cents_of(text)
+    except ValueError as problem:
+        raise Unreadable(str(problem)) from None
 
 
 def _parts(text: str) -> list[str]:
@@ -335,10 +278,10 @@ def _parts(text: str) -> list[str]:
 
 
 def _time(part: str) -> time:
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", part)
-    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+    moment = time_of(part)
+    if moment is None:
         raise Unreadable(f"“{part[:20]}” is not a time: write 24-hour times separated by commas, like 12:00, 18:00.")
-    return time(int(match[1]), int(match[2]))
+    return moment
 
 
 def _prices(text: str) -> dict[str, int]:
@@ -469,10 +412,10 @@ class Preview:
 
 
 def _count(raw: str, label: str, problems: list[str]) -> int:
-    if re.fullmatch(r"\d{1,4}", raw):
-        return int(raw)
-    problems.append(f"{label}: please enter a whole number.")
-    return 0
+    number = whole_number(raw)
+    if number is None:
+        problems.append(f"{label}: please enter a whole number.")
+    return number or 0
 
 
 def preview(station: Station, saved: BusinessRules, form: dict[str, str]) -> Preview:
@@ -503,86 +446,65 @@ def preview(station: Station, saved: BusinessRules, form: dict[str, str]) -> Pre
 # --- the rules editor ------------------------------------------------------------------------------------------------
 
 
-async def _rules_station(principal: Principal, session: Any, station_id: int) -> tuple[Station, BusinessRules]:
-    principal.authorize(P.rules_manage, station_id)
-    station = await get_station(session, station_id)
-    return station, await get_rules(session, station_id)
+async def _rules_station(visit: Visit, station_id: int) -> tuple[Station, BusinessRules]:
+    visit.principal.authorize(P.rules_manage, station_id)
+    station = await get_station(visit.session, station_id)
+    return station, await get_rules(visit.session, station_id)
 
 
-async def _rules_page(request: Request, runtime: Any, session: Any, principal: Principal, station: Station,
-                      saved: BusinessRules, *, form: dict[str, str] | None = None,
-                      errors: dict[str, str] | None = None, alert: str | None = None, status: int = 200) -> Response:
+async def _rules_page(visit: Visit, station_id: int, form: dict[str, str] | None = None,
+                      trouble: Trouble | None = None) -> Response:
+    """The rules as saved with what was typed over them (and what was wrong with it), and the preview of those."""
+    station, saved = await _rules_station(visit, station_id)
     values = rules_values(saved) | (form or {})
-    return await admin_page(request, runtime, session, principal, "stations/rules.html",
-                            title=f"Business rules — {station.name}", station=station, groups=RULE_GROUPS,
-                            values=values, errors=errors or {}, alert=alert, status=status, done=_done(request),
+    return await visit.page("stations/rules.html", title=f"Business rules — {station.name}", station=station,
+                            groups=RULE_GROUPS, values=values, **form_state(trouble), done=visit.notice(DONE),
                             preview=preview(station, saved, values), currency=saved.currency)
 
 
-def _switched(request: Request, station_id: int, path: str) -> Response | None:
+def _switched(visit: Visit, station_id: int, path: str) -> Response | None:
     """The header's station switcher, used on a station's own page: the same page of the station chosen."""
-    wanted = request.query_params.get("station", "")
-    if wanted.isdigit() and len(wanted) <= 18 and int(wanted) != station_id:
-        return RedirectResponse(path.format(int(wanted)), status_code=303)
+    wanted = record_id(visit.request.query_params.get("station"))
+    if wanted is not None and wanted != station_id:
+        return RedirectResponse(path.format(wanted), status_code=303)
     return None
 
 
 @router.get("/admin/stations/{station_id}/rules", response_class=HTMLResponse)
-async def rules_editor(station_id: PathId, request: Request, principal: Staff, session: DbSession,
-                       runtime: RuntimeDep) -> Response:
-    if switched := _switched(request, station_id, "/admin/stations/{}/rules"):
-        return switched
-    try:
-        station, saved = await _rules_station(principal, session, station_id)
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
-    return await _rules_page(request, runtime, session, principal, station, saved)
+async def rules_editor(station_id: PathId, visit: AdminVisit) -> Response:
+    return _switched(visit, station_id, "/admin/stations/{}/rules") or await _rules_page(visit, station_id)
 
 
 @router.post("/admin/stations/{station_id}/rules", response_class=HTMLResponse)
-async def save_rules(station_id: PathId, request: Request, principal: Staff, session: DbSession,
-                     runtime: RuntimeDep) -> Response:
+async def save_rules(station_id: PathId, visit: AdminVisit) -> Response:
     """`go=confirm` saves (with the same command as the API's PUT); anything else only previews (without JS)."""
-    try:
-        station, saved = await _rules_station(principal, session, station_id)
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
-    try:
-        form = await checked_form(request)
-    except FormRejected as rejected:
-        return await _rules_page(request, runtime, session, principal, station, saved, form=rejected.form,
-                                 alert=rejected.message, status=rejected.status)
-    try:
+    _, saved = await _rules_station(visit, station_id)
+
+    async def act(form: dict[str, str]) -> str | Response:
         typed = typed_rules(form, saved)
         if form.get("go") != "confirm":
-            return await _rules_page(request, runtime, session, principal, station, saved, form=form)
+            return await _rules_page(visit, station_id, form)
         if typed == saved:
-            return RedirectResponse(f"/admin/stations/{station_id}/rules?done=unchanged", status_code=303)
-        await pricing_commands.update_rules(session, principal, station_id, typed)
-    except (PermissionDenied, NotFound) as exc:
-        return await _refused(request, runtime, session, principal, exc)
-    except DomainError as exc:
-        await discard_changes(session)
-        station, saved = await _rules_station(principal, session, station_id)
-        return await _rules_page(request, runtime, session, principal, station, saved, form=form,
-                                 errors=_errors(exc), alert=exc.detail, status=exc.status)
-    return RedirectResponse(f"/admin/stations/{station_id}/rules?done=rules_saved", status_code=303)
+            return f"/admin/stations/{station_id}/rules?done=unchanged"
+        await pricing_commands.update_rules(visit.session, visit.principal, station_id, typed)
+        return f"/admin/stations/{station_id}/rules?done=rules_saved"
+
+    return await submit(visit, act=act, show=lambda form, trouble: _rules_page(visit, station_id, form, trouble))
 
 
 @router.post("/admin/stations/{station_id}/rules/preview", response_class=HTMLResponse)
-async def preview_rules(station_id: PathId, request: Request, principal: Staff, session: DbSession,
-                        runtime: RuntimeDep) -> Response:
+async def preview_rules(station_id: PathId, visit: AdminVisit) -> Response:
     """The editor's live preview (htmx): a quote priced by the rules as typed, and what saving would change.
     Saves nothing; a typing mistake is an answer here (200), shown in place of the quote."""
-    try:
-        station, saved = await _rules_station(principal, session, station_id)
-        form = await checked_form(request)
-    except (PermissionDenied, NotFound) as exc:
-        return Response(exc.detail, status_code=exc.status, media_type="text/plain")
-    except FormRejected as rejected:
-        return Response(rejected.message, status_code=rejected.status, media_type="text/plain")
-    html = render("admin/stations/_preview.html", preview=preview(station, saved, form), money=format_money,
-                  station=station)
-    response = HTMLResponse(html)
-    finish(request, response, runtime)
-    return response
+    station, saved = await _rules_station(visit, station_id)
+
+    async def act(form: dict[str, str]) -> Response:
+        html = render("admin/stations/_preview.html", preview=preview(station, saved, form), money=format_money,
+                      station=station)
+        return visit.send(HTMLResponse(html))
+
+    async def refused(_: dict[str, str], trouble: Trouble | None) -> Response:  # a sentence, not a page in a fragment
+        assert trouble is not None  # submit shows a form again only with its trouble
+        return Response(trouble.message, status_code=trouble.status, media_type="text/plain")
+
+    return await submit(visit, act=act, show=refused)

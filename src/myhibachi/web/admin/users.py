@@ -7,26 +7,26 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
 from myhibachi.auth import commands, queries
 from myhibachi.auth.permissions import GRANTABLE_ROLES, STATION_ROLES, Permission, Role, permissions_of
 from myhibachi.auth.principal import Principal
 from myhibachi.auth.schemas import Reason, UserCreate, UserRead
-from myhibachi.core.errors import DomainError, FieldError, NotFound, PermissionDenied, ValidationFailed
-from myhibachi.core.web import DbSession, PathId, RuntimeDep, discard_changes
+from myhibachi.core.errors import FieldError, NotFound, ValidationFailed
+from myhibachi.core.web import PathId
 from myhibachi.stations.models import Station
-from myhibachi.web.admin.render import admin_page, refusal_page, staff_stations
-from myhibachi.web.admin.session import Staff, checked_form, chosen_station
-from myhibachi.web.forms import FormRejected, field_errors
+from myhibachi.web.admin.pages import AdminVisit, Trouble, Visit, form_state, submit
+from myhibachi.web.admin.render import staff_stations
+from myhibachi.web.fields import record_id
+from myhibachi.web.forms import field_errors
 
 router = APIRouter(include_in_schema=False)
 P = Permission
 PAGE_SIZE = 50
 REASON = TypeAdapter(Reason)
-NO_STATION = NotFound("You are not assigned to a station yet. Ask an admin to add you to one.")
 DONE = {"invited": "Invite sent: they choose a password from the link in the email.",
         "role": "Role changed: it applies on their next page or request.",
         "removed": "Removed from the station: their access there ended at once.",
@@ -83,52 +83,42 @@ def _reason(form: dict[str, str]) -> str:
         raise _invalid({"reason": "Please say why, in a few words (3 to 500 characters)."}) from None
 
 
-async def _page(request: Request, runtime: Any, session: Any, principal: Principal, template: str, *, title: str,
-                **context: Any) -> HTMLResponse:
-    stations = await staff_stations(session, principal)
-    return await admin_page(request, runtime, session, principal, f"users/{template}", title=title,
-                            station_names={s.id: s.name for s in stations}, role_name=role_name,
-                            done=DONE.get(request.query_params.get("done", "")), **context)
+def _role(form: dict[str, str]) -> Role:
+    try:
+        return Role(form.get("role", ""))
+    except ValueError:
+        raise _invalid({"role": "Please choose one of the roles offered."}) from None
 
 
-async def _failed(request: Request, runtime: Any, session: Any, principal: Principal,
-                  exc: DomainError) -> Response | None:
-    """Undo what the command wrote; a refusal is answered as a page, anything else goes back to the form."""
-    await discard_changes(session)
-    if isinstance(exc, PermissionDenied | NotFound):
-        return await refusal_page(request, runtime, session, principal, exc)
-    return None
+async def _page(visit: Visit, template: str, *, title: str, **context: Any) -> HTMLResponse:
+    stations = await staff_stations(visit.session, visit.principal)
+    return await visit.page(f"users/{template}", title=title, station_names={s.id: s.name for s in stations},
+                            role_name=role_name, done=visit.notice(DONE), **context)
+
+
+async def _managed_station(visit: Visit) -> Station:
+    """The chosen station, where this staff member manages users (else the refusal page)."""
+    station = await visit.station()
+    visit.principal.authorize(P.users_manage, station.id)
+    return station
 
 
 # --- the list ----------------------------------------------------------------------------------------------------
 
 
-async def _listed_station(request: Request, session: Any, principal: Principal) -> Station | None:
-    return chosen_station(request, principal, await staff_stations(session, principal))
-
-
 @router.get("/admin/users", response_class=HTMLResponse)
-async def users_list(request: Request, principal: Staff, session: DbSession, runtime: RuntimeDep) -> Response:
-    station = await _listed_station(request, session, principal)
-    everyone = principal.is_super_admin and request.query_params.get("scope") == "all"
-    query = request.query_params.get("q", "").strip()[:100]
-    cursor = request.query_params.get("cursor", "")
-    after_id = int(cursor) if cursor.isdigit() and len(cursor) <= 18 else None
-    try:
-        if station is None and not everyone:
-            raise NO_STATION
-        if not everyone:
-            assert station is not None
-            principal.authorize(P.users_manage, station.id)
-        users, next_id = await queries.list_users(session, principal, station_id=None if everyone else station.id,
-                                                  query=query or None, after_id=after_id, limit=PAGE_SIZE)
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
+async def users_list(visit: AdminVisit) -> Response:
+    principal, asked = visit.principal, visit.request.query_params
+    everyone = principal.is_super_admin and asked.get("scope") == "all"
+    station = await visit.chosen() if everyone else await _managed_station(visit)
+    listed = None if everyone or station is None else station.id
+    query, after_id = asked.get("q", "").strip()[:100], record_id(asked.get("cursor"))
+    users, next_id = await queries.list_users(visit.session, principal, station_id=listed, query=query or None,
+                                              after_id=after_id, limit=PAGE_SIZE)
     params = {"station": str(station.id) if station else "", "scope": "all" if everyone else "", "q": query}
     params = {key: value for key, value in params.items() if value}
-    return await _page(request, runtime, session, principal, "list.html", title="Users", station=station,
-                       users=users, everyone=everyone, query=query,
-                       can_invite=station is not None and bool(offered_roles(principal, station.id)),
+    return await _page(visit, "list.html", title="Users", station=station, users=users, everyone=everyone,
+                       query=query, can_invite=station is not None and bool(offered_roles(principal, station.id)),
                        next_href=f"/admin/users?{urlencode({**params, 'cursor': next_id})}" if next_id else None,
                        first_href=f"/admin/users?{urlencode(params)}" if after_id else None)
 
@@ -136,26 +126,18 @@ async def users_list(request: Request, principal: Staff, session: DbSession, run
 # --- inviting ----------------------------------------------------------------------------------------------------
 
 
-async def _invite_page(request: Request, runtime: Any, session: Any, principal: Principal, *,
-                       values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                       alert: str | None = None, status: int = 200) -> Response:
-    station = await _listed_station(request, session, principal)
-    try:
-        if station is None:
-            raise NO_STATION
-        principal.authorize(P.users_manage, station.id)
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
-    roles = offered_roles(principal, station.id)
-    return await _page(request, runtime, session, principal, "invite.html", title="Invite a user", station=station,
+async def _invite_page(visit: Visit, form: dict[str, str] | None = None, trouble: Trouble | None = None) -> Response:
+    station = await _managed_station(visit)
+    roles = offered_roles(visit.principal, station.id)
+    return await _page(visit, "invite.html", title="Invite a user", station=station,
                        roles=[(role, abilities(role)) for role in roles],
-                       values=values or {"role": roles[-1].value if roles else ""}, errors=errors or {},
-                       alert=alert, status=status, invite_days=runtime.settings.invite_days)
+                       values=form or {"role": roles[-1].value if roles else ""}, **form_state(trouble),
+                       invite_days=visit.runtime.settings.invite_days)
 
 
 @router.get("/admin/users/new", response_class=HTMLResponse)
-async def invite_form(request: Request, principal: Staff, session: DbSession, runtime: RuntimeDep) -> Response:
-    return await _invite_page(request, runtime, session, principal)
+async def invite_form(visit: AdminVisit) -> Response:
+    return await _invite_page(visit)
 
 
 def invite_input(form: dict[str, str], station_id: int) -> UserCreate:
@@ -172,47 +154,34 @@ def invite_input(form: dict[str, str], station_id: int) -> UserCreate:
 
 
 @router.post("/admin/users/new", response_class=HTMLResponse)
-async def invite(request: Request, principal: Staff, session: DbSession, runtime: RuntimeDep) -> Response:
-    station = await _listed_station(request, session, principal)
-    try:
-        form = await checked_form(request)
-    except FormRejected as rejected:
-        return await _invite_page(request, runtime, session, principal, values=rejected.form, alert=rejected.message,
-                                  status=rejected.status)
-    try:
-        if station is None:
-            raise NO_STATION
-        user = await commands.create_user(session, runtime.settings, principal, invite_input(form, station.id))
-    except DomainError as exc:
-        refusal = await _failed(request, runtime, session, principal, exc)
-        errors = field_errors(exc) if isinstance(exc, ValidationFailed) and exc.errors else {}
-        if exc.status == 409:
-            errors["email"] = exc.detail
-        return refusal or await _invite_page(request, runtime, session, principal, values=form, errors=errors,
-                                             alert=exc.detail, status=exc.status)
-    return RedirectResponse(f"/admin/users/{user.id}?station={station.id}&done=invited", status_code=303)
+async def invite(visit: AdminVisit) -> Response:
+    async def act(form: dict[str, str]) -> str:
+        station = await visit.station()
+        user = await commands.create_user(visit.session, visit.runtime.settings, visit.principal,
+                                          invite_input(form, station.id))
+        return f"/admin/users/{user.id}?station={station.id}&done=invited"
+
+    return await submit(visit, act=act, show=lambda form, trouble: _invite_page(visit, form, trouble),
+                        names={"": "email"})  # the one error naming no field: the email is taken
 
 
 # --- one user ------------------------------------------------------------------------------------------------------
 
 
 @router.get("/admin/users/{user_id}", response_class=HTMLResponse)
-async def user_detail(user_id: PathId, request: Request, principal: Staff, session: DbSession,
-                      runtime: RuntimeDep) -> Response:
-    try:
-        user = await queries.get_user(session, principal, user_id)
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
+async def user_detail(user_id: PathId, visit: AdminVisit) -> Response:
+    principal = visit.principal
+    user = await queries.get_user(visit.session, principal, user_id)
     changeable = {m.station_id for m in user.memberships
                   if user.id != principal.user_id and m.role in principal.grantable_roles(m.station_id)}
-    return await _page(request, runtime, session, principal, "detail.html", title=user.name, user=user,
-                       changeable=changeable, may_manage=may_manage_account(principal, user),
+    return await _page(visit, "detail.html", title=user.name, user=user, changeable=changeable,
+                       may_manage=may_manage_account(principal, user),
                        offered={sid: offered_roles(principal, sid) for sid in changeable})
 
 
-async def _member(session: Any, principal: Principal, user_id: int, station_id: int) -> tuple[UserRead, Role]:
+async def _member(visit: Visit, user_id: int, station_id: int) -> tuple[UserRead, Role]:
     """The user and their role at the station (404 when either is outside what the viewer manages)."""
-    user = await queries.get_user(session, principal, user_id)
+    user = await queries.get_user(visit.session, visit.principal, user_id)
     role = next((m.role for m in user.memberships if m.station_id == station_id), None)
     if role is None:
         raise NotFound("This user has no role at this station.")
@@ -222,155 +191,110 @@ async def _member(session: Any, principal: Principal, user_id: int, station_id: 
 # --- changing a role -------------------------------------------------------------------------------------------------
 
 
-async def _role_page(request: Request, runtime: Any, session: Any, principal: Principal, user_id: int,
-                     station_id: int, wanted: str, *, errors: dict[str, str] | None = None,
-                     alert: str | None = None, status: int = 200) -> Response:
-    try:
-        user, current = await _member(session, principal, user_id, station_id)
-        offered = [role for role in offered_roles(principal, station_id) if role != current]
-        if current not in principal.grantable_roles(station_id) or not offered:
-            raise principal.deny(P.users_manage, station_id,
-                                 f"Your role may not change the role of a {role_name(current)} here.")
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
+async def _role_page(visit: Visit, user_id: int, station_id: int, wanted: str,
+                     trouble: Trouble | None = None) -> Response:
+    """Without a role `wanted`, the roles offered; with one, what the change means, to confirm."""
+    principal = visit.principal
+    user, current = await _member(visit, user_id, station_id)
+    offered = [role for role in offered_roles(principal, station_id) if role != current]
+    if current not in principal.grantable_roles(station_id) or not offered:
+        raise principal.deny(P.users_manage, station_id,
+                             f"Your role may not change the role of a {role_name(current)} here.")
     chosen = next((role for role in offered if role.value == wanted), None)
     gains = [a for a in abilities(chosen) if a not in abilities(current)] if chosen else []
     losses = [a for a in abilities(current) if chosen and a not in abilities(chosen)]
-    return await _page(request, runtime, session, principal, "role.html", title=f"Change the role of {user.name}",
-                       user=user, station_id=station_id, current=current, offered=offered, chosen=chosen,
-                       gains=gains, losses=losses, errors=errors or {}, alert=alert, status=status)
+    return await _page(visit, "role.html", title=f"Change the role of {user.name}", user=user, station_id=station_id,
+                       current=current, offered=offered, chosen=chosen, gains=gains, losses=losses,
+                       **form_state(trouble))
 
 
 @router.get("/admin/users/{user_id}/stations/{station_id}/role", response_class=HTMLResponse)
-async def role_form(user_id: PathId, station_id: PathId, request: Request, principal: Staff, session: DbSession,
-                    runtime: RuntimeDep) -> Response:
-    """Without `?role=` the roles offered; with one, what the change means, to confirm."""
-    return await _role_page(request, runtime, session, principal, user_id, station_id,
-                            request.query_params.get("role", ""))
+async def role_form(user_id: PathId, station_id: PathId, visit: AdminVisit) -> Response:
+    return await _role_page(visit, user_id, station_id, visit.request.query_params.get("role", ""))
 
 
 @router.post("/admin/users/{user_id}/stations/{station_id}/role", response_class=HTMLResponse)
-async def change_role(user_id: PathId, station_id: PathId, request: Request, principal: Staff, session: DbSession,
-                      runtime: RuntimeDep) -> Response:
-    try:
-        form = await checked_form(request)
-    except FormRejected as rejected:
-        return await _role_page(request, runtime, session, principal, user_id, station_id,
-                                rejected.form.get("role", ""), alert=rejected.message, status=rejected.status)
-    if form.get("go") != "confirm":
-        return await _role_page(request, runtime, session, principal, user_id, station_id, form.get("role", ""))
-    try:
-        await _member(session, principal, user_id, station_id)
-        try:
-            role = Role(form.get("role", ""))
-        except ValueError:
-            raise _invalid({"role": "Please choose one of the roles offered."}) from None
-        await commands.set_station_role(session, principal, station_id=station_id, user_id=user_id, role=role)
-    except DomainError as exc:
-        refusal = await _failed(request, runtime, session, principal, exc)
-        return refusal or await _role_page(request, runtime, session, principal, user_id, station_id, "",
-                                           errors=field_errors(exc) if exc.errors else {}, alert=exc.detail,
-                                           status=exc.status)
-    return RedirectResponse(f"/admin/users/{user_id}?done=role", status_code=303)
+async def change_role(user_id: PathId, station_id: PathId, visit: AdminVisit) -> Response:
+    async def act(form: dict[str, str]) -> str | Response:
+        if form.get("go") != "confirm":
+            return await _role_page(visit, user_id, station_id, form.get("role", ""))
+        await _member(visit, user_id, station_id)
+        await commands.set_station_role(visit.session, visit.principal, station_id=station_id, user_id=user_id,
+                                        role=_role(form))
+        return f"/admin/users/{user_id}?done=role"
+
+    return await submit(visit, act=act, show=lambda form, trouble: _role_page(visit, user_id, station_id,
+                                                                               form.get("role", ""), trouble))
 
 
 # --- removing from a station, deactivating, reactivating ------------------------------------------------------------
 
 
-async def _confirm_page(request: Request, runtime: Any, session: Any, principal: Principal, user: UserRead, *,
-                        action: str, station_id: int | None = None, values: dict[str, str] | None = None,
-                        errors: dict[str, str] | None = None, alert: str | None = None,
-                        status: int = 200) -> Response:
+async def _confirm_page(visit: Visit, user: UserRead, action: str, station_id: int | None = None,
+                        form: dict[str, str] | None = None, trouble: Trouble | None = None) -> Response:
     titles = {"remove": f"Remove {user.name} from a station", "deactivate": f"Deactivate {user.name}",
               "reactivate": f"Reactivate {user.name}"}
     role = next((m.role for m in user.memberships if m.station_id == station_id), None)
-    return await _page(request, runtime, session, principal, "confirm.html", title=titles[action], user=user,
-                       action=action, station_id=station_id, role=role, values=values or {}, errors=errors or {},
-                       alert=alert, status=status, losses=abilities(role) if role else [])
+    return await _page(visit, "confirm.html", title=titles[action], user=user, action=action, station_id=station_id,
+                       role=role, values=form or {}, **form_state(trouble), losses=abilities(role) if role else [])
 
 
-async def _account_target(session: Any, principal: Principal, user_id: int) -> UserRead:
-    user = await queries.get_user(session, principal, user_id)
-    if not may_manage_account(principal, user):
-        raise principal.deny(P.users_manage, None, "You may not change this user's account.")
+async def _account_target(visit: Visit, user_id: int) -> UserRead:
+    user = await queries.get_user(visit.session, visit.principal, user_id)
+    if not may_manage_account(visit.principal, user):
+        raise visit.principal.deny(P.users_manage, None, "You may not change this user's account.")
     return user
 
 
+def _account_action(action: str) -> str:
+    if action not in ("deactivate", "reactivate"):
+        raise NotFound("No such page.")
+    return action
+
+
 @router.get("/admin/users/{user_id}/stations/{station_id}/remove", response_class=HTMLResponse)
-async def remove_form(user_id: PathId, station_id: PathId, request: Request, principal: Staff, session: DbSession,
-                      runtime: RuntimeDep) -> Response:
-    try:
-        user, role = await _member(session, principal, user_id, station_id)
-        if role not in principal.grantable_roles(station_id) or user.id == principal.user_id:
-            raise principal.deny(P.users_manage, station_id, f"Your role may not remove a {role_name(role)} here.")
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
-    return await _confirm_page(request, runtime, session, principal, user, action="remove", station_id=station_id)
+async def remove_form(user_id: PathId, station_id: PathId, visit: AdminVisit) -> Response:
+    user, role = await _member(visit, user_id, station_id)
+    if role not in visit.principal.grantable_roles(station_id) or user.id == visit.principal.user_id:
+        raise visit.principal.deny(P.users_manage, station_id, f"Your role may not remove a {role_name(role)} here.")
+    return await _confirm_page(visit, user, "remove", station_id)
 
 
 @router.post("/admin/users/{user_id}/stations/{station_id}/remove", response_class=HTMLResponse)
-async def remove(user_id: PathId, station_id: PathId, request: Request, principal: Staff, session: DbSession,
-                 runtime: RuntimeDep) -> Response:
-    try:
-        user, _ = await _member(session, principal, user_id, station_id)
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
-    confirm = {"action": "remove", "station_id": station_id}
-    try:
-        form = await checked_form(request)
-    except FormRejected as rejected:
-        return await _confirm_page(request, runtime, session, principal, user, **confirm, values=rejected.form,
-                                   alert=rejected.message, status=rejected.status)
-    if form.get("go") != "confirm":
-        return await _confirm_page(request, runtime, session, principal, user, **confirm, values=form)
-    try:
-        await commands.revoke_station_role(session, principal, station_id=station_id, user_id=user_id,
+async def remove(user_id: PathId, station_id: PathId, visit: AdminVisit) -> Response:
+    user, _ = await _member(visit, user_id, station_id)  # a read model: still as it was after a rollback
+
+    async def act(form: dict[str, str]) -> str | Response:
+        if form.get("go") != "confirm":
+            return await _confirm_page(visit, user, "remove", station_id, form)
+        await commands.revoke_station_role(visit.session, visit.principal, station_id=station_id, user_id=user_id,
                                            reason=_reason(form))
-    except DomainError as exc:
-        refusal = await _failed(request, runtime, session, principal, exc)
-        return refusal or await _confirm_page(request, runtime, session, principal, user, **confirm, values=form,
-                                              errors=field_errors(exc) if exc.errors else {}, alert=exc.detail,
-                                              status=exc.status)
-    return RedirectResponse(f"/admin/users?station={station_id}&done=removed", status_code=303)
+        return f"/admin/users?station={station_id}&done=removed"
+
+    return await submit(visit, act=act, show=lambda form, trouble: _confirm_page(visit, user, "remove", station_id,
+                                                                                  form, trouble))
 
 
 @router.get("/admin/users/{user_id}/{action}", response_class=HTMLResponse)
-async def account_form(user_id: PathId, action: str, request: Request, principal: Staff, session: DbSession,
-                       runtime: RuntimeDep) -> Response:
-    if action not in ("deactivate", "reactivate"):
-        return await refusal_page(request, runtime, session, principal, NotFound("No such page."))
-    try:
-        user = await _account_target(session, principal, user_id)
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
-    return await _confirm_page(request, runtime, session, principal, user, action=action)
+async def account_form(user_id: PathId, action: str, visit: AdminVisit) -> Response:
+    action = _account_action(action)
+    return await _confirm_page(visit, await _account_target(visit, user_id), action)
 
 
 @router.post("/admin/users/{user_id}/{action}", response_class=HTMLResponse)
-async def change_account(user_id: PathId, action: str, request: Request, principal: Staff, session: DbSession,
-                         runtime: RuntimeDep) -> Response:
+async def change_account(user_id: PathId, action: str, visit: AdminVisit) -> Response:
     """Deactivate (with a reason) or reactivate: the same commands as the API's, which check the roles again."""
-    try:
-        if action not in ("deactivate", "reactivate"):
-            raise NotFound("No such page.")
-        user = await queries.get_user(session, principal, user_id)
-    except (PermissionDenied, NotFound) as exc:
-        return await refusal_page(request, runtime, session, principal, exc)
-    try:
-        form = await checked_form(request)
-    except FormRejected as rejected:
-        return await _confirm_page(request, runtime, session, principal, user, action=action, values=rejected.form,
-                                   alert=rejected.message, status=rejected.status)
-    if form.get("go") != "confirm":
-        return await _confirm_page(request, runtime, session, principal, user, action=action, values=form)
-    try:
+    action = _account_action(action)
+    user = await queries.get_user(visit.session, visit.principal, user_id)  # a read model, as the rollback left it
+
+    async def act(form: dict[str, str]) -> str | Response:
+        if form.get("go") != "confirm":
+            return await _confirm_page(visit, user, action, form=form)
         if action == "deactivate":
-            await commands.deactivate_user(session, principal, user_id=user_id, reason=_reason(form))
+            await commands.deactivate_user(visit.session, visit.principal, user_id=user_id, reason=_reason(form))
         else:
-            await commands.reactivate_user(session, principal, user_id=user_id)
-    except DomainError as exc:
-        refusal = await _failed(request, runtime, session, principal, exc)
-        return refusal or await _confirm_page(request, runtime, session, principal, user, action=action,
-                                              values=form, errors=field_errors(exc) if exc.errors else {},
-                                              alert=exc.detail, status=exc.status)
-    return RedirectResponse(f"/admin/users/{user_id}?done={action}d", status_code=303)
+            await commands.reactivate_user(visit.session, visit.principal, user_id=user_id)
+        return f"/admin/users/{user_id}?done={action}d"
+
+    return await submit(visit, act=act, show=lambda form, trouble: _confirm_page(visit, user, action, form=form,
+                                                                                  trouble=trouble))
