@@ -17,7 +17,7 @@ from myhibachi.core.templating import render
 from myhibachi.web.admin.pages import AdminVisit, Anyone, Caller, Trouble, Visit, form_state, submit
 from myhibachi.web.admin.render import staff_stations
 from myhibachi.web.assets import asset_url
-from myhibachi.web.forms import CSRF_FIELD, csrf_token
+from myhibachi.web.forms import CSRF_FIELD, FormProblem, csrf_token
 
 router = APIRouter(include_in_schema=False)
 CODE = TypeAdapter(TotpCode)
@@ -65,7 +65,7 @@ def _code(form: dict[str, str]) -> str:
     try:
         return CODE.validate_python(form.get("code", "").replace(" ", ""))
     except ValidationError:
-        raise ValidationFailed.on("code", "Enter the 6 digits your app shows.") from None
+        raise FormProblem(422, "Please check the code.", {"code": "Enter the 6 digits your app shows."}) from None
 
 
 @router.post("/admin/settings/totp/confirm", response_class=HTMLResponse)
