@@ -111,15 +111,6 @@ class Actor:
     def user_id(self) -> int | None:
         return self.principal.user_id if self.principal else None
 
-    def authorize(self, action: BookingAction, booking: Booking) -> None:
-        """Staff need the action's permission at the booking's station (no role there: 404, as if it did not
-        exist); the manage link (its holder already proven) takes only the customer's actions; the system acts
-        where the rules say (a deposit landing, a hold lapsing)."""
-        if self.principal is not None:
-            self.principal.authorize(action.permission, booking.station_id, missing="No such booking.")
-        elif self.kind == "customer" and action not in CUSTOMER_ACTIONS:
-            raise PermissionDenied("The manage link cannot do this.")
-
 
 CUSTOMER = Actor("customer")
 SYSTEM_ACTOR = Actor("system")
@@ -407,13 +398,16 @@ async def _claim_days(
 
 
 async def _authorized(session: AsyncSession, actor: Actor, action: BookingAction, booking_id: int) -> Booking:
-    """The booking, once `actor` may take `action` on it (before any lock is taken for it)."""
+    """The booking, once `actor` may take `action` on it (before any lock is taken for it): staff need the action's
+    permission at its station (no role there: 404, as if it did not exist); the manage link (its holder already
+    proven) takes only the customer's actions; the system acts where the rules say (a deposit, a lapsing hold)."""
     if actor.principal is not None:
         return await authorize_action(session, actor.principal, action, booking_id)
+    if actor.kind == "customer" and action not in CUSTOMER_ACTIONS:
+        raise PermissionDenied("The manage link cannot do this.")
     booking = await session.get(Booking, booking_id)
     if booking is None:
         raise NotFound("No such booking.")
-    actor.authorize(action, booking)
     return booking
 
 

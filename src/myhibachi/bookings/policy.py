@@ -37,6 +37,22 @@ def _words(status: str) -> str:
     return status.replace("_", " ")
 
 
+def _a(status: str) -> str:
+    """ "A cancelled", "An expired": the status as the subject of a sentence."""
+    words = _words(status)
+    return f"{'An' if words[0] in 'aeiou' else 'A'} {words}"
+
+
+def as_next_command_finds(booking: Booking, now: datetime) -> Booking:
+    """The booking as any command will find it: each first expires the lapsed holds of the days it locks, so a hold
+    that has lapsed is already expired to it (a copy: the row itself is left alone)."""
+    if booking.status != BookingStatus.pending_deposit or not booking.hold_lapsed(now):
+        return booking
+    swept = Booking(**{column.key: getattr(booking, column.key) for column in Booking.__table__.columns})
+    swept.status = BookingStatus.expired.value
+    return swept
+
+
 def _closed(booking: Booking, now: datetime) -> Terms | None:
     if not booking.is_open:
         return Terms(False, f"This booking is {_words(booking.status)}.")
@@ -121,7 +137,7 @@ def confirm_terms(booking: Booking) -> Terms:
 def takes_payments_terms(booking: Booking) -> Terms:
     if booking.takes_payments:
         return ALLOWED
-    return Terms(False, f"A {_words(booking.status)} booking takes no payments; refund instead.")
+    return Terms(False, f"{_a(booking.status)} booking takes no payments; refund instead.")
 
 
 def payment_terms(booking: Booking, net_paid_cents: int) -> Terms:
@@ -132,12 +148,12 @@ def payment_terms(booking: Booking, net_paid_cents: int) -> Terms:
 
 
 def assign_chef_terms(booking: Booking) -> Terms:
-    return ALLOWED if booking.is_open else Terms(False, f"A {_words(booking.status)} booking cannot get a chef.")
+    return ALLOWED if booking.is_open else Terms(False, f"{_a(booking.status)} booking cannot get a chef.")
 
 
 def unassign_chef_terms(booking: Booking) -> Terms:
     if not booking.is_open:
-        return Terms(False, f"A {_words(booking.status)} booking keeps the chef who was on it.")
+        return Terms(False, f"{_a(booking.status)} booking keeps the chef who was on it.")
     return ALLOWED if booking.chef_id is not None else Terms(False, "No chef is assigned to this booking.")
 
 
@@ -152,7 +168,7 @@ def close_terms(booking: Booking, now: datetime) -> Terms:
 
 def cancel_request_terms(booking: Booking) -> Terms:
     if not booking.is_open:
-        return Terms(False, f"A {_words(booking.status)} booking cannot be cancelled.")
+        return Terms(False, f"{_a(booking.status)} booking cannot be cancelled.")
     if booking.cancel_requested_at is not None:
         return Terms(False, "A cancellation has already been requested for this booking.")
     return ALLOWED

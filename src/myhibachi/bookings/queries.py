@@ -31,6 +31,7 @@ from myhibachi.bookings.ledger import BookingLedger, booking_ledger, booking_led
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.policy import (
     Terms,
+    as_next_command_finds,
     assign_chef_terms,
     balance_due_cents,
     cancel_request_terms,
@@ -440,6 +441,7 @@ async def staff_actions(session: AsyncSession, principal: Principal, booking: Bo
     """Every staff action on `booking` for `principal` at `now`, from the predicates the commands enforce."""
     rules = await get_rules(session, booking.station_id)
     paid = (await booking_ledger(session, booking.id)).net_paid_cents
+    booking = as_next_command_finds(booking, now)
     a = BookingAction
     terms = {
         a.record_payment: payment_terms(booking, paid), a.confirm: confirm_terms(booking),

@@ -16,7 +16,6 @@ from myhibachi.web.admin.pages import AdminVisit, Trouble, Visit, submit
 
 router = APIRouter(include_in_schema=False)
 FLOWS: dict[str, Flow] = {**lifecycle.FLOWS, **changes.FLOWS, **money.FLOWS}
-FORM_NAMES = {"amount_cents": "amount"}  # the domain's field -> the form's
 CENTS_IN_TEXT = re.compile(r"\b([0-9]+) cents\b")
 TAKEN_MEANWHILE = frozenset({"slot_unavailable", "chef_unavailable"})
 
@@ -66,7 +65,7 @@ async def action_post(booking_id: str, action: str, visit: AdminVisit) -> Respon
         return f"{t.url}?done={flow.done}"
 
     return await submit(visit, act=act, show=lambda form, trouble: _show_again(visit, booking_id, flow, form, trouble),
-                        names=FORM_NAMES)
+                        names=money.FORM_NAMES)
 
 
 async def _show_again(visit: Visit, booking_id: str, flow: Flow, form: dict[str, str], trouble: Trouble) -> Response:
