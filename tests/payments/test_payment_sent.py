@@ -273,3 +273,16 @@ async def test_staff_see_the_notice_on_the_booking_page(client, db, station, boo
     assert "The customer says" not in pages["chef@example.com"].text  # not their event, or their business
     history = text_of(pages["admin@example.com"].text).split("History")[-1]
     assert "Customer says a payment is on its way" in history and "The customer" in history
+
+
+async def test_a_filled_honeypot_or_a_reload_changes_nothing(client, db, station, book):
+    booking = await book(station.id)
+    page = read(await client.get(f"/manage/{booking['manage_token']}"))
+    [form] = [f for f in page.forms if f.action.endswith("/payment-sent")]
+
+    bot = await submit(client, page, None, form=form, website="https://spam.example")
+    reloaded = await client.get(f"/manage/{booking['manage_token']}/payment-sent")
+
+    assert bot.response.status_code == 422 and "could not be sent" in bot.text
+    assert reloaded.status_code == 303 and reloaded.headers["location"] == f"/manage/{booking['manage_token']}"
+    assert await notices(db) == []

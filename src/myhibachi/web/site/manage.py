@@ -145,6 +145,14 @@ async def view_booking(token: str, request: Request, session: DbSession, runtime
 # --- "I've sent it" ------------------------------------------------------------------------------------------------
 
 
+@router.get("/manage/{token}/payment-sent", response_class=HTMLResponse)
+async def payment_sent_page(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> Response:
+    """The form lives on the booking's page (a reload of a refused post lands here)."""
+    if await _managed(session, token) is None:
+        return await missing_page(request, runtime, session)
+    return RedirectResponse(f"/manage/{token}", status_code=303)
+
+
 @router.post("/manage/{token}/payment-sent", response_class=HTMLResponse)
 async def payment_sent(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> Response:
     """The customer says a Zelle, Venmo or other payment is on its way: the payments domain stores it and tells the
