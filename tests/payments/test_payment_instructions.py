@@ -166,7 +166,7 @@ async def test_a_confirmed_booking_shows_no_deposit_instructions(client, station
 
     assert "You're booked!" in confirmation.text
     for page in (confirmation, manage):
-        assert "How to pay the deposit" not in page.text and "payment-sent" not in page.text
+        assert "Paying your deposit" not in page.text and "payment-sent" not in page.text
         assert copyable_fields(page) == {}
 
 

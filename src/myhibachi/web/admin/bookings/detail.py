@@ -61,7 +61,8 @@ ACTION_WORDS = {
 }
 FIELD_WORDS = {"event_date": "date", "slot_time": "start time", "chef_id": "chef", "extra_proteins": "extra proteins",
                "total_cents": "total", "fees_cents": "fees", "refund_owed_cents": "refund owed",
-               "by_payment": "by a payment", "request_reason": "request's reason"}
+               "by_payment": "by a payment", "request_reason": "request's reason", "notice_id": "notice",
+               "amount_cents": "amount"}
 
 
 def _offered(t: Target) -> list[tuple[str, str]]:

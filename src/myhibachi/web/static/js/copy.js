@@ -10,9 +10,7 @@
     button.hidden = false;
     button.addEventListener("click", function () {
       navigator.clipboard.writeText(field.value).then(function () {
-        button.firstChild.textContent = "Copied";
         if (status) { status.textContent = "Copied " + field.value; }
-        window.setTimeout(function () { button.firstChild.textContent = "Copy"; }, 2000);
       }, function () {
         field.focus();
         field.select();
