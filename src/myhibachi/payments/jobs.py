@@ -21,6 +21,7 @@ from myhibachi.payments.gateway import card_gateway
 from myhibachi.payments.models import DepositReminder
 from myhibachi.payments.queries import payment_options
 from myhibachi.pricing.queries import get_rules
+from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
 
 BATCH = 200
@@ -63,15 +64,21 @@ async def send_deposit_reminders(jobs: JobQueue) -> int:
     sent = 0
     for booking_id in due:
         async with jobs.unit_of_work() as session:
-            booking = await lock_booking(session, booking_id)
-            # Re-checked under the lock: paid, cancelled or already reminded since the query.
-            if not _reminder_due(booking, now, window[booking.station_id]) or \
-                    await session.get(DepositReminder, booking.id) is not None:
-                continue
-            how_to_pay = await payment_options(session, jobs.settings, booking)
-            if not how_to_pay.due_now_cents:  # e.g. a card payment landed but has not confirmed it yet
-                continue
-            session.add(DepositReminder(booking_id=booking.id, hold_expires_at=booking.hold_expires_at, sent_at=now))
-            await notifications.deposit_reminder(session, jobs.settings, booking, how_to_pay)
-            sent += 1
+            sent += await remind_deposit(session, jobs.settings, booking_id)
     return sent
+
+
+async def remind_deposit(session: AsyncSession, settings: Settings, booking_id: int) -> bool:
+    """One hold's reminder, in the caller's transaction (the task's, or the demo history's at its moment): under the
+    booking's lock, unless it was paid, cancelled or reminded meanwhile, or is not due. Whether it went out."""
+    now = utcnow()
+    booking = await lock_booking(session, booking_id)
+    window = timedelta(hours=(await get_rules(session, booking.station_id)).deposit_reminder_hours_before)
+    if not _reminder_due(booking, now, window) or await session.get(DepositReminder, booking.id) is not None:
+        return False
+    how_to_pay = await payment_options(session, settings, booking)
+    if not how_to_pay.due_now_cents:  # e.g. a card payment landed but has not confirmed it yet
+        return False
+    session.add(DepositReminder(booking_id=booking.id, hold_expires_at=booking.hold_expires_at, sent_at=now))
+    await notifications.deposit_reminder(session, settings, booking, how_to_pay)
+    return True
