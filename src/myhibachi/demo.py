@@ -47,6 +47,7 @@ from myhibachi.core.db import Database, as_of, utcnow
 from myhibachi.core.errors import DomainError
 from myhibachi.core.outbox import OutboxMessage, take_pending_ids
 from myhibachi.payments.commands import record_manual_payment, refund_payment
+from myhibachi.payments.jobs import remind_deposit
 from myhibachi.payments.models import Payment, PaymentPurpose, Refund
 from myhibachi.payments.schemas import ManualMethod, ManualPaymentCreate, RefundCreate
 from myhibachi.pricing.queries import get_rules
@@ -403,12 +404,17 @@ class HistoryPlanner:
                 first = self._start(moved, slot, guests)
         created = self._created(outcome, min(first.start, times.start), moved=plan.moved_to is not None)
         steps = [Step(created, plan, lambda w: w.create(plan))]
-        if outcome is Outcome.pending:
-            return steps
         hold_lapses = created + timedelta(hours=self.rules.hold_hours)
+        remind = Step(hold_lapses - timedelta(hours=self.rules.deposit_reminder_hours_before), plan,
+                      lambda w: w.remind_deposit(plan))
+        if outcome is Outcome.pending:
+            return steps + [remind]
         if outcome is Outcome.expired:
-            return steps + [Step(hold_lapses + timedelta(minutes=rng.randint(1, 15)), plan, lambda w: w.expire(plan))]
+            return steps + [remind, Step(hold_lapses + timedelta(minutes=rng.randint(1, 15)), plan,
+                                         lambda w: w.expire(plan))]
         deposit = _between(rng, created + timedelta(minutes=10), min(created + timedelta(hours=20), self.latest))
+        if remind.at < deposit:
+            steps.append(remind)
         steps.append(self._payment(deposit, plan, PaymentPurpose.deposit, _weighted(rng, DEPOSIT_METHODS)))
         if plan.moved_to is not None:
             latest_move = min(first.start, times.start) - timedelta(hours=self.rules.min_notice_hours + 1)
@@ -588,6 +594,10 @@ class HistoryWriter:
         booking.reminder_sent_at = utcnow()
         await notifications.event_reminder(self.session, self.settings, self.station, booking,
                                            manage_token(self.settings, booking))
+
+    async def remind_deposit(self, plan: BookingPlan) -> None:
+        """What the deposit reminder task does for a hold about to lapse unpaid."""
+        await remind_deposit(self.session, self.settings, self._id(plan))
 
     async def close(self, plan: BookingPlan, outcome: BookingStatus) -> None:
         await close_booking(self.session, self.settings, self.staff, self._id(plan), outcome=outcome)

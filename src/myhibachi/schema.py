@@ -7,7 +7,7 @@ from myhibachi.chefs.models import Chef, ChefTimeOff
 from myhibachi.core.db import Base
 from myhibachi.core.outbox import OutboxMessage
 from myhibachi.customers.models import Customer
-from myhibachi.payments.models import Payment, Refund, StripeEvent
+from myhibachi.payments.models import DepositReminder, Payment, PaymentNotice, Refund, StripeEvent
 from myhibachi.pricing.models import StationRules
 from myhibachi.stations.models import Station
 
@@ -15,6 +15,7 @@ metadata = Base.metadata
 
 __all__ = [
     "AuditEntry", "AuthSession", "Booking", "BookingIdempotencyKey", "Chef", "ChefTimeOff", "Customer",
+    "DepositReminder", "PaymentNotice",
     "OutboxMessage", "PasswordToken", "Payment", "RefreshToken", "Refund", "Station", "StationRules",
     "StationMembership", "StripeEvent", "User",
     "metadata",

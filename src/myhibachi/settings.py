@@ -76,9 +76,13 @@ class Settings(BaseSettings):
     stripe_publishable_key: str | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None  # unset: Stripe itself; set to point the SDK at an emulator
-    # How customers pay without a card, shown on the manage page and in payment emails.
-    zelle_instructions: str = "Zelle to payments@myhibachi.local with your booking reference in the memo."
-    venmo_instructions: str = "Venmo @MyHibachi with your booking reference in the note."
+    # How customers pay without a card (payment emails, confirmation, manage and pay pages): the handle to send to,
+    # shown copyable. Empty: that method is not offered. `*_INSTRUCTIONS`, optional, add words of your own; set
+    # without a handle (how older installs configured it), they are shown as written, with no handle of ours.
+    zelle_handle: str = "payments@myhibachi.local"
+    venmo_handle: str = "@MyHibachi"
+    zelle_instructions: str | None = None
+    venmo_instructions: str | None = None
 
     access_token_minutes: int = Field(15, ge=1, le=60)
     # The admin pages' sign-in cookie lapses after this long without a visit (each visit renews it).
@@ -104,7 +108,8 @@ class Settings(BaseSettings):
     metrics_public: bool = False
 
     @field_validator("redis_url", "smtp_url", "sentry_dsn", "release", "stripe_secret_key", "stripe_publishable_key",
-                     "stripe_webhook_secret", "stripe_api_base", mode="before")
+                     "stripe_webhook_secret", "stripe_api_base", "zelle_instructions", "venmo_instructions",
+                     mode="before")
     @classmethod
     def blank_is_unset(cls, value: object) -> object:
         """`STRIPE_WEBHOOK_SECRET=` in an env file means "not configured", never "signed with the empty key"."""
@@ -129,6 +134,15 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{proxy!r} is not an IP address or network (CIDR)") from None
         return proxies
+
+    @model_validator(mode="after")
+    def older_payment_instructions(self) -> Settings:
+        """An install that wrote its whole Zelle / Venmo instruction (before handles existed) keeps showing it, and
+        never our placeholder handle beside it."""
+        for method in ("zelle", "venmo"):
+            if getattr(self, f"{method}_instructions") and f"{method}_handle" not in self.model_fields_set:
+                setattr(self, f"{method}_handle", "")
+        return self
 
     @model_validator(mode="after")
     def resolve_secret_key(self) -> Settings:

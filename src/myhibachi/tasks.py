@@ -5,6 +5,7 @@ from myhibachi.auth import jobs as auth_jobs
 from myhibachi.bookings import jobs as bookings_jobs
 from myhibachi.payments import jobs as payments_jobs
 from myhibachi.payments import ledger as payments_ledger
+from myhibachi.payments import queries as payments_queries
 from myhibachi.payments import webhooks as payments_webhooks
 
-__all__ = ["auth_jobs", "bookings_jobs", "payments_jobs", "payments_ledger", "payments_webhooks"]
+__all__ = ["auth_jobs", "bookings_jobs", "payments_jobs", "payments_ledger", "payments_queries", "payments_webhooks"]

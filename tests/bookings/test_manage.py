@@ -113,3 +113,4 @@ async def test_unknown_or_malformed_tokens_are_not_found(client, station, book):
     assert (await client.get(f"{API}/manage/{forged}")).status_code == 404
     assert (await client.get(f"{API}/manage/short")).status_code == 422
     assert (await client.post(f"{API}/manage/{forged}/cancel", json={})).status_code == 404
+    assert (await client.post(f"{API}/manage/{forged}/payment-sent", json={"method": "zelle"})).status_code == 404

@@ -108,7 +108,7 @@ async def test_the_whole_journey(page, live_server, screenshot):
     assert "Zelle" in await page.content()
 
     await record_deposit_as_staff(live_server, token)
-    await page.get_by_role("link", name="Done — show my booking").click()
+    await page.get_by_role("link", name="See my booking").click()
     await expect(page.get_by_role("heading", name="You're booked!")).to_be_visible()
     await step(page, screenshot, "journey-6-confirmed")
 

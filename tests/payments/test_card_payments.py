@@ -108,11 +108,13 @@ async def test_without_stripe_keys_the_card_option_is_hidden_and_manual_instruct
     card = await client.post(f"{manage(booking)}/payment-intent", json={"purpose": "deposit"})
 
     assert options["card_enabled"] is False and options["publishable_key"] is None
-    assert options["deposit_due_cents"] == 10000
-    assert [(m["method"], m["instructions"]) for m in options["manual"]] == [
-        ("zelle", settings.zelle_instructions), ("venmo", settings.venmo_instructions)]
+    assert options["deposit_due_cents"] == options["due_now_cents"] == 10000 and options["due_now"] == "deposit"
+    assert [(m["method"], m["handle"]) for m in options["manual"]] == [
+        ("zelle", settings.zelle_handle), ("venmo", settings.venmo_handle)]
+    assert options["manual"][0]["instructions"] == (
+        f"Send $100.00 by Zelle to {settings.zelle_handle} and write {booking['reference']} in the memo.")
     assert card.status_code == 409 and card.json()["code"] == "card_payments_disabled"
-    assert settings.zelle_instructions in card.json()["detail"]
+    assert settings.zelle_handle in card.json()["detail"] and settings.venmo_handle in card.json()["detail"]
 
 
 async def test_with_stripe_keys_the_card_option_is_offered(client, station, book):

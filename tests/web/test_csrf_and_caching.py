@@ -180,6 +180,7 @@ async def test_personal_and_staff_responses_are_never_stored(client, station, bo
         "manage page": await client.get(f"/manage/{token}"),
         "manage API": await client.get(f"{API}/manage/{token}"),
         "calendar file": await client.get(f"{API}/manage/{token}/calendar.ics"),
+        "payment notice API": await client.post(f"{API}/manage/{token}/payment-sent", json={"method": "zelle"}),
         "booking API": await client.post(f"{API}/bookings", json={}),
         "staff booking API": await client.get(f"{API}/bookings", headers=staff),
         "payment API": await client.get(f"{API}/payments", headers=staff),

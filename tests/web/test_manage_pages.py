@@ -91,7 +91,7 @@ async def test_the_booking_page_shows_details_balance_and_every_actions_terms(cl
     assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")
 
 
-@pytest.mark.parametrize("suffix", ["", "/party", "/reschedule", "/cancel"])
+@pytest.mark.parametrize("suffix", ["", "/party", "/reschedule", "/cancel", "/payment-sent"])
 async def test_an_unknown_or_malformed_link_is_a_404_page(client, station, book, suffix):
     created = await book(station.id)
     token = created["manage_token"]

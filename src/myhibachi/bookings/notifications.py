@@ -8,6 +8,7 @@ later lines are indented, so text a customer wrote (allergies) cannot pass for a
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from myhibachi.bookings.calendar import booking_calendar, venue_text
 from myhibachi.bookings.ledger import booking_ledger
 from myhibachi.bookings.models import Booking
+from myhibachi.bookings.paying import payment_instructions
 from myhibachi.bookings.policy import balance_due_cents, total_due_cents
 from myhibachi.core.email import queue_email
 from myhibachi.core.money import format_money
@@ -36,8 +38,9 @@ def manage_link(settings: Settings, token: str) -> str:
 
 async def email_about_booking(session: AsyncSession, settings: Settings, station: Station, booking: Booking, *,
                               subject: str, lines: list[str], token: str | None = None, invite: bool = False,
-                              to: str | None = None) -> None:
-    """An email about the booking to its customer (or `to`): the lines, then the booking's details and link."""
+                              to: str | None = None, how_to_pay: Any = None) -> None:  # noqa: ANN401
+    """An email about the booking to its customer (or `to`): the lines, how to pay (`how_to_pay`: the payments
+    domain's instructions, see `paying.py`), then the booking's details and link."""
     if to is None:
         to = (await session.get_one(Customer, booking.customer_id)).email
     currency = booking.quote["currency"]
@@ -58,7 +61,7 @@ async def email_about_booking(session: AsyncSession, settings: Settings, station
         details.append(("Balance", format_money(balance_due_cents(booking, paid), currency)))
     link = manage_link(settings, token) if token else None
     context = {"brand": settings.brand_name, "station": station.name, "subject": subject, "lines": lines,
-               "details": details, "link": link}
+               "details": details, "link": link, "how_to_pay": how_to_pay, "money": format_money}
     attachments = []
     if invite:
         attachments.append({"filename": f"{booking.reference}.ics", "content_type": "text/calendar",
@@ -73,10 +76,11 @@ async def booking_received(session: AsyncSession, settings: Settings, station: S
     assert booking.hold_expires_at is not None
     deposit = format_money(booking.quote["deposit_cents"], booking.quote["currency"])
     await email_about_booking(session, settings, station, booking, to=to, token=token,
+                              how_to_pay=await payment_instructions(session, settings, booking),
                               subject="We're holding your date", lines=[
         f"Thank you! {station.name} is holding a chef for your party.",
-        f"Pay the {deposit} deposit by {local_time_text(booking.hold_expires_at, station)} to confirm it; "
-        "after that the date is released.",
+        f"Your date is confirmed once the {deposit} deposit arrives: pay it by "
+        f"{local_time_text(booking.hold_expires_at, station)}; after that the date is released.",
     ])
 
 

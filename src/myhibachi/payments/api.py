@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from myhibachi.auth.dependencies import CurrentPrincipal
 from myhibachi.bookings.api import IdempotencyKey, Token
 from myhibachi.bookings.commands import booking_for_token
+from myhibachi.core.context import current_request_meta
 from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.errors import problem_responses
 from myhibachi.core.web import DbSession, PathId, RuntimeDep
@@ -18,17 +20,20 @@ from myhibachi.payments.gateway import card_gateway, verify_webhook
 from myhibachi.payments.models import PaymentMethod, PaymentPurpose, PaymentStatus
 from myhibachi.payments.schemas import (
     ManualPaymentCreate,
+    NoticeRead,
     PaymentDetail,
     PaymentIntentCreate,
     PaymentIntentRead,
     PaymentOptions,
     PaymentPage,
     PaymentRead,
+    PaymentSent,
     RefundCreate,
     RefundRead,
     WebhookReceipt,
 )
 from myhibachi.payments.webhooks import receive_stripe_event
+from myhibachi.stations.queries import get_station
 
 manage = APIRouter(prefix="/manage/{token}", tags=["manage"])
 webhooks = APIRouter(prefix="/webhooks", tags=["payments"])
@@ -42,8 +47,10 @@ QueryDate = Annotated[date | None, Query(ge=EARLIEST_DAY, le=LATEST_DAY)]
 @manage.get("/payment-options", summary="How can I pay?", response_model=PaymentOptions,
             responses=problem_responses(404, 422))
 async def my_payment_options(token: Token, session: DbSession, runtime: RuntimeDep) -> PaymentOptions:
-    """What is due now (deposit, balance), whether the card form can be shown, and the Zelle / Venmo
-    instructions (from settings) for paying without a card."""
+    """What is due now (deposit, balance) and by when (the hold's expiry, in the station's time), whether the card
+    form can be shown, the Zelle / Venmo handles and instructions (from settings) for paying without a card, the
+    reference to write in the memo, and what the customer told us they sent (`payment-sent`). The same answer the
+    booking emails, the confirmation page and the manage page render."""
     booking = await booking_for_token(session, token)
     return await queries.payment_options(session, runtime.settings, booking)
 
@@ -62,6 +69,23 @@ async def start_card_payment(token: Token, body: PaymentIntentCreate, session: D
     return PaymentIntentRead(payment_intent_id=started.intent.id, client_secret=started.intent.client_secret,
                              amount_cents=started.intent.amount_cents, currency=started.intent.currency,
                              publishable_key=runtime.settings.stripe_publishable_key)
+
+
+@manage.post("/payment-sent", summary="I've sent it", status_code=status.HTTP_202_ACCEPTED,
+             response_model=NoticeRead, responses=problem_responses(404, 409, 422, 429))
+async def report_payment_sent(token: Token, body: PaymentSent, session: DbSession,
+                              runtime: RuntimeDep) -> NoticeRead:
+    """The customer says a manual payment (Zelle, Venmo, cash or another way) is on its way: it is stored and the
+    station's staff who record payments are emailed; it shows on the booking's admin page and the manage page.
+    Nothing is marked paid: staff record the payment when it arrives, which confirms the booking. Each call is
+    stored as one notice. 409 `nothing_due` once the booking no longer awaits its deposit (confirmed, cancelled,
+    expired, or its hold lapsed); 429 `rate_limited` (with Retry-After) beyond the manage pages' per-address limit
+    (`PUBLIC_FORM_POSTS_PER_IP`) or a few notices a day for one booking."""
+    await runtime.public_form_posts_by_ip.reserve(current_request_meta().ip or "unknown")  # as the manage forms
+    booking = await booking_for_token(session, token)
+    notice = await commands.report_payment_sent(session, runtime.settings, booking.id, body)
+    station = await get_station(session, booking.station_id)
+    return queries.notice_read(notice, ZoneInfo(station.timezone))
 
 
 # --- Stripe's webhook ---------------------------------------------------------------------------------------------

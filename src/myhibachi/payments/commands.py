@@ -8,7 +8,9 @@ derived from our ids, and our own `(scope, key)` columns are unique, so a retry 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -24,19 +26,21 @@ from myhibachi.bookings.locks import lock_booking
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.policy import takes_payments_terms, total_due_cents
 from myhibachi.core.db import utcnow
-from myhibachi.core.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from myhibachi.core.errors import Conflict, IllegalTransition, NotFound, RateLimited, ValidationFailed
 from myhibachi.payments import notifications
 from myhibachi.payments.gateway import CardGateway, CardIntent
+from myhibachi.payments.instructions import manual_ways
 from myhibachi.payments.ledger import refunded_by_payment
 from myhibachi.payments.models import (
     Payment,
     PaymentMethod,
+    PaymentNotice,
     PaymentPurpose,
     PaymentStatus,
     Refund,
     RefundStatus,
 )
-from myhibachi.payments.schemas import ManualPaymentCreate, RefundCreate
+from myhibachi.payments.schemas import ManualPaymentCreate, PaymentSent, RefundCreate
 from myhibachi.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -152,7 +156,7 @@ async def _withdraw(cards: CardGateway | None, payment: Payment) -> None:
 
 
 def manual_instructions(settings: Settings) -> list[str]:
-    return [settings.zelle_instructions, settings.venmo_instructions]
+    return [way.sentence() for way in manual_ways(settings)]
 
 
 # --- manual payments ----------------------------------------------------------------------------------------------
@@ -205,6 +209,58 @@ async def record_manual_payment(session: AsyncSession, settings: Settings, princ
     else:
         await notifications.payment_receipt(session, settings, booking, payment)
     return Recorded(payment, created=True)
+
+
+# --- "I've sent it" ---------------------------------------------------------------------------------------------------
+
+NOTICES_PER_BOOKING_PER_DAY = 5  # each one emails the station's staff
+
+
+def payment_sent_refusal(settings: Settings, booking: Booking, now: datetime, deposit_due_cents: int) -> str | None:
+    """Why the customer cannot tell us a payment is on its way now (None: they can). Only a deposit awaited under a
+    live hold is: afterwards staff are no longer looking out for one, and the balance is paid at the event."""
+    if booking.status == BookingStatus.pending_deposit.value:
+        if booking.hold_lapsed(now):
+            return ("The hold on this date has lapsed, so we are no longer expecting the deposit. If you have sent "
+                    f"it, please call us at {settings.brand_phone} with your reference, {booking.reference}.")
+        if deposit_due_cents <= 0:
+            return "Your deposit has been received; nothing is due now."
+        return None
+    if booking.status == BookingStatus.confirmed.value:
+        return "Your deposit has arrived and your booking is confirmed; there is nothing to tell us."
+    return f"This booking is {booking.status.replace('_', ' ')}; no payment is expected."
+
+
+async def report_payment_sent(session: AsyncSession, settings: Settings, booking_id: int,
+                              data: PaymentSent) -> PaymentNotice:
+    """The customer (holding the manage link) says a manual payment is on its way: stored, audited, and emailed to
+    the station's staff who record payments. Nothing is marked paid: staff record the payment when it arrives. 409
+    `nothing_due` when the booking no longer awaits its deposit; 429 beyond a few notices a day per booking."""
+    booking = await lock_booking(session, booking_id)  # under the lock every status change takes
+    now = utcnow()
+    ledger = await booking_ledger(session, booking.id)
+    deposit_due = max(0, booking.quote["deposit_cents"] - ledger.net_paid_cents)
+    if (refusal := payment_sent_refusal(settings, booking, now, deposit_due)) is not None:
+        raise NothingDue(refusal)
+    since = now - timedelta(days=1)
+    recent = list(await session.scalars(select(PaymentNotice.created_at).where(
+        PaymentNotice.booking_id == booking.id, PaymentNotice.created_at > since).order_by(PaymentNotice.created_at)))
+    if len(recent) >= NOTICES_PER_BOOKING_PER_DAY:
+        wait = recent[-NOTICES_PER_BOOKING_PER_DAY] + timedelta(days=1) - now
+        raise RateLimited(retry_after=math.ceil(wait.total_seconds()),
+                          detail="You have told us several times today; we have your messages and will confirm "
+                                 "by email once the payment arrives.")
+    notice = PaymentNotice(booking_id=booking.id, station_id=booking.station_id, method=data.method.value,
+                           reference=data.reference or None, amount_cents=deposit_due,
+                           currency=booking.quote["currency"], created_at=now)
+    session.add(notice)
+    await session.flush()
+    await record_audit(session, actor_user_id=None, action="payments.payment_sent", target_type="booking",
+                       target_id=booking.id, station_id=booking.station_id, before=None,
+                       after={"by": "customer", "notice_id": notice.id, "method": notice.method,
+                              "reference": notice.reference, "amount_cents": notice.amount_cents})
+    await notifications.payment_sent(session, settings, booking, notice)
+    return notice
 
 
 # --- refunds ------------------------------------------------------------------------------------------------------

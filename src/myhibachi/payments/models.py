@@ -118,6 +118,43 @@ class StripeEvent(Base):
     outcome: Mapped[str | None] = mapped_column(Text)
 
 
+class NoticeMethod(StrEnum):
+    """How the customer says they sent a payment (SPEC §4 `payment-sent`)."""
+
+    zelle = "zelle"
+    venmo = "venmo"
+    cash = "cash"
+    other = "other"
+
+
+class PaymentNotice(Base):
+    """The customer's word that a manual payment is on its way ("I've sent it"): shown to staff, who record the
+    payment once it arrives. Nothing here counts as paid."""
+
+    __tablename__ = "payment_notices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="RESTRICT"), index=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="RESTRICT"))
+    method: Mapped[str] = mapped_column(String(20))  # NoticeMethod
+    reference: Mapped[str | None] = mapped_column(String(200))  # the transfer's id or memo, as the customer typed it
+    # What was due when they told us (what our instructions asked them to send): the amount they claim.
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DepositReminder(Base):
+    """The reminder sent before an unpaid hold lapses, once per booking: its row is written in the transaction that
+    queues the email, under the booking's lock, and its key refuses a second one whatever the race."""
+
+    __tablename__ = "deposit_reminders"
+
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True)
+    hold_expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the hold it reminded of
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 def payments_tag(station_id: int | None) -> str:
     """The cache tag of a station's payments and refunds (None: of every station)."""
     return f"payments:{'all' if station_id is None else station_id}"

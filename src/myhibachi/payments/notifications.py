@@ -8,16 +8,19 @@ from myhibachi.auth.permissions import Permission
 from myhibachi.auth.queries import staff_emails_with
 from myhibachi.bookings.commands import manage_token
 from myhibachi.bookings.models import Booking
-from myhibachi.bookings.notifications import email_about_booking
+from myhibachi.bookings.notifications import email_about_booking, local_time_text
 from myhibachi.core.email import queue_email
 from myhibachi.core.money import format_money
 from myhibachi.core.templating import render
-from myhibachi.payments.models import Payment, PaymentMethod, Refund
+from myhibachi.payments.models import NoticeMethod, Payment, PaymentMethod, PaymentNotice, Refund
+from myhibachi.payments.schemas import NoticeRead
 from myhibachi.settings import Settings
 from myhibachi.stations.queries import get_station
 
 METHOD_NAMES = {PaymentMethod.card: "card", PaymentMethod.cash: "cash", PaymentMethod.zelle: "Zelle",
                 PaymentMethod.venmo: "Venmo", PaymentMethod.check: "check"}
+NOTICE_METHOD_NAMES = {NoticeMethod.zelle: "Zelle", NoticeMethod.venmo: "Venmo", NoticeMethod.cash: "cash",
+                       NoticeMethod.other: "another way"}
 
 
 def _money(cents: int, payment: Payment) -> str:
@@ -85,3 +88,33 @@ async def dispute_opened(session: AsyncSession, settings: Settings, booking: Boo
         f"The customer's bank opened a dispute of {_money(amount_cents, payment)} on payment #{payment.id} "
         f"for {booking.reference} (reason: {payment.dispute_reason}).",
         "Answer it in the Stripe dashboard before its deadline."])
+
+
+def notice_line(notice: PaymentNotice | NoticeRead, when: str) -> str:
+    """What the customer told us, as staff read it: "The customer says they sent $100.00 by Zelle, ref ZL-1, on …"."""
+    amount = format_money(notice.amount_cents, notice.currency)
+    ref = f", ref {notice.reference}," if notice.reference else ""
+    return f"The customer says they sent {amount} by {NOTICE_METHOD_NAMES[NoticeMethod(notice.method)]}{ref} on {when}."
+
+
+async def payment_sent(session: AsyncSession, settings: Settings, booking: Booking, notice: PaymentNotice) -> None:
+    """The station's staff who record payments learn that a deposit is on its way, and where to record it."""
+    station = await get_station(session, booking.station_id)
+    lines = [notice_line(notice, local_time_text(notice.created_at, station)),
+             "Nothing is recorded as paid yet. When the money arrives, record it on the booking (which confirms it): "
+             f"{settings.base_url.rstrip('/')}/admin/bookings/{booking.id}"]
+    if booking.hold_expires_at is not None:
+        lines.append(f"The hold lapses on {local_time_text(booking.hold_expires_at, station)}.")
+    await _to_staff(session, settings, booking, Permission.payments_record, "Customer says a payment is on its way",
+                    lines)
+
+
+async def deposit_reminder(session: AsyncSession, settings: Settings, booking: Booking, how_to_pay: object) -> None:
+    """Before the hold lapses: how to pay (the same instructions as every page) and the manage link."""
+    assert booking.hold_expires_at is not None
+    station = await get_station(session, booking.station_id)
+    await email_about_booking(session, settings, station, booking, token=manage_token(settings, booking),
+                              how_to_pay=how_to_pay, subject="Reminder: pay the deposit to keep your date", lines=[
+        f"We are still holding your date until {local_time_text(booking.hold_expires_at, station)}, but the "
+        "deposit has not reached us yet. Pay it by then to confirm your party; after that the date is released.",
+        "Already sent it? Tell us from your booking page, so we look out for it."])

@@ -15,15 +15,28 @@ from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
 from myhibachi.bookings.ledger import booking_ledger
 from myhibachi.bookings.models import Booking, BookingStatus
+from myhibachi.bookings.notifications import local_time_text
+from myhibachi.bookings.paying import provide_payment_instructions
 from myhibachi.bookings.policy import balance_due_cents
-from myhibachi.core.db import MAX_ID
+from myhibachi.core.db import MAX_ID, utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
-from myhibachi.payments.commands import manual_instructions
+from myhibachi.core.money import format_money
+from myhibachi.payments.commands import payment_sent_refusal
+from myhibachi.payments.instructions import manual_ways
 from myhibachi.payments.ledger import refunded_by_payment
-from myhibachi.payments.models import Payment, PaymentMethod, PaymentStatus, Refund, StripeEvent
+from myhibachi.payments.models import (
+    NoticeMethod,
+    Payment,
+    PaymentMethod,
+    PaymentNotice,
+    PaymentStatus,
+    Refund,
+    StripeEvent,
+)
 from myhibachi.payments.schemas import (
-    ManualMethod,
     ManualPaymentOption,
+    NoticeRead,
+    OnlinePurpose,
     PaymentDetail,
     PaymentEventRead,
     PaymentOptions,
@@ -32,6 +45,7 @@ from myhibachi.payments.schemas import (
 )
 from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
+from myhibachi.stations.queries import get_station
 
 
 @dataclass(frozen=True)
@@ -137,17 +151,52 @@ async def payment_detail(session: AsyncSession, principal: Principal, payment_id
 
 
 async def payment_options(session: AsyncSession, settings: Settings, booking: Booking) -> PaymentOptions:
-    """How the customer can pay now, and how much: the card form only when Stripe keys are configured."""
+    """How the customer can pay now, how much and by when: the one answer rendered by the booking emails (through
+    `bookings.paying`), the confirmation page, the manage page and the pay page. The card form only when Stripe
+    keys are configured."""
+    station = await get_station(session, booking.station_id)
+    zone, now, currency = ZoneInfo(station.timezone), utcnow(), booking.quote["currency"]
     paid = (await booking_ledger(session, booking.id)).net_paid_cents
     deposit_due = max(0, booking.quote["deposit_cents"] - paid) \
         if booking.status == BookingStatus.pending_deposit.value else 0
-    zelle, venmo = manual_instructions(settings)
+    balance_due = balance_due_cents(booking, paid)
+    due_now, due_now_cents, due_by = None, 0, None
+    if booking.status == BookingStatus.pending_deposit.value and not booking.hold_lapsed(now) and deposit_due:
+        due_now, due_now_cents, due_by = OnlinePurpose.deposit, deposit_due, booking.hold_expires_at
+    elif booking.status == BookingStatus.confirmed.value and balance_due:
+        due_now, due_now_cents = OnlinePurpose.balance, balance_due
+    amount = format_money(due_now_cents, currency) if due_now_cents else None
+    notices = await session.scalars(select(PaymentNotice).where(PaymentNotice.booking_id == booking.id)
+                                    .order_by(PaymentNotice.created_at.desc(), PaymentNotice.id.desc()))
     return PaymentOptions(
+        reference=booking.reference, currency=currency, timezone=station.timezone,
         card_enabled=settings.card_payments_enabled, publishable_key=settings.stripe_publishable_key
         if settings.card_payments_enabled else None,
-        manual=[ManualPaymentOption(method=ManualMethod.zelle, instructions=zelle),
-                ManualPaymentOption(method=ManualMethod.venmo, instructions=venmo)],
-        deposit_due_cents=deposit_due, balance_due_cents=balance_due_cents(booking, paid))
+        manual=[ManualPaymentOption(method=way.method, label=way.label, handle=way.handle,
+                                    instructions=way.sentence(amount, booking.reference))
+                for way in manual_ways(settings)],
+        deposit_due_cents=deposit_due, balance_due_cents=balance_due, due_now=due_now, due_now_cents=due_now_cents,
+        due_by=due_by.astimezone(zone) if due_by else None,
+        due_by_text=local_time_text(due_by, station) if due_by else None,
+        can_report_sent=payment_sent_refusal(settings, booking, now, deposit_due) is None,
+        sent=[notice_read(notice, zone) for notice in notices])
+
+
+def notice_read(notice: PaymentNotice, zone: ZoneInfo) -> NoticeRead:
+    return NoticeRead(id=notice.id, method=NoticeMethod(notice.method), reference=notice.reference,
+                      amount_cents=notice.amount_cents, currency=notice.currency,
+                      created_at=notice.created_at.astimezone(zone))
+
+
+async def booking_notices(session: AsyncSession, principal: Principal, booking_id: int,
+                          station_id: int) -> list[NoticeRead] | None:
+    """What the customer said they sent, newest first, for staff who may read the station's payments (else None)."""
+    if not principal.can(Permission.payments_read, station_id):
+        return None
+    zone = ZoneInfo((await get_station(session, station_id)).timezone)
+    notices = await session.scalars(select(PaymentNotice).where(PaymentNotice.booking_id == booking_id)
+                                    .order_by(PaymentNotice.created_at.desc(), PaymentNotice.id.desc()))
+    return [notice_read(notice, zone) for notice in notices]
 
 
 async def booking_payments(session: AsyncSession, principal: Principal, booking_id: int,
@@ -177,3 +226,6 @@ async def refundable_payments(session: AsyncSession, principal: Principal, booki
     principal.authorize(Permission.payments_refund, station_id, missing="No such booking.")
     payments = await booking_payments(session, principal, booking_id, station_id) or []
     return [p for p in payments if p.status is PaymentStatus.succeeded and p.amount_cents > p.refunded_cents]
+
+
+provide_payment_instructions(payment_options)

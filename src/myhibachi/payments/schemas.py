@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from myhibachi.core.text import multi_line, single_line
-from myhibachi.payments.models import PaymentMethod, PaymentPurpose, PaymentStatus, RefundStatus
+from myhibachi.payments.models import NoticeMethod, PaymentMethod, PaymentPurpose, PaymentStatus, RefundStatus
 
 Cents = Annotated[int, Field(ge=1, le=10_000_000, strict=True, description="Integer cents.")]
 
@@ -46,21 +46,73 @@ class PaymentIntentRead(BaseModel):
 
 class ManualPaymentOption(BaseModel):
     method: ManualMethod
-    instructions: str
+    label: str = Field(description="The method's name as customers know it.", examples=["Zelle"])
+    handle: str | None = Field(description="Where to send the money (an email, phone or @name); null when the "
+                                           "configured instructions say it in words of their own.")
+    instructions: str = Field(description="How to pay this way, in a sentence.")
+
+
+_NOTICE_EXAMPLE = {"id": 3, "method": "zelle", "reference": "ZL-88231", "amount_cents": 10000, "currency": "USD",
+                   "created_at": "2026-12-01T09:12:00-08:00"}
+
+
+class NoticeRead(BaseModel):
+    """A customer's word that a payment is on its way (`POST /manage/{token}/payment-sent`)."""
+
+    id: int
+    method: NoticeMethod
+    reference: str | None = Field(description="The transfer's id or memo, as the customer gave it.")
+    amount_cents: int = Field(description="What was due when they told us: what they say they sent.")
+    currency: str
+    created_at: datetime = Field(description="When they told us, in the station's local time with its offset.")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_NOTICE_EXAMPLE]})
 
 
 class PaymentOptions(BaseModel):
+    """How the customer can pay now: the one answer that the emails, the confirmation page, the manage page and the
+    pay page all render (`payments.queries.payment_options`)."""
+
+    reference: str = Field(description="The booking reference to write in the transfer's memo or note.")
+    currency: str
+    timezone: str = Field(description="The station's IANA time zone, in which `due_by` is given.")
     card_enabled: bool = Field(description="Whether the card form can be offered (Stripe keys configured).")
     publishable_key: str | None
     manual: list[ManualPaymentOption] = Field(description="How to pay without a card.")
     deposit_due_cents: int
     balance_due_cents: int
+    due_now: OnlinePurpose | None = Field(description="What is being paid now: the deposit while the hold lasts, "
+                                                      "then the balance; null when nothing is.")
+    due_now_cents: int = Field(description="How much to send now.")
+    due_by: datetime | None = Field(description="The deadline (the hold's expiry) in the station's local time with "
+                                                "its offset; null for the balance (due by the event).")
+    due_by_text: str | None = Field(description="The deadline as written to the customer, with the zone's name.",
+                                    examples=["Wednesday, December 2, 2026 at 8:00 AM PST"])
+    can_report_sent: bool = Field(description="Whether `POST /manage/{token}/payment-sent` is taken now (while "
+                                              "the deposit is awaited and the hold lasts).")
+    sent: list[NoticeRead] = Field(description="What the customer told us they sent, newest first.")
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
+        "reference": "MH-7K3Q9D", "currency": "USD", "timezone": "America/Los_Angeles",
         "card_enabled": False, "publishable_key": None, "manual": [
-            {"method": "zelle", "instructions": "Zelle to payments@myhibachi.local with your booking reference."},
-            {"method": "venmo", "instructions": "Venmo @MyHibachi with your booking reference in the note."}],
-        "deposit_due_cents": 10000, "balance_due_cents": 89541}]})
+            {"method": "zelle", "label": "Zelle", "handle": "payments@myhibachi.local",
+             "instructions": "Send $100.00 by Zelle to payments@myhibachi.local and write MH-7K3Q9D in the memo."},
+            {"method": "venmo", "label": "Venmo", "handle": "@MyHibachi",
+             "instructions": "Send $100.00 by Venmo to @MyHibachi and write MH-7K3Q9D in the note."}],
+        "deposit_due_cents": 10000, "balance_due_cents": 89541, "due_now": "deposit", "due_now_cents": 10000,
+        "due_by": "2026-12-02T08:00:00-08:00", "due_by_text": "Wednesday, December 2, 2026 at 8:00 AM PST",
+        "can_report_sent": True, "sent": [_NOTICE_EXAMPLE]}]})
+
+
+class PaymentSent(BaseModel):
+    """SPEC §4: the customer says a manual payment is on its way. Nothing is marked paid."""
+
+    method: NoticeMethod
+    reference: single_line(200, min_length=0) | None = Field(
+        None, description="The transfer's confirmation number or the memo written, if any.")
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"method": "zelle", "reference": "ZL-88231"}, {"method": "cash"}]})
 
 
 class ManualPaymentCreate(BaseModel):

@@ -71,6 +71,7 @@ class BusinessRules(BaseModel):
     guests_max: Annotated[int, Field(ge=1, le=1000, strict=True)] = 100
     # Policies
     hold_hours: Annotated[int, Field(ge=1, le=24 * 14, strict=True)] = 24
+    deposit_reminder_hours_before: Hours = 6  # a reminder with how to pay, before the hold lapses (0: none)
     deposit_refund_min_hours: Hours = 96
     free_reschedule_min_hours: Hours = 24
     reschedule_fee_cents: Cents = 20000

@@ -222,6 +222,8 @@ RULE_GROUPS: list[tuple[str, list[RuleField]]] = [
         RuleField("min_notice_hours", "Minimum notice, hours", "whole"),
         RuleField("max_days_ahead", "Furthest ahead, days", "whole"),
         RuleField("hold_hours", "Unpaid hold, hours", "whole", "A new booking waits this long for its deposit."),
+        RuleField("deposit_reminder_hours_before", "Deposit reminder, hours before the hold lapses", "whole",
+                  "Emails how to pay this long before an unpaid hold lapses; 0 sends none."),
     ]),
     ("Party size", [
         RuleField("adults_min", "Fewest adults", "whole"),

@@ -43,7 +43,7 @@ async def _pay_page(request: Request, runtime: Any, session: Any, booking: Booki
     view = await manage_view(session, booking)
     options = await payment_options(session, runtime.settings, booking)
     deposit = booking.status == BookingStatus.pending_deposit.value
-    due = options.deposit_due_cents if deposit else options.balance_due_cents
+    due = options.due_now_cents
     return page(request, runtime, "pay.html", title=f"Pay for booking {booking.reference} — "
                 f"{runtime.settings.brand_name}", description="Pay your deposit or balance.", status=status,
                 view=view, options=options, due=due, deposit=deposit, steps=STEPS, message=message,
@@ -89,8 +89,10 @@ async def confirmed(reference: str, request: Request, session: DbSession, runtim
     learns nothing from a reference."""
     booking = await _booking(session, request.cookies.get(BOOKING_COOKIE, ""))
     view = await manage_view(session, booking) if booking and booking.reference == reference else None
+    options = await payment_options(session, runtime.settings, booking) if view and booking else None
     card = request.query_params.get("redirect_status")  # set when Stripe sends the visitor back
     return page(request, runtime, "confirmed.html", title=f"Booking {reference[:20]} — "
                 f"{runtime.settings.brand_name}", description="Your booking.", reference=reference[:20], view=view,
+                options=options,
                 card_status=card if card in ("succeeded", "processing", "requires_payment_method") else None,
                 token=request.cookies.get(BOOKING_COOKIE) if view else None)

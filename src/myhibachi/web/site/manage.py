@@ -23,6 +23,9 @@ from myhibachi.bookings.schemas import ManageView, OptionalReason, Reschedule
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError, NotFound
 from myhibachi.core.web import DbSession, RuntimeDep, discard_changes
+from myhibachi.payments.commands import report_payment_sent
+from myhibachi.payments.queries import payment_options
+from myhibachi.payments.schemas import PaymentSent
 from myhibachi.pricing.queries import get_rules
 from myhibachi.pricing.quote import Quote, menu_catalog
 from myhibachi.pricing.rules import BusinessRules
@@ -57,6 +60,8 @@ DONE = {
     "party": "Your party has been changed; the new price is below.",
     "rescheduled": "Your booking has been moved; the new date and time are below. We have emailed you too.",
     "cancelled": "Your booking has been cancelled. We have emailed you the details.",
+    "payment_sent": "Thank you! We have told our team your payment is on its way. Nothing more to do: we will "
+                    "confirm your booking by email once it arrives.",
 }
 
 
@@ -118,15 +123,67 @@ def _render(request: Request, runtime: Any, m: Managed, template: str, title: st
 # --- the booking ---------------------------------------------------------------------------------------------------
 
 
+async def _view_page(request: Request, runtime: Any, session: Any, m: Managed, *, status: int = 200,
+                     message: str | None = None, values: dict[str, str] | None = None,
+                     errors: dict[str, str] | None = None) -> HTMLResponse:
+    is_open = m.view.status.is_open
+    return _render(request, runtime, m, "view.html", f"Your booking {m.view.reference}", status=status,
+                   notice=DONE.get(request.query_params.get("done", "")), status_words=STATUS_WORDS,
+                   is_open=is_open, can_pay=is_open and m.view.balance_due_cents > 0, message=message,
+                   values=values or {}, errors=errors or {},
+                   options=await payment_options(session, runtime.settings, m.booking))
+
+
 @router.get("/manage/{token}", response_class=HTMLResponse)
 async def view_booking(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
     m = await _managed(session, token)
     if m is None:
         return await missing_page(request, runtime, session)
-    is_open = m.view.status.is_open
-    return _render(request, runtime, m, "view.html", f"Your booking {m.view.reference}",
-                   notice=DONE.get(request.query_params.get("done", "")), status_words=STATUS_WORDS,
-                   is_open=is_open, can_pay=is_open and m.view.balance_due_cents > 0)
+    return await _view_page(request, runtime, session, m)
+
+
+# --- "I've sent it" ------------------------------------------------------------------------------------------------
+
+
+@router.get("/manage/{token}/payment-sent", response_class=HTMLResponse)
+async def payment_sent_page(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> Response:
+    """The form lives on the booking's page (a reload of a refused post lands here)."""
+    if await _managed(session, token) is None:
+        return await missing_page(request, runtime, session)
+    return RedirectResponse(f"/manage/{token}", status_code=303)
+
+
+@router.post("/manage/{token}/payment-sent", response_class=HTMLResponse)
+async def payment_sent(token: str, request: Request, session: DbSession, runtime: RuntimeDep) -> Response:
+    """The customer says a Zelle, Venmo or other payment is on its way: the payments domain stores it and tells the
+    staff. A refusal (the booking no longer awaits its deposit, too many tries) shows the booking page again with
+    why and what was typed."""
+    m = await _managed(session, token)
+    if m is None:
+        return await missing_page(request, runtime, session)
+    try:
+        form = await checked_form(request, runtime)
+    except FormRejected as rejected:
+        return await _view_page(request, runtime, session, m, status=rejected.status, message=rejected.message,
+                                values=_sent_values(rejected.form))
+    values = _sent_values(form)
+    try:
+        body = PaymentSent.model_validate({"method": values["method"], "reference": values["reference"] or None})
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        return await _view_page(request, runtime, session, m, status=422, values=values, errors=errors,
+                                message=check_fields(errors))
+    try:
+        await report_payment_sent(session, runtime.settings, m.booking.id, body)
+    except DomainError as exc:
+        await discard_changes(session)
+        m = await _reloaded(session, token)
+        return await _view_page(request, runtime, session, m, status=exc.status, message=exc.detail, values=values)
+    return RedirectResponse(f"{m.url}?done=payment_sent", status_code=303)
+
+
+def _sent_values(form: dict[str, str]) -> dict[str, str]:
+    return {"method": form.get("method", "")[:20], "reference": form.get("reference", "")[:200]}
 
 
 # --- guests and menu -----------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from myhibachi.bookings.actions import BookingAction
 from myhibachi.bookings.schemas import BookingDetail, HistoryEntry
 from myhibachi.core.email import emails_about
 from myhibachi.core.money import format_money
-from myhibachi.payments.queries import booking_payments, may_refund
+from myhibachi.payments.notifications import notice_line
+from myhibachi.payments.queries import booking_notices, booking_payments, may_refund
 from myhibachi.pricing.quote import label_of
 from myhibachi.web.admin.bookings.common import (
     Target,
@@ -56,10 +57,12 @@ ACTION_WORDS = {
     "bookings.unassign_chef": "Chef unassigned", "bookings.cancel": "Cancelled",
     "bookings.cancel_request": "Cancellation requested", "bookings.cancel_request_decline": "Cancellation declined",
     "bookings.complete": "Completed", "bookings.no_show": "No-show", "bookings.expire": "Hold expired",
+    "payments.payment_sent": "Customer says a payment is on its way",
 }
 FIELD_WORDS = {"event_date": "date", "slot_time": "start time", "chef_id": "chef", "extra_proteins": "extra proteins",
                "total_cents": "total", "fees_cents": "fees", "refund_owed_cents": "refund owed",
-               "by_payment": "by a payment", "request_reason": "request's reason"}
+               "by_payment": "by a payment", "request_reason": "request's reason", "notice_id": "notice",
+               "amount_cents": "amount"}
 
 
 def _offered(t: Target) -> list[tuple[str, str]]:
@@ -141,6 +144,7 @@ async def booking_page(booking_id: str, visit: AdminVisit) -> Response:
         return switched
     session, b, zone = visit.session, t.detail, ZoneInfo(t.station.timezone)
     payments = await booking_payments(session, visit.principal, b.id, t.station.id)
+    notices = await booking_notices(session, visit.principal, b.id, t.station.id)
     chefs = await chef_names(session, t.station.id, {b.chef_id} | _chef_ids_in(b.history))
     people = {e.actor_user_id for e in b.history} | {p.recorded_by_user_id for p in payments or []} | \
         {r.requested_by_user_id for p in payments or [] for r in p.refunds}
@@ -153,5 +157,6 @@ async def booking_page(booking_id: str, visit: AdminVisit) -> Response:
     return await visit.page("bookings/detail.html", messages=messages, title=f"Booking {b.reference}",
                             station=t.station, b=b, t=t, chef=chefs.get(b.chef_id) if b.chef_id else None,
                             names=names, payments=payments, history=history, actions=_offered(t), words=words,
+                            said_sent=[notice_line(n, when(n.created_at)) for n in notices or []],
                             when=when, local=lambda moment: moment.astimezone(zone), label=label_of,
                             notice=visit.notice(DONE), can_refund=may_refund(visit.principal, t.station.id))
