@@ -24,7 +24,7 @@ from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError, NotFound
 from myhibachi.core.web import DbSession, RuntimeDep, discard_changes
 from myhibachi.pricing.queries import get_rules
-from myhibachi.pricing.quote import Quote, menu_catalog
+from myhibachi.pricing.quote import Quote, menu_choices
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations.models import Station
 from myhibachi.stations.queries import get_station
@@ -36,6 +36,7 @@ from myhibachi.web.booking_changes import (
     current_party,
     planned_change,
     posted_party,
+    protein_fields,
     when_values,
 )
 from myhibachi.web.fields import day_of
@@ -136,7 +137,8 @@ def _party_page(request: Request, runtime: Any, m: Managed, values: dict[str, st
                 status: int = 200, message: str | None = None, errors: dict[str, str] | None = None) -> HTMLResponse:
     return _render(request, runtime, m, "party.html", f"Change guests or menu — booking {m.view.reference}",
                    status=status, values=values, errors=errors or {}, message=message, quote=quote,
-                   catalog=menu_catalog(m.rules), carried=hidden_fields(values) if quote else [])
+                   catalog=menu_choices(m.rules), proteins=protein_fields(m.rules, values),
+                   carried=hidden_fields(values) if quote else [])
 
 
 @router.get("/manage/{token}/party", response_class=HTMLResponse)
