@@ -204,6 +204,7 @@ def test_run_periodic_expires_lapsed_holds_and_reports(migrated: Path):
     assert result.exit_code == 0, result.output
     # only the lapsed hold has anything to do
     assert "bookings.expire_holds: 1" in result.output and "bookings.send_reminders: 0" in result.output
+    assert "bookings.ask_for_proteins: 0" in result.output
     assert query(migrated, "SELECT status FROM bookings WHERE id = ?", booking_id) == [("expired",)]
     assert invoke("run-periodic").output.count(": 0") == 3  # nothing left to do
 
@@ -220,4 +221,5 @@ def test_a_worker_process_can_run_every_kind_of_job(tmp_path: Path):
                           check=True, timeout=60)
     topics, tasks = done.stdout.splitlines()
     assert topics == str(["auth.password_reset_requested", "bookings.cancelled", "email.send", "payments.stripe_event"])
-    assert tasks == str(["bookings.expire_holds", "bookings.send_reminders", "payments.remind_deposits"])
+    assert tasks == str(["bookings.ask_for_proteins", "bookings.expire_holds", "bookings.send_reminders",
+                         "payments.remind_deposits"])

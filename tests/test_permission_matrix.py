@@ -1156,6 +1156,28 @@ async def booking_list(world: World) -> PageCall:
     return PageCall("/admin/bookings", params={"limit": "100"}, verify=verify)
 
 
+async def prep_page(world: World) -> PageCall:
+    """The switcher's station's prep list of a day, with a booking of the persona's own as a chef and another at
+    HOME, and one at OTHER, each with a protein of its own: a protein is summed only where its booking is read."""
+    days = 33  # a day no other case books
+    booked = {"shrimp": await add_booking(world, days=days, chef_id=await own_chef(world), proteins={"shrimp": 20}),
+              "tofu": await add_booking(world, days=days, proteins={"tofu": 20}),
+              "calamari": await add_booking(world, days=days, station=OTHER, proteins={"calamari": 20})}
+    assert len(set(booked.values())) == 3
+
+    async def verify(response: Response, applied: bool) -> None:
+        if not applied:
+            return
+        persona, shown = world.persona, shown_station(world.persona)
+        every = allowed(holds(P.bookings_read, shown), persona)
+        expected = {"shrimp": shown == HOME and (every or allowed(holds(P.bookings_read_own, HOME), persona)),
+                    "tofu": every and shown == HOME, "calamari": every and shown == OTHER}
+        for code, seen in expected.items():
+            assert (f'<tr data-code="{code}"><th scope="row">' in response.text) is seen, f"{code} summed: {not seen}"
+
+    return PageCall("/admin/prep", params={"day": event_start(days).date().isoformat()}, verify=verify)
+
+
 def booking_page(own: bool) -> PageArrange:
     async def arrange(world: World) -> PageCall:
         chef_id = await own_chef(world) if own else await add_chef(world)
@@ -1566,6 +1588,9 @@ def build_page_cases() -> list[PageCase]:
         PageCase("POST", "/admin/settings/password-reset", (), 303, password_reset),
         # bookings: the list first (its page of 100 then holds the booking it looks for)
         PageCase("GET", "/admin/bookings", (at_shown(lambda s: reads_bookings(s, own=None)),), 200, booking_list,
+                 scoped=True),
+        # the kitchen's prep list of a day: the switcher's station, a chef's own events only
+        PageCase("GET", "/admin/prep", (at_shown(lambda s: reads_bookings(s, own=None)),), 200, prep_page,
                  scoped=True),
         *(PageCase("GET", "/admin/bookings/{booking_id}", (reads_bookings(HOME, own=own),), 200, booking_page(own),
                    variant="own_event" if own else "another_chefs_event") for own in (True, False)),

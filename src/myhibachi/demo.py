@@ -38,7 +38,7 @@ from myhibachi.bookings.commands import (
 )
 from myhibachi.bookings.ledger import booking_ledger
 from myhibachi.bookings.models import Booking, BookingStatus
-from myhibachi.bookings.policy import total_due_cents
+from myhibachi.bookings.policy import menu_change_terms, total_due_cents
 from myhibachi.bookings.schemas import BookingCreate, CustomerContact, Venue
 from myhibachi.chefs.commands import create_chef
 from myhibachi.chefs.models import Chef
@@ -51,6 +51,7 @@ from myhibachi.payments.jobs import remind_deposit
 from myhibachi.payments.models import Payment, PaymentPurpose, Refund
 from myhibachi.payments.schemas import ManualMethod, ManualPaymentCreate, RefundCreate
 from myhibachi.pricing.queries import get_rules
+from myhibachi.pricing.quote import PartyOrder
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.settings import Settings
 from myhibachi.stations.commands import ensure_station
@@ -408,7 +409,7 @@ class HistoryPlanner:
         remind = Step(hold_lapses - timedelta(hours=self.rules.deposit_reminder_hours_before), plan,
                       lambda w: w.remind_deposit(plan))
         if outcome is Outcome.pending:
-            return steps + [remind]
+            return steps + [remind] + self._protein_ask(plan, times, created)
         if outcome is Outcome.expired:
             return steps + [remind, Step(hold_lapses + timedelta(minutes=rng.randint(1, 15)), plan,
                                          lambda w: w.expire(plan))]
@@ -431,10 +432,19 @@ class HistoryPlanner:
             reminder = max(times.start - timedelta(hours=self.rules.reminder_hours_before),
                            deposit + timedelta(minutes=5))
             steps.append(Step(reminder, plan, lambda w: w.remind(plan)))
+            steps += self._protein_ask(plan, times, deposit)
         if outcome is Outcome.no_show:
             marked = times.start + timedelta(minutes=rng.randint(60, 180))
             return steps + [Step(marked, plan, lambda w: w.close(plan, BookingStatus.no_show))]
         return steps + self._event_and_after(plan, deposit)
+
+    def _protein_ask(self, plan: BookingPlan, times: EventTimes, after: datetime) -> list[Step]:
+        """A party that has not chosen its proteins is asked once, as the job does before the menu window closes."""
+        if plan.request.proteins or times.start <= self.now:
+            return []
+        ask = max(times.start - timedelta(hours=self.rules.menu_change_min_hours + self.rules.reminder_hours_before),
+                  after + timedelta(minutes=5))
+        return [Step(ask, plan, lambda w: w.ask_for_proteins(plan))]
 
     def _created(self, outcome: Outcome, first_start: datetime, *, moved: bool) -> datetime:
         """When the customer booked: 2–40 days ahead (usually one to three weeks), and early enough for the steps
@@ -519,9 +529,22 @@ class HistoryPlanner:
         street, city, state, zip_code = rng.choice(DEMO_VENUES[self.station.code])
         return BookingCreate(
             station_id=self.station.id, adults=adults, children=children, toddlers=toddlers, upgrades=upgrades,
-            addons=addons, event_date=day, slot_time=slot,
+            addons=addons, proteins=self._proteins(day, slot, adults, children, toddlers), event_date=day,
+            slot_time=slot,
             venue=Venue(line1=f"{rng.randint(100, 48999)} {street}", city=city, state=state, zip_code=zip_code),
             customer=self._customer(), allergies=_weighted(rng, ALLERGIES), notes=rng.choice(NOTES))
+
+    def _proteins(self, day: date, slot: str, adults: int, children: int, toddlers: int) -> dict[str, int]:
+        """Most parties have chosen their proteins (two or three of the base ones); the rest will be asked. From a
+        generator of their own, so the rest of the history is the same as without them."""
+        rng = random.Random(f"{self.station.code}:{day}:{slot}")  # noqa: S311 - invented data
+        if rng.random() < 0.25 or not self.rules.base_proteins:
+            return {}
+        servings = PartyOrder(adults, children, toddlers).protein_servings
+        codes = rng.sample(self.rules.base_proteins, min(rng.randint(2, 3), len(self.rules.base_proteins)))
+        cuts = sorted(rng.randint(0, servings) for _ in codes[1:])
+        shares = [b - a for a, b in zip([0, *cuts], [*cuts, servings], strict=True)]
+        return {code: share for code, share in zip(codes, shares, strict=True) if share}
 
     def _customer(self) -> CustomerContact:
         """A new customer, or now and then one who booked before."""
@@ -598,6 +621,17 @@ class HistoryWriter:
     async def remind_deposit(self, plan: BookingPlan) -> None:
         """What the deposit reminder task does for a hold about to lapse unpaid."""
         await remind_deposit(self.session, self.settings, self._id(plan))
+
+    async def ask_for_proteins(self, plan: BookingPlan) -> None:
+        """What the protein-asking job does for an open booking without them before its menu window closes."""
+        booking = await self._booking(plan)
+        terms = menu_change_terms(await get_rules(self.session, self.station.id), booking, utcnow())
+        if booking.proteins or booking.proteins_reminder_sent_at is not None or not terms.allowed:
+            return
+        assert terms.until is not None
+        booking.proteins_reminder_sent_at = utcnow()
+        await notifications.proteins_requested(self.session, self.settings, self.station, booking,
+                                               manage_token(self.settings, booking), until=terms.until)
 
     async def close(self, plan: BookingPlan, outcome: BookingStatus) -> None:
         await close_booking(self.session, self.settings, self.staff, self._id(plan), outcome=outcome)

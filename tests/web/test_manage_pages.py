@@ -74,7 +74,7 @@ async def test_the_booking_page_shows_details_balance_and_every_actions_terms(cl
     assert page.response.headers["cache-control"] == "no-store"
     assert '<meta name="robots" content="noindex">' in page.text
     for shown in ("Thursday, December 10, 2026 at 6:00 PM to 7:30 PM", "Station FRE",
-                  "12 adults, 4 children, 1 toddler", "Upgrade to Filet mignon × 3, Gyoza × 1",
+                  "12 adults, 4 children, 1 toddler", "Upgrade to filet mignon × 3, Gyoza × 1",
                   "4100 Mowry Ave, Fremont, CA 94538",
                   "Dana Lee · dana@example.com · +15105550142", "Allergies none", "Notes Gate code 1234",
                   "Held for you", "No payment received yet.",

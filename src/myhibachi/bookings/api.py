@@ -141,8 +141,10 @@ async def view_booking(token: Token, session: DbSession) -> ManageView:
     "", summary="Change guests or menu", response_model=ManageView, responses=problem_responses(404, 409, 422)
 )
 async def change_my_party(token: Token, body: PartyChange, session: DbSession, runtime: RuntimeDep) -> ManageView:
-    """Guest counts change until the guest-change window closes, the menu until the menu window closes (409
-    `illegal_transition` with the reason after that). The booking is re-quoted."""
+    """Guest counts change until the guest-change window closes, the menu (and the base `proteins`) until the menu
+    window closes (409 `illegal_transition` with the reason after that). The booking is re-quoted. Proteins that do
+    not add up to the party's entitlement, or new guest counts that break the total already chosen without new
+    proteins, are 422 `protein_count`."""
     booking = await commands.booking_for_token(session, token)
     booking = await commands.change_party(session, runtime.settings, CUSTOMER, booking.id, body)
     return await queries.manage_view(session, booking)
@@ -274,7 +276,9 @@ async def reschedule(booking_id: PathId, body: Reschedule, actor: StaffActor, se
 @staff.patch("/{booking_id}", summary="Change guests or menu", response_model=BookingRead, responses=ACTION_ERRORS)
 async def change_party(booking_id: PathId, body: PartyChange, actor: StaffActor, session: DbSession,
                        runtime: RuntimeDep) -> BookingRead:
-    """Re-quoted; refused (409 `illegal_transition`) inside the guest-change or menu-change window."""
+    """Re-quoted; refused (409 `illegal_transition`) inside the guest-change or menu-change window. The base
+    `proteins` follow the menu's window and must add up to the party's entitlement (422 `protein_count`, also for
+    new guest counts that break the total already chosen unless new proteins come with them)."""
     return await _read(session, await commands.change_party(session, runtime.settings, actor, booking_id, body))
 
 

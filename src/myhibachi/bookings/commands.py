@@ -68,8 +68,8 @@ from myhibachi.core.outbox import add_outbox_message
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.security import hash_token
 from myhibachi.customers.commands import find_or_create_customer
-from myhibachi.pricing.queries import get_rules, quote_for_station
-from myhibachi.pricing.quote import OrderProblem, PartyOrder, Quote, quote_event
+from myhibachi.pricing.queries import get_rules, order_refused, quote_for_station
+from myhibachi.pricing.quote import ORDER_CHOICES, OrderProblem, PartyOrder, Quote, quote_event
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRead
 from myhibachi.settings import Settings
@@ -141,7 +141,15 @@ async def _new_reference(session: AsyncSession) -> str:
 # --- helpers shared by the commands -----------------------------------------------------------------------------
 
 
-PARTY_FIELDS = ("adults", "children", "toddlers", "upgrades", "extra_proteins", "addons")
+PARTY_FIELDS = ("adults", "children", "toddlers", "upgrades", "extra_proteins", "addons", "proteins")
+GUEST_COUNTS = ("adults", "children", "toddlers")
+
+
+def _party_of(fields: dict[str, Any]) -> dict[str, Any]:
+    """The party fields to store: base proteins without the ones chosen zero times ({}: none chosen yet)."""
+    if "proteins" in fields:
+        fields["proteins"] = {code: qty for code, qty in fields["proteins"].items() if qty}
+    return fields
 
 
 def _party_fields(booking: Booking) -> dict[str, Any]:
@@ -315,7 +323,7 @@ async def create_booking(
     rules = await get_rules(session, station.id)
     zone = ZoneInfo(station.timezone)
     slot = _slot(rules, data.slot_time)
-    party = data.model_dump(include=set(PARTY_FIELDS))
+    party = _party_of(data.model_dump(include=set(PARTY_FIELDS)))
     order = PartyOrder(**party)
     quote = await quote_for_station(session, station.id, data.venue.zip_code, order)
     times = _event_window(rules, zone, data.event_date, slot, order.guests)
@@ -514,15 +522,15 @@ async def change_party(
 ) -> Booking:
     """New guest counts (until the guest-change window) or menu (until the menu window); re-quoted at the
     booking's travel distance. A party that grows into a longer event needs a chef free for the longer window."""
-    changes = {k: v for k, v in change.model_dump(exclude_unset=True).items() if v is not None}
+    changes = _party_of({k: v for k, v in change.model_dump(exclude_unset=True).items() if v is not None})
     if not changes:
         raise ValidationFailed.on("body", "Send at least one field to change.")
     booking, station = await _locked(session, settings, actor, BookingAction.change_party, booking_id)
     rules = await get_rules(session, station.id)
     now = utcnow()
-    if changes.keys() & {"adults", "children", "toddlers"}:
+    if changes.keys() & set(GUEST_COUNTS):
         _require(guest_change_terms(rules, booking, now), WindowClosed)
-    if changes.keys() & {"upgrades", "extra_proteins", "addons"}:
+    if changes.keys() & set(ORDER_CHOICES):
         _require(menu_change_terms(rules, booking, now), WindowClosed)
     order = _order_of(booking, change)
     quote = requote(rules, booking, change)
@@ -551,7 +559,7 @@ def requote(rules: BusinessRules, booking: Booking, change: PartyChange) -> Quot
     try:
         return quote_event(rules, _order_of(booking, change), travel_miles=_miles(booking))
     except OrderProblem as problem:
-        raise ValidationFailed.on(f"body.{problem.field}", str(problem)) from None
+        raise order_refused(problem) from None
 
 
 async def _check_longer_window(

@@ -65,6 +65,8 @@ class Booking(Base):
     upgrades: Mapped[dict[str, int]] = mapped_column(JSON)
     extra_proteins: Mapped[dict[str, int]] = mapped_column(JSON)
     addons: Mapped[dict[str, int]] = mapped_column(JSON)
+    # The base protein of each serving, {code: quantity} ({}: not chosen yet; a reminder asks for them).
+    proteins: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     quote: Mapped[dict[str, Any]] = mapped_column(JSON)
     fees_cents: Mapped[int] = mapped_column(Integer, default=0)  # reschedule fees added to the balance
     # Where and who.
@@ -95,6 +97,7 @@ class Booking(Base):
     refund_owed_cents: Mapped[int | None] = mapped_column(Integer)  # under policy, at cancellation
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # completed, no-show or expired
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    proteins_reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the one ask for them
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

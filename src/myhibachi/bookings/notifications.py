@@ -23,6 +23,7 @@ from myhibachi.core.money import format_money
 from myhibachi.core.templating import render
 from myhibachi.customers.models import Customer
 from myhibachi.pricing.queries import get_rules
+from myhibachi.pricing.quote import PROTEIN_ENTITLEMENT, PartyOrder, label_of
 from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
 
@@ -30,6 +31,18 @@ from myhibachi.stations.models import Station
 def local_time_text(moment: datetime, station: Station) -> str:
     local = moment.astimezone(ZoneInfo(station.timezone))
     return local.strftime("%A, %B %-d, %Y at %-I:%M %p %Z")
+
+
+def proteins_text(booking: Booking) -> str:
+    """The base proteins chosen ("Chicken × 12, Shrimp × 10"), or that they are still to choose."""
+    chosen = [f"{label_of(code)} × {qty}" for code, qty in booking.proteins.items() if qty]
+    return ", ".join(chosen) if chosen else "Not chosen yet: choose them from your booking page."
+
+
+def menu_text(booking: Booking) -> str:
+    """Upgrades, extras and sides as the quote's lines name them, or the standard menu."""
+    lines = [f"{line['label']} × {line['quantity']}" for line in booking.quote["lines"] if ":" in line["code"]]
+    return ", ".join(lines) or "Our standard menu"
 
 
 def manage_link(settings: Settings, token: str) -> str:
@@ -49,6 +62,8 @@ async def email_about_booking(session: AsyncSession, settings: Settings, station
         ("Reference", booking.reference),
         ("When", local_time_text(booking.event_start, station)),
         ("Guests", f"{booking.adults} adults, {booking.children} children, {booking.toddlers} toddlers"),
+        ("Proteins", proteins_text(booking)),
+        ("Menu", menu_text(booking)),
         ("Where", venue_text(booking)),
         # The booking's own contact: anyone may type an address, so nothing of its customer's record is shown.
         ("Contact", f"{booking.contact_name}, {booking.contact_phone}"),
@@ -132,3 +147,15 @@ async def event_reminder(session: AsyncSession, settings: Settings, station: Sta
         f"Our chef arrives about {rules.busy_before_minutes} minutes early to set up; please have a flat outdoor "
         "space ready.",
         f"Guest counts can still change until {rules.guest_change_min_hours} hours before the event."])
+
+
+async def proteins_requested(session: AsyncSession, settings: Settings, station: Station, booking: Booking,
+                             token: str, *, until: datetime) -> None:
+    """The one email asking for the base protein choices, before the menu window closes."""
+    servings = PartyOrder(booking.adults, booking.children, booking.toddlers).protein_servings
+    await email_about_booking(session, settings, station, booking, token=token, subject="Choose your proteins",
+                              lines=[
+        f"Your chef is planning the cook: please choose the {servings} proteins of your party "
+        f"({PROTEIN_ENTITLEMENT}) from your booking page.",
+        f"The menu can change until {local_time_text(until, station)}; after that, our chef chooses for you.",
+    ])

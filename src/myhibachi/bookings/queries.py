@@ -63,6 +63,10 @@ from myhibachi.bookings.schemas import (
     ManageView,
     Party,
     PaymentLineRead,
+    PrepCount,
+    PrepEvent,
+    PrepList,
+    PrepProtein,
     VenueRead,
 )
 from myhibachi.chefs.models import Chef
@@ -71,6 +75,7 @@ from myhibachi.core.db import utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
 from myhibachi.customers.models import Customer
 from myhibachi.pricing.queries import get_rules
+from myhibachi.pricing.quote import PartyOrder, label_of, menu_choices
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRead
 from myhibachi.stations.models import Station
@@ -304,7 +309,8 @@ def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
 
 def _party(booking: Booking) -> Party:
     return Party(adults=booking.adults, children=booking.children, toddlers=booking.toddlers,
-                 upgrades=booking.upgrades, extra_proteins=booking.extra_proteins, addons=booking.addons)
+                 upgrades=booking.upgrades, extra_proteins=booking.extra_proteins, addons=booking.addons,
+                 proteins=booking.proteins)
 
 
 def _venue(booking: Booking) -> VenueRead:
@@ -457,3 +463,62 @@ async def staff_actions(session: AsyncSession, principal: Principal, booking: Bo
     lesser = {a.request_cancellation: a.cancel}
     return {action: ActionState(action, may[action], t, may[action] and t.allowed and not may.get(lesser.get(action)))
             for action, t in terms.items()}
+
+
+# --- the kitchen's prep list ---------------------------------------------------------------------------------------
+
+
+def _summed(bookings: list[Booking], group: str) -> dict[str, int]:
+    total: dict[str, int] = defaultdict(int)
+    for booking in bookings:
+        for code, quantity in getattr(booking, group).items():
+            total[code] += quantity
+    return total
+
+
+def _in_order(known: list[str], counts: dict[str, int]) -> list[str]:
+    """The codes counted, in the rules' order, then any the rules no longer name."""
+    return [code for code in known if counts.get(code)] + sorted(c for c in counts if c not in known and counts[c])
+
+
+async def prep_list(session: AsyncSession, principal: Principal, station_id: int, day: date, *,
+                    now: datetime | None = None) -> PrepList:
+    """A station's local day for the kitchen, over its events that hold a chef: per protein the base servings
+    chosen, the upgrades and the extras summed; the upgrades and the sides; and each event with its allergies.
+    Readers of the station's bookings see every event, a chef only their own."""
+    authorize_reading(principal, station_id)
+    station = await get_station(session, station_id)
+    rules = await get_rules(session, station_id)
+    stmt = select(Booking).where(Booking.station_id == station_id, Booking.event_date == day,
+                                 holds_a_chef(now or utcnow()))
+    if (scope := _readable(principal)) is not None:
+        stmt = stmt.where(scope)
+    bookings = list(await session.scalars(stmt.order_by(Booking.event_start, Booking.id)))
+    chosen, upgrades = _summed(bookings, "proteins"), _summed(bookings, "upgrades")
+    extras, sides = _summed(bookings, "extra_proteins"), _summed(bookings, "addons")
+    catalogue = menu_choices(rules)
+
+    def named(group: str, code: str) -> str:
+        choice = catalogue[group].get(code)
+        return choice.label if choice else label_of(code)
+
+    protein_codes = _in_order([*rules.base_proteins, *rules.protein_upgrades],
+                              {code: chosen[code] + upgrades[code] + extras[code]
+                               for code in {*chosen, *upgrades, *extras}})
+    events = []
+    for b in bookings:
+        servings = PartyOrder(b.adults, b.children, b.toddlers).protein_servings
+        events.append(PrepEvent(booking_id=b.id, reference=b.reference, slot_time=b.slot_time, adults=b.adults,
+                                children=b.children, toddlers=b.toddlers, chef_id=b.chef_id, proteins=b.proteins,
+                                unchosen_servings=0 if any(b.proteins.values()) else servings,
+                                allergies=b.allergies, notes=b.notes))
+    return PrepList(
+        station_id=station.id, station_name=station.name, timezone=station.timezone, day=day, events=events,
+        proteins=[PrepProtein(code=code, label=label_of(code), chosen=chosen[code], upgrades=upgrades[code],
+                              extras=extras[code], total=chosen[code] + upgrades[code] + extras[code])
+                  for code in protein_codes],
+        upgrades=[PrepCount(code=code, label=named("upgrades", code), quantity=upgrades[code])
+                  for code in _in_order(list(rules.protein_upgrades), upgrades)],
+        sides=[PrepCount(code=code, label=named("addons", code), quantity=sides[code])
+               for code in _in_order(list(rules.addons), sides)],
+        guests=sum(b.guests for b in bookings), unchosen_servings=sum(e.unchosen_servings for e in events))

@@ -12,7 +12,7 @@ from myhibachi.bookings.models import BookingStatus
 from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.text import Email, multi_line, single_line
 from myhibachi.pricing.rules import HHMM
-from myhibachi.pricing.schemas import Choices, Count, QuoteRead
+from myhibachi.pricing.schemas import PROTEINS_DESCRIPTION, Choices, Count, QuoteRead
 
 Text = single_line(200)
 LocalDate = Annotated[date, Field(ge=EARLIEST_DAY, le=LATEST_DAY, examples=["2026-12-24"])]
@@ -63,8 +63,12 @@ class PartyChange(BaseModel):
     upgrades: Choices | None = None
     extra_proteins: Choices | None = None
     addons: Choices | None = None
+    proteins: Choices | None = Field(None, description=PROTEINS_DESCRIPTION + " A change of guests that breaks the "
+                                     "total chosen is refused (`protein_count`) unless the proteins are sent too; "
+                                     "`{}` clears them.")
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"adults": 14, "addons": {"gyoza": 2}}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"adults": 14, "addons": {"gyoza": 2}}, {"proteins": {"chicken": 20, "shrimp": 13}}]})
 
 
 class BookingCreate(BaseModel):
@@ -76,6 +80,7 @@ class BookingCreate(BaseModel):
     upgrades: Choices = Field(default_factory=dict)
     extra_proteins: Choices = Field(default_factory=dict)
     addons: Choices = Field(default_factory=dict)
+    proteins: Choices = Field(default_factory=dict, description=PROTEINS_DESCRIPTION)
     event_date: LocalDate
     slot_time: SlotTimeText
     venue: Venue
@@ -86,7 +91,8 @@ class BookingCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "station_id": 1, "adults": 12, "children": 4, "toddlers": 1, "upgrades": {"filet_mignon": 3},
-        "extra_proteins": {}, "addons": {"gyoza": 1}, "event_date": "2026-12-24", "slot_time": "18:00",
+        "extra_proteins": {}, "addons": {"gyoza": 1}, "proteins": {"chicken": 12, "ny_strip": 10, "shrimp": 11},
+        "event_date": "2026-12-24", "slot_time": "18:00",
         "venue": {"line1": "4100 Mowry Ave", "city": "Fremont", "state": "CA", "zip_code": "94538"},
         "customer": {"name": "Dana Lee", "email": "dana@example.com", "phone": "+1 510 555 0142"},
         "allergies": "none", "notes": "Backyard, gate code 1234"}]})
@@ -143,6 +149,7 @@ class Party(BaseModel):
     upgrades: dict[str, int]
     extra_proteins: dict[str, int]
     addons: dict[str, int]
+    proteins: dict[str, int] = Field(description="Base protein choices; `{}` until the customer chooses them.")
 
 
 class VenueRead(BaseModel):
@@ -173,7 +180,7 @@ _BOOKING_EXAMPLE: dict[str, Any] = {
     "status": "confirmed", "event_date": "2026-12-24", "slot_time": "18:00",
     "event_start": "2026-12-24T18:00:00-08:00", "event_end": "2026-12-24T20:30:00-08:00",
     "party": {"adults": 12, "children": 4, "toddlers": 1, "upgrades": {"filet_mignon": 3}, "extra_proteins": {},
-              "addons": {"gyoza": 1}},
+              "addons": {"gyoza": 1}, "proteins": {"chicken": 12, "ny_strip": 10, "shrimp": 11}},
     "quote": _QUOTE_EXAMPLE, "fees_cents": 0, "total_due_cents": 89541, "paid_cents": 10000,
     "balance_due_cents": 79541,
     "venue": {"line1": "4100 Mowry Ave", "line2": None, "city": "Fremont", "state": "CA", "zip_code": "94538"},
@@ -361,3 +368,49 @@ class Availability(BaseModel):
             {"time": "12:00", "available": True, "remaining": 2}, {"time": "15:00", "available": True, "remaining": 1},
             {"time": "18:00", "available": False, "remaining": 0},
             {"time": "21:00", "available": True, "remaining": 2}]}]}]})
+
+
+class PrepCount(BaseModel):
+    code: str
+    label: str
+    quantity: int
+
+
+class PrepProtein(BaseModel):
+    """One protein across the day: the base servings chosen, the upgrades to it, the extras of it, and their sum."""
+
+    code: str
+    label: str
+    chosen: int
+    upgrades: int
+    extras: int
+    total: int
+
+
+class PrepEvent(BaseModel):
+    booking_id: int
+    reference: str
+    slot_time: str
+    adults: int
+    children: int
+    toddlers: int
+    chef_id: int | None
+    proteins: dict[str, int]
+    unchosen_servings: int = Field(description="Base proteins not chosen yet (the whole entitlement, or none).")
+    allergies: str
+    notes: str | None
+
+
+class PrepList(BaseModel):
+    """What to buy and prepare for a station's local day, summed over its events that hold a chef."""
+
+    station_id: int
+    station_name: str
+    timezone: str
+    day: date
+    events: list[PrepEvent]
+    proteins: list[PrepProtein]
+    upgrades: list[PrepCount]
+    sides: list[PrepCount]
+    guests: int
+    unchosen_servings: int

@@ -35,6 +35,18 @@ class UnknownZipCode(ValidationFailed):
     code = "unknown_zip"
 
 
+class ProteinCountMismatch(ValidationFailed):
+    """Base protein choices that are not the station's, or do not add up to the party's entitlement."""
+
+    code = "protein_count"
+
+
+def order_refused(problem: OrderProblem) -> ValidationFailed:
+    """An order the rules refuse, as the 422 of its field and code (every door that prices a party uses this)."""
+    kind = ProteinCountMismatch if problem.code == ProteinCountMismatch.code else ValidationFailed
+    return kind.on(f"body.{problem.field}", str(problem))
+
+
 async def quote_for_station(session: AsyncSession, station_id: int, zip_code: str, order: PartyOrder) -> Quote:
     station = await session.get(Station, station_id)
     if station is None or not station.is_active:
@@ -56,4 +68,4 @@ def price_party(station: Station, rules: BusinessRules, zip_code: str, order: Pa
     try:
         return quote_event(rules, order, miles)
     except OrderProblem as problem:
-        raise ValidationFailed.on(f"body.{problem.field}", str(problem)) from None
+        raise order_refused(problem) from None

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from myhibachi.core.money import format_money
 from myhibachi.pricing.rules import BusinessRules
 
 
@@ -17,6 +18,7 @@ class PartyOrder:
     upgrades: dict[str, int] = field(default_factory=dict)  # premium protein swapped in for a base one
     extra_proteins: dict[str, int] = field(default_factory=dict)  # added on top
     addons: dict[str, int] = field(default_factory=dict)
+    proteins: dict[str, int] = field(default_factory=dict)  # the base protein of each serving; {}: not chosen yet
 
     @property
     def guests(self) -> int:
@@ -24,7 +26,12 @@ class PartyOrder:
 
     @property
     def protein_servings(self) -> int:
+        """The party's entitlement of base proteins (PROTEIN_ENTITLEMENT)."""
         return 2 * (self.adults + self.children) + self.toddlers
+
+    @property
+    def proteins_chosen(self) -> int:
+        return sum(self.proteins.values())
 
 
 @dataclass(frozen=True)
@@ -58,15 +65,23 @@ class Quote:
 
 
 class OrderProblem(ValueError):
-    """The order breaks a rule; `field` names the offending input."""
+    """The order breaks a rule; `field` names the offending input, `code` the problem's stable code."""
 
-    def __init__(self, field_name: str, message: str) -> None:
+    def __init__(self, field_name: str, message: str, code: str = "validation_error") -> None:
         super().__init__(message)
         self.field = field_name
+        self.code = code
 
 
 def label_of(code: str) -> str:
+    """A food's name as a heading or a list shows it: "Filet mignon", "NY strip"."""
     return code.replace("_", " ").capitalize().replace("Ny strip", "NY strip")
+
+
+def _in_a_sentence(code: str) -> str:
+    """A food's name inside a sentence: "filet mignon", "NY strip"."""
+    name = label_of(code)
+    return name if name[:2].isupper() else name[:1].lower() + name[1:]
 
 
 def percent_of(amount_cents: int, percent: Decimal | int) -> int:
@@ -75,15 +90,97 @@ def percent_of(amount_cents: int, percent: Decimal | int) -> int:
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-MENU_GROUPS = ("upgrades", "extra_proteins", "addons")  # the kinds of menu choice an order names
+MENU_GROUPS = ("upgrades", "extra_proteins", "addons")  # the kinds of priced menu choice an order names
+PROTEINS = "proteins"  # the base protein of each serving: chosen, not priced
+ORDER_CHOICES = (PROTEINS, *MENU_GROUPS)  # everything a change of the menu changes
+PROTEIN_ENTITLEMENT = "two per adult and child, one per toddler"  # PartyOrder.protein_servings, in words
+GUEST_LINES = (("adult", "Adult (13+)", "Two proteins of your choice, fried rice, vegetables and salad."),
+               ("child", "Child (6–12)", "Two proteins of your choice, fried rice, vegetables and salad."),
+               ("toddler", "Toddler (5 and under)", "One protein of your choice, fried rice, vegetables and salad."))
+_LINE_PREFIXES = {"guests": "", "upgrades": "upgrade:", "extra_proteins": "extra:", "addons": "addon:"}
+
+
+@dataclass(frozen=True)
+class MenuChoice:
+    """One item of the menu: its one label, price and explanation, shown alike on /menu, in the forms and on the
+    quote's line for it."""
+
+    group: str  # "guests" or one of MENU_GROUPS
+    code: str
+    label: str
+    unit_cents: int
+    explanation: str
+
+    @property
+    def line_code(self) -> str:
+        """The code of its quote line: "adult", "upgrade:salmon", "extra:salmon", "addon:gyoza"."""
+        return _LINE_PREFIXES[self.group] + self.code
+
+
+def menu_choices(rules: BusinessRules) -> dict[str, dict[str, MenuChoice]]:
+    """The catalogue: per group ("guests", then MENU_GROUPS), each item by code, in the rules' order. A premium
+    extra says its full price: the extra protein plus the premium (so salmon is an upgrade at one price, swapping
+    a guest's protein, and an extra at another, on top)."""
+    def money(cents: int) -> str:
+        return format_money(cents, rules.currency)
+
+    guests = {"adult": rules.adult_price_cents, "child": rules.child_price_cents,
+              "toddler": rules.toddler_price_cents}
+    catalogue: dict[str, dict[str, MenuChoice]] = {
+        "guests": {code: MenuChoice("guests", code, label, guests[code], explanation)
+                   for code, label, explanation in GUEST_LINES}}
+    catalogue["upgrades"] = {
+        code: MenuChoice("upgrades", code, f"Upgrade to {_in_a_sentence(code)}", cents,
+                         f"{money(cents)} more than a base protein: swaps one guest's protein for "
+                         f"{_in_a_sentence(code)}.")
+        for code, cents in rules.protein_upgrades.items()}
+    extras = {}
+    for code in (*rules.base_proteins, *rules.protein_upgrades):
+        premium = rules.protein_upgrades.get(code, 0)
+        price = money(rules.extra_protein_cents + premium)
+        if premium:
+            price += f" = {money(rules.extra_protein_cents)} extra protein + {money(premium)} premium"
+        extras[code] = MenuChoice("extra_proteins", code, f"Extra {_in_a_sentence(code)}",
+                                  rules.extra_protein_cents + premium,
+                                  f"{price}: one more serving of {_in_a_sentence(code)}, on top of the guests' own.")
+    catalogue["extra_proteins"] = extras
+    catalogue["addons"] = {code: MenuChoice("addons", code, label_of(code), cents, f"{money(cents)} each, for the "
+                                                                                    "table.")
+                           for code, cents in rules.addons.items()}
+    return catalogue
 
 
 def menu_catalog(rules: BusinessRules) -> dict[str, dict[str, int]]:
     """What `upgrades`, `extra_proteins` and `addons` may name, with each choice's unit price in cents."""
-    return {"upgrades": dict(rules.protein_upgrades),
-            "extra_proteins": {code: rules.extra_protein_cents + rules.protein_upgrades.get(code, 0)
-                               for code in (*rules.base_proteins, *rules.protein_upgrades)},
-            "addons": dict(rules.addons)}
+    choices = menu_choices(rules)
+    return {group: {code: choice.unit_cents for code, choice in choices[group].items()} for group in MENU_GROUPS}
+
+
+@dataclass(frozen=True)
+class ProteinCheck:
+    """How the chosen base proteins compare with the party's entitlement."""
+
+    chosen: int
+    servings: int
+
+    @property
+    def complete(self) -> bool:
+        return self.chosen == self.servings
+
+    @property
+    def message(self) -> str:
+        if self.chosen == 0:
+            return f"Choose {self.servings} proteins ({PROTEIN_ENTITLEMENT}), now or later."
+        if self.chosen < self.servings:
+            return f"{self.chosen} of {self.servings} proteins chosen: {self.servings - self.chosen} to go."
+        if self.chosen > self.servings:
+            return (f"{self.chosen} proteins chosen: {self.chosen - self.servings} more than this party's "
+                    f"{self.servings} ({PROTEIN_ENTITLEMENT}); extra proteins are added separately.")
+        return f"All {self.servings} proteins chosen."
+
+
+def protein_check(order: PartyOrder) -> ProteinCheck:
+    return ProteinCheck(order.proteins_chosen, order.protein_servings)
 
 
 def check_order(rules: BusinessRules, order: PartyOrder) -> None:
@@ -105,21 +202,36 @@ def check_order(rules: BusinessRules, order: PartyOrder) -> None:
                 raise OrderProblem(name, f"quantity of {code!r} must not be negative")
     if sum(order.upgrades.values()) > order.protein_servings:
         raise OrderProblem("upgrades", f"at most {order.protein_servings} proteins can be upgraded for this party")
+    _check_proteins(rules, order)
+
+
+def _check_proteins(rules: BusinessRules, order: PartyOrder) -> None:
+    """Base proteins are optional; when chosen, from the station's base proteins and as many as the party's
+    entitlement (`protein_count`): a guest-count change that breaks the total is refused until they are sent
+    again for the new party."""
+    for code, quantity in order.proteins.items():
+        if code not in rules.base_proteins:
+            raise OrderProblem(PROTEINS, f"unknown protein {code!r}; choose from {sorted(rules.base_proteins)}",
+                               "protein_count")
+        if quantity < 0:
+            raise OrderProblem(PROTEINS, f"quantity of {code!r} must not be negative", "protein_count")
+    check = protein_check(order)
+    if check.chosen and not check.complete:
+        raise OrderProblem(PROTEINS, f"The proteins chosen add up to {check.chosen}, but a party of {order.adults} "
+                                     f"adult{'s' * (order.adults != 1)}, {order.children} "
+                                     f"child{'ren' * (order.children != 1)} and {order.toddlers} "
+                                     f"toddler{'s' * (order.toddlers != 1)} has {check.servings} "
+                                     f"({PROTEIN_ENTITLEMENT}). Choose them again for this party.", "protein_count")
 
 
 def _lines(rules: BusinessRules, order: PartyOrder) -> list[QuoteLine]:
-    items: list[tuple[str, str, int, int]] = [
-        ("adult", "Adult (13+)", order.adults, rules.adult_price_cents),
-        ("child", "Child (6–12)", order.children, rules.child_price_cents),
-        ("toddler", "Toddler (5 and under)", order.toddlers, rules.toddler_price_cents),
-    ]
-    items += [(f"upgrade:{code}", f"Upgrade to {label_of(code)}", qty, rules.protein_upgrades[code])
-              for code, qty in sorted(order.upgrades.items())]
-    extras = menu_catalog(rules)["extra_proteins"]
-    items += [(f"extra:{code}", f"Extra {label_of(code)}", qty, extras[code])
-              for code, qty in sorted(order.extra_proteins.items())]
-    items += [(f"addon:{code}", label_of(code), qty, rules.addons[code]) for code, qty in sorted(order.addons.items())]
-    return [QuoteLine(code, label, qty, unit, qty * unit) for code, label, qty, unit in items if qty > 0]
+    """The priced lines, each labelled and priced by the catalogue (as /menu shows the same item)."""
+    choices = menu_choices(rules)
+    items = [(choices["guests"][code], qty)
+             for code, qty in (("adult", order.adults), ("child", order.children), ("toddler", order.toddlers))]
+    for group in MENU_GROUPS:
+        items += [(choices[group][code], qty) for code, qty in sorted(getattr(order, group).items())]
+    return [QuoteLine(c.line_code, c.label, qty, c.unit_cents, qty * c.unit_cents) for c, qty in items if qty > 0]
 
 
 def travel_fee_cents(rules: BusinessRules, miles: Decimal) -> int:

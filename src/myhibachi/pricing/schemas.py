@@ -6,10 +6,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from myhibachi.pricing.quote import PartyOrder, Quote
+from myhibachi.pricing.quote import PROTEIN_ENTITLEMENT, PartyOrder, Quote
 
 Count = Annotated[int, Field(ge=0, le=1000, strict=True)]
 Choices = Annotated[dict[Annotated[str, Field(max_length=40)], Count], Field(max_length=50)]
+PROTEINS_DESCRIPTION = (
+    "Base protein choices: {code: quantity} from the station's `base_proteins`. Optional; when given they must add "
+    f"up to the party's entitlement ({PROTEIN_ENTITLEMENT}), else 422 `protein_count`.")
 
 
 class QuoteRequest(BaseModel):
@@ -21,14 +24,17 @@ class QuoteRequest(BaseModel):
     upgrades: Choices = Field(default_factory=dict, description="Premium protein swapped in: {code: quantity}.")
     extra_proteins: Choices = Field(default_factory=dict, description="Proteins added on top: {code: quantity}.")
     addons: Choices = Field(default_factory=dict, description="Sides: {code: quantity}.")
+    proteins: Choices = Field(default_factory=dict, description=PROTEINS_DESCRIPTION)
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "station_id": 1, "zip_code": "94536", "adults": 12, "children": 4, "toddlers": 1,
-        "upgrades": {"filet_mignon": 3}, "extra_proteins": {}, "addons": {"gyoza": 1}}]})
+        "upgrades": {"filet_mignon": 3}, "extra_proteins": {}, "addons": {"gyoza": 1},
+        "proteins": {"chicken": 12, "ny_strip": 10, "shrimp": 11}}]})
 
     def to_order(self) -> PartyOrder:
         return PartyOrder(adults=self.adults, children=self.children, toddlers=self.toddlers,
-                          upgrades=self.upgrades, extra_proteins=self.extra_proteins, addons=self.addons)
+                          upgrades=self.upgrades, extra_proteins=self.extra_proteins, addons=self.addons,
+                          proteins=self.proteins)
 
 
 class QuoteLineRead(BaseModel):
@@ -62,7 +68,7 @@ class QuoteRead(BaseModel):
             {"code": "adult", "label": "Adult (13+)", "quantity": 12, "unit_cents": 5500, "amount_cents": 66000},
             {"code": "child", "label": "Child (6–12)", "quantity": 4, "unit_cents": 3000, "amount_cents": 12000},
             {"code": "toddler", "label": "Toddler (5 and under)", "quantity": 1, "unit_cents": 0, "amount_cents": 0},
-            {"code": "upgrade:filet_mignon", "label": "Upgrade to Filet mignon", "quantity": 3, "unit_cents": 500,
+            {"code": "upgrade:filet_mignon", "label": "Upgrade to filet mignon", "quantity": 3, "unit_cents": 500,
              "amount_cents": 1500},
             {"code": "addon:gyoza", "label": "Gyoza", "quantity": 1, "unit_cents": 1000, "amount_cents": 1000}],
         "food_subtotal_cents": 80500, "minimum_adjustment_cents": 0, "travel_miles": 41.3,

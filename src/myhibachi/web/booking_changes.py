@@ -5,6 +5,7 @@ each door."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,16 @@ from myhibachi.bookings.models import Booking
 from myhibachi.bookings.policy import guest_change_terms, menu_change_terms
 from myhibachi.bookings.schemas import PartyChange, Reschedule
 from myhibachi.core.errors import ValidationFailed
-from myhibachi.pricing.quote import MENU_GROUPS, Quote, menu_catalog
+from myhibachi.pricing.quote import (
+    ORDER_CHOICES,
+    PROTEIN_ENTITLEMENT,
+    PROTEINS,
+    PartyOrder,
+    ProteinCheck,
+    Quote,
+    menu_catalog,
+    protein_check,
+)
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations.models import Station
 from myhibachi.web.fields import day_of, whole_number
@@ -38,13 +48,40 @@ def _refused(errors: dict[str, str]) -> FormProblem:
 # --- guests and menu ---------------------------------------------------------------------------------------------
 
 
+def _form_codes(rules: BusinessRules) -> dict[str, list[str]]:
+    """The choices the form has a field for, by group: the base proteins, then the priced menu."""
+    return {PROTEINS: list(rules.base_proteins), **{group: list(codes) for group, codes in menu_catalog(rules).items()}}
+
+
+@dataclass(frozen=True)
+class ProteinFields:
+    """What the base-protein fieldset shows: a field per protein and how the typed counts meet the party's
+    entitlement (None while a count is not a whole number)."""
+
+    codes: list[str]
+    check: ProteinCheck | None
+    entitlement: str = PROTEIN_ENTITLEMENT
+
+
+def protein_fields(rules: BusinessRules, values: dict[str, str]) -> ProteinFields:
+    """The fieldset for the typed values; the check is the domain's (pricing.quote.protein_check)."""
+    counts = {name: whole_number(values.get(name) or "0") for name in (*GUEST_FIELDS, *(
+        f"{PROTEINS}.{code}" for code in rules.base_proteins))}
+    if any(count is None for count in counts.values()):
+        return ProteinFields(list(rules.base_proteins), None)
+    chosen = {name.removeprefix(f"{PROTEINS}."): count for name, count in counts.items()
+              if name.startswith(f"{PROTEINS}.") and count}
+    order = PartyOrder(counts["adults"] or 0, counts["children"] or 0, counts["toddlers"] or 0, proteins=chosen)
+    return ProteinFields(list(rules.base_proteins), protein_check(order))
+
+
 def current_party(rules: BusinessRules, booking: Booking) -> dict[str, str]:
-    """The booking's party as the form's fields: each count, and each item of the menu (0 when not chosen)."""
-    catalog = menu_catalog(rules)
+    """The booking's party as the form's fields: each count, the base proteins and each item of the menu (0 when
+    not chosen)."""
     values = {name: str(getattr(booking, name)) for name in GUEST_FIELDS}
-    for group in MENU_GROUPS:
+    for group, codes in _form_codes(rules).items():
         chosen = getattr(booking, group)
-        values.update({f"{group}.{code}": str(chosen.get(code, 0)) for code in catalog[group]})
+        values.update({f"{group}.{code}": str(chosen.get(code, 0)) for code in codes})
     return values
 
 
@@ -61,7 +98,7 @@ def _party_change(booking: Booking, values: dict[str, str]) -> PartyChange:
     if errors := {name: "Please enter a whole number." for name, count in counts.items() if count is None}:
         raise _refused(errors)
     data: dict[str, Any] = {name: counts[name] for name in GUEST_FIELDS if counts[name] != getattr(booking, name)}
-    for group in MENU_GROUPS:
+    for group in ORDER_CHOICES:
         prefix = f"{group}."
         chosen = {name.removeprefix(prefix): qty for name, qty in counts.items() if name.startswith(prefix) and qty}
         if chosen != {code: qty for code, qty in getattr(booking, group).items() if qty > 0}:
@@ -80,7 +117,7 @@ def planned_change(rules: BusinessRules, booking: Booking, values: dict[str, str
     if not change.model_fields_set:
         raise FormProblem(422, "Nothing has changed yet: change a number, then preview the new price.")
     for fields, terms in ((GUEST_FIELDS, guest_change_terms(rules, booking, now)),
-                          (MENU_GROUPS, menu_change_terms(rules, booking, now))):
+                          (ORDER_CHOICES, menu_change_terms(rules, booking, now))):
         if change.model_fields_set & set(fields) and not terms.allowed:
             raise FormProblem(409, terms.message)
     try:

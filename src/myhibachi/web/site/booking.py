@@ -21,11 +21,12 @@ from myhibachi.core.errors import DomainError, RateLimited, ValidationFailed
 from myhibachi.core.security import new_opaque_token
 from myhibachi.core.web import DbSession, RuntimeDep, discard_changes
 from myhibachi.pricing.queries import get_rules, quote_for_station
-from myhibachi.pricing.quote import MENU_GROUPS, Quote, menu_catalog
+from myhibachi.pricing.quote import MENU_GROUPS, ORDER_CHOICES, PROTEINS, Quote, menu_catalog, menu_choices
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRequest
 from myhibachi.stations.queries import list_public_stations
 from myhibachi.stations.schemas import StationPublic
+from myhibachi.web.booking_changes import protein_fields
 from myhibachi.web.fields import day_of, whole_number
 from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
 from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, slot_errors
@@ -77,6 +78,7 @@ async def _draft(session: Any, form: dict[str, str]) -> Draft:
     names = {*PARTY_FIELDS, *WHEN_FIELDS, *DETAIL_FIELDS, "month"}
     if rules:
         names |= {f"{group}.{code}" for group, items in menu_catalog(rules).items() for code in items}
+        names |= {f"{PROTEINS}.{code}" for code in rules.base_proteins}
     values = {name: value[:2000] for name, value in form.items() if name in names}
     if station:
         values["station_id"] = str(station.id)
@@ -86,7 +88,7 @@ async def _draft(session: Any, form: dict[str, str]) -> Draft:
 def _quote_request(draft: Draft) -> QuoteRequest:
     data: dict[str, Any] = {name: draft.values[name] for name in PARTY_FIELDS if draft.values.get(name)}
     return QuoteRequest.model_validate({"children": 0, "toddlers": 0, **data,
-                                        **{group: draft.menu(group) for group in MENU_GROUPS}}, strict=False)
+                                        **{group: draft.menu(group) for group in ORDER_CHOICES}}, strict=False)
 
 
 async def _price(session: Any, draft: Draft) -> dict[str, str]:
@@ -115,10 +117,12 @@ async def _render(request: Request, runtime: Any, session: Any, draft: Draft, st
     context: dict[str, Any] = {"draft": draft, "values": draft.values, "errors": draft.errors, "step": step,
                                "steps": STEPS, "message": message, "quote": draft.quote,
                                "catalog": menu_catalog(draft.rules) if draft.rules else {},
+                               "choices": menu_choices(draft.rules) if draft.rules else {},
+                               "proteins": protein_fields(draft.rules, draft.values) if draft.rules else None,
                                "parse_day": day_of,
                                "menu_open": any(draft.menu(group) for group in MENU_GROUPS)
                                or any(name.split(".")[0] in MENU_GROUPS for name in draft.errors)}
-    visible = {"party": {*PARTY_FIELDS, *(n for n in draft.values if n.split(".")[0] in MENU_GROUPS)},
+    visible = {"party": {*PARTY_FIELDS, *(n for n in draft.values if n.split(".")[0] in ORDER_CHOICES)},
                "when": {*WHEN_FIELDS, "month"}, "details": set(DETAIL_FIELDS), "review": set()}[step]
     context["carried"] = hidden_fields(draft.values, skip=visible)
     if step == "when" and draft.station and draft.rules:
@@ -148,9 +152,20 @@ async def start(request: Request, session: DbSession, runtime: RuntimeDep) -> HT
 async def live_quote(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
     """The step-one quote as the party is typed in (htmx); changes nothing, so it needs no CSRF token."""
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    draft = await _draft(session, form)
+    # The proteins cost nothing and have their own live check: half-chosen ones must not hide the price.
+    draft = await _draft(session, {k: v for k, v in form.items() if not k.startswith(f"{PROTEINS}.")})
     await _price(session, draft)
     return page(request, runtime, "book_quote.html", title="", description="", quote=draft.quote)
+
+
+@router.post("/book/proteins", response_class=HTMLResponse)
+async def live_protein_check(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
+    """The step-one check of the base proteins chosen against the party's entitlement, as they are typed (htmx);
+    changes nothing, so it needs no CSRF token."""
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    draft = await _draft(session, form)
+    check = protein_fields(draft.rules, draft.values).check if draft.rules else None
+    return page(request, runtime, "book/proteins_check.html", title="", description="", check=check)
 
 
 @router.post("/book", response_class=HTMLResponse)

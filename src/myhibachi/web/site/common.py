@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -10,7 +11,10 @@ from fastapi.responses import HTMLResponse
 
 from myhibachi.core.money import format_money
 from myhibachi.core.templating import render
+from myhibachi.pricing.queries import get_rules
 from myhibachi.pricing.quote import label_of
+from myhibachi.pricing.rules import BusinessRules
+from myhibachi.stations.schemas import StationPublic
 from myhibachi.web.assets import asset_url
 from myhibachi.web.forms import CSRF_FIELD, HONEYPOT_FIELD, csrf_token, keep_csrf_cookie
 
@@ -46,3 +50,24 @@ async def missing_page(request: Request, runtime: Any, session: Any) -> HTMLResp
 
     return page(request, runtime, "not_found.html", title="Page not found", status=404,
                 description="This page does not exist.", stations=await list_public_stations(session))
+
+
+@dataclass(frozen=True)
+class SiteStation:
+    """The station whose menu, prices and policies a customer page shows, and the open stations to switch to."""
+
+    stations: list[StationPublic]
+    station: StationPublic | None  # None: no station is open yet
+    rules: BusinessRules | None
+
+
+async def current_station(request: Request, session: Any) -> SiteStation:
+    """The station a customer page is about: the one `?station=<code>` names, else the default (the first open
+    station). The one place that decides it, so every page that shows a station's menu or policies names the same
+    one (remembering a visitor's station belongs here)."""
+    from myhibachi.stations.queries import list_public_stations  # the pages' layer, not the layout's
+
+    stations = await list_public_stations(session)
+    code = request.query_params.get("station", "")[:10].upper()
+    chosen = next((s for s in stations if code and s.code == code), stations[0] if stations else None)
+    return SiteStation(stations, chosen, await get_rules(session, chosen.id) if chosen else None)

@@ -27,7 +27,7 @@ from myhibachi.payments.commands import report_payment_sent
 from myhibachi.payments.queries import payment_options
 from myhibachi.payments.schemas import PaymentSent
 from myhibachi.pricing.queries import get_rules
-from myhibachi.pricing.quote import Quote, menu_catalog
+from myhibachi.pricing.quote import Quote, menu_choices
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations.models import Station
 from myhibachi.stations.queries import get_station
@@ -39,6 +39,7 @@ from myhibachi.web.booking_changes import (
     current_party,
     planned_change,
     posted_party,
+    protein_fields,
     when_values,
 )
 from myhibachi.web.fields import day_of
@@ -193,7 +194,8 @@ def _party_page(request: Request, runtime: Any, m: Managed, values: dict[str, st
                 status: int = 200, message: str | None = None, errors: dict[str, str] | None = None) -> HTMLResponse:
     return _render(request, runtime, m, "party.html", f"Change guests or menu — booking {m.view.reference}",
                    status=status, values=values, errors=errors or {}, message=message, quote=quote,
-                   catalog=menu_catalog(m.rules), carried=hidden_fields(values) if quote else [])
+                   catalog=menu_choices(m.rules), proteins=protein_fields(m.rules, values),
+                   carried=hidden_fields(values) if quote else [])
 
 
 @router.get("/manage/{token}/party", response_class=HTMLResponse)

@@ -3,10 +3,10 @@ from settings. Routes only gather what the domain queries return and render a te
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -15,6 +15,7 @@ from myhibachi.core.errors import NotFound, ValidationFailed, http_error
 from myhibachi.core.money import format_money
 from myhibachi.core.web import DbSession, RuntimeDep
 from myhibachi.pricing.queries import get_rules, quote_for_station
+from myhibachi.pricing.quote import PROTEIN_ENTITLEMENT, label_of, menu_choices
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRequest
 from myhibachi.settings import Settings
@@ -22,7 +23,7 @@ from myhibachi.stations.models import Station
 from myhibachi.stations.queries import find_active_station, list_public_stations
 from myhibachi.stations.schemas import StationPublic
 from myhibachi.web.assets import asset_url
-from myhibachi.web.site.common import missing_page, page
+from myhibachi.web.site.common import current_station, missing_page, page
 
 router = APIRouter(include_in_schema=False)
 # For the sitemap, with the stations.
@@ -59,12 +60,13 @@ def _organization(settings: Settings, stations: list[StationPublic]) -> dict[str
 
 
 @router.get("/menu", response_class=HTMLResponse)
-async def menu(request: Request, session: DbSession, runtime: RuntimeDep,
-               station: Annotated[str | None, Query(max_length=10)] = None) -> HTMLResponse:
-    stations, chosen, rules = await _stations_and_rules(session, station)
+async def menu(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
+    """The station's catalogue: every item with the label, price and explanation its quote line has."""
+    shown = await current_station(request, session)
     return page(request, runtime, "menu.html", title=f"Menu and prices — {runtime.settings.brand_name}",
                  description="What every guest gets, premium proteins, sides, the party minimum and travel.",
-                 stations=stations, station=chosen, rules=rules)
+                 stations=shown.stations, station=shown.station, rules=shown.rules,
+                 choices=menu_choices(shown.rules) if shown.rules else {}, entitlement=PROTEIN_ENTITLEMENT)
 
 
 @router.get("/quote", response_class=HTMLResponse)
@@ -122,18 +124,23 @@ def faq_entries(rules: BusinessRules) -> list[tuple[str, str]]:
          f"{rules.max_days_ahead} days."),
         ("What about allergies?", "Tell us every allergy when you book (or “none”); the chef plans the cook around "
          "them."),
+        ("How do we choose the proteins?", f"Each guest gets proteins of your choice ({PROTEIN_ENTITLEMENT}) from "
+         f"{', '.join(label_of(code) for code in rules.base_proteins)}. Choose them when you book, or later from "
+         f"your booking link until {rules.menu_change_min_hours} hours before; we email you if they are missing."),
     ]
 
 
 @router.get("/faq", response_class=HTMLResponse)
 async def faq(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
-    _, _, rules = await _stations_and_rules(session, None)
+    shown = await current_station(request, session)
+    rules = shown.rules
     questions = faq_entries(rules) if rules else []
     json_ld = {"@context": "https://schema.org", "@type": "FAQPage", "mainEntity": [
         {"@type": "Question", "name": q, "acceptedAnswer": {"@type": "Answer", "text": a}} for q, a in questions]}
     return page(request, runtime, "faq.html", title=f"Questions and answers — {runtime.settings.brand_name}",
                  description="Deposits, refunds, rescheduling, travel, allergies and what to prepare.",
-                 questions=questions, json_ld=json_ld if questions else None)
+                 questions=questions, json_ld=json_ld if questions else None, stations=shown.stations,
+                 station=shown.station)
 
 
 @router.get("/locations/{code}", response_class=HTMLResponse)

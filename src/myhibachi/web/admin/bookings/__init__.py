@@ -5,8 +5,8 @@ routes read the form, call the same commands and queries as the JSON API and ren
 
 from fastapi import APIRouter
 
-from myhibachi.web.admin.bookings import detail, flows, listing
+from myhibachi.web.admin.bookings import detail, flows, listing, prep
 
 router = APIRouter(include_in_schema=False)
-for module in (listing, detail, flows):
+for module in (listing, detail, flows, prep):  # prep: the kitchen's list of a day
     router.include_router(module.router)

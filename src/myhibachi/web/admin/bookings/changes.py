@@ -11,7 +11,7 @@ from myhibachi.bookings.actions import BookingAction
 from myhibachi.bookings.policy import guest_change_terms, menu_change_terms
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError
-from myhibachi.pricing.quote import Quote, menu_catalog
+from myhibachi.pricing.quote import Quote, menu_choices
 from myhibachi.web.admin.bookings.common import Flow, Target, action_page
 from myhibachi.web.admin.bookings.lifecycle import actor
 from myhibachi.web.admin.pages import Trouble, Visit
@@ -21,6 +21,7 @@ from myhibachi.web.booking_changes import (
     confirmed_change,
     planned_change,
     posted_party,
+    protein_fields,
     when_values,
 )
 from myhibachi.web.fields import day_of
@@ -74,7 +75,8 @@ async def _party_render(visit: Visit, t: Target, form: dict[str, str], trouble: 
                         quote: Quote | None = None) -> Response:
     now, values = utcnow(), posted_party(t.rules, t.booking, form)
     return await action_page(visit, t, "party.html", "Change guests or menu", trouble, values=values, quote=quote,
-                             catalog=menu_catalog(t.rules), guest_terms=guest_change_terms(t.rules, t.booking, now),
+                             catalog=menu_choices(t.rules), proteins=protein_fields(t.rules, values),
+                             guest_terms=guest_change_terms(t.rules, t.booking, now),
                              menu_terms=menu_change_terms(t.rules, t.booking, now),
                              carried=hidden_fields(values) if quote else [])
 
