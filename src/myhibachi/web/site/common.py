@@ -1,4 +1,5 @@
-"""Rendering a customer page: the layout's context (brand, canonical URL, assets, money) and the CSRF cookie."""
+"""Rendering a customer page: the layout's context (brand, canonical URL, assets, money), the CSRF cookie, and the
+station whose menu and policies a page shows (`current_station`, remembered in a cookie)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import hashlib
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from myhibachi.core.money import format_money
 from myhibachi.core.templating import render
 from myhibachi.pricing.quote import label_of
+from myhibachi.stations.queries import list_public_stations
+from myhibachi.stations.schemas import StationPublic
 from myhibachi.web.assets import asset_url
 from myhibachi.web.forms import CSRF_FIELD, HONEYPOT_FIELD, csrf_token, keep_csrf_cookie
 
@@ -35,14 +38,44 @@ def page(request: Request, runtime: Any, template: str, *, title: str, descripti
                   csrf_field=CSRF_FIELD, csrf_token=csrf_token(request), honeypot=HONEYPOT_FIELD, **context)
     response = HTMLResponse(html, status_code=status, headers=headers)
     keep_csrf_cookie(request, response)
+    keep_station_cookie(request, response)
     return response
 
 
+# The station a visitor's venue ZIP code picked (or that they asked for): its code, for a year. Not personal (a code
+# any visitor may pick), so no consent is needed; HttpOnly since no script reads it.
+STATION_COOKIE = "mh_station"
+STATION_COOKIE_SECONDS = 365 * 24 * 3600
+
+
+async def current_station(request: Request, session: Any) -> StationPublic | None:
+    """The open station whose menu, prices and policies a page shows: the one `?station=CODE` asks for (remembered
+    from then on), else the one remembered in the visitor's cookie (the last station their venue ZIP code picked),
+    else the first. None while no station is open."""
+    stations = await list_public_stations(session)
+    by_code = {station.code: station for station in stations}
+    asked = by_code.get(request.query_params.get("station", "").strip().upper()[:16])
+    if asked:
+        remember_station(request, asked)
+        return asked
+    remembered = by_code.get(request.cookies.get(STATION_COOKIE, "").upper()[:16])
+    return remembered or (stations[0] if stations else None)
+
+
+def remember_station(request: Request, station: StationPublic) -> None:
+    """The page about to be rendered (`page`) sets the cookie, so the next page shows this station too."""
+    if request.cookies.get(STATION_COOKIE) != station.code:
+        request.state.remembered_station = station.code
+
+
+def keep_station_cookie(request: Request, response: Response) -> None:
+    code = getattr(request.state, "remembered_station", None)
+    if code:
+        response.set_cookie(STATION_COOKIE, code, max_age=STATION_COOKIE_SECONDS, httponly=True, samesite="lax",
+                            path="/", secure=request.url.scheme == "https")
 
 
 async def missing_page(request: Request, runtime: Any, session: Any) -> HTMLResponse:
     """The 404 page, with a way back (the locations)."""
-    from myhibachi.stations.queries import list_public_stations  # the pages' layer, not the layout's
-
     return page(request, runtime, "not_found.html", title="Page not found", status=404,
                 description="This page does not exist.", stations=await list_public_stations(session))
