@@ -28,14 +28,23 @@ def clock(hhmm: str) -> str:
     return f"{(hours - 1) % 12 + 1}:{minutes:02d} {'AM' if hours < 12 else 'PM'}"
 
 
+def duration(minutes: int) -> str:
+    """How long something lasts, in words: "1 hour 30 minutes"."""
+    hours, rest = divmod(minutes, 60)
+    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+    parts += [f"{rest} minute{'s' if rest != 1 else ''}"] if rest or not hours else []
+    return " ".join(parts)
+
+
 def page(request: Request, runtime: Any, template: str, *, title: str, description: str, status: int = 200,
          headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
     settings = runtime.settings
     html = render(f"site/{template}", request_path=request.url.path, title=title, description=description,
                   brand_version=brand_version(settings),
                   canonical=f"{settings.base_url.rstrip('/')}{request.url.path}", brand=settings.brand_name,
-                  settings=settings, asset=asset_url, clock=clock, money=format_money, label=label_of,
-                  csrf_field=CSRF_FIELD, csrf_token=csrf_token(request), honeypot=HONEYPOT_FIELD, **context)
+                  settings=settings, asset=asset_url, clock=clock, duration=duration, money=format_money,
+                  label=label_of, csrf_field=CSRF_FIELD, csrf_token=csrf_token(request), honeypot=HONEYPOT_FIELD,
+                  **context)
     response = HTMLResponse(html, status_code=status, headers=headers)
     keep_csrf_cookie(request, response)
     keep_station_cookie(request, response)
