@@ -31,7 +31,10 @@
   function enhanceSteppers() {
     const buttons = document.querySelectorAll(".stepper button[data-step]");
     if (!buttons.length) return;
-    buttons.forEach(function (button) { button.hidden = false; });
+    buttons.forEach(function (button) {
+      button.hidden = false;
+      button.parentElement.classList.add("enhanced");
+    });
     spoken = document.createElement("p");
     spoken.className = "visually-hidden";
     spoken.setAttribute("role", "status");

@@ -1,0 +1,36 @@
+from tests.e2e.conftest import choose_day
+
+async def test_look(browser, live_server):
+    for name, vp in (("phone", {"width": 390, "height": 844}), ("desk", {"width": 1280, "height": 900})):
+        ctx = await browser.new_context(viewport=vp)
+        page = await ctx.new_page()
+        await page.goto(live_server + "/")
+        await page.screenshot(path=f"/tmp/look-{name}-home.png", full_page=True)
+        await page.goto(live_server + "/book")
+        await page.screenshot(path=f"/tmp/look-{name}-book0.png")
+        await page.get_by_label("Venue ZIP code").fill("94538")
+        await page.locator("#f-adults").fill("12")
+        await page.wait_for_timeout(1200)
+        await page.screenshot(path=f"/tmp/look-{name}-book1.png")
+        await page.get_by_text("Premium proteins, extras and sides").click()
+        await page.locator("#f-upgrades\\.filet_mignon").fill("40")
+        await page.wait_for_timeout(1200)
+        await page.screenshot(path=f"/tmp/look-{name}-book2.png")
+        await page.screenshot(path=f"/tmp/look-{name}-book2full.png", full_page=True)
+        await page.locator("#f-upgrades\\.filet_mignon").fill("2")
+        await page.get_by_label("Venue ZIP code").fill("10001")
+        await page.wait_for_timeout(1200)
+        await page.screenshot(path=f"/tmp/look-{name}-book3.png", full_page=True)
+        await page.get_by_label("Venue ZIP code").fill("94538")
+        await page.wait_for_timeout(1200)
+        await page.get_by_role("button", name="Continue").click()
+        await choose_day(page)
+        await page.screenshot(path=f"/tmp/look-{name}-when.png")
+        await page.locator('input[name="slot_time"]').first.check()
+        await page.get_by_role("button", name="Continue").click()
+        for label, value in {"Street address": "4100 Mowry Ave", "City": "Fremont", "State": "CA", "Your name": "Dana Lee",
+           "Email": "dana@example.com", "Mobile phone": "(510) 555-0142", "Allergies": "none"}.items():
+            await page.get_by_label(label, exact=True).fill(value)
+        await page.get_by_role("button", name="Continue").click()
+        await page.screenshot(path=f"/tmp/look-{name}-review.png", full_page=True)
+        await ctx.close()
