@@ -29,7 +29,7 @@ from myhibachi.web.fields import day_of, time_of, whole_number
 from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
 from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, slot_errors, time_span
 from myhibachi.web.site.common import clock, page
-from myhibachi.web.site.party import ZIP_HINT, Venue, price_party, settled, venue_station
+from myhibachi.web.site.party import ZIP_HINT, Venue, price_party_form, settled, venue_station
 
 router = APIRouter(include_in_schema=False)
 BOOKING_COOKIE = "mh_booking"
@@ -94,8 +94,8 @@ def _quote_request(draft: Draft) -> QuoteRequest:
 
 async def _price(session: Any, draft: Draft) -> dict[str, str]:
     """Prices the party (sets `draft.quote`); the errors beside the party fields."""
-    draft.quote, errors = await price_party(session, draft.venue, draft.values,
-                                            {group: draft.menu(group) for group in MENU_GROUPS})
+    draft.quote, errors = await price_party_form(session, draft.venue, draft.values,
+                                                 {group: draft.menu(group) for group in MENU_GROUPS})
     return errors
 
 

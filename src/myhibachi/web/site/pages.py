@@ -21,7 +21,7 @@ from myhibachi.stations.queries import find_active_station, list_public_stations
 from myhibachi.stations.schemas import StationPublic
 from myhibachi.web.assets import asset_url
 from myhibachi.web.site.common import current_station, missing_page, page
-from myhibachi.web.site.party import PARTY_COUNTS, ZIP_HINT, price_party, settled, venue_station
+from myhibachi.web.site.party import PARTY_COUNTS, ZIP_HINT, price_party_form, settled, venue_station
 
 router = APIRouter(include_in_schema=False)
 # For the sitemap, with the stations.
@@ -77,7 +77,7 @@ async def quote(request: Request, session: DbSession, runtime: RuntimeDep) -> HT
     venue = await venue_station(request, session, form.get("zip_code"))
     result, errors = None, {}
     if form.get("zip_code") or form.get("adults"):
-        result, errors = await price_party(session, venue, form)
+        result, errors = await price_party_form(session, venue, form)
     # htmx restoring a page missing from its history cache asks for the whole page
     live = request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
     context = {"form": form, "values": form, "result": result, "venue": venue, "zip_hint": ZIP_HINT}

@@ -52,7 +52,7 @@ async def venue_station(request: Request, session: Any, zip_code: str | None) ->
     return Venue(station, await get_rules(session, station.id) if station else None, zip_error=zip_error)
 
 
-async def price_party(session: Any, venue: Venue, values: dict[str, str],
+async def price_party_form(session: Any, venue: Venue, values: dict[str, str],
                       menu: dict[str, dict[str, int]] | None = None) -> tuple[Quote | None, dict[str, str]]:
     """The quote of the party in `values` (ZIP code and counts as typed; a blank count is none) with its menu
     choices, or the errors beside each field."""
