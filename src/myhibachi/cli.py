@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Annotated
 
 import typer
@@ -27,6 +28,9 @@ def serve(
 
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
+    if (host, port) != (settings.host, settings.port):  # the app (built by uvicorn) reads its settings again:
+        os.environ.update(HOST=host, PORT=str(port))  # so that BASE_URL, unset, follows --host / --port too
+        get_settings.cache_clear()
     console.print(f"[bold green]MyHibachi[/] on [link]http://{host}:{port}[/link]  "
                   f"(API docs: http://{host}:{port}/docs)")
     # The app believes X-Forwarded-For only from FORWARDED_ALLOW_IPS; uvicorn's own reading would trust 127.0.0.1.

@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     secret_key_file: Path = VAR_DIR / "secret_key"
     database_url: str = f"sqlite+aiosqlite:///{VAR_DIR / 'myhibachi.db'}"
     redis_url: str | None = None
-    base_url: str = "http://127.0.0.1:8000"
+    # Public URL of the site, for emailed links. Unset: the address `serve` listens on, http://HOST:PORT.
+    base_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -56,6 +57,14 @@ class Settings(BaseSettings):
     brand_logo_path: Annotated[str | None, Field(pattern=r"^/[A-Za-z0-9._/-]+$")] = None
     brand_primary_color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#b3261e"
     brand_ink_color: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#1f2328"
+    # The home page's words about the service, so each caterer says it their way (numbers, such as how long the chef
+    # stays, come from each station's rules).
+    site_included: str = ("The chef, the hibachi grill and its fuel, the food and the cooking show; the chef cleans "
+                           "up the cooking area before leaving.")
+    site_host_provides: str = ("Tables and chairs for your guests, plates, cutlery and drinks, and a flat outdoor spot "
+                               "for the grill, about 3 by 3 meters, within reach of your guests.")
+    site_rain_plan: str = ("The chef cooks in light rain under any cover: a patio roof, an open garage or a canopy. "
+                           "With no cover and a storm forecast, move your party from your booking link.")
     mail_from: str = "MyHibachi <bookings@myhibachi.local>"
     smtp_url: str | None = None
     mail_dir: Path = VAR_DIR / "mail"
@@ -145,6 +154,13 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def serve_address_is_the_default_base_url(self) -> Settings:
+        """Links in emails lead where the app answers, whatever PORT `make run` was given."""
+        if not self.base_url.strip():
+            self.base_url = f"http://{url_host(self.host)}:{self.port}"
+        return self
+
+    @model_validator(mode="after")
     def resolve_secret_key(self) -> Settings:
         if not self.secret_key:
             if self.environment is Environment.production:
@@ -170,6 +186,12 @@ class Settings(BaseSettings):
         if self.log_format:
             return self.log_format
         return LogFormat.json if self.environment is Environment.production else LogFormat.console
+
+
+def url_host(host: str) -> str:
+    """HOST as a URL writes it: a wildcard address is reached on loopback, an IPv6 address goes in brackets."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host.strip(), host.strip())  # noqa: S104
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def load_or_create_secret_key(path: Path) -> str:

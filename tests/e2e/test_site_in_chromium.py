@@ -9,7 +9,7 @@ from playwright.async_api import expect
 
 from myhibachi.web.site.pages import PAGES
 
-SITE_PAGES = [*PAGES, "/locations/fre", "/quote?station_id=1&zip_code=9&adults=x", "/locations/nowhere",
+SITE_PAGES = [*PAGES, "/locations/fre", "/quote?zip_code=9&adults=x", "/locations/nowhere",
               "/no-such-page"]
 
 
@@ -26,17 +26,19 @@ async def test_no_accessibility_violations(page, live_server, path):
 async def test_a_quote_with_the_keyboard_alone(page, live_server, screenshot):
     await page.goto(live_server + "/quote")
     reached = []
-    for _ in range(20):  # Tab from the top of the page until the location has focus
+    for _ in range(20):  # Tab from the top of the page until the ZIP code has focus
         await page.keyboard.press("Tab")
         reached.append(await page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()"))
-        if reached[-1] == "station_id":
+        if reached[-1] == "f-zip_code":
             break
-    assert reached[0] == "Skip to content" and reached[-1] == "station_id", reached
-    await page.keyboard.type("Fremont")  # a focused select picks the option typed
-    await page.keyboard.press("Tab")
-    await page.keyboard.type("94536")
+    assert reached[0] == "Skip to content" and reached[-1] == "f-zip_code", reached
+    await page.keyboard.type("94536")  # Fremont's: it picks the Fremont station
+    await page.keyboard.press("Tab")  # the adults' "one less" button
     await page.keyboard.press("Tab")
     await page.keyboard.type("12")
+    await page.keyboard.press("Tab")  # "one more"
+    await page.keyboard.press("Enter")  # 13 adults
+    await page.keyboard.press("Tab")  # the children's "one less"
     await page.keyboard.press("Tab")
     await page.keyboard.type("3")
     await page.keyboard.press("Enter")
@@ -44,8 +46,9 @@ async def test_a_quote_with_the_keyboard_alone(page, live_server, screenshot):
     await page.wait_for_selector("text=Your quote")
     await screenshot("quote-result")
     total = await page.locator("tr.total td").inner_text()
-    assert total.startswith("$") and await page.locator("#zip_code").input_value() == "94536"
-    assert (await page.locator("#station_id option:checked").inner_text()).startswith("Fremont")
+    assert total.startswith("$") and await page.locator("#f-zip_code").input_value() == "94536"
+    assert await page.locator("#f-adults").input_value() == "13" and "adults=13" in page.url
+    assert "Priced by our Fremont, CA location" in await page.locator("#quote-result").inner_text()
 
 
 async def test_a_mistake_is_announced_beside_its_field(page, live_server, screenshot):
@@ -67,7 +70,6 @@ async def test_the_quote_updates_as_the_form_is_filled_in(page, live_server, scr
     await page.goto(live_server + "/quote")
     await page.evaluate("window.samePage = true")  # gone if the browser loads a new page
 
-    await page.get_by_label("Location").select_option(label="Fremont, CA")
     await page.get_by_label("Venue ZIP code").fill("94536")
     await page.get_by_label("Adults (13+)").fill("20")
     await page.wait_for_selector("#quote-result >> text=Your quote")

@@ -64,6 +64,13 @@ def spoken(start: datetime) -> str:
     return f"{start:%A, %B} {start.day}, {start.year} at {start:%-I:%M %p}"
 
 
+def span(start: datetime, minutes: int = 90) -> str:
+    """A start time as the time picker and the review say it: "9:00 PM – 10:30 PM PST" (the party's end from the
+    rules: 90 minutes for the 17 guests of PARTY)."""
+    end = (start.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(start.tzinfo)
+    return f"{start:%-I:%M %p} – {end:%-I:%M %p} {start:%Z}"
+
+
 def month_shown(page: Page) -> str:
     return re.search(r'<h3 id="cal-title">([^<]+)</h3>', page.text).group(1)
 
@@ -125,10 +132,11 @@ async def test_from_the_quote_to_the_deposit_page_whatever_the_moment(client, st
     assert all(hours_between(now, datetime.combine(first.date(), time.fromisoformat(t), tzinfo=FREMONT)) >= NOTICE
                for t in times)
 
+    assert f"> {span(first)}</label>" in day_page.text  # the first time offered, with its end and time zone
     details = await submit(client, day_page, slot_time=times[0])
     review = await submit(client, details, **DETAILS)
     assert "Before you book" in review.text, review.errors
-    assert spoken(first) in review.text
+    assert f"{first:%A, %B} {first.day}, {first.year}, {span(first)}" in review.text
     done = await submit(client, review, ("go", "book"))
 
     assert done.response.status_code == 200 and str(done.response.url).endswith("/pay")

@@ -43,7 +43,7 @@ async def to_review(client, day: str = str(EVENT_DAY), slot: str = "18:00") -> P
 
 async def test_the_whole_flow_without_javascript_holds_the_date_and_asks_for_the_deposit(client, station, db):
     review = await to_review(client)
-    assert "Thursday, December 10, 2026 at 6:00 PM" in review.text
+    assert "Thursday, December 10, 2026, 6:00 PM – 7:30 PM PST" in review.text
     assert "$100.00" in review.text and "96 hours" in review.text  # deposit and refund window, from the rules
 
     done = await submit(client, review, ("go", "book"))

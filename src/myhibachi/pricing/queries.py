@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.core.cache import cached_reference
@@ -69,3 +73,39 @@ def price_party(station: Station, rules: BusinessRules, zip_code: str, order: Pa
         return quote_event(rules, order, miles)
     except OrderProblem as problem:
         raise order_refused(problem) from None
+
+
+@dataclass(frozen=True)
+class ServingStation:
+    """The station that cooks at a venue, and how far it drives there."""
+
+    station_id: int
+    miles: Decimal
+
+
+async def station_for_zip(session: AsyncSession, zip_code: str) -> ServingStation:
+    """The nearest open station whose maximum service distance (its own rule, with its own road factor) covers the
+    venue's ZIP code. UnknownZipCode for a ZIP code we cannot place; OutsideServiceArea, naming the nearest station
+    and its reach, when none covers it."""
+    stations = (await session.scalars(
+        select(Station).where(Station.is_active.is_(True)).order_by(Station.name, Station.id))).all()
+    reach: list[tuple[Station, BusinessRules, Decimal]] = []
+    for station in stations:
+        rules = await get_rules(session, station.id)
+        try:
+            miles = _distance.miles((station.latitude, station.longitude), zip_code, rules.road_factor)
+        except UnknownZip:
+            raise UnknownZipCode.on("body.zip_code", f"We do not know the ZIP code {zip_code}.") from None
+        reach.append((station, rules, miles))
+    covering = [(station, miles) for station, rules, miles in reach if miles <= rules.max_service_miles]
+    if covering:
+        station, miles = min(covering, key=lambda option: option[1])  # ties: the first by name
+        return ServingStation(station.id, miles)
+    if not reach:
+        raise OutsideServiceArea.on("body.zip_code", "We have no open location yet. Tell us about your event and "
+                                                     "we will let you know when we open near you.")
+    station, rules, miles = min(reach, key=lambda option: option[2])
+    raise OutsideServiceArea.on(
+        "body.zip_code", f"{zip_code} is outside our service area: our nearest location, {station.city}, "
+                         f"{station.state}, travels up to {rules.max_service_miles} miles and {zip_code} is {miles} "
+                         "miles away. Tell us about your event and we will try to help.")

@@ -17,21 +17,20 @@ from pydantic import ValidationError
 from myhibachi.bookings import commands
 from myhibachi.bookings.commands import SlotUnavailable
 from myhibachi.bookings.schemas import BookingCreate
-from myhibachi.core.errors import DomainError, RateLimited, ValidationFailed
+from myhibachi.core.errors import DomainError, RateLimited
+from myhibachi.core.money import format_money
 from myhibachi.core.security import new_opaque_token
 from myhibachi.core.web import DbSession, RuntimeDep, discard_changes
-from myhibachi.pricing.queries import get_rules, quote_for_station
 from myhibachi.pricing.quote import MENU_GROUPS, ORDER_CHOICES, PROTEINS, Quote, menu_catalog, menu_choices
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRequest
-from myhibachi.stations.queries import list_public_stations
 from myhibachi.stations.schemas import StationPublic
 from myhibachi.web.booking_changes import protein_fields
-from myhibachi.web.fields import day_of, whole_number
+from myhibachi.web.fields import day_of, time_of, whole_number
 from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
-from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, slot_errors
+from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, slot_errors, time_span
 from myhibachi.web.site.common import clock, page
-from myhibachi.web.site.pages import faq_entries
+from myhibachi.web.site.party import ZIP_HINT, Venue, price_party_form, settled, venue_station
 
 router = APIRouter(include_in_schema=False)
 BOOKING_COOKIE = "mh_booking"
@@ -51,14 +50,21 @@ FORM_NAMES = {"venue.line1": "venue_line1", "venue.line2": "venue_line2", "venue
 
 @dataclass
 class Draft:
-    """The visitor's booking so far: the form's fields, and the station and rules they point at."""
+    """The visitor's booking so far: the form's fields, and the station (the one that serves the venue's ZIP code)
+    and rules they point at."""
 
     values: dict[str, str]
-    stations: list[StationPublic]
-    station: StationPublic | None
-    rules: BusinessRules | None
+    venue: Venue
     errors: dict[str, str] = field(default_factory=dict)
     quote: Quote | None = None
+
+    @property
+    def station(self) -> StationPublic | None:
+        return self.venue.station
+
+    @property
+    def rules(self) -> BusinessRules | None:
+        return self.venue.rules
 
     def menu(self, group: str) -> dict[str, int]:
         prefix = f"{group}."
@@ -70,19 +76,16 @@ class Draft:
         return sum(whole_number(self.values.get(n)) or 0 for n in ("adults", "children", "toddlers")) or 1
 
 
-async def _draft(session: Any, form: dict[str, str]) -> Draft:
-    stations = await list_public_stations(session)
-    wanted = form.get("station_id", "")
-    station = next((s for s in stations if str(s.id) == wanted), stations[0] if stations else None)
-    rules = await get_rules(session, station.id) if station else None
+async def _draft(request: Request, session: Any, form: dict[str, str]) -> Draft:
+    venue = await venue_station(request, session, form.get("zip_code"))
     names = {*PARTY_FIELDS, *WHEN_FIELDS, *DETAIL_FIELDS, "month"}
-    if rules:
-        names |= {f"{group}.{code}" for group, items in menu_catalog(rules).items() for code in items}
-        names |= {f"{PROTEINS}.{code}" for code in rules.base_proteins}
+    if venue.rules:
+        names |= {f"{group}.{code}" for group, items in menu_catalog(venue.rules).items() for code in items}
+        names |= {f"{PROTEINS}.{code}" for code in venue.rules.base_proteins}
     values = {name: value[:2000] for name, value in form.items() if name in names}
-    if station:
-        values["station_id"] = str(station.id)
-    return Draft(values=values, stations=stations, station=station, rules=rules)
+    if venue.station:
+        values["station_id"] = str(venue.station.id)
+    return Draft(values=values, venue=venue)
 
 
 def _quote_request(draft: Draft) -> QuoteRequest:
@@ -93,12 +96,38 @@ def _quote_request(draft: Draft) -> QuoteRequest:
 
 async def _price(session: Any, draft: Draft) -> dict[str, str]:
     """Prices the party (sets `draft.quote`); the errors beside the party fields."""
-    try:
-        request = _quote_request(draft)
-        draft.quote = await quote_for_station(session, request.station_id, request.zip_code, request.to_order())
-    except (ValidationError, ValidationFailed) as exc:
-        return field_errors(exc)
-    return {}
+    draft.quote, errors = await price_party_form(session, draft.venue, draft.values,
+                                                 {group: draft.menu(group) for group in ORDER_CHOICES})
+    return errors
+
+
+def _hours(hours: int) -> str:
+    days = f" ({hours // 24} days)" if hours >= 48 and hours % 24 == 0 else ""
+    return f"{hours} hour{'s' if hours != 1 else ''}{days}"
+
+
+def booking_terms(rules: BusinessRules) -> list[tuple[str, str]]:
+    """What holding the date commits the customer to, a complete sentence each, every number from the station's
+    rules (shown on the review step, the moment of commitment)."""
+    def money(cents: int) -> str:
+        return format_money(cents, rules.currency)
+
+    deposit, fee = money(rules.deposit_cents), money(rules.reschedule_fee_cents)
+    reschedule = (f"Your first move is free when you ask at least {_hours(rules.free_reschedule_min_hours)} before "
+                  f"the start; any other move adds a {fee} fee to your balance." if rules.reschedule_fee_cents
+                  else "Moving your party to another free date and time costs nothing.")
+    return [
+        ("Hold", f"Holding the date keeps a chef for you for {_hours(rules.hold_hours)}: pay the {deposit} deposit "
+                 "within that time or the hold lapses and the time goes back on offer. The deposit counts towards "
+                 "your total; the rest is paid at the event."),
+        ("Cancel", f"Cancel at least {_hours(rules.deposit_refund_min_hours)} before the start and everything you "
+                   f"paid is refunded; cancel later and the {deposit} deposit is kept, anything paid beyond it "
+                   "refunded."),
+        ("Reschedule", reschedule),
+        ("Changes", f"Change the number of guests until {_hours(rules.guest_change_min_hours)} before the start, and "
+                    f"the menu until {_hours(rules.menu_change_min_hours)} before, from the link in your "
+                    "confirmation email."),
+    ]
 
 
 def _booking_request(draft: Draft) -> BookingCreate:
@@ -119,7 +148,7 @@ async def _render(request: Request, runtime: Any, session: Any, draft: Draft, st
                                "catalog": menu_catalog(draft.rules) if draft.rules else {},
                                "choices": menu_choices(draft.rules) if draft.rules else {},
                                "proteins": protein_fields(draft.rules, draft.values) if draft.rules else None,
-                               "parse_day": day_of,
+                               "parse_day": day_of, "zip_hint": ZIP_HINT,
                                "menu_open": any(draft.menu(group) for group in MENU_GROUPS)
                                or any(name.split(".")[0] in MENU_GROUPS for name in draft.errors)}
     visible = {"party": {*PARTY_FIELDS, *(n for n in draft.values if n.split(".")[0] in ORDER_CHOICES)},
@@ -131,8 +160,14 @@ async def _render(request: Request, runtime: Any, session: Any, draft: Draft, st
         context["cal"] = await month_of_slots(session, draft.station.id, draft.station.timezone, draft.rules,
                                               draft.guests, month)
         context["chosen_day"] = chosen
-    if step == "review" and draft.rules:
-        context["policies"] = [answer for _, answer in faq_entries(draft.rules)[:4]]
+        context["times_action"] = "/book"  # a day's button leads to its times (#times), in view
+    if step == "review" and draft.station and draft.rules:
+        context["terms"] = booking_terms(draft.rules)
+        day, slot = day_of(draft.values.get("event_date")), draft.values.get("slot_time", "")
+        context["when"] = f"{draft.values.get('event_date', '')} {slot}"  # a hand-edited form: the command refuses it
+        if day and time_of(slot):
+            span = time_span(day, slot, draft.station.timezone, draft.rules.event_length_minutes(draft.guests))
+            context["when"] = f"{day:%A, %B} {day.day}, {day.year}, {span}"
         context["idempotency_key"] = new_opaque_token()
     title = dict(STEPS)[step]
     return page(request, runtime, "book.html", title=f"Book: {title.lower()} — {runtime.settings.brand_name}",
@@ -142,9 +177,9 @@ async def _render(request: Request, runtime: Any, session: Any, draft: Draft, st
 @router.get("/book", response_class=HTMLResponse)
 async def start(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
     """Step one, pre-filled from the quote page's fields when the visitor comes from there."""
-    draft = await _draft(session, dict(request.query_params))
+    draft = await _draft(request, session, dict(request.query_params))
     if draft.values.get("zip_code") and draft.values.get("adults"):
-        await _price(session, draft)
+        draft.errors = settled(draft.values, await _price(session, draft))
     return await _render(request, runtime, session, draft, "party")
 
 
@@ -153,9 +188,11 @@ async def live_quote(request: Request, session: DbSession, runtime: RuntimeDep) 
     """The step-one quote as the party is typed in (htmx); changes nothing, so it needs no CSRF token."""
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     # The proteins cost nothing and have their own live check: half-chosen ones must not hide the price.
-    draft = await _draft(session, {k: v for k, v in form.items() if not k.startswith(f"{PROTEINS}.")})
-    await _price(session, draft)
-    return page(request, runtime, "book_quote.html", title="", description="", quote=draft.quote)
+    draft = await _draft(request, session, {k: v for k, v in form.items() if not k.startswith(f"{PROTEINS}.")})
+    errors = settled(draft.values, await _price(session, draft))
+    return page(request, runtime, "book_quote.html", title="", description="", quote=draft.quote, draft=draft,
+                values=draft.values, errors=errors, live=True, zip_hint=ZIP_HINT,
+                catalog=menu_catalog(draft.rules) if draft.rules else {})
 
 
 @router.post("/book/proteins", response_class=HTMLResponse)
@@ -163,7 +200,7 @@ async def live_protein_check(request: Request, session: DbSession, runtime: Runt
     """The step-one check of the base proteins chosen against the party's entitlement, as they are typed (htmx);
     changes nothing, so it needs no CSRF token."""
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    draft = await _draft(session, form)
+    draft = await _draft(request, session, form)
     check = protein_fields(draft.rules, draft.values).check if draft.rules else None
     return page(request, runtime, "book/proteins_check.html", title="", description="", check=check)
 
@@ -174,13 +211,13 @@ async def advance(request: Request, session: DbSession, runtime: RuntimeDep) -> 
     try:
         form = await checked_form(request, runtime)
     except FormRejected as rejected:
-        draft = await _draft(session, rejected.form)
+        draft = await _draft(request, session, rejected.form)
         step = rejected.form.get("step") if rejected.form.get("step") in STEP_NAMES else "party"
         if await _price(session, draft):
             step = "party"
         return await _render(request, runtime, session, draft, step, status=rejected.status,
                              message=rejected.message)
-    draft = await _draft(session, form)
+    draft = await _draft(request, session, form)
     step = form.get("step") if form.get("step") in STEP_NAMES else "party"
     go = form.get("go", "next")
     if step != "party" and (party_errors := await _price(session, draft)):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from myhibachi.bookings.queries import station_availability
 from myhibachi.core.db import utcnow
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.web.fields import day_of
+from myhibachi.web.site.common import clock, duration
 
 
 @dataclass
@@ -24,9 +25,30 @@ class MonthOfSlots:
     free: dict[date, list[str]] = field(default_factory=dict)  # day -> start times with a chef free
     previous: date | None = None
     next: date | None = None
+    zone: str = "UTC"  # the station's
+    event_minutes: int = 90  # how long this party lasts (the rules: longer for a large party)
 
     def times(self, day: date | None) -> list[str]:
         return self.free.get(day, []) if day else []
+
+    def span(self, day: date, hhmm: str) -> str:
+        return time_span(day, hhmm, self.zone, self.event_minutes)
+
+    @property
+    def length(self) -> str:
+        return duration(self.event_minutes)
+
+
+def time_span(day: date, hhmm: str, zone: str, minutes: int) -> str:
+    """A start time as a customer reads it, with the party's end and the station's time zone:
+    "6:00 PM – 7:30 PM PST" (each end in its own zone's name on the night the clocks change)."""
+    tz = ZoneInfo(zone)
+    hours, mins = (int(part) for part in hhmm.split(":"))
+    start = datetime.combine(day, time(hours, mins), tzinfo=tz)
+    end = (start.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(tz)
+    later = " the next day" if end.date() > day else ""
+    names = start.tzname() if start.tzname() == end.tzname() else f"{start.tzname()}–{end.tzname()}"
+    return f"{clock(hhmm)} – {clock(f'{end:%H:%M}')}{later} {names}"
 
 
 def _months_later(month: date, months: int) -> date:
@@ -53,7 +75,8 @@ async def month_of_slots(session: AsyncSession, station_id: int, zone: str, rule
     weeks = calendar.Calendar(firstweekday=6).monthdatescalendar(shown.year, shown.month)
     return MonthOfSlots(month=shown, weeks=weeks, free=free,
                         previous=_months_later(shown, -1) if shown > earliest else None,
-                        next=_months_later(shown, 1) if shown < latest else None)
+                        next=_months_later(shown, 1) if shown < latest else None,
+                        zone=zone, event_minutes=rules.event_length_minutes(guests))
 
 
 def navigate(values: dict[str, str], go: str) -> None:

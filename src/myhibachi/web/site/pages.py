@@ -8,22 +8,21 @@ from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from myhibachi.core.errors import NotFound, ValidationFailed, http_error
+from myhibachi.core.errors import NotFound, http_error
 from myhibachi.core.money import format_money
 from myhibachi.core.web import DbSession, RuntimeDep
-from myhibachi.pricing.queries import get_rules, quote_for_station
+from myhibachi.pricing.queries import get_rules
 from myhibachi.pricing.quote import PROTEIN_ENTITLEMENT, label_of, menu_choices
 from myhibachi.pricing.rules import BusinessRules
-from myhibachi.pricing.schemas import QuoteRequest
 from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
 from myhibachi.stations.queries import find_active_station, list_public_stations
 from myhibachi.stations.schemas import StationPublic
 from myhibachi.web.assets import asset_url
 from myhibachi.web.site.common import current_station, missing_page, page
+from myhibachi.web.site.party import PARTY_COUNTS, ZIP_HINT, price_party_form, settled, venue_station
 
 router = APIRouter(include_in_schema=False)
 # For the sitemap, with the stations.
@@ -40,7 +39,8 @@ async def _stations_and_rules(session: Any, code: str | None) -> tuple[list[Stat
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
-    stations, station, rules = await _stations_and_rules(session, None)
+    shown = await current_station(request, session)
+    stations, station, rules = shown.stations, shown.station, shown.rules
     return page(request, runtime, "home.html", title=f"{runtime.settings.brand_name} — hibachi chef at your home",
                  description="A private hibachi chef cooks at your party: grill, show and dinner for your guests. "
                              "Instant quote, live availability, book online.",
@@ -71,36 +71,24 @@ async def menu(request: Request, session: DbSession, runtime: RuntimeDep) -> HTM
 
 @router.get("/quote", response_class=HTMLResponse)
 async def quote(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
-    """A GET form (bookmarkable, no CSRF needed: it changes nothing); the quote appears once it is complete."""
-    stations = await list_public_stations(session)
-    form = {k: v for k, v in request.query_params.items() if k in ("station_id", "zip_code", "adults", "children",
-                                                                   "toddlers")}
+    """A GET form (bookmarkable, no CSRF needed: it changes nothing); the quote appears once it is complete. The
+    venue's ZIP code picks the station. Typed live (htmx), only the result and the notes beside the fields come
+    back, always 200 (htmx swaps nothing else), without the errors of fields not filled in yet."""
+    form = {k: v[:20] for k, v in request.query_params.items() if k in ("zip_code", *PARTY_COUNTS)}
+    venue = await venue_station(request, session, form.get("zip_code"))
     result, errors = None, {}
     if form.get("zip_code") or form.get("adults"):
-        result, errors = await _quote(session, form)
-    live = request.headers.get("HX-Request") == "true"  # a half-filled form as it is typed: not an error yet
+        result, errors = await price_party_form(session, venue, form)
+    # htmx restoring a page missing from its history cache asks for the whole page
+    live = request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
+    context = {"form": form, "values": form, "result": result, "venue": venue, "zip_hint": ZIP_HINT}
+    if live:
+        return page(request, runtime, "quote_live.html", title="", description="", headers={"Vary": "HX-Request"},
+                    errors=settled(form, errors), **context)
     return page(request, runtime, "quote.html", title=f"Instant quote — {runtime.settings.brand_name}",
                  description="Price your hibachi party in seconds: guests, venue ZIP code, travel and tax included.",
-                 status=422 if errors and not live else 200, stations=stations, form=form, result=result,
-                 errors=errors)
-
-
-async def _quote(session: Any, form: dict[str, str]) -> tuple[Any, dict[str, str]]:
-    try:
-        filled = {name: value for name, value in form.items() if value.strip()}  # a blank count means none
-        data = QuoteRequest.model_validate({"children": 0, "toddlers": 0, **filled}, strict=False)
-    except ValidationError as exc:
-        return None, {str(e["loc"][0]): _plain(e["msg"]) for e in exc.errors()}
-    try:
-        return await quote_for_station(session, data.station_id, data.zip_code, data.to_order()), {}
-    except ValidationFailed as exc:
-        return None, {e.field.removeprefix("body."): e.message for e in exc.errors}
-
-
-def _plain(message: str) -> str:
-    return {"Field required": "Please fill this in.",
-            "Input should be a valid integer, unable to parse string as an integer": "Please enter a whole number.",
-            }.get(message, message.replace("String should match pattern '^\\d{5}$'", "Please enter 5 digits."))
+                 status=422 if errors else 200, headers={"Vary": "HX-Request"},
+                 has_stations=venue.station is not None, errors=errors, **context)
 
 
 def faq_entries(rules: BusinessRules) -> list[tuple[str, str]]:
