@@ -27,7 +27,7 @@ from myhibachi.stations.models import Station
 from myhibachi.web.admin.bookings.detail import ACTION_WORDS as BOOKING_ACTION_WORDS
 from myhibachi.web.admin.bookings.detail import FIELD_WORDS
 from myhibachi.web.admin.pages import AdminVisit
-from myhibachi.web.admin.payments import payment_title
+from myhibachi.web.admin.payments import method_words, payment_title
 from myhibachi.web.admin.render import staff_stations
 from myhibachi.web.admin.stations import RULE_FIELDS, shown_value
 from myhibachi.web.fields import day_of, record_id
@@ -131,25 +131,31 @@ def _plain_value(value: Any) -> str:
     return str(value)
 
 
+def field_label(entry: AuditEntry, key: str) -> str:
+    """A recorded field's name in words: a business rule's label, else the booking page's words for it."""
+    if entry.target_type == "station_rules" and key in RULE_FIELDS:
+        return RULE_FIELDS[key].label
+    return FIELD_WORDS.get(key) or key.removesuffix("_cents").replace("_", " ")
+
+
 def shown(entry: AuditEntry, key: str, value: Any) -> tuple[str, str]:
     """(label, value) of one recorded field: a business rule as its editor shows it, cents as an amount."""
     if value is None:
         text = "—"
     elif entry.target_type == "station_rules" and key in RULE_FIELDS:
-        field = RULE_FIELDS[key]
         try:
-            text = shown_value(field.kind, value).replace("\n", "; ")
+            text = shown_value(RULE_FIELDS[key].kind, value).replace("\n", "; ")
         except (TypeError, ValueError, AttributeError):  # an older shape of the rule: shown as recorded
             text = _plain_value(value)
-        return field.label, text[:LONGEST_VALUE]
     elif key.endswith("_cents") and isinstance(value, int) and not isinstance(value, bool):
         text = f"{value / 100:,.2f}"
-        key = key.removesuffix("_cents")
-    elif key == "status" and isinstance(value, str):
+    elif key in ("status", "purpose") and isinstance(value, str):
         text = value.replace("_", " ")
+    elif key == "method" and isinstance(value, str):
+        text = method_words(value)
     else:
         text = _plain_value(value)
-    return FIELD_WORDS.get(key, key.replace("_", " ")), text[:LONGEST_VALUE]
+    return field_label(entry, key), text[:LONGEST_VALUE]
 
 
 @dataclass(frozen=True)

@@ -297,7 +297,7 @@ async def refund(payment_id: PathId, visit: AdminVisit) -> Response:
         go = form.get("go")
         if go not in ("preview", "confirm"):
             return await _refund_page(visit, payment_id, form)
-        payment = await queries.payment_detail(visit.session, visit.principal, payment_id)
+        payment = await queries.refundable_payment(visit.session, visit.principal, payment_id)  # refund's check first
         data = planned_refund(payment, form)
         if go == "preview":
             return await _refund_page(visit, payment_id, form, planned=data)
