@@ -1156,6 +1156,12 @@ async def booking_list(world: World) -> PageCall:
     return PageCall("/admin/bookings", params={"limit": "100"}, verify=verify)
 
 
+def finds(persona: Persona, station: str, own: bool) -> bool:
+    """Whether a booking of `station` (the persona's own event or not) is one the persona reads."""
+    held = persona.permissions_at(station)
+    return P.bookings_read in held or (own and P.bookings_read_own in held)
+
+
 async def prep_page(world: World) -> PageCall:
     """The switcher's station's prep list of a day, with a booking of the persona's own as a chef and another at
     HOME, and one at OTHER, each with a protein of its own: a protein is summed only where its booking is read."""
@@ -1176,6 +1182,44 @@ async def prep_page(world: World) -> PageCall:
             assert (f'<tr data-code="{code}"><th scope="row">' in response.text) is seen, f"{code} summed: {not seen}"
 
     return PageCall("/admin/prep", params={"day": event_start(days).date().isoformat()}, verify=verify)
+
+
+async def run_sheet(world: World) -> PageCall:
+    """The switcher's station's events of today: the persona's own event, another chef's, and one at OTHER."""
+    made = [(code, own, await add_booking(world, days=0, station=code,
+                                          chef_id=await own_chef(world) if own else None))
+            for code, own in ((HOME, True), (HOME, False), (OTHER, False))]
+    refs = [(code, own, (await booking_row(world, booking_id)).reference) for code, own, booking_id in made]
+
+    async def verify(response: Response, applied: bool) -> None:
+        if not applied:
+            return
+        shown = shown_station(world.persona)
+        assert "<h1>Today — " in response.text, "expected the heading Today"
+        for code, own, reference in refs:
+            expected = code == shown and finds(world.persona, code, own)
+            assert (reference in response.text) is expected, f"{code}'s {'own' if own else 'other'} event listed"
+
+    return PageCall("/admin/today", verify=verify)
+
+
+async def booking_search(world: World) -> PageCall:
+    """A name three bookings share (the persona's own event, another chef's, one at OTHER), searched for: only those
+    the persona reads are found, whichever station the switcher shows."""
+    name = f"Searchable Person {next(world._serial)}"
+    made = [(code, own, await add_booking(world, days=12, station=code, contact_name=name,  # a day of its own
+                                          chef_id=await own_chef(world) if own else None))
+            for code, own in ((HOME, True), (HOME, False), (OTHER, False))]
+    refs = [(code, own, (await booking_row(world, booking_id)).reference) for code, own, booking_id in made]
+
+    async def verify(response: Response, applied: bool) -> None:
+        if not applied:
+            return
+        for code, own, reference in refs:
+            expected = world.persona.is_super_admin or finds(world.persona, code, own)
+            assert (reference in response.text) is expected, f"{code}'s {'own' if own else 'other'} booking found"
+
+    return PageCall("/admin/search", params={"q": name.lower()}, verify=verify)
 
 
 def booking_page(own: bool) -> PageArrange:
@@ -1592,6 +1636,9 @@ def build_page_cases() -> list[PageCase]:
         # the kitchen's prep list of a day: the switcher's station, a chef's own events only
         PageCase("GET", "/admin/prep", (at_shown(lambda s: reads_bookings(s, own=None)),), 200, prep_page,
                  scoped=True),
+        PageCase("GET", "/admin/today", (at_shown(lambda s: reads_bookings(s, own=None)),), 200, run_sheet,
+                 scoped=True),
+        PageCase("GET", "/admin/search", (reads_bookings(None),), 200, booking_search),
         *(PageCase("GET", "/admin/bookings/{booking_id}", (reads_bookings(HOME, own=own),), 200, booking_page(own),
                    variant="own_event" if own else "another_chefs_event") for own in (True, False)),
         # A booking action needs its permission at the booking's station, checked first, as the API's command does;

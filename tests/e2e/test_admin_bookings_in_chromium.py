@@ -101,7 +101,7 @@ async def test_a_booking_from_the_list_to_its_cancellation(page, live_server, sc
     await page.get_by_role("link", name="Change guests or menu").click()
     await page.get_by_label("Adults (13+)").fill("9")
     await page.get_by_role("button", name="Preview the new price").click()
-    await expect(page.get_by_role("heading", name="The new price")).to_be_visible()
+    await expect(page.get_by_role("table", name="The new price in detail")).to_be_visible()
     await step(page, screenshot, "admin-booking-party-preview")
     await page.get_by_role("link", name=f"Back to booking {reference}").click()
 
@@ -115,9 +115,15 @@ async def test_a_booking_from_the_list_to_its_cancellation(page, live_server, sc
 
     await page.get_by_role("link", name=re.compile("^Refund")).click()
     await step(page, screenshot, "admin-booking-refund")
+    await expect(page.get_by_label(re.compile("Amount to refund"))).to_have_value("")
     await page.get_by_label(re.compile("Amount to refund")).fill("40.00")
     await page.get_by_label("Reason").fill("Two guests fewer")
-    await page.get_by_role("button", name="Refund", exact=True).click()
+    await page.get_by_role("button", name="Preview the refund").click()
+    await expect(page.locator(".refund-sentence")).to_have_text(
+        re.compile(r"^Refund \$40\.00 of the \$\d+\.\d\d Zelle payment to the customer by Zelle; "
+                   r"they will be emailed\.$"))
+    await step(page, screenshot, "admin-booking-refund-preview")
+    await page.get_by_role("button", name="Refund $40.00").click()
     await expect(page.get_by_role("status").first).to_contain_text("The refund is recorded")
     await expect(page.locator("table.payments")).to_contain_text("Two guests fewer")
 

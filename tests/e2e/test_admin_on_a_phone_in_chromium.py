@@ -63,7 +63,7 @@ def admin_pages() -> list[str]:
 PAGES = admin_pages()
 STAFF_PAGES = [p for p in PAGES if p not in SIGNED_OUT]
 FEW = ["/admin", "/admin/bookings", "/admin/bookings?view=week", "/admin/bookings/{booking_id}", "/admin/payments",
-       "/admin/audit", "/admin/stations/{station_id}/rules"]
+       "/admin/audit", "/admin/stations/{station_id}/rules", "/admin/search?q=Phoebe", "/admin/today?range=week"]
 
 
 async def accessible(page: Page) -> None:

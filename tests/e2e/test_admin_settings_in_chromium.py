@@ -147,7 +147,7 @@ async def test_an_admin_invites_a_user_then_changes_their_role_and_deactivates_t
     await expect(page.get_by_role("status").first).to_contain_text("Account deactivated")
 
     await page.goto(live_server + "/admin/audit?actor=admin%40example.com")
-    await expect(page.locator("table.audit-table")).to_contain_text("users.deactivate")
+    await expect(page.locator("table.audit-table")).to_contain_text("User deactivated")
     await step(page, screenshot, "admin-audit-by-actor")
 
 

@@ -79,6 +79,9 @@ def cell(html: str, day: str) -> str:
     return found.group(1)
 
 
+BADGE = '<span class="badge status-{}">{}</span>'
+
+
 def total(created: dict) -> str:
     return format_money(created["quote"]["total_cents"])
 
@@ -285,14 +288,17 @@ async def test_a_booking_from_chef_to_approved_cancellation(client, staff, book,
     page = await open_page(client, f"{detail}/payment")
     page = await submit(client, page, ("go", "confirm"), form=action_form(page, "payment"), method="cash",
                         amount="100.00", reference="R-77")
-    assert "payment is recorded" in notice(page) and "<strong>Confirmed</strong>" in page.text
+    assert "payment is recorded" in notice(page) and BADGE.format("confirmed", "Confirmed") in page.text
     assert (await api(created["id"]))["paid_cents"] == 10000
 
     refund_link = re.search(r'href="(/admin/bookings/\d+/refund\?payment=\d+)"', page.text).group(1)
     page = await open_page(client, refund_link)
-    assert "Refundable</dt><dd><strong>$100.00" in page.text
-    page = await submit(client, page, ("go", "confirm"), form=action_form(page, "refund"), amount="40",
+    assert "Refundable</dt><dd><strong>$100.00" in page.text and action_form(page, "refund").fields["amount"] == ""
+    page = await submit(client, page, ("go", "preview"), form=action_form(page, "refund"), amount="40",
                         reason="Two guests fewer")
+    assert "Refund $40.00 of the $100.00 cash payment to the customer by cash; they will be emailed." in page.text
+    assert (await api(created["id"]))["paid_cents"] == 10000  # previewed only
+    page = await submit(client, page, ("go", "confirm"), form=action_form(page, "refund"))
     assert "refund is recorded" in notice(page) and "Two guests fewer" in page.text
     assert (await api(created["id"]))["paid_cents"] == 6000
 
@@ -359,7 +365,7 @@ async def test_an_admin_declines_a_request_and_closes_the_event(client, staff, b
 
     assert f"{total(created)} of the total is unpaid" in page.text
     assert "The event has not started yet" in early.text and not early.forms[1:]
-    assert "The event is marked completed." in notice(done) and "<strong>Completed</strong>" in done.text
+    assert "The event is marked completed." in notice(done) and BADGE.format("completed", "Completed") in done.text
     after = await api(created["id"])
     assert after["status"] == "completed" and after["cancel_request"] is None
 
@@ -498,13 +504,19 @@ async def test_a_refund_above_what_is_left_is_refused(client, staff, book, admin
     await admin_sign_in(ADMIN)
     page = await open_page(client, f"/admin/bookings/{created['id']}/refund")  # the only payment is chosen
 
-    too_much = await submit(client, page, ("go", "confirm"), form=action_form(page, "refund"), amount="150",
+    too_much = await submit(client, page, ("go", "preview"), form=action_form(page, "refund"), amount="150",
                             reason="Oops")
-    no_reason = await submit(client, page, ("go", "confirm"), form=action_form(page, "refund"), amount="10")
+    no_reason = await submit(client, page, ("go", "preview"), form=action_form(page, "refund"), amount="10")
+    forged = await submit(client, page, ("go", "preview"), form=action_form(page, "refund"), amount="150",
+                          reason="Oops")
+    confirmed = await client.post(f"/admin/bookings/{created['id']}/refund",  # past the preview: refused alike
+                                  data={**forged.forms[-1].fields, "go": "confirm"})
 
     assert too_much.response.status_code == 422
     assert too_much.errors["amount"] == "At most $100.00 of this payment can be refunded."
     assert no_reason.response.status_code == 422 and "reason" in no_reason.errors
+    assert confirmed.status_code == 422 and "At most $100.00 of this payment" in confirmed.text
+    assert not re.search(r"\d cents", too_much.text + confirmed.text)
     assert await api(created["id"]) == before
 
 

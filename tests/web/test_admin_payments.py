@@ -40,6 +40,11 @@ async def refunded_cents(client, paid, payment_id: int) -> int:  # noqa: ANN001
     return response.json()["refunded_cents"]
 
 
+def listed(text: str) -> list[int]:
+    """The payments a list page links to, in its order."""
+    return [int(found) for found in re.findall(r'<a href="/admin/payments/(\d+)">', text)]
+
+
 def rows_of(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
@@ -50,7 +55,10 @@ async def test_the_list_shows_the_stations_payments_newest_first(client, paid, a
     page = await client.get("/admin/payments")
 
     assert page.status_code == 200 and "<h1>Payments — Station FRE</h1>" in page.text
-    assert page.text.index(f"Payment {paid['cash']}<") < page.text.index(f"Payment {paid['zelle']}<")
+    assert listed(page.text) == [paid["cash"], paid["zelle"]]
+    reference = paid["booking"]["reference"]
+    assert f">$100.00 Zelle payment of {reference}</a>" in page.text and f">$50.00 cash payment of {reference}<" \
+        in page.text and "Payment " + str(paid["zelle"]) not in page.text  # named in words, not by number
     assert "$100.00" in page.text and "$50.00" in page.text and paid["booking"]["reference"] in page.text
     assert "Dec 1, 2026, 8:00 AM" in page.text  # 16:00 UTC, in the station's zone
     assert "<table data-sortable" in page.text and '<th scope="col">Amount</th>' in page.text
@@ -63,7 +71,7 @@ async def test_the_filters_narrow_the_list(client, paid, admin_sign_in):
     later = await client.get("/admin/payments", params={"from": "2026-12-02"})
     failed = await client.get("/admin/payments", params={"status": "failed"})
 
-    assert f"Payment {paid['cash']}<" in cash.text and f"Payment {paid['zelle']}<" not in cash.text
+    assert listed(cash.text) == [paid["cash"]]
     assert '<option value="cash" selected>' in cash.text
     assert "No payment matches these filters" in later.text and "No payment matches" in failed.text
 
@@ -75,7 +83,7 @@ async def test_nonsense_filters_fall_back_to_everything(client, paid, admin_sign
                                                        "to": "yesterday", "cursor": "not-a-cursor"})
 
     assert page.status_code == 200
-    assert f"Payment {paid['cash']}<" in page.text and f"Payment {paid['zelle']}<" in page.text
+    assert listed(page.text) == [paid["cash"], paid["zelle"]]
 
 
 async def test_keyset_pages_lead_from_newest_to_oldest(client, paid, admin_sign_in, monkeypatch):
@@ -86,8 +94,7 @@ async def test_keyset_pages_lead_from_newest_to_oldest(client, paid, admin_sign_
     older = re.search(r'href="(/admin/payments\?[^"]*cursor=[^"]+)">Older payments', first.text).group(1)
     second = await client.get(older.replace("&amp;", "&"))
 
-    assert f"Payment {paid['cash']}<" in first.text and f"Payment {paid['zelle']}<" not in first.text
-    assert f"Payment {paid['zelle']}<" in second.text and f"Payment {paid['cash']}<" not in second.text
+    assert listed(first.text) == [paid["cash"]] and listed(second.text) == [paid["zelle"]]
     assert "Older payments" not in second.text and "Newest payments" in second.text
 
 
@@ -121,7 +128,7 @@ async def test_the_csv_is_refused_to_a_role_without_payments(client, paid, make_
     listing = await client.get("/admin/payments")
 
     assert response.status_code == 403 and "text/csv" not in response.headers["content-type"]
-    assert listing.status_code == 403 and "Payment " not in listing.text
+    assert listing.status_code == 403 and "payment of" not in listing.text
 
 
 async def test_a_payment_shows_its_booking_and_refunds(client, paid, admin_sign_in):
@@ -129,7 +136,8 @@ async def test_a_payment_shows_its_booking_and_refunds(client, paid, admin_sign_
 
     page = await client.get(f"/admin/payments/{paid['zelle']}")
 
-    assert page.status_code == 200 and f"<h1>Payment {paid['zelle']}: $100.00 by zelle</h1>" in page.text
+    reference = paid["booking"]["reference"]
+    assert page.status_code == 200 and f"<h1>$100.00 Zelle payment of {reference}</h1>" in page.text
     assert f'href="/admin/bookings/{paid["booking"]["id"]}"' in page.text
     assert "Nothing has been refunded from this payment." in page.text
     assert "recorded by staff, not made through Stripe" in page.text
@@ -150,27 +158,40 @@ async def test_a_refund_is_previewed_then_confirmed(client, paid, admin_sign_in,
 
     assert "Can be refunded</dt><dd><strong>$100.00</strong>" in form.text
     assert "give the money back to the customer yourself" in form.text
-    assert form.form.fields["amount"] == "100.00"  # the most that can be refunded, to change
+    assert form.form.fields["amount"] == ""  # nothing pre-filled: the amount is chosen, not accepted
+    assert [b for b in form.form.buttons if b[0] == "go"] == [("go", "preview")]  # a preview comes first
 
-    done = await submit(client, form, ("go", "confirm"), amount="25.50", reason="Two guests fewer")
+    preview = await submit(client, form, ("go", "preview"), amount="25.50", reason="Two guests fewer")
+    assert "Refund $25.50 of the $100.00 Zelle payment to the customer by Zelle; they will be emailed." \
+        in preview.text
+    assert ("go", "confirm") in preview.form.buttons and "Refund $25.50" in preview.text
+    assert await refunded_cents(client, paid, paid["zelle"]) == 0  # a preview changes nothing
+    changed = await submit(client, preview, ("go", "edit"))
+    assert changed.form.fields["amount"] == "25.50" and changed.form.fields["reason"] == "Two guests fewer"
+
+    done = await submit(client, preview, ("go", "confirm"))
 
     assert done.response.url.path == f"/admin/payments/{paid['zelle']}"
     assert done.response.url.query == b"done=refunded"
     assert 'class="notice" role="status"' in done.text
-    assert re.search(r"<td>\$25\.50</td><td>zelle</td><td>succeeded</td><td[^>]*>Two guests fewer</td>", done.text)
+    assert re.search(r"<td>\$25\.50</td><td>Zelle</td><td>Succeeded</td><td[^>]*>Two guests fewer</td>", done.text)
     assert await refunded_cents(client, paid, paid["zelle"]) == 2550
     again = read(await client.get(f"/admin/payments/{paid['zelle']}/refund"))
-    assert again.form.fields["amount"] == "74.50"
+    assert "Can be refunded</dt><dd><strong>$74.50</strong>" in again.text and again.form.fields["amount"] == ""
 
 
 async def test_a_refund_above_what_is_left_is_refused_and_changes_nothing(client, paid, admin_sign_in):
     await admin_sign_in("admin@example.com")
     form = read(await client.get(f"/admin/payments/{paid['zelle']}/refund"))
 
-    too_much = await submit(client, form, ("go", "confirm"), amount="150.00", reason="Goodwill")
+    too_much = await submit(client, form, ("go", "preview"), amount="150.00", reason="Goodwill")
+    confirmed = read(await client.post(f"/admin/payments/{paid['zelle']}/refund", data={  # past the preview
+        "csrf_token": await admin_csrf(client), "amount": "150.00", "reason": "Goodwill", "go": "confirm"}))
 
-    assert too_much.response.status_code == 422
-    assert "At most 10000 cents" in too_much.errors["amount"]
+    for refused in (too_much, confirmed):
+        assert refused.response.status_code == 422
+        assert refused.errors["amount"] == "At most $100.00 of this payment can be refunded."
+        assert not re.search(r"\d cents", refused.text)
     assert 'role="alert"' in too_much.text and too_much.form.fields["reason"] == "Goodwill"  # kept
     assert await refunded_cents(client, paid, paid["zelle"]) == 0
 
@@ -186,9 +207,9 @@ async def test_bad_refund_input_is_shown_beside_its_field(client, paid, admin_si
     await admin_sign_in("admin@example.com")
     form = read(await client.get(f"/admin/payments/{paid['zelle']}/refund"))
 
-    refused = await submit(client, form, ("go", "confirm"), **typed)
+    refused = await submit(client, form, ("go", "preview"), **typed)
 
-    assert refused.response.status_code == 422 and field in refused.errors
+    assert refused.response.status_code == 422 and field in refused.errors and not re.search(r"\d cents", refused.text)
     assert await refunded_cents(client, paid, paid["zelle"]) == 0
 
 

@@ -206,7 +206,10 @@ async def test_the_editor_shows_the_rules_in_dollars(client, staff, admin_sign_i
     fields = page.form.fields
     assert fields["adult_price_cents"] == "55.00" and fields["party_minimum_cents"] == "550.00"
     assert fields["slot_times"] == "12:00, 15:00, 18:00, 21:00" and fields["tax_rate_percent"] == "8.25"
-    assert "lobster_tail = 15.00" in fields["protein_upgrades"] and "gyoza = 10.00" in fields["addons"]
+    assert fields["protein_upgrades"] == "Salmon: $5.00\nScallops: $5.00\nFilet mignon: $5.00\nLobster tail: $15.00"
+    assert "Gyoza: $10.00" in fields["addons"]
+    assert fields["base_proteins"] == "Chicken, NY strip, Shrimp, Calamari, Tofu"
+    assert not re.search(r"filet_mignon|lobster_tail|ny_strip|yakisoba_noodles|fried_rice", page.text)  # no codes
     assert fields["preview_zip"] == "94538" and fields["preview_adults"] == "10"
     assert "Adult (13+) × 10" in page.text and "$550.00" in page.text  # the preview with the saved rules
 
@@ -219,7 +222,7 @@ async def test_the_editor_shows_the_rules_in_dollars(client, staff, admin_sign_i
     ({"slot_times": "12:00, 25:00"}, "slot_times", "not a time"),
     ({"slot_times": "12:00, 12:00"}, "slot_times", "must not repeat"),
     ({"addons": "gyoza 10"}, "addons", "Line 1"),
-    ({"addons": "Big Gyoza = 10"}, "addons", "lowercase letters"),
+    ({"addons": "Gyoza!: 10"}, "addons", "letters, digits and spaces"),
     ({"base_proteins": "chicken, salmon"}, "protein_upgrades", "both base and upgrade"),
     ({"adults_min": "60"}, "adults_min", "must not exceed “Most adults”"),
     ({"tax_rate_percent": "8.2555"}, "tax_rate_percent", "3 digits after the point"),
@@ -326,3 +329,51 @@ async def test_the_station_switcher_opens_the_same_page_of_the_chosen_station(cl
 
     assert rules.status_code == 303 and rules.headers["location"] == f"/admin/stations/{other.id}/rules"
     assert edit.status_code == 303 and edit.headers["location"] == f"/admin/stations/{other.id}"
+
+
+async def test_menu_items_are_typed_by_their_labels_and_saved_by_their_codes(client, staff, admin_sign_in, db):
+    await admin_sign_in("admin@example.com")
+    page = read(await client.get(f"/admin/stations/{staff.id}/rules"))
+    addons = page.form.fields["addons"] + "\nWagyu beef: $25.00"
+
+    saved = await submit(client, page, ("go", "confirm"), addons=addons,
+                         protein_upgrades="Salmon: 5\nScallops: 5.00\nFilet mignon: $6.50\nlobster_tail = 15.00")
+
+    assert "Business rules saved" in saved.text
+    rules = await saved_rules(db, staff.id)
+    assert rules["addons"]["wagyu_beef"] == 2500 and rules["addons"]["gyoza"] == 1000
+    assert rules["protein_upgrades"] == {"salmon": 500, "scallops": 500, "filet_mignon": 650, "lobster_tail": 1500}
+    assert "Wagyu beef: $25.00" in saved.form.fields["addons"]
+    log = await client.get("/admin/audit", params={"action": "rules.update"})
+    assert "Filet mignon: $6.50" in log.text and "filet_mignon" not in log.text
+
+
+async def test_an_item_whose_label_loses_part_of_its_code_still_saves_unchanged(client, staff, admin_sign_in, db,
+                                                                                 make_user, login):
+    """A code the label cannot spell back (a trailing underscore) is matched by its label: sending the form back
+    unchanged saves nothing."""
+    await make_user("root@example.com", Role.super_admin)
+    headers = await login("root@example.com")
+    rules = (await client.get(f"{API}/stations/{staff.id}/rules", headers=headers)).json()
+    put = await client.put(f"{API}/stations/{staff.id}/rules", headers=headers,
+                           json={**rules, "addons": {**rules["addons"], "house_sauce_": 300}})
+    assert put.status_code == 200, put.text
+    await admin_sign_in("admin@example.com")
+    page = read(await client.get(f"/admin/stations/{staff.id}/rules"))
+
+    same = await submit(client, page, ("go", "confirm"))
+
+    assert "House sauce : $3.00" in page.form.fields["addons"]
+    assert "Nothing was changed" in same.text
+    assert (await saved_rules(db, staff.id))["addons"]["house_sauce_"] == 300
+
+
+def test_every_default_menu_code_reads_back_from_its_label():
+    from myhibachi.pricing.quote import label_of
+    from myhibachi.pricing.rules import DEFAULT_RULES
+    from myhibachi.web.admin.stations import code_of, menu_codes
+
+    codes = menu_codes(DEFAULT_RULES)
+    assert codes and all(code_of(label_of(code)) == code for code in codes)  # without knowing them, too
+    assert read_value("prices", "Filet mignon: €5.00\nGyoza: 10.00 EUR") == {"filet_mignon": 500, "gyoza": 1000}
+    assert read_value("codes", "Chicken, NY strip") == ["chicken", "ny_strip"]

@@ -67,3 +67,21 @@ GRANTABLE_ROLES: dict[Role, frozenset[Role]] = {
 
 def permissions_of(role: Role) -> frozenset[Permission]:
     return ROLE_PERMISSIONS[role]
+
+
+# A role as a sentence names its holder: "Only an admin can …".
+ROLE_WORDS: dict[Role, str] = {
+    Role.super_admin: "a super admin", Role.admin: "an admin", Role.manager: "a manager",
+    Role.support: "support staff", Role.chef: "a chef",
+}
+
+
+def roles_with(permission: Permission) -> tuple[Role, ...]:
+    """The station roles that hold `permission`, in the table's order (a super admin holds every permission)."""
+    return tuple(role for role in STATION_ROLES if permission in ROLE_PERMISSIONS[role])
+
+
+def who_may(permission: Permission) -> str:
+    """Who holds `permission`, in words read from the table: "an admin or support staff"."""
+    names = [ROLE_WORDS[role] for role in roles_with(permission) or (Role.super_admin,)]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]

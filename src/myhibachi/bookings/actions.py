@@ -40,5 +40,19 @@ PERMISSIONS: dict[BookingAction, Permission] = {
     BookingAction.decline_cancellation: Permission.bookings_cancel,
     BookingAction.request_cancellation: Permission.bookings_cancel_request,
 }
+# Each action as what a role does, for the sentence that tells a staff member who may: "Only an admin can …".
+DOING: dict[BookingAction, str] = {
+    BookingAction.record_payment: "record payments",
+    BookingAction.confirm: "confirm a booking without a payment",
+    BookingAction.assign_chef: "assign chefs",
+    BookingAction.unassign_chef: "unassign chefs",
+    BookingAction.reschedule: "reschedule bookings",
+    BookingAction.change_party: "change the guests or the menu",
+    BookingAction.complete: "mark events completed",
+    BookingAction.no_show: "mark no-shows",
+    BookingAction.cancel: "cancel bookings",
+    BookingAction.decline_cancellation: "decline cancellation requests",
+    BookingAction.request_cancellation: "ask for a cancellation",
+}
 # What the customer's manage link may do itself (the link is their credential; SPEC §4 "Customer self-service").
 CUSTOMER_ACTIONS = frozenset({BookingAction.reschedule, BookingAction.change_party, BookingAction.cancel})

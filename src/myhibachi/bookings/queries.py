@@ -11,14 +11,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.audit.models import AuditEntry
 from myhibachi.audit.queries import history_of
-from myhibachi.auth.permissions import Permission
+from myhibachi.auth.permissions import Permission, who_may
 from myhibachi.auth.principal import Principal
-from myhibachi.bookings.actions import BookingAction
+from myhibachi.bookings.actions import DOING, BookingAction
 from myhibachi.bookings.capacity import (
     ChefOnDuty,
     EventTimes,
@@ -67,12 +67,15 @@ from myhibachi.bookings.schemas import (
     PrepEvent,
     PrepList,
     PrepProtein,
+    ScheduledEvent,
     VenueRead,
+    phone_digits,
 )
 from myhibachi.chefs.models import Chef
 from myhibachi.chefs.queries import chefs_on_duty_between
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
+from myhibachi.core.text import normalize_email
 from myhibachi.customers.models import Customer
 from myhibachi.pricing.queries import get_rules
 from myhibachi.pricing.quote import PartyOrder, label_of, menu_choices
@@ -290,6 +293,15 @@ async def find_readable_booking(session: AsyncSession, principal: Principal, boo
     return booking
 
 
+async def references_of(session: AsyncSession, principal: Principal, booking_ids: set[int]) -> dict[int, str]:
+    """The references of the bookings of `booking_ids` the reader may read (others are simply absent): to name
+    them."""
+    stmt = select(Booking.id, Booking.reference).where(Booking.id.in_(booking_ids))
+    if (scope := _readable(principal)) is not None:
+        stmt = stmt.where(scope)
+    return dict((await session.execute(stmt)).all())
+
+
 async def booking_history(session: AsyncSession, booking_id: int) -> list[AuditEntry]:
     return await history_of(session, "booking", booking_id)
 
@@ -299,6 +311,111 @@ async def find_booking_by_token(session: AsyncSession, token_hash: str) -> Booki
     if booking is None:
         raise NotFound("This link is not valid. Check the latest email we sent you.")
     return booking
+
+
+# --- the station's run sheet and the staff's search ----------------------------------------------------------------
+
+# What a run sheet shows: events that happen or happened (a lapsed hold, a cancellation or an expiry is no event).
+ON_THE_SCHEDULE = (BookingStatus.confirmed.value, BookingStatus.completed.value, BookingStatus.no_show.value)
+SEARCH_LIMIT = 25  # of the upcoming events, and again of the past ones
+SHORTEST_SEARCH, LONGEST_SEARCH = 2, 100
+SHORTEST_PHONE = 4  # digits: fewer would find most numbers
+LIKE_SPECIALS = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
+
+
+def _on_the_schedule(now: datetime):  # noqa: ANN202 - a SQL condition
+    """Confirmed, completed and no-show events, and pending ones still holding their date."""
+    return or_(Booking.status.in_(ON_THE_SCHEDULE),
+               and_(Booking.status == BookingStatus.pending_deposit.value, Booking.hold_expires_at > now))
+
+
+async def scheduled_events(session: AsyncSession, principal: Principal,
+                           bookings: list[Booking]) -> list[ScheduledEvent]:
+    """The bookings as their team works them, with each chef's name, in a few queries; what to collect comes from
+    the reader's own view of the booking (`read_bookings_for`) and shows only where chefs collect balances."""
+    reads = {r.id: r for r in await read_bookings_for(session, principal, bookings)}
+    stations = {s.id: s for s in await session.scalars(
+        select(Station).where(Station.id.in_({b.station_id for b in bookings})))}
+    chef_ids = {b.chef_id for b in bookings if b.chef_id is not None}
+    chefs = dict((await session.execute(select(Chef.id, Chef.name).where(Chef.id.in_(chef_ids)))).all()) \
+        if chef_ids else {}
+    events = []
+    for booking in bookings:
+        read, station = reads[booking.id], stations[booking.station_id]
+        events.append(ScheduledEvent(
+            id=read.id, reference=read.reference, station_id=read.station_id, timezone=read.timezone,
+            status=read.status, event_date=read.event_date, slot_time=read.slot_time, event_start=read.event_start,
+            event_end=read.event_end, party=read.party, guests=booking.guests, venue=read.venue,
+            customer_name=read.customer.name, customer_phone=read.customer.phone, allergies=read.allergies,
+            notes=read.notes, chef_id=read.chef_id, chef_name=chefs.get(read.chef_id) if read.chef_id else None,
+            to_collect_cents=read.balance_due_cents if station.chefs_collect_balance else None,
+            currency=read.quote.currency))
+    return events
+
+
+async def event_schedule(session: AsyncSession, principal: Principal, station_id: int, first_day: date,
+                         last_day: date, *, now: datetime | None = None) -> list[ScheduledEvent]:
+    """A station's events of the local dates `first_day`..`last_day`, by start: all of them for who reads the
+    station's bookings, a chef's own for a chef."""
+    authorize_reading(principal, station_id)
+    stmt = select(Booking).where(Booking.station_id == station_id, Booking.event_date >= first_day,
+                                 Booking.event_date <= last_day, _on_the_schedule(now or utcnow()))
+    if (scope := _readable(principal)) is not None:
+        stmt = stmt.where(scope)
+    rows = list(await session.scalars(stmt.order_by(Booking.event_start, Booking.id)))
+    return await scheduled_events(session, principal, rows)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The bookings a search found among those the reader may read: the upcoming ones soonest first, then the past
+    ones latest first; `more` when either list was cut at SEARCH_LIMIT."""
+
+    text: str
+    upcoming: list[ScheduledEvent]
+    past: list[ScheduledEvent]
+    more: bool
+    too_short: bool = False
+
+
+def _contains(text: str) -> str:
+    return f"%{text.translate(LIKE_SPECIALS)}%"
+
+
+def _matching(text: str):  # noqa: ANN202 - a SQL condition
+    """A booking whose reference, contact or customer name, email or phone contains what was typed: a reference
+    with or without its dash, a phone number however it was written."""
+    conditions = [Booking.contact_name.ilike(_contains(text), escape="\\"),
+                  Customer.name.ilike(_contains(text), escape="\\"),
+                  Customer.email.like(_contains(normalize_email(text)), escape="\\")]
+    compact = "".join(char for char in text if char.isalnum()).upper()
+    if len(compact) >= 3:
+        conditions.append(func.upper(func.replace(Booking.reference, "-", "")).like(_contains(compact),
+                                                                                     escape="\\"))
+    if len(digits := phone_digits(text)) >= SHORTEST_PHONE:
+        conditions += [Booking.contact_phone.like(f"%{digits}%"), Customer.phone.like(f"%{digits}%")]
+    return or_(*conditions)
+
+
+async def search_bookings(session: AsyncSession, principal: Principal, text: str, *,
+                          now: datetime | None = None) -> SearchResult:
+    """Bookings by reference, customer name, email or phone, among those the reader may read (the scoping choke
+    point: another station's bookings, and another chef's events, are never found)."""
+    authorize_reading(principal, None)
+    text = " ".join(text.split())[:LONGEST_SEARCH]
+    if len(text) < SHORTEST_SEARCH:
+        return SearchResult(text, [], [], more=False, too_short=bool(text))
+    now = now or utcnow()
+    stmt = select(Booking).join(Customer, Customer.id == Booking.customer_id).where(_matching(text))
+    if (scope := _readable(principal)) is not None:
+        stmt = stmt.where(scope)
+    upcoming = list(await session.scalars(stmt.where(Booking.event_end >= now).order_by(
+        Booking.event_start, Booking.id).limit(SEARCH_LIMIT + 1)))
+    past = list(await session.scalars(stmt.where(Booking.event_end < now).order_by(
+        Booking.event_start.desc(), Booking.id.desc()).limit(SEARCH_LIMIT + 1)))
+    more = len(upcoming) > SEARCH_LIMIT or len(past) > SEARCH_LIMIT
+    found = await scheduled_events(session, principal, upcoming[:SEARCH_LIMIT] + past[:SEARCH_LIMIT])
+    return SearchResult(text, found[:len(upcoming[:SEARCH_LIMIT])], found[len(upcoming[:SEARCH_LIMIT]):], more)
 
 
 # --- shaping for the API ----------------------------------------------------------------------------------------
@@ -436,6 +553,9 @@ class ActionState:
     permitted: bool  # their role at the booking's station holds the action's permission
     terms: Terms  # what the booking's state allows now: what it costs or refunds, or why it cannot be done
     offered: bool  # worth a button: permitted, allowed now, and not a lesser form of another one they hold
+    # Possible now, but not for this role: who may, from the permission table ("Only an admin can record
+    # payments."). None when it is theirs to do, not possible now, or a lesser form of another action.
+    not_yours: str | None = None
 
     @property
     def why_not(self) -> str | None:
@@ -461,7 +581,16 @@ async def staff_actions(session: AsyncSession, principal: Principal, booking: Bo
     may = {action: principal.can(action.permission, booking.station_id) for action in terms}
     # Support asks for a cancellation; whoever may cancel just cancels.
     lesser = {a.request_cancellation: a.cancel}
-    return {action: ActionState(action, may[action], t, may[action] and t.allowed and not may.get(lesser.get(action)))
+    # Who reads the whole station is told who may do what they may not; a chef's page is about the event alone.
+    tells = reads_whole_station(principal, booking.station_id)
+
+    def not_yours(action: BookingAction, t: Terms) -> str | None:
+        if may[action] or not t.allowed or not tells or action in lesser:
+            return None
+        return f"Only {who_may(action.permission)} can {DOING[action]}."
+
+    return {action: ActionState(action, may[action], t, may[action] and t.allowed and not may.get(lesser.get(action)),
+                                not_yours(action, t))
             for action, t in terms.items()}
 
 

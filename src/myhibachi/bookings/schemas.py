@@ -34,6 +34,18 @@ def _us_phone(value: str) -> str:
 Phone = Annotated[str, StringConstraints(max_length=40), AfterValidator(_us_phone)]
 
 
+def phone_digits(text: str) -> str:
+    """The digits a typed phone number is found by among the stored E.164 ones, however it was written: a whole
+    number as its E.164 digits ("(510) 555-0142" → 15105550142, as `Phone` stores it), a part as typed (555-0142)."""
+    try:
+        number = phonenumbers.parse(text, "US")
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_valid_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).removeprefix("+")
+    return "".join(char for char in text if char.isdigit())
+
+
 def _answered(value: str) -> str:
     if not value.strip():
         raise ValueError('tell us about allergies, or write "none"')
@@ -414,3 +426,31 @@ class PrepList(BaseModel):
     sides: list[PrepCount]
     guests: int
     unchosen_servings: int
+
+
+class ScheduledEvent(BaseModel):
+    """An event as the station's team works it (the day's and week's run sheet, a chef's card, a search result):
+    when, where, for whom, who cooks, what to watch for and, only where the station's chefs collect balances, what
+    to collect. Nothing else about money: every reader of the event may see this much."""
+
+    id: int
+    reference: str
+    station_id: int
+    timezone: str
+    status: BookingStatus
+    event_date: date
+    slot_time: str
+    event_start: datetime = Field(description="Station-local, with its UTC offset.")
+    event_end: datetime
+    party: Party
+    guests: int
+    venue: VenueRead
+    customer_name: str
+    customer_phone: str
+    allergies: str
+    notes: str | None
+    chef_id: int | None
+    chef_name: str | None
+    to_collect_cents: int | None = Field(description=(
+        "The balance to collect at the event; null unless the station's chefs collect balances."))
+    currency: str

@@ -26,7 +26,7 @@ from myhibachi.bookings.locks import lock_booking
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.policy import takes_payments_terms, total_due_cents
 from myhibachi.core.db import utcnow
-from myhibachi.core.errors import Conflict, IllegalTransition, NotFound, RateLimited, ValidationFailed
+from myhibachi.core.errors import Conflict, DomainError, IllegalTransition, NotFound, RateLimited, ValidationFailed
 from myhibachi.payments import notifications
 from myhibachi.payments.gateway import CardGateway, CardIntent
 from myhibachi.payments.instructions import manual_ways
@@ -298,16 +298,25 @@ async def refund_payment(session: AsyncSession, settings: Settings, cards: CardG
     return Refunded(refund, created=True)
 
 
+def refund_problem(status: str, amount_cents: int, refunded_cents: int, asked_cents: int) -> DomainError | None:
+    """Why `asked_cents` cannot be refunded from a payment of `amount_cents` of which `refunded_cents` went back
+    already (None: it can). The refund's own check, which a page's preview of the refund asks too."""
+    if status != PaymentStatus.succeeded.value:
+        return IllegalTransition(f"Only a received payment can be refunded; this one is {status}.")
+    left = amount_cents - refunded_cents
+    if asked_cents > left:
+        return RefundExceedsPaid.on("body.amount_cents", f"At most {left} cents of this payment can be refunded.")
+    return None
+
+
 async def _refund(session: AsyncSession, settings: Settings, cards: CardGateway | None, payment: Payment,
                   amount_cents: int, *,
                   method: PaymentMethod, reason: str, user_id: int | None, key: str | None,
                   request_hash: str | None = None) -> Refund:
     """The one way money goes back: checks what is left of the payment (under its row lock), then refunds."""
-    if payment.status != PaymentStatus.succeeded.value:
-        raise IllegalTransition(f"Only a received payment can be refunded; this one is {payment.status}.")
-    left = payment.amount_cents - (await refunded_by_payment(session, [payment.id])).get(payment.id, 0)
-    if amount_cents > left:
-        raise RefundExceedsPaid.on("body.amount_cents", f"At most {left} cents of this payment can be refunded.")
+    refunded = (await refunded_by_payment(session, [payment.id])).get(payment.id, 0)
+    if problem := refund_problem(payment.status, payment.amount_cents, refunded, amount_cents):
+        raise problem
     card = method is PaymentMethod.card
     refund = Refund(payment_id=payment.id, station_id=payment.station_id, amount_cents=amount_cents,
                     method=method.value, reason=reason,

@@ -12,7 +12,7 @@ from sqlalchemy import and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.auth.permissions import Permission
-from myhibachi.auth.principal import Principal
+from myhibachi.auth.principal import Principal, scope_to_stations
 from myhibachi.bookings.ledger import booking_ledger
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.notifications import local_time_text
@@ -127,6 +127,13 @@ async def read_payments(session: AsyncSession, payments: list[Payment]) -> list[
         failure_message=p.failure_message, disputed_at=p.disputed_at, dispute_reason=p.dispute_reason,
         recorded_by_user_id=p.recorded_by_user_id, created_at=p.created_at, succeeded_at=p.succeeded_at)
         for p in payments]
+
+
+async def payments_by_id(session: AsyncSession, principal: Principal, payment_ids: set[int]) -> dict[int, PaymentRead]:
+    """The payments of `payment_ids` the reader may read (others are simply absent), by id: to name them."""
+    stmt = scope_to_stations(select(Payment).where(Payment.id.in_(payment_ids)), principal, Permission.payments_read,
+                             Payment.station_id)
+    return {read.id: read for read in await read_payments(session, list(await session.scalars(stmt)))}
 
 
 async def find_readable_payment(session: AsyncSession, principal: Principal, payment_id: int,

@@ -20,12 +20,14 @@ from myhibachi.analytics.queries import ReportRange, kpi_report, payment_report_
 from myhibachi.analytics.schemas import Granularity, PaymentReport
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
-from myhibachi.bookings.queries import BookingFilter, list_bookings, read_bookings_for
+from myhibachi.bookings.queries import BookingFilter, list_bookings, read_bookings_for, reads_whole_station
 from myhibachi.core.changes import Changes
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError
 from myhibachi.core.web import RuntimeDep
 from myhibachi.stations.models import Station
+from myhibachi.web.admin.bookings.common import chef_names
+from myhibachi.web.admin.bookings.today import card_context, my_events
 from myhibachi.web.admin.charts import bar_chart
 from myhibachi.web.admin.pages import AdminVisit
 from myhibachi.web.admin.session import CSRF_HEADER, Staff, csrf_ok
@@ -79,7 +81,7 @@ async def _upcoming(session: Any, principal: Principal, station: Station, today:
 @router.get("/admin", response_class=HTMLResponse)
 async def dashboard(visit: AdminVisit) -> Response:
     station, principal, session = await visit.chosen(), visit.principal, visit.session
-    context: dict[str, Any] = {"station": station, "figures": {}, "upcoming": []}
+    context: dict[str, Any] = {"station": station, "figures": {}, "upcoming": [], "cards": None}
     if station is not None:
         today = utcnow().astimezone(ZoneInfo(station.timezone)).date()
         start, end, granularity = _range(visit.request, today)
@@ -87,8 +89,12 @@ async def dashboard(visit: AdminVisit) -> Response:
             context["figures"] = await _figures(session, visit.runtime, principal, station, start, end, granularity)
         except DomainError as exc:  # e.g. too many periods for the granularity: say so, show the rest
             context["range_error"] = exc.detail
-        context.update(upcoming=await _upcoming(session, principal, station, today), today=today, start=start,
-                       end=end, granularity=granularity.value, flag_until=today + timedelta(days=UNSTAFFED_DAYS))
+        upcoming = await _upcoming(session, principal, station, today)
+        context.update(upcoming=upcoming, today=today, start=start, end=end, granularity=granularity.value,
+                       flag_until=today + timedelta(days=UNSTAFFED_DAYS),
+                       chefs=await chef_names(session, station.id, {b.chef_id for b in upcoming}))
+        if not reads_whole_station(principal, station.id) and principal.can(Permission.bookings_read_own, station.id):
+            context.update(cards=await my_events(visit, station), **card_context())  # a chef's, for a phone
     return await visit.page("dashboard.html", title="Dashboard", **context)
 
 

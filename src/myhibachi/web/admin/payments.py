@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
 from myhibachi.core.errors import FieldError, ValidationFailed
+from myhibachi.core.money import format_money
 from myhibachi.core.web import PathId
 from myhibachi.payments import commands, queries
 from myhibachi.payments.gateway import card_gateway
@@ -35,6 +37,20 @@ PAGE_SIZE = 50
 CSV_BATCH, CSV_MAX_ROWS = 200, 50_000  # an export walks the keyset pages; the cap keeps one request bounded
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
 DONE = {"refunded": "The refund is recorded; the customer is told by email."}
+
+
+METHOD_WORDS = {PaymentMethod.card: "card", PaymentMethod.cash: "cash", PaymentMethod.zelle: "Zelle",
+                PaymentMethod.venmo: "Venmo", PaymentMethod.check: "check"}
+
+
+def method_words(method: PaymentMethod | str) -> str:
+    return METHOD_WORDS.get(method, str(method))  # type: ignore[call-overload]  # a method's value finds it too
+
+
+def payment_title(payment: PaymentRead) -> str:
+    """A payment as people name it: "$100.00 Zelle payment of MH-7K3Q9D"."""
+    return (f"{format_money(payment.amount_cents, payment.currency)} {method_words(payment.method)} payment of "
+            f"{payment.booking_reference}")
 
 
 # --- the list and its filters --------------------------------------------------------------------------------------
@@ -107,7 +123,8 @@ async def payments_list(visit: AdminVisit) -> Response:
         methods=list(PaymentMethod), statuses=list(PaymentStatus), csv_href="/admin/payments.csv?" + urlencode(params),
         next_href=f"/admin/payments?{urlencode({**params, 'cursor': next_cursor})}" if next_cursor else None,
         first_href=f"/admin/payments?{urlencode(params)}" if listing.cursor else None,
-        when=lambda moment: local_time(moment, zone), zone=station.timezone)
+        when=lambda moment: local_time(moment, zone), zone=station.timezone, payment_title=payment_title,
+        method_words=method_words)
 
 
 # --- CSV ------------------------------------------------------------------------------------------------------------
@@ -187,39 +204,84 @@ async def payment_page(payment_id: PathId, visit: AdminVisit) -> Response:
     payment = await queries.payment_detail(visit.session, visit.principal, payment_id)
     station = await get_station(visit.session, payment.station_id)
     zone = ZoneInfo(station.timezone)
-    return await visit.page("payments/detail.html", title=f"Payment {payment.id}", station=station, payment=payment,
+    return await visit.page("payments/detail.html", title=payment_title(payment), station=station, payment=payment,
                             refundable=refundable_cents(payment), done=visit.notice(DONE),
-                            when=lambda moment: local_time(moment, zone))
+                            when=lambda moment: local_time(moment, zone), payment_title=payment_title,
+                            method_words=method_words)
 
 
 # --- refunds -------------------------------------------------------------------------------------------------------
+# A refund is asked for (amount, reason), then previewed in a sentence, then confirmed: nothing is pre-filled, and
+# every sum is said in dollars. The booking's refund page (web/admin/bookings/money.py) takes the same steps.
+
+CENTS_IN_TEXT = re.compile(r"\b([0-9]+) cents\b")
+MOST_AT_ONCE = 10_000_000  # RefundCreate's limit, in cents
 
 
-def refund_request(form: dict[str, str]) -> RefundCreate:
-    """The form as the refund command's input; bad input raises ValidationFailed naming the form's fields."""
+def cents_in_words(text: str, currency: str) -> str:
+    """The domain counts in cents ("At most 7954 cents ..."); people read money ("At most $79.54 ...")."""
+    return CENTS_IN_TEXT.sub(lambda match: format_money(int(match.group(1)), currency), text)
+
+
+def in_dollars(trouble: Trouble | None, currency: str) -> Trouble | None:
+    if trouble is None:
+        return None
+    return Trouble(trouble.status, cents_in_words(trouble.message, currency),
+                   {name: cents_in_words(text, currency) for name, text in trouble.errors.items()}, trouble.code,
+                   trouble.expired)
+
+
+def refund_request(form: dict[str, str], method: str | None = None) -> RefundCreate:
+    """The form as the refund command's input (`method`: how the money goes back, when the form asks); bad input
+    raises ValidationFailed naming the form's fields."""
     cents = positive_cents(form, "amount")
     try:
-        return RefundCreate(amount_cents=cents, reason=form.get("reason", ""))
+        return RefundCreate.model_validate({"amount_cents": cents, "reason": form.get("reason", ""),
+                                            "method": method})
     except ValidationError as exc:
         errors = field_errors(exc, {"amount_cents": "amount"})
         if "amount" in errors:
-            errors["amount"] = f"At most {dollars(10_000_000)} can be refunded at once."
+            errors["amount"] = f"At most {format_money(MOST_AT_ONCE)} can be refunded at once."
+        if "reason" in errors:
+            errors["reason"] = "Please say why (at most 500 characters): the customer reads it in the email."
         raise ValidationFailed("Please check the amount and the reason.", errors=[
             FieldError(field=name, message=message, type="value_error") for name, message in errors.items()]
         ) from None
 
 
+def refund_sentence(payment: PaymentRead, data: RefundCreate) -> str:
+    """What confirming will do, in one sentence: "Refund $40.00 of the $100.00 Zelle payment to the customer by
+    cash; they will be emailed." """
+    how = "to the customer's card through Stripe" if payment.method is PaymentMethod.card else \
+        f"to the customer by {method_words(data.method or payment.method)}"
+    return (f"Refund {format_money(data.amount_cents, payment.currency)} of the "
+            f"{format_money(payment.amount_cents, payment.currency)} {method_words(payment.method)} payment {how}; "
+            "they will be emailed.")
+
+
+def planned_refund(payment: PaymentRead, form: dict[str, str], method: str | None = None) -> RefundCreate:
+    """The refund the form asks for, if the payments domain would make it (its own check, said in cents: show the
+    refusal `in_dollars`)."""
+    data = refund_request(form, method)
+    if problem := commands.refund_problem(payment.status.value, payment.amount_cents, payment.refunded_cents,
+                                          data.amount_cents):
+        raise problem
+    return data
+
+
 async def _refund_page(visit: Visit, payment_id: int, form: dict[str, str] | None = None,
-                       trouble: Trouble | None = None) -> Response:
-    """The refund form: the most that can be refunded to change, or as posted with what was wrong."""
+                       trouble: Trouble | None = None, planned: RefundCreate | None = None) -> Response:
+    """The refund form (empty, or as posted with what was wrong), or its preview before the confirmation."""
     payment = await queries.payment_detail(visit.session, visit.principal, payment_id)
     visit.principal.authorize(Permission.payments_refund, payment.station_id, missing="No such payment.")
     station = await get_station(visit.session, payment.station_id)
-    refundable = refundable_cents(payment)
-    values = form if form is not None else {"amount": dollars(refundable) if refundable else ""}
-    return await visit.page("payments/refund.html", title=f"Refund payment {payment.id}", station=station,
-                            payment=payment, refundable=refundable, values=values, **form_state(trouble),
-                            to_card=payment.method is PaymentMethod.card)
+    values = {"amount": (form or {}).get("amount", "")[:20], "reason": (form or {}).get("reason", "")[:500]}
+    return await visit.page("payments/refund.html", title=f"Refund the {payment_title(payment)}", station=station,
+                            payment=payment, title_words=payment_title(payment), refundable=refundable_cents(payment),
+                            values=values, **form_state(in_dollars(trouble, payment.currency)),
+                            to_card=payment.method is PaymentMethod.card, planned=planned,
+                            sentence=refund_sentence(payment, planned) if planned else None,
+                            method_words=method_words)
 
 
 @router.get("/admin/payments/{payment_id}/refund", response_class=HTMLResponse)
@@ -229,13 +291,19 @@ async def refund_form(payment_id: PathId, visit: AdminVisit) -> Response:
 
 @router.post("/admin/payments/{payment_id}/refund", response_class=HTMLResponse)
 async def refund(payment_id: PathId, visit: AdminVisit) -> Response:
-    """Anything but `go=confirm` shows the form again, as typed; confirmed, the refund is made."""
+    """`go=preview` (the form's button) says what the refund will do; `go=confirm` makes it; anything else shows
+    the form again, as typed."""
     async def act(form: dict[str, str]) -> str | Response:
-        if form.get("go") != "confirm":
+        go = form.get("go")
+        if go not in ("preview", "confirm"):
             return await _refund_page(visit, payment_id, form)
+        payment = await queries.refundable_payment(visit.session, visit.principal, payment_id)  # refund's check first
+        data = planned_refund(payment, form)
+        if go == "preview":
+            return await _refund_page(visit, payment_id, form, planned=data)
         settings = visit.runtime.settings
         await commands.refund_payment(visit.session, settings, card_gateway(settings), visit.principal, payment_id,
-                                      refund_request(form))
+                                      data)
         return f"/admin/payments/{payment_id}?done=refunded"
 
     return await submit(visit, act=act, show=lambda form, trouble: _refund_page(visit, payment_id, form, trouble),

@@ -34,6 +34,7 @@ class MenuItem:
 
 MENU = (
     MenuItem("/admin", "Dashboard", ()),
+    MenuItem("/admin/today", "Today", (P.bookings_read, P.bookings_read_own)),
     MenuItem("/admin/bookings", "Bookings", (P.bookings_read, P.bookings_read_own)),
     MenuItem("/admin/prep", "Prep list", (P.bookings_read, P.bookings_read_own)),
     MenuItem("/admin/payments", "Payments", (P.payments_read,)),
@@ -55,6 +56,11 @@ def menu_for(principal: Principal) -> list[MenuItem]:
     return items
 
 
+def may_search(principal: Principal) -> bool:
+    """Whether the layout offers the bookings search: to whoever reads bookings somewhere (a chef: their own)."""
+    return principal.has_anywhere(P.bookings_read) or principal.has_anywhere(P.bookings_read_own)
+
+
 async def staff_stations(session: Any, principal: Principal) -> list[Station]:
     """The stations this staff member works at (every one for a super admin), by name."""
     stmt = select(Station).order_by(Station.name)
@@ -72,6 +78,7 @@ async def admin_page(request: Request, runtime: Any, session: Any, principal: Pr
                   menu=menu_for(principal), stations=stations, station=station, brand=runtime.settings.brand_name,
                   settings=runtime.settings, asset=asset_url, money=format_money, clock=clock,
                   csrf_field=CSRF_FIELD, csrf_token=admin_csrf_token(request), P=P,
+                  searchable=may_search(principal), search_text=context.pop("search_text", ""),
                   request_id=correlation_id.get() or "", **context)
     response = HTMLResponse(html, status_code=status, headers=headers)
     finish(request, response, runtime)

@@ -4,6 +4,7 @@ editor with a live preview quote priced by the rules as typed — all through th
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import time
 from decimal import Decimal
@@ -15,12 +16,12 @@ from pydantic import ValidationError
 
 from myhibachi.auth.permissions import Permission
 from myhibachi.core.errors import FieldError, ValidationFailed
-from myhibachi.core.money import format_money
+from myhibachi.core.money import SYMBOLS, format_money
 from myhibachi.core.templating import render
 from myhibachi.core.web import PathId
 from myhibachi.pricing import commands as pricing_commands
 from myhibachi.pricing.queries import get_rules, price_party
-from myhibachi.pricing.quote import PartyOrder, Quote
+from myhibachi.pricing.quote import PartyOrder, Quote, label_of
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations import commands
 from myhibachi.stations.models import Station
@@ -193,11 +194,11 @@ RULE_GROUPS: list[tuple[str, list[RuleField]]] = [
                   "On food after the minimum; not on travel or gratuity. Like 8.25."),
     ]),
     ("Menu", [
-        RuleField("base_proteins", "Base proteins", "codes", "Codes separated by commas, like chicken, shrimp."),
+        RuleField("base_proteins", "Base proteins", "codes", "Separated by commas, like Chicken, NY strip, Shrimp."),
         RuleField("protein_upgrades", "Protein upgrades", "prices",
-                  "One a line: code = price per protein swapped in, like lobster_tail = 15.00."),
+                  "One a line: the protein, a colon and its price per protein swapped in, like Lobster tail: $15.00."),
         RuleField("extra_protein_cents", "Extra protein, each", "money", "Plus the upgrade price for a premium one."),
-        RuleField("addons", "Add-ons", "prices", "One a line: code = price, like gyoza = 10.00."),
+        RuleField("addons", "Add-ons", "prices", "One a line: the item, a colon and its price, like Gyoza: $10.00."),
     ]),
     ("Travel", [
         RuleField("travel_free_miles", "Free miles from the station", "whole"),
@@ -250,21 +251,37 @@ class Unreadable(ValueError):
     """Typed text that cannot be read as its kind of value; the message says how to write it."""
 
 
-def shown_value(kind: str, value: Any) -> str:
-    """A rule's value as the form shows it."""
+def shown_value(kind: str, value: Any, currency: str = "USD") -> str:
+    """A rule's value as the form shows it: menu items by their labels ("Filet mignon: $5.00"), never their codes."""
     if kind == "money":
         return dollars(value)
     if kind == "prices":
-        return "\n".join(f"{code} = {dollars(cents)}" for code, cents in value.items())
+        return "\n".join(f"{label_of(code)}: {format_money(cents, currency)}" for code, cents in value.items())
     if kind == "times":
         return ", ".join(t.strftime("%H:%M") if isinstance(t, time) else str(t) for t in value)
-    if kind in ("codes", "percents"):
+    if kind == "codes":
+        return ", ".join(label_of(str(item)) for item in value)
+    if kind == "percents":
         return ", ".join(str(item) for item in value)
     return str(value)
 
 
 def rules_values(rules: BusinessRules) -> dict[str, str]:
-    return {name: shown_value(field.kind, getattr(rules, name)) for name, field in RULE_FIELDS.items()}
+    return {name: shown_value(field.kind, getattr(rules, name), rules.currency) for name, field in RULE_FIELDS.items()}
+
+
+def menu_codes(rules: BusinessRules) -> set[str]:
+    """Every menu item the rules name: what a label typed in the editor is matched to first."""
+    return {*rules.base_proteins, *rules.protein_upgrades, *rules.addons}
+
+
+def code_of(label: str, known: Iterable[str] = ()) -> str:
+    """The code of a menu item typed by its label ("Filet mignon" → filet_mignon): a known item's own code when
+    the label is its label (so a form sent back unchanged saves the same codes), else the label in lowercase with
+    underscores for spaces. A code typed as a code stays itself."""
+    typed = label.strip()
+    by_label = {label_of(code).strip().lower(): code for code in known}
+    return by_label.get(typed.lower()) or "_".join(typed.lower().split(" "))
 
 
 def to_cents(text: str) -> int:
@@ -286,33 +303,44 @@ def _time(part: str) -> time:
     return moment
 
 
-def _prices(text: str) -> dict[str, int]:
+def _amount(price: str) -> str:
+    """A price as typed, without the currency's symbol or code ("€5.00", "5.00 CAD"): the number is read alone."""
+    text = price.strip()
+    for symbol in sorted(SYMBOLS.values(), key=len, reverse=True):
+        text = text.removeprefix(symbol).strip()
+    return re.sub(r"(?<=[0-9.])\s*[A-Z]{3}$", "", text)
+
+
+def _prices(text: str, known: Iterable[str] = ()) -> dict[str, int]:
+    """One item a line: "Filet mignon: $5.00" (the editor's own way), or "filet_mignon = 5.00"."""
     prices: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        code, sep, price = line.partition("=")
-        code = code.strip().lower()
-        if not sep or not code:
-            raise Unreadable(f"Line {number}: write a code, “=” and a price, like gyoza = 10.00.")
+        sep = ":" if ":" in line else "="
+        label, found, price = line.rpartition(sep)
+        if not found or not label.strip():
+            raise Unreadable(f"Line {number}: write the item, a colon and its price, like Gyoza: $10.00.")
+        code = code_of(label, known)
         if code in prices:
-            raise Unreadable(f"“{code[:40]}” is listed twice.")
+            raise Unreadable(f"“{label.strip()[:40]}” is listed twice.")
         try:
-            prices[code] = to_cents(price)
+            prices[code] = to_cents(_amount(price))
         except Unreadable as problem:
             raise Unreadable(f"Line {number}: {problem}") from None
     return prices
 
 
-def read_value(kind: str, raw: str) -> Any:
-    """Typed text as a rule's value (the rules model then checks its limits)."""
+def read_value(kind: str, raw: str, known: Iterable[str] = ()) -> Any:
+    """Typed text as a rule's value (the rules model then checks its limits); `known`: the menu items' codes,
+    which their labels are read as."""
     text = raw.strip()
     if kind == "money":
         return to_cents(text)
     if kind == "prices":
-        return _prices(raw)
+        return _prices(raw, known)
     if kind == "codes":
-        return [part.lower() for part in _parts(text)]
+        return [code_of(part, known) for part in _parts(text)]
     if kind == "percents":
         if not all(re.fullmatch(r"\d{1,3}", part.rstrip("%").strip()) for part in _parts(text)):
             raise Unreadable("Write whole percents separated by commas, like 20, 25, 30.")
@@ -346,7 +374,7 @@ def _limit_message(field: RuleField, error: dict[str, Any], currency: str) -> st
         "decimal_max_places": lambda: f"At most {ctx.get('decimal_places')} digits after the point.",
         "decimal_max_digits": lambda: "Too many digits.",
         "string_pattern_mismatch": lambda: "Three capital letters, like USD." if field.name == "currency" else
-        "Codes are lowercase letters, digits and _, starting with a letter, like fried_rice.",
+        "Name it with letters, digits and spaces, starting with a letter, like Fried rice.",
     }
     explain = messages.get(error["type"])
     return explain() if explain else None
@@ -364,7 +392,7 @@ def _explain(error: dict[str, Any], currency: str) -> tuple[str, str]:
     field = RULE_FIELDS[str(loc[0])]
     message = _limit_message(field, error, currency) or plain(error["msg"])
     if len(loc) > 1:  # one entry of a list or one line of prices
-        which = f"Entry {loc[1] + 1}" if isinstance(loc[1], int) else f"“{str(loc[1])[:40]}”"
+        which = f"Entry {loc[1] + 1}" if isinstance(loc[1], int) else f"“{label_of(str(loc[1]))[:40]}”"
         message = f"{which}: {message[:1].lower()}{message[1:]}"
     return field.name, message
 
@@ -373,10 +401,11 @@ def typed_rules(form: dict[str, str], saved: BusinessRules) -> BusinessRules:
     """The rules as typed, checked by the rules model; a rule the form did not send keeps its saved value."""
     values = saved.model_dump()
     errors: dict[str, str] = {}
+    known = menu_codes(saved)
     for name, field in RULE_FIELDS.items():
         if name in form:
             try:
-                values[name] = read_value(field.kind, form[name])
+                values[name] = read_value(field.kind, form[name], known)
             except Unreadable as problem:
                 errors[name] = str(problem)
     currency = form.get("currency", saved.currency).upper()

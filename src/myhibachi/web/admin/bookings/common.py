@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from myhibachi.auth.queries import user_names
@@ -17,7 +18,7 @@ from myhibachi.bookings import queries
 from myhibachi.bookings.actions import BookingAction
 from myhibachi.bookings.models import Booking
 from myhibachi.bookings.queries import ActionState
-from myhibachi.bookings.schemas import BookingDetail, ChefBookingDetail
+from myhibachi.bookings.schemas import BookingDetail, ChefBookingDetail, VenueRead
 from myhibachi.chefs.queries import find_station_chef
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import NotFound
@@ -86,6 +87,24 @@ def switched_away(visit: Visit, t: Target) -> Response | None:
 
 def words(status: str) -> str:
     return status.replace("_", " ")
+
+
+def map_link(venue: VenueRead) -> str:
+    """A maps search for the venue's address: a plain link a phone opens in its maps app (no key, no script)."""
+    address = ", ".join(part for part in (venue.line1, venue.line2, venue.city,
+                                          f"{venue.state} {venue.zip_code}") if part)
+    return "https://www.google.com/maps/search/?" + urlencode({"api": "1", "query": address})
+
+
+def phone_shown(e164: str) -> str:
+    """A stored E.164 number as people read it: (510) 555-0142 at home, +44 20 7946 0958 abroad."""
+    try:
+        number = phonenumbers.parse(e164, "US")
+    except phonenumbers.NumberParseException:
+        return e164
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if number.country_code == 1 else \
+        phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(number, style)
 
 
 def when(moment: datetime) -> str:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
+from myhibachi.auth.permissions import ROLE_WORDS, Role
 from myhibachi.bookings.actions import BookingAction
 from myhibachi.bookings.schemas import BookingDetail, HistoryEntry
 from myhibachi.core.email import emails_about
@@ -77,6 +78,15 @@ def _offered(t: Target) -> list[tuple[str, str]]:
             label = "Approve the cancellation"
         links.append((f"{t.url}/{action.value}", label))
     return links
+
+
+def _role_words(role: Role | None) -> str | None:
+    return ROLE_WORDS[role] if role is not None else None
+
+
+def _not_yours(t: Target) -> list[str]:
+    """What could be done now, but not by this reader: who may, as the domain says it, once per sentence."""
+    return list(dict.fromkeys(t.actions[action].not_yours for action in BUTTONS if t.actions[action].not_yours))
 
 
 @dataclass(frozen=True)
@@ -158,5 +168,6 @@ async def booking_page(booking_id: str, visit: AdminVisit) -> Response:
                             station=t.station, b=b, t=t, chef=chefs.get(b.chef_id) if b.chef_id else None,
                             names=names, payments=payments, history=history, actions=_offered(t), words=words,
                             said_sent=[notice_line(n, when(n.created_at)) for n in notices or []],
+                            not_yours=_not_yours(t), role=_role_words(visit.principal.role_at(t.station.id)),
                             when=when, local=lambda moment: moment.astimezone(zone), label=label_of,
                             notice=visit.notice(DONE), can_refund=may_refund(visit.principal, t.station.id))

@@ -3,20 +3,17 @@ its form is confirmed there. One skeleton for all of them; what differs is each 
 
 from __future__ import annotations
 
-import re
-
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
 from myhibachi.core.errors import NotFound
-from myhibachi.core.money import format_money
 from myhibachi.web.admin.bookings import changes, lifecycle, money
 from myhibachi.web.admin.bookings.common import Flow, load_target, switched_away
 from myhibachi.web.admin.pages import AdminVisit, Trouble, Visit, submit
+from myhibachi.web.admin.payments import cents_in_words
 
 router = APIRouter(include_in_schema=False)
 FLOWS: dict[str, Flow] = {**lifecycle.FLOWS, **changes.FLOWS, **money.FLOWS}
-CENTS_IN_TEXT = re.compile(r"\b([0-9]+) cents\b")
 TAKEN_MEANWHILE = frozenset({"slot_unavailable", "chef_unavailable"})
 
 
@@ -30,7 +27,7 @@ def _in_words(trouble: Trouble, currency: str, conflict_field: str | None) -> Tr
     """The domain counts in cents ("At most 79541 cents ..."); people read money. A time or chef taken meanwhile
     is said beside the field that chose it."""
     def readable(text: str) -> str:
-        return CENTS_IN_TEXT.sub(lambda match: format_money(int(match.group(1)), currency), text)
+        return cents_in_words(text, currency)
 
     if trouble.code == "idempotency_key_reused":
         return Trouble(trouble.status, "This form was sent before with other values. Open the form again to "

@@ -19,6 +19,7 @@ from myhibachi.payments.models import MANUAL_METHODS, PaymentMethod
 from myhibachi.payments.schemas import ManualPaymentCreate, PaymentDetail, RefundCreate
 from myhibachi.web.admin.bookings.common import Flow, Target, action_page
 from myhibachi.web.admin.pages import Trouble, Visit
+from myhibachi.web.admin.payments import method_words, planned_refund, refund_request, refund_sentence
 from myhibachi.web.fields import dollars, positive_cents, record_id
 from myhibachi.web.forms import FormProblem, field_errors
 
@@ -83,29 +84,48 @@ async def _chosen_payment(visit: Visit, t: Target, text: str | None) -> PaymentD
     return refundable[0] if len(refundable) == 1 else None
 
 
-async def _refund_render(visit: Visit, t: Target, form: dict[str, str], trouble: Trouble | None) -> Response:
+def _refund_method(payment: PaymentDetail, form: dict[str, str]) -> str | None:
+    """How the money goes back: a card payment to the card, others as the form says."""
+    return None if payment.method is PaymentMethod.card else form.get("method") or None
+
+
+async def _refund_render(visit: Visit, t: Target, form: dict[str, str], trouble: Trouble | None, *,
+                         planned: RefundCreate | None = None) -> Response:
+    """Which payment, then the amount and reason (nothing pre-filled), then the refund said in one sentence before
+    it is confirmed."""
     payment = await _chosen_payment(visit, t, form.get("payment_id") or visit.request.query_params.get("payment"))
     left = payment.amount_cents - payment.refunded_cents if payment else 0
-    values = {"amount": form.get("amount", dollars(left))[:20], "reason": form.get("reason", "")[:500],
+    values = {"amount": form.get("amount", "")[:20], "reason": form.get("reason", "")[:500],
               "method": form.get("method", payment.method.value if payment else ""),
               "key": _key(form) or secrets.token_urlsafe(16)}
     choices = [] if payment else await payment_queries.refundable_payments(visit.session, visit.principal,
                                                                            t.detail.id, t.station.id)
     return await action_page(visit, t, "refund.html", "Refund a payment", trouble, values=values, payment=payment,
                              left=left, choices=choices, methods=[m.value for m in MANUAL_METHODS],
-                             cards_on=visit.runtime.settings.card_payments_enabled)
+                             cards_on=visit.runtime.settings.card_payments_enabled, planned=planned,
+                             sentence=refund_sentence(payment, planned) if payment and planned else None,
+                             method_words=method_words)
+
+
+async def _refund_steps(visit: Visit, t: Target, form: dict[str, str]) -> Response | None:
+    """The preview of the refund (the form's button); None when it is the confirmation."""
+    go = form.get("go", "preview")
+    if go == "confirm":
+        return None
+    if go != "preview":
+        return await _refund_render(visit, t, form, None)
+    payment = await _chosen_payment(visit, t, form.get("payment_id"))
+    if payment is None:
+        raise FormProblem(422, "Please choose the payment to refund.")
+    return await _refund_render(visit, t, form, None,
+                                planned=planned_refund(payment, form, _refund_method(payment, form)))
 
 
 async def _refund_act(visit: Visit, t: Target, form: dict[str, str]) -> None:
     payment = await _chosen_payment(visit, t, form.get("payment_id"))
     if payment is None:
         raise FormProblem(422, "Please choose the payment to refund.")
-    method = None if payment.method is PaymentMethod.card else form.get("method") or None
-    try:
-        data = RefundCreate.model_validate({"amount_cents": positive_cents(form, "amount"),
-                                            "reason": form.get("reason", ""), "method": method})
-    except ValidationError as exc:
-        raise _checked(exc) from None
+    data = refund_request(form, _refund_method(payment, form))
     await payment_commands.refund_payment(visit.session, visit.runtime.settings, card_gateway(visit.runtime.settings),
                                           visit.principal, payment.id, data, idempotency_key=_key(form))
 
@@ -113,5 +133,5 @@ async def _refund_act(visit: Visit, t: Target, form: dict[str, str]) -> None:
 FLOWS: dict[str, Flow] = {
     A.record_payment.value: Flow(A.record_payment, _payment_render, _payment_act, "payment"),
     # A refund is the payment's: the payments queries and command authorize it, payment by payment.
-    "refund": Flow(None, _refund_render, _refund_act, "refund"),
+    "refund": Flow(None, _refund_render, _refund_act, "refund", steps=_refund_steps),
 }
