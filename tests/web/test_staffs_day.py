@@ -187,9 +187,10 @@ async def test_a_chef_finds_only_their_own_events(client, people, assign, sign_i
 
 @pytest.fixture
 async def day(staff, book, assign, client, login, clock):  # noqa: ANN001, ANN201
-    """On Dec 10 in Fremont: Kenji's confirmed 18:00 event (deposit paid by Zelle, peanut allergy), Chef FRE 2's
-    12:00 one, a cancelled 15:00 one, and one on the 14th; the clock at 8:00 that morning."""
-    mine = await book(staff.id, "2026-12-10", "18:00", allergies="Peanuts (one guest)", notes="Gate code 1234")
+    """On Dec 10 in Fremont: Kenji's confirmed 18:00 event (deposit paid by Zelle, proteins chosen, peanut
+    allergy), Chef FRE 2's 12:00 one, a cancelled 15:00 one, and one on the 14th; the clock at 8:00 that morning."""
+    mine = await book(staff.id, "2026-12-10", "18:00", allergies="Peanuts (one guest)", notes="Gate code 1234",
+                      proteins={"chicken": 17, "shrimp": 16})  # the party's 33 base servings, chosen
     other = await book(staff.id, "2026-12-10", "12:00", email="other@example.com")
     gone = await book(staff.id, "2026-12-10", "15:00", email="gone@example.com")
     later = await book(staff.id, "2026-12-14", "18:00", email="later@example.com")
@@ -234,6 +235,7 @@ async def test_today_shows_each_event_with_its_chef_place_party_and_allergies(cl
     assert f'href="{MAP}"' in mine and "4100 Mowry Ave<br>Fremont, CA 94538" in mine
     assert "<strong>17</strong>" in mine and "12 adults, 4 children, 1 toddler" in mine
     assert "<strong>Peanuts (one guest)</strong>" in mine and "Gate code 1234" in mine
+    assert "Chicken × 17, Shrimp × 16" in mine and "Not chosen yet" in shown[day["other"]["reference"]]
     assert 'href="tel:+15105550142">Call (510) 555-0142' in mine and badge("confirmed", "Confirmed") in mine
     assert "To collect" not in html and day["balance"] not in html  # the station's chefs do not collect
 

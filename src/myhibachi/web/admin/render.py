@@ -16,6 +16,7 @@ from myhibachi.auth.principal import Principal
 from myhibachi.core.errors import DomainError
 from myhibachi.core.money import format_money
 from myhibachi.core.templating import render
+from myhibachi.pricing.quote import label_of
 from myhibachi.stations.models import Station
 from myhibachi.web.admin.session import STATION_COOKIE, admin_csrf_token, chosen_station, start_session
 from myhibachi.web.assets import asset_url
@@ -77,7 +78,8 @@ async def admin_page(request: Request, runtime: Any, session: Any, principal: Pr
     html = render(f"admin/{template}", request_path=request.url.path, title=title, principal=principal,
                   menu=menu_for(principal), stations=stations, station=station, brand=runtime.settings.brand_name,
                   settings=runtime.settings, asset=asset_url, money=format_money, clock=clock,
-                  csrf_field=CSRF_FIELD, csrf_token=admin_csrf_token(request), P=P,
+                  label=context.pop("label", label_of), csrf_field=CSRF_FIELD, csrf_token=admin_csrf_token(request),
+                  P=P,
                   searchable=may_search(principal), search_text=context.pop("search_text", ""),
                   request_id=correlation_id.get() or "", **context)
     response = HTMLResponse(html, status_code=status, headers=headers)
