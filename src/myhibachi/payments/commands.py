@@ -117,7 +117,7 @@ async def start_card_payment(session: AsyncSession, settings: Settings, cards: C
                              purpose: PaymentPurpose) -> CardPaymentStarted:
     """A PaymentIntent for the amount due now; asking again for the same purpose and amount gives the same one."""
     if cards is None:
-        raise CardPaymentsDisabled("Card payments are not available; " + " ".join(manual_instructions(settings)))
+        raise CardPaymentsDisabled("Card payments are not available. " + " ".join(manual_instructions(settings)))
     booking = await lock_booking(session, booking_id)  # one intent per booking at a time
     net_paid = (await booking_ledger(session, booking.id)).net_paid_cents
     amount = _amount_due(booking, purpose, net_paid)
