@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote_plus
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from myhibachi.auth import permissions
 from myhibachi.auth.permissions import Permission, Role, roles_with, who_may
@@ -43,8 +43,6 @@ async def staff(station, make_user, db):  # noqa: ANN001, ANN201
 
 
 async def chef_id(db, name: str) -> int:  # noqa: ANN001
-    from sqlalchemy import select
-
     async with db.session() as session:
         return (await session.scalars(select(Chef.id).where(Chef.name == name))).one()
 
