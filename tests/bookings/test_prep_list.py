@@ -83,6 +83,7 @@ async def test_the_day_sums_every_events_proteins_upgrades_and_sides(db, station
     assert [e.booking_id for e in prep.events] == [day["B"], day["C"], day["A"]]  # by start time
     assert [e.unchosen_servings for e in prep.events] == [0, 12, 0]
     assert (prep.guests, prep.unchosen_servings, prep.day, prep.station_name) == (33, 12, EVENT_DAY, "Station FRE")
+    assert prep.swapped_servings == 5  # the 3 filet and 2 lobster upgrades each replace a chosen base serving
 
 
 async def test_a_chef_sums_only_their_own_events(db, station, day):
@@ -121,6 +122,7 @@ async def test_the_page_shows_the_sums_and_prints_without_the_menus(client, stat
                 f"<td>{upgrades}</td><td>{extras}</td><td><strong>{total}</strong></td></tr>") in page.text
     assert 'data-code="calamari"' not in page.text
     assert "12 base protein servings not chosen yet" in page.text
+    assert "5 of the chosen base servings are swapped for upgrades: cook 5 fewer of them." in page.text
     assert '<li data-code="gyoza">Gyoza × <strong>3</strong></li>' in page.text
     assert 'href="/admin/prep"' in page.text  # in the admin menu
     [stylesheet] = re.findall(r'<link rel="stylesheet" href="([^"]+)" media="print">', page.text)

@@ -220,9 +220,17 @@ async def authorize_action(session: AsyncSession, principal: Principal, action: 
     return booking
 
 
-def reads_whole_station(principal: Principal, station_id: int) -> bool:
-    """Whether the reader sees every booking of the station, or only their own events (a chef)."""
+def reads_whole_station(principal: Principal, station_id: int | None = None) -> bool:
+    """Whether the reader sees every booking of the station (of some station, for None), or only their own events
+    (a chef)."""
+    if station_id is None:
+        return principal.has_anywhere(Permission.bookings_read)
     return principal.can(Permission.bookings_read, station_id)
+
+
+def reads_own_events(principal: Principal, station_id: int) -> bool:
+    """Whether the reader sees only their own events at the station (a chef)."""
+    return not reads_whole_station(principal, station_id) and principal.can(Permission.bookings_read_own, station_id)
 
 
 def authorize_reading(principal: Principal, station_id: int | None) -> None:
@@ -650,4 +658,5 @@ async def prep_list(session: AsyncSession, principal: Principal, station_id: int
                   for code in _in_order(list(rules.protein_upgrades), upgrades)],
         sides=[PrepCount(code=code, label=named("addons", code), quantity=sides[code])
                for code in _in_order(list(rules.addons), sides)],
-        guests=sum(b.guests for b in bookings), unchosen_servings=sum(e.unchosen_servings for e in events))
+        guests=sum(b.guests for b in bookings), unchosen_servings=sum(e.unchosen_servings for e in events),
+        swapped_servings=sum(upgrades.values()))

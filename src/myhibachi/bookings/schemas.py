@@ -426,6 +426,9 @@ class PrepList(BaseModel):
     sides: list[PrepCount]
     guests: int
     unchosen_servings: int
+    swapped_servings: int = Field(description=(
+        "Base servings the upgrades swap for a premium protein: the chosen ones total the party's entitlement, so "
+        "cook this many fewer of them (the customer's choice says which)."))
 
 
 class ScheduledEvent(BaseModel):

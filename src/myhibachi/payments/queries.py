@@ -216,6 +216,11 @@ async def booking_payments(session: AsyncSession, principal: Principal, booking_
     return [await payment_detail(session, principal, payment_id) for payment_id in ids]
 
 
+def may_read_payments(principal: Principal, station_id: int) -> bool:
+    """Whether the reader sees the station's money (totals, balances, payments)."""
+    return principal.can(Permission.payments_read, station_id)
+
+
 def may_refund(principal: Principal, station_id: int) -> bool:
     """Whether the reader may refund the station's payments (the refund links are theirs to see)."""
     return principal.can(Permission.payments_refund, station_id)

@@ -20,7 +20,13 @@ from myhibachi.analytics.queries import ReportRange, kpi_report, payment_report_
 from myhibachi.analytics.schemas import Granularity, PaymentReport
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
-from myhibachi.bookings.queries import BookingFilter, list_bookings, read_bookings_for, reads_whole_station
+from myhibachi.bookings.queries import (
+    BookingFilter,
+    list_bookings,
+    read_bookings_for,
+    reads_own_events,
+    reads_whole_station,
+)
 from myhibachi.core.changes import Changes
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError
@@ -92,8 +98,9 @@ async def dashboard(visit: AdminVisit) -> Response:
         upcoming = await _upcoming(session, principal, station, today)
         context.update(upcoming=upcoming, today=today, start=start, end=end, granularity=granularity.value,
                        flag_until=today + timedelta(days=UNSTAFFED_DAYS),
+                       whole_station=reads_whole_station(principal, station.id),
                        chefs=await chef_names(session, station.id, {b.chef_id for b in upcoming}))
-        if not reads_whole_station(principal, station.id) and principal.can(Permission.bookings_read_own, station.id):
+        if reads_own_events(principal, station.id):
             context.update(cards=await my_events(visit, station), **card_context())  # a chef's, for a phone
     return await visit.page("dashboard.html", title="Dashboard", **context)
 

@@ -206,6 +206,7 @@ async def payment_page(payment_id: PathId, visit: AdminVisit) -> Response:
     zone = ZoneInfo(station.timezone)
     return await visit.page("payments/detail.html", title=payment_title(payment), station=station, payment=payment,
                             refundable=refundable_cents(payment), done=visit.notice(DONE),
+                            can_refund=queries.may_refund(visit.principal, payment.station_id),
                             when=lambda moment: local_time(moment, zone), payment_title=payment_title,
                             method_words=method_words)
 

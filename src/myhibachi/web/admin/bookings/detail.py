@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from myhibachi.auth.permissions import ROLE_WORDS, Role
 from myhibachi.bookings.actions import BookingAction
+from myhibachi.bookings.queries import reads_whole_station
 from myhibachi.bookings.schemas import BookingDetail, HistoryEntry
 from myhibachi.core.email import emails_about
 from myhibachi.core.money import format_money
@@ -170,4 +171,5 @@ async def booking_page(booking_id: str, visit: AdminVisit) -> Response:
                             said_sent=[notice_line(n, when(n.created_at)) for n in notices or []],
                             not_yours=_not_yours(t), role=_role_words(visit.principal.role_at(t.station.id)),
                             when=when, local=lambda moment: moment.astimezone(zone), label=label_of,
-                            notice=visit.notice(DONE), can_refund=may_refund(visit.principal, t.station.id))
+                            notice=visit.notice(DONE), can_refund=may_refund(visit.principal, t.station.id),
+                            whole_station=reads_whole_station(visit.principal, t.station.id))

@@ -22,6 +22,7 @@ from myhibachi.bookings.schemas import BookingRead, ChefBookingRead
 from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import ValidationFailed
+from myhibachi.payments.queries import may_read_payments
 from myhibachi.stations.models import Station
 from myhibachi.web.admin.bookings.common import chef_names, words
 from myhibachi.web.admin.pages import AdminVisit, Visit
@@ -165,4 +166,5 @@ async def bookings_index(visit: AdminVisit) -> Response:
     context.update(status_filter=status, today=today, statuses=list(BookingStatus),
                    view_urls={v: _link(station, view=v) for v in VIEWS})
     return await visit.page("bookings/index.html", title=heading, heading=heading, station=station, words=words,
+                            with_money=may_read_payments(visit.principal, station.id),
                             **context)

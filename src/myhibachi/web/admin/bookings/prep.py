@@ -11,10 +11,9 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from myhibachi.bookings.queries import prep_list
+from myhibachi.bookings.queries import prep_list, reads_whole_station
 from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.db import utcnow
-from myhibachi.pricing.quote import label_of
 from myhibachi.web.admin.bookings.common import chef_names
 from myhibachi.web.admin.pages import AdminVisit
 from myhibachi.web.fields import day_of
@@ -37,5 +36,5 @@ async def prep_page(visit: AdminVisit) -> Response:
         return "/admin/prep?" + urlencode({"station": station.id, "day": str(other)})
 
     return await visit.page("prep.html", title=f"Prep list, {day:%a %b} {day.day}", station=station, prep=prep,
-                            chefs=chefs, label=label_of, previous_url=link(day - timedelta(days=1)),
-                            next_url=link(day + timedelta(days=1)))
+                            chefs=chefs, own_only=not reads_whole_station(visit.principal, station.id),
+                            previous_url=link(day - timedelta(days=1)), next_url=link(day + timedelta(days=1)))

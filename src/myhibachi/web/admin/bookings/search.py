@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from myhibachi.bookings.queries import LONGEST_SEARCH, SHORTEST_SEARCH, search_bookings
+from myhibachi.bookings.queries import LONGEST_SEARCH, SHORTEST_SEARCH, reads_whole_station, search_bookings
 from myhibachi.web.admin.bookings.common import phone_shown
 from myhibachi.web.admin.pages import AdminVisit
 from myhibachi.web.admin.render import staff_stations
@@ -21,4 +21,5 @@ async def search(visit: AdminVisit) -> Response:
     stations = {s.id: s.name for s in await staff_stations(visit.session, visit.principal)}
     return await visit.page("search.html", title=f"Search: {found.text}" if found.text else "Search",
                             found=found, search_text=found.text, station_names=stations,
+                            whole_station=reads_whole_station(visit.principal),
                             several_stations=len(stations) > 1, shortest=SHORTEST_SEARCH, phone=phone_shown)
