@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from myhibachi.auth.permissions import Permission
+from myhibachi.auth.principal import Principal
 from myhibachi.core.cache import cached_reference
 from myhibachi.core.errors import NotFound
 from myhibachi.stations.models import STATIONS_TAG, Station
@@ -46,3 +50,32 @@ async def find_active_station(session: AsyncSession, code: str) -> Station:
     if station is None:
         raise NotFound("No such station.")
     return station
+
+
+@dataclass(frozen=True)
+class ManagedStation:
+    """A station as its managers see it: what they may change there."""
+
+    station: Station
+    may_edit: bool  # its name, address, time zone, opening
+    may_edit_rules: bool  # its business rules
+
+
+@dataclass(frozen=True)
+class StationsToManage:
+    stations: list[ManagedStation]
+    may_create: bool
+
+
+async def stations_to_manage(session: AsyncSession, principal: Principal) -> StationsToManage:
+    """The stations of the principal (every one for a super admin), by name, each with what they may change there;
+    403 for a role that manages neither stations nor rules."""
+    if not (principal.has_anywhere(Permission.stations_manage) or principal.has_anywhere(Permission.rules_manage)):
+        raise principal.deny(Permission.rules_manage, None, "Your role does not manage stations or their rules.")
+    stmt = select(Station).order_by(Station.name)
+    if not principal.is_super_admin:
+        stmt = stmt.where(Station.id.in_(list(principal.roles)))
+    return StationsToManage(
+        [ManagedStation(station, principal.can(Permission.stations_manage, station.id),
+                        principal.can(Permission.rules_manage, station.id)) for station in await session.scalars(stmt)],
+        may_create=principal.has_anywhere(Permission.stations_manage))

@@ -25,10 +25,9 @@ from myhibachi.pricing.quote import PartyOrder, Quote, label_of
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations import commands
 from myhibachi.stations.models import Station
-from myhibachi.stations.queries import get_station
+from myhibachi.stations.queries import get_station, stations_to_manage
 from myhibachi.stations.schemas import StationCreate, StationUpdate
 from myhibachi.web.admin.pages import AdminVisit, Trouble, Visit, form_state, submit
-from myhibachi.web.admin.render import staff_stations
 from myhibachi.web.fields import cents_of, dollars, record_id, time_of, whole_number
 from myhibachi.web.forms import plain
 
@@ -52,11 +51,8 @@ def _invalid(errors: dict[str, str], detail: str = "Please check the highlighted
 
 @router.get("/admin/stations", response_class=HTMLResponse)
 async def stations_list(visit: AdminVisit) -> Response:
-    principal = visit.principal
-    if not (principal.has_anywhere(P.stations_manage) or principal.has_anywhere(P.rules_manage)):
-        raise principal.deny(P.rules_manage, None, "Your role does not manage stations or their rules.")
     return await visit.page("stations/list.html", title="Stations and rules",
-                            listed=await staff_stations(visit.session, principal), done=visit.notice(DONE))
+                            overview=await stations_to_manage(visit.session, visit.principal), done=visit.notice(DONE))
 
 
 # --- creating and editing a station (super admin) ---------------------------------------------------------------
