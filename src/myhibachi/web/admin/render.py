@@ -79,7 +79,6 @@ async def admin_page(request: Request, runtime: Any, session: Any, principal: Pr
                   menu=menu_for(principal), stations=stations, station=station, brand=runtime.settings.brand_name,
                   settings=runtime.settings, asset=asset_url, money=format_money, clock=clock,
                   label=context.pop("label", label_of), csrf_field=CSRF_FIELD, csrf_token=admin_csrf_token(request),
-                  P=P,
                   searchable=may_search(principal), search_text=context.pop("search_text", ""),
                   request_id=correlation_id.get() or "", **context)
     response = HTMLResponse(html, status_code=status, headers=headers)
