@@ -519,10 +519,10 @@ async def booking_row(world: World, booking_id: int) -> Booking:
         return await session.get_one(Booking, booking_id)
 
 
-def read_booking(own: bool) -> Arrange:
+def read_booking(own: bool, suffix: str = "") -> Arrange:
     async def arrange(world: World) -> Call:
         chef_id = await add_chef(world, own=own)
-        return Call(f"{API_PREFIX}/bookings/{await add_booking(world, chef_id=chef_id)}")
+        return Call(f"{API_PREFIX}/bookings/{await add_booking(world, chef_id=chef_id)}{suffix}")
 
     return arrange
 
@@ -758,6 +758,9 @@ def build_cases() -> list[Case]:
              arrange=lambda w: call(f"{api}/bookings", params={"station_id": w.stations[HOME]})(w)),
         *(Case("GET", f"{api}/bookings/{{booking_id}}", None, (reads_bookings(HOME, own=own),), 200,
                read_booking(own), variant="own_event" if own else "another_chefs_event") for own in (True, False)),
+        *(Case("GET", f"{api}/bookings/{{booking_id}}/actions", None, (reads_bookings(HOME, own=own),), 200,
+               read_booking(own, "/actions"), variant="own_event" if own else "another_chefs_event")
+          for own in (True, False)),
         # The booking actions and the payments routes declare no permission: their commands and queries authorize
         # at the record's station.
         *(Case(method, f"{api}/bookings/{{booking_id}}{path}", None, (holds(perm, HOME),), 200, arrange)

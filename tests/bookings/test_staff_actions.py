@@ -156,3 +156,22 @@ async def test_the_manage_link_takes_only_the_customers_actions(action: BookingA
     assert isinstance(await _attempt(db, settings, CUSTOMER, action, booking_id, chefs), PermissionDenied)
     for allowed in sorted(CUSTOMER_ACTIONS):  # the customer's own go through on the same booking
         assert await _attempt(db, settings, CUSTOMER, allowed, booking_id, chefs) is None, allowed
+
+
+async def test_the_api_answers_the_same_as_the_query_in_the_stations_time(client, db: Database, station: Station,
+                                                                          add_chefs, make_user, login, clock) -> None:
+    """`GET /bookings/{id}/actions`: what a client (a phone app) offers is what the admin pages offer."""
+    chefs = await add_chefs(station, 2)
+    booking_id = await _booking(db, station, chefs, "held")
+    await make_user("manager@example.com", Role.manager, station)
+    response = await client.get(f"/api/v1/bookings/{booking_id}/actions", headers=await login("manager@example.com"))
+    assert response.status_code == 200, response.text
+    answer = {item["action"]: item for item in response.json()}
+    assert set(answer) == {action.value for action in BookingAction}
+    confirm, assign, reschedule = answer["confirm"], answer["assign-chef"], answer["reschedule"]
+    assert (confirm["allowed"], confirm["permitted"], confirm["offered"]) == (True, False, False)
+    assert confirm["not_yours"] and "admin" in confirm["not_yours"]
+    assert (assign["permitted"], assign["offered"]) == (True, True)
+    assert reschedule["permitted"] is False and reschedule["until"].endswith("-08:00")  # Fremont's offset
+    assert (await client.get(f"/api/v1/bookings/{booking_id + 999}/actions",
+                             headers=await login("manager@example.com"))).status_code == 404

@@ -29,6 +29,7 @@ from myhibachi.bookings.schemas import (
     PartyChange,
     Reason,
     Reschedule,
+    StaffActionRead,
 )
 from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.errors import problem_responses
@@ -242,6 +243,15 @@ async def get_booking(booking_id: PathId, principal: CurrentPrincipal,
     """Everything about the booking, with its audited history (who changed what, when). Where you may not read
     payments (a chef): no payments, refunds or amounts paid or owed back (`ChefBookingDetail`)."""
     return await queries.booking_detail(session, principal, booking_id)
+
+
+@staff.get("/{booking_id}/actions", summary="What you may do with a booking now",
+           response_model=list[StaffActionRead], responses=problem_responses(401, 404, 422))
+async def booking_actions(booking_id: PathId, principal: CurrentPrincipal, session: DbSession) -> list[StaffActionRead]:
+    """Each staff action on the booking, now, for you: whether the booking's state allows it and on what terms
+    (what it costs or refunds, until when, or why not: the commands enforce the same), whether your role may take it
+    (and if not, who may), and whether it is worth offering as a button. A booking you may not read: 404."""
+    return await queries.staff_actions_read(session, principal, booking_id)
 
 
 def _staff_actor(principal: CurrentPrincipal) -> Actor:

@@ -68,6 +68,7 @@ from myhibachi.bookings.schemas import (
     PrepList,
     PrepProtein,
     ScheduledEvent,
+    StaffActionRead,
     VenueRead,
     phone_digits,
 )
@@ -660,3 +661,13 @@ async def prep_list(session: AsyncSession, principal: Principal, station_id: int
                for code in _in_order(list(rules.addons), sides)],
         guests=sum(b.guests for b in bookings), unchosen_servings=sum(e.unchosen_servings for e in events),
         swapped_servings=sum(upgrades.values()))
+
+
+async def staff_actions_read(session: AsyncSession, principal: Principal, booking_id: int) -> list[StaffActionRead]:
+    """`staff_actions` of a booking the principal may read (else 404), its moments in the station's time."""
+    booking = await find_readable_booking(session, principal, booking_id)
+    zone = ZoneInfo((await get_station(session, booking.station_id)).timezone)
+    states = await staff_actions(session, principal, booking, utcnow())
+    return [StaffActionRead(action=state.action, permitted=state.permitted, offered=state.offered,
+                            not_yours=state.not_yours, **_terms(state.terms, zone).model_dump())
+            for state in states.values()]

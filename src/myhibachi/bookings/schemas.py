@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from myhibachi.bookings.actions import BookingAction
 from myhibachi.bookings.models import BookingStatus
 from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.text import Email, multi_line, single_line
@@ -298,6 +299,24 @@ class ActionTermsRead(BaseModel):
     until: datetime | None = Field(None, description="Until when it is possible on these terms (local).")
     fee_cents: int = 0
     refund_cents: int = 0
+
+
+class StaffActionRead(ActionTermsRead):
+    """One action on a booking for the signed-in staff member, now: the booking's terms for it (the commands
+    enforce the same), whether their role may take it, and whether it is worth a button."""
+
+    action: BookingAction = Field(description="Also the action's path: `POST /bookings/{id}/<action>` (`party`: "
+                                              "`PATCH /bookings/{id}`; `payment`: `POST /bookings/{id}/payments`).")
+    permitted: bool = Field(description="Your role at the booking's station holds the action's permission.")
+    offered: bool = Field(description="Permitted, allowed now, and not a lesser form of another action you hold.")
+    not_yours: str | None = Field(None, description="Possible now but not for your role: who may.")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"action": "assign-chef", "permitted": True, "offered": True, "not_yours": None, "allowed": True,
+         "message": "", "until": None, "fee_cents": 0, "refund_cents": 0},
+        {"action": "confirm", "permitted": False, "offered": False,
+         "not_yours": "Only an admin can record payments.", "allowed": True, "message": "", "until": None,
+         "fee_cents": 0, "refund_cents": 0}]})
 
 
 class ManageActions(BaseModel):
