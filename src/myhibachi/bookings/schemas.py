@@ -210,8 +210,8 @@ class CustomerRead(BaseModel):
     phone: str
 
 
-class _BookingFacts(BaseModel):
-    """What every reader of a booking sees: the event, the party, the price and the people."""
+class _EventFacts(BaseModel):
+    """Which event, when (station-local) and for how many: the start of every staff view of a booking."""
 
     id: int
     reference: str
@@ -223,6 +223,11 @@ class _BookingFacts(BaseModel):
     event_start: datetime = Field(description="Station-local, with its UTC offset.")
     event_end: datetime
     party: Party
+
+
+class _BookingFacts(_EventFacts):
+    """What every reader of a booking sees: the event, the party, the price and the people."""
+
     quote: QuoteRead
     venue: VenueRead
     customer: CustomerRead
@@ -450,21 +455,11 @@ class PrepList(BaseModel):
         "cook this many fewer of them (the customer's choice says which)."))
 
 
-class ScheduledEvent(BaseModel):
+class ScheduledEvent(_EventFacts):
     """An event as the station's team works it (the day's and week's run sheet, a chef's card, a search result):
     when, where, for whom, who cooks, what to watch for and, only where the station's chefs collect balances, what
     to collect. Nothing else about money: every reader of the event may see this much."""
 
-    id: int
-    reference: str
-    station_id: int
-    timezone: str
-    status: BookingStatus
-    event_date: date
-    slot_time: str
-    event_start: datetime = Field(description="Station-local, with its UTC offset.")
-    event_end: datetime
-    party: Party
     guests: int
     venue: VenueRead
     customer_name: str
