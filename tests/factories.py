@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.core.db import Database
 from myhibachi.core.security import hash_token
-from myhibachi.customers.models import Customer
+from myhibachi.contacts.commands import Identity, find_or_create_contact
 from myhibachi.pricing.quote import PartyOrder, quote_event
 from myhibachi.pricing.rules import DEFAULT_RULES
 from myhibachi.pricing.schemas import QuoteRead
@@ -27,10 +27,8 @@ async def insert_booking(db: Database, station: Station, start: datetime, *,
     end = start + timedelta(minutes=rules.event_length_minutes(adults))
     quote = QuoteRead.of(quote_event(rules, PartyOrder(adults=adults), travel_miles=Decimal(5)))
     async with db.transaction() as session:
-        customer = Customer(email=email or f"guest-{secrets.token_hex(4)}@example.com", name="Guest",
-                            phone="+15105550142")
-        session.add(customer)
-        await session.flush()
+        email = email or f"guest-{secrets.token_hex(4)}@example.com"
+        customer = await find_or_create_contact(session, Identity(email=email, phone="+15105550142"), name="Guest")
         columns: dict[str, Any] = dict(
             reference="MH-" + secrets.token_hex(3).upper(), station_id=station.id, customer_id=customer.id,
             status=status.value, event_date=local.date(), slot_time=local.strftime("%H:%M"), event_start=start,
@@ -38,7 +36,7 @@ async def insert_booking(db: Database, station: Station, start: datetime, *,
             busy_end=end + timedelta(minutes=rules.busy_after_minutes), chef_id=chef_id, adults=adults, children=0,
             toddlers=0, upgrades={}, extra_proteins={}, addons={}, quote=quote.model_dump(mode="json"),
             fees_cents=0, venue_line1="1 Test St", venue_city="Fremont", venue_state="CA", venue_zip="94538",
-            contact_name="Guest", contact_phone="+15105550142",
+            contact_name="Guest", contact_email=email.lower(), contact_phone="+15105550142",
             allergies="none", manage_nonce=secrets.token_hex(16), manage_token_hash=hash_token(secrets.token_hex(8)),
             hold_expires_at=start - timedelta(days=1) if status is BookingStatus.pending_deposit else None,
             confirmed_at=start - timedelta(days=2) if status is BookingStatus.confirmed else None,

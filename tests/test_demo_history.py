@@ -20,7 +20,7 @@ from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.chefs.models import Chef
 from myhibachi.core.db import Database, as_of, utcnow
 from myhibachi.core.outbox import OutboxMessage
-from myhibachi.customers.models import Customer
+from myhibachi.contacts.models import Contact
 from myhibachi.demo import (
     DEMO_PASSWORD,
     DEMO_STATIONS,
@@ -199,7 +199,7 @@ async def test_the_history_is_the_one_its_seeded_plan_makes_on_every_run(db: Dat
     async with db.transaction(write=False) as session:
         written = sorted((b.event_date, b.slot_time, b.adults, b.children, b.venue_zip, email)
                          for b, email in (await session.execute(
-                             select(Booking, Customer.email).join(Customer, Customer.id == Booking.customer_id)
+                             select(Booking, Contact.email).join(Contact, Contact.id == Booking.customer_id)
                              .where(Booking.station_id == fremont.id))).all())
     assert planned() == planned() == written
 

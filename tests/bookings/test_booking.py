@@ -11,7 +11,7 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import func, select
 
 from myhibachi.bookings.models import Booking
-from myhibachi.customers.models import Customer
+from myhibachi.contacts.models import Contact
 from myhibachi.settings import Settings
 from tests.bookings.conftest import API, EVENT_DAY, NOW, booking_body
 from tests.conftest import mail_files, mail_text, read_mails
@@ -74,7 +74,7 @@ async def test_customer_is_found_by_email_whatever_its_case(client, station, boo
     await book(station.id, email="Dana@Example.com")
     await book(station.id, slot="12:00", email="dana@example.com")
     async with db.transaction(write=False) as session:
-        assert list(await session.scalars(select(Customer.email))) == ["dana@example.com"]
+        assert list(await session.scalars(select(Contact.email))) == ["dana@example.com"]
 
 
 async def test_every_field_is_validated_with_a_field_error(client, station, db):
@@ -96,7 +96,7 @@ async def test_allergies_none_is_an_answer_and_phone_is_stored_e164(client, stat
     created = await book(station.id, allergies="None")
     async with db.transaction(write=False) as session:
         booking = await session.get_one(Booking, created["id"])
-        customer = await session.get_one(Customer, booking.customer_id)
+        customer = await session.get_one(Contact, booking.customer_id)
     assert booking.allergies == "None" and customer.phone == "+15105550142"
 
 

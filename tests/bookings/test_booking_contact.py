@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from myhibachi.auth.permissions import Role
-from myhibachi.customers.models import Customer
+from myhibachi.contacts.models import Contact
 from tests.bookings.conftest import API, booking_body
 from tests.conftest import mail_text, read_mails
 
@@ -33,7 +33,7 @@ async def test_a_second_booking_with_the_same_email_leaves_the_customer_as_store
     second = await book_as(client, station.id, MALLORY, "18:00")
 
     async with db.transaction(write=False) as session:
-        [customer] = list(await session.scalars(select(Customer)))
+        [customer] = list(await session.scalars(select(Contact)))
     assert (customer.email, customer.name, customer.phone) == ("dana@example.com", "Dana Lee", "+15105550142")
     staff_first = (await client.get(f"{API}/bookings/{first['id']}", headers=admin)).json()
     staff_second = (await client.get(f"{API}/bookings/{second['id']}", headers=admin)).json()

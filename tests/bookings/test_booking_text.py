@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from myhibachi.bookings.models import Booking
-from myhibachi.customers.models import Customer
+from myhibachi.contacts.models import Contact
 from tests.api.test_problems import assert_problem
 from tests.bookings.conftest import API, booking_body
 from tests.conftest import mail_files, mail_text, read_mails
@@ -96,5 +96,5 @@ async def test_the_email_address_is_matched_in_its_normal_form(client, station, 
     await book(station.id, slot="12:00", email="dana@example.com")
 
     async with db.transaction(write=False) as session:
-        assert list(await session.scalars(select(Customer.email))) == ["dana@example.com"]
+        assert list(await session.scalars(select(Contact.email))) == ["dana@example.com"]
     assert {mail["To"] for mail in read_mails(settings)} == {"dana@example.com"}

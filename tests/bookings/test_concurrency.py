@@ -26,7 +26,7 @@ from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.schemas import BookingCreate
 from myhibachi.chefs.models import Chef
 from myhibachi.core.db import Database
-from myhibachi.customers.models import Customer
+from myhibachi.contacts.models import Contact
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations.models import Station
 from tests.bookings.conftest import API, EVENT_DAY, NOW, booking_body
@@ -204,7 +204,7 @@ async def test_concurrent_bookings_through_the_commands_also_hold(station3, db, 
 
 async def _customer(db: Database) -> int:
     async with db.transaction() as session:
-        customer = Customer(email="backstop@example.com", name="Back Stop", phone="+15105550142")
+        customer = Contact(email="backstop@example.com", name="Back Stop", phone="+15105550142")
         session.add(customer)
         await session.flush()
         return customer.id
@@ -224,7 +224,7 @@ def _row(station_id: int, customer_id: int, n: int, *, day: date = EVENT_DAY, sl
         busy_start=times.busy_start, busy_end=times.busy_end, chef_id=chef_id,
         adults=guests, children=0, toddlers=0, upgrades={}, extra_proteins={}, addons={}, quote={},
         fees_cents=0, venue_line1="1 Main St", venue_line2=None, venue_city="Fremont", venue_state="CA",
-        venue_zip="94538", contact_name="Guest", contact_phone="+15105550142",
+        venue_zip="94538", contact_name="Guest", contact_email="backstop@example.com", contact_phone="+15105550142",
         allergies="none", notes=None, manage_nonce=f"{n:032d}", manage_token_hash=f"{n:064d}",
         hold_expires_at=now + timedelta(hours=24) if status is BookingStatus.pending_deposit else None,
         confirmed_at=now if status is BookingStatus.confirmed else None, reschedule_count=0,

@@ -65,9 +65,10 @@ from myhibachi.core.context import current_request_meta
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from myhibachi.core.outbox import add_outbox_message
+from myhibachi.core.text import normalize_email
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.security import hash_token
-from myhibachi.customers.commands import find_or_create_customer
+from myhibachi.contacts.commands import Identity, find_or_create_contact
 from myhibachi.pricing.queries import get_rules, order_refused, quote_for_station
 from myhibachi.pricing.quote import ORDER_CHOICES, OrderProblem, PartyOrder, Quote, quote_event
 from myhibachi.pricing.rules import BusinessRules
@@ -341,9 +342,8 @@ async def create_booking(
     if view.remaining(data.event_date, slot, order.guests) < 1:
         raise SlotUnavailable("No chef is free for that time any more; choose another.")
 
-    customer = await find_or_create_customer(
-        session, email=str(data.customer.email), name=data.customer.name, phone=data.customer.phone
-    )
+    customer = await find_or_create_contact(
+        session, Identity(email=str(data.customer.email), phone=data.customer.phone), name=data.customer.name)
     booking = Booking(
         reference=await _new_reference(session),
         station_id=station.id,
@@ -359,6 +359,7 @@ async def create_booking(
         venue_state=data.venue.state,
         venue_zip=data.venue.zip_code,
         contact_name=data.customer.name,
+        contact_email=normalize_email(str(data.customer.email)),
         contact_phone=data.customer.phone,
         allergies=data.allergies,
         notes=data.notes or None,

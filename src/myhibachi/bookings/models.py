@@ -48,7 +48,7 @@ class Booking(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     reference: Mapped[str] = mapped_column(String(12), unique=True)
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"))  # indexed by the composite indexes below
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)  # the contact who booked
     status: Mapped[str] = mapped_column(String(20))  # BookingStatus
     # When: the station-local date and slot the customer chose, and the UTC instants derived from them.
     event_date: Mapped[date] = mapped_column(Date)
@@ -78,6 +78,7 @@ class Booking(Base):
     # The contact the booking was made with: what a public form typed belongs to this booking, never to the
     # customer record that its email matched (SPEC §7); every view and email of the booking shows these.
     contact_name: Mapped[str] = mapped_column(String(120))
+    contact_email: Mapped[str] = mapped_column(String(254))  # normalized; the booking's emails go here
     contact_phone: Mapped[str] = mapped_column(String(20))  # E.164
     allergies: Mapped[str] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)

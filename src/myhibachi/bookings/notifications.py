@@ -21,7 +21,6 @@ from myhibachi.bookings.policy import balance_due_cents, total_due_cents
 from myhibachi.core.email import queue_email
 from myhibachi.core.money import format_money
 from myhibachi.core.templating import render
-from myhibachi.customers.models import Customer
 from myhibachi.pricing.queries import get_rules
 from myhibachi.pricing.quote import PROTEIN_ENTITLEMENT, PartyOrder, label_of
 from myhibachi.settings import Settings
@@ -55,7 +54,7 @@ async def email_about_booking(session: AsyncSession, settings: Settings, station
     """An email about the booking to its customer (or `to`): the lines, how to pay (`how_to_pay`: the payments
     domain's instructions, see `paying.py`), then the booking's details and link."""
     if to is None:
-        to = (await session.get_one(Customer, booking.customer_id)).email
+        to = booking.contact_email
     currency = booking.quote["currency"]
     paid = (await booking_ledger(session, booking.id)).net_paid_cents
     details = [

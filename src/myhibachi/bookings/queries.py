@@ -77,7 +77,7 @@ from myhibachi.chefs.queries import chefs_on_duty_between
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
 from myhibachi.core.text import normalize_email
-from myhibachi.customers.models import Customer
+from myhibachi.contacts.models import Contact
 from myhibachi.pricing.queries import get_rules
 from myhibachi.pricing.quote import PartyOrder, label_of, menu_choices
 from myhibachi.pricing.rules import BusinessRules
@@ -395,14 +395,14 @@ def _matching(text: str):  # noqa: ANN202 - a SQL condition
     """A booking whose reference, contact or customer name, email or phone contains what was typed: a reference
     with or without its dash, a phone number however it was written."""
     conditions = [Booking.contact_name.ilike(_contains(text), escape="\\"),
-                  Customer.name.ilike(_contains(text), escape="\\"),
-                  Customer.email.like(_contains(normalize_email(text)), escape="\\")]
+                  Contact.name.ilike(_contains(text), escape="\\"),
+                  Contact.email.like(_contains(normalize_email(text)), escape="\\")]
     compact = "".join(char for char in text if char.isalnum()).upper()
     if len(compact) >= 3:
         conditions.append(func.upper(func.replace(Booking.reference, "-", "")).like(_contains(compact),
                                                                                      escape="\\"))
     if len(digits := phone_digits(text)) >= SHORTEST_PHONE:
-        conditions += [Booking.contact_phone.like(f"%{digits}%"), Customer.phone.like(f"%{digits}%")]
+        conditions += [Booking.contact_phone.like(f"%{digits}%"), Contact.phone.like(f"%{digits}%")]
     return or_(*conditions)
 
 
@@ -415,7 +415,7 @@ async def search_bookings(session: AsyncSession, principal: Principal, text: str
     if len(text) < SHORTEST_SEARCH:
         return SearchResult(text, [], [], more=False, too_short=bool(text))
     now = now or utcnow()
-    stmt = select(Booking).join(Customer, Customer.id == Booking.customer_id).where(_matching(text))
+    stmt = select(Booking).join(Contact, Contact.id == Booking.customer_id).where(_matching(text))
     if (scope := _readable(principal)) is not None:
         stmt = stmt.where(scope)
     upcoming = list(await session.scalars(stmt.where(Booking.event_end >= now).order_by(
@@ -444,12 +444,12 @@ def _venue(booking: Booking) -> VenueRead:
                      state=booking.venue_state, zip_code=booking.venue_zip)
 
 
-def _contact(booking: Booking, customer: Customer) -> CustomerRead:
-    """The booking's own contact name and phone (never the customer record's), at the address it was made with."""
-    return CustomerRead(name=booking.contact_name, email=customer.email, phone=booking.contact_phone)
+def _contact(booking: Booking) -> CustomerRead:
+    """The booking's own contact details (never the contact record's): what was typed when it was made."""
+    return CustomerRead(name=booking.contact_name, email=booking.contact_email, phone=booking.contact_phone)
 
 
-def _shape(booking: Booking, station: Station, customer: Customer, ledger: BookingLedger) -> BookingRead:
+def _shape(booking: Booking, station: Station, ledger: BookingLedger) -> BookingRead:
     zone = ZoneInfo(station.timezone)
     request = None
     if booking.cancel_requested_at is not None:
@@ -463,7 +463,7 @@ def _shape(booking: Booking, station: Station, customer: Customer, ledger: Booki
         party=_party(booking), quote=QuoteRead.model_validate(booking.quote), fees_cents=booking.fees_cents,
         total_due_cents=total_due_cents(booking), paid_cents=ledger.net_paid_cents,
         balance_due_cents=balance_due_cents(booking, ledger.net_paid_cents), venue=_venue(booking),
-        customer=_contact(booking, customer),
+        customer=_contact(booking),
         allergies=booking.allergies, notes=booking.notes, chef_id=booking.chef_id,
         hold_expires_at=booking.hold_expires_at, confirmed_at=booking.confirmed_at,
         reschedule_count=booking.reschedule_count, cancel_request=request, cancelled_at=booking.cancelled_at,
@@ -472,13 +472,11 @@ def _shape(booking: Booking, station: Station, customer: Customer, ledger: Booki
 
 
 async def read_bookings(session: AsyncSession, bookings: list[Booking]) -> list[BookingRead]:
-    """Staff views of bookings, with their stations, customers and ledgers loaded in a few queries."""
+    """Staff views of bookings, with their stations and ledgers loaded in a few queries."""
     stations = {s.id: s for s in await session.scalars(
         select(Station).where(Station.id.in_({b.station_id for b in bookings})))}
-    customers = {c.id: c for c in await session.scalars(
-        select(Customer).where(Customer.id.in_({b.customer_id for b in bookings})))}
     ledgers = await booking_ledgers(session, [b.id for b in bookings])
-    return [_shape(b, stations[b.station_id], customers[b.customer_id], ledgers[b.id]) for b in bookings]
+    return [_shape(b, stations[b.station_id], ledgers[b.id]) for b in bookings]
 
 
 async def read_bookings_for(session: AsyncSession, principal: Principal,
@@ -527,7 +525,6 @@ def _terms(terms: Terms, zone: ZoneInfo) -> ActionTermsRead:
 async def manage_view(session: AsyncSession, booking: Booking) -> ManageView:
     """The booking as its customer sees it, with what each action would cost or refund right now."""
     station = await get_station(session, booking.station_id)
-    customer = await session.get_one(Customer, booking.customer_id)
     rules = await get_rules(session, station.id)
     zone, now = ZoneInfo(station.timezone), utcnow()
     ledger = await booking_ledger(session, booking.id)
@@ -537,7 +534,7 @@ async def manage_view(session: AsyncSession, booking: Booking) -> ManageView:
         timezone=station.timezone, event_date=booking.event_date, slot_time=booking.slot_time,
         event_start=booking.event_start.astimezone(zone), event_end=booking.event_end.astimezone(zone),
         party=_party(booking), venue=_venue(booking),
-        customer=_contact(booking, customer),
+        customer=_contact(booking),
         allergies=booking.allergies, notes=booking.notes, quote=QuoteRead.model_validate(booking.quote),
         fees_cents=booking.fees_cents, total_due_cents=total_due_cents(booking), paid_cents=paid,
         balance_due_cents=balance_due_cents(booking, paid),

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from myhibachi.bookings.actions import BookingAction
 from myhibachi.bookings.models import BookingStatus
+from myhibachi.contacts.schemas import Phone
 from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.text import Email, multi_line, single_line
 from myhibachi.pricing.rules import HHMM
@@ -19,20 +20,6 @@ Text = single_line(200)
 LocalDate = Annotated[date, Field(ge=EARLIEST_DAY, le=LATEST_DAY, examples=["2026-12-24"])]
 SlotTimeText = Annotated[str, Field(pattern=HHMM, description="A start time of the station, local HH:MM.",
                                     examples=["18:00"])]
-
-
-def _us_phone(value: str) -> str:
-    """A valid phone number, stored as E.164 (US numbers may omit +1)."""
-    try:
-        number = phonenumbers.parse(value, "US")
-    except phonenumbers.NumberParseException:
-        raise ValueError("not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-Phone = Annotated[str, StringConstraints(max_length=40), AfterValidator(_us_phone)]
 
 
 def phone_digits(text: str) -> str:

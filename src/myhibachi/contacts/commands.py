@@ -1,0 +1,84 @@
+"""Finding or creating the contact behind a booking, a lead or a message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myhibachi.contacts.models import Contact, ContactHandle, HandleKind
+from myhibachi.core.db import utcnow
+from myhibachi.core.text import normalize_email
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a door knows of a person: any of a normalized email, an E.164 phone, a channel handle."""
+
+    email: str | None = None
+    phone: str | None = None
+    handle: tuple[HandleKind, str] | None = None
+
+    def keys(self) -> list[tuple[str, str]]:
+        """(kind, value) in the order a person is matched by: email, then a channel handle, then phone (a shared
+        family phone is the weakest sign of one person)."""
+        keys = [(HandleKind.email.value, normalize_email(self.email))] if self.email else []
+        if self.handle:
+            keys.append((self.handle[0].value, self.handle[1]))
+        if self.phone:
+            keys.append((HandleKind.phone.value, self.phone))
+        return keys
+
+
+async def find_contact(session: AsyncSession, identity: Identity) -> Contact | None:
+    keys = identity.keys()
+    if not keys:
+        return None
+    rows = {(h.kind, h.value): h.contact_id for h in await session.scalars(
+        select(ContactHandle).where(tuple_(ContactHandle.kind, ContactHandle.value).in_(keys)))}
+    for key in keys:
+        if key in rows:
+            contact = await session.get_one(Contact, rows[key], populate_existing=True)
+            if key[0] != HandleKind.phone or not _other_email(contact, identity):
+                return contact
+    return None
+
+
+def _other_email(contact: Contact, identity: Identity) -> bool:
+    """A phone shared with someone who has another email (a spouse, a family line) does not make them one person."""
+    return bool(identity.email and contact.email and contact.email != normalize_email(identity.email))
+
+
+async def find_or_create_contact(session: AsyncSession, identity: Identity, *, name: str) -> Contact:
+    """The contact any of the identity's handles finds; else a new one with these details and handles. Found, it
+    keeps its own name and details: anyone can type any address into a public form (SPEC §7).
+
+    Two doors at once for one new person: both insert their contact, but a handle is unique, so the second's
+    `ON CONFLICT DO NOTHING` waits for the first to commit and inserts nothing; it then drops its own row and
+    answers the first's contact."""
+    if (contact := await find_contact(session, identity)) is not None:
+        return contact
+    keys = identity.keys()
+    if not keys:
+        raise ValueError("a contact needs an email, a phone or a handle")
+    contact = Contact(name=name, email=normalize_email(identity.email) if identity.email else None,
+                      phone=identity.phone)
+    session.add(contact)
+    await session.flush()
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    now = utcnow()
+    claimed = set((await session.execute(
+        insert(ContactHandle).values([{"kind": kind, "value": value, "contact_id": contact.id, "created_at": now}
+                                      for kind, value in keys])
+        .on_conflict_do_nothing().returning(ContactHandle.kind))).scalars())
+    if keys[0][0] not in claimed:  # another door made this person first
+        await session.execute(delete(ContactHandle).where(ContactHandle.contact_id == contact.id))
+        await session.delete(contact)
+        await session.flush()
+        winner = await find_contact(session, identity)
+        assert winner is not None
+        return winner
+    return contact

@@ -1,0 +1,1 @@
+"""Leads: every door's inquiries, one open lead per station and contact, a pipeline, and explained scores."""
