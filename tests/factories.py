@@ -9,9 +9,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from myhibachi.bookings.models import Booking, BookingStatus
+from myhibachi.contacts.commands import Identity, find_or_create_contact
 from myhibachi.core.db import Database
 from myhibachi.core.security import hash_token
-from myhibachi.contacts.commands import Identity, find_or_create_contact
 from myhibachi.pricing.quote import PartyOrder, quote_event
 from myhibachi.pricing.rules import DEFAULT_RULES
 from myhibachi.pricing.schemas import QuoteRead

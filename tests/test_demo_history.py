@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 from myhibachi.audit.models import AuditEntry
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.chefs.models import Chef
+from myhibachi.contacts.models import Contact
 from myhibachi.core.db import Database, as_of, utcnow
 from myhibachi.core.outbox import OutboxMessage
-from myhibachi.contacts.models import Contact
 from myhibachi.demo import (
     DEMO_PASSWORD,
     DEMO_STATIONS,

@@ -25,8 +25,8 @@ from myhibachi.bookings.capacity import event_times, local_start
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.schemas import BookingCreate
 from myhibachi.chefs.models import Chef
-from myhibachi.core.db import Database
 from myhibachi.contacts.models import Contact
+from myhibachi.core.db import Database
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations.models import Station
 from tests.bookings.conftest import API, EVENT_DAY, NOW, booking_body

@@ -40,6 +40,19 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+async def optional_principal(
+    session: DbSession,
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal | None:
+    """For a public route that staff may also call: nobody without an Authorization header, else as
+    `current_principal` (401 for a bad token: a caller who meant to sign in is told, not served as the public)."""
+    return None if credentials is None else await current_principal(session, runtime, credentials)
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
 def _station_id_of(request: Request) -> int | None:
     raw = request.path_params.get("station_id", request.query_params.get("station_id"))
     try:

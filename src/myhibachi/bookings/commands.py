@@ -61,14 +61,14 @@ from myhibachi.bookings.queries import (
 )
 from myhibachi.bookings.schemas import BookingCreate, PartyChange
 from myhibachi.chefs.queries import find_station_chef
+from myhibachi.contacts.commands import Identity, find_or_create_contact
 from myhibachi.core.context import current_request_meta
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from myhibachi.core.outbox import add_outbox_message
-from myhibachi.core.text import normalize_email
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.security import hash_token
-from myhibachi.contacts.commands import Identity, find_or_create_contact
+from myhibachi.core.text import normalize_email
 from myhibachi.pricing.queries import get_rules, order_refused, quote_for_station
 from myhibachi.pricing.quote import ORDER_CHOICES, OrderProblem, PartyOrder, Quote, quote_event
 from myhibachi.pricing.rules import BusinessRules
@@ -78,6 +78,7 @@ from myhibachi.stations.models import Station
 from myhibachi.stations.queries import get_station
 
 BOOKING_CANCELLED = "bookings.cancelled"  # outbox topic, handled by the payments domain
+BOOKING_CONFIRMED = "bookings.confirmed"  # outbox topic: the deposit is in (the leads domain wins the lead)
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud over the phone
 
 
@@ -469,6 +470,7 @@ async def confirm_booking(
     booking.closed_at = None
     await _flush_capacity_checked(session)
     await _audit(session, actor, booking, "bookings.confirm", before, extra={"by_payment": receipt is not None})
+    await add_outbox_message(session, BOOKING_CONFIRMED, {"booking_id": booking.id})
     await notifications.booking_confirmed(session, settings, station, booking, manage_token(settings, booking),
                                           receipt=receipt)
     return booking

@@ -74,10 +74,10 @@ from myhibachi.bookings.schemas import (
 )
 from myhibachi.chefs.models import Chef
 from myhibachi.chefs.queries import chefs_on_duty_between
+from myhibachi.contacts.models import Contact
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
 from myhibachi.core.text import normalize_email
-from myhibachi.contacts.models import Contact
 from myhibachi.pricing.queries import get_rules
 from myhibachi.pricing.quote import PartyOrder, label_of, menu_choices
 from myhibachi.pricing.rules import BusinessRules

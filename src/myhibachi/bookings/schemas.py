@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from myhibachi.bookings.actions import BookingAction
 from myhibachi.bookings.models import BookingStatus

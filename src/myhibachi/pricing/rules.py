@@ -24,6 +24,10 @@ def _example_is_the_defaults(schema: dict[str, Any]) -> None:
     schema["examples"] = [DEFAULT_RULES.model_dump(mode="json")]
 
 
+# What a lead's rule score weighs (leads/scoring.py says how each is measured).
+LEAD_FACTORS = ("source", "completeness", "party_size", "timing", "distance", "engagement", "capacity")
+
+
 class BusinessRules(BaseModel):
     """Prices in integer cents; times are the station's local times."""
 
@@ -78,6 +82,14 @@ class BusinessRules(BaseModel):
     guest_change_min_hours: Hours = 24
     menu_change_min_hours: Hours = 12
     reminder_hours_before: Hours = 48  # the customer's reminder email
+    # Leads (SPEC §7): why a lead was lost, and how its rule score is weighed and banded.
+    lead_lost_reasons: Annotated[list[Code], Field(min_length=1, max_length=20)] = [
+        "price", "date_unavailable", "no_response", "chose_another_caterer", "plans_changed", "other"]
+    lead_weights: Annotated[dict[Code, Annotated[int, Field(ge=0, le=100, strict=True)]], Field(max_length=20)] = {
+        "source": 15, "completeness": 10, "party_size": 15, "timing": 15, "distance": 10, "engagement": 15,
+        "capacity": 20}
+    lead_hot_min: Annotated[int, Field(ge=1, le=100, strict=True)] = 70
+    lead_warm_min: Annotated[int, Field(ge=0, le=100, strict=True)] = 40
 
     @model_validator(mode="after")
     def consistent(self) -> Self:
@@ -87,6 +99,12 @@ class BusinessRules(BaseModel):
             raise ValueError(f"a protein cannot be both base and upgrade: {sorted(overlap)}")
         if len(set(self.slot_times)) != len(self.slot_times):
             raise ValueError("slot_times must not repeat")
+        if set(self.lead_weights) != set(LEAD_FACTORS):
+            raise ValueError(f"lead_weights must weigh exactly these factors: {', '.join(LEAD_FACTORS)}")
+        if not any(self.lead_weights.values()):
+            raise ValueError("lead_weights must give at least one factor some weight")
+        if self.lead_warm_min >= self.lead_hot_min:
+            raise ValueError("lead_warm_min must be below lead_hot_min")
         return self
 
     def event_length_minutes(self, guests: int) -> int:
