@@ -85,6 +85,8 @@ TAGS = [
                                       "see, change, move or cancel a booking; no password."},
     {"name": "payments", "description": "The payment ledger: manual payments, refunds, the staff's payment views "
                                         "and Stripe's webhook."},
+    {"name": "leads", "description": "Inquiries from every door, one open lead per station and person, the "
+                                     "pipeline, assignment, follow-ups and the timeline, scored and explained."},
     {"name": "analytics", "description": "Payments by local period and the key figures, as JSON or CSV; cached."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},

@@ -40,13 +40,11 @@ async def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-async def optional_principal(
-    session: DbSession,
-    runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal | None:
+async def optional_principal(session: DbSession, runtime: RuntimeDep, request: Request) -> Principal | None:
     """For a public route that staff may also call: nobody without an Authorization header, else as
-    `current_principal` (401 for a bad token: a caller who meant to sign in is told, not served as the public)."""
+    `current_principal` (401 for a bad token: a caller who meant to sign in is told, not served as the public). Read
+    from the request, not declared as a security scheme: the route is public."""
+    credentials = await bearer(request)
     return None if credentials is None else await current_principal(session, runtime, credentials)
 
 

@@ -77,5 +77,6 @@ async def update_lead(lead_id: PathId, body: LeadUpdate, principal: CurrentPrinc
             response_model=LeadDetail, responses=problem_responses(401, 404, 422))
 async def add_activity(lead_id: PathId, body: ActivityCreate, principal: CurrentPrincipal,
                        session: DbSession) -> LeadDetail:
+    """A note, or a call, email or text made outside the app: on the lead's timeline, with who logged it."""
     lead = await commands.add_activity(session, principal, lead_id, body)
     return await queries.lead_detail(session, principal, lead.id)
