@@ -285,13 +285,19 @@ def _clamp(p: float) -> float:
 
 
 def predict(model: Model, measures: Sequence[Measure]) -> tuple[float, list[dict[str, object]]]:
-    """(probability, probability_factors): prior log-odds plus each factor's log-likelihood ratio, smoothed."""
+    """(probability, probability_factors): prior log-odds plus each factor's log-likelihood ratio, Laplace-smoothed
+    over the factor's values among the leads that recorded it. A value no closed lead had is no evidence either
+    way (weight 0): smoothing alone would read it as a sign of the rarer outcome."""
     log_odds = math.log((model.won + 1) / (model.lost + 1))
     factors: list[dict[str, object]] = []
     for m in measures:
-        k = len(FACTOR_VALUES[m.factor])
-        won, lost = model.counts.get(m.factor, {}).get(m.value, [0, 0])
-        weight = math.log((won + 1) / (model.won + k)) - math.log((lost + 1) / (model.lost + k))
+        seen = model.counts.get(m.factor, {})
+        won, lost = seen.get(m.value, [0, 0])
+        weight = 0.0
+        if won + lost:
+            k = len(FACTOR_VALUES[m.factor])
+            all_won, all_lost = sum(c[0] for c in seen.values()), sum(c[1] for c in seen.values())
+            weight = math.log((won + 1) / (all_won + k)) - math.log((lost + 1) / (all_lost + k))
         log_odds += weight
         factors.append({"factor": m.factor, "weight": round(weight, 3), "reason": _why(m, model, won, lost)})
     return round(_clamp(1 / (1 + math.exp(-log_odds))), 4), factors
