@@ -376,13 +376,12 @@ async def _facts_of(session: AsyncSession, leads: Sequence[Lead], now: datetime)
         for lead in group:
             details = {"email": lead.email, "phone": lead.phone, "date": lead.event_date, "guests": lead.guests,
                        "zip": lead.zip_code}
-            upcoming = capacity is not None and lead.event_date is not None and lead.event_date >= today
+            day = lead.event_date if lead.event_date and lead.event_date >= today else None  # None: neutral
             facts[lead.id] = LeadFacts(
                 source=lead.source, details=frozenset(k for k, v in details.items() if v),
                 guests=lead.guests, days_ahead=(lead.event_date - today).days if lead.event_date else None,
                 miles=_miles(station, rules, lead.zip_code), engagement=engagement[lead.id],
-                free_chefs=capacity.free_on(lead.event_date, lead.guests or min_guests(rules))
-                if upcoming and capacity and lead.event_date else None)
+                free_chefs=capacity.free_on(day, lead.guests or min_guests(rules)) if capacity and day else None)
     return facts
 
 
