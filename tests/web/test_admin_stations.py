@@ -18,6 +18,8 @@ from myhibachi.web.admin.stations import RULE_FIELDS, Unreadable, read_value, to
 from tests.web.browserless import admin_csrf, read, submit
 
 API = "/api/v1"
+WEIGHTS = ("Source: 15\nContact details: 10\nParty size: 15\nDays to the event: 15\nDistance: 10\nEngagement: 15\n"
+           "Chefs free: 20")
 NEW_STATION = {"code": "sjc", "name": "San Jose CA", "timezone": "America/Los_Angeles", "line1": "1 Market St",
                "city": "San Jose", "state": "ca", "zip_code": "95113", "latitude": "37.3382",
                "longitude": "-121.8863"}
@@ -196,6 +198,11 @@ def test_lists_and_prices_are_read_from_text():
     assert read_value("codes", "Chicken, tofu,") == ["chicken", "tofu"]
     assert read_value("percents", "20, 25%") == [20, 25]
     assert str(read_value("decimal", "8.250")) == "8.25"  # the same rate, not a change
+    assert read_value("weights", WEIGHTS.replace("Distance: 10", " distance = 0 ").upper()) == {
+        "source": 15, "completeness": 10, "party_size": 15, "timing": 15, "distance": 0, "engagement": 15,
+        "capacity": 20}
+    with pytest.raises(Unreadable, match="Line 8"):
+        read_value("weights", WEIGHTS + "\nSource 15")
 
 
 async def test_the_editor_shows_the_rules_in_dollars(client, staff, admin_sign_in):
@@ -211,6 +218,9 @@ async def test_the_editor_shows_the_rules_in_dollars(client, staff, admin_sign_i
     assert fields["base_proteins"] == "Chicken, NY strip, Shrimp, Calamari, Tofu"
     assert not re.search(r"filet_mignon|lobster_tail|ny_strip|yakisoba_noodles|fried_rice", page.text)  # no codes
     assert fields["preview_zip"] == "94538" and fields["preview_adults"] == "10"
+    assert fields["lead_weights"] == WEIGHTS and (fields["lead_hot_min"], fields["lead_warm_min"]) == ("70", "40")
+    assert fields["lead_lost_reasons"] == "Price, Date unavailable, No response, Chose another caterer, " \
+                                          "Plans changed, Other"
     assert "Adult (13+) × 10" in page.text and "$550.00" in page.text  # the preview with the saved rules
 
 
@@ -229,6 +239,16 @@ async def test_the_editor_shows_the_rules_in_dollars(client, staff, admin_sign_i
     ({"event_minutes": "ninety"}, "event_minutes", "whole number"),
     ({"currency": "dollars"}, "currency", "Three capital letters"),
     ({"base_proteins": ""}, "base_proteins", "at least 1"),
+    ({"lead_weights": WEIGHTS + "\nCharm: 10"}, "lead_weights", "“Charm” is not a factor we score"),
+    ({"lead_weights": WEIGHTS.replace("Party size: 15", "Party size: lots")}, "lead_weights",
+     "Line 3: the weight of Party size must be a whole number from 0 to 100"),
+    ({"lead_weights": WEIGHTS.replace("Party size: 15", "Party size: 150")}, "lead_weights", "from 0 to 100"),
+    ({"lead_weights": "Source: 15\nSource: 20"}, "lead_weights", "Source is listed twice"),
+    ({"lead_weights": "Source: 15"}, "lead_weights", "missing: Contact details, Party size"),
+    ({"lead_weights": re.sub(r"\d+", "0", WEIGHTS)}, "lead_weights", "at least one factor some weight"),
+    ({"lead_warm_min": "80"}, "lead_warm_min", "“Warm from score” must be below “Hot from score”"),
+    ({"lead_hot_min": "0"}, "lead_hot_min", "at least 1"),
+    ({"lead_lost_reasons": ""}, "lead_lost_reasons", "at least 1"),
 ])
 async def test_invalid_rules_are_shown_beside_their_fields_and_nothing_is_saved(client, staff, admin_sign_in, db,
                                                                                 fields, field, message):
@@ -264,6 +284,25 @@ async def test_a_rule_change_is_saved_audited_and_quoted_on_the_public_site(clie
     api = await client.post(f"{API}/quotes", json={"station_id": staff.id, "zip_code": "94538", "adults": 10})
     [adult] = [line for line in api.json()["lines"] if line["code"] == "adult"]
     assert adult["unit_cents"] == 6150 and adult["amount_cents"] == 61500
+
+
+async def test_the_lead_rules_are_typed_in_words_and_saved(client, staff, admin_sign_in, db):
+    await admin_sign_in("admin@example.com")
+    page = read(await client.get(f"/admin/stations/{staff.id}/rules"))
+
+    saved = await submit(client, page, ("go", "confirm"), lead_hot_min="80", lead_warm_min="50",
+                         lead_lost_reasons="Price, No response, Went vegan",
+                         lead_weights=WEIGHTS.replace("Engagement: 15", "Engagement: 40"))
+
+    assert "Business rules saved" in saved.text, saved.errors
+    rules = BusinessRules.model_validate(await saved_rules(db, staff.id))
+    assert (rules.lead_hot_min, rules.lead_warm_min) == (80, 50)
+    assert rules.lead_lost_reasons == ["price", "no_response", "went_vegan"]
+    assert rules.lead_weights == {"source": 15, "completeness": 10, "party_size": 15, "timing": 15, "distance": 10,
+                                  "engagement": 40, "capacity": 20}
+    assert saved.form.fields["lead_weights"] == WEIGHTS.replace("Engagement: 15", "Engagement: 40")
+    [entry] = await audit(db, "rules.update")
+    assert entry.after["lead_weights"]["engagement"] == 40 and entry.after["lead_hot_min"] == 80
 
 
 async def test_saving_unchanged_rules_writes_nothing(client, staff, admin_sign_in, db):

@@ -19,10 +19,11 @@ from myhibachi.core.errors import FieldError, ValidationFailed
 from myhibachi.core.money import SYMBOLS, format_money
 from myhibachi.core.templating import render
 from myhibachi.core.web import PathId
+from myhibachi.leads.scoring import FACTOR_LABELS
 from myhibachi.pricing import commands as pricing_commands
 from myhibachi.pricing.queries import get_rules, price_party
 from myhibachi.pricing.quote import PartyOrder, Quote, label_of
-from myhibachi.pricing.rules import BusinessRules
+from myhibachi.pricing.rules import LEAD_FACTORS, BusinessRules
 from myhibachi.stations import commands
 from myhibachi.stations.models import Station
 from myhibachi.stations.queries import get_station, stations_to_manage
@@ -173,7 +174,7 @@ async def edit_station(station_id: PathId, visit: AdminVisit) -> Response:
 class RuleField:
     name: str
     label: str
-    kind: str  # money, prices (code = money lines), codes, percents, times, decimal, whole, text
+    kind: str  # money, prices (code = money lines), codes, percents, times, decimal, whole, weights, text
     hint: str | None = None
 
 
@@ -237,10 +238,20 @@ RULE_GROUPS: list[tuple[str, list[RuleField]]] = [
         RuleField("menu_change_min_hours", "Menu changes until, hours before", "whole"),
         RuleField("reminder_hours_before", "Reminder email, hours before", "whole"),
     ]),
+    ("Leads", [
+        RuleField("lead_lost_reasons", "Reasons a lead is lost", "codes",
+                  "Separated by commas, like Price, No response. Staff pick one when a lead is lost."),
+        RuleField("lead_weights", "Score weights", "weights",
+                  "One a line: the factor, a colon and its weight from 0 to 100, like Party size: 15. "
+                  "A lead's score weighs each factor by its share of the total."),
+        RuleField("lead_hot_min", "Hot from score", "whole", "A lead scoring at least this is hot."),
+        RuleField("lead_warm_min", "Warm from score", "whole", "Below the hot score; lower is cold."),
+    ]),
 ]
 RULE_FIELDS = {field.name: field for _, fields in RULE_GROUPS for field in fields}
 # A check across several rules names no field of its own: where its message belongs.
-CROSS_CHECKS = {"base and upgrade": "protein_upgrades", "slot_times": "slot_times", "adults_min": "adults_min"}
+CROSS_CHECKS = {"base and upgrade": "protein_upgrades", "slot_times": "slot_times", "adults_min": "adults_min",
+                "lead_weights": "lead_weights", "lead_warm_min": "lead_warm_min"}
 
 
 class Unreadable(ValueError):
@@ -259,6 +270,8 @@ def shown_value(kind: str, value: Any, currency: str = "USD") -> str:
         return ", ".join(label_of(str(item)) for item in value)
     if kind == "percents":
         return ", ".join(str(item) for item in value)
+    if kind == "weights":
+        return "\n".join(f"{FACTOR_LABELS[factor]}: {value[factor]}" for factor in LEAD_FACTORS if factor in value)
     return str(value)
 
 
@@ -327,6 +340,29 @@ def _prices(text: str, known: Iterable[str] = ()) -> dict[str, int]:
     return prices
 
 
+def _weights(text: str) -> dict[str, int]:
+    """One factor a line by its label, "Party size: 15" (or its code, "party_size = 15"); every factor once."""
+    by_label = {label.lower(): factor for factor, label in FACTOR_LABELS.items()} | {f: f for f in LEAD_FACTORS}
+    weights: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        label, found, weight = line.rpartition(":" if ":" in line else "=")
+        factor = by_label.get(label.strip().lower())
+        if not found or factor is None:
+            raise Unreadable(f"Line {number}: “{(label or line).strip()[:40]}” is not a factor we score; write one of "
+                             + ", ".join(FACTOR_LABELS.values()) + ", a colon and its weight.")
+        if not re.fullmatch(r"\d{1,3}", weight.strip()) or int(weight) > 100:
+            raise Unreadable(f"Line {number}: the weight of {FACTOR_LABELS[factor]} must be a whole number from "
+                             "0 to 100, like Party size: 15.")
+        if factor in weights:
+            raise Unreadable(f"{FACTOR_LABELS[factor]} is listed twice.")
+        weights[factor] = int(weight)
+    if missing := [FACTOR_LABELS[factor] for factor in LEAD_FACTORS if factor not in weights]:
+        raise Unreadable("Give every factor a weight (0 leaves it out); missing: " + ", ".join(missing) + ".")
+    return weights
+
+
 def read_value(kind: str, raw: str, known: Iterable[str] = ()) -> Any:
     """Typed text as a rule's value (the rules model then checks its limits); `known`: the menu items' codes,
     which their labels are read as."""
@@ -343,6 +379,8 @@ def read_value(kind: str, raw: str, known: Iterable[str] = ()) -> Any:
         return [int(part.rstrip("%")) for part in _parts(text)]
     if kind == "times":
         return [_time(part) for part in _parts(text)]
+    if kind == "weights":
+        return _weights(raw)
     if not text:
         raise Unreadable("Please fill this in.")
     if kind == "whole":
