@@ -43,8 +43,8 @@ from myhibachi.bookings.capacity import (
 )
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.chefs.models import EVERY_WEEKDAY, Chef, ChefTimeOff, TimeOffStatus
+from myhibachi.contacts.models import Contact
 from myhibachi.core.db import Database
-from myhibachi.customers.models import Customer
 from myhibachi.pricing.quote import PartyOrder, quote_event
 from myhibachi.pricing.rules import DEFAULT_RULES
 from myhibachi.pricing.schemas import QuoteRead
@@ -111,10 +111,10 @@ async def _seed(db: Database, bookings: int, first_day: date) -> tuple[int, Coun
         session.add_all(ChefTimeOff(chef_id=chef_id, first_day=start, last_day=start + timedelta(days=length - 1),
                                     reason="leave", status=TimeOffStatus.approved.value)
                         for chef_id, (start, length) in leave.items())
-        await session.execute(insert(Customer), [
+        await session.execute(insert(Contact), [
             {"email": f"guest{n}@example.com", "name": f"Guest {n}", "phone": "+15105550142",
              "created_at": now, "updated_at": now} for n in range(bookings // 2)])
-        customers = list(await session.scalars(select(Customer.id)))
+        customers = list(await session.scalars(select(Contact.id)))
         station_id = station.id
 
     def on_duty(day: date) -> list[ChefOnDuty]:
