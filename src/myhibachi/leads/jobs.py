@@ -1,17 +1,51 @@
-"""Lead work done by jobs: a lead is won when its contact's booking has its deposit (the bookings domain's outbox
-message)."""
+"""Lead work done by jobs: a lead is won when its contact's booking has its deposit, a refused booking becomes a
+lead (the bookings domain's outbox messages), and the booking flow left without a booking becomes one too."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from myhibachi.bookings.commands import BOOKING_CONFIRMED
+from myhibachi.bookings.commands import BOOKING_CONFIRMED, BOOKING_REFUSED
+from myhibachi.core.db import utcnow
+from myhibachi.core.jobs import JobQueue, periodic_task
 from myhibachi.core.outbox import OutboxContext, outbox_handler
 from myhibachi.leads import commands
+from myhibachi.leads.commands import Inquiry
+from myhibachi.leads.models import FlowVisit, LeadSource
+
+BATCH = 200
 
 
 @outbox_handler(BOOKING_CONFIRMED)
 async def win_the_lead(session: AsyncSession, payload: dict[str, Any], _: OutboxContext) -> None:
     await commands.win_by_booking(session, int(payload["booking_id"]))
+
+
+@outbox_handler(BOOKING_REFUSED)
+async def lead_from_refused_booking(session: AsyncSession, payload: dict[str, Any], _: OutboxContext) -> None:
+    """A booking refused `slot_unavailable` / `outside_service_area`: the person still wants a party. Run twice,
+    it adds a second inquiry activity to the same lead, nothing worse."""
+    await commands.capture_lead(session, Inquiry(
+        station_id=int(payload["station_id"]), source=LeadSource(payload["code"]), name=payload["name"],
+        email=payload.get("email"), phone=payload.get("phone"),
+        event_date=date.fromisoformat(payload["event_date"]) if payload.get("event_date") else None,
+        guests=payload.get("guests"), zip_code=payload.get("zip_code"), message=payload["message"]))
+
+
+@periodic_task("leads.catch_abandoned_flows")
+async def catch_abandoned_flows(jobs: JobQueue) -> int:
+    """Visits whose details step was left `LEAD_ABANDON_MINUTES` ago with no booking: each becomes a lead in its
+    own transaction, re-checked under its row lock there, so several processes may run this at once."""
+    cutoff = utcnow() - timedelta(minutes=jobs.settings.lead_abandon_minutes)
+    async with jobs.db.transaction(write=False) as session:
+        due = list(await session.scalars(select(FlowVisit.visitor_key).where(commands.abandoned_condition(cutoff))
+                                         .order_by(FlowVisit.details_at).limit(BATCH)))
+    made = 0
+    for visitor_key in due:
+        async with jobs.unit_of_work() as session:
+            made += await commands.catch_abandoned_flow(session, visitor_key, cutoff) is not None
+    return made
