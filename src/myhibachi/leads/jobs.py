@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +19,7 @@ from myhibachi.leads.commands import Inquiry
 from myhibachi.leads.models import FlowVisit, LeadSource
 
 BATCH = 200
+log = structlog.get_logger(__name__)
 
 
 @outbox_handler(BOOKING_CONFIRMED)
@@ -46,6 +48,9 @@ async def catch_abandoned_flows(jobs: JobQueue) -> int:
                                          .order_by(FlowVisit.details_at).limit(BATCH)))
     made = 0
     for visitor_key in due:
-        async with jobs.unit_of_work() as session:
-            made += await commands.catch_abandoned_flow(session, visitor_key, cutoff) is not None
+        try:
+            async with jobs.unit_of_work() as session:
+                made += await commands.catch_abandoned_flow(session, visitor_key, cutoff) is not None
+        except Exception as exc:  # one bad visit must not hold up the rest; it is tried again next run
+            log.warning("abandoned_flow_failed", visitor_key=visitor_key[:8], error=str(exc))
     return made
