@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     public_form_posts_per_ip: int = Field(120, ge=1)
     public_form_window_seconds: int = Field(600, ge=1)
     outbox_sweep_seconds: float = Field(30.0, gt=0)
+    # The booking flow left with an email and no booking this long becomes a lead (SPEC §7).
+    lead_abandon_minutes: int = Field(120, ge=1, le=30 * 24 * 60)
     # Cached results live this long at most; writes that change them refresh them at once.
     cache_ttl_analytics_seconds: int = Field(300, ge=1)
     cache_ttl_kpis_seconds: int = Field(120, ge=1)

@@ -32,7 +32,7 @@ from myhibachi.bookings.schemas import (
     StaffActionRead,
 )
 from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
-from myhibachi.core.errors import problem_responses
+from myhibachi.core.errors import DomainError, problem_responses
 from myhibachi.core.web import DbSession, PathId, RuntimeDep
 from myhibachi.pricing.schemas import QuoteRead
 from myhibachi.stations.queries import get_station
@@ -122,7 +122,12 @@ async def create_booking(
     the same request returns the same booking (header `Idempotent-Replayed: true`); the key with another body
     is 422 `idempotency_key_reused`. A client (IP) may place `BOOKING_HOLDS_PER_IP` holds per
     `BOOKING_HOLD_WINDOW_SECONDS` (429 `rate_limited` with Retry-After): unpaid holds keep chefs from others."""
-    result = await commands.create_public_booking(session, runtime, body, idempotency_key=idempotency_key)
+    try:
+        result = await commands.create_public_booking(session, runtime, body, idempotency_key=idempotency_key)
+    except DomainError as refusal:
+        if await commands.record_refusal(session, body, refusal):
+            refusal.keeps_changes = True  # the refused booking is undone; the note of it for the leads is kept
+        raise
     if not result.created:
         response.headers["Idempotent-Replayed"] = "true"
     return _created(result)

@@ -64,8 +64,15 @@ from myhibachi.chefs.queries import find_station_chef
 from myhibachi.contacts.commands import Identity, find_or_create_contact
 from myhibachi.core.context import current_request_meta
 from myhibachi.core.db import utcnow
-from myhibachi.core.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationFailed
-from myhibachi.core.outbox import add_outbox_message
+from myhibachi.core.errors import (
+    Conflict,
+    DomainError,
+    IllegalTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from myhibachi.core.outbox import add_outbox_message, forget_pending_ids
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.security import hash_token
 from myhibachi.core.text import normalize_email
@@ -79,6 +86,7 @@ from myhibachi.stations.queries import get_station
 
 BOOKING_CANCELLED = "bookings.cancelled"  # outbox topic, handled by the payments domain
 BOOKING_CONFIRMED = "bookings.confirmed"  # outbox topic: the deposit is in (the leads domain wins the lead)
+BOOKING_REFUSED = "bookings.refused"  # outbox topic: a visitor who could not book (the leads domain makes a lead)
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud over the phone
 
 
@@ -382,6 +390,29 @@ async def create_booking(
     await _audit(session, actor, booking, "bookings.create", None)
     await notifications.booking_received(session, settings, station, booking, customer.email, token)
     return CreatedBooking(booking, station, token, created=True)
+
+
+# A visitor refused for these reasons still wants a party: they become a lead (SPEC §7).
+LEAD_REFUSALS = frozenset({SlotUnavailable.code, "outside_service_area"})
+
+
+async def record_refusal(session: AsyncSession, data: BookingCreate, refusal: DomainError) -> bool:
+    """After a public booking was refused for a reason in `LEAD_REFUSALS`: undo what the refused command wrote, then
+    write the refusal (who, what they wanted, why not) to the outbox, for the leads domain. The caller commits it.
+    False (and nothing done) for any other refusal."""
+    if refusal.code not in LEAD_REFUSALS:
+        return False
+    await session.rollback()
+    forget_pending_ids(session)
+    guests = data.adults + data.children + data.toddlers
+    await add_outbox_message(session, BOOKING_REFUSED, {
+        "station_id": data.station_id, "code": refusal.code, "name": data.customer.name,
+        "email": str(data.customer.email), "phone": data.customer.phone, "event_date": data.event_date.isoformat(),
+        "guests": guests, "zip_code": data.venue.zip_code,
+        "message": f"Asked to book {data.event_date:%A, %B} {data.event_date.day}, {data.event_date.year} at "
+                   f"{data.slot_time} for {guests} guests at ZIP code {data.venue.zip_code}; refused: "
+                   f"{refusal.detail}"})
+    return True
 
 
 async def _replay(session: AsyncSession, key: str, body_hash: str) -> Booking | None:

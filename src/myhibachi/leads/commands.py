@@ -4,10 +4,10 @@ assignment, follow-ups and the timeline, and `won` when the contact's booking ha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from myhibachi.audit.commands import record_audit
 from myhibachi.auth.principal import Principal
 from myhibachi.bookings.models import Booking
-from myhibachi.contacts.commands import Identity, find_or_create_contact
+from myhibachi.contacts.commands import Identity, find_contact, find_or_create_contact
 from myhibachi.contacts.models import HandleKind
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import IllegalTransition, ValidationFailed
@@ -26,13 +26,14 @@ from myhibachi.leads.models import (
     NEXT_STATUS,
     OPEN_LEAD_STATUSES,
     ActivityKind,
+    FlowVisit,
     Lead,
     LeadActivity,
     LeadSource,
     LeadStatus,
 )
 from myhibachi.leads.queries import assignable_staff, authorize_leads, find_lead
-from myhibachi.leads.schemas import ActivityCreate, LeadCreate, LeadUpdate
+from myhibachi.leads.schemas import ActivityCreate, FlowDetails, LeadCreate, LeadUpdate
 from myhibachi.pricing.queries import get_rules
 from myhibachi.stations.queries import get_station
 
@@ -201,3 +202,97 @@ async def win_by_booking(session: AsyncSession, booking_id: int) -> Lead | None:
                        station_id=lead.station_id, before=before, after=_snapshot(lead))
     await scoring.rescore(session, lead)
     return lead
+
+
+ENGAGEMENT_KINDS = (ActivityKind.reply, ActivityKind.quote_viewed)
+
+
+async def record_engagement(session: AsyncSession, station_id: int, contact_id: int, kind: ActivityKind,
+                            body: str) -> Lead | None:
+    """The person engaged (wrote back, opened a quote): on the timeline of their open lead at the station, which
+    is rescored. None when they have no open lead there (engagement alone makes no lead)."""
+    if kind not in ENGAGEMENT_KINDS:
+        raise ValueError(f"not an engagement: {kind}")
+    lead = await session.scalar(select(Lead).where(
+        Lead.station_id == station_id, Lead.contact_id == contact_id,
+        Lead.status.in_([s.value for s in OPEN_LEAD_STATUSES])).with_for_update()
+        .execution_options(populate_existing=True))
+    if lead is None:
+        return None
+    await _note(session, lead, kind, body, None)
+    lead.updated_at = utcnow()
+    await scoring.rescore(session, lead)
+    return lead
+
+
+# --- the site's flow visits: the funnel's quotes, and the booking flow left without a booking -------------------
+
+
+def _insert(session: AsyncSession) -> Any:
+    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+
+
+async def record_quote(session: AsyncSession, visitor_key: str, station_id: int) -> None:
+    """The site priced a party for this visitor session: one quote per session, however often they re-price."""
+    await session.execute(_insert(session)(FlowVisit).values(
+        visitor_key=visitor_key, station_id=station_id, quoted_at=utcnow()).on_conflict_do_nothing())
+
+
+async def record_flow_details(session: AsyncSession, visitor_key: str, station_id: int,
+                              details: FlowDetails) -> None:
+    """The booking flow's details step was left with an email: kept, so that a visit with no booking becomes a
+    lead after `LEAD_ABANDON_MINUTES`. The latest typed wins; a visit already turned into a lead stays as it was."""
+    now = utcnow()
+    typed = {"station_id": station_id, "name": details.name or None, "email": details.email,
+             "phone": details.phone, "event_date": details.event_date, "guests": details.guests,
+             "zip_code": details.zip_code, "details_at": now}
+    insert = _insert(session)(FlowVisit).values(visitor_key=visitor_key, quoted_at=now, **typed)
+    await session.execute(insert.on_conflict_do_update(
+        index_elements=[FlowVisit.visitor_key], set_=typed, where=FlowVisit.lead_id.is_(None)))
+
+
+async def mark_flow_booked(session: AsyncSession, visitor_key: str) -> None:
+    """The visit became a booking: it never becomes an abandoned-flow lead."""
+    await session.execute(update(FlowVisit).where(FlowVisit.visitor_key == visitor_key,
+                                                  FlowVisit.booked_at.is_(None)).values(booked_at=utcnow()))
+
+
+def abandoned_condition(cutoff: datetime) -> Any:
+    """Visits whose details step was left before `cutoff` and that became neither a booking nor a lead."""
+    return (FlowVisit.details_at <= cutoff) & FlowVisit.booked_at.is_(None) & FlowVisit.lead_id.is_(None) \
+        & FlowVisit.email.is_not(None)
+
+
+async def catch_abandoned_flow(session: AsyncSession, visitor_key: str, cutoff: datetime) -> Lead | None:
+    """One abandoned visit becomes a lead (source `abandoned_booking`), unless its person has booked at that
+    station since the visit began. Re-checked under the visit's row lock (SQLite: the write lock), so several
+    processes at once make one lead per visit."""
+    visit = await session.scalar(select(FlowVisit).where(FlowVisit.visitor_key == visitor_key,
+                                                         abandoned_condition(cutoff))
+                                 .with_for_update().execution_options(populate_existing=True))
+    if visit is None:
+        return None
+    assert visit.email is not None and visit.details_at is not None
+    if (booked := await _booked_since(session, visit)) is not None:
+        visit.booked_at = booked
+        return None
+    lead = await capture_lead(session, Inquiry(
+        station_id=visit.station_id, source=LeadSource.abandoned_booking, name=visit.name or visit.email,
+        email=visit.email, phone=visit.phone, event_date=visit.event_date, guests=visit.guests,
+        zip_code=visit.zip_code,
+        message=f"Left the booking flow at the venue and contact step ({visit.details_at:%Y-%m-%d %H:%M} UTC) "
+                "without booking."))
+    visit.lead_id = lead.id
+    await session.flush()
+    return lead
+
+
+async def _booked_since(session: AsyncSession, visit: FlowVisit) -> datetime | None:
+    """When the visit's person (by email or phone) booked at its station since the visit began, if they did: in
+    another tab, on the phone with staff, through the API."""
+    contact = await find_contact(session, Identity(email=visit.email, phone=visit.phone))
+    if contact is None:
+        return None
+    return await session.scalar(select(Booking.created_at).where(
+        Booking.station_id == visit.station_id, Booking.customer_id == contact.id,
+        Booking.created_at >= visit.quoted_at).order_by(Booking.created_at).limit(1))

@@ -1,18 +1,26 @@
-"""Lead work done by jobs: a lead is won when its contact's booking has its deposit (the bookings domain's outbox
-message), and the learned win probability is retrained from the closed leads."""
+"""Lead work done by jobs: a lead is won when its contact's booking has its deposit, a refused booking becomes a
+lead (the bookings domain's outbox messages), the booking flow left without a booking becomes one too, and the
+learned win probability is retrained from the closed leads."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
+import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from myhibachi.bookings.commands import BOOKING_CONFIRMED
+from myhibachi.bookings.commands import BOOKING_CONFIRMED, BOOKING_REFUSED
+from myhibachi.core.db import utcnow
 from myhibachi.core.jobs import JobQueue, periodic_task
 from myhibachi.core.outbox import OutboxContext, outbox_handler
 from myhibachi.leads import commands, scoring
+from myhibachi.leads.commands import Inquiry
+from myhibachi.leads.models import FlowVisit, LeadSource
 
+BATCH = 200
+log = structlog.get_logger(__name__)
 # Days to the event and chefs free drift with time even when no lead closes: rescore open leads this often.
 RETRAIN_EVERY = timedelta(hours=6)
 
@@ -30,3 +38,32 @@ async def retrain_scores(jobs: JobQueue) -> int:
         if not await scoring.retrain_due(session, RETRAIN_EVERY):
             return 0
         return (await scoring.retrain(session))[scoring.POOLED]
+
+
+@outbox_handler(BOOKING_REFUSED)
+async def lead_from_refused_booking(session: AsyncSession, payload: dict[str, Any], _: OutboxContext) -> None:
+    """A booking refused `slot_unavailable` / `outside_service_area`: the person still wants a party. Run twice,
+    it adds a second inquiry activity to the same lead, nothing worse."""
+    await commands.capture_lead(session, Inquiry(
+        station_id=int(payload["station_id"]), source=LeadSource(payload["code"]), name=payload["name"],
+        email=payload.get("email"), phone=payload.get("phone"),
+        event_date=date.fromisoformat(payload["event_date"]) if payload.get("event_date") else None,
+        guests=payload.get("guests"), zip_code=payload.get("zip_code"), message=payload["message"]))
+
+
+@periodic_task("leads.catch_abandoned_flows")
+async def catch_abandoned_flows(jobs: JobQueue) -> int:
+    """Visits whose details step was left `LEAD_ABANDON_MINUTES` ago with no booking: each becomes a lead in its
+    own transaction, re-checked under its row lock there, so several processes may run this at once."""
+    cutoff = utcnow() - timedelta(minutes=jobs.settings.lead_abandon_minutes)
+    async with jobs.db.transaction(write=False) as session:
+        due = list(await session.scalars(select(FlowVisit.visitor_key).where(commands.abandoned_condition(cutoff))
+                                         .order_by(FlowVisit.details_at).limit(BATCH)))
+    made = 0
+    for visitor_key in due:
+        try:
+            async with jobs.unit_of_work() as session:
+                made += await commands.catch_abandoned_flow(session, visitor_key, cutoff) is not None
+        except Exception as exc:  # one bad visit must not hold up the rest; it is tried again next run
+            log.warning("abandoned_flow_failed", visitor_key=visitor_key[:8], error=str(exc))
+    return made

@@ -6,17 +6,19 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.auth.models import StationMembership, User
 from myhibachi.auth.permissions import Permission, Role, permissions_of
 from myhibachi.auth.principal import Principal, scope_to_stations
 from myhibachi.auth.queries import user_names
+from myhibachi.bookings.models import Booking
 from myhibachi.core.db import MAX_ID, utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
-from myhibachi.leads.models import OPEN_LEAD_STATUSES, Lead, LeadActivity, LeadStatus
+from myhibachi.leads.models import OPEN_LEAD_STATUSES, FlowVisit, Lead, LeadActivity, LeadStatus
 from myhibachi.leads.schemas import ActivityRead, LeadDetail, LeadRead, ProbabilityFactor, ScoreFactor
 
 LIKE_SPECIALS = str.maketrans({"%": r"\%", "_": r"\_", "\\": r"\\"})
@@ -152,3 +154,30 @@ async def assignable_staff(session: AsyncSession, station_id: int) -> list[tuple
         .where(StationMembership.station_id == station_id, StationMembership.role.in_(LEAD_ROLES),
                User.is_active.is_(True)).order_by(User.name))
     return [(user_id, name) for user_id, name in rows]
+
+
+@dataclass(frozen=True)
+class FunnelCounts:
+    """The funnel over a period: site quotes (one per visitor session) → leads → holds → deposits."""
+
+    quotes: int
+    leads: int
+    holds: int  # bookings made (each held a date)
+    deposits: int  # bookings confirmed (their deposit arrived)
+
+
+async def funnel_counts(session: AsyncSession, station_ids: list[int] | set[int], start: datetime,
+                        end: datetime) -> FunnelCounts:
+    """Each stage counted by when it happened, in [start, end), at the given stations (the caller has scoped
+    them to the viewer's): one round trip."""
+    ids = list(station_ids)
+
+    def counted(moment: Any, station: Any) -> Any:
+        return select(func.count()).where(station.in_(ids), moment >= start, moment < end).scalar_subquery()
+
+    row = (await session.execute(select(
+        counted(FlowVisit.quoted_at, FlowVisit.station_id).label("quotes"),
+        counted(Lead.created_at, Lead.station_id).label("leads"),
+        counted(Booking.created_at, Booking.station_id).label("holds"),
+        counted(Booking.confirmed_at, Booking.station_id).label("deposits")))).one()
+    return FunnelCounts(quotes=row.quotes, leads=row.leads, holds=row.holds, deposits=row.deposits)

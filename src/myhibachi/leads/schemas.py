@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from myhibachi.contacts.schemas import Phone
 from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
@@ -38,6 +38,29 @@ class LeadCreate(BaseModel):
         if self.email is None and self.phone is None:
             raise ValueError("give an email address or a phone number, so that we can answer")
         return self
+
+
+class FlowDetails(BaseModel):
+    """What the booking flow's details step had when it was left: an email, and whatever else was valid."""
+
+    name: single_line(120, min_length=0) = ""
+    email: Email
+    phone: Phone | None = None
+    event_date: WantedDate | None = None
+    guests: Annotated[int, Field(ge=1, le=1000)] | None = None
+    zip_code: ZipCode | None = None
+
+    @classmethod
+    def of_typed(cls, typed: dict[str, object]) -> FlowDetails | None:
+        """The details as typed, each field that does not validate left out; None without a valid email."""
+        values = {name: value for name, value in typed.items() if value not in (None, "")}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            wrong = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+            if "email" in wrong or "email" not in values:
+                return None
+            return cls.model_validate({k: v for k, v in values.items() if k not in wrong})
 
 
 class LeadCreated(BaseModel):

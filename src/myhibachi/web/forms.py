@@ -91,7 +91,7 @@ _PLAIN = {
 def plain(message: str) -> str:
     """Pydantic's message, in the words a customer expects."""
     message = message.removeprefix("Value error, ")
-    if message.startswith("String should match pattern '^\\d{5}$'"):
+    if message.startswith(("String should match pattern '^\\d{5}$'", "String should match pattern '^[0-9]{5}$'")):
         return "Please enter 5 digits."
     if message.startswith("String should match pattern '^[A-Z]{2}$'"):
         return "Please enter the 2-letter state code, like CA."

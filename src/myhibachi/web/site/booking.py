@@ -21,6 +21,8 @@ from myhibachi.core.errors import DomainError, RateLimited
 from myhibachi.core.money import format_money
 from myhibachi.core.security import new_opaque_token
 from myhibachi.core.web import DbSession, RuntimeDep, discard_changes
+from myhibachi.leads.commands import mark_flow_booked, record_flow_details
+from myhibachi.leads.schemas import FlowDetails
 from myhibachi.pricing.quote import MENU_GROUPS, ORDER_CHOICES, PROTEINS, Quote, menu_catalog, menu_choices
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRequest
@@ -29,8 +31,8 @@ from myhibachi.web.booking_changes import protein_fields
 from myhibachi.web.fields import day_of, time_of, whole_number
 from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
 from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, slot_errors, time_span
-from myhibachi.web.site.common import clock, page
-from myhibachi.web.site.party import ZIP_HINT, Venue, price_party_form, settled, venue_station
+from myhibachi.web.site.common import clock, page, visitor_key
+from myhibachi.web.site.party import ZIP_HINT, Venue, count_quote, price_party_form, settled, venue_station
 
 router = APIRouter(include_in_schema=False)
 BOOKING_COOKIE = "mh_booking"
@@ -180,6 +182,7 @@ async def start(request: Request, session: DbSession, runtime: RuntimeDep) -> HT
     draft = await _draft(request, session, dict(request.query_params))
     if draft.values.get("zip_code") and draft.values.get("adults"):
         draft.errors = settled(draft.values, await _price(session, draft))
+        await count_quote(request, runtime, session, draft.quote, draft.venue)
     return await _render(request, runtime, session, draft, "party")
 
 
@@ -190,6 +193,7 @@ async def live_quote(request: Request, session: DbSession, runtime: RuntimeDep) 
     # The proteins cost nothing and have their own live check: half-chosen ones must not hide the price.
     draft = await _draft(request, session, {k: v for k, v in form.items() if not k.startswith(f"{PROTEINS}.")})
     errors = settled(draft.values, await _price(session, draft))
+    await count_quote(request, runtime, session, draft.quote, draft.venue)
     return page(request, runtime, "book_quote.html", title="", description="", quote=draft.quote, draft=draft,
                 values=draft.values, errors=errors, live=True, zip_hint=ZIP_HINT,
                 catalog=menu_catalog(draft.rules) if draft.rules else {})
@@ -223,6 +227,8 @@ async def advance(request: Request, session: DbSession, runtime: RuntimeDep) -> 
     if step != "party" and (party_errors := await _price(session, draft)):
         draft.errors = party_errors  # changed meanwhile (rules, a hand-edited form): back to the party
         return await _render(request, runtime, session, draft, "party", status=422)
+    if step == "details":
+        await _keep_details(request, session, draft)
     if go == "back":
         return await _render(request, runtime, session, draft, STEP_NAMES[max(0, STEP_NAMES.index(step) - 1)])
     if go.startswith(("month:", "day:")):  # calendar navigation: nothing to check yet
@@ -231,6 +237,8 @@ async def advance(request: Request, session: DbSession, runtime: RuntimeDep) -> 
     checks = {"party": _price, "when": _leave_when, "details": _leave_details}
     if step in checks:
         draft.errors = await checks[step](session, draft)
+        if step == "party":
+            await count_quote(request, runtime, session, draft.quote, draft.venue)
         if draft.errors:
             return await _render(request, runtime, session, draft, step, status=422,
                                  message=f"Please check the {len(draft.errors)} field"
@@ -257,6 +265,16 @@ async def _leave_details(session: Any, draft: Draft) -> dict[str, str]:
     return {}
 
 
+async def _keep_details(request: Request, session: Any, draft: Draft) -> None:
+    """The details step left with an email: kept for the visit, so that leaving without booking makes a lead."""
+    v = draft.values
+    details = FlowDetails.of_typed({"name": v.get("name"), "email": v.get("email"), "phone": v.get("phone"),
+                                    "event_date": v.get("event_date"), "guests": draft.guests,
+                                    "zip_code": v.get("zip_code")})
+    if details is not None and draft.station is not None:
+        await record_flow_details(session, visitor_key(request), draft.station.id, details)
+
+
 async def _book(request: Request, runtime: Any, session: Any, draft: Draft, key: str | None) -> Response:
     """Holds the date (the same command as the API), then on to the deposit. A time taken meanwhile goes back to
     the calendar with the times still free."""
@@ -270,7 +288,9 @@ async def _book(request: Request, runtime: Any, session: Any, draft: Draft, key:
         result = await commands.create_public_booking(session, runtime, body, idempotency_key=key)
     except DomainError as exc:
         await discard_changes(session)
+        await commands.record_refusal(session, body, exc)  # a time taken meanwhile: a lead for the staff
         return await _not_booked(request, runtime, session, draft, exc)
+    await mark_flow_booked(session, visitor_key(request))
     response = RedirectResponse(f"/manage/{result.token}/pay", status_code=303)
     # Lets this browser see the confirmation page of this booking (it shows nothing personal without it).
     response.set_cookie(BOOKING_COOKIE, result.token, max_age=7 * 24 * 3600, httponly=True, samesite="lax",

@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from myhibachi.core.money import format_money
+from myhibachi.core.security import new_opaque_token
 from myhibachi.core.templating import render
 from myhibachi.pricing.queries import get_rules
 from myhibachi.pricing.quote import label_of
@@ -51,6 +52,7 @@ def page(request: Request, runtime: Any, template: str, *, title: str, descripti
     response = HTMLResponse(html, status_code=status, headers=headers)
     keep_csrf_cookie(request, response)
     keep_station_cookie(request, response)
+    keep_visitor_cookie(request, response)
     return response
 
 
@@ -102,3 +104,24 @@ async def missing_page(request: Request, runtime: Any, session: Any) -> HTMLResp
                 description="This page does not exist.", stations=await list_public_stations(session))
 
 
+
+
+# One visit of the quote and booking flow, for the funnel (a quote per visit) and the abandoned-flow lead: a random
+# key, for the browser session only; HttpOnly since no script reads it.
+VISITOR_COOKIE = "mh_visit"
+
+
+def visitor_key(request: Request) -> str:
+    """The visitor session's key: the one their cookie holds, or a new one (set by `page`)."""
+    key = request.cookies.get(VISITOR_COOKIE, "")
+    if not (20 <= len(key) <= 64 and key.replace("-", "").replace("_", "").isalnum()):
+        key = getattr(request.state, "new_visitor_key", None) or new_opaque_token()
+        request.state.new_visitor_key = key
+    return key
+
+
+def keep_visitor_cookie(request: Request, response: Response) -> None:
+    key = getattr(request.state, "new_visitor_key", None)
+    if key:
+        response.set_cookie(VISITOR_COOKIE, key, httponly=True, samesite="lax", path="/",
+                            secure=request.url.scheme == "https")

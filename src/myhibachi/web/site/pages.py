@@ -7,12 +7,16 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from myhibachi.core.errors import NotFound, http_error
 from myhibachi.core.money import format_money
 from myhibachi.core.web import DbSession, RuntimeDep
+from myhibachi.leads.commands import Inquiry, capture_lead
+from myhibachi.leads.models import LeadSource
+from myhibachi.leads.schemas import LeadCreate
 from myhibachi.pricing.queries import get_rules
 from myhibachi.pricing.quote import PROTEIN_ENTITLEMENT, label_of, menu_choices
 from myhibachi.pricing.rules import BusinessRules
@@ -21,8 +25,9 @@ from myhibachi.stations.models import Station
 from myhibachi.stations.queries import find_active_station, list_public_stations
 from myhibachi.stations.schemas import StationPublic
 from myhibachi.web.assets import asset_url
+from myhibachi.web.forms import FormRejected, checked_form, field_errors
 from myhibachi.web.site.common import current_station, missing_page, page
-from myhibachi.web.site.party import PARTY_COUNTS, ZIP_HINT, price_party_form, settled, venue_station
+from myhibachi.web.site.party import PARTY_COUNTS, ZIP_HINT, count_quote, price_party_form, settled, venue_station
 
 router = APIRouter(include_in_schema=False)
 # For the sitemap, with the stations.
@@ -79,6 +84,7 @@ async def quote(request: Request, session: DbSession, runtime: RuntimeDep) -> HT
     result, errors = None, {}
     if form.get("zip_code") or form.get("adults"):
         result, errors = await price_party_form(session, venue, form)
+        await count_quote(request, runtime, session, result, venue)
     # htmx restoring a page missing from its history cache asks for the whole page
     live = request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
     context = {"form": form, "values": form, "result": result, "venue": venue, "zip_hint": ZIP_HINT}
@@ -153,10 +159,45 @@ async def not_found_page(request: Request, exc: Exception) -> Response:
     return await http_error(request, exc)
 
 
+CONTACT_FIELDS = ("name", "email", "phone", "event_date", "guests", "zip_code", "message")
+
+
 @router.get("/contact", response_class=HTMLResponse)
 async def contact(request: Request, session: DbSession, runtime: RuntimeDep) -> HTMLResponse:
+    return await _contact_page(request, runtime, session, sent=request.query_params.get("sent") == "1")
+
+
+@router.post("/contact", response_class=HTMLResponse)
+async def send_contact(request: Request, session: DbSession, runtime: RuntimeDep) -> Response:
+    """The contact form: a lead (`contact_form`) at the station that serves the ZIP code given, else the one the
+    visitor's pages show. Refused (expired form, honeypot, rate limit, a bad field): the form again, nothing kept."""
+    try:
+        form = await checked_form(request, runtime)
+    except FormRejected as rejected:
+        return await _contact_page(request, runtime, session, form=rejected.form, status=rejected.status,
+                                   message=rejected.message)
+    typed = {name: form[name][:4000] for name in CONTACT_FIELDS if form.get(name)}
+    venue = await venue_station(request, session, typed.get("zip_code"))
+    if venue.station is None:
+        return await _contact_page(request, runtime, session, form=typed, status=409)
+    try:
+        data = LeadCreate.model_validate({**typed, "station_id": venue.station.id}, strict=False)
+    except ValidationError as exc:
+        return await _contact_page(request, runtime, session, form=typed, status=422,
+                                   errors=field_errors(exc, {"": "email"}),
+                                   message="Please check the fields marked below; nothing was sent.")
+    await capture_lead(session, Inquiry.of(data, LeadSource.contact_form))
+    return RedirectResponse("/contact?sent=1", status_code=303)  # a reload does not send it twice
+
+
+async def _contact_page(request: Request, runtime: Any, session: Any, *, form: dict[str, str] | None = None,
+                        status: int = 200, errors: dict[str, str] | None = None, message: str | None = None,
+                        sent: bool = False) -> HTMLResponse:
+    shown = await current_station(request, session)
     return page(request, runtime, "contact.html", title=f"Contact — {runtime.settings.brand_name}",
-                 description="Call or email us about your party.", stations=await list_public_stations(session))
+                description="Call, email or write to us about your party.", stations=shown.stations,
+                station=shown.station, values=form or {}, errors=errors or {}, message=message, sent=sent,
+                status=status)
 
 
 @router.get("/privacy", response_class=HTMLResponse)

@@ -12,6 +12,8 @@ from fastapi import Request
 from pydantic import ValidationError
 
 from myhibachi.core.errors import ValidationFailed
+from myhibachi.core.web import READ_ONLY_METHODS
+from myhibachi.leads.commands import record_quote
 from myhibachi.pricing.queries import get_rules, quote_for_station, station_for_zip
 from myhibachi.pricing.quote import Quote
 from myhibachi.pricing.rules import BusinessRules
@@ -19,7 +21,7 @@ from myhibachi.pricing.schemas import QuoteRequest
 from myhibachi.stations.queries import list_public_stations
 from myhibachi.stations.schemas import StationPublic
 from myhibachi.web.forms import field_errors
-from myhibachi.web.site.common import current_station, remember_station
+from myhibachi.web.site.common import current_station, remember_station, visitor_key
 
 PARTY_COUNTS = ("adults", "children", "toddlers")
 ZIP_HINT = "5 digits: it picks our location nearest to you and sets the travel fee."
@@ -84,3 +86,15 @@ def settled(values: dict[str, str], errors: dict[str, str]) -> dict[str, str]:
         return not typed and not any(key.startswith(f"{name}.") and value.strip() for key, value in values.items())
 
     return {name: message for name, message in errors.items() if not being_typed(name)}
+
+
+async def count_quote(request: Request, runtime: Any, session: Any, quote: Quote | None, venue: Venue) -> None:
+    """A party priced for this visitor session: the funnel's quote (one per session). A page read (GET) writes it in
+    a transaction of its own, since its own is a read-only one."""
+    if quote is None or venue.station is None:
+        return
+    if request.method not in READ_ONLY_METHODS:
+        await record_quote(session, visitor_key(request), venue.station.id)
+        return
+    async with runtime.db.transaction() as own:
+        await record_quote(own, visitor_key(request), venue.station.id)
