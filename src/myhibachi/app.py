@@ -37,6 +37,7 @@ from myhibachi.core.observability import configure_logging, init_sentry
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import RuntimeDep
 from myhibachi.leads import api as leads_api
+from myhibachi.leads import people_api
 from myhibachi.payments import api as payments_api
 from myhibachi.pricing import api as pricing_api
 from myhibachi.settings import Settings, get_settings
@@ -159,7 +160,7 @@ PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, book
                   leads_api.public)
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
                  chefs_api.staff, bookings_api.staff, payments_api.staff, analytics_api.staff, audit_api.staff,
-                 leads_api.staff)
+                 leads_api.staff, people_api.staff)
 
 
 def _api_router() -> APIRouter:
