@@ -48,6 +48,7 @@ from myhibachi.web.admin import audit as admin_audit
 from myhibachi.web.admin import auth_pages as admin_auth
 from myhibachi.web.admin import bookings as admin_bookings
 from myhibachi.web.admin import chefs as admin_chefs
+from myhibachi.web.admin import contacts as admin_contacts
 from myhibachi.web.admin import dashboard as admin_dashboard
 from myhibachi.web.admin import payments as admin_payments
 from myhibachi.web.admin import stations as admin_stations
@@ -87,6 +88,8 @@ TAGS = [
     {"name": "payments", "description": "The payment ledger: manual payments, refunds, the staff's payment views "
                                         "and Stripe's webhook."},
     {"name": "analytics", "description": "Payments by local period and the key figures, as JSON or CSV; cached."},
+    {"name": "contacts", "description": "One person across every door: their handles, leads and bookings, and "
+                                        "merging a duplicate into them."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},
 ]
@@ -148,7 +151,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(admin_auth.router)
     app.include_router(admin_dashboard.router)
     for admin_area in (admin_bookings, admin_payments, admin_chefs, admin_stations, admin_users, admin_audit,
-                       admin_account):
+                       admin_account, admin_contacts):
         app.include_router(admin_area.router)
     _instrument(app)
     return app

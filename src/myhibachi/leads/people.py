@@ -18,7 +18,9 @@ from myhibachi.audit.commands import record_audit
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal, scope_to_stations
 from myhibachi.bookings.models import Booking
+from myhibachi.contacts.commands import Identity, find_contact
 from myhibachi.contacts.models import Contact, ContactHandle
+from myhibachi.contacts.schemas import e164_phone
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
 from myhibachi.leads import scoring
@@ -82,6 +84,27 @@ async def contact_detail(session: AsyncSession, principal: Principal, contact_id
                                  event_date=b.event_date, slot_time=b.slot_time,
                                  guests=b.adults + b.children + b.toddlers, contact_name=b.contact_name,
                                  contact_email=b.contact_email, created_at=b.created_at) for b in bookings])
+
+
+async def find_duplicate(session: AsyncSession, principal: Principal, keep_id: int, text: str) -> ContactDetail:
+    """The contact that an email or a phone number finds, to merge into `keep_id`: among those the principal sees
+    (a search answers "none" for another station's person, as for no one)."""
+    await find_contact_for(session, principal, keep_id)
+    typed = " ".join(text.split())
+    if "@" in typed:
+        identity = Identity(email=typed)
+    else:
+        try:
+            identity = Identity(phone=e164_phone(typed))
+        except ValueError:
+            raise ValidationFailed.on("other", "Type the other contact's email address or phone number.") from None
+    contact = await find_contact(session, identity)
+    stations = [] if contact is None else await contact_stations(session, contact.id)
+    if contact is None or (stations and not any(principal.can(Permission.engagement, s) for s in stations)):
+        raise ValidationFailed.on("other", "No contact you work with has this email or phone.")
+    if contact.id == keep_id:
+        raise ValidationFailed.on("other", "That is this contact: choose the duplicate.")
+    return await contact_detail(session, principal, contact.id)
 
 
 # --- merging ---------------------------------------------------------------------------------------------------
