@@ -206,7 +206,7 @@ def test_run_periodic_expires_lapsed_holds_and_reports(migrated: Path):
     assert "bookings.expire_holds: 1" in result.output and "bookings.send_reminders: 0" in result.output
     assert "bookings.ask_for_proteins: 0" in result.output
     assert query(migrated, "SELECT status FROM bookings WHERE id = ?", booking_id) == [("expired",)]
-    assert invoke("run-periodic").output.count(": 0") == 4  # nothing left to do
+    assert invoke("run-periodic").output.count(": 0") == 5  # nothing left to do
 
 
 def test_a_worker_process_can_run_every_kind_of_job(tmp_path: Path):
@@ -222,4 +222,4 @@ def test_a_worker_process_can_run_every_kind_of_job(tmp_path: Path):
     topics, tasks = done.stdout.splitlines()
     assert topics == str(["auth.password_reset_requested", "bookings.cancelled", "email.send", "payments.stripe_event"])
     assert tasks == str(["bookings.ask_for_proteins", "bookings.expire_holds", "bookings.send_reminders",
-                         "payments.remind_deposits"])
+                         "leads.remind_follow_ups", "payments.remind_deposits"])

@@ -146,7 +146,8 @@ async def test_no_email_of_the_history_is_sent_later(db: Database, fremont: Stat
     assert (pending, written > 100) == (0, True)
 
     assert await runtime.jobs.run_periodic_tasks() == {"bookings.expire_holds": 0, "bookings.send_reminders": 0,
-                                                       "bookings.ask_for_proteins": 0, "payments.remind_deposits": 0}
+                                                       "bookings.ask_for_proteins": 0, "payments.remind_deposits": 0,
+                                                       "leads.remind_follow_ups": 0}
     assert await runtime.jobs.sweep_once(older_than_seconds=0) == 0
     assert mail_files(settings) == []
 
