@@ -220,6 +220,7 @@ def test_a_worker_process_can_run_every_kind_of_job(tmp_path: Path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path,
                           check=True, timeout=60)
     topics, tasks = done.stdout.splitlines()
-    assert topics == str(["auth.password_reset_requested", "bookings.cancelled", "email.send", "payments.stripe_event"])
+    assert topics == str(["auth.password_reset_requested", "bookings.cancelled", "bookings.confirmed", "email.send",
+                          "payments.stripe_event"])
     assert tasks == str(["bookings.ask_for_proteins", "bookings.expire_holds", "bookings.send_reminders",
                          "leads.remind_follow_ups", "payments.remind_deposits"])
