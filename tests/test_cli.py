@@ -96,7 +96,8 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(migrated: Path):
         assert email in first.output
     assert first.output.count("created") == len(DEMO_USERS)
     for data in DEMO_STATIONS:  # each station's history, reported as it is written
-        assert re.search(rf"{data.code}: \d+ bookings \(.+\), \d+ payments, \d+ refunds in [\d.]+ s", first.output)
+        assert re.search(rf"{data.code}: \d+ bookings \(.+\), \d+ payments, \d+ refunds, \d+ leads \(.+\) in [\d.]+ s",
+                         first.output)
     bookings = count(migrated, "bookings")
     assert bookings > 100
 
