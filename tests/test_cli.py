@@ -96,7 +96,8 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(migrated: Path):
         assert email in first.output
     assert first.output.count("created") == len(DEMO_USERS)
     for data in DEMO_STATIONS:  # each station's history, reported as it is written
-        assert re.search(rf"{data.code}: \d+ bookings \(.+\), \d+ payments, \d+ refunds in [\d.]+ s", first.output)
+        assert re.search(rf"{data.code}: \d+ bookings \(.+\), \d+ payments, \d+ refunds, \d+ leads \(.+\) in [\d.]+ s",
+                         first.output)
     bookings = count(migrated, "bookings")
     assert bookings > 100
 
@@ -207,7 +208,7 @@ def test_run_periodic_expires_lapsed_holds_and_reports(migrated: Path):
     assert "bookings.ask_for_proteins: 0" in result.output
     assert query(migrated, "SELECT status FROM bookings WHERE id = ?", booking_id) == [("expired",)]
     assert "leads.retrain_scores: 0" in result.output  # no lead has closed
-    assert invoke("run-periodic").output.count(": 0") == 6  # nothing left to do
+    assert invoke("run-periodic").output.count(": 0") == 7  # nothing left to do
 
 
 def test_a_worker_process_can_run_every_kind_of_job(tmp_path: Path):
@@ -224,4 +225,5 @@ def test_a_worker_process_can_run_every_kind_of_job(tmp_path: Path):
     assert topics == str(["auth.password_reset_requested", "bookings.cancelled", "bookings.confirmed",
                           "bookings.refused", "email.send", "payments.stripe_event"])
     assert tasks == str(["bookings.ask_for_proteins", "bookings.expire_holds", "bookings.send_reminders",
-                         "leads.catch_abandoned_flows", "leads.retrain_scores", "payments.remind_deposits"])
+                         "leads.catch_abandoned_flows", "leads.remind_follow_ups", "leads.retrain_scores",
+                         "payments.remind_deposits"])

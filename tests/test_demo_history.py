@@ -29,6 +29,7 @@ from myhibachi.demo import (
     HistoryPlanner,
     seed_demo,
 )
+from myhibachi.leads.models import OPEN_LEAD_STATUSES, Lead, LeadActivity, LeadStatus
 from myhibachi.payments.models import Payment, Refund
 from myhibachi.pricing.queries import get_rules
 from myhibachi.settings import Settings
@@ -148,6 +149,7 @@ async def test_no_email_of_the_history_is_sent_later(db: Database, fremont: Stat
     assert await runtime.jobs.run_periodic_tasks() == {"bookings.expire_holds": 0, "bookings.send_reminders": 0,
                                                        "bookings.ask_for_proteins": 0, "payments.remind_deposits": 0,
                                                        "leads.catch_abandoned_flows": 0,
+                                                       "leads.remind_follow_ups": 0,
                                                        "leads.retrain_scores": 0}
     assert await runtime.jobs.sweep_once(older_than_seconds=0) == 0
     assert mail_files(settings) == []
@@ -225,3 +227,32 @@ async def test_as_of_moves_the_clock_of_this_task_only():
     with pytest.raises(ValueError, match="naive"), as_of(datetime(2026, 3, 1)):  # noqa: DTZ001 - the refused input
         pass
 
+
+
+async def test_every_demo_station_has_a_lead_pipeline_and_won_leads_linked_to_its_bookings(db: Database,
+                                                                                          clock: None):
+    async with db.transaction(write=False) as session:
+        for data in DEMO_STATIONS:
+            station = await station_named(db, data.code)
+            leads = list(await session.scalars(select(Lead).where(Lead.station_id == station.id)))
+            statuses = Counter(LeadStatus(lead.status) for lead in leads)
+            assert set(OPEN_LEAD_STATUSES) <= set(statuses), (data.code, statuses)
+            now = utcnow()
+            open_leads = [lead for lead in leads if LeadStatus(lead.status).is_open]
+            assert any(lead.next_follow_up_at and lead.next_follow_up_at < now for lead in open_leads), data.code
+            assert any(lead.next_follow_up_at and lead.next_follow_up_at > now for lead in open_leads), data.code
+            lost = [lead for lead in leads if lead.status == LeadStatus.lost]
+            rules = await get_rules(session, station.id)
+            assert len(lost) >= 20 and all(lead.lost_reason in rules.lead_lost_reasons for lead in lost)
+            assert min(lead.created_at for lead in lost) < now - timedelta(days=150)  # months of history
+            won = [lead for lead in leads if lead.status == LeadStatus.won]
+            assert len(won) >= 10, data.code
+            bookings = {b.id: b for b in await session.scalars(select(Booking).where(
+                Booking.id.in_([lead.booking_id for lead in won])))}
+            for lead in won:
+                booking = bookings[lead.booking_id]
+                assert (booking.station_id, booking.customer_id) == (station.id, lead.contact_id)
+                assert lead.closed_at == booking.confirmed_at and lead.created_at < booking.created_at
+            timeline = await session.scalar(select(func.count()).select_from(LeadActivity).where(
+                LeadActivity.lead_id.in_([lead.id for lead in leads])))
+            assert timeline > 3 * len(leads)

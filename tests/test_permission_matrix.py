@@ -57,7 +57,10 @@ from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.policy import cancel_terms, reschedule_terms
 from myhibachi.bookings.schemas import PartyChange
 from myhibachi.chefs.models import EVERY_WEEKDAY, Chef, ChefTimeOff, TimeOffStatus
+from myhibachi.contacts.models import Contact
 from myhibachi.core.db import Database
+from myhibachi.leads.commands import Inquiry, capture_lead
+from myhibachi.leads.models import LeadSource
 from myhibachi.payments.models import Payment, PaymentMethod, PaymentPurpose, PaymentStatus, Refund, RefundStatus
 from myhibachi.pricing.queries import get_rules
 from myhibachi.stations.models import Station
@@ -701,6 +704,56 @@ def analytics_report(route: str, station: str | None) -> Arrange:
     return arrange
 
 
+# --- contacts ---------------------------------------------------------------------------------------------------
+
+async def add_contact(world: World, station: str = HOME) -> int:
+    """A contact with a lead at `station` (the contact form's door)."""
+    async with world.db.transaction() as session:
+        lead = await capture_lead(session, Inquiry(station_id=world.stations[station], source=LeadSource.contact_form,
+                                                   name="Dana Reyes", email=world.email("contact")))
+        return lead.contact_id
+
+
+async def contact_exists(world: World, contact_id: int) -> bool:
+    async with world.db.transaction(write=False) as session:
+        return await session.get(Contact, contact_id) is not None
+
+
+async def read_contact(world: World) -> Call:
+    contact_id = await add_contact(world)
+
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:
+            assert response.json()["id"] == contact_id and len(response.json()["leads"]) == 1
+
+    return Call(f"{API_PREFIX}/contacts/{contact_id}", verify=verify)
+
+
+def merge_contact(other_station: str) -> Arrange:
+    """HOME's contact keeps, a contact of `other_station` is merged into it (and gone only when allowed)."""
+
+    async def arrange(world: World) -> Call:
+        keep, other = await add_contact(world), await add_contact(world, other_station)
+
+        async def verify(response: Response, applied: bool) -> None:
+            assert await contact_exists(world, other) is not applied
+            assert await contact_exists(world, keep)
+
+        return Call(f"{API_PREFIX}/contacts/{keep}/merge", json={"other_id": other}, verify=verify)
+
+    return arrange
+
+
+def contact_cases() -> list[Case]:
+    api, en = API_PREFIX, P.engagement
+    return [
+        Case("GET", f"{api}/contacts/{{contact_id}}", None, (holds(en, HOME),), 200, read_contact),
+        *(Case("POST", f"{api}/contacts/{{contact_id}}/merge", None,
+               (holds(en, HOME),) + ((holds(en, OTHER),) if station == OTHER else ()), 200, merge_contact(station),
+               variant=f"other_at_{station}") for station in (HOME, OTHER)),
+    ]
+
+
 def build_cases() -> list[Case]:
     api = API_PREFIX
     um, cm = P.users_manage, P.chefs_manage
@@ -783,6 +836,7 @@ def build_cases() -> list[Case]:
         Case("GET", f"{api}/audit-log", P.audit_read, (holds(P.audit_read),), 200, call(f"{api}/audit-log")),
         Case("GET", f"{api}/audit-log", P.audit_read, (holds(P.audit_read, HOME),), 200, variant="station_id=HOME",
              arrange=lambda w: call(f"{api}/audit-log", params={"station_id": w.stations[HOME]})(w)),
+        *contact_cases(),
     ]
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "case ids must be unique"
@@ -1615,6 +1669,28 @@ async def rules_preview(world: World) -> PageCall:
                     form={"deposit_cents": "123.45", "preview_adults": "12"})
 
 
+def contact_page(post: bool) -> PageArrange:
+    """HOME's contact page, or merging another HOME contact into it (confirmed: the duplicate is gone)."""
+
+    async def arrange(world: World) -> PageCall:
+        keep = await add_contact(world)
+        if not post:
+            async def shows(response: Response, applied: bool) -> None:
+                if applied:
+                    assert "Dana Reyes" in response.text and "Merge a duplicate" in response.text
+
+            return PageCall(f"/admin/contacts/{keep}", verify=shows)
+        other = await add_contact(world)
+
+        async def verify(response: Response, applied: bool) -> None:
+            effect(not await contact_exists(world, other), applied, "merge")
+
+        return PageCall(f"/admin/contacts/{keep}/merge", form={"go": "confirm", "other_id": str(other)},
+                        verify=verify)
+
+    return arrange
+
+
 # --- the table -----------------------------------------------------------------------------------------------
 
 def build_page_cases() -> list[PageCase]:
@@ -1698,6 +1774,10 @@ def build_page_cases() -> list[PageCase]:
                    303 if method == "POST" else 200, membership_page("remove", r, post=method == "POST"),
                    variant=r.value) for method in ("GET", "POST") for r in STATION_ROLES),
         PageCase("GET", "/admin/audit", (holds(P.audit_read),), 200, visit("/admin/audit")),
+        *(PageCase(method, route, (holds(P.engagement, HOME),), 303 if method == "POST" else 200,
+                   contact_page(method == "POST"))
+          for method, route in (("GET", "/admin/contacts/{contact_id}"),
+                                ("POST", "/admin/contacts/{contact_id}/merge"))),
         # stations and rules last: they rename HOME and change its rules
         PageCase("GET", "/admin/stations", (holds_some(P.stations_manage, rm),), 200, visit("/admin/stations")),
         PageCase("GET", "/admin/stations/new", (holds(P.stations_manage),), 200, visit("/admin/stations/new")),

@@ -37,6 +37,7 @@ from myhibachi.core.observability import configure_logging, init_sentry
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import RuntimeDep
 from myhibachi.leads import api as leads_api
+from myhibachi.leads import people_api
 from myhibachi.payments import api as payments_api
 from myhibachi.pricing import api as pricing_api
 from myhibachi.settings import Settings, get_settings
@@ -47,6 +48,7 @@ from myhibachi.web.admin import audit as admin_audit
 from myhibachi.web.admin import auth_pages as admin_auth
 from myhibachi.web.admin import bookings as admin_bookings
 from myhibachi.web.admin import chefs as admin_chefs
+from myhibachi.web.admin import contacts as admin_contacts
 from myhibachi.web.admin import dashboard as admin_dashboard
 from myhibachi.web.admin import payments as admin_payments
 from myhibachi.web.admin import stations as admin_stations
@@ -88,6 +90,8 @@ TAGS = [
     {"name": "leads", "description": "Inquiries from every door, one open lead per station and person, the "
                                      "pipeline, assignment, follow-ups and the timeline, scored and explained."},
     {"name": "analytics", "description": "Payments by local period and the key figures, as JSON or CSV; cached."},
+    {"name": "contacts", "description": "One person across every door: their handles, leads and bookings, and "
+                                        "merging a duplicate into them."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},
 ]
@@ -149,7 +153,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(admin_auth.router)
     app.include_router(admin_dashboard.router)
     for admin_area in (admin_bookings, admin_payments, admin_chefs, admin_stations, admin_users, admin_audit,
-                       admin_account):
+                       admin_account, admin_contacts):
         app.include_router(admin_area.router)
     _instrument(app)
     return app
@@ -161,7 +165,7 @@ PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, book
                   leads_api.public)
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
                  chefs_api.staff, bookings_api.staff, payments_api.staff, analytics_api.staff, audit_api.staff,
-                 leads_api.staff)
+                 leads_api.staff, people_api.staff)
 
 
 def _api_router() -> APIRouter:

@@ -46,6 +46,12 @@ from myhibachi.chefs.schemas import ChefCreate
 from myhibachi.core.db import Database, as_of, utcnow
 from myhibachi.core.errors import DomainError
 from myhibachi.core.outbox import OutboxMessage, take_pending_ids
+from myhibachi.leads import scoring
+from myhibachi.leads.commands import Inquiry, add_activity, capture_lead, update_lead, win_by_booking
+from myhibachi.leads.jobs import remind_follow_up
+from myhibachi.leads.models import ActivityKind, Lead, LeadSource, LeadStatus
+from myhibachi.leads.queries import assignable_staff
+from myhibachi.leads.schemas import ActivityCreate, LeadUpdate
 from myhibachi.payments.commands import record_manual_payment, refund_payment
 from myhibachi.payments.jobs import remind_deposit
 from myhibachi.payments.models import Payment, PaymentPurpose, Refund
@@ -229,6 +235,7 @@ class StationHistory:
     by_status: dict[str, int] = field(default_factory=dict)
     payments: int = 0
     refunds: int = 0
+    leads: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -239,8 +246,9 @@ class StationHistory:
         if self.left_alone is not None:
             return f"{self.code}: {self.left_alone}, history left as it is"
         statuses = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in sorted(self.by_status.items()))
+        leads = ", ".join(f"{count} {status}" for status, count in sorted(self.leads.items()))
         return (f"{self.code}: {sum(self.by_status.values())} bookings ({statuses}), {self.payments} payments, "
-                f"{self.refunds} refunds in {self.seconds:.1f} s")
+                f"{self.refunds} refunds, {sum(self.leads.values())} leads ({leads}) in {self.seconds:.1f} s")
 
 
 async def seed_history(db: Database, settings: Settings, *, codes: Collection[str] | None = None,
@@ -257,6 +265,9 @@ async def seed_history(db: Database, settings: Settings, *, codes: Collection[st
         results.append(result)
         if progress is not None:
             progress(result)
+    if any(result.made for result in results):
+        async with db.transaction() as session:
+            await _score_leads(session)
     return results
 
 
@@ -282,8 +293,10 @@ async def _write_history(session: AsyncSession, settings: Settings, station: Sta
     rules = await get_rules(session, station.id)
     rng = random.Random(f"{HISTORY_SEED}:{station.code}")  # noqa: S311 - invented data, the same every run
     planner = HistoryPlanner(rng, station, rules, chef_ids, now)
-    writer = HistoryWriter(session, settings, station, await _office(session, station))
+    office = await _office(session, station)
+    writer = HistoryWriter(session, settings, station, office)
     await writer.play(planner.steps(), now)
+    await _write_lead_history(session, settings, station, office, rules, now)
     await _mark_sent(session)
     return None
 
@@ -315,10 +328,12 @@ async def _tally(session: AsyncSession, station: Station, seconds: float) -> Sta
     rows = await session.execute(select(Booking.status, func.count()).where(Booking.station_id == station.id)
                                  .group_by(Booking.status))
     by_status = {status: count for status, count in rows.all()}
+    leads = dict((await session.execute(select(Lead.status, func.count()).where(Lead.station_id == station.id)
+                                        .group_by(Lead.status))).all())
     payments = await session.scalar(select(func.count()).select_from(Payment).where(Payment.station_id == station.id))
     refunds = await session.scalar(select(func.count()).select_from(Refund).where(Refund.station_id == station.id))
     return StationHistory(code=station.code, by_status=by_status, payments=payments or 0, refunds=refunds or 0,
-                          seconds=seconds)
+                          leads=leads, seconds=seconds)
 
 
 # --- planning: pure, from a seeded RNG ---------------------------------------------------------------------------
@@ -667,3 +682,196 @@ class HistoryWriter:
     def _id(plan: BookingPlan) -> int:
         assert plan.booking_id is not None
         return plan.booking_id
+
+
+# --- the leads: six months of inquiries, won by the history's bookings or lost, and today's open pipeline ---------
+#
+# Written after the bookings, through the leads commands as of each moment (in time order, like the bookings):
+# most paid bookings began as a lead (its contact is the booking's, won when the deposit came in, linked to it);
+# other inquiries were lost for one of the station's reasons; today's pipeline has leads in every open status, some
+# assigned, some with a follow-up ahead and some overdue (their reminder went out when it fell due, as the job
+# does). From a generator of their own, so the bookings' history is the same with or without them.
+
+LEAD_DAYS = 180
+LEAD_SOURCES = {LeadSource.contact_form: 6, LeadSource.abandoned_booking: 3, LeadSource.chat: 3,
+                LeadSource.slot_unavailable: 1, LeadSource.inbox: 2, LeadSource.staff: 2}
+LOST_WEIGHTS = {"no_response": 6, "price": 4, "chose_another_caterer": 3, "date_unavailable": 2,
+                "plans_changed": 2, "other": 1}
+LEAD_MESSAGES = [None, "Birthday dinner in the back yard", "Do you bring the grill and the plates?",
+                 "Company team party, can you invoice us?", "Graduation party, some vegetarians",
+                 "How much for 20 adults and 6 kids?", "Is the deposit refundable?", "Anniversary surprise"]
+STAFF_NOTES = [(ActivityKind.call, "Called; they are comparing two caterers."),
+               (ActivityKind.email, "Sent the menu and the price for their party."),
+               (ActivityKind.sms, "Texted the deposit link and the free dates."),
+               (ActivityKind.call, "Left a voicemail."), (ActivityKind.note, "Wants a covered spot in case of rain.")]
+OPEN_PIPELINE = [LeadStatus.new] * 4 + [LeadStatus.contacted] * 4 + [LeadStatus.qualified] * 3 + \
+    [LeadStatus.quoted] * 3
+LEAD_PATH = [LeadStatus.contacted, LeadStatus.qualified, LeadStatus.quoted]
+
+
+@dataclass(frozen=True)
+class LeadStep:
+    at: datetime
+    key: int  # the lead it belongs to
+    run: Callable[[], Awaitable[None]]
+    opens: bool = False  # the inquiry that makes the lead: every other step of it needs it done
+
+
+class LeadHistory:
+    """Plans and writes one station's lead history (see above)."""
+
+    def __init__(self, session: AsyncSession, settings: Settings, station: Station, office: Principal,
+                 rules: BusinessRules, now: datetime) -> None:
+        self.session, self.settings, self.station, self.office, self.now = session, settings, station, office, now
+        self.rules = rules
+        self.rng = random.Random(f"{HISTORY_SEED}:leads:{station.code}")  # noqa: S311 - invented data
+        self.zone = ZoneInfo(station.timezone)
+        self.lead_ids: dict[int, int] = {}  # plan key -> lead id
+        self.steps: list[LeadStep] = []
+        self.staff: list[int] = []
+
+    async def write(self) -> None:
+        self.staff = [user_id for user_id, _ in await assignable_staff(self.session, self.station.id)]
+        bookings = list(await self.session.scalars(select(Booking).where(
+            Booking.station_id == self.station.id, Booking.confirmed_at.is_not(None)).order_by(Booking.id)))
+        for booking in bookings:
+            if self.rng.random() < 0.65:  # the rest booked straight away, no inquiry first
+                self._won(booking)
+        for _ in range(round(len(bookings) * 0.9)):
+            self._lost()
+        for status in OPEN_PIPELINE:
+            self._open(status)
+        broken: set[int] = set()
+        for step in sorted(self.steps, key=lambda step: (step.at, step.key)):
+            if step.at > self.now:
+                break  # the future has not happened yet
+            if step.key in broken or not (step.opens or step.key in self.lead_ids):
+                continue
+            try:
+                async with self.session.begin_nested():
+                    with as_of(step.at):
+                        await step.run()
+            except DomainError as exc:  # a returning customer's inquiry joined their open lead, say: its story ends
+                broken.add(step.key)
+                log.info("demo_lead_step_refused", station=self.station.code, detail=exc.detail)
+
+    # planning
+
+    def _inquiry(self, key: int, at: datetime, *, name: str, email: str | None, phone: str | None,
+                 event_date: date | None, guests: int | None, zip_code: str | None) -> None:
+        source = _weighted(self.rng, LEAD_SOURCES)
+        inquiry = Inquiry(station_id=self.station.id, source=source, name=name, email=email, phone=phone,
+                          event_date=event_date, guests=guests, zip_code=zip_code,
+                          message=self.rng.choice(LEAD_MESSAGES))
+        actor = self.office.user_id if source is LeadSource.staff else None
+
+        async def run() -> None:
+            self.lead_ids[key] = (await capture_lead(self.session, inquiry, actor_user_id=actor)).id
+
+        self.steps.append(LeadStep(at, key, run, opens=True))
+
+    def _update(self, key: int, at: datetime, **fields: object) -> None:
+        async def run() -> None:
+            await update_lead(self.session, self.office, self.lead_ids[key], LeadUpdate.model_validate(fields))
+
+        self.steps.append(LeadStep(at, key, run))
+
+    def _note(self, key: int, at: datetime) -> None:
+        kind, body = self.rng.choice(STAFF_NOTES)
+
+        async def run() -> None:
+            await add_activity(self.session, self.office, self.lead_ids[key],
+                               ActivityCreate(kind=kind.value, body=body))
+
+        self.steps.append(LeadStep(at, key, run))
+
+    def _work(self, key: int, start: datetime, end: datetime, furthest: int) -> datetime:
+        """Staff take the lead along the pipeline (`furthest` moves), assign it and log a call or two between
+        `start` and `end`; answers when the last of it happened."""
+        moments = sorted(_between(self.rng, start, end) for _ in range(furthest + 2))
+        if self.staff:
+            self._update(key, moments[0], assignee_id=self.rng.choice(self.staff))
+        for status, at in zip(LEAD_PATH[:furthest], moments[1:], strict=False):
+            self._update(key, at, status=status.value)
+        self._note(key, moments[-1])
+        return moments[-1]
+
+    def _won(self, booking: Booking) -> None:
+        key = len(self.steps) + 1
+        assert booking.confirmed_at is not None
+        asked = booking.created_at - timedelta(hours=self.rng.uniform(2, 24 * 10))
+        guests = booking.adults + booking.children + booking.toddlers
+        self._inquiry(key, asked, name=booking.contact_name, email=booking.contact_email,
+                      phone=booking.contact_phone, event_date=booking.event_date, guests=guests,
+                      zip_code=booking.venue_zip)
+        self._work(key, asked + timedelta(minutes=20), booking.created_at, self.rng.randint(1, 3))
+        booking_id = booking.id
+
+        async def win() -> None:  # what the deposit's outbox message does (leads.jobs.win_the_lead)
+            await win_by_booking(self.session, booking_id)
+
+        self.steps.append(LeadStep(booking.confirmed_at, key, win))
+
+    def _person(self) -> tuple[str, str, str]:
+        first, last = self.rng.choice(FIRST_NAMES), self.rng.choice(LAST_NAMES)
+        serial = len(self.steps)
+        area = AREA_CODES.get(self.station.code, "510")
+        return (f"{first} {last}", f"{first}.{last}.{serial}@example.org".lower(),
+                f"+1{area}555{self.rng.randint(200, 9999):04d}")
+
+    def _wanted(self, asked: datetime) -> tuple[date, int, str]:
+        day = asked.astimezone(self.zone).date() + timedelta(days=round(self.rng.triangular(5, 70, 20)))
+        return day, round(self.rng.triangular(6, 45, 14)), self.rng.choice(DEMO_VENUES[self.station.code])[3]
+
+    def _lost(self) -> None:
+        key = len(self.steps) + 1
+        asked = self.now - timedelta(days=self.rng.uniform(4, LEAD_DAYS))
+        name, email, phone = self._person()
+        day, guests, zip_code = self._wanted(asked)
+        self._inquiry(key, asked, name=name, email=email if self.rng.random() < 0.9 else None, phone=phone,
+                      event_date=day if self.rng.random() < 0.8 else None, guests=guests, zip_code=zip_code)
+        last = self._work(key, asked + timedelta(minutes=30),
+                          min(asked + timedelta(days=self.rng.uniform(1, 12)), self.now - timedelta(days=1)),
+                          self.rng.randint(0, 3))
+        reasons = {code: weight for code, weight in LOST_WEIGHTS.items() if code in self.rules.lead_lost_reasons}
+        reason = _weighted(self.rng, reasons) if reasons else self.rng.choice(self.rules.lead_lost_reasons)
+        self._update(key, _between(self.rng, last + timedelta(hours=1),
+                                   min(last + timedelta(days=10), self.now - timedelta(hours=1))),
+                     status=LeadStatus.lost.value, lost_reason=reason)
+
+    def _open(self, status: LeadStatus) -> None:
+        """Today's pipeline: newer the less far along; a follow-up planned for most of the worked ones, some of them
+        overdue (reminded when due) and some later today or this week."""
+        key = len(self.steps) + 1
+        moves = LEAD_PATH.index(status) + 1 if status in LEAD_PATH else 0
+        asked = self.now - timedelta(hours=self.rng.uniform(2, 40) if not moves else self.rng.uniform(1, 9) * 24)
+        name, email, phone = self._person()
+        day, guests, zip_code = self._wanted(asked)
+        hot = self.rng.random() < 0.35  # a big party soon, every detail given: the score calls these hot
+        self._inquiry(key, asked, name=name, email=email, phone=phone, event_date=day,
+                      guests=max(guests, 25) if hot else guests, zip_code=zip_code)
+        if not moves:
+            return
+        last = self._work(key, asked + timedelta(minutes=15), self.now - timedelta(hours=3), moves)
+        follow_up = self.rng.choice([None, -26, -3, 4, 30, 75])  # hours from now
+        if follow_up is None:
+            return
+        due = max(self.now + timedelta(hours=follow_up), last + timedelta(minutes=30))
+        self._update(key, last + timedelta(minutes=1), next_follow_up_at=due.isoformat())
+        if due <= self.now:
+            lead_key = key
+
+            async def remind() -> None:  # what leads.remind_follow_ups did when it fell due
+                await remind_follow_up(self.session, self.settings, self.lead_ids[lead_key], utcnow())
+
+            self.steps.append(LeadStep(due + timedelta(minutes=self.rng.randint(1, 5)), key, remind))
+
+
+async def _write_lead_history(session: AsyncSession, settings: Settings, station: Station, office: Principal,
+                              rules: BusinessRules, now: datetime) -> None:
+    await LeadHistory(session, settings, station, office, rules, now).write()
+
+
+async def _score_leads(session: AsyncSession) -> None:
+    """The learned models fitted on the history's closed leads, and every open lead scored with them."""
+    await scoring.retrain(session)

@@ -337,3 +337,42 @@ async def test_error_after_flush_rolls_back_the_whole_request(app, client, db: D
         assert await session.scalar(select(User.id).where(User.email == "half@example.com")) is None
         assert await session.scalar(select(func.count()).select_from(AuditEntry)) == audit_rows
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+async def test_migration_0011_makes_customers_contacts_with_their_handles(empty_database_url: str):
+    """Data written before contacts existed survives: the customer is the same contact (id, name, email, phone),
+    found by both its email and its phone, and its booking keeps the email it was made with."""
+    config = alembic_config(empty_database_url)
+    await asyncio.to_thread(command.upgrade, config, "0010")
+    at = datetime(2026, 5, 1, 18, 0, tzinfo=UTC)
+    engine = create_engine(empty_database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO stations (id, code, name, timezone, address_line1, city, state, zip_code, latitude, "
+                "longitude, is_active, created_at, updated_at) VALUES (1, 'FRE', 'Fremont', 'America/Los_Angeles', "
+                "'1 Main St', 'Fremont', 'CA', '94538', 37.5, -121.9, :yes, :at, :at)"), {"yes": True, "at": at})
+            await conn.execute(text(
+                "INSERT INTO customers (id, email, name, phone, created_at, updated_at) "
+                "VALUES (7, 'dana@example.com', 'Dana Reyes', '+15105550142', :at, :at)"), {"at": at})
+            await conn.execute(text(
+                "INSERT INTO bookings (id, reference, station_id, customer_id, status, event_date, slot_time, "
+                "event_start, event_end, busy_start, busy_end, adults, children, toddlers, upgrades, extra_proteins, "
+                "addons, quote, fees_cents, venue_line1, venue_city, venue_state, venue_zip, allergies, "
+                "manage_nonce, manage_token_hash, reschedule_count, created_at, updated_at) VALUES (3, 'MH-OLD001', "
+                "1, 7, 'cancelled', :day, '18:00', :at, :at, :at, :at, 10, 0, 0, '{}', '{}', '{}', '{}', 0, "
+                "'1 Main St', 'Fremont', 'CA', '94538', 'none', 'n', 'h', 0, :at, :at)"),
+                {"day": at.date(), "at": at})
+
+        await asyncio.to_thread(command.upgrade, config, "head")
+
+        async with engine.connect() as conn:
+            contact = (await conn.execute(text("SELECT id, name, email, phone FROM contacts"))).all()
+            handles = (await conn.execute(text(
+                "SELECT kind, value, contact_id FROM contact_handles ORDER BY kind"))).all()
+            booking = (await conn.execute(text("SELECT customer_id, contact_email FROM bookings"))).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(row) for row in contact] == [(7, "Dana Reyes", "dana@example.com", "+15105550142")]
+    assert [tuple(row) for row in handles] == [("email", "dana@example.com", 7), ("phone", "+15105550142", 7)]
+    assert [tuple(row) for row in booking] == [(7, "dana@example.com")]

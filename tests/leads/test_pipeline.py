@@ -145,3 +145,12 @@ async def test_the_deposit_wins_the_contacts_open_lead(client, db, runtime, frem
     await runtime.jobs.sweep_once(0)
     won = await lead(client, support, lead_id)
     assert (won["status"], won["booking_id"]) == ("won", booking_id)
+
+
+async def test_a_quoted_lead_refuses_going_back(client, fremont, support):
+    lead_id = (await ask(client, fremont))["id"]
+    for status in ("contacted", "qualified", "quoted"):
+        assert (await client.patch(f"{API}/leads/{lead_id}", json={"status": status}, headers=support)).status_code \
+            == 200
+    response = await client.patch(f"{API}/leads/{lead_id}", json={"status": "contacted"}, headers=support)
+    assert response.status_code == 409 and response.json()["code"] == "illegal_transition"

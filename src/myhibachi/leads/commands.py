@@ -130,7 +130,9 @@ def transition_problem(current: LeadStatus, wanted: LeadStatus) -> str | None:
         return "A lead is won when its contact's booking at this station has its deposit paid."
     if wanted == LeadStatus.lost or NEXT_STATUS.get(current) == wanted:
         return None
-    return f"A {current.value} lead moves to {NEXT_STATUS[current].value} or lost, not to {wanted.value}."
+    if (following := NEXT_STATUS.get(current)) is None:  # quoted: the deposit wins it
+        return f"A {current.value} lead moves only to lost, not to {wanted.value}."
+    return f"A {current.value} lead moves to {following.value} or lost, not to {wanted.value}."
 
 
 async def update_lead(session: AsyncSession, principal: Principal, lead_id: int, data: LeadUpdate) -> Lead:

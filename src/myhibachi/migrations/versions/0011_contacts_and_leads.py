@@ -24,13 +24,23 @@ def _customers_become_contacts() -> None:
     sqlite = op.get_bind().dialect.name == 'sqlite'
     op.rename_table('customers', 'contacts')  # SQLite rewrites the bookings' reference too
     if sqlite:
-        op.execute('PRAGMA defer_foreign_keys = ON')  # the rebuild below drops the table bookings refer to
+        # The rebuild below drops the table bookings refer to. Foreign keys cannot be switched off inside the
+        # migration's transaction, so they are deferred, and the rows are taken out before the rebuild and put back
+        # after it: dropping a table with rows leaves each booking counted as a violation that nothing uncounts (a
+        # rename inserts no row), and the commit fails; re-inserting the parents uncounts what the delete counted.
+        op.execute('PRAGMA defer_foreign_keys = ON')
+        op.execute('CREATE TEMPORARY TABLE contacts_kept AS SELECT * FROM contacts')
+        op.execute('DELETE FROM contacts')
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.drop_constraint('uq_customers_email', type_='unique')
         batch_op.alter_column('email', existing_type=sa.String(254), nullable=True)
         batch_op.alter_column('phone', existing_type=sa.String(20), nullable=True)
         batch_op.create_index(batch_op.f('ix_contacts_email'), ['email'], unique=False)
         batch_op.create_index(batch_op.f('ix_contacts_phone'), ['phone'], unique=False)
+    if sqlite:
+        op.execute('INSERT INTO contacts (id, email, name, phone, created_at, updated_at) '
+                   'SELECT id, email, name, phone, created_at, updated_at FROM contacts_kept')
+        op.execute('DROP TABLE contacts_kept')
     if not sqlite:
         op.execute('ALTER TABLE contacts RENAME CONSTRAINT pk_customers TO pk_contacts')
         op.execute('ALTER TABLE bookings RENAME CONSTRAINT fk_bookings_customer_id_customers '
