@@ -6,7 +6,7 @@ lead panels and funnel."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import pytest
 from sqlalchemy import select, update

@@ -36,8 +36,8 @@ from myhibachi.stations.models import Station
 from myhibachi.web.admin.bookings.common import chef_names
 from myhibachi.web.admin.bookings.today import card_context, my_events
 from myhibachi.web.admin.charts import bar_chart
-from myhibachi.web.admin.pages import AdminVisit, Visit
 from myhibachi.web.admin.leads import local_time
+from myhibachi.web.admin.pages import AdminVisit, Visit
 from myhibachi.web.admin.render import staff_stations
 from myhibachi.web.admin.session import CSRF_HEADER, Staff, csrf_ok
 from myhibachi.web.fields import day_of
