@@ -86,6 +86,8 @@ TAGS = [
                                       "see, change, move or cancel a booking; no password."},
     {"name": "payments", "description": "The payment ledger: manual payments, refunds, the staff's payment views "
                                         "and Stripe's webhook."},
+    {"name": "leads", "description": "The sales pipeline (SPEC §7): the public door `POST /leads`, the staff's "
+                                     "list, moves, assignment, follow-ups and timeline."},
     {"name": "analytics", "description": "Payments by local period and the key figures, as JSON or CSV; cached."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},

@@ -46,8 +46,8 @@ async def test_sign_in_and_a_wrong_password(page, live_server, screenshot):
 @pytest.mark.parametrize(("email", "expected"), [
     ("superadmin@example.com", ["Dashboard", "Today", "Bookings", "Kitchen prep", "Leads", "Payments", "Chefs",
                                 "Stations and rules", "Users", "Audit log", "My account"]),
-    ("admin@example.com", ["Dashboard", "Today", "Bookings", "Kitchen prep", "Leads", "Payments", "Chefs", "Stations and rules",
-                           "Users", "Audit log", "My account"]),
+    ("admin@example.com", ["Dashboard", "Today", "Bookings", "Kitchen prep", "Leads", "Payments", "Chefs",
+                           "Stations and rules", "Users", "Audit log", "My account"]),
     ("manager@example.com", ["Dashboard", "Today", "Bookings", "Kitchen prep", "Leads", "Payments", "Chefs", "Users",
                              "My account"]),
     ("support@example.com", ["Dashboard", "Today", "Bookings", "Kitchen prep", "Leads", "Payments", "My account"]),

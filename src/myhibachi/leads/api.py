@@ -22,7 +22,8 @@ Id = Annotated[int, Query(ge=1, le=2**62)]
 
 
 @public.post("/leads", summary="Ask us (a lead)", status_code=status.HTTP_201_CREATED, response_model=LeadCreated,
-             responses=problem_responses(401, 403, 404, 422, 429))
+             responses=problem_responses(401, 403, 404, 422, 429),
+             openapi_extra={"security": [{}]})  # the bearer token is optional: `{}` is OpenAPI's "or none"
 async def create_lead(body: LeadCreate, session: DbSession, runtime: RuntimeDep,
                       principal: OptionalPrincipal) -> LeadCreated:
     """The public door: anyone may ask (one of email or phone required; at most `PUBLIC_FORM_POSTS_PER_IP` a
@@ -77,5 +78,6 @@ async def update_lead(lead_id: PathId, body: LeadUpdate, principal: CurrentPrinc
             response_model=LeadDetail, responses=problem_responses(401, 404, 422))
 async def add_activity(lead_id: PathId, body: ActivityCreate, principal: CurrentPrincipal,
                        session: DbSession) -> LeadDetail:
+    """On the lead's timeline, with who logged it; answers the lead as `GET /leads/{id}` does."""
     lead = await commands.add_activity(session, principal, lead_id, body)
     return await queries.lead_detail(session, principal, lead.id)

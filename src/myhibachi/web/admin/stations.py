@@ -173,7 +173,8 @@ async def edit_station(station_id: PathId, visit: AdminVisit) -> Response:
 class RuleField:
     name: str
     label: str
-    kind: str  # money, prices (code = money lines), codes, percents, times, decimal, whole, text
+    kind: str  # money, prices (code = money lines), weights (code = whole lines), codes, percents, times, decimal,
+    # whole, text
     hint: str | None = None
 
 
@@ -237,6 +238,14 @@ RULE_GROUPS: list[tuple[str, list[RuleField]]] = [
         RuleField("menu_change_min_hours", "Menu changes until, hours before", "whole"),
         RuleField("reminder_hours_before", "Reminder email, hours before", "whole"),
     ]),
+    ("Leads", [
+        RuleField("lead_lost_reasons", "Reasons a lead is lost", "codes",
+                  "Separated by commas, like Price, No response, Other: staff choose one when a lead is lost."),
+        RuleField("lead_weights", "Score weights", "weights",
+                  "One a line: the factor, a colon and its weight from 0 to 100, like party_size: 15."),
+        RuleField("lead_hot_min", "Hot from score", "whole"),
+        RuleField("lead_warm_min", "Warm from score", "whole"),
+    ]),
 ]
 RULE_FIELDS = {field.name: field for _, fields in RULE_GROUPS for field in fields}
 # A check across several rules names no field of its own: where its message belongs.
@@ -253,6 +262,8 @@ def shown_value(kind: str, value: Any, currency: str = "USD") -> str:
         return dollars(value)
     if kind == "prices":
         return "\n".join(f"{label_of(code)}: {format_money(cents, currency)}" for code, cents in value.items())
+    if kind == "weights":
+        return "\n".join(f"{code}: {weight}" for code, weight in value.items())
     if kind == "times":
         return ", ".join(t.strftime("%H:%M") if isinstance(t, time) else str(t) for t in value)
     if kind == "codes":
@@ -327,6 +338,19 @@ def _prices(text: str, known: Iterable[str] = ()) -> dict[str, int]:
     return prices
 
 
+def _weights(text: str) -> dict[str, int]:
+    """One factor a line: "party_size: 15"."""
+    weights: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        label, found, weight = line.rpartition(":" if ":" in line else "=")
+        if not found or not label.strip() or not re.fullmatch(r"\d{1,3}", weight.strip()):
+            raise Unreadable(f"Line {number}: write the factor, a colon and a whole weight, like party_size: 15.")
+        weights[code_of(label)] = int(weight.strip())
+    return weights
+
+
 def read_value(kind: str, raw: str, known: Iterable[str] = ()) -> Any:
     """Typed text as a rule's value (the rules model then checks its limits); `known`: the menu items' codes,
     which their labels are read as."""
@@ -337,6 +361,8 @@ def read_value(kind: str, raw: str, known: Iterable[str] = ()) -> Any:
         return _prices(raw, known)
     if kind == "codes":
         return [code_of(part, known) for part in _parts(text)]
+    if kind == "weights":
+        return _weights(raw)
     if kind == "percents":
         if not all(re.fullmatch(r"\d{1,3}", part.rstrip("%").strip()) for part in _parts(text)):
             raise Unreadable("Write whole percents separated by commas, like 20, 25, 30.")
