@@ -60,7 +60,7 @@ from myhibachi.chefs.models import EVERY_WEEKDAY, Chef, ChefTimeOff, TimeOffStat
 from myhibachi.contacts.models import Contact
 from myhibachi.core.db import Database
 from myhibachi.leads.commands import Inquiry, capture_lead
-from myhibachi.leads.models import LeadSource
+from myhibachi.leads.models import Lead, LeadActivity, LeadSource
 from myhibachi.payments.models import Payment, PaymentMethod, PaymentPurpose, PaymentStatus, Refund, RefundStatus
 from myhibachi.pricing.queries import get_rules
 from myhibachi.stations.models import Station
@@ -283,12 +283,15 @@ class Case:
     success: int
     arrange: Arrange
     variant: str = ""
+    public: bool = False  # a public door with a staff side (signed in): anonymous callers are answered `success`
 
     @property
     def id(self) -> str:
         return f"{self.method} {self.route.removeprefix(API_PREFIX)}" + (f" [{self.variant}]" if self.variant else "")
 
     def expect(self, persona: Persona) -> Denial | None:
+        if self.public and not persona.signed_in:
+            return None
         return first_denial(self.checks, persona)
 
 
@@ -744,6 +747,60 @@ def merge_contact(other_station: str) -> Arrange:
     return arrange
 
 
+# --- leads ------------------------------------------------------------------------------------------------------
+
+
+def works_leads(station: str) -> Check:
+    """A lead is worked with `engagement` at its station; one you may not work does not exist for you (404)."""
+
+    def check(persona: Persona) -> Denial | None:
+        return None if P.engagement in persona.permissions_at(station) else Denial(404, P.engagement)
+
+    return check
+
+
+async def add_lead(world: World, station: str = HOME, **values: Any) -> int:
+    """An open lead at `station` (through the public door's command), with `values` set on it."""
+    async with world.db.transaction() as session:
+        lead = await capture_lead(session, Inquiry(station_id=world.stations[station], source=LeadSource.contact_form,
+                                                   name="Matrix Lead", email=world.email("lead")))
+        for name, value in values.items():
+            setattr(lead, name, value)
+        return lead.id
+
+
+async def lead_row(world: World, lead_id: int) -> Lead:
+    async with world.db.transaction(write=False) as session:
+        return await session.get_one(Lead, lead_id)
+
+
+async def lead_notes(world: World, lead_id: int) -> list[str]:
+    async with world.db.transaction(write=False) as session:
+        return list(await session.scalars(select(LeadActivity.body).where(
+            LeadActivity.lead_id == lead_id, LeadActivity.kind == "note")))
+
+
+def lead_stations(persona: Persona) -> list[str]:
+    return [code for code in (HOME, OTHER) if P.engagement in persona.permissions_at(code)]
+
+
+def list_leads(station: str | None) -> Arrange:
+    """GET /leads (every station where you work leads, or `station_id` = `station`), with a lead at each station."""
+
+    async def arrange(world: World) -> Call:
+        ids = {code: await add_lead(world, code) for code in (HOME, OTHER)}
+
+        async def verify(response: Response, applied: bool) -> None:
+            if applied:
+                scope = [station] if station else lead_stations(world.persona)
+                assert sorted(item["id"] for item in response.json()["items"]) == sorted(ids[c] for c in scope)
+
+        params = {"station_id": world.stations[station]} if station else None
+        return Call(f"{API_PREFIX}/leads", params=params, verify=verify)
+
+    return arrange
+
+
 def contact_cases() -> list[Case]:
     api, en = API_PREFIX, P.engagement
     return [
@@ -752,6 +809,54 @@ def contact_cases() -> list[Case]:
                (holds(en, HOME),) + ((holds(en, OTHER),) if station == OTHER else ()), 200, merge_contact(station),
                variant=f"other_at_{station}") for station in (HOME, OTHER)),
     ]
+
+
+def read_lead(station: str) -> Arrange:
+    async def arrange(world: World) -> Call:
+        lead_id = await add_lead(world, station)
+
+        async def verify(response: Response, applied: bool) -> None:
+            if applied:
+                assert (response.json()["id"], response.json()["activities"][0]["kind"]) == (lead_id, "inquiry")
+
+        return Call(f"{API_PREFIX}/leads/{lead_id}", verify=verify)
+
+    return arrange
+
+
+async def move_lead(world: World) -> Call:
+    lead_id = await add_lead(world)
+
+    async def verify(response: Response, applied: bool) -> None:
+        assert ((await lead_row(world, lead_id)).status == "contacted") is applied
+
+    return Call(f"{API_PREFIX}/leads/{lead_id}", json={"status": "contacted"}, verify=verify)
+
+
+async def log_lead_note(world: World) -> Call:
+    lead_id = await add_lead(world)
+
+    async def verify(response: Response, applied: bool) -> None:
+        assert await lead_notes(world, lead_id) == (["Matrix note"] if applied else [])
+
+    return Call(f"{API_PREFIX}/leads/{lead_id}/activities", json={"kind": "note", "body": "Matrix note"},
+                verify=verify)
+
+
+async def enter_lead(world: World) -> Call:
+    """POST /leads: staff entry when signed in (`source: staff`), the public door when anonymous."""
+    email = world.email("asked")
+
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            lead = await session.scalar(select(Lead).where(Lead.email == email))
+        assert (lead is not None) is applied
+        if lead is not None:
+            assert lead.source == ("staff" if world.persona.signed_in else "contact_form")
+            assert response.json() == {"id": lead.id, "status": "new"}
+
+    return Call(f"{API_PREFIX}/leads", json={"station_id": world.stations[HOME], "name": "Asked Person",
+                                             "email": email}, verify=verify)
 
 
 def build_cases() -> list[Case]:
@@ -834,6 +939,16 @@ def build_cases() -> list[Case]:
                analytics_report(route, station), variant=f"station_id={station}")
           for route in ("payments", "kpis") for station in (HOME, OTHER)),
         Case("GET", f"{api}/audit-log", P.audit_read, (holds(P.audit_read),), 200, call(f"{api}/audit-log")),
+        # Leads (SPEC §7): the routes declare no permission; the queries and commands authorize `engagement` at
+        # the lead's station (another station's lead does not exist), or at some station for the whole list.
+        Case("POST", f"{api}/leads", None, (holds(P.engagement, HOME),), 201, enter_lead, public=True),
+        Case("GET", f"{api}/leads", None, (holds(P.engagement),), 200, list_leads(None)),
+        Case("GET", f"{api}/leads", None, (holds(P.engagement, HOME),), 200, list_leads(HOME),
+             variant="station_id=HOME"),
+        *(Case("GET", f"{api}/leads/{{lead_id}}", None, (works_leads(code),), 200, read_lead(code),
+               variant=f"lead_at_{code}") for code in (HOME, OTHER)),
+        Case("PATCH", f"{api}/leads/{{lead_id}}", None, (works_leads(HOME),), 200, move_lead),
+        Case("POST", f"{api}/leads/{{lead_id}}/activities", None, (works_leads(HOME),), 201, log_lead_note),
         Case("GET", f"{api}/audit-log", P.audit_read, (holds(P.audit_read, HOME),), 200, variant="station_id=HOME",
              arrange=lambda w: call(f"{api}/audit-log", params={"station_id": w.stations[HOME]})(w)),
         *contact_cases(),
@@ -930,7 +1045,10 @@ def dependency_calls(route: RouteContext) -> list[Any]:
 
 async def test_every_staff_route_has_matrix_cases(app) -> None:  # noqa: ANN001
     routes = staff_routes(app)
-    covered = {(case.method, case.route) for case in CASES}
+    covered = {(case.method, case.route) for case in CASES if not case.public}
+    public = {(method, route.path) for route in iter_route_contexts(app.routes)
+              if isinstance(route.original_route, APIRoute) for method in route.methods} - set(routes)
+    assert {(case.method, case.route) for case in CASES if case.public} <= public, "a public door that is not"
     assert len(routes) >= 15, sorted(routes)  # the enumeration itself found the staff API
     assert sorted(set(routes) - covered) == [], "staff routes without permission-matrix cases"
     assert sorted(covered - set(routes)) == [], "matrix cases for routes that do not exist"
@@ -1131,6 +1249,8 @@ def dashboard_figures(world: World) -> Verify:
         if applied:  # the KPIs and revenue come from the analytics queries: only where analytics.read holds
             shown = allowed(holds(P.analytics_read, shown_station(world.persona)), world.persona)
             assert ("Revenue (net)" in response.text) is shown, f"the figures shown={not shown}"
+            leads = allowed(holds(P.engagement, shown_station(world.persona)), world.persona)
+            assert ('id="funnel-title"' in response.text) is leads, f"the lead panels shown={not leads}"
 
     return verify
 
@@ -1691,6 +1811,67 @@ def contact_page(post: bool) -> PageArrange:
     return arrange
 
 
+# --- leads ------------------------------------------------------------------------------------------------------
+
+def lead_board(list_view: bool) -> PageArrange:
+    """The switcher's station's leads (the board, or the list), with a lead at each station: only the shown
+    station's is there."""
+
+    async def arrange(world: World) -> PageCall:
+        ids = {code: await add_lead(world, code) for code in (HOME, OTHER)}
+
+        async def verify(response: Response, applied: bool) -> None:
+            if applied:
+                shown = shown_station(world.persona)
+                for code, lead_id in ids.items():
+                    listed = f'href="/admin/leads/{lead_id}"' in response.text
+                    assert listed is (code == shown), f"{code}'s lead listed: {listed}"
+
+        return PageCall("/admin/leads/list" if list_view else "/admin/leads", verify=verify)
+
+    return arrange
+
+
+async def new_lead_form(world: World) -> PageCall:
+    email = world.email("walk-in")
+
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            lead = await session.scalar(select(Lead).where(Lead.email == email))
+        effect(lead is not None, applied, "a lead entered")
+        if lead is not None:  # at the switcher's station, by staff
+            assert (lead.station_id, lead.source) == (world.stations[shown_station(world.persona)], "staff")
+
+    return PageCall("/admin/leads/new", form={"name": "Walk In", "email": email, "guests": "12"}, verify=verify)
+
+
+def lead_page(action: str = "", *, post: bool = False, station: str = HOME) -> PageArrange:
+    """A lead's page (action ""), or one of its forms: the lost form's page (GET), or a form posted."""
+
+    async def arrange(world: World) -> PageCall:
+        owner = await world.add_user(Target(Role.support, HOME)) if action == "assign" else None
+        lead_id = await add_lead(world, station)
+        forms: dict[str, tuple[dict[str, Any], Callable[[Lead, list[str]], bool]]] = {
+            "move": ({"status": "contacted"}, lambda lead, _: lead.status == "contacted"),
+            "lost": ({"lost_reason": "price"}, lambda lead, _: (lead.status, lead.lost_reason) == ("lost", "price")),
+            "activities": ({"kind": "note", "body": "Matrix note"}, lambda _, notes: notes == ["Matrix note"]),
+            "assign": ({"assignee_id": str(owner)}, lambda lead, _: lead.assignee_id == owner),
+            "follow-up": ({"follow_up": later(3) + "T10:00"}, lambda lead, _: lead.next_follow_up_at is not None),
+        }
+
+        async def verify(response: Response, applied: bool) -> None:
+            if action in forms:
+                happened = forms[action][1](await lead_row(world, lead_id), await lead_notes(world, lead_id))
+                effect(happened, applied and post, f"the lead's {action}")
+            elif applied:
+                assert "Matrix Lead" in response.text, "the lead's name is not on its page"
+
+        form = forms[action][0] if post else None
+        return PageCall(f"/admin/leads/{lead_id}" + (f"/{action}" if action else ""), form=form, verify=verify)
+
+    return arrange
+
+
 # --- the table -----------------------------------------------------------------------------------------------
 
 def build_page_cases() -> list[PageCase]:
@@ -1778,6 +1959,19 @@ def build_page_cases() -> list[PageCase]:
                    contact_page(method == "POST"))
           for method, route in (("GET", "/admin/contacts/{contact_id}"),
                                 ("POST", "/admin/contacts/{contact_id}/merge"))),
+        # leads: the board, the list and staff entry are the switcher's station's; a lead's pages need
+        # `engagement` at the lead's station (another station's lead does not exist)
+        *(PageCase("GET", route, (at_shown(station(P.engagement)),), 200, lead_board(list_view), scoped=True)
+          for route, list_view in (("/admin/leads", False), ("/admin/leads/list", True))),
+        PageCase("GET", "/admin/leads/new", (at_shown(station(P.engagement)),), 200, visit("/admin/leads/new"),
+                 scoped=True),
+        PageCase("POST", "/admin/leads/new", (at_shown(station(P.engagement)),), 303, new_lead_form, scoped=True),
+        *(PageCase("GET", "/admin/leads/{lead_id}", (works_leads(code),), 200, lead_page(station=code),
+                   variant=f"lead_at_{code}") for code in (HOME, OTHER)),
+        PageCase("GET", "/admin/leads/{lead_id}/lost", (works_leads(HOME),), 200, lead_page("lost")),
+        *(PageCase("POST", f"/admin/leads/{{lead_id}}/{action}", (works_leads(HOME),), 303,
+                   lead_page(action, post=True))
+          for action in ("move", "lost", "activities", "assign", "follow-up")),
         # stations and rules last: they rename HOME and change its rules
         PageCase("GET", "/admin/stations", (holds_some(P.stations_manage, rm),), 200, visit("/admin/stations")),
         PageCase("GET", "/admin/stations/new", (holds(P.stations_manage),), 200, visit("/admin/stations/new")),

@@ -50,6 +50,7 @@ from myhibachi.web.admin import bookings as admin_bookings
 from myhibachi.web.admin import chefs as admin_chefs
 from myhibachi.web.admin import contacts as admin_contacts
 from myhibachi.web.admin import dashboard as admin_dashboard
+from myhibachi.web.admin import leads as admin_leads
 from myhibachi.web.admin import payments as admin_payments
 from myhibachi.web.admin import stations as admin_stations
 from myhibachi.web.admin import users as admin_users
@@ -152,8 +153,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(site_checkout.router)
     app.include_router(admin_auth.router)
     app.include_router(admin_dashboard.router)
-    for admin_area in (admin_bookings, admin_payments, admin_chefs, admin_stations, admin_users, admin_audit,
-                       admin_account, admin_contacts):
+    for admin_area in (admin_bookings, admin_leads, admin_payments, admin_chefs, admin_stations, admin_users,
+                       admin_audit, admin_account, admin_contacts):
         app.include_router(admin_area.router)
     _instrument(app)
     return app

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.core.db import Database
+from myhibachi.leads.models import FlowVisit
 from myhibachi.payments.models import Payment, Refund
 from tests.analytics.conftest import API
 from tests.factories import insert_booking
@@ -120,3 +121,23 @@ async def test_the_kpis_as_csv(client, boss, zones, history):
     values = dict(rows[1:])
     assert values["revenue_cents"] == "55000" and values["bookings_cancelled"] == "1"
     assert values["quote_to_booking_conversion"] == ""
+
+
+async def test_quote_to_booking_conversion_is_deposits_over_quotes_in_the_range(client, boss, zones, history, db):
+    """Quotes: the site's priced parties (flow visits) in the local range; deposits: bookings confirmed in it."""
+    lax, chi = zones["LAX"].station, zones["CHI"].station
+    async with db.transaction() as session:
+        for n, (station, at) in enumerate([(lax, la(2026, 11, 15, 0, 0)), (lax, la(2026, 11, 20, 12)),
+                                           (lax, la(2026, 12, 1, 7)), (lax, la(2026, 12, 31, 23, 59)),
+                                           (lax, la(2026, 11, 14, 23, 59)),  # the day before the range
+                                           (chi, la(2026, 11, 20, 12))]):  # another station
+            session.add(FlowVisit(visitor_key=f"visitor-{n}", station_id=station.id, quoted_at=at))
+        await session.execute(update(Booking).where(Booking.id.in_([history["upcoming"], history["completed"]]))
+                              .values(confirmed_at=la(2026, 11, 29, 12)))
+        await session.execute(update(Booking).where(Booking.id == history["next_year"])
+                              .values(confirmed_at=la(2027, 1, 2, 12)))  # after the range
+    response = await client.get(f"{API}/analytics/kpis", headers=boss, params={**RANGE, "station_id": lax.id})
+    assert response.json()["quote_to_booking_conversion"] == 0.5  # 2 deposits ÷ 4 quotes
+    empty = await client.get(f"{API}/analytics/kpis", headers=boss,
+                             params={"start": "2025-01-01", "end": "2025-01-31", "station_id": lax.id})
+    assert empty.json()["quote_to_booking_conversion"] is None  # no quote: no ratio

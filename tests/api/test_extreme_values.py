@@ -20,6 +20,7 @@ from myhibachi.bookings.commands import manage_token
 from myhibachi.bookings.models import Booking
 from myhibachi.chefs.models import Chef, ChefTimeOff
 from myhibachi.demo import DEMO_PASSWORD
+from myhibachi.leads.models import Lead
 from myhibachi.payments.models import Payment
 from myhibachi.stations.models import Station
 from myhibachi.web.site.booking import DETAIL_FIELDS, PARTY_FIELDS, WHEN_FIELDS
@@ -62,11 +63,13 @@ async def demo_ids(db, app_settings) -> dict[str, str]:  # noqa: ANN001
         time_off = await session.scalar(select(ChefTimeOff).order_by(ChefTimeOff.id))
         station = await session.scalar(select(Station).order_by(Station.id))
         user = await session.scalar(select(User).where(User.is_super_admin.is_(False)).order_by(User.id))
+        lead = await session.scalar(select(Lead).order_by(Lead.id))
     assert booking and payment and chef and station and user
     return {"booking_id": str(booking.id), "payment_id": str(payment.id), "chef_id": str(chef.id),
             "time_off_id": str(time_off.id if time_off else 1), "station_id": str(station.id),
             "user_id": str(user.id), "code": station.code.lower(), "reference": booking.reference,
-            "token": manage_token(app_settings, booking), "action": "cancel", "decision": "approve"}
+            "token": manage_token(app_settings, booking), "action": "cancel", "decision": "approve",
+            "lead_id": str(lead.id if lead else 1)}
 
 
 def date_filters(app) -> list[tuple[str, str]]:  # noqa: ANN001

@@ -162,6 +162,10 @@ async def demo(browser: Browser, live_server: str) -> dict[str, Any]:
         asked = await api.post(f"/stations/{station_id}/chefs/{chef['id']}/time-off", headers=chef_login, json={
             "first_day": first.isoformat(), "last_day": first.isoformat(), "reason": "Phone test"})
         assert asked.status_code == 201, asked.text
+        lead = await api.post("/leads", headers=admin, json={
+            "station_id": station_id, "name": "Phoebe Phone", "email": "phoebe@example.com", "guests": 6,
+            "zip_code": "94538", "message": "A lead for the phone test"})
+        assert lead.status_code == 201, lead.text
 
     states = {}
     for email in ("superadmin@example.com", "chef@example.com"):
@@ -171,7 +175,7 @@ async def demo(browser: Browser, live_server: str) -> dict[str, Any]:
             states[email] = await page.context.storage_state()
     return {"ids": {"booking_id": booking["id"], "payment_id": paid.json()["id"], "chef_id": chef["id"],
                     "time_off_id": asked.json()["id"], "station_id": station_id,
-                    "user_id": users["manager@example.com"]["id"]},
+                    "user_id": users["manager@example.com"]["id"], "lead_id": lead.json()["id"]},
             "states": states}
 
 

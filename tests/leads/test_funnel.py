@@ -1,20 +1,23 @@
 """The funnel's counts for the dashboard: site quotes (one per visitor session) → leads → holds → deposits, each
-by when it happened, at the stations asked for, in [start, end)."""
+by when it happened, at the stations asked for, over station-local days (both included)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import time_machine
 
 from myhibachi.bookings.models import BookingStatus
 from myhibachi.leads.commands import Inquiry, capture_lead, record_quote
 from myhibachi.leads.models import LeadSource
-from myhibachi.leads.queries import FunnelCounts, funnel_counts
+from myhibachi.leads.queries import Funnel, funnel_counts
 from tests.factories import insert_booking
 
-START = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
-END = START + timedelta(days=30)
+FIRST_DAY, LAST_DAY = date(2026, 11, 1), date(2026, 11, 30)
+ZONE = ZoneInfo("America/Los_Angeles")  # the test stations'
+START = datetime.combine(FIRST_DAY, time(), ZONE).astimezone(UTC)  # the first day's local midnight
+END = datetime.combine(LAST_DAY + timedelta(days=1), time(), ZONE).astimezone(UTC)  # the day after the last
 
 
 async def test_the_funnel_counts_each_stage_by_when_it_happened(db, make_station, add_chefs):
@@ -47,10 +50,10 @@ async def test_the_funnel_counts_each_stage_by_when_it_happened(db, make_station
     await insert_booking(db, sac, inside + timedelta(days=7), created_at=after, confirmed_at=inside)
 
     async with db.transaction(write=False) as session:
-        assert await funnel_counts(session, [fre.id], START, END) == FunnelCounts(quotes=3, leads=2, holds=2,
+        assert await funnel_counts(session, [fre.id], FIRST_DAY, LAST_DAY) == Funnel(quotes=3, leads=2, holds=2,
                                                                                    deposits=1)
-        assert await funnel_counts(session, {fre.id, sac.id}, START, END) == FunnelCounts(quotes=4, leads=3, holds=3,
+        assert await funnel_counts(session, {fre.id, sac.id}, FIRST_DAY, LAST_DAY) == Funnel(quotes=4, leads=3, holds=3,
                                                                                            deposits=2)
-        assert await funnel_counts(session, [sac.id], START, END) == FunnelCounts(quotes=1, leads=1, holds=1,
+        assert await funnel_counts(session, [sac.id], FIRST_DAY, LAST_DAY) == Funnel(quotes=1, leads=1, holds=1,
                                                                                    deposits=1)
-        assert await funnel_counts(session, [], START, END) == FunnelCounts(0, 0, 0, 0)
+        assert await funnel_counts(session, [], FIRST_DAY, LAST_DAY) == Funnel(0, 0, 0, 0)

@@ -44,6 +44,7 @@ from myhibachi.bookings.models import Booking, BookingStatus, bookings_tag
 from myhibachi.core.cache import Cache
 from myhibachi.core.db import UTCDateTime, utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
+from myhibachi.leads.queries import funnel_counts
 from myhibachi.payments.models import (
     Payment,
     PaymentMethod,
@@ -428,6 +429,7 @@ async def _kpi_report(session: AsyncSession, stations: list[Station], request: R
             else:
                 figures[metric] += int(value)
     cancelled = by_status[BookingStatus.cancelled]
+    funnel = await funnel_counts(session, [s.id for s in stations], request.start, request.end)
     single = stations[0] if request.station_id is not None else None
     return KpiReport(
         station_id=request.station_id, timezone=single.timezone if single else None, start=request.start,
@@ -437,7 +439,7 @@ async def _kpi_report(session: AsyncSession, stations: list[Station], request: R
         deposits_collected_cents=figures["deposits"], outstanding_balance_cents=figures["outstanding"],
         average_booking_value_cents=_rounded_mean(figures["value_sum"], figures["value_count"]),
         cancellation_rate=round(cancelled / figures["decided"], 4) if figures["decided"] else None,
-        quote_to_booking_conversion=None)
+        quote_to_booking_conversion=funnel.conversion)
 
 
 def _rounded_mean(total: int, count: int) -> int | None:

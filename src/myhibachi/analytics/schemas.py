@@ -86,7 +86,8 @@ class KpiReport(BaseModel):
     cancellation_rate: float | None = Field(
         description="Cancelled ÷ (confirmed + completed + no-show + cancelled) in the range; null when none.")
     quote_to_booking_conversion: float | None = Field(
-        description="Bookings ÷ quotes given; null while quotes are not recorded.")
+        description="Deposits paid (bookings confirmed) ÷ quotes given on the site in the range; null when no "
+                    "quote was given.")
 
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "station_id": 1, "timezone": "America/Los_Angeles", "start": "2026-11-01", "end": "2026-11-30",

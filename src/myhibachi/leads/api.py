@@ -22,7 +22,8 @@ Id = Annotated[int, Query(ge=1, le=2**62)]
 
 
 @public.post("/leads", summary="Ask us (a lead)", status_code=status.HTTP_201_CREATED, response_model=LeadCreated,
-             responses=problem_responses(401, 403, 404, 422, 429))
+             responses=problem_responses(401, 403, 404, 422, 429),
+             openapi_extra={"security": [{}]})  # the bearer token is optional: `{}` is OpenAPI's "or none"
 async def create_lead(body: LeadCreate, session: DbSession, runtime: RuntimeDep,
                       principal: OptionalPrincipal) -> LeadCreated:
     """The public door: anyone may ask (one of email or phone required; at most `PUBLIC_FORM_POSTS_PER_IP` a

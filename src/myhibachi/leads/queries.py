@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, String, and_, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.auth.models import StationMembership, User
 from myhibachi.auth.permissions import Permission, Role, permissions_of
-from myhibachi.auth.principal import Principal, scope_to_stations
+from myhibachi.auth.principal import Principal, scope_to_stations, station_ids_in_scope
 from myhibachi.auth.queries import user_names
 from myhibachi.bookings.models import Booking
 from myhibachi.core.db import MAX_ID, utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
-from myhibachi.leads.models import OPEN_LEAD_STATUSES, FlowVisit, Lead, LeadActivity, LeadStatus
+from myhibachi.leads.models import (
+    CLOSED_LEAD_STATUSES,
+    NEXT_STATUS,
+    OPEN_LEAD_STATUSES,
+    FlowVisit,
+    Lead,
+    LeadActivity,
+    LeadStatus,
+)
 from myhibachi.leads.schemas import ActivityRead, LeadDetail, LeadRead, ProbabilityFactor, ScoreFactor
+from myhibachi.stations.models import Station
 
 LIKE_SPECIALS = str.maketrans({"%": r"\%", "_": r"\_", "\\": r"\\"})
 
@@ -156,28 +167,120 @@ async def assignable_staff(session: AsyncSession, station_id: int) -> list[tuple
     return [(user_id, name) for user_id, name in rows]
 
 
+# --- the admin's board, dashboard and funnel -----------------------------------------------------------------------
+
+RECENTLY_CLOSED_DAYS, BOARD_COLUMN_LIMIT = 14, 100
+
+
+def works_leads(principal: Principal, station_id: int) -> bool:
+    """Whether the principal reads and works leads at the station (the dashboard shows its lead panels then)."""
+    return principal.can(Permission.engagement, station_id)
+
+
+def next_move(status: LeadStatus) -> LeadStatus | None:
+    """The one forward move staff make from `status` (None: a closed lead, or the end of the open statuses)."""
+    return NEXT_STATUS.get(status)
+
+
 @dataclass(frozen=True)
-class FunnelCounts:
-    """The funnel over a period: site quotes (one per visitor session) → leads → holds → deposits."""
+class BoardColumn:
+    status: LeadStatus
+    leads: list[Lead]
+    open: bool  # an open status (a card moves on from it); closed columns show the recent ones only
+
+
+async def lead_board(session: AsyncSession, principal: Principal, station_id: int) -> list[BoardColumn]:
+    """The station's open leads by status (hottest first), then the leads won and lost in the last
+    `RECENTLY_CLOSED_DAYS` days (latest first)."""
+    authorize_leads(principal, station_id)
+    since = utcnow() - timedelta(days=RECENTLY_CLOSED_DAYS)
+    columns = []
+    for status in (*OPEN_LEAD_STATUSES, *CLOSED_LEAD_STATUSES):
+        stmt = select(Lead).where(Lead.station_id == station_id, Lead.status == status.value)
+        if status.is_open:
+            stmt = stmt.order_by(Lead.score.desc(), Lead.created_at.desc(), Lead.id.desc())
+        else:
+            stmt = stmt.where(Lead.closed_at >= since).order_by(Lead.closed_at.desc(), Lead.id.desc())
+        rows = list(await session.scalars(stmt.limit(BOARD_COLUMN_LIMIT)))
+        columns.append(BoardColumn(status, rows, status.is_open))
+    return columns
+
+
+def _engaged_stations(principal: Principal, station_ids: Iterable[int] | None) -> set[int] | None:
+    return station_ids_in_scope(principal, Permission.engagement, station_ids)
+
+
+async def follow_ups_due(session: AsyncSession, principal: Principal, stations: list[Station], *,
+                         limit: int = 20) -> list[Lead]:
+    """Open leads of these stations (those the principal works leads at) whose follow-up falls before the end of
+    the station's local today: overdue ones included, earliest first."""
+    now = utcnow()
+    allowed = _engaged_stations(principal, [s.id for s in stations]) or set()
+    bounds = []
+    for station in stations:
+        if station.id in allowed:
+            zone = ZoneInfo(station.timezone)
+            tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+            end = datetime.combine(tomorrow, time(), zone).astimezone(UTC)
+            bounds.append(and_(Lead.station_id == station.id, Lead.next_follow_up_at < end))
+    if not bounds:
+        return []
+    return list(await session.scalars(
+        select(Lead).where(Lead.status.in_([s.value for s in OPEN_LEAD_STATUSES]), or_(*bounds))
+        .order_by(Lead.next_follow_up_at, Lead.id).limit(limit)))
+
+
+async def hot_leads_without_owner(session: AsyncSession, principal: Principal, station_ids: list[int], *,
+                                  limit: int = 20) -> list[Lead]:
+    """Open hot leads nobody is assigned to, at these stations where the principal works leads; best first."""
+    allowed = _engaged_stations(principal, station_ids)
+    if not allowed:
+        return []
+    return list(await session.scalars(
+        select(Lead).where(Lead.station_id.in_(sorted(allowed)), Lead.band == "hot", Lead.assignee_id.is_(None),
+                           Lead.status.in_([s.value for s in OPEN_LEAD_STATUSES]))
+        .order_by(Lead.score.desc(), Lead.created_at, Lead.id).limit(limit)))
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """From a priced party to a paid deposit, counted over a range of days: quotes (site visitors who priced a
+    party), leads (created), holds (bookings made) and deposits (bookings confirmed)."""
 
     quotes: int
     leads: int
-    holds: int  # bookings made (each held a date)
-    deposits: int  # bookings confirmed (their deposit arrived)
+    holds: int
+    deposits: int
+
+    @property
+    def conversion(self) -> float | None:
+        """Deposits ÷ quotes; None when there was no quote."""
+        return round(self.deposits / self.quotes, 4) if self.quotes else None
 
 
-async def funnel_counts(session: AsyncSession, station_ids: list[int] | set[int], start: datetime,
-                        end: datetime) -> FunnelCounts:
-    """Each stage counted by when it happened, in [start, end), at the given stations (the caller has scoped
-    them to the viewer's): one round trip."""
-    ids = list(station_ids)
+async def funnel_counts(session: AsyncSession, station_ids: Iterable[int], start: date, end: date) -> Funnel:
+    """The funnel of these stations over the station-local days `start` to `end` (both included). Callers scope
+    `station_ids` to what the reader may see."""
+    stations = list(await session.scalars(select(Station).where(Station.id.in_(sorted(set(station_ids))))))
+    if not stations:
+        return Funnel(0, 0, 0, 0)
 
-    def counted(moment: Any, station: Any) -> Any:
-        return select(func.count()).where(station.in_(ids), moment >= start, moment < end).scalar_subquery()
+    def within(station_column: Any, moment: Any) -> Any:
+        spans = []
+        for station in stations:
+            zone = ZoneInfo(station.timezone)
+            begins = datetime.combine(start, time(), zone).astimezone(UTC)
+            ends = datetime.combine(end + timedelta(days=1), time(), zone).astimezone(UTC)
+            spans.append(and_(station_column == station.id, moment >= begins, moment < ends))
+        return or_(*spans)
 
-    row = (await session.execute(select(
-        counted(FlowVisit.quoted_at, FlowVisit.station_id).label("quotes"),
-        counted(Lead.created_at, Lead.station_id).label("leads"),
-        counted(Booking.created_at, Booking.station_id).label("holds"),
-        counted(Booking.confirmed_at, Booking.station_id).label("deposits")))).one()
-    return FunnelCounts(quotes=row.quotes, leads=row.leads, holds=row.holds, deposits=row.deposits)
+    counts = union_all(
+        select(literal("quotes", String).label("metric"), func.count().label("n"))
+        .where(within(FlowVisit.station_id, FlowVisit.quoted_at)),
+        select(literal("leads", String), func.count()).where(within(Lead.station_id, Lead.created_at)),
+        select(literal("holds", String), func.count()).where(within(Booking.station_id, Booking.created_at)),
+        select(literal("deposits", String), func.count())
+        .where(within(Booking.station_id, Booking.confirmed_at)))
+    figures = {metric: int(n) for metric, n in (await session.execute(counts)).all()}
+    return Funnel(figures.get("quotes", 0), figures.get("leads", 0), figures.get("holds", 0),
+                  figures.get("deposits", 0))

@@ -31,11 +31,14 @@ from myhibachi.core.changes import Changes
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError
 from myhibachi.core.web import RuntimeDep
+from myhibachi.leads import queries as lead_queries
 from myhibachi.stations.models import Station
 from myhibachi.web.admin.bookings.common import chef_names
 from myhibachi.web.admin.bookings.today import card_context, my_events
 from myhibachi.web.admin.charts import bar_chart
-from myhibachi.web.admin.pages import AdminVisit
+from myhibachi.web.admin.leads import local_time
+from myhibachi.web.admin.pages import AdminVisit, Visit
+from myhibachi.web.admin.render import staff_stations
 from myhibachi.web.admin.session import CSRF_HEADER, Staff, csrf_ok
 from myhibachi.web.fields import day_of
 
@@ -84,10 +87,29 @@ async def _upcoming(session: Any, principal: Principal, station: Station, today:
     return await read_bookings_for(session, principal, [b for b in rows if b.is_open])
 
 
+async def _leads(visit: Visit, station: Station, start: date, end: date) -> dict[str, Any]:
+    """The lead panels, for who works leads at the chosen station: follow-ups due today at any of their stations
+    (each station's local today, overdue ones too), hot leads nobody owns, and the chosen station's funnel."""
+    principal, session = visit.principal, visit.session
+    if not lead_queries.works_leads(principal, station.id):
+        return {}
+    stations = await staff_stations(session, principal)
+    due = await lead_queries.follow_ups_due(session, principal, stations)
+    hot = await lead_queries.hot_leads_without_owner(session, principal, [s.id for s in stations])
+    funnel = await lead_queries.funnel_counts(session, [station.id], start, end)
+    steps = [("Quotes", funnel.quotes), ("Leads", funnel.leads), ("Holds", funnel.holds),
+             ("Deposits", funnel.deposits)]
+    now, zones = utcnow(), {s.id: s.timezone for s in stations}
+    return {"leads": {"due": due, "hot": hot, "funnel": funnel, "funnel_chart": bar_chart(steps),
+                      "names": {s.id: s.name for s in stations}, "several": len(stations) > 1,
+                      "overdue": {lead.id for lead in due if lead_queries.is_overdue(lead, now)},
+                      "when": lambda lead: local_time(lead.next_follow_up_at, zones[lead.station_id])}}
+
+
 @router.get("/admin", response_class=HTMLResponse)
 async def dashboard(visit: AdminVisit) -> Response:
     station, principal, session = await visit.chosen(), visit.principal, visit.session
-    context: dict[str, Any] = {"station": station, "figures": {}, "upcoming": [], "cards": None}
+    context: dict[str, Any] = {"station": station, "figures": {}, "upcoming": [], "cards": None, "leads": {}}
     if station is not None:
         today = utcnow().astimezone(ZoneInfo(station.timezone)).date()
         start, end, granularity = _range(visit.request, today)
@@ -95,6 +117,7 @@ async def dashboard(visit: AdminVisit) -> Response:
             context["figures"] = await _figures(session, visit.runtime, principal, station, start, end, granularity)
         except DomainError as exc:  # e.g. too many periods for the granularity: say so, show the rest
             context["range_error"] = exc.detail
+        context.update(await _leads(visit, station, start, end))
         upcoming = await _upcoming(session, principal, station, today)
         context.update(upcoming=upcoming, today=today, start=start, end=end, granularity=granularity.value,
                        flag_until=today + timedelta(days=UNSTAFFED_DAYS),
