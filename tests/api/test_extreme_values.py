@@ -64,12 +64,12 @@ async def demo_ids(db, app_settings) -> dict[str, str]:  # noqa: ANN001
         station = await session.scalar(select(Station).order_by(Station.id))
         user = await session.scalar(select(User).where(User.is_super_admin.is_(False)).order_by(User.id))
         lead = await session.scalar(select(Lead).order_by(Lead.id))
-    assert booking and payment and chef and station and user
+    assert booking and payment and chef and station and user and lead  # the demo has a lead history
     return {"booking_id": str(booking.id), "payment_id": str(payment.id), "chef_id": str(chef.id),
             "time_off_id": str(time_off.id if time_off else 1), "station_id": str(station.id),
             "user_id": str(user.id), "code": station.code.lower(), "reference": booking.reference,
             "token": manage_token(app_settings, booking), "action": "cancel", "decision": "approve",
-            "lead_id": str(lead.id if lead else 1)}
+            "lead_id": str(lead.id), "contact_id": str(lead.contact_id)}
 
 
 def date_filters(app) -> list[tuple[str, str]]:  # noqa: ANN001
