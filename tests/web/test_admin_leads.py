@@ -131,7 +131,7 @@ async def test_the_list_filters_and_searches(client, db, station, leads, admin_s
     assert "No lead matches these filters." in empty.text
 
 
-async def test_the_lead_page_explains_the_score_and_starts_a_booking(client, db, leads, admin_sign_in):
+async def test_the_lead_page_explains_the_score_and_starts_a_booking(client, db, station, leads, admin_sign_in):
     await set_lead(db, leads["dana"], score_factors=[
         {"factor": "party_size", "points": 11, "reason": "12 guests"},
         {"factor": "source", "points": 5, "reason": "contact form"}],
@@ -143,8 +143,8 @@ async def test_the_lead_page_explains_the_score_and_starts_a_booking(client, db,
                  'aria-label="Party size: 11 points"', "lowers (-0.40)", "Contact form: Birthday dinner"):
         assert text in page.text, text
     start = page.text.split('href="/book?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
-    assert parse_qs(start) == {"zip_code": ["94538"], "adults": ["12"], "event_date": ["2027-01-16"],
-                               "name": ["Dana Reyes"], "email": ["dana@example.com"], "phone": ["+15105550142"]}
+    assert parse_qs(start) == {"station_id": [str(station.id)], "zip_code": ["94538"], "adults": ["12"],
+                               "event_date": ["2027-01-16"], "name": ["Dana Reyes"], "email": ["dana@example.com"], "phone": ["+15105550142"]}
     booking = await client.get(f"/book?{start}")  # the site's flow, with the party filled in
     assert booking.status_code == 200 and 'value="94538"' in booking.text
 

@@ -90,7 +90,7 @@ def _validated(model: type[Input], fields: dict[str, Any], names: dict[str, str]
 def booking_link(lead: LeadDetail | Lead) -> str:
     """The site's booking flow with the lead's party filled in (the admin has no booking form of its own): staff
     book on the person's behalf there, and the lead is won when that booking's deposit is paid."""
-    fields = {"zip_code": lead.zip_code, "adults": lead.guests,
+    fields = {"station_id": lead.station_id, "zip_code": lead.zip_code, "adults": lead.guests,
               "event_date": lead.event_date.isoformat() if lead.event_date else None,
               "name": lead.name, "email": lead.email, "phone": lead.phone}
     return "/book?" + urlencode({k: v for k, v in fields.items() if v not in (None, "")})
