@@ -144,7 +144,8 @@ async def test_the_lead_page_explains_the_score_and_starts_a_booking(client, db,
         assert text in page.text, text
     start = page.text.split('href="/book?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
     assert parse_qs(start) == {"station_id": [str(station.id)], "zip_code": ["94538"], "adults": ["12"],
-                               "event_date": ["2027-01-16"], "name": ["Dana Reyes"], "email": ["dana@example.com"], "phone": ["+15105550142"]}
+                               "event_date": ["2027-01-16"], "name": ["Dana Reyes"], "email": ["dana@example.com"],
+                               "phone": ["+15105550142"]}
     booking = await client.get(f"/book?{start}")  # the site's flow, with the party filled in
     assert booking.status_code == 200 and 'value="94538"' in booking.text
 
