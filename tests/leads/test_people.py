@@ -6,33 +6,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from myhibachi.audit.models import AuditEntry
 from myhibachi.auth.permissions import Role
 from myhibachi.bookings.models import Booking
-from myhibachi.chefs.models import Chef
 from myhibachi.contacts.commands import Identity, find_contact
 from myhibachi.contacts.models import Contact
 from myhibachi.leads.models import Lead
 from tests.factories import insert_booking
 
 API = "/api/v1"
-
-
-@pytest.fixture
-async def fremont(make_station, db):
-    station = await make_station("FRE")
-    async with db.transaction() as session:  # a booking holds a chef
-        session.add(Chef(station_id=station.id, name="Kenji", working_weekdays=[1, 2, 3, 4, 5, 6, 7], is_active=True))
-    return station
-
-
-@pytest.fixture
-async def support(fremont, make_user, login):
-    await make_user("support@example.com", Role.support, fremont, name="Sam Support")
-    return await login("support@example.com")
 
 
 async def ask(client, station, email: str, **fields) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
 from myhibachi.audit.models import AuditEntry
@@ -13,7 +12,6 @@ from myhibachi.auth.permissions import Role
 from myhibachi.bookings import commands as booking_commands
 from myhibachi.bookings.commands import SYSTEM_ACTOR
 from myhibachi.bookings.models import BookingStatus
-from myhibachi.chefs.models import Chef
 from myhibachi.contacts.models import Contact
 from myhibachi.leads.models import Lead
 from tests.factories import insert_booking
@@ -21,20 +19,6 @@ from tests.factories import insert_booking
 API = "/api/v1"
 ASK = {"name": "Dana Reyes", "email": "Dana@Example.com", "phone": "(510) 555-0142", "guests": 14,
        "event_date": "2027-01-16", "zip_code": "94538", "message": "Birthday dinner"}
-
-
-@pytest.fixture
-async def fremont(make_station, db):
-    station = await make_station("FRE")
-    async with db.transaction() as session:
-        session.add(Chef(station_id=station.id, name="Kenji", working_weekdays=[1, 2, 3, 4, 5, 6, 7], is_active=True))
-    return station
-
-
-@pytest.fixture
-async def support(fremont, make_user, login):
-    await make_user("support@example.com", Role.support, fremont, name="Sam Support")
-    return await login("support@example.com")
 
 
 async def ask(client, station, **fields) -> dict:

@@ -13,7 +13,6 @@ from sqlalchemy import event, select
 
 from myhibachi.auth.permissions import Role
 from myhibachi.auth.principal import SYSTEM
-from myhibachi.chefs.models import Chef
 from myhibachi.contacts.models import Contact
 from myhibachi.leads import scoring
 from myhibachi.leads.models import Lead, LeadActivity, LeadModel
@@ -165,20 +164,6 @@ def test_auc_counts_pairs_and_ties():
 
 
 # --- through the app ------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def fremont(make_station, db):
-    station = await make_station("FRE")
-    async with db.transaction() as session:
-        session.add(Chef(station_id=station.id, name="Kenji", working_weekdays=[1, 2, 3, 4, 5, 6, 7], is_active=True))
-    return station
-
-
-@pytest.fixture
-async def support(fremont, make_user, login):
-    await make_user("support@example.com", Role.support, fremont, name="Sam Support")
-    return await login("support@example.com")
 
 
 def in_days(days: int) -> date:
