@@ -5,6 +5,7 @@ errors turned into plain sentences shown beside their fields."""
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
@@ -15,7 +16,6 @@ from myhibachi.core.errors import DomainError, FieldError, RateLimited
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.security import new_opaque_token
 
-CSRF_COOKIE = "mh_csrf"
 CSRF_FIELD = "csrf_token"
 HONEYPOT_FIELD = "website"  # hidden from people and screen readers; bots fill every field they find
 
@@ -38,26 +38,32 @@ class FormProblem(DomainError):
                                           for name, text in (errors or {}).items()] or None)
 
 
-def csrf_cookie_name(request: Request) -> str:
-    # The __Host- prefix (Secure, no Domain, Path=/) pins the cookie to this host, so no sibling subdomain can plant
-    # a token; browsers accept it over https only.
-    return f"__Host-{CSRF_COOKIE}" if request.url.scheme == "https" else CSRF_COOKIE
+@dataclass(frozen=True)
+class BrowserToken:
+    """A random token a browser session keeps in an HttpOnly, SameSite=Lax cookie: the one its cookie holds, or a
+    new one, which `keep` sets on the response."""
+
+    name: str
+
+    def cookie_name(self, request: Request) -> str:
+        # The __Host- prefix (Secure, no Domain, Path=/) pins the cookie to this host, so no sibling subdomain can
+        # plant a token; browsers accept it over https only.
+        return f"__Host-{self.name}" if request.url.scheme == "https" else self.name
+
+    def read(self, request: Request) -> str:
+        token = request.cookies.get(self.cookie_name(request), "")
+        if not (20 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()):
+            token = getattr(request.state, f"new_{self.name}", None) or new_opaque_token()
+            setattr(request.state, f"new_{self.name}", token)
+        return token
+
+    def keep(self, request: Request, response: Response) -> None:
+        if token := getattr(request.state, f"new_{self.name}", None):
+            response.set_cookie(self.cookie_name(request), token, httponly=True, samesite="lax", path="/",
+                                secure=request.url.scheme == "https")
 
 
-def csrf_token(request: Request) -> str:
-    """The visitor's token: the one their cookie holds, or a new one (set by `keep_csrf_cookie`)."""
-    token = request.cookies.get(csrf_cookie_name(request), "")
-    if not (20 <= len(token) <= 100 and token.replace("-", "").replace("_", "").isalnum()):
-        token = getattr(request.state, "new_csrf_token", None) or new_opaque_token()
-        request.state.new_csrf_token = token
-    return token
-
-
-def keep_csrf_cookie(request: Request, response: Response) -> None:
-    token = getattr(request.state, "new_csrf_token", None)
-    if token:
-        response.set_cookie(csrf_cookie_name(request), token, httponly=True, samesite="lax", path="/",
-                            secure=request.url.scheme == "https")
+CSRF = BrowserToken("mh_csrf")
 
 
 async def checked_form(request: Request, runtime: Runtime) -> dict[str, str]:
@@ -70,7 +76,7 @@ async def checked_form(request: Request, runtime: Runtime) -> dict[str, str]:
         minutes = -(-int(limited.headers["Retry-After"]) // 60)
         raise FormRejected(429, f"Too many tries from your connection; please wait {minutes} minute"
                                 f"{'s' if minutes > 1 else ''} and send it again.", form) from None
-    cookie = request.cookies.get(csrf_cookie_name(request), "")
+    cookie = request.cookies.get(CSRF.cookie_name(request), "")
     if not cookie or not hmac.compare_digest(cookie.encode(), form.get(CSRF_FIELD, "").encode()):
         raise FormRejected(403, "This form had expired, so nothing was sent. Please check it and send it again.",
                            form)

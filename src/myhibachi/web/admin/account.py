@@ -17,7 +17,7 @@ from myhibachi.core.templating import render
 from myhibachi.web.admin.pages import AdminVisit, Anyone, Caller, Trouble, Visit, form_state, submit
 from myhibachi.web.admin.render import staff_stations
 from myhibachi.web.assets import asset_url
-from myhibachi.web.forms import CSRF_FIELD, FormProblem, csrf_token
+from myhibachi.web.forms import CSRF, CSRF_FIELD, FormProblem
 
 router = APIRouter(include_in_schema=False)
 CODE = TypeAdapter(TotpCode)
@@ -125,7 +125,7 @@ async def _password_page(caller: Caller, token: str, trouble: Trouble | None = N
     state = form_state(trouble)
     html = render("admin/account/set_password.html", title="Choose your password",
                   brand=caller.runtime.settings.brand_name, asset=asset_url, csrf_field=CSRF_FIELD,
-                  csrf_token=csrf_token(caller.request), token=token, done=done, **state)
+                  csrf_token=CSRF.read(caller.request), token=token, done=done, **state)
     return caller.send(HTMLResponse(html, status_code=state["status"], headers=PRIVATE))
 
 

@@ -14,7 +14,7 @@ from myhibachi.core.templating import render
 from myhibachi.core.web import DbSession, RuntimeDep
 from myhibachi.web.admin.session import checked_form, end_cookie, safe_next, signed_in, start_session
 from myhibachi.web.assets import asset_url
-from myhibachi.web.forms import CSRF_FIELD, FormRejected, csrf_token, keep_csrf_cookie
+from myhibachi.web.forms import CSRF, CSRF_FIELD, FormRejected
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,10 +23,10 @@ def _login_page(request: Request, runtime: Any, *, status: int = 200, message: s
                 notice: str | None = None, email: str = "", password: str = "", totp_step: bool = False,
                 next_path: str = "/admin") -> HTMLResponse:
     html = render("admin/login.html", title="Sign in", brand=runtime.settings.brand_name, asset=asset_url,
-                  csrf_field=CSRF_FIELD, csrf_token=csrf_token(request), message=message, notice=notice,
+                  csrf_field=CSRF_FIELD, csrf_token=CSRF.read(request), message=message, notice=notice,
                   email=email, password=password, totp_step=totp_step, next=safe_next(next_path))
     response = HTMLResponse(html, status_code=status)
-    keep_csrf_cookie(request, response)
+    CSRF.keep(request, response)
     return response
 
 

@@ -20,7 +20,7 @@ from myhibachi.pricing.quote import label_of
 from myhibachi.stations.models import Station
 from myhibachi.web.admin.session import STATION_COOKIE, admin_csrf_token, chosen_station, start_session
 from myhibachi.web.assets import asset_url
-from myhibachi.web.forms import CSRF_FIELD, keep_csrf_cookie
+from myhibachi.web.forms import CSRF, CSRF_FIELD
 from myhibachi.web.site.common import clock
 
 P = Permission
@@ -92,7 +92,7 @@ async def admin_page(request: Request, runtime: Any, session: Any, principal: Pr
 
 def finish(request: Request, response: Any, runtime: Any) -> None:
     """What every admin response carries: a new CSRF cookie if one was minted, a renewed sign-in cookie."""
-    keep_csrf_cookie(request, response)
+    CSRF.keep(request, response)
     renew = getattr(request.state, "renew_admin_session", None)
     if renew:
         start_session(request, response, runtime.settings, *renew)

@@ -23,7 +23,7 @@ from myhibachi.core.security import create_access_token, decode_token
 from myhibachi.core.web import DbSession, RuntimeDep
 from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
-from myhibachi.web.forms import CSRF_FIELD, FormRejected, csrf_cookie_name, csrf_token
+from myhibachi.web.forms import CSRF, CSRF_FIELD, FormRejected
 
 TOKEN_KIND = "admin_page"
 CSRF_HEADER = "X-CSRF-Token"  # what htmx sends (see hx-headers in admin/base.html)
@@ -104,11 +104,11 @@ def session_csrf_token(secret: str, session_id: int) -> str:
 
 def admin_csrf_token(request: Request) -> str:
     """The token for this page's forms: the sign-in session's, or before signing in the double-submit cookie's."""
-    return getattr(request.state, "admin_csrf_token", None) or csrf_token(request)
+    return getattr(request.state, "admin_csrf_token", None) or CSRF.read(request)
 
 
 def csrf_ok(request: Request, sent: str) -> bool:
-    expected = getattr(request.state, "admin_csrf_token", None) or request.cookies.get(csrf_cookie_name(request), "")
+    expected = getattr(request.state, "admin_csrf_token", None) or request.cookies.get(CSRF.cookie_name(request), "")
     return bool(expected) and hmac.compare_digest(expected.encode(), sent.encode())
 
 

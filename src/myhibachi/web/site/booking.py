@@ -31,7 +31,7 @@ from myhibachi.web.booking_changes import protein_fields
 from myhibachi.web.fields import day_of, time_of, whole_number
 from myhibachi.web.forms import FormRejected, checked_form, field_errors, hidden_fields
 from myhibachi.web.site.calendar import MonthOfSlots, month_of_slots, navigate, slot_errors, time_span
-from myhibachi.web.site.common import clock, page, visitor_key
+from myhibachi.web.site.common import VISITOR, clock, page
 from myhibachi.web.site.party import ZIP_HINT, Venue, count_quote, price_party_form, settled, venue_station
 
 router = APIRouter(include_in_schema=False)
@@ -272,7 +272,7 @@ async def _keep_details(request: Request, session: Any, draft: Draft) -> None:
                                     "event_date": v.get("event_date"), "guests": draft.guests,
                                     "zip_code": v.get("zip_code")})
     if details is not None and draft.station is not None:
-        await record_flow_details(session, visitor_key(request), draft.station.id, details)
+        await record_flow_details(session, VISITOR.read(request), draft.station.id, details)
 
 
 async def _book(request: Request, runtime: Any, session: Any, draft: Draft, key: str | None) -> Response:
@@ -290,7 +290,7 @@ async def _book(request: Request, runtime: Any, session: Any, draft: Draft, key:
         await discard_changes(session)
         await commands.record_refusal(session, body, exc)  # a time taken meanwhile: a lead for the staff
         return await _not_booked(request, runtime, session, draft, exc)
-    await mark_flow_booked(session, visitor_key(request))
+    await mark_flow_booked(session, VISITOR.read(request))
     response = RedirectResponse(f"/manage/{result.token}/pay", status_code=303)
     # Lets this browser see the confirmation page of this booking (it shows nothing personal without it).
     response.set_cookie(BOOKING_COOKIE, result.token, max_age=7 * 24 * 3600, httponly=True, samesite="lax",

@@ -11,7 +11,6 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from myhibachi.core.money import format_money
-from myhibachi.core.security import new_opaque_token
 from myhibachi.core.templating import render
 from myhibachi.pricing.queries import get_rules
 from myhibachi.pricing.quote import label_of
@@ -19,7 +18,7 @@ from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations.queries import list_public_stations
 from myhibachi.stations.schemas import StationPublic
 from myhibachi.web.assets import asset_url
-from myhibachi.web.forms import CSRF_FIELD, HONEYPOT_FIELD, csrf_token, keep_csrf_cookie
+from myhibachi.web.forms import CSRF, CSRF_FIELD, HONEYPOT_FIELD, BrowserToken
 
 
 def brand_version(settings: Any) -> str:
@@ -47,12 +46,12 @@ def page(request: Request, runtime: Any, template: str, *, title: str, descripti
                   brand_version=brand_version(settings),
                   canonical=f"{settings.base_url.rstrip('/')}{request.url.path}", brand=settings.brand_name,
                   settings=settings, asset=asset_url, clock=clock, duration=duration, money=format_money,
-                  label=label_of, csrf_field=CSRF_FIELD, csrf_token=csrf_token(request), honeypot=HONEYPOT_FIELD,
+                  label=label_of, csrf_field=CSRF_FIELD, csrf_token=CSRF.read(request), honeypot=HONEYPOT_FIELD,
                   **context)
     response = HTMLResponse(html, status_code=status, headers=headers)
-    keep_csrf_cookie(request, response)
+    CSRF.keep(request, response)
     keep_station_cookie(request, response)
-    keep_visitor_cookie(request, response)
+    VISITOR.keep(request, response)
     return response
 
 
@@ -107,21 +106,5 @@ async def missing_page(request: Request, runtime: Any, session: Any) -> HTMLResp
 
 
 # One visit of the quote and booking flow, for the funnel (a quote per visit) and the abandoned-flow lead: a random
-# key, for the browser session only; HttpOnly since no script reads it.
-VISITOR_COOKIE = "mh_visit"
-
-
-def visitor_key(request: Request) -> str:
-    """The visitor session's key: the one their cookie holds, or a new one (set by `page`)."""
-    key = request.cookies.get(VISITOR_COOKIE, "")
-    if not (20 <= len(key) <= 64 and key.replace("-", "").replace("_", "").isalnum()):
-        key = getattr(request.state, "new_visitor_key", None) or new_opaque_token()
-        request.state.new_visitor_key = key
-    return key
-
-
-def keep_visitor_cookie(request: Request, response: Response) -> None:
-    key = getattr(request.state, "new_visitor_key", None)
-    if key:
-        response.set_cookie(VISITOR_COOKIE, key, httponly=True, samesite="lax", path="/",
-                            secure=request.url.scheme == "https")
+# key, for the browser session only.
+VISITOR = BrowserToken("mh_visit")

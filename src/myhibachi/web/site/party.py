@@ -21,7 +21,7 @@ from myhibachi.pricing.schemas import QuoteRequest
 from myhibachi.stations.queries import list_public_stations
 from myhibachi.stations.schemas import StationPublic
 from myhibachi.web.forms import field_errors
-from myhibachi.web.site.common import current_station, remember_station, visitor_key
+from myhibachi.web.site.common import VISITOR, current_station, remember_station
 
 PARTY_COUNTS = ("adults", "children", "toddlers")
 ZIP_HINT = "5 digits: it picks our location nearest to you and sets the travel fee."
@@ -94,7 +94,7 @@ async def count_quote(request: Request, runtime: Any, session: Any, quote: Quote
     if quote is None or venue.station is None:
         return
     if request.method not in READ_ONLY_METHODS:
-        await record_quote(session, visitor_key(request), venue.station.id)
+        await record_quote(session, VISITOR.read(request), venue.station.id)
         return
     async with runtime.db.transaction() as own:
-        await record_quote(own, visitor_key(request), venue.station.id)
+        await record_quote(own, VISITOR.read(request), venue.station.id)
