@@ -166,6 +166,7 @@ async def demo(browser: Browser, live_server: str) -> dict[str, Any]:
             "station_id": station_id, "name": "Phoebe Phone", "email": "phoebe@example.com", "guests": 6,
             "zip_code": "94538", "message": "A lead for the phone test"})
         assert lead.status_code == 201, lead.text
+        contact_id = (await api.get(f"/leads/{lead.json()['id']}", headers=admin)).json()["contact_id"]
 
     states = {}
     for email in ("superadmin@example.com", "chef@example.com"):
@@ -175,7 +176,8 @@ async def demo(browser: Browser, live_server: str) -> dict[str, Any]:
             states[email] = await page.context.storage_state()
     return {"ids": {"booking_id": booking["id"], "payment_id": paid.json()["id"], "chef_id": chef["id"],
                     "time_off_id": asked.json()["id"], "station_id": station_id,
-                    "user_id": users["manager@example.com"]["id"], "lead_id": lead.json()["id"]},
+                    "user_id": users["manager@example.com"]["id"], "lead_id": lead.json()["id"],
+                    "contact_id": contact_id},
             "states": states}
 
 
