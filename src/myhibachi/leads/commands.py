@@ -22,8 +22,8 @@ from myhibachi.core.errors import IllegalTransition, ValidationFailed
 from myhibachi.core.text import normalize_email
 from myhibachi.leads import scoring
 from myhibachi.leads.models import (
-    _OPEN_SQL,
     NEXT_STATUS,
+    OPEN_LEAD_SQL,
     OPEN_LEAD_STATUSES,
     ActivityKind,
     FlowVisit,
@@ -94,7 +94,7 @@ async def capture_lead(session: AsyncSession, inquiry: Inquiry, *, actor_user_id
               "message": inquiry.message, "created_at": now, "updated_at": now}
     created = (await session.execute(
         insert(Lead).values(**values).on_conflict_do_nothing(
-            index_elements=["station_id", "contact_id"], index_where=text(_OPEN_SQL)).returning(Lead.id)
+            index_elements=["station_id", "contact_id"], index_where=text(OPEN_LEAD_SQL)).returning(Lead.id)
     )).scalar_one_or_none()
     lead = await session.scalar(select(Lead).where(
         Lead.station_id == station.id, Lead.contact_id == contact.id,

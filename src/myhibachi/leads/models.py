@@ -61,7 +61,8 @@ class ActivityKind(StrEnum):
 
 
 STAFF_ACTIVITY_KINDS = (ActivityKind.note, ActivityKind.call, ActivityKind.email, ActivityKind.sms)
-_OPEN_SQL = "status IN ('new', 'contacted', 'qualified', 'quoted')"
+# The one-open-lead index's condition (migration 0011 wrote it out as it was then).
+OPEN_LEAD_SQL = "status IN (" + ", ".join(f"'{status.value}'" for status in OPEN_LEAD_STATUSES) + ")"
 
 
 class Lead(Base):
@@ -69,7 +70,7 @@ class Lead(Base):
     __table_args__ = (
         # Same station + same contact + an open lead = the same lead: two doors at once cannot make two.
         Index("uq_leads_open_per_contact", "station_id", "contact_id", unique=True,
-              postgresql_where=text(_OPEN_SQL), sqlite_where=text(_OPEN_SQL)),
+              postgresql_where=text(OPEN_LEAD_SQL), sqlite_where=text(OPEN_LEAD_SQL)),
         Index("ix_leads_station_status_created", "station_id", "status", "created_at"),
     )
 
