@@ -15,7 +15,7 @@ LAYERS: list[set[str]] = [
     {"settings"},
     {"core"},
     {"audit", "auth", "stations"},
-    {"contacts", "pricing"},
+    {"consent", "contacts", "pricing"},
     {"chefs"},
     {"bookings"},
     {"payments"},

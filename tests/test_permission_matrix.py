@@ -57,6 +57,8 @@ from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.policy import cancel_terms, reschedule_terms
 from myhibachi.bookings.schemas import PartyChange
 from myhibachi.chefs.models import EVERY_WEEKDAY, Chef, ChefTimeOff, TimeOffStatus
+from myhibachi.consent.commands import record_consent
+from myhibachi.consent.models import ConsentAction, ConsentSource
 from myhibachi.contacts.models import Contact
 from myhibachi.core.db import Database
 from myhibachi.leads.commands import Inquiry, capture_lead
@@ -732,6 +734,19 @@ async def read_contact(world: World) -> Call:
     return Call(f"{API_PREFIX}/contacts/{contact_id}", verify=verify)
 
 
+async def read_contact_consents(world: World) -> Call:
+    contact_id = await add_contact(world)
+    async with world.db.transaction() as session:
+        await record_consent(session, contact_id, ConsentAction.granted, ConsentSource.footer_form)
+
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:
+            body = response.json()
+            assert body["contact_id"] == contact_id and [e["action"] for e in body["items"]] == ["granted"]
+
+    return Call(f"{API_PREFIX}/contacts/{contact_id}/consents", verify=verify)
+
+
 def merge_contact(other_station: str) -> Arrange:
     """HOME's contact keeps, a contact of `other_station` is merged into it (and gone only when allowed)."""
 
@@ -805,6 +820,7 @@ def contact_cases() -> list[Case]:
     api, en = API_PREFIX, P.engagement
     return [
         Case("GET", f"{api}/contacts/{{contact_id}}", None, (holds(en, HOME),), 200, read_contact),
+        Case("GET", f"{api}/contacts/{{contact_id}}/consents", None, (holds(en, HOME),), 200, read_contact_consents),
         *(Case("POST", f"{api}/contacts/{{contact_id}}/merge", None,
                (holds(en, HOME),) + ((holds(en, OTHER),) if station == OTHER else ()), 200, merge_contact(station),
                variant=f"other_at_{station}") for station in (HOME, OTHER)),

@@ -25,6 +25,7 @@ from myhibachi.auth import api as auth_api
 from myhibachi.auth.dependencies import current_principal
 from myhibachi.bookings import api as bookings_api
 from myhibachi.chefs import api as chefs_api
+from myhibachi.consent import api as consent_api
 from myhibachi.core.errors import DomainError, install_problem_handlers, problem_response, problem_responses
 from myhibachi.core.http import (
     RefuseNulMiddleware,
@@ -60,6 +61,7 @@ from myhibachi.web.site import booking as site_booking
 from myhibachi.web.site import checkout as site_checkout
 from myhibachi.web.site import manage as site_manage
 from myhibachi.web.site import pages as site_pages
+from myhibachi.web.site import subscribe as site_subscribe
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = """
@@ -93,6 +95,8 @@ TAGS = [
     {"name": "analytics", "description": "Payments by local period and the key figures, as JSON or CSV; cached."},
     {"name": "contacts", "description": "One person across every door: their handles, leads and bookings, and "
                                         "merging a duplicate into them."},
+    {"name": "consent", "description": "Double opt-in to news and offers: subscribing, the signed confirmation "
+                                       "link, and the append-only consent ledger it writes."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},
 ]
@@ -151,6 +155,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(site_booking.router)
     app.include_router(site_manage.router)
     app.include_router(site_checkout.router)
+    app.include_router(site_subscribe.router)
     app.include_router(admin_auth.router)
     app.include_router(admin_dashboard.router)
     for admin_area in (admin_bookings, admin_leads, admin_payments, admin_chefs, admin_stations, admin_users,
@@ -163,7 +168,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 # A route is public only by being on one of these; every other router requires a signed-in staff member.
 PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, bookings_api.public,
                   bookings_api.manage, payments_api.manage, payments_api.webhooks,
-                  leads_api.public)
+                  leads_api.public, consent_api.public)
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
                  chefs_api.staff, bookings_api.staff, payments_api.staff, analytics_api.staff, audit_api.staff,
                  leads_api.staff, people_api.staff)

@@ -4,6 +4,7 @@ from myhibachi.audit.models import AuditEntry
 from myhibachi.auth.models import AuthSession, PasswordToken, RefreshToken, StationMembership, User
 from myhibachi.bookings.models import Booking, BookingIdempotencyKey
 from myhibachi.chefs.models import Chef, ChefTimeOff
+from myhibachi.consent.models import ConsentEvent
 from myhibachi.contacts.models import Contact, ContactHandle
 from myhibachi.core.db import Base
 from myhibachi.core.outbox import OutboxMessage
@@ -15,8 +16,8 @@ from myhibachi.stations.models import Station
 metadata = Base.metadata
 
 __all__ = [
-    "AuditEntry", "AuthSession", "Booking", "BookingIdempotencyKey", "Chef", "ChefTimeOff", "Contact", "ContactHandle",
-    "DepositReminder", "FlowVisit", "Lead", "LeadActivity", "LeadModel", "PaymentNotice",
+    "AuditEntry", "AuthSession", "Booking", "BookingIdempotencyKey", "Chef", "ChefTimeOff", "ConsentEvent", "Contact",
+    "ContactHandle", "DepositReminder", "FlowVisit", "Lead", "LeadActivity", "LeadModel", "PaymentNotice",
     "OutboxMessage", "PasswordToken", "Payment", "RefreshToken", "Refund", "Station", "StationRules",
     "StationMembership", "StripeEvent", "User",
     "metadata",

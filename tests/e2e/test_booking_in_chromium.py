@@ -199,7 +199,7 @@ async def test_a_slot_taken_by_someone_else_mid_flow(page, live_server, screensh
     offered = await page.locator('input[name="slot_time"]').evaluate_all("inputs => inputs.map(i => i.value)")
     assert time not in offered
     assert await page.get_by_label("Email", exact=True).count() == 0  # still the calendar step, input kept:
-    assert await page.locator('input[name="email"]').get_attribute("value") == "dana@example.com"
+    assert await page.locator('#main input[name="email"]').get_attribute("value") == "dana@example.com"
 
 
 async def tab_to(page: Page, description: str, limit: int = 80) -> None:

@@ -21,6 +21,8 @@ class _Forms(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.forms: list[Form] = []
+        self.footer: list[Form] = []  # the site footer's subscribe form (every page), apart from the page's own
+        self._current: Form | None = None
         self._textarea: str | None = None
         self._select: str | None = None
         self.alerts: list[str] = []
@@ -30,10 +32,12 @@ class _Forms(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "form" and a.get("method", "get").lower() == "post":
-            self.forms.append(Form(a.get("action", "")))
-        if not self.forms:
+            self._current = Form(a.get("action", ""))
+            footer = "subscribe" in a.get("class", "").split()
+            (self.footer if footer else self.forms).append(self._current)
+        if self._current is None:
             return
-        form = self.forms[-1]
+        form = self._current
         if tag == "input" and a.get("name"):
             if a.get("type") == "radio":
                 form.radios.setdefault(a["name"], []).append(a["value"])
@@ -65,8 +69,8 @@ class _Forms(HTMLParser):
             self._capture = None
 
     def handle_data(self, data: str) -> None:
-        if self._textarea and self.forms:
-            self.forms[-1].fields[self._textarea] += data
+        if self._textarea and self._current:
+            self._current.fields[self._textarea] += data
         if self._capture:
             self.errors[self._capture] = self.errors.get(self._capture, "") + data
 
@@ -76,6 +80,7 @@ class Page:
     response: Response
     forms: list[Form]
     errors: dict[str, str]
+    footer: list[Form] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -89,7 +94,7 @@ class Page:
 def read(response: Response) -> Page:
     parser = _Forms()
     parser.feed(response.text)
-    return Page(response, parser.forms, parser.errors)
+    return Page(response, parser.forms, parser.errors, parser.footer)
 
 
 async def submit(client: AsyncClient, page: Page, button: tuple[str, str] | None = ("go", "next"), *,

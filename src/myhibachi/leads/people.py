@@ -18,6 +18,7 @@ from myhibachi.audit.commands import record_audit
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal, scope_to_stations
 from myhibachi.bookings.models import Booking
+from myhibachi.consent.models import ConsentEvent
 from myhibachi.contacts.commands import Identity, find_contact
 from myhibachi.contacts.models import Contact, ContactHandle
 from myhibachi.contacts.schemas import e164_phone
@@ -139,6 +140,9 @@ async def merge_contacts(session: AsyncSession, principal: Principal, keep_id: i
         booking.customer_id = kept.id  # through the ORM: the bookings' cache tags go stale
     await session.flush()  # before the merged row's delete: a flush orders no two tables unrelated in the ORM
     await session.execute(update(ContactHandle).where(ContactHandle.contact_id == gone.id)
+                          .values(contact_id=kept.id))
+    # The consent ledger moves whole: a merge must not lose a grant, a confirmation or a withdrawal.
+    await session.execute(update(ConsentEvent).where(ConsentEvent.contact_id == gone.id)
                           .values(contact_id=kept.id))
     kept.email, kept.phone = kept.email or gone.email, kept.phone or gone.phone
     kept.updated_at = utcnow()

@@ -17,6 +17,8 @@ from pydantic import ValidationError
 from myhibachi.bookings import commands
 from myhibachi.bookings.commands import SlotUnavailable
 from myhibachi.bookings.schemas import BookingCreate
+from myhibachi.consent.commands import ask_marketing_consent
+from myhibachi.consent.models import ConsentSource
 from myhibachi.core.errors import DomainError, RateLimited
 from myhibachi.core.money import format_money
 from myhibachi.core.security import new_opaque_token
@@ -43,7 +45,8 @@ STEP_NAMES = tuple(name for name, _ in STEPS[:4])
 PARTY_FIELDS = ("station_id", "zip_code", "adults", "children", "toddlers")
 WHEN_FIELDS = ("event_date", "slot_time")
 DETAIL_FIELDS = ("venue_line1", "venue_line2", "venue_city", "venue_state", "name", "email", "phone", "allergies",
-                 "notes")
+                 "notes", "news")
+NEWS_WANTED = "yes"  # the details step's "Send me news and offers" box, unticked until the visitor ticks it
 # BookingCreate's locations -> the form's field names.
 FORM_NAMES = {"venue.line1": "venue_line1", "venue.line2": "venue_line2", "venue.city": "venue_city",
               "venue.state": "venue_state", "venue.zip_code": "zip_code", "customer.name": "name",
@@ -291,6 +294,9 @@ async def _book(request: Request, runtime: Any, session: Any, draft: Draft, key:
         await commands.record_refusal(session, body, exc)  # a time taken meanwhile: a lead for the staff
         return await _not_booked(request, runtime, session, draft, exc)
     await mark_flow_booked(session, VISITOR.read(request))
+    if draft.values.get("news") == NEWS_WANTED and result.created:  # a grant, and the double opt-in email
+        await ask_marketing_consent(session, runtime.settings, body.customer.email, source=ConsentSource.booking_flow,
+                                    station_id=result.station.id)
     response = RedirectResponse(f"/manage/{result.token}/pay", status_code=303)
     # Lets this browser see the confirmation page of this booking (it shows nothing personal without it).
     response.set_cookie(BOOKING_COOKIE, result.token, max_age=7 * 24 * 3600, httponly=True, samesite="lax",
