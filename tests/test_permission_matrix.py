@@ -611,22 +611,27 @@ async def record_payment(world: World) -> Call:
                 json={"method": "cash", "amount_cents": DEPOSIT_CENTS, "reference": "R-1"})
 
 
-def list_payments(station: str | None) -> Arrange:
-    """GET /payments (of every station you may read, or `station_id` = `station`), with a payment at each station:
-    what comes back is exactly the payments of the stations in scope."""
+def scoped_list(path: str, add: Callable[[World, str], Awaitable[int]],
+                in_scope: Callable[[Persona], list[str]], station: str | None) -> Arrange:
+    """GET `path` (of every station in your scope, or `station_id` = `station`), with a row added at each station:
+    what comes back is exactly the rows of the stations in scope."""
 
     async def arrange(world: World) -> Call:
-        ids = {code: await add_payment(world, code) for code in (HOME, OTHER)}
+        ids = {code: await add(world, code) for code in (HOME, OTHER)}
 
         async def verify(response: Response, applied: bool) -> None:
             if applied:
-                scope = [station] if station else paying_stations(world.persona)
-                assert sorted(p["id"] for p in response.json()["items"]) == sorted(ids[code] for code in scope)
+                scope = [station] if station else in_scope(world.persona)
+                assert sorted(item["id"] for item in response.json()["items"]) == sorted(ids[c] for c in scope)
 
         params = {"station_id": world.stations[station]} if station else None
-        return Call(f"{API_PREFIX}/payments", params=params, verify=verify)
+        return Call(f"{API_PREFIX}{path}", params=params, verify=verify)
 
     return arrange
+
+
+def list_payments(station: str | None) -> Arrange:
+    return scoped_list("/payments", add_payment, paying_stations, station)
 
 
 def read_payment(station: str) -> Arrange:
@@ -800,20 +805,7 @@ def lead_stations(persona: Persona) -> list[str]:
 
 
 def list_leads(station: str | None) -> Arrange:
-    """GET /leads (every station where you work leads, or `station_id` = `station`), with a lead at each station."""
-
-    async def arrange(world: World) -> Call:
-        ids = {code: await add_lead(world, code) for code in (HOME, OTHER)}
-
-        async def verify(response: Response, applied: bool) -> None:
-            if applied:
-                scope = [station] if station else lead_stations(world.persona)
-                assert sorted(item["id"] for item in response.json()["items"]) == sorted(ids[c] for c in scope)
-
-        params = {"station_id": world.stations[station]} if station else None
-        return Call(f"{API_PREFIX}/leads", params=params, verify=verify)
-
-    return arrange
+    return scoped_list("/leads", add_lead, lead_stations, station)
 
 
 def contact_cases() -> list[Case]:

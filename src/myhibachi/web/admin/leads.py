@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from myhibachi.auth.queries import user_names
-from myhibachi.core.errors import FieldError, ValidationFailed
+from myhibachi.core.errors import ValidationFailed
 from myhibachi.core.web import PathId
 from myhibachi.leads import commands, queries
 from myhibachi.leads.commands import SOURCE_WORDS
@@ -26,7 +26,7 @@ from myhibachi.stations.models import Station
 from myhibachi.stations.queries import get_station
 from myhibachi.web.admin.pages import AdminVisit, Trouble, Visit, form_state, submit
 from myhibachi.web.fields import record_id
-from myhibachi.web.forms import field_errors
+from myhibachi.web.forms import FormProblem, field_errors
 
 router = APIRouter(include_in_schema=False)
 Input = TypeVar("Input", bound=BaseModel)
@@ -81,10 +81,7 @@ def _validated(model: type[Input], fields: dict[str, Any], names: dict[str, str]
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
-        errors = field_errors(exc, names)
-        raise ValidationFailed("Please check the highlighted fields.", errors=[
-            FieldError(field=name, message=message, type="value_error") for name, message in errors.items()]
-        ) from None
+        raise FormProblem(422, "Please check the highlighted fields.", field_errors(exc, names)) from None
 
 
 def booking_link(lead: LeadDetail | Lead) -> str:
