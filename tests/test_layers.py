@@ -20,6 +20,8 @@ LAYERS: list[set[str]] = [
     {"bookings"},
     {"payments"},
     {"leads"},
+    {"newsletters", "reviews"},
+    {"automations"},
     {"analytics"},
     {"demo", "schema", "tasks", "worker", "web"},
     {"app", "cli"},

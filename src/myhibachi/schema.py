@@ -2,20 +2,25 @@
 
 from myhibachi.audit.models import AuditEntry
 from myhibachi.auth.models import AuthSession, PasswordToken, RefreshToken, StationMembership, User
+from myhibachi.automations.models import Automation, AutomationMessage, AutomationStep, Enrollment
 from myhibachi.bookings.models import Booking, BookingIdempotencyKey
 from myhibachi.chefs.models import Chef, ChefTimeOff
-from myhibachi.consent.models import ConsentEvent
-from myhibachi.contacts.models import Contact, ContactHandle
+from myhibachi.consent.models import ConsentEvent, OptOut, Suppression
+from myhibachi.contacts.models import Contact, ContactHandle, ContactTag
 from myhibachi.core.db import Base
 from myhibachi.core.outbox import OutboxMessage
 from myhibachi.leads.models import FlowVisit, Lead, LeadActivity, LeadModel
+from myhibachi.newsletters.models import BounceEvent, Campaign, CampaignRecipient, Segment, TrackingEvent
 from myhibachi.payments.models import DepositReminder, Payment, PaymentNotice, Refund, StripeEvent
 from myhibachi.pricing.models import StationRules
+from myhibachi.reviews.models import ContactTask, Feedback
 from myhibachi.stations.models import Station
 
 metadata = Base.metadata
 
 __all__ = [
+    "Automation", "AutomationMessage", "AutomationStep", "BounceEvent", "Campaign", "CampaignRecipient",
+    "ContactTag", "ContactTask", "Enrollment", "Feedback", "OptOut", "Segment", "Suppression", "TrackingEvent",
     "AuditEntry", "AuthSession", "Booking", "BookingIdempotencyKey", "Chef", "ChefTimeOff", "ConsentEvent", "Contact",
     "ContactHandle", "DepositReminder", "FlowVisit", "Lead", "LeadActivity", "LeadModel", "PaymentNotice",
     "OutboxMessage", "PasswordToken", "Payment", "RefreshToken", "Refund", "Station", "StationRules",

@@ -110,6 +110,20 @@ class Settings(BaseSettings):
     outbox_sweep_seconds: float = Field(30.0, gt=0)
     # The booking flow left with an email and no booking this long becomes a lead (SPEC §7).
     lead_abandon_minutes: int = Field(120, ge=1, le=30 * 24 * 60)
+    # Newsletters (SPEC §7): campaign mail goes out at most this fast (0: as fast as SMTP takes it), this many
+    # recipients a job, over this many pooled SMTP connections; a recipient claimed by a worker that vanished is
+    # offered again after `NEWSLETTER_CLAIM_SECONDS`.
+    newsletter_messages_per_second: float = Field(20.0, ge=0)
+    newsletter_batch_size: int = Field(200, ge=1, le=10_000)
+    newsletter_smtp_connections: int = Field(4, ge=1, le=32)
+    newsletter_claim_seconds: int = Field(300, ge=5)
+    # Bounces: this many soft bounces of an address in a row suppress it like a hard one.
+    soft_bounce_limit: int = Field(3, ge=1, le=100)
+    # SendGrid's signed event webhook: the verification key it shows (base64 DER of the P-256 public key). Unset:
+    # the webhook refuses everything.
+    sendgrid_webhook_public_key: str | None = None
+    # `POST /api/v1/webhooks/email/inbound` wants `Authorization: Bearer` this. Unset: the endpoint refuses.
+    inbound_email_secret: SecretStr | None = None
     # Cached results live this long at most; writes that change them refresh them at once.
     cache_ttl_analytics_seconds: int = Field(300, ge=1)
     cache_ttl_kpis_seconds: int = Field(120, ge=1)
@@ -119,7 +133,8 @@ class Settings(BaseSettings):
     metrics_public: bool = False
 
     @field_validator("redis_url", "smtp_url", "sentry_dsn", "release", "stripe_secret_key", "stripe_publishable_key",
-                     "stripe_webhook_secret", "stripe_api_base", "zelle_instructions", "venmo_instructions",
+                     "stripe_webhook_secret", "stripe_api_base",
+                     "sendgrid_webhook_public_key", "inbound_email_secret", "zelle_instructions", "venmo_instructions",
                      mode="before")
     @classmethod
     def blank_is_unset(cls, value: object) -> object:

@@ -37,6 +37,11 @@ class BookingStatus(StrEnum):
 # The status groups, defined here only. Open: holds a chef (a pending hold only until it lapses) and may still be
 # changed or cancelled. Awaiting deposit: a deposit would confirm it (a lapsed hold too, while its date is free).
 OPEN_STATUSES = frozenset({BookingStatus.pending_deposit, BookingStatus.confirmed})
+class Occasion(StrEnum):
+    birthday = "birthday"
+    anniversary = "anniversary"
+
+
 AWAITING_DEPOSIT = frozenset({BookingStatus.pending_deposit, BookingStatus.expired})
 # Takes no payments: a cancelled or no-show booking is settled by refunds only.
 TAKES_NO_PAYMENTS = frozenset({BookingStatus.cancelled, BookingStatus.no_show})
@@ -82,6 +87,7 @@ class Booking(Base):
     contact_phone: Mapped[str] = mapped_column(String(20))  # E.164
     allergies: Mapped[str] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
+    occasion: Mapped[str | None] = mapped_column(String(20))  # Occasion, if the customer said what it celebrates
     # Self-service: the manage link's token is derived from the secret key and this nonce; only its digest is
     # stored, so the database alone never yields a working link.
     manage_nonce: Mapped[str] = mapped_column(String(32))

@@ -23,6 +23,27 @@ from myhibachi.settings import Settings
 
 CONFIRM_LINK = "confirm"  # what a confirmation link's signature is for (an unsubscribe link is another)
 CONFIRM_LINK_VALID_FOR = timedelta(days=7)
+UNSUBSCRIBE_LINK = "unsubscribe"  # also opens the preference page
+UNSUBSCRIBE_LINK_VALID_FOR = timedelta(days=366)  # a year's old newsletter still unsubscribes
+
+
+def unsubscribe_url(settings: Settings, contact_id: int) -> str:
+    """The contact's one-click unsubscribe link: no email address in it, signed, good for a year."""
+    return f"{settings.base_url.rstrip('/')}/unsubscribe/" + sign_contact(
+        settings.secret_key, UNSUBSCRIBE_LINK, contact_id, utcnow())
+
+
+def preferences_url(settings: Settings, contact_id: int) -> str:
+    """The contact's preference page (stations and topics), signed like the unsubscribe link."""
+    return f"{settings.base_url.rstrip('/')}/preferences/" + sign_contact(
+        settings.secret_key, UNSUBSCRIBE_LINK, contact_id, utcnow())
+
+
+def marketing_headers(settings: Settings, contact_id: int) -> dict[str, str]:
+    """The headers every marketing email carries (RFC 8058): mail clients show an "Unsubscribe" button that
+    POSTs to the link, which withdraws at once."""
+    return {"List-Unsubscribe": f"<{unsubscribe_url(settings, contact_id)}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
 class ConsentLinkInvalid(DomainError):

@@ -6,7 +6,16 @@ from __future__ import annotations
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from myhibachi.consent.models import ConsentAction, ConsentChannel, ConsentEvent, ConsentPurpose
+from myhibachi.consent.models import (
+    ConsentAction,
+    ConsentChannel,
+    ConsentEvent,
+    ConsentPurpose,
+    OptOut,
+    Suppression,
+    Topic,
+)
+from myhibachi.contacts.models import Contact
 
 
 async def consent_history(session: AsyncSession, contact_id: int) -> list[ConsentEvent]:
@@ -45,3 +54,24 @@ def consenting_contact_ids(channel: ConsentChannel = ConsentChannel.email,
               .group_by(ConsentEvent.contact_id))
     return select(ConsentEvent.contact_id).where(ConsentEvent.id.in_(latest),
                                                  ConsentEvent.action == ConsentAction.confirmed.value)
+
+
+def marketing_audience(topic: Topic, station_id: int) -> Select[tuple[int]]:
+    """The contacts marketing of `topic` from the station may go to: confirmed email consent, an address not
+    suppressed (bounced, complained), and neither the station nor the topic opted out of on the preference page.
+    Every marketing sender (campaigns, automations) filters by this, as one statement."""
+    opted_out = select(OptOut.contact_id).where(
+        ((OptOut.scope == "station") & (OptOut.value == str(station_id)))
+        | ((OptOut.scope == "topic") & (OptOut.value == topic.value)))
+    return (select(Contact.id)
+            .where(Contact.id.in_(consenting_contact_ids()), Contact.email.is_not(None),
+                   Contact.email.not_in(select(Suppression.email)), Contact.id.not_in(opted_out)))
+
+
+async def may_send_marketing_to(session: AsyncSession, contact_id: int, topic: Topic, station_id: int) -> bool:
+    """One contact through `marketing_audience` (checked again right before each send)."""
+    return await session.scalar(marketing_audience(topic, station_id).where(Contact.id == contact_id)) is not None
+
+
+async def is_suppressed(session: AsyncSession, email: str) -> bool:
+    return await session.get(Suppression, email) is not None

@@ -23,13 +23,17 @@ log = structlog.get_logger(__name__)
 
 
 def build_message(*, sender: str, to: str, subject: str, text: str, html: str | None = None,
-                  message_id: str | None = None, attachments: list[dict[str, str]] | None = None) -> EmailMessage:
+                  message_id: str | None = None, attachments: list[dict[str, str]] | None = None,
+                  headers: dict[str, str] | None = None) -> EmailMessage:
+    """`headers`: more of them, e.g. a marketing email's List-Unsubscribe pair (RFC 8058)."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Message-ID"] = message_id or make_msgid(domain="myhibachi.local")
     message["Date"] = formatdate(usegmt=True)
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")
@@ -96,13 +100,15 @@ SEND_EMAIL_TOPIC = "email.send"
 
 
 async def queue_email(session: AsyncSession, *, to: str, subject: str, text: str, html: str | None = None,
-                      attachments: list[dict[str, str]] | None = None, about: str | None = None) -> None:
+                      attachments: list[dict[str, str]] | None = None, about: str | None = None,
+                      headers: dict[str, str] | None = None) -> None:
     """Send an email once this unit of work commits (never for a rolled-back change).
 
     `attachments`: [{"filename", "content_type" (text/*), "content"}]. `about`: what the email concerns (a
-    booking's reference), so staff can see what was sent about it."""
+    booking's reference), so staff can see what was sent about it. `headers`: more of them (List-Unsubscribe)."""
     await add_outbox_message(session, SEND_EMAIL_TOPIC, {"to": to, "subject": subject, "text": text, "html": html,
-                                                         "attachments": attachments or [], "about": about})
+                                                         "attachments": attachments or [], "about": about,
+                                                         "headers": headers or {}})
 
 
 @dataclass(frozen=True)
@@ -125,5 +131,5 @@ async def emails_about(session: AsyncSession, about: str) -> list[SentEmail]:
 async def _send_email(_: AsyncSession, payload: dict[str, Any], context: OutboxContext) -> None:
     message = build_message(sender=context.settings.mail_from, to=payload["to"], subject=payload["subject"],
                             text=payload["text"], html=payload.get("html"),
-                            attachments=payload.get("attachments"))
+                            attachments=payload.get("attachments"), headers=payload.get("headers"))
     await context.mail.send(message)
