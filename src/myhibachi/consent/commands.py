@@ -27,10 +27,13 @@ UNSUBSCRIBE_LINK = "unsubscribe"  # also opens the preference page
 UNSUBSCRIBE_LINK_VALID_FOR = timedelta(days=366)  # a year's old newsletter still unsubscribes
 
 
-def unsubscribe_url(settings: Settings, contact_id: int) -> str:
-    """The contact's one-click unsubscribe link: no email address in it, signed, good for a year."""
-    return f"{settings.base_url.rstrip('/')}/unsubscribe/" + sign_contact(
+def unsubscribe_url(settings: Settings, contact_id: int, recipient_id: int | None = None) -> str:
+    """The contact's one-click unsubscribe link: no email address in it, signed, good for a year. `recipient_id`:
+    the campaign recipient row it came with (`?r=`), so the campaign's stats count it; it only counts if that row
+    is the signed contact's."""
+    link = f"{settings.base_url.rstrip('/')}/unsubscribe/" + sign_contact(
         settings.secret_key, UNSUBSCRIBE_LINK, contact_id, utcnow())
+    return f"{link}?r={recipient_id}" if recipient_id is not None else link
 
 
 def preferences_url(settings: Settings, contact_id: int) -> str:
@@ -39,10 +42,10 @@ def preferences_url(settings: Settings, contact_id: int) -> str:
         settings.secret_key, UNSUBSCRIBE_LINK, contact_id, utcnow())
 
 
-def marketing_headers(settings: Settings, contact_id: int) -> dict[str, str]:
+def marketing_headers(settings: Settings, contact_id: int, recipient_id: int | None = None) -> dict[str, str]:
     """The headers every marketing email carries (RFC 8058): mail clients show an "Unsubscribe" button that
     POSTs to the link, which withdraws at once."""
-    return {"List-Unsubscribe": f"<{unsubscribe_url(settings, contact_id)}>",
+    return {"List-Unsubscribe": f"<{unsubscribe_url(settings, contact_id, recipient_id)}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
