@@ -55,6 +55,7 @@ from myhibachi.web.admin import dashboard as admin_dashboard
 from myhibachi.web.admin import leads as admin_leads
 from myhibachi.web.admin import payments as admin_payments
 from myhibachi.web.admin import stations as admin_stations
+from myhibachi.web.admin import subscribers as admin_subscribers
 from myhibachi.web.admin import users as admin_users
 from myhibachi.web.admin.pages import domain_error_page
 from myhibachi.web.admin.session import SignInRequired, sign_in_redirect
@@ -164,7 +165,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(admin_auth.router)
     app.include_router(admin_dashboard.router)
     for admin_area in (admin_bookings, admin_leads, admin_payments, admin_chefs, admin_stations, admin_users,
-                       admin_audit, admin_account, admin_contacts):
+                       admin_audit, admin_account, admin_contacts, admin_subscribers):
         app.include_router(admin_area.router)
     _instrument(app)
     return app
