@@ -35,10 +35,13 @@ FILLED_FIELDS = ("email", "phone", "event_date", "guests", "zip_code", "message"
 
 
 async def contact_stations(session: AsyncSession, contact_id: int) -> list[int]:
-    """The stations where the contact has a booking or a lead: whose staff may see it."""
+    """The stations where the contact has a booking or a lead, or subscribed (a consent event there): whose staff
+    may see it (the people of a station, as newsletters.segments.station_people counts them)."""
     rows = await session.scalars(union(
         select(Booking.station_id).where(Booking.customer_id == contact_id),
-        select(Lead.station_id).where(Lead.contact_id == contact_id)))
+        select(Lead.station_id).where(Lead.contact_id == contact_id),
+        select(ConsentEvent.station_id).where(ConsentEvent.contact_id == contact_id,
+                                              ConsentEvent.station_id.is_not(None))))
     return sorted(set(rows))
 
 

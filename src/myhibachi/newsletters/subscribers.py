@@ -66,7 +66,10 @@ def _people(principal: Principal, permission: Permission) -> Select[tuple[int]] 
     stations = principal.stations_with(permission)
     if stations is None:
         return None
-    return select(Contact.id).where(Contact.id.in_(union(*[station_people(s) for s in sorted(stations)])))
+    # Selected from a subquery: as a bare IN (…) under a query that reads consent_events itself, its own read of
+    # consent_events would be correlated to the outer row.
+    people = union(*[station_people(s) for s in sorted(stations)]).subquery()
+    return select(people.c[0])
 
 
 async def _stations_of_address(session: AsyncSession, principal: Principal, email: str) -> list[int | None]:
