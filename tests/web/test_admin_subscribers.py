@@ -67,7 +67,10 @@ async def test_an_admin_suppresses_and_lifts_by_hand_with_a_reason(client, db, s
     add = next(form for form in page.forms if ("go", "add") in form.buttons)
 
     elsewhere = await submit(client, page, ("go", "add"), form=add, email="fay@example.com")
-    assert elsewhere.response.status_code == 422 and "No subscriber or customer of your stations" in elsewhere.text
+    assert elsewhere.response.status_code == 404 and "No subscriber or customer of your stations" in elsewhere.text
+    assert await suppressed(db) == {}
+    malformed = await submit(client, page, ("go", "add"), form=add, email="not an address")
+    assert malformed.response.status_code == 422 and "Type an email address" in malformed.errors["email"]
     done = await submit(client, page, ("go", "add"), form=add, email="Dana@Example.com", detail="Asked by phone")
     assert "Suppressed: no marketing goes" in done.text and "dana@example.com" in done.text
     assert await suppressed(db) == {"dana@example.com": "manual"}

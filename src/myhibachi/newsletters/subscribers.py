@@ -75,7 +75,8 @@ def _people(principal: Principal, permission: Permission) -> Select[tuple[int]] 
 async def _stations_of_address(session: AsyncSession, principal: Principal, email: str) -> list[int | None]:
     """The stations with `newsletters.send` for the principal where this address is one of the people: where a
     suppression change is theirs to make (and audited). A super admin may change any address's ([None] when it is
-    nobody's); for anyone else an address of none of their stations is refused (422 on `email`)."""
+    nobody's); for anyone else an address of none of their stations does not exist (404, like any record of
+    another station)."""
     principal.authorize(P.newsletters_send, None)
     contact = await find_contact(session, Identity(email=email))
     stations = principal.stations_with(P.newsletters_send)
@@ -87,8 +88,8 @@ async def _stations_of_address(session: AsyncSession, principal: Principal, emai
         return list(found)
     if principal.is_super_admin:
         return [None]
-    raise ValidationFailed.on("email", "No subscriber or customer of your stations has this address, so your "
-                                       "stations send it nothing anyway.")
+    raise principal.hide(P.newsletters_send, None, "No subscriber or customer of your stations has this address "
+                                                   "(so your stations send it nothing anyway).")
 
 
 # --- reading --------------------------------------------------------------------------------------------------------
