@@ -1,5 +1,7 @@
-"""Writing the consent ledger: a grant (with the double opt-in email), its confirmation through the signed link,
-and any recorded event. Rows are only ever added; the IP is the request's."""
+"""Writing the consent ledger: a grant (with the double opt-in email), its confirmation through the signed link, a
+withdrawal through the unsubscribe link, an imported list, and any recorded event. Rows are only ever added; the IP
+is the request's. Also what a subscriber chose on the preference page (opt-outs) and the suppression of an address
+(bounced, complained, or by staff), which no consent overrides."""
 
 from __future__ import annotations
 
