@@ -8,8 +8,12 @@ import asyncio
 
 import pytest
 
-from myhibachi.consent.commands import preferences_url, unsubscribe_url
+from myhibachi.auth.principal import SYSTEM
+from myhibachi.consent.commands import preferences_url, set_preferences, unsubscribe_url
 from myhibachi.consent.models import Topic
+from myhibachi.consent.queries import preferences_of
+from myhibachi.contacts.commands import add_contact_tag, contact_tags
+from myhibachi.leads.people import merge_contacts
 from myhibachi.settings import Settings
 from tests.newsletters.conftest import audience, ledger_of, subscriber
 from tests.smtp import SmtpServer
@@ -92,3 +96,22 @@ class TestSubscribingAgain:
         link = next(line for line in mail.get_body(("plain",)).get_content().split() if "/subscribe/confirm/" in line)
         assert (await client.get(path_of(link))).status_code == 200
         assert contact_id in await audience(db, station.id)
+
+
+async def test_a_merge_keeps_both_contacts_tags_and_opt_outs(db, station, make_station):
+    other = await make_station("SAC")
+    kept = await subscriber(db, "dana@example.com", station.id)
+    merged = await subscriber(db, "d.reyes@example.com", station.id)
+    async with db.transaction() as session:
+        await add_contact_tag(session, kept, "vip", actor_user_id=None)
+        await add_contact_tag(session, merged, "vip", actor_user_id=None)
+        await add_contact_tag(session, merged, "wedding", actor_user_id=None)
+        await set_preferences(session, merged, offered_stations={station.id, other.id}, wanted_stations={station.id},
+                              wanted_topics={Topic.news})
+    async with db.transaction() as session:
+        await merge_contacts(session, SYSTEM, kept, merged)
+
+    async with db.transaction(write=False) as session:
+        assert await contact_tags(session, kept) == ["vip", "wedding"]
+        chosen = await preferences_of(session, kept)
+    assert (chosen.stations_off, chosen.topics_off) == ({other.id}, {Topic.follow_ups})
