@@ -57,9 +57,10 @@ from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.policy import cancel_terms, reschedule_terms
 from myhibachi.bookings.schemas import PartyChange
 from myhibachi.chefs.models import EVERY_WEEKDAY, Chef, ChefTimeOff, TimeOffStatus
-from myhibachi.consent.commands import record_consent
-from myhibachi.consent.models import ConsentAction, ConsentSource
-from myhibachi.contacts.models import Contact
+from myhibachi.consent.commands import record_consent, suppress
+from myhibachi.consent.models import ConsentAction, ConsentSource, Suppression, SuppressionReason
+from myhibachi.contacts.commands import Identity, find_contact, find_or_create_contact
+from myhibachi.contacts.models import Contact, ContactTag
 from myhibachi.core.db import Database
 from myhibachi.leads.commands import Inquiry, capture_lead
 from myhibachi.leads.models import Lead, LeadActivity, LeadSource
@@ -1200,6 +1201,7 @@ class PageCall:
     form: dict[str, Any] | None = None  # a POST's fields; the sign-in session's CSRF token is added
     json: Any = None  # a POST's JSON body instead (the CSRF token goes in the X-CSRF-Token header)
     verify: Verify | None = None
+    files: dict[str, Any] | None = None  # a POST's uploads (then sent as multipart/form-data, with `form`)
 
 
 PageArrange = Callable[[World], Awaitable[PageCall]]
@@ -1819,6 +1821,119 @@ def contact_page(post: bool) -> PageArrange:
     return arrange
 
 
+# --- subscribers ------------------------------------------------------------------------------------------------
+
+async def add_subscriber(world: World, station: str = HOME) -> tuple[int, str]:
+    """A confirmed subscriber of `station`: (contact id, address)."""
+    email = world.email("subscriber")
+    async with world.db.transaction() as session:
+        contact = await find_or_create_contact(session, Identity(email=email), name="Sub Scriber")
+        for action in (ConsentAction.granted, ConsentAction.confirmed):
+            await record_consent(session, contact.id, action, ConsentSource.footer_form,
+                                 station_id=world.stations[station])
+    return contact.id, email
+
+
+async def suppression_of_address(world: World, email: str) -> Suppression | None:
+    async with world.db.transaction(write=False) as session:
+        return await session.get(Suppression, email)
+
+
+def sees_station_people(world: World, ids: dict[str, Any], permission: Permission) -> Verify:
+    """A page listing subscribers (or an export): each station's person is there only where the persona holds
+    `permission` (a super admin: everywhere)."""
+
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:
+            for code, marker in ids.items():
+                listed = str(marker) in response.text
+                assert listed is (permission in world.persona.permissions_at(code)), f"{code}'s listed: {listed}"
+
+    return verify
+
+
+def subscriber_list(suppressions: bool) -> PageArrange:
+    async def arrange(world: World) -> PageCall:
+        people = {code: await add_subscriber(world, code) for code in (HOME, OTHER)}
+        if suppressions:
+            async with world.db.transaction() as session:
+                for _, email in people.values():
+                    await suppress(session, email, SuppressionReason.hard_bounce, "sendgrid")
+        markers = {code: email if suppressions else f'href="/admin/contacts/{cid}"'
+                   for code, (cid, email) in people.items()}
+        return PageCall("/admin/subscribers/suppressions" if suppressions else "/admin/subscribers",
+                        verify=sees_station_people(world, markers, P.engagement))
+
+    return arrange
+
+
+async def subscriber_export(world: World) -> PageCall:
+    people = {code: (await add_subscriber(world, code))[1] for code in (HOME, OTHER)}
+    return PageCall("/admin/subscribers.csv", verify=sees_station_people(world, people, P.newsletters_send))
+
+
+def change_suppression(action: str) -> PageArrange:
+    """Suppressing HOME's subscriber by hand, or lifting their suppression (with a reason)."""
+
+    async def arrange(world: World) -> PageCall:
+        _, email = await add_subscriber(world)
+        if action == "lift":
+            async with world.db.transaction() as session:
+                await suppress(session, email, SuppressionReason.manual, "staff")
+
+        async def verify(response: Response, applied: bool) -> None:
+            exists = await suppression_of_address(world, email) is not None
+            effect(exists is (action == "add"), applied, f"{action} a suppression")
+
+        form = {"go": action, "email": email, **({"reason": "Asked again"} if action == "lift" else {})}
+        return PageCall("/admin/subscribers/suppressions", form=form, verify=verify)
+
+    return arrange
+
+
+async def subscriber_import(world: World) -> PageCall:
+    email = world.email("imported")
+
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            imported = await find_contact(session, Identity(email=email)) is not None
+        effect(imported, applied, "import")
+        if applied:
+            assert "Imported: 1 person" in response.text
+
+    return PageCall("/admin/subscribers/import", form={"origin": "A paper list", "confirmed": "yes"},
+                    files={"file": ("list.csv", f"email,name\n{email},Imported\n".encode(), "text/csv")},
+                    verify=verify)
+
+
+async def contact_tag(world: World) -> PageCall:
+    contact_id = await add_contact(world)
+
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            tagged = await session.get(ContactTag, (contact_id, "vip")) is not None
+        effect(tagged, applied, "tag")
+
+    return PageCall(f"/admin/contacts/{contact_id}/tags", form={"go": "add", "tag": "VIP"}, verify=verify)
+
+
+def subscriber_page_cases(station: Callable[[Permission], AtStation]) -> list[PageCase]:
+    """Reading needs `engagement` (their stations' people only); the import (the switcher's station), suppression
+    changes (an address of a station where they hold it) and the export need `newsletters.send`."""
+    en, ns = P.engagement, P.newsletters_send
+    return [
+        PageCase("GET", "/admin/subscribers", (holds(en),), 200, subscriber_list(False)),
+        PageCase("GET", "/admin/subscribers/suppressions", (holds(en),), 200, subscriber_list(True)),
+        *(PageCase("POST", "/admin/subscribers/suppressions", (holds(ns), holds(ns, HOME)), 303,
+                   change_suppression(action), variant=action) for action in ("add", "lift")),
+        PageCase("GET", "/admin/subscribers/import", (at_shown(station(ns)),), 200, visit("/admin/subscribers/import"),
+                 scoped=True),
+        PageCase("POST", "/admin/subscribers/import", (at_shown(station(ns)),), 200, subscriber_import, scoped=True),
+        PageCase("GET", "/admin/subscribers.csv", (holds(ns),), 200, subscriber_export),
+        PageCase("POST", "/admin/contacts/{contact_id}/tags", (holds(en, HOME),), 303, contact_tag),
+    ]
+
+
 # --- leads ------------------------------------------------------------------------------------------------------
 
 def lead_board(list_view: bool) -> PageArrange:
@@ -1967,6 +2082,7 @@ def build_page_cases() -> list[PageCase]:
                    contact_page(method == "POST"))
           for method, route in (("GET", "/admin/contacts/{contact_id}"),
                                 ("POST", "/admin/contacts/{contact_id}/merge"))),
+        *subscriber_page_cases(station),
         # leads: the board, the list and staff entry are the switcher's station's; a lead's pages need
         # `engagement` at the lead's station (another station's lead does not exist)
         *(PageCase("GET", route, (at_shown(station(P.engagement)),), 200, lead_board(list_view), scoped=True)
@@ -2045,7 +2161,8 @@ async def ask(app: Any, world: World, case: PageCase, call: PageCall, csrf: str)
     if call.json is not None:
         return await world.client.post(call.path, params=params or None, json=call.json,
                                        headers={"X-CSRF-Token": csrf})
-    return await world.client.post(call.path, params=params or None, data={"csrf_token": csrf, **(call.form or {})})
+    return await world.client.post(call.path, params=params or None, data={"csrf_token": csrf, **(call.form or {})},
+                                   files=call.files)
 
 
 def gist(response: Response) -> str:

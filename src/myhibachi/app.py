@@ -39,6 +39,7 @@ from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import RuntimeDep
 from myhibachi.leads import api as leads_api
 from myhibachi.leads import people_api
+from myhibachi.newsletters import webhooks as newsletter_webhooks
 from myhibachi.payments import api as payments_api
 from myhibachi.pricing import api as pricing_api
 from myhibachi.settings import Settings, get_settings
@@ -54,6 +55,7 @@ from myhibachi.web.admin import dashboard as admin_dashboard
 from myhibachi.web.admin import leads as admin_leads
 from myhibachi.web.admin import payments as admin_payments
 from myhibachi.web.admin import stations as admin_stations
+from myhibachi.web.admin import subscribers as admin_subscribers
 from myhibachi.web.admin import users as admin_users
 from myhibachi.web.admin.pages import domain_error_page
 from myhibachi.web.admin.session import SignInRequired, sign_in_redirect
@@ -62,6 +64,7 @@ from myhibachi.web.site import checkout as site_checkout
 from myhibachi.web.site import manage as site_manage
 from myhibachi.web.site import pages as site_pages
 from myhibachi.web.site import subscribe as site_subscribe
+from myhibachi.web.site import unsubscribe as site_unsubscribe
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = """
@@ -97,6 +100,8 @@ TAGS = [
                                         "merging a duplicate into them."},
     {"name": "consent", "description": "Double opt-in to news and offers: subscribing, the signed confirmation "
                                        "link, and the append-only consent ledger it writes."},
+    {"name": "bounces", "description": "Bounces and complaints: the mail provider's signed event webhook and the "
+                                       "delivery and feedback reports mailed back, which suppress an address."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},
 ]
@@ -156,10 +161,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(site_manage.router)
     app.include_router(site_checkout.router)
     app.include_router(site_subscribe.router)
+    app.include_router(site_unsubscribe.router)
     app.include_router(admin_auth.router)
     app.include_router(admin_dashboard.router)
     for admin_area in (admin_bookings, admin_leads, admin_payments, admin_chefs, admin_stations, admin_users,
-                       admin_audit, admin_account, admin_contacts):
+                       admin_audit, admin_account, admin_contacts, admin_subscribers):
         app.include_router(admin_area.router)
     _instrument(app)
     return app
@@ -168,7 +174,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 # A route is public only by being on one of these; every other router requires a signed-in staff member.
 PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, bookings_api.public,
                   bookings_api.manage, payments_api.manage, payments_api.webhooks,
-                  leads_api.public, consent_api.public)
+                  leads_api.public, consent_api.public, newsletter_webhooks.webhooks)
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
                  chefs_api.staff, bookings_api.staff, payments_api.staff, analytics_api.staff, audit_api.staff,
                  leads_api.staff, people_api.staff)

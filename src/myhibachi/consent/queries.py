@@ -3,9 +3,13 @@ latest event per contact, channel and purpose: only `confirmed` allows marketing
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from myhibachi.audit.models import AuditEntry
 from myhibachi.consent.models import (
     ConsentAction,
     ConsentChannel,
@@ -75,3 +79,37 @@ async def may_send_marketing_to(session: AsyncSession, contact_id: int, topic: T
 
 async def is_suppressed(session: AsyncSession, email: str) -> bool:
     return await session.get(Suppression, email) is not None
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What a subscriber chose not to get (no row: everything)."""
+
+    stations_off: frozenset[int]
+    topics_off: frozenset[Topic]
+
+
+async def preferences_of(session: AsyncSession, contact_id: int) -> Preferences:
+    rows = list(await session.scalars(select(OptOut).where(OptOut.contact_id == contact_id)))
+    return Preferences(frozenset(int(o.value) for o in rows if o.scope == "station" and o.value.isdigit()),
+                       frozenset(Topic(o.value) for o in rows if o.scope == "topic" and o.value in set(Topic)))
+
+
+SUPPRESSION_AUDIT = "suppression"  # the audit entries' target type
+
+
+def suppression_audit_target(email: str) -> str:
+    """The audit entry's target id of an address (the column holds 64 characters; the whole address is in the
+    entry's before/after)."""
+    return email[:64]
+
+
+async def suppression_of(session: AsyncSession, email: str | None) -> Suppression | None:
+    return await session.get(Suppression, email) if email else None
+
+
+async def last_suppression_lift(session: AsyncSession, email: str) -> datetime | None:
+    """When staff last lifted the address's suppression (its audit entry is the record of it), if ever."""
+    return await session.scalar(select(func.max(AuditEntry.occurred_at)).where(
+        AuditEntry.target_type == SUPPRESSION_AUDIT, AuditEntry.target_id == suppression_audit_target(email),
+        AuditEntry.action == "suppression.lift"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, tuple_
@@ -9,8 +12,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from myhibachi.contacts.models import Contact, ContactHandle, HandleKind
+from myhibachi.audit.commands import record_audit
+from myhibachi.contacts.models import Contact, ContactHandle, ContactTag, HandleKind
 from myhibachi.core.db import utcnow
+from myhibachi.core.errors import ValidationFailed
 from myhibachi.core.text import normalize_email
 
 
@@ -82,3 +87,51 @@ async def find_or_create_contact(session: AsyncSession, identity: Identity, *, n
         assert winner is not None
         return winner
     return contact
+
+
+# --- tags -----------------------------------------------------------------------------------------------------------
+
+# What segments' `tags` rule matches (newsletters.segments.Tag has the same pattern).
+TAG_PATTERN = re.compile(r"[a-z0-9][a-z0-9 _-]{0,39}")
+
+
+def normalize_tag(text: str) -> str:
+    """A tag as stored: NFKC, lower-case, inner spaces single. Refused (422 on `tag`) unless 1–40 of a-z, 0-9,
+    space, - and _, starting with a letter or digit."""
+    tag = " ".join(unicodedata.normalize("NFKC", text).lower().split())
+    if not TAG_PATTERN.fullmatch(tag):
+        raise ValidationFailed.on("tag", "A tag is 1 to 40 lower-case letters, digits, spaces, - or _, starting "
+                                         "with a letter or a digit.")
+    return tag
+
+
+async def contact_tags(session: AsyncSession, contact_id: int) -> list[str]:
+    return list(await session.scalars(select(ContactTag.tag).where(ContactTag.contact_id == contact_id)
+                                      .order_by(ContactTag.tag)))
+
+
+async def add_contact_tag(session: AsyncSession, contact_id: int, text: str, *, actor_user_id: int | None,
+                          station_ids: Sequence[int | None] = (None,)) -> str:
+    """Tags the contact (once: a tag it has changes nothing); audited `contacts.tag` per station. The caller has
+    authorized the change (who may see the contact is decided above contacts)."""
+    tag = normalize_tag(text)
+    if await session.get(ContactTag, (contact_id, tag)) is None:
+        session.add(ContactTag(contact_id=contact_id, tag=tag))
+        await session.flush()
+        for station_id in station_ids:
+            await record_audit(session, actor_user_id=actor_user_id, action="contacts.tag", target_type="contact",
+                               target_id=contact_id, station_id=station_id, after={"tag": tag})
+    return tag
+
+
+async def remove_contact_tag(session: AsyncSession, contact_id: int, text: str, *, actor_user_id: int | None,
+                             station_ids: Sequence[int | None] = (None,)) -> None:
+    """Takes the tag off (nothing if it has none); audited `contacts.untag` per station."""
+    row = await session.get(ContactTag, (contact_id, " ".join(text.lower().split())))
+    if row is None:
+        return
+    await session.delete(row)
+    await session.flush()
+    for station_id in station_ids:
+        await record_audit(session, actor_user_id=actor_user_id, action="contacts.untag", target_type="contact",
+                           target_id=contact_id, station_id=station_id, before={"tag": row.tag})

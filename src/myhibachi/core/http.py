@@ -31,6 +31,9 @@ PRIVATE_PATHS = ("/admin", "/manage/", "/book", "/api/v1/auth/", "/api/v1/manage
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_PATHS = "/api/"
 MANAGE_API_PATHS = "/api/v1/manage/"
+# RFC 8058 one-click unsubscribes: a mail provider's server POSTs them, with no Origin and no cookie. The signed token
+# in the path is the credential, and withdrawing consent is all it can do.
+ONE_CLICK_PATHS = ("/unsubscribe/",)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 CROSS_SITE_PAGE = ("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Not sent</title><h1>Not sent</h1>"
                    "<p>This form was sent from another site, so nothing was changed. Please open the page on our "
@@ -176,6 +179,8 @@ class SameOriginMiddleware:
     @staticmethod
     def _allowed(scope: Scope) -> bool:
         path = scope["path"]
+        if path.startswith(ONE_CLICK_PATHS):
+            return True
         is_api = path.startswith(API_PATHS)
         if is_api and not path.startswith(MANAGE_API_PATHS):
             return True  # the staff API takes bearer tokens, which a forged request cannot carry

@@ -18,9 +18,9 @@ from myhibachi.audit.commands import record_audit
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal, scope_to_stations
 from myhibachi.bookings.models import Booking
-from myhibachi.consent.models import ConsentEvent
-from myhibachi.contacts.commands import Identity, find_contact
-from myhibachi.contacts.models import Contact, ContactHandle
+from myhibachi.consent.models import ConsentEvent, OptOut
+from myhibachi.contacts.commands import Identity, add_contact_tag, contact_tags, find_contact, remove_contact_tag
+from myhibachi.contacts.models import Contact, ContactHandle, ContactTag
 from myhibachi.contacts.schemas import e164_phone
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
@@ -35,10 +35,13 @@ FILLED_FIELDS = ("email", "phone", "event_date", "guests", "zip_code", "message"
 
 
 async def contact_stations(session: AsyncSession, contact_id: int) -> list[int]:
-    """The stations where the contact has a booking or a lead: whose staff may see it."""
+    """The stations where the contact has a booking or a lead, or subscribed (a consent event there): whose staff
+    may see it (the people of a station, as newsletters.segments.station_people counts them)."""
     rows = await session.scalars(union(
         select(Booking.station_id).where(Booking.customer_id == contact_id),
-        select(Lead.station_id).where(Lead.contact_id == contact_id)))
+        select(Lead.station_id).where(Lead.contact_id == contact_id),
+        select(ConsentEvent.station_id).where(ConsentEvent.contact_id == contact_id,
+                                              ConsentEvent.station_id.is_not(None))))
     return sorted(set(rows))
 
 
@@ -84,7 +87,18 @@ async def contact_detail(session: AsyncSession, principal: Principal, contact_id
         bookings=[ContactBooking(id=b.id, reference=b.reference, station_id=b.station_id, status=b.status,
                                  event_date=b.event_date, slot_time=b.slot_time,
                                  guests=b.adults + b.children + b.toddlers, contact_name=b.contact_name,
-                                 contact_email=b.contact_email, created_at=b.created_at) for b in bookings])
+                                 contact_email=b.contact_email, created_at=b.created_at) for b in bookings],
+        tags=await contact_tags(session, contact.id))
+
+
+async def tag_contact(session: AsyncSession, principal: Principal, contact_id: int, text: str, *,
+                      remove: bool = False) -> None:
+    """Adds (or with `remove`, takes off) a tag, for segments: whoever may see the contact may (`engagement`);
+    audited at each of the contact's stations where they work leads."""
+    contact, stations = await find_contact_for(session, principal, contact_id, for_update=True)
+    audited = [s for s in stations if principal.can(Permission.engagement, s)] or [None]
+    change = remove_contact_tag if remove else add_contact_tag
+    await change(session, contact.id, text, actor_user_id=principal.user_id, station_ids=audited)
 
 
 async def find_duplicate(session: AsyncSession, principal: Principal, keep_id: int, text: str) -> ContactDetail:
@@ -144,6 +158,7 @@ async def merge_contacts(session: AsyncSession, principal: Principal, keep_id: i
     # The consent ledger moves whole: a merge must not lose a grant, a confirmation or a withdrawal.
     await session.execute(update(ConsentEvent).where(ConsentEvent.contact_id == gone.id)
                           .values(contact_id=kept.id))
+    await _move_labels(session, kept.id, gone.id)
     kept.email, kept.phone = kept.email or gone.email, kept.phone or gone.phone
     kept.updated_at = utcnow()
     await session.delete(gone)
@@ -153,6 +168,18 @@ async def merge_contacts(session: AsyncSession, principal: Principal, keep_id: i
         await record_audit(session, actor_user_id=principal.user_id, action="contacts.merge", target_type="contact",
                            target_id=kept.id, station_id=station_id, before=before, after=after)
     return kept
+
+
+async def _move_labels(session: AsyncSession, keep_id: int, merge_id: int) -> None:
+    """The merged contact's tags and opt-outs join the kept one's (an opt-out is kept: either of them said no);
+    those the kept contact already has go with the merged row."""
+    for model, key in ((ContactTag, (ContactTag.tag,)), (OptOut, (OptOut.scope, OptOut.value))):
+        kept = set(await session.execute(select(*key).where(model.contact_id == keep_id)))
+        for row in await session.scalars(select(model).where(model.contact_id == merge_id)):
+            if tuple(getattr(row, column.key) for column in key) not in kept:
+                session.add(model(**{**{c.key: getattr(row, c.key) for c in model.__table__.columns},
+                                     "contact_id": keep_id}))
+    await session.flush()
 
 
 async def _handles(session: AsyncSession, contact_id: int) -> list[str]:

@@ -41,7 +41,8 @@ class ContactDetail(BaseModel):
         "leads": [{**LeadRead.model_config["json_schema_extra"]["examples"][0]}],  # type: ignore[index]
         "bookings": [{"id": 31, "reference": "HB7K2Q9XZP", "station_id": 1, "status": "confirmed",
                       "event_date": "2027-01-16", "slot_time": "18:00", "guests": 14, "contact_name": "Dana Reyes",
-                      "contact_email": "dana@example.com", "created_at": "2026-12-07T19:30:00Z"}]}]})
+                      "contact_email": "dana@example.com", "created_at": "2026-12-07T19:30:00Z"}],
+        "tags": ["vip", "wedding planner"]}]})
 
     id: int
     name: str
@@ -51,6 +52,7 @@ class ContactDetail(BaseModel):
     handles: list[HandleRead]
     leads: list[LeadRead] = Field(description="Newest first, at the stations where you work leads.")
     bookings: list[ContactBooking] = Field(description="Newest event first, at the stations where you work leads.")
+    tags: list[str] = Field(default_factory=list, description="Staff's labels, for segments' `tags` rule; a-z.")
 
 
 class ContactMerge(BaseModel):

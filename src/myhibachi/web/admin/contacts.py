@@ -1,30 +1,44 @@
-"""Admin pages: a contact (its handles, and its leads and bookings at the staff member's stations) and merging a
-duplicate into it, found by email or phone, previewed, then confirmed — through the leads domain's people module."""
+"""Admin pages: a contact (its handles, its leads and bookings at the staff member's stations, its tags, its consent
+history and whether its address is suppressed), tagging it, and merging a duplicate into it, found by email or phone,
+previewed, then confirmed — through the leads domain's people module and the consent queries."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
+from myhibachi.consent.queries import consent_history, consent_state, suppression_of
 from myhibachi.core.errors import ValidationFailed
 from myhibachi.core.web import PathId
 from myhibachi.leads import people
 from myhibachi.leads.people_schemas import ContactDetail
+from myhibachi.web.admin.leads import local_time
 from myhibachi.web.admin.pages import AdminVisit, Trouble, Visit, form_state, submit
 from myhibachi.web.admin.render import staff_stations
 from myhibachi.web.fields import record_id
 
 router = APIRouter(include_in_schema=False)
-DONE = {"merged": "Merged: the duplicate's bookings, leads and addresses are this contact's now."}
+DONE = {"merged": "Merged: the duplicate's bookings, leads and addresses are this contact's now.",
+        "tagged": "Tag added.", "untagged": "Tag removed."}
 
 
 async def _contact_page(visit: Visit, contact_id: int, form: dict[str, str] | None = None,
                         trouble: Trouble | None = None, duplicate: ContactDetail | None = None) -> Response:
     contact = await people.contact_detail(visit.session, visit.principal, contact_id)
-    names = {s.id: s.name for s in await staff_stations(visit.session, visit.principal)}
+    stations = await staff_stations(visit.session, visit.principal)
+    names = {s.id: s.name for s in stations}
+    zones = {s.id: s.timezone for s in stations}
+    shown = await visit.chosen()
+    default_zone = shown.timezone if shown else "UTC"
+    form = form or {}
     return await visit.page("contacts/detail.html", title=contact.name, contact=contact, station_names=names,
-                            values={"other": (form or {}).get("other", "")[:254]}, duplicate=duplicate,
-                            done=visit.notice(DONE), **form_state(trouble))
+                            values={"other": form.get("other", "")[:254], "tag": form.get("tag", "")[:60]},
+                            duplicate=duplicate, done=visit.notice(DONE), **form_state(trouble),
+                            consents=await consent_history(visit.session, contact.id),
+                            email_marketing=await consent_state(visit.session, contact.id),
+                            suppression=await suppression_of(visit.session, contact.email),
+                            when=lambda moment, station_id=None: local_time(moment, zones.get(station_id,
+                                                                                              default_zone)))
 
 
 @router.get("/admin/contacts/{contact_id}", response_class=HTMLResponse)
@@ -48,3 +62,14 @@ async def merge_contact(contact_id: PathId, visit: AdminVisit) -> Response:
 
     return await submit(visit, act=act, show=lambda form, trouble: _contact_page(visit, contact_id, form, trouble),
                         names={"other_id": "other", "": "other"})
+
+
+@router.post("/admin/contacts/{contact_id}/tags", response_class=HTMLResponse)
+async def tag_contact(contact_id: PathId, visit: AdminVisit) -> Response:
+    """`go=add` the typed `tag` (lower-cased), `go=remove` the one named."""
+    async def act(form: dict[str, str]) -> str:
+        remove = form.get("go") == "remove"
+        await people.tag_contact(visit.session, visit.principal, contact_id, form.get("tag", ""), remove=remove)
+        return f"/admin/contacts/{contact_id}?done={'untagged' if remove else 'tagged'}#tags-title"
+
+    return await submit(visit, act=act, show=lambda form, trouble: _contact_page(visit, contact_id, form, trouble))

@@ -1,0 +1,36 @@
+"""What the bounce webhooks answer (SPEC §7: "A hard bounce or complaint suppresses the address")."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventsReceipt(BaseModel):
+    """SendGrid's delivery acknowledged: what of it was new."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"received": 3, "stored": 1, "ignored": 1,
+                                                               "duplicates": 1}]})
+
+    received: int = Field(description="Events in the body.")
+    stored: int = Field(description="New bounces and complaints, stored and acted on.")
+    ignored: int = Field(description="Events of other types (delivered, open, click …), or without an address.")
+    duplicates: int = Field(description="Bounces and complaints stored before (a redelivery): nothing new.")
+
+
+class InboundReceipt(BaseModel):
+    """A mailed-back report read (200), or a message that is none (202: kept for the inbox, nothing stored yet)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"report": "delivery-status", "stored": 1, "duplicates": 0, "detail": "1 bounce or complaint stored."}]})
+
+    report: Literal["delivery-status", "feedback-report"] | None = Field(
+        description="The report type; null when the message is not a delivery or feedback report.")
+    stored: int = 0
+    duplicates: int = 0
+    detail: str
+
+
+NOT_A_REPORT_EXAMPLE = {"report": None, "stored": 0, "duplicates": 0,
+                        "detail": "Not a delivery or feedback report: nothing was stored."}

@@ -1,0 +1,114 @@
+"""Bounce and complaint routes: SendGrid's signed Event Webhook and the inbound email endpoint that mailed-back DSN
+and ARF reports are posted to (SPEC §7). Public routes: the signature, or the bearer secret, is the credential."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, status
+from fastapi.responses import JSONResponse
+
+from myhibachi.core.db import utcnow
+from myhibachi.core.errors import DomainError, NotAuthenticated, problem_responses
+from myhibachi.core.web import DbSession, RuntimeDep
+from myhibachi.newsletters import dsn, sendgrid
+from myhibachi.newsletters.bounce_schemas import NOT_A_REPORT_EXAMPLE, EventsReceipt, InboundReceipt
+from myhibachi.newsletters.bounces import record_bounce
+
+webhooks = APIRouter(prefix="/webhooks", tags=["bounces"])
+MAX_EVENTS_BODY = 5 * 1024 * 1024  # SendGrid batches at most a few thousand events a post
+MAX_INBOUND_BODY = 10 * 1024 * 1024  # a report quotes the bounced message, images and all
+
+
+class BodyTooLarge(DomainError):
+    status, code = 413, "payload_too_large"
+
+
+class InboundEmailOff(DomainError):
+    status, code = 403, "inbound_email_disabled"
+
+
+async def _capped_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused (413) past `limit` bytes without reading the rest."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"The body is larger than {limit // (1024 * 1024)} MB.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"The body is larger than {limit // (1024 * 1024)} MB.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@webhooks.post("/sendgrid/events", summary="SendGrid's event webhook (bounces and spam reports)",
+               response_model=EventsReceipt, responses=problem_responses(400, 413, 422))
+async def sendgrid_events(
+        request: Request, session: DbSession, runtime: RuntimeDep,
+        signature: Annotated[str | None, Header(alias=sendgrid.SIGNATURE_HEADER, max_length=400)] = None,
+        timestamp: Annotated[str | None, Header(alias=sendgrid.TIMESTAMP_HEADER, max_length=20)] = None,
+) -> EventsReceipt:
+    """Verifies the ECDSA P-256 signature SendGrid puts in `X-Twilio-Email-Event-Webhook-Signature` over
+    `X-Twilio-Email-Event-Webhook-Timestamp` + the raw body with `SENDGRID_WEBHOOK_PUBLIC_KEY` (400
+    `invalid_signature` when it is missing, wrong, more than 10 minutes off, or the key is not set: nothing is
+    stored). Events `bounce` (type `bounce`: hard; `blocked`: soft) and `spamreport` (complaint) are stored once by
+    `sg_event_id` and linked to the campaign recipient by `smtp-id`; a hard bounce or complaint suppresses the
+    address at once, soft bounces after `SOFT_BOUNCE_LIMIT`. Other events are ignored; a redelivery changes
+    nothing."""
+    body = await _capped_body(request, MAX_EVENTS_BODY)
+    events = sendgrid.verified_events(runtime.settings, body, signature, timestamp, utcnow())
+    receipt = EventsReceipt(received=len(events), stored=0, ignored=0, duplicates=0)
+    for event in events:
+        report = sendgrid.bounce_report(event)
+        if report is None:
+            receipt.ignored += 1
+        elif await record_bounce(session, runtime.settings, report):
+            receipt.stored += 1
+        else:
+            receipt.duplicates += 1
+    return receipt
+
+
+def _authorize_inbound(runtime: RuntimeDep, authorization: str | None) -> None:
+    secret = runtime.settings.inbound_email_secret
+    if secret is None:
+        raise InboundEmailOff("Inbound email is not configured here (INBOUND_EMAIL_SECRET is not set).")
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(),
+                                                             secret.get_secret_value().encode()):
+        raise NotAuthenticated("Send `Authorization: Bearer` with the inbound email secret.",
+                               headers={"WWW-Authenticate": "Bearer"})
+
+
+@webhooks.post("/email/inbound", summary="An inbound email (delivery and feedback reports)",
+               response_model=InboundReceipt,
+               responses={202: {"description": "Not a delivery or feedback report: nothing stored (yet).",
+                                "content": {"application/json": {"example": NOT_A_REPORT_EXAMPLE}}},
+                          **problem_responses(401, 403, 413, 422)})
+async def inbound_email(
+        request: Request, session: DbSession, runtime: RuntimeDep,
+        authorization: Annotated[str | None, Header(max_length=1000)] = None,
+) -> InboundReceipt | JSONResponse:
+    """The raw RFC 5322 message as the body, with `Authorization: Bearer <INBOUND_EMAIL_SECRET>` (compared in
+    constant time; 401 otherwise, 403 while the secret is not set). A DSN (`multipart/report;
+    report-type=delivery-status`) stores a bounce per failed recipient — Status 5.x.x hard, 4.x.x or Action
+    `delayed` soft; an ARF report (`report-type=feedback-report`) stores a complaint. Each is stored once (the
+    report's Message-ID + the recipient) and linked to the campaign recipient by the Message-ID the report quotes.
+    Any other message answers 202 and stores nothing: the unified inbox will take it (a later issue)."""
+    _authorize_inbound(runtime, authorization)
+    raw = await _capped_body(request, MAX_INBOUND_BODY)
+    report_read = dsn.read_report(raw)
+    if report_read is None:
+        return JSONResponse(NOT_A_REPORT_EXAMPLE, status_code=status.HTTP_202_ACCEPTED)
+    receipt = InboundReceipt(report=report_read.report_type, detail="")
+    for report in report_read.bounces:
+        if await record_bounce(session, runtime.settings, report):
+            receipt.stored += 1
+        else:
+            receipt.duplicates += 1
+    receipt.detail = f"{receipt.stored} bounce or complaint stored." if receipt.stored == 1 else \
+        f"{receipt.stored} bounces or complaints stored."
+    return receipt
+
