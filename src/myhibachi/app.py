@@ -39,6 +39,7 @@ from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import RuntimeDep
 from myhibachi.leads import api as leads_api
 from myhibachi.leads import people_api
+from myhibachi.newsletters import api as newsletters_api
 from myhibachi.payments import api as payments_api
 from myhibachi.pricing import api as pricing_api
 from myhibachi.settings import Settings, get_settings
@@ -97,6 +98,9 @@ TAGS = [
                                         "merging a duplicate into them."},
     {"name": "consent", "description": "Double opt-in to news and offers: subscribing, the signed confirmation "
                                        "link, and the append-only consent ledger it writes."},
+    {"name": "newsletters", "description": "Segments of a station's people and who they reach today, and campaigns "
+                                           "from draft to sent: preview, test, send now or at a time, pause, "
+                                           "resume, cancel, stats and activity over time."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},
 ]
@@ -171,7 +175,7 @@ PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, book
                   leads_api.public, consent_api.public)
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
                  chefs_api.staff, bookings_api.staff, payments_api.staff, analytics_api.staff, audit_api.staff,
-                 leads_api.staff, people_api.staff)
+                 leads_api.staff, people_api.staff, newsletters_api.segments, newsletters_api.campaigns)
 
 
 def _api_router() -> APIRouter:
