@@ -59,10 +59,13 @@ from myhibachi.bookings.schemas import PartyChange
 from myhibachi.chefs.models import EVERY_WEEKDAY, Chef, ChefTimeOff, TimeOffStatus
 from myhibachi.consent.commands import record_consent
 from myhibachi.consent.models import ConsentAction, ConsentSource
+from myhibachi.contacts.commands import Identity, find_or_create_contact
 from myhibachi.contacts.models import Contact
 from myhibachi.core.db import Database
+from myhibachi.core.outbox import OutboxMessage
 from myhibachi.leads.commands import Inquiry, capture_lead
 from myhibachi.leads.models import Lead, LeadActivity, LeadSource
+from myhibachi.newsletters.models import Campaign, CampaignStatus, Segment
 from myhibachi.payments.models import Payment, PaymentMethod, PaymentPurpose, PaymentStatus, Refund, RefundStatus
 from myhibachi.pricing.queries import get_rules
 from myhibachi.stations.models import Station
@@ -867,6 +870,205 @@ async def enter_lead(world: World) -> Call:
                                              "email": email}, verify=verify)
 
 
+# --- newsletters ------------------------------------------------------------------------------------------------
+# Segments and campaigns are read with `engagement` at their station (another station's do not exist: 404) and
+# written with `newsletters.send` there (SPEC §7). The routes declare no permission: the commands and queries do.
+
+
+async def add_segment(world: World, station: str = HOME, *, reachable: bool = False) -> int:
+    """A segment of everyone at `station`; `reachable`: with one confirmed subscriber there, so it may be sent to."""
+    async with world.db.transaction() as session:
+        if reachable:
+            contact = await find_or_create_contact(session, Identity(email=world.email("fan")), name="Fan")
+            for action in (ConsentAction.granted, ConsentAction.confirmed):
+                await record_consent(session, contact.id, action, ConsentSource.footer_form,
+                                     station_id=world.stations[station])
+        segment = Segment(station_id=world.stations[station], name="Matrix segment", rules={})
+        session.add(segment)
+        await session.flush()
+        return segment.id
+
+
+async def segment_row(world: World, segment_id: int) -> Segment | None:
+    async with world.db.transaction(write=False) as session:
+        return await session.get(Segment, segment_id)
+
+
+async def add_campaign(world: World, station: str = HOME, **values: Any) -> int:
+    """A draft at `station` to a segment that may be sent to, with `values` set on it."""
+    segment_id = await add_segment(world, station, reachable=True)
+    async with world.db.transaction() as session:
+        campaign = Campaign(station_id=world.stations[station], name="Matrix campaign", subject="Matrix news",
+                            body_markdown="Hello", segment_id=segment_id, status=CampaignStatus.draft.value)
+        for name, value in values.items():
+            setattr(campaign, name, value)
+        session.add(campaign)
+        await session.flush()
+        return campaign.id
+
+
+async def campaign_row(world: World, campaign_id: int) -> Campaign:
+    async with world.db.transaction(write=False) as session:
+        return await session.get_one(Campaign, campaign_id)
+
+
+def newsletter_stations(persona: Persona) -> list[str]:
+    return [code for code in (HOME, OTHER) if P.engagement in persona.permissions_at(code)]
+
+
+def list_campaigns(station: str | None) -> Arrange:
+    return scoped_list("/campaigns", add_campaign, newsletter_stations, station)
+
+
+async def create_segment(world: World) -> Call:
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            names = list(await session.scalars(select(Segment.name)))
+        assert (names == ["Matrix made"]) is applied
+
+    return Call(f"{API_PREFIX}/segments", json={"station_id": world.stations[HOME], "name": "Matrix made",
+                                                "rules": {"customer_status": "past_customer"}}, verify=verify)
+
+
+async def list_segments(world: World) -> Call:
+    ids = {code: await add_segment(world, code) for code in (HOME, OTHER)}
+
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:
+            assert [item["id"] for item in response.json()["items"]] == [ids[HOME]]
+
+    return Call(f"{API_PREFIX}/segments", params={"station_id": world.stations[HOME]}, verify=verify)
+
+
+def on_segment(path: str, station: str = HOME, *, method_json: Any = None) -> Arrange:
+    """GET a segment (`path` "") or its preview, PATCH it (`method_json` its body) or DELETE it."""
+
+    async def arrange(world: World) -> Call:
+        segment_id = await add_segment(world, station, reachable=True)
+
+        async def verify(response: Response, applied: bool) -> None:
+            row = await segment_row(world, segment_id)
+            if path == "delete":
+                assert (row is None) is applied
+            elif method_json is not None:
+                assert (row is not None and row.name == "Renamed") is applied
+            elif applied:
+                body = response.json()
+                assert body["id"] == segment_id if path == "" else body["count"] == 1
+
+        route = f"{API_PREFIX}/segments/{segment_id}" + ("/preview" if path == "preview" else "")
+        return Call(route, json=method_json, params={"reason": "Matrix tidy"} if path == "delete" else None,
+                    verify=verify)
+
+    return arrange
+
+
+async def preview_rules(world: World) -> Call:
+    await add_segment(world, reachable=True)
+
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:
+            assert response.json()["count"] == 1
+
+    return Call(f"{API_PREFIX}/segments/preview", json={"station_id": world.stations[HOME], "rules": {}},
+                verify=verify)
+
+
+async def create_campaign(world: World) -> Call:
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            names = list(await session.scalars(select(Campaign.name)))
+        assert (names == ["Matrix made"]) is applied
+
+    return Call(f"{API_PREFIX}/campaigns", verify=verify, json={
+        "station_id": world.stations[HOME], "name": "Matrix made", "subject": "News", "body_markdown": "Hi"})
+
+
+async def preview_draft(world: World) -> Call:
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:
+            assert "<strong>Typed</strong>" in response.json()["html"]
+
+    return Call(f"{API_PREFIX}/campaigns/preview", verify=verify, json={
+        "station_id": world.stations[HOME], "subject": "Typed", "body_markdown": "**Typed**"})
+
+
+def read_campaign(path: str, station: str = HOME) -> Arrange:
+    async def arrange(world: World) -> Call:
+        campaign_id = await add_campaign(world, station)
+
+        async def verify(response: Response, applied: bool) -> None:
+            if applied:
+                body = response.json()
+                assert {"": lambda: body["id"] == campaign_id, "/preview": lambda: body["subject"] == "Matrix news",
+                        "/activity": lambda: body["campaign_id"] == campaign_id}[path]()
+
+        return Call(f"{API_PREFIX}/campaigns/{campaign_id}{path}", verify=verify)
+
+    return arrange
+
+
+async def outbox_topics(world: World) -> list[str]:
+    async with world.db.transaction(write=False) as session:
+        return list(await session.scalars(select(OutboxMessage.topic)))
+
+
+def campaign_move(action: str) -> Arrange:
+    """PATCH a draft, or POST one of its moves from the status it needs; applied, the campaign moved (sending's
+    job queued; a test emailed)."""
+    later = datetime.now(UTC) + timedelta(days=3)
+    starts = {"": {}, "test": {}, "send": {}, "pause": {"status": CampaignStatus.scheduled.value, "send_at": later},
+              "resume": {"status": CampaignStatus.paused.value, "send_at": later}, "cancel": {}}
+    bodies = {"": {"subject": "Edited"}, "test": {"email": "tester@example.com"}, "send": None, "pause": None,
+              "resume": None, "cancel": {"reason": "Matrix cancel"}}
+    moved = {"": lambda c: c.subject == "Edited", "test": lambda c: c.status == "draft",
+             "send": lambda c: c.status != "draft", "pause": lambda c: c.status == "paused",
+             "resume": lambda c: c.status == "scheduled", "cancel": lambda c: c.status == "cancelled"}
+
+    async def arrange(world: World) -> Call:
+        campaign_id = await add_campaign(world, **starts[action])
+
+        async def verify(response: Response, applied: bool) -> None:
+            campaign = await campaign_row(world, campaign_id)
+            if action in ("test", "send"):
+                topic = {"test": "email.send", "send": "newsletters.campaign_due"}[action]
+                assert (topic in await outbox_topics(world)) is applied
+            assert moved[action](campaign) is (applied or action == "test")
+
+        return Call(f"{API_PREFIX}/campaigns/{campaign_id}" + (f"/{action}" if action else ""),
+                    json=bodies[action], verify=verify)
+
+    return arrange
+
+
+def newsletter_cases() -> list[Case]:
+    api, en, ns = API_PREFIX, P.engagement, P.newsletters_send
+    reads, writes = (works_leads(HOME),), (works_leads(HOME), holds(ns, HOME))
+    return [
+        Case("POST", f"{api}/segments", None, (holds(ns, HOME),), 201, create_segment),
+        Case("GET", f"{api}/segments", None, (holds(en, HOME),), 200, list_segments),
+        Case("POST", f"{api}/segments/preview", None, (holds(en, HOME),), 200, preview_rules),
+        *(Case("GET", f"{api}/segments/{{segment_id}}", None, (works_leads(code),), 200, on_segment("", code),
+               variant=f"segment_at_{code}") for code in (HOME, OTHER)),
+        Case("GET", f"{api}/segments/{{segment_id}}/preview", None, reads, 200, on_segment("preview")),
+        Case("PATCH", f"{api}/segments/{{segment_id}}", None, writes, 200,
+             on_segment("", method_json={"name": "Renamed"})),
+        Case("DELETE", f"{api}/segments/{{segment_id}}", None, writes, 204, on_segment("delete")),
+        Case("POST", f"{api}/campaigns", None, (holds(ns, HOME),), 201, create_campaign),
+        Case("GET", f"{api}/campaigns", None, (holds(en),), 200, list_campaigns(None)),
+        Case("GET", f"{api}/campaigns", None, (holds(en, HOME),), 200, list_campaigns(HOME),
+             variant="station_id=HOME"),
+        Case("POST", f"{api}/campaigns/preview", None, (holds(en, HOME),), 200, preview_draft),
+        *(Case("GET", f"{api}/campaigns/{{campaign_id}}", None, (works_leads(code),), 200, read_campaign("", code),
+               variant=f"campaign_at_{code}") for code in (HOME, OTHER)),
+        *(Case("GET", f"{api}/campaigns/{{campaign_id}}{path}", None, reads, 200, read_campaign(path))
+          for path in ("/preview", "/activity")),
+        Case("PATCH", f"{api}/campaigns/{{campaign_id}}", None, writes, 200, campaign_move("")),
+        *(Case("POST", f"{api}/campaigns/{{campaign_id}}/{action}", None, writes, 202 if action == "test" else 200,
+               campaign_move(action)) for action in ("test", "send", "pause", "resume", "cancel")),
+    ]
+
+
 def build_cases() -> list[Case]:
     api = API_PREFIX
     um, cm = P.users_manage, P.chefs_manage
@@ -960,6 +1162,7 @@ def build_cases() -> list[Case]:
         Case("GET", f"{api}/audit-log", P.audit_read, (holds(P.audit_read, HOME),), 200, variant="station_id=HOME",
              arrange=lambda w: call(f"{api}/audit-log", params={"station_id": w.stations[HOME]})(w)),
         *contact_cases(),
+        *newsletter_cases(),
     ]
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "case ids must be unique"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 
 from myhibachi.auth.dependencies import CurrentPrincipal
 from myhibachi.auth.schemas import Reason
@@ -39,6 +39,8 @@ campaigns = APIRouter(prefix="/campaigns", tags=["newsletters"])
 StationQuery = Annotated[int, Query(ge=1, le=2**62)]
 READ_ERRORS = problem_responses(401, 403, 404, 422)
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
+SEND_EXAMPLES = {"now": {"summary": "Send now", "value": {}},
+                 "later": {"summary": "Send at a time", "value": {"send_at": "2026-12-05T17:00:00Z"}}}
 
 
 # --- segments ------------------------------------------------------------------------------------------------------
@@ -179,7 +181,8 @@ async def send_test(campaign_id: PathId, body: CampaignTest, principal: CurrentP
 @campaigns.post("/{campaign_id}/send", summary="Send now or at a time", response_model=CampaignRead,
                 responses=WRITE_ERRORS)
 async def send_campaign(campaign_id: PathId, principal: CurrentPrincipal, session: DbSession,
-                        body: CampaignSend | None = None) -> CampaignRead:
+                        body: Annotated[CampaignSend | None, Body(openapi_examples=SEND_EXAMPLES)] = None,
+                        ) -> CampaignRead:
     """A draft or scheduled campaign: without `send_at` it becomes `sending` and the job queue starts; with a
     future `send_at` (at most a year ahead) it becomes `scheduled`. 409 `no_segment` without a segment, 409
     `empty_audience` when nobody in it may receive it today. Audited."""
