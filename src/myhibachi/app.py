@@ -49,6 +49,7 @@ from myhibachi.web.admin import account as admin_account
 from myhibachi.web.admin import audit as admin_audit
 from myhibachi.web.admin import auth_pages as admin_auth
 from myhibachi.web.admin import bookings as admin_bookings
+from myhibachi.web.admin import campaigns as admin_campaigns
 from myhibachi.web.admin import chefs as admin_chefs
 from myhibachi.web.admin import contacts as admin_contacts
 from myhibachi.web.admin import dashboard as admin_dashboard
@@ -163,7 +164,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(admin_auth.router)
     app.include_router(admin_dashboard.router)
     for admin_area in (admin_bookings, admin_leads, admin_payments, admin_chefs, admin_stations, admin_users,
-                       admin_audit, admin_account, admin_contacts):
+                       admin_audit, admin_account, admin_contacts, admin_campaigns):
         app.include_router(admin_area.router)
     _instrument(app)
     return app
