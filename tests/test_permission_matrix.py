@@ -912,6 +912,12 @@ async def campaign_row(world: World, campaign_id: int) -> Campaign:
         return await session.get_one(Campaign, campaign_id)
 
 
+async def emails_about(world: World, about: str) -> int:
+    async with world.db.transaction(write=False) as session:
+        payloads = await session.scalars(select(OutboxMessage.payload).where(OutboxMessage.topic == "email.send"))
+        return sum(payload.get("about") == about for payload in payloads)
+
+
 def newsletter_stations(persona: Persona) -> list[str]:
     return [code for code in (HOME, OTHER) if P.engagement in persona.permissions_at(code)]
 
@@ -2083,6 +2089,135 @@ def lead_page(action: str = "", *, post: bool = False, station: str = HOME) -> P
     return arrange
 
 
+# --- newsletters ------------------------------------------------------------------------------------------------
+
+def newsletter_list(path: str) -> PageArrange:
+    """The switcher's station's campaigns (or segments), with one at each station: only the shown one's listed."""
+
+    async def arrange(world: World) -> PageCall:
+        ids = {code: await (add_campaign if path == "/admin/campaigns" else add_segment)(world, code)
+               for code in (HOME, OTHER)}
+
+        async def verify(response: Response, applied: bool) -> None:
+            if applied:
+                shown = shown_station(world.persona)
+                for code, record_id in ids.items():
+                    listed = f'href="{path}/{record_id}"' in response.text
+                    assert listed is (code == shown), f"{code}'s listed: {listed}"
+
+        return PageCall(path, verify=verify)
+
+    return arrange
+
+
+def newsletter_new(path: str) -> PageArrange:
+    """The new campaign's (or segment's) form posted: made at the switcher's station."""
+
+    async def arrange(world: World) -> PageCall:
+        model = Campaign if path == "/admin/campaigns/new" else Segment
+        form = {"name": "Page made", "subject": "News", "body_markdown": "Hi"} if model is Campaign \
+            else {"name": "Page made", "customer_status": "past_customer"}
+
+        async def verify(response: Response, applied: bool) -> None:
+            async with world.db.transaction(write=False) as session:
+                made = await session.scalar(select(model).where(model.name == "Page made"))
+            effect(made is not None, applied, "made")
+            if made is not None:
+                assert made.station_id == world.stations[shown_station(world.persona)]
+
+        return PageCall(path, form=form, verify=verify)
+
+    return arrange
+
+
+def campaign_page(station: str = HOME, action: str = "", *, post: bool = False) -> PageArrange:
+    """A campaign's page, its editor posted (action ""), or one of its moves posted from the status it needs."""
+    later = datetime.now(UTC) + timedelta(days=3)
+    starts = {"pause": {"status": CampaignStatus.scheduled.value, "send_at": later},
+              "resume": {"status": CampaignStatus.paused.value, "send_at": later}}
+    forms = {"": {"name": "Matrix campaign", "subject": "Edited", "body_markdown": "Hello", "segment_id": ""},
+             "test": {"email": "tester@example.com"}, "send": {"go": "now"}, "pause": {}, "resume": {},
+             "cancel": {"reason": "Matrix cancel"}}
+    moved = {"": lambda c: c.subject == "Edited", "send": lambda c: c.status != "draft",
+             "pause": lambda c: c.status == "paused", "resume": lambda c: c.status == "scheduled",
+             "cancel": lambda c: c.status == "cancelled"}
+
+    async def arrange(world: World) -> PageCall:
+        campaign_id = await add_campaign(world, station, **starts.get(action, {}))
+
+        async def verify(response: Response, applied: bool) -> None:
+            if not post:
+                if applied:
+                    assert "Matrix campaign" in response.text, "the campaign is not on its page"
+                return
+            if action == "test":
+                effect(await emails_about(world, f"campaign:{campaign_id}") == 1, applied, "a test emailed")
+            else:
+                effect(moved[action](await campaign_row(world, campaign_id)), applied, f"the campaign's {action}")
+
+        path = f"/admin/campaigns/{campaign_id}" + (f"/{action}" if action else "")
+        return PageCall(path, form=forms[action] if post else None, verify=verify)
+
+    return arrange
+
+
+def segment_page(station: str = HOME, *, post: bool = False, count: bool = False) -> PageArrange:
+    async def arrange(world: World) -> PageCall:
+        segment_id = await add_segment(world, station, reachable=True)
+
+        async def verify(response: Response, applied: bool) -> None:
+            if post:
+                effect((await segment_row(world, segment_id)).name == "Renamed", applied, "the segment renamed")
+            elif applied:
+                assert ("audience-count" if count else "Matrix segment") in response.text, response.text[:300]
+
+        if count:
+            return PageCall("/admin/segments/count", params={"segment_id": segment_id}, verify=verify)
+        return PageCall(f"/admin/segments/{segment_id}", form={"name": "Renamed"} if post else None, verify=verify)
+
+    return arrange
+
+
+def live_fragment(path: str) -> PageArrange:
+    """The editors' htmx previews, of HOME: an email in a sandbox, or a count."""
+
+    async def arrange(world: World) -> PageCall:
+        await add_segment(world, HOME, reachable=True)
+
+        async def verify(response: Response, applied: bool) -> None:
+            if applied:
+                assert ("sandbox srcdoc=" if "campaigns" in path else "audience-count") in response.text
+
+        return PageCall(path, form={"station_id": str(world.stations[HOME]), "subject": "Hi",
+                                    "body_markdown": "Hello"}, verify=verify)
+
+    return arrange
+
+
+def newsletter_page_cases(station: Callable[[Permission], AtStation]) -> list[PageCase]:
+    en, ns = P.engagement, P.newsletters_send
+    writes = (works_leads(HOME), holds(ns, HOME))
+    return [
+        *(PageCase("GET", path, (at_shown(station(en)),), 200, newsletter_list(path), scoped=True)
+          for path in ("/admin/campaigns", "/admin/segments")),
+        *(PageCase("GET", path, (at_shown(station(ns)),), 200, visit(path), scoped=True)
+          for path in ("/admin/campaigns/new", "/admin/segments/new")),
+        *(PageCase("POST", path, (at_shown(station(ns)),), 303, newsletter_new(path), scoped=True)
+          for path in ("/admin/campaigns/new", "/admin/segments/new")),
+        *(PageCase("POST", path, (holds(en, HOME),), 200, live_fragment(path))
+          for path in ("/admin/campaigns/preview", "/admin/segments/preview")),
+        PageCase("GET", "/admin/segments/count", (works_leads(HOME),), 200, segment_page(count=True)),
+        *(PageCase("GET", "/admin/campaigns/{campaign_id}", (works_leads(code),), 200, campaign_page(code),
+                   variant=f"campaign_at_{code}") for code in (HOME, OTHER)),
+        PageCase("POST", "/admin/campaigns/{campaign_id}", writes, 303, campaign_page(post=True)),
+        *(PageCase("POST", "/admin/campaigns/{campaign_id}/{action}", writes, 303,
+                   campaign_page(action=action, post=True), variant=action)
+          for action in ("test", "send", "pause", "resume", "cancel")),
+        PageCase("GET", "/admin/segments/{segment_id}", (works_leads(HOME),), 200, segment_page()),
+        PageCase("POST", "/admin/segments/{segment_id}", writes, 303, segment_page(post=True)),
+    ]
+
+
 # --- the table -----------------------------------------------------------------------------------------------
 
 def build_page_cases() -> list[PageCase]:
@@ -2183,6 +2318,7 @@ def build_page_cases() -> list[PageCase]:
         *(PageCase("POST", f"/admin/leads/{{lead_id}}/{action}", (works_leads(HOME),), 303,
                    lead_page(action, post=True))
           for action in ("move", "lost", "activities", "assign", "follow-up")),
+        *newsletter_page_cases(station),
         # stations and rules last: they rename HOME and change its rules
         PageCase("GET", "/admin/stations", (holds_some(P.stations_manage, rm),), 200, visit("/admin/stations")),
         PageCase("GET", "/admin/stations/new", (holds(P.stations_manage),), 200, visit("/admin/stations/new")),
