@@ -35,6 +35,7 @@ from myhibachi.newsletters.segments import SegmentRules
 from myhibachi.newsletters.sending import kick_campaign
 from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
+from myhibachi.stations.queries import get_station
 
 P = Permission
 TEST_PREFIX = "[Test] "
@@ -74,6 +75,7 @@ def _rules_json(rules: SegmentRules) -> dict[str, Any]:
 
 async def create_segment(session: AsyncSession, principal: Principal, data: SegmentCreate) -> Segment:
     _authorize_sending(principal, data.station_id)
+    await get_station(session, data.station_id)  # a super admin may name any id: 404 for none
     segment = Segment(station_id=data.station_id, name=data.name, rules=_rules_json(data.rules),
                       created_by_user_id=principal.user_id, created_at=utcnow())
     session.add(segment)
@@ -144,6 +146,7 @@ async def _check_segment(session: AsyncSession, station_id: int, segment_id: int
 
 async def create_campaign(session: AsyncSession, principal: Principal, data: CampaignCreate) -> Campaign:
     _authorize_sending(principal, data.station_id)
+    await get_station(session, data.station_id)
     await _check_segment(session, data.station_id, data.segment_id)
     now = utcnow()
     campaign = Campaign(station_id=data.station_id, name=data.name, subject=data.subject,
