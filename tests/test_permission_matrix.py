@@ -62,8 +62,10 @@ from myhibachi.consent.models import ConsentAction, ConsentSource, Suppression, 
 from myhibachi.contacts.commands import Identity, find_contact, find_or_create_contact
 from myhibachi.contacts.models import Contact, ContactTag
 from myhibachi.core.db import Database
+from myhibachi.core.outbox import OutboxMessage
 from myhibachi.leads.commands import Inquiry, capture_lead
 from myhibachi.leads.models import Lead, LeadActivity, LeadSource
+from myhibachi.newsletters.models import Campaign, CampaignStatus, Segment
 from myhibachi.payments.models import Payment, PaymentMethod, PaymentPurpose, PaymentStatus, Refund, RefundStatus
 from myhibachi.pricing.queries import get_rules
 from myhibachi.stations.models import Station
@@ -868,6 +870,211 @@ async def enter_lead(world: World) -> Call:
                                              "email": email}, verify=verify)
 
 
+# --- newsletters ------------------------------------------------------------------------------------------------
+# Segments and campaigns are read with `engagement` at their station (another station's do not exist: 404) and
+# written with `newsletters.send` there (SPEC §7). The routes declare no permission: the commands and queries do.
+
+
+async def add_segment(world: World, station: str = HOME, *, reachable: bool = False) -> int:
+    """A segment of everyone at `station`; `reachable`: with one confirmed subscriber there, so it may be sent to."""
+    async with world.db.transaction() as session:
+        if reachable:
+            contact = await find_or_create_contact(session, Identity(email=world.email("fan")), name="Fan")
+            for action in (ConsentAction.granted, ConsentAction.confirmed):
+                await record_consent(session, contact.id, action, ConsentSource.footer_form,
+                                     station_id=world.stations[station])
+        segment = Segment(station_id=world.stations[station], name="Matrix segment", rules={})
+        session.add(segment)
+        await session.flush()
+        return segment.id
+
+
+async def segment_row(world: World, segment_id: int) -> Segment | None:
+    async with world.db.transaction(write=False) as session:
+        return await session.get(Segment, segment_id)
+
+
+async def add_campaign(world: World, station: str = HOME, **values: Any) -> int:
+    """A draft at `station` to a segment that may be sent to, with `values` set on it."""
+    segment_id = await add_segment(world, station, reachable=True)
+    async with world.db.transaction() as session:
+        campaign = Campaign(station_id=world.stations[station], name="Matrix campaign", subject="Matrix news",
+                            body_markdown="Hello", segment_id=segment_id, status=CampaignStatus.draft.value)
+        for name, value in values.items():
+            setattr(campaign, name, value)
+        session.add(campaign)
+        await session.flush()
+        return campaign.id
+
+
+async def campaign_row(world: World, campaign_id: int) -> Campaign:
+    async with world.db.transaction(write=False) as session:
+        return await session.get_one(Campaign, campaign_id)
+
+
+async def emails_about(world: World, about: str) -> int:
+    async with world.db.transaction(write=False) as session:
+        payloads = await session.scalars(select(OutboxMessage.payload).where(OutboxMessage.topic == "email.send"))
+        return sum(payload.get("about") == about for payload in payloads)
+
+
+def newsletter_stations(persona: Persona) -> list[str]:
+    return [code for code in (HOME, OTHER) if P.engagement in persona.permissions_at(code)]
+
+
+def list_campaigns(station: str | None) -> Arrange:
+    return scoped_list("/campaigns", add_campaign, newsletter_stations, station)
+
+
+async def create_segment(world: World) -> Call:
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            names = list(await session.scalars(select(Segment.name)))
+        assert (names == ["Matrix made"]) is applied
+
+    return Call(f"{API_PREFIX}/segments", json={"station_id": world.stations[HOME], "name": "Matrix made",
+                                                "rules": {"customer_status": "past_customer"}}, verify=verify)
+
+
+async def list_segments(world: World) -> Call:
+    ids = {code: await add_segment(world, code) for code in (HOME, OTHER)}
+
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:
+            assert [item["id"] for item in response.json()["items"]] == [ids[HOME]]
+
+    return Call(f"{API_PREFIX}/segments", params={"station_id": world.stations[HOME]}, verify=verify)
+
+
+def on_segment(path: str, station: str = HOME, *, method_json: Any = None) -> Arrange:
+    """GET a segment (`path` "") or its preview, PATCH it (`method_json` its body) or DELETE it."""
+
+    async def arrange(world: World) -> Call:
+        segment_id = await add_segment(world, station, reachable=True)
+
+        async def verify(response: Response, applied: bool) -> None:
+            row = await segment_row(world, segment_id)
+            if path == "delete":
+                assert (row is None) is applied
+            elif method_json is not None:
+                assert (row is not None and row.name == "Renamed") is applied
+            elif applied:
+                body = response.json()
+                assert body["id"] == segment_id if path == "" else body["count"] == 1
+
+        route = f"{API_PREFIX}/segments/{segment_id}" + ("/preview" if path == "preview" else "")
+        return Call(route, json=method_json, params={"reason": "Matrix tidy"} if path == "delete" else None,
+                    verify=verify)
+
+    return arrange
+
+
+async def preview_rules(world: World) -> Call:
+    await add_segment(world, reachable=True)
+
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:
+            assert response.json()["count"] == 1
+
+    return Call(f"{API_PREFIX}/segments/preview", json={"station_id": world.stations[HOME], "rules": {}},
+                verify=verify)
+
+
+async def create_campaign(world: World) -> Call:
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            names = list(await session.scalars(select(Campaign.name)))
+        assert (names == ["Matrix made"]) is applied
+
+    return Call(f"{API_PREFIX}/campaigns", verify=verify, json={
+        "station_id": world.stations[HOME], "name": "Matrix made", "subject": "News", "body_markdown": "Hi"})
+
+
+async def preview_draft(world: World) -> Call:
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:
+            assert "<strong>Typed</strong>" in response.json()["html"]
+
+    return Call(f"{API_PREFIX}/campaigns/preview", verify=verify, json={
+        "station_id": world.stations[HOME], "subject": "Typed", "body_markdown": "**Typed**"})
+
+
+def read_campaign(path: str, station: str = HOME) -> Arrange:
+    async def arrange(world: World) -> Call:
+        campaign_id = await add_campaign(world, station)
+
+        async def verify(response: Response, applied: bool) -> None:
+            if applied:
+                body = response.json()
+                assert {"": lambda: body["id"] == campaign_id, "/preview": lambda: body["subject"] == "Matrix news",
+                        "/activity": lambda: body["campaign_id"] == campaign_id}[path]()
+
+        return Call(f"{API_PREFIX}/campaigns/{campaign_id}{path}", verify=verify)
+
+    return arrange
+
+
+async def outbox_topics(world: World) -> list[str]:
+    async with world.db.transaction(write=False) as session:
+        return list(await session.scalars(select(OutboxMessage.topic)))
+
+
+def campaign_move(action: str) -> Arrange:
+    """PATCH a draft, or POST one of its moves from the status it needs; applied, the campaign moved (sending's
+    job queued; a test emailed)."""
+    later = datetime.now(UTC) + timedelta(days=3)
+    starts = {"": {}, "test": {}, "send": {}, "pause": {"status": CampaignStatus.scheduled.value, "send_at": later},
+              "resume": {"status": CampaignStatus.paused.value, "send_at": later}, "cancel": {}}
+    bodies = {"": {"subject": "Edited"}, "test": {"email": "tester@example.com"}, "send": None, "pause": None,
+              "resume": None, "cancel": {"reason": "Matrix cancel"}}
+    moved = {"": lambda c: c.subject == "Edited", "test": lambda c: c.status == "draft",
+             "send": lambda c: c.status != "draft", "pause": lambda c: c.status == "paused",
+             "resume": lambda c: c.status == "scheduled", "cancel": lambda c: c.status == "cancelled"}
+
+    async def arrange(world: World) -> Call:
+        campaign_id = await add_campaign(world, **starts[action])
+
+        async def verify(response: Response, applied: bool) -> None:
+            campaign = await campaign_row(world, campaign_id)
+            if action in ("test", "send"):
+                topic = {"test": "email.send", "send": "newsletters.campaign_due"}[action]
+                assert (topic in await outbox_topics(world)) is applied
+            assert moved[action](campaign) is (applied or action == "test")
+
+        return Call(f"{API_PREFIX}/campaigns/{campaign_id}" + (f"/{action}" if action else ""),
+                    json=bodies[action], verify=verify)
+
+    return arrange
+
+
+def newsletter_cases() -> list[Case]:
+    api, en, ns = API_PREFIX, P.engagement, P.newsletters_send
+    reads, writes = (works_leads(HOME),), (works_leads(HOME), holds(ns, HOME))
+    return [
+        Case("POST", f"{api}/segments", None, (holds(ns, HOME),), 201, create_segment),
+        Case("GET", f"{api}/segments", None, (holds(en, HOME),), 200, list_segments),
+        Case("POST", f"{api}/segments/preview", None, (holds(en, HOME),), 200, preview_rules),
+        *(Case("GET", f"{api}/segments/{{segment_id}}", None, (works_leads(code),), 200, on_segment("", code),
+               variant=f"segment_at_{code}") for code in (HOME, OTHER)),
+        Case("GET", f"{api}/segments/{{segment_id}}/preview", None, reads, 200, on_segment("preview")),
+        Case("PATCH", f"{api}/segments/{{segment_id}}", None, writes, 200,
+             on_segment("", method_json={"name": "Renamed"})),
+        Case("DELETE", f"{api}/segments/{{segment_id}}", None, writes, 204, on_segment("delete")),
+        Case("POST", f"{api}/campaigns", None, (holds(ns, HOME),), 201, create_campaign),
+        Case("GET", f"{api}/campaigns", None, (holds(en),), 200, list_campaigns(None)),
+        Case("GET", f"{api}/campaigns", None, (holds(en, HOME),), 200, list_campaigns(HOME),
+             variant="station_id=HOME"),
+        Case("POST", f"{api}/campaigns/preview", None, (holds(en, HOME),), 200, preview_draft),
+        *(Case("GET", f"{api}/campaigns/{{campaign_id}}", None, (works_leads(code),), 200, read_campaign("", code),
+               variant=f"campaign_at_{code}") for code in (HOME, OTHER)),
+        *(Case("GET", f"{api}/campaigns/{{campaign_id}}{path}", None, reads, 200, read_campaign(path))
+          for path in ("/preview", "/activity")),
+        Case("PATCH", f"{api}/campaigns/{{campaign_id}}", None, writes, 200, campaign_move("")),
+        *(Case("POST", f"{api}/campaigns/{{campaign_id}}/{action}", None, writes, 202 if action == "test" else 200,
+               campaign_move(action)) for action in ("test", "send", "pause", "resume", "cancel")),
+    ]
+
+
 def build_cases() -> list[Case]:
     api = API_PREFIX
     um, cm = P.users_manage, P.chefs_manage
@@ -961,6 +1168,7 @@ def build_cases() -> list[Case]:
         Case("GET", f"{api}/audit-log", P.audit_read, (holds(P.audit_read, HOME),), 200, variant="station_id=HOME",
              arrange=lambda w: call(f"{api}/audit-log", params={"station_id": w.stations[HOME]})(w)),
         *contact_cases(),
+        *newsletter_cases(),
     ]
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "case ids must be unique"
@@ -1995,6 +2203,135 @@ def lead_page(action: str = "", *, post: bool = False, station: str = HOME) -> P
     return arrange
 
 
+# --- newsletters ------------------------------------------------------------------------------------------------
+
+def newsletter_list(path: str) -> PageArrange:
+    """The switcher's station's campaigns (or segments), with one at each station: only the shown one's listed."""
+
+    async def arrange(world: World) -> PageCall:
+        ids = {code: await (add_campaign if path == "/admin/campaigns" else add_segment)(world, code)
+               for code in (HOME, OTHER)}
+
+        async def verify(response: Response, applied: bool) -> None:
+            if applied:
+                shown = shown_station(world.persona)
+                for code, record_id in ids.items():
+                    listed = f'href="{path}/{record_id}"' in response.text
+                    assert listed is (code == shown), f"{code}'s listed: {listed}"
+
+        return PageCall(path, verify=verify)
+
+    return arrange
+
+
+def newsletter_new(path: str) -> PageArrange:
+    """The new campaign's (or segment's) form posted: made at the switcher's station."""
+
+    async def arrange(world: World) -> PageCall:
+        model = Campaign if path == "/admin/campaigns/new" else Segment
+        form = {"name": "Page made", "subject": "News", "body_markdown": "Hi"} if model is Campaign \
+            else {"name": "Page made", "customer_status": "past_customer"}
+
+        async def verify(response: Response, applied: bool) -> None:
+            async with world.db.transaction(write=False) as session:
+                made = await session.scalar(select(model).where(model.name == "Page made"))
+            effect(made is not None, applied, "made")
+            if made is not None:
+                assert made.station_id == world.stations[shown_station(world.persona)]
+
+        return PageCall(path, form=form, verify=verify)
+
+    return arrange
+
+
+def campaign_page(station: str = HOME, action: str = "", *, post: bool = False) -> PageArrange:
+    """A campaign's page, its editor posted (action ""), or one of its moves posted from the status it needs."""
+    later = datetime.now(UTC) + timedelta(days=3)
+    starts = {"pause": {"status": CampaignStatus.scheduled.value, "send_at": later},
+              "resume": {"status": CampaignStatus.paused.value, "send_at": later}}
+    forms = {"": {"name": "Matrix campaign", "subject": "Edited", "body_markdown": "Hello", "segment_id": ""},
+             "test": {"email": "tester@example.com"}, "send": {"go": "now"}, "pause": {}, "resume": {},
+             "cancel": {"reason": "Matrix cancel"}}
+    moved = {"": lambda c: c.subject == "Edited", "send": lambda c: c.status != "draft",
+             "pause": lambda c: c.status == "paused", "resume": lambda c: c.status == "scheduled",
+             "cancel": lambda c: c.status == "cancelled"}
+
+    async def arrange(world: World) -> PageCall:
+        campaign_id = await add_campaign(world, station, **starts.get(action, {}))
+
+        async def verify(response: Response, applied: bool) -> None:
+            if not post:
+                if applied:
+                    assert "Matrix campaign" in response.text, "the campaign is not on its page"
+                return
+            if action == "test":
+                effect(await emails_about(world, f"campaign:{campaign_id}") == 1, applied, "a test emailed")
+            else:
+                effect(moved[action](await campaign_row(world, campaign_id)), applied, f"the campaign's {action}")
+
+        path = f"/admin/campaigns/{campaign_id}" + (f"/{action}" if action else "")
+        return PageCall(path, form=forms[action] if post else None, verify=verify)
+
+    return arrange
+
+
+def segment_page(station: str = HOME, *, post: bool = False, count: bool = False) -> PageArrange:
+    async def arrange(world: World) -> PageCall:
+        segment_id = await add_segment(world, station, reachable=True)
+
+        async def verify(response: Response, applied: bool) -> None:
+            if post:
+                effect((await segment_row(world, segment_id)).name == "Renamed", applied, "the segment renamed")
+            elif applied:
+                assert ("audience-count" if count else "Matrix segment") in response.text, response.text[:300]
+
+        if count:
+            return PageCall("/admin/segments/count", params={"segment_id": segment_id}, verify=verify)
+        return PageCall(f"/admin/segments/{segment_id}", form={"name": "Renamed"} if post else None, verify=verify)
+
+    return arrange
+
+
+def live_fragment(path: str) -> PageArrange:
+    """The editors' htmx previews, of HOME: an email in a sandbox, or a count."""
+
+    async def arrange(world: World) -> PageCall:
+        await add_segment(world, HOME, reachable=True)
+
+        async def verify(response: Response, applied: bool) -> None:
+            if applied:
+                assert ("sandbox srcdoc=" if "campaigns" in path else "audience-count") in response.text
+
+        return PageCall(path, form={"station_id": str(world.stations[HOME]), "subject": "Hi",
+                                    "body_markdown": "Hello"}, verify=verify)
+
+    return arrange
+
+
+def newsletter_page_cases(station: Callable[[Permission], AtStation]) -> list[PageCase]:
+    en, ns = P.engagement, P.newsletters_send
+    writes = (works_leads(HOME), holds(ns, HOME))
+    return [
+        *(PageCase("GET", path, (at_shown(station(en)),), 200, newsletter_list(path), scoped=True)
+          for path in ("/admin/campaigns", "/admin/segments")),
+        *(PageCase("GET", path, (at_shown(station(ns)),), 200, visit(path), scoped=True)
+          for path in ("/admin/campaigns/new", "/admin/segments/new")),
+        *(PageCase("POST", path, (at_shown(station(ns)),), 303, newsletter_new(path), scoped=True)
+          for path in ("/admin/campaigns/new", "/admin/segments/new")),
+        *(PageCase("POST", path, (holds(en, HOME),), 200, live_fragment(path))
+          for path in ("/admin/campaigns/preview", "/admin/segments/preview")),
+        PageCase("GET", "/admin/segments/count", (works_leads(HOME),), 200, segment_page(count=True)),
+        *(PageCase("GET", "/admin/campaigns/{campaign_id}", (works_leads(code),), 200, campaign_page(code),
+                   variant=f"campaign_at_{code}") for code in (HOME, OTHER)),
+        PageCase("POST", "/admin/campaigns/{campaign_id}", writes, 303, campaign_page(post=True)),
+        *(PageCase("POST", "/admin/campaigns/{campaign_id}/{action}", writes, 303,
+                   campaign_page(action=action, post=True), variant=action)
+          for action in ("test", "send", "pause", "resume", "cancel")),
+        PageCase("GET", "/admin/segments/{segment_id}", (works_leads(HOME),), 200, segment_page()),
+        PageCase("POST", "/admin/segments/{segment_id}", writes, 303, segment_page(post=True)),
+    ]
+
+
 # --- the table -----------------------------------------------------------------------------------------------
 
 def build_page_cases() -> list[PageCase]:
@@ -2096,6 +2433,7 @@ def build_page_cases() -> list[PageCase]:
         *(PageCase("POST", f"/admin/leads/{{lead_id}}/{action}", (works_leads(HOME),), 303,
                    lead_page(action, post=True))
           for action in ("move", "lost", "activities", "assign", "follow-up")),
+        *newsletter_page_cases(station),
         # stations and rules last: they rename HOME and change its rules
         PageCase("GET", "/admin/stations", (holds_some(P.stations_manage, rm),), 200, visit("/admin/stations")),
         PageCase("GET", "/admin/stations/new", (holds(P.stations_manage),), 200, visit("/admin/stations/new")),

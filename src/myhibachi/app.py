@@ -40,6 +40,7 @@ from myhibachi.core.web import RuntimeDep
 from myhibachi.leads import api as leads_api
 from myhibachi.leads import people_api
 from myhibachi.newsletters import webhooks as newsletter_webhooks
+from myhibachi.newsletters import api as newsletters_api
 from myhibachi.payments import api as payments_api
 from myhibachi.pricing import api as pricing_api
 from myhibachi.settings import Settings, get_settings
@@ -49,6 +50,7 @@ from myhibachi.web.admin import account as admin_account
 from myhibachi.web.admin import audit as admin_audit
 from myhibachi.web.admin import auth_pages as admin_auth
 from myhibachi.web.admin import bookings as admin_bookings
+from myhibachi.web.admin import campaigns as admin_campaigns
 from myhibachi.web.admin import chefs as admin_chefs
 from myhibachi.web.admin import contacts as admin_contacts
 from myhibachi.web.admin import dashboard as admin_dashboard
@@ -102,6 +104,9 @@ TAGS = [
                                        "link, and the append-only consent ledger it writes."},
     {"name": "bounces", "description": "Bounces and complaints: the mail provider's signed event webhook and the "
                                        "delivery and feedback reports mailed back, which suppress an address."},
+    {"name": "newsletters", "description": "Segments of a station's people and who they reach today, and campaigns "
+                                           "from draft to sent: preview, test, send now or at a time, pause, "
+                                           "resume, cancel, stats and activity over time."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},
 ]
@@ -165,7 +170,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(admin_auth.router)
     app.include_router(admin_dashboard.router)
     for admin_area in (admin_bookings, admin_leads, admin_payments, admin_chefs, admin_stations, admin_users,
-                       admin_audit, admin_account, admin_contacts, admin_subscribers):
+                       admin_audit, admin_account, admin_contacts, admin_subscribers, admin_campaigns):
         app.include_router(admin_area.router)
     _instrument(app)
     return app
@@ -177,7 +182,7 @@ PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, book
                   leads_api.public, consent_api.public, newsletter_webhooks.webhooks)
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
                  chefs_api.staff, bookings_api.staff, payments_api.staff, analytics_api.staff, audit_api.staff,
-                 leads_api.staff, people_api.staff)
+                 leads_api.staff, people_api.staff, newsletters_api.segments, newsletters_api.campaigns)
 
 
 def _api_router() -> APIRouter:

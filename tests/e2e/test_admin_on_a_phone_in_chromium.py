@@ -31,7 +31,8 @@ from tests.e2e.conftest import first_free_slot, sign_in, station_today
 PHONE = {"width": 390, "height": 844}
 NARROW = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
-NOT_PAGES = {"/admin/events", "/admin/payments.csv"}  # the live event stream and the CSV download
+# the live event stream, the CSV download and the campaign editor's count of a segment (an htmx fragment)
+NOT_PAGES = {"/admin/events", "/admin/payments.csv", "/admin/segments/count"}
 SIGNED_OUT = {"/admin/login", "/admin/set-password"}  # pages without the menu: nobody is signed in there
 CHOICES = {  # the path parameters that name a page rather than a record
     ("/admin/bookings/{booking_id}/{action}", "action"): sorted(FLOWS),
@@ -167,6 +168,14 @@ async def demo(browser: Browser, live_server: str) -> dict[str, Any]:
             "zip_code": "94538", "message": "A lead for the phone test"})
         assert lead.status_code == 201, lead.text
         contact_id = (await api.get(f"/leads/{lead.json()['id']}", headers=admin)).json()["contact_id"]
+        segment = await api.post("/segments", headers=admin, json={
+            "station_id": station_id, "name": "Phone segment", "rules": {"customer_status": "past_customer"}})
+        assert segment.status_code == 201, segment.text
+        campaign = await api.post("/campaigns", headers=admin, json={
+            "station_id": station_id, "name": "Phone campaign", "subject": "News on a phone",
+            "body_markdown": "## Hello\n\nA [link](https://example.com) and **bold** words.",
+            "segment_id": segment.json()["id"]})
+        assert campaign.status_code == 201, campaign.text
 
     states = {}
     for email in ("superadmin@example.com", "chef@example.com"):
@@ -177,7 +186,8 @@ async def demo(browser: Browser, live_server: str) -> dict[str, Any]:
     return {"ids": {"booking_id": booking["id"], "payment_id": paid.json()["id"], "chef_id": chef["id"],
                     "time_off_id": asked.json()["id"], "station_id": station_id,
                     "user_id": users["manager@example.com"]["id"], "lead_id": lead.json()["id"],
-                    "contact_id": contact_id},
+                    "contact_id": contact_id, "segment_id": segment.json()["id"],
+                    "campaign_id": campaign.json()["id"]},
             "states": states}
 
 

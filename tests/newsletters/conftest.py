@@ -1,6 +1,7 @@
-"""What the deliverability tests share: the booking fixtures (frozen clock, a station), confirmed subscribers, a
-campaign with its recipient rows, SendGrid's signing key pair and the inbound email secret, and a client that
-keeps no cookies and says no Origin (a mail provider's server)."""
+"""What the newsletter tests share: the booking fixtures (frozen clock 2026-12-01 16:00 UTC, station FRE with chefs),
+staff of the station (an admin who sends, support who reads), subscribers, a campaign with its recipient rows,
+SendGrid's signing key pair and the inbound email secret, a client that keeps no cookies and says no Origin (a mail
+provider's server), and a recorder of the campaigns handed to the sending job."""
 
 from __future__ import annotations
 
@@ -19,14 +20,18 @@ from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from myhibachi.auth.permissions import Role
 from myhibachi.consent.commands import record_consent
 from myhibachi.consent.models import ConsentAction, ConsentEvent, ConsentSource, Topic
 from myhibachi.consent.queries import marketing_audience
 from myhibachi.contacts.commands import Identity, find_or_create_contact
+from myhibachi.core import outbox
 from myhibachi.newsletters.models import Campaign, CampaignRecipient
+from myhibachi.newsletters.sending import CAMPAIGN_DUE_TOPIC
 from myhibachi.settings import Settings
 from tests.bookings.conftest import NOW, add_chefs, book, clock, station  # noqa: F401
 
+API = "/api/v1"
 INBOUND_SECRET = "inbound-secret-0123456789"  # noqa: S105 - the test's own
 SENDGRID_KEY = ec.generate_private_key(ec.SECP256R1())
 
@@ -59,17 +64,46 @@ async def provider(app) -> AsyncIterator[AsyncClient]:  # noqa: ANN001
         yield http
 
 
-async def subscriber(db, email: str, station_id: int | None, *, confirmed: bool = True,  # noqa: ANN001
-                     name: str = "Dana Reyes") -> int:
-    """A contact who subscribed at the station (and confirmed, unless told otherwise)."""
+@pytest.fixture
+async def admin(station, make_user, login):  # noqa: ANN001, ANN201, F811
+    await make_user("admin@example.com", Role.admin, station, name="Ada Admin")
+    return await login("admin@example.com")
+
+
+@pytest.fixture
+async def support(station, make_user, login):  # noqa: ANN001, ANN201, F811
+    await make_user("support@example.com", Role.support, station, name="Sam Support")
+    return await login("support@example.com")
+
+
+async def subscriber(db, email: str, station_id: int | None = None, *,  # noqa: ANN001
+                     action: ConsentAction = ConsentAction.confirmed, name: str | None = None) -> int:
+    """A contact whose latest email-marketing consent is `action` (recorded at `station_id`); named after the
+    address unless told ("Dana Reyes" for dana@…)."""
+    name = name or ("Dana Reyes" if email.startswith("dana@") else email.split("@")[0].title())
     async with db.transaction() as session:
         contact = await find_or_create_contact(session, Identity(email=email), name=name)
         await record_consent(session, contact.id, ConsentAction.granted, ConsentSource.footer_form,
                              station_id=station_id)
-        if confirmed:
+        if action != ConsentAction.granted:
             await record_consent(session, contact.id, ConsentAction.confirmed, ConsentSource.confirmation_link,
                                  station_id=station_id)
+        if action == ConsentAction.withdrawn:
+            await record_consent(session, contact.id, ConsentAction.withdrawn, ConsentSource.unsubscribe,
+                                 station_id=station_id)
         return contact.id
+
+
+@pytest.fixture
+def kicked(monkeypatch) -> list[int]:  # noqa: ANN001
+    """The campaign ids handed to the sending job, in order (instead of sending them)."""
+    started: list[int] = []
+
+    async def record(_session, payload, _context) -> None:  # noqa: ANN001
+        started.append(payload["campaign_id"])
+
+    monkeypatch.setitem(outbox._handlers, CAMPAIGN_DUE_TOPIC, record)
+    return started
 
 
 async def ledger_of(db, contact_id: int) -> list[tuple[str, str]]:  # noqa: ANN001

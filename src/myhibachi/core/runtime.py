@@ -32,6 +32,8 @@ class Runtime:
                                             settings.booking_hold_window_seconds)
         self.public_form_posts_by_ip = Throttle(storage, "public-form-ip", settings.public_form_posts_per_ip,
                                                 settings.public_form_window_seconds)
+        # A campaign's test send mails any address a staff member types: a few an hour each.
+        self.campaign_tests_by_user = Throttle(storage, "campaign-test", 20, 3600)
 
     async def start(self) -> None:
         await self.jobs.start()

@@ -40,6 +40,7 @@ MENU = (
     MenuItem("/admin/prep", "Kitchen prep", (P.bookings_read, P.bookings_read_own)),
     MenuItem("/admin/leads", "Leads", (P.engagement,)),
     MenuItem("/admin/subscribers", "Subscribers", (P.engagement,)),
+    MenuItem("/admin/campaigns", "Campaigns", (P.engagement,)),
     MenuItem("/admin/payments", "Payments", (P.payments_read,)),
     MenuItem("/admin/chefs", "Chefs", (P.chefs_manage, P.chefs_own_time_off)),
     MenuItem("/admin/stations", "Stations and rules", (P.stations_manage, P.rules_manage)),
