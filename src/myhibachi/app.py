@@ -39,8 +39,8 @@ from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import RuntimeDep
 from myhibachi.leads import api as leads_api
 from myhibachi.leads import people_api
-from myhibachi.newsletters import webhooks as newsletter_webhooks
 from myhibachi.newsletters import api as newsletters_api
+from myhibachi.newsletters import webhooks as newsletter_webhooks
 from myhibachi.payments import api as payments_api
 from myhibachi.pricing import api as pricing_api
 from myhibachi.settings import Settings, get_settings
