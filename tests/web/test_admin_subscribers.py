@@ -34,7 +34,7 @@ async def test_staff_find_their_stations_subscribers_with_state_and_suppression(
                                                                                 make_user, admin_sign_in):
     other = await make_station("SAC")
     dana = await subscriber(db, "dana@example.com", station.id)
-    eli = await subscriber(db, "eli@example.com", station.id, name="Eli Moss", confirmed=False)
+    eli = await subscriber(db, "eli@example.com", station.id, name="Eli Moss", action=ConsentAction.granted)
     fay = await subscriber(db, "fay@example.com", other.id, name="Fay Other")
     async with db.transaction() as session:
         await record_consent(session, dana, ConsentAction.withdrawn, ConsentSource.unsubscribe)
