@@ -25,7 +25,7 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import func, literal, or_, select, update
+from sqlalchemy import func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,8 +94,9 @@ async def fix_recipients(session: AsyncSession, campaign_id: int) -> int:
     assert station is not None
     audience = segment_audience(campaign.station_id, SegmentRules(**segment.rules), station_today(station)).subquery()
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    # WHERE true: SQLite would read the ON of ON CONFLICT as a join's (its documented parsing ambiguity).
     rows = select(literal(campaign.id), audience.c.id, audience.c.email, literal(RecipientState.pending.value),
-                  literal(0))
+                  literal(0)).where(true())
     made = await session.execute(insert(CampaignRecipient).from_select(
         ["campaign_id", "contact_id", "email", "state", "attempts"], rows).on_conflict_do_nothing())
     return made.rowcount or 0  # type: ignore[attr-defined]
@@ -270,17 +271,19 @@ async def send_batch(jobs: JobQueue, campaign_id: int, lease: str | None = None)
             return 0
         batch = await _claim(session, jobs.settings, campaign_id)
         letter = await _letter(session, jobs.settings, campaign_id) if batch else None
+    throttle = Throttle(jobs.settings.newsletter_messages_per_second)
     if letter is not None:
-        await _send_all(jobs, letter, batch)
+        await _send_all(jobs, letter, batch, throttle)
+    if len(batch) == batch_size(jobs.settings):  # more may follow: the next batch's first message keeps the pace
+        await throttle.wait()
     await _after_batch(jobs, campaign_id, lease, held=len(batch))
     return len(batch)
 
 
-async def _send_all(jobs: JobQueue, letter: Letter, batch: list[Claimed]) -> None:
+async def _send_all(jobs: JobQueue, letter: Letter, batch: list[Claimed], throttle: Throttle) -> None:
     """The batch over the connection pool, each connection taking the next recipient; when the campaign stops
     being `sending`, the recipients not yet sent are handed back (pending) for a resume."""
     queue = deque(batch)
-    throttle = Throttle(jobs.settings.newsletter_messages_per_second)
     stopped = asyncio.Event()
 
     async def work(delivery: Delivery) -> None:
