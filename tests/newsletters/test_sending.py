@@ -13,7 +13,7 @@ from myhibachi.consent.commands import record_consent
 from myhibachi.consent.models import ConsentAction, ConsentSource, OptOut, Suppression, SuppressionReason
 from myhibachi.contacts.commands import Identity, find_or_create_contact
 from myhibachi.contacts.models import ContactTag
-from myhibachi.core.db import utcnow
+from myhibachi.core.db import Database, utcnow
 from myhibachi.newsletters import sending
 from myhibachi.newsletters.models import CampaignRecipient, CampaignStatus, RecipientState
 from myhibachi.newsletters.sending import Throttle, batch_size, fix_recipients
@@ -124,6 +124,30 @@ class TestOneConnection:
         assert await states(db, campaign_id) == {RecipientState.sent: 2, RecipientState.pending: 4}
 
 
+    async def test_who_leaves_while_the_batch_is_sent_is_skipped_at_the_last_moment(self, runtime, db, station,
+                                                                                   sink, settings):
+        """Checked again while the server holds their whole message: not sent, the server discards it."""
+        people = await subscribers(db, station, 4)
+        campaign_id = await make_campaign(db, station)
+
+        async def fan2_unsubscribes(received: int) -> None:
+            if received == 1:
+                other = Database(settings.database_url)
+                try:
+                    async with other.transaction() as session:
+                        await record_consent(session, people[2], ConsentAction.withdrawn, ConsentSource.unsubscribe)
+                finally:
+                    await other.dispose()
+
+        sink.before_reply = fan2_unsubscribes
+        await kick(runtime, campaign_id)
+
+        assert sink.received_by() == {"fan0@example.com": 1, "fan1@example.com": 1, "fan3@example.com": 1}
+        by_contact = {r.contact_id: r.state for r in await recipients(db, campaign_id)}
+        assert by_contact[people[2]] == RecipientState.skipped
+        assert (await campaign_row(db, campaign_id)).status == CampaignStatus.sent
+
+
 async def test_people_who_left_after_the_recipients_were_fixed_are_skipped(runtime, db, station, sink):
     people = await subscribers(db, station, 5)
     campaign_id = await make_campaign(db, station)
@@ -193,16 +217,16 @@ async def test_a_message_whose_sent_mark_failed_is_discarded_by_the_server_and_s
     with the process killed there): no end-of-data was written, so the server discards it; later it goes once."""
     await subscribers(db, station, 3)
     campaign_id = await make_campaign(db, station)
-    real_mark_sent = sending._mark_sent
+    real_verdict = sending._verdict
     failures = []
 
     async def crash_for_fan1(db_, settings_, letter, recipient):  # noqa: ANN001, ANN202
         if recipient.email == "fan1@example.com" and not failures:
             failures.append(recipient.id)
             raise ConnectionError("the database went away")
-        return await real_mark_sent(db_, settings_, letter, recipient)
+        return await real_verdict(db_, settings_, letter, recipient)
 
-    monkeypatch.setattr(sending, "_mark_sent", crash_for_fan1)
+    monkeypatch.setattr(sending, "_verdict", crash_for_fan1)
 
     await kick(runtime, campaign_id)
 
@@ -220,15 +244,15 @@ async def test_a_claim_taken_by_another_worker_is_not_sent_twice(runtime, db, st
     """A worker that was thought dead (its claim lapsed and was taken) finds out at its commit, before the dot."""
     await subscribers(db, station, 2)
     campaign_id = await make_campaign(db, station)
-    real_mark_sent = sending._mark_sent
+    real_verdict = sending._verdict
 
     async def taken_meanwhile(db_, settings_, letter, recipient):  # noqa: ANN001, ANN202
         async with db_.transaction() as session:
             row = await session.get(CampaignRecipient, recipient.id)
             row.claim = "another-worker"
-        return await real_mark_sent(db_, settings_, letter, recipient)
+        return await real_verdict(db_, settings_, letter, recipient)
 
-    monkeypatch.setattr(sending, "_mark_sent", taken_meanwhile)
+    monkeypatch.setattr(sending, "_verdict", taken_meanwhile)
     await kick(runtime, campaign_id)
 
     assert sink.messages == []

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
+from enum import StrEnum
+from functools import cached_property
+from html import escape
 from typing import Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -32,14 +35,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.consent.commands import marketing_headers, preferences_url, unsubscribe_url
 from myhibachi.consent.models import Topic
-from myhibachi.consent.queries import may_send_marketing_to
+from myhibachi.consent.queries import marketing_audience, may_send_marketing_to
 from myhibachi.core.db import Database, utcnow
 from myhibachi.core.email import build_message
 from myhibachi.core.jobs import JobQueue, outbox_follow_up
 from myhibachi.core.outbox import OutboxContext, OutboxMessage, add_outbox_message, outbox_handler
 from myhibachi.newsletters.mailer import Delivery, Refused, Unreachable, delivery_pool
 from myhibachi.newsletters.models import Campaign, CampaignRecipient, CampaignStatus, RecipientState, Segment
-from myhibachi.newsletters.rendering import Brand, markdown_links, render_marketing_email
+from myhibachi.newsletters.rendering import Brand, RenderedEmail, markdown_links, render_marketing_email
 from myhibachi.newsletters.segments import SegmentRules, segment_audience
 from myhibachi.newsletters.tracking import tracking_for
 from myhibachi.pricing.queries import get_rules
@@ -156,6 +159,17 @@ class Claimed:
     claim: str
 
 
+# Stand-ins for one recipient's own links in a campaign rendered once per batch (rendering markdown and inlining CSS
+# for each recipient would cost more than sending); random, so no campaign text can contain one.
+_MARK = uuid4().hex[:12]
+UNSUBSCRIBE_MARK, PREFERENCES_MARK, PIXEL_MARK = (f"mh{_MARK}{name}x" for name in ("unsubscribe", "preferences",
+                                                                                    "pixel"))
+
+
+def _link_mark(place: int) -> str:
+    return f"mh{_MARK}link{place}x"  # the x ends it: link1x is not the start of link10x
+
+
 @dataclass(frozen=True)
 class Letter:
     """What every message of a campaign shares; `message_for` makes one recipient's."""
@@ -168,16 +182,29 @@ class Letter:
     links: list[str]
     tracking: bool
 
-    def message_for(self, settings: Settings, recipient: Claimed) -> EmailMessage:
-        tracked = tracking_for(settings, recipient.id, self.links) if self.tracking else None
-        rendered = render_marketing_email(
+    @cached_property
+    def template(self) -> RenderedEmail:
+        """The campaign rendered once, with marks where each recipient's links go."""
+        def mark(href: str) -> str:
+            return _link_mark(self.links.index(href)) if href in self.links else href
+
+        return render_marketing_email(
             subject=self.subject, body_markdown=self.body_markdown, brand=self.brand,
-            unsubscribe_url=unsubscribe_url(settings, recipient.contact_id, recipient.id),
-            preferences_url=preferences_url(settings, recipient.contact_id),
-            rewrite_link=tracked.rewrite_link if tracked else None,
-            open_pixel_url=tracked.open_pixel_url if tracked else None)
-        return build_message(sender=settings.mail_from, to=recipient.email, subject=rendered.subject,
-                             text=rendered.text, html=rendered.html,
+            unsubscribe_url=UNSUBSCRIBE_MARK, preferences_url=PREFERENCES_MARK,
+            rewrite_link=mark if self.tracking else None, open_pixel_url=PIXEL_MARK if self.tracking else None)
+
+    def message_for(self, settings: Settings, recipient: Claimed) -> EmailMessage:
+        links = {UNSUBSCRIBE_MARK: unsubscribe_url(settings, recipient.contact_id, recipient.id),
+                 PREFERENCES_MARK: preferences_url(settings, recipient.contact_id)}
+        if self.tracking:
+            tracked = tracking_for(settings, recipient.id, self.links)
+            links[PIXEL_MARK] = tracked.open_pixel_url
+            links.update({_link_mark(place): tracked.rewrite_link(link) for place, link in enumerate(self.links)})
+        html, text = self.template.html, self.template.text
+        for mark, url in links.items():
+            html, text = html.replace(mark, escape(url)), text.replace(mark, url)
+        return build_message(sender=settings.mail_from, to=recipient.email, subject=self.template.subject,
+                             text=text, html=html,
                              message_id=campaign_message_id(settings, self.campaign_id, recipient.id),
                              headers=marketing_headers(settings, recipient.contact_id, recipient.id))
 
@@ -269,15 +296,30 @@ async def send_batch(jobs: JobQueue, campaign_id: int, lease: str | None = None)
     async with jobs.db.transaction() as session:
         if not await _take_lease(session, jobs.settings, campaign_id, lease):
             return 0
-        batch = await _claim(session, jobs.settings, campaign_id)
-        letter = await _letter(session, jobs.settings, campaign_id) if batch else None
+        claimed = await _claim(session, jobs.settings, campaign_id)
+        letter = await _letter(session, jobs.settings, campaign_id) if claimed else None
+        batch = await _without_unreachable(session, letter, claimed) if letter else []
     throttle = Throttle(jobs.settings.newsletter_messages_per_second)
-    if letter is not None:
+    if letter is not None and batch:
         await _send_all(jobs, letter, batch, throttle)
-    if len(batch) == batch_size(jobs.settings):  # more may follow: the next batch's first message keeps the pace
+    if len(claimed) == batch_size(jobs.settings):  # more may follow: the next batch's first message keeps the pace
         await throttle.wait()
-    await _after_batch(jobs, campaign_id, lease, held=len(batch))
-    return len(batch)
+    await _after_batch(jobs, campaign_id, lease, held=len(claimed))
+    return len(claimed)
+
+
+async def _without_unreachable(session: AsyncSession, letter: Letter, claimed: list[Claimed]) -> list[Claimed]:
+    """Who of the batch marketing may still reach (one query for the batch); the others — withdrawn, suppressed or
+    opted out since the recipients were fixed — are `skipped`. Each is checked once more just before their end of
+    data (`_verdict`)."""
+    reachable = set(await session.scalars(marketing_audience(Topic.news, letter.station_id,
+                                                             among=[r.contact_id for r in claimed])))
+    for recipient in claimed:
+        if recipient.contact_id not in reachable:
+            await session.execute(update(CampaignRecipient).where(
+                CampaignRecipient.id == recipient.id, CampaignRecipient.claim == recipient.claim,
+            ).values(state=RecipientState.skipped.value))
+    return [r for r in claimed if r.contact_id in reachable]
 
 
 async def _send_all(jobs: JobQueue, letter: Letter, batch: list[Claimed], throttle: Throttle) -> None:
@@ -305,25 +347,31 @@ async def _send_all(jobs: JobQueue, letter: Letter, batch: list[Claimed], thrott
         await _hand_back(jobs.db, list(queue))
 
 
+class Verdict(StrEnum):
+    """What is decided about a message while the server holds all of it and waits for its end-of-data."""
+
+    send = "send"  # committed `sent`: the end-of-data may go
+    stopped = "stopped"  # the campaign was paused or cancelled: not sent, handed back
+    skipped = "skipped"  # the person may not get it any more (recorded)
+    taken = "taken"  # another worker holds the row now (this one looked dead): theirs to send
+
+
 async def _send_one(jobs: JobQueue, letter: Letter, delivery: Delivery, recipient: Claimed) -> bool:
-    """One recipient, if the campaign is still `sending` (False otherwise, nothing done) and they may still get it
-    (withdrawn, suppressed or opted out since the recipients were fixed: `skipped`)."""
-    async with jobs.db.transaction(write=False) as session:
-        status = await session.scalar(select(Campaign.status).where(Campaign.id == letter.campaign_id))
-        if status != CampaignStatus.sending:
-            return False
-        eligible = await may_send_marketing_to(session, recipient.contact_id, Topic.news, letter.station_id)
-    if not eligible:
-        await _settle(jobs.db, recipient, RecipientState.skipped)
-        return True
+    """One recipient. False if the campaign is no longer `sending` (their message was not sent)."""
     try:
         message = letter.message_for(jobs.settings, recipient)
     except Exception as broken:  # one unrenderable message must not stop the campaign
         log.error("newsletter_render_failed", recipient_id=recipient.id, exc_info=broken)
         await _settle(jobs.db, recipient, RecipientState.failed, f"could not render: {broken}")
         return True
+    verdicts: list[Verdict] = []
+
+    async def commit() -> bool:
+        verdicts.append(await _verdict(jobs.db, jobs.settings, letter, recipient))
+        return verdicts[-1] is Verdict.send
+
     try:
-        await delivery.deliver(message, lambda: _mark_sent(jobs.db, jobs.settings, letter, recipient))
+        await delivery.deliver(message, commit)
     except Refused as refusal:
         if refusal.permanent:
             await _settle(jobs.db, recipient, RecipientState.failed, str(refusal), sent_at=None)
@@ -331,18 +379,26 @@ async def _send_one(jobs: JobQueue, letter: Letter, delivery: Delivery, recipien
             await _try_again(jobs.db, recipient, str(refusal))
     except Unreachable as failure:
         await _try_again(jobs.db, recipient, str(failure))
-    return True
+    return Verdict.stopped not in verdicts
 
 
-async def _mark_sent(db: Database, settings: Settings, letter: Letter, recipient: Claimed) -> bool:
-    """Committed before the SMTP end-of-data: `sent`, if the row is still this batch's claim."""
+async def _verdict(db: Database, settings: Settings, letter: Letter, recipient: Claimed) -> Verdict:
+    """Decided and committed in one transaction at the last moment, before the SMTP end-of-data: the campaign is
+    still `sending`, the person may still get it (consent, suppressions, opt-outs as they are now), and the row is
+    still this batch's claim; then it is `sent`."""
     async with db.transaction() as session:
-        done = await session.execute(update(CampaignRecipient).where(
-            CampaignRecipient.id == recipient.id, CampaignRecipient.claim == recipient.claim,
-            CampaignRecipient.state == RecipientState.sending.value,
-        ).values(state=RecipientState.sent.value, sent_at=utcnow(), error=None,
-                 message_id=campaign_message_id(settings, letter.campaign_id, recipient.id)))
-    return done.rowcount == 1  # type: ignore[attr-defined]
+        if await session.scalar(select(Campaign.status).where(Campaign.id == letter.campaign_id)) \
+                != CampaignStatus.sending:
+            return Verdict.stopped
+        mine = (CampaignRecipient.id == recipient.id, CampaignRecipient.claim == recipient.claim,
+                CampaignRecipient.state == RecipientState.sending.value)
+        if not await may_send_marketing_to(session, recipient.contact_id, Topic.news, letter.station_id):
+            await session.execute(update(CampaignRecipient).where(*mine).values(state=RecipientState.skipped.value))
+            return Verdict.skipped
+        done = await session.execute(update(CampaignRecipient).where(*mine).values(
+            state=RecipientState.sent.value, sent_at=utcnow(), error=None,
+            message_id=campaign_message_id(settings, letter.campaign_id, recipient.id)))
+    return Verdict.send if done.rowcount == 1 else Verdict.taken  # type: ignore[attr-defined]
 
 
 async def _settle(db: Database, recipient: Claimed, state: RecipientState, error: str | None = None,
