@@ -5,6 +5,7 @@ chosen recipients and run a hook before it answers a message, and readers of wha
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
@@ -39,6 +40,9 @@ class Sink(SmtpServer):
         self.rcpt_replies: dict[str, list[str]] = {}  # address -> replies to give, in turn (the last one stays)
         self.data_replies: dict[str, list[str]] = {}
         self.before_reply: Callable[[int], Awaitable[None]] | None = None
+        self.hold_at_rcpt: int | None = None  # the n-th RCPT is not answered until `release` (a worker frozen there)
+        self.holding, self.release = threading.Event(), threading.Event()
+        self.rcpts = 0
 
     @staticmethod
     def _next(replies: dict[str, list[str]], address: str) -> str | None:
@@ -49,6 +53,13 @@ class Sink(SmtpServer):
 
     async def handle_RCPT(self, _server: Any, _session: Any, envelope: Any, address: str,  # noqa: N802
                           _options: list[str]) -> str:
+        self.rcpts += 1
+        if self.rcpts == self.hold_at_rcpt:
+            self.holding.set()
+            for _ in range(600):  # at most a minute
+                if self.release.is_set():
+                    break
+                await asyncio.sleep(0.1)
         if (reply := self._next(self.rcpt_replies, address)) is not None and not reply.startswith("2"):
             return reply
         envelope.rcpt_tos.append(address)

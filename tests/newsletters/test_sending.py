@@ -217,16 +217,16 @@ async def test_a_message_whose_sent_mark_failed_is_discarded_by_the_server_and_s
     with the process killed there): no end-of-data was written, so the server discards it; later it goes once."""
     await subscribers(db, station, 3)
     campaign_id = await make_campaign(db, station)
-    real_verdict = sending._verdict
+    real_verdicts = sending._verdicts
     failures = []
 
-    async def crash_for_fan1(db_, settings_, letter, recipient):  # noqa: ANN001, ANN202
-        if recipient.email == "fan1@example.com" and not failures:
-            failures.append(recipient.id)
+    async def crash_for_fan1(db_, settings_, letter, group):  # noqa: ANN001, ANN202
+        if any(r.email == "fan1@example.com" for r in group) and not failures:
+            failures.append(group)
             raise ConnectionError("the database went away")
-        return await real_verdict(db_, settings_, letter, recipient)
+        return await real_verdicts(db_, settings_, letter, group)
 
-    monkeypatch.setattr(sending, "_verdict", crash_for_fan1)
+    monkeypatch.setattr(sending, "_verdicts", crash_for_fan1)
 
     await kick(runtime, campaign_id)
 
@@ -244,15 +244,16 @@ async def test_a_claim_taken_by_another_worker_is_not_sent_twice(runtime, db, st
     """A worker that was thought dead (its claim lapsed and was taken) finds out at its commit, before the dot."""
     await subscribers(db, station, 2)
     campaign_id = await make_campaign(db, station)
-    real_verdict = sending._verdict
+    real_verdicts = sending._verdicts
 
-    async def taken_meanwhile(db_, settings_, letter, recipient):  # noqa: ANN001, ANN202
+    async def taken_meanwhile(db_, settings_, letter, group):  # noqa: ANN001, ANN202
         async with db_.transaction() as session:
-            row = await session.get(CampaignRecipient, recipient.id)
-            row.claim = "another-worker"
-        return await real_verdict(db_, settings_, letter, recipient)
+            for recipient in group:
+                row = await session.get(CampaignRecipient, recipient.id)
+                row.claim = "another-worker"
+        return await real_verdicts(db_, settings_, letter, group)
 
-    monkeypatch.setattr(sending, "_verdict", taken_meanwhile)
+    monkeypatch.setattr(sending, "_verdicts", taken_meanwhile)
     await kick(runtime, campaign_id)
 
     assert sink.messages == []

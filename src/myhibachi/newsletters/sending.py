@@ -28,7 +28,7 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import func, literal, or_, select, true, update
+from sqlalchemy import String, cast, exists, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -212,8 +212,14 @@ class Letter:
 def campaign_message_id(settings: Settings, campaign_id: int, recipient_id: int) -> str:
     """The same for every attempt of one recipient (bounce reports are matched on it; the file transport names
     its file by it)."""
+    head, tail = _message_id_around(settings, campaign_id)
+    return f"{head}{recipient_id}{tail}"
+
+
+def _message_id_around(settings: Settings, campaign_id: int) -> tuple[str, str]:
+    """What comes before and after the recipient's id in a campaign's Message-IDs."""
     domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "myhibachi.local"
-    return f"<campaign-{campaign_id}-{recipient_id}@{domain}>"
+    return f"<campaign-{campaign_id}-", f"@{domain}>"
 
 
 def batch_size(settings: Settings) -> int:
@@ -311,7 +317,7 @@ async def send_batch(jobs: JobQueue, campaign_id: int, lease: str | None = None)
 async def _without_unreachable(session: AsyncSession, letter: Letter, claimed: list[Claimed]) -> list[Claimed]:
     """Who of the batch marketing may still reach (one query for the batch); the others — withdrawn, suppressed or
     opted out since the recipients were fixed — are `skipped`. Each is checked once more just before their end of
-    data (`_verdict`)."""
+    data (`_verdicts`)."""
     reachable = set(await session.scalars(marketing_audience(Topic.news, letter.station_id,
                                                              among=[r.contact_id for r in claimed])))
     for recipient in claimed:
@@ -327,13 +333,14 @@ async def _send_all(jobs: JobQueue, letter: Letter, batch: list[Claimed], thrott
     being `sending`, the recipients not yet sent are handed back (pending) for a resume."""
     queue = deque(batch)
     stopped = asyncio.Event()
+    commits = GroupCommit(jobs.db, jobs.settings, letter)
 
     async def work(delivery: Delivery) -> None:
         try:
             while queue and not stopped.is_set():
                 recipient = queue.popleft()
                 await throttle.wait()
-                if not await _send_one(jobs, letter, delivery, recipient):
+                if not await _send_one(jobs, letter, delivery, recipient, commits):
                     queue.appendleft(recipient)
                     stopped.set()
         finally:
@@ -356,7 +363,8 @@ class Verdict(StrEnum):
     taken = "taken"  # another worker holds the row now (this one looked dead): theirs to send
 
 
-async def _send_one(jobs: JobQueue, letter: Letter, delivery: Delivery, recipient: Claimed) -> bool:
+async def _send_one(jobs: JobQueue, letter: Letter, delivery: Delivery, recipient: Claimed,
+                    commits: GroupCommit) -> bool:
     """One recipient. False if the campaign is no longer `sending` (their message was not sent)."""
     try:
         message = letter.message_for(jobs.settings, recipient)
@@ -367,7 +375,7 @@ async def _send_one(jobs: JobQueue, letter: Letter, delivery: Delivery, recipien
     verdicts: list[Verdict] = []
 
     async def commit() -> bool:
-        verdicts.append(await _verdict(jobs.db, jobs.settings, letter, recipient))
+        verdicts.append(await commits.verdict(recipient))
         return verdicts[-1] is Verdict.send
 
     try:
@@ -382,23 +390,79 @@ async def _send_one(jobs: JobQueue, letter: Letter, delivery: Delivery, recipien
     return Verdict.stopped not in verdicts
 
 
-async def _verdict(db: Database, settings: Settings, letter: Letter, recipient: Claimed) -> Verdict:
-    """Decided and committed in one transaction at the last moment, before the SMTP end-of-data: the campaign is
-    still `sending`, the person may still get it (consent, suppressions, opt-outs as they are now), and the row is
-    still this batch's claim; then it is `sent`."""
+class GroupCommit:
+    """The verdicts of the messages whose bodies the server holds at the same moment (one per connection of the
+    pool), decided and committed in one transaction: fewer commits on a busy database. Whoever finds no commit
+    running commits everyone waiting, itself included; those who came during a commit wait for it to end, then the
+    first of them commits the next group. So every message's end-of-data follows its own commit with no I/O between."""
+
+    def __init__(self, db: Database, settings: Settings, letter: Letter) -> None:
+        self.db, self.settings, self.letter = db, settings, letter
+        self.waiting: list[tuple[Claimed, asyncio.Future[Verdict]]] = []
+        self.committing: asyncio.Event | None = None
+
+    async def verdict(self, recipient: Claimed) -> Verdict:
+        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        self.waiting.append((recipient, future))
+        while not future.done():
+            if self.committing is not None:
+                await self.committing.wait()
+                continue
+            committing = self.committing = asyncio.Event()
+            group, self.waiting = self.waiting, []
+            try:
+                await self._commit(group)
+            finally:
+                self.committing = None
+                committing.set()
+        return future.result()
+
+    async def _commit(self, group: list[tuple[Claimed, asyncio.Future[Verdict]]]) -> None:
+        try:
+            verdicts = await _verdicts(self.db, self.settings, self.letter, [recipient for recipient, _ in group])
+        except BaseException as failed:  # nobody of the group is `sent`: each connection drops its message
+            for _, future in group:
+                if isinstance(failed, Exception):
+                    future.set_exception(failed)
+                else:
+                    future.cancel()
+            raise
+        for recipient, future in group:
+            future.set_result(verdicts[recipient.id])
+
+
+async def _verdicts(db: Database, settings: Settings, letter: Letter, group: list[Claimed]) -> dict[int, Verdict]:
+    """Decided and committed at the last moment, before the SMTP end-of-data: `sent` for each recipient whose row
+    is still this batch's claim while the campaign is still `sending` and who may still get it (consent,
+    suppressions, opt-outs as they are now) — one UPDATE when all is well; the reasons looked up only when not."""
+    head, tail = _message_id_around(settings, letter.campaign_id)
     async with db.transaction() as session:
-        if await session.scalar(select(Campaign.status).where(Campaign.id == letter.campaign_id)) \
-                != CampaignStatus.sending:
-            return Verdict.stopped
-        mine = (CampaignRecipient.id == recipient.id, CampaignRecipient.claim == recipient.claim,
-                CampaignRecipient.state == RecipientState.sending.value)
-        if not await may_send_marketing_to(session, recipient.contact_id, Topic.news, letter.station_id):
-            await session.execute(update(CampaignRecipient).where(*mine).values(state=RecipientState.skipped.value))
-            return Verdict.skipped
-        done = await session.execute(update(CampaignRecipient).where(*mine).values(
-            state=RecipientState.sent.value, sent_at=utcnow(), error=None,
-            message_id=campaign_message_id(settings, letter.campaign_id, recipient.id)))
-    return Verdict.send if done.rowcount == 1 else Verdict.taken  # type: ignore[attr-defined]
+        sent = set(await session.scalars(update(CampaignRecipient).where(
+            CampaignRecipient.id.in_([r.id for r in group]), CampaignRecipient.claim == group[0].claim,
+            CampaignRecipient.state == RecipientState.sending.value,
+            exists().where(Campaign.id == letter.campaign_id, Campaign.status == CampaignStatus.sending.value),
+            CampaignRecipient.contact_id.in_(marketing_audience(Topic.news, letter.station_id,
+                                                                among=[r.contact_id for r in group])),
+        ).values(state=RecipientState.sent.value, sent_at=utcnow(), error=None,
+                 message_id=literal(head) + cast(CampaignRecipient.id, String) + literal(tail))
+            .returning(CampaignRecipient.id)
+            .execution_options(synchronize_session=False)))
+        verdicts = {r.id: Verdict.send for r in group if r.id in sent}
+        for recipient in (r for r in group if r.id not in sent):
+            verdicts[recipient.id] = await _why_not(session, letter, recipient)
+    return verdicts
+
+
+async def _why_not(session: AsyncSession, letter: Letter, recipient: Claimed) -> Verdict:
+    if await session.scalar(select(Campaign.status).where(Campaign.id == letter.campaign_id)) \
+            != CampaignStatus.sending:
+        return Verdict.stopped
+    if not await may_send_marketing_to(session, recipient.contact_id, Topic.news, letter.station_id):
+        await session.execute(update(CampaignRecipient).where(
+            CampaignRecipient.id == recipient.id, CampaignRecipient.claim == recipient.claim,
+            CampaignRecipient.state == RecipientState.sending.value).values(state=RecipientState.skipped.value))
+        return Verdict.skipped
+    return Verdict.taken
 
 
 async def _settle(db: Database, recipient: Claimed, state: RecipientState, error: str | None = None,
