@@ -150,7 +150,8 @@ async def test_no_email_of_the_history_is_sent_later(db: Database, fremont: Stat
                                                        "bookings.ask_for_proteins": 0, "payments.remind_deposits": 0,
                                                        "leads.catch_abandoned_flows": 0,
                                                        "leads.remind_follow_ups": 0,
-                                                       "leads.retrain_scores": 0}
+                                                       "leads.retrain_scores": 0,
+                                                       "newsletters.send_campaigns": 0}
     assert await runtime.jobs.sweep_once(older_than_seconds=0) == 0
     assert mail_files(settings) == []
 

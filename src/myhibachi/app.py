@@ -66,6 +66,7 @@ from myhibachi.web.site import checkout as site_checkout
 from myhibachi.web.site import manage as site_manage
 from myhibachi.web.site import pages as site_pages
 from myhibachi.web.site import subscribe as site_subscribe
+from myhibachi.web.site import tracking as site_tracking
 from myhibachi.web.site import unsubscribe as site_unsubscribe
 
 API_PREFIX = "/api/v1"
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(site_checkout.router)
     app.include_router(site_subscribe.router)
     app.include_router(site_unsubscribe.router)
+    app.include_router(site_tracking.router)
     app.include_router(admin_auth.router)
     app.include_router(admin_dashboard.router)
     for admin_area in (admin_bookings, admin_leads, admin_payments, admin_chefs, admin_stations, admin_users,

@@ -416,3 +416,19 @@ def test_every_default_menu_code_reads_back_from_its_label():
     assert codes and all(code_of(label_of(code)) == code for code in codes)  # without knowing them, too
     assert read_value("prices", "Filet mignon: €5.00\nGyoza: 10.00 EUR") == {"filet_mignon": 500, "gyoza": 1000}
     assert read_value("codes", "Chicken, NY strip") == ["chicken", "ny_strip"]
+
+
+async def test_email_tracking_is_switched_off_and_on_from_a_list(client, staff, admin_sign_in, db):
+    await admin_sign_in("admin@example.com")
+    page = read(await client.get(f"/admin/stations/{staff.id}/rules"))
+    assert page.form.fields["email_tracking"] == "On" and "Track opens and clicks" in page.text
+
+    saved = await submit(client, page, ("go", "confirm"), email_tracking="Off")
+
+    assert "Business rules saved" in saved.text, saved.errors
+    assert saved.form.fields["email_tracking"] == "Off"
+    assert (await saved_rules(db, staff.id))["email_tracking"] is False
+    [entry] = await audit(db, "rules.update")
+    assert (entry.before["email_tracking"], entry.after["email_tracking"]) == (True, False)
+    refused = await submit(client, saved, ("go", "confirm"), email_tracking="maybe")
+    assert refused.errors["email_tracking"] == "Choose on or off."

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +36,22 @@ def periodic_task(name: str) -> Callable[[PeriodicTask], PeriodicTask]:
     return register
 
 
+# Work too long for one transaction (a campaign's batch commits once per message) starts from an outbox message like
+# any side effect, and runs after that message's handler has committed, with the queue itself (database, settings,
+# mail, enqueue), like a periodic task. The message is processed by then: work a dying process leaves unfinished
+# must be found again in the database by a periodic task.
+OutboxFollowUp = Callable[["JobQueue", dict[str, Any]], Awaitable[None]]
+_outbox_follow_ups: dict[str, OutboxFollowUp] = {}
+
+
+def outbox_follow_up(topic: str) -> Callable[[OutboxFollowUp], OutboxFollowUp]:
+    def register(follow_up: OutboxFollowUp) -> OutboxFollowUp:
+        _outbox_follow_ups[topic] = follow_up
+        return follow_up
+
+    return register
+
+
 class JobQueue:
     def __init__(self, settings: Settings, db: Database, context: OutboxContext) -> None:
         self.settings = settings
@@ -47,10 +64,19 @@ class JobQueue:
         )
 
         async def process_outbox(message_id: int) -> bool:
-            return await process_outbox_message(db, context, message_id, self.enqueue_outbox)
+            return await process_outbox_message(db, context, message_id, self.enqueue_outbox, self._follow_up)
 
         self._process = self.broker.register_task(process_outbox, task_name="outbox.process")
         self._sweeper: asyncio.Task[None] | None = None
+
+    async def _follow_up(self, topic: str, payload: dict[str, Any]) -> None:
+        follow_up = _outbox_follow_ups.get(topic)
+        if follow_up is None:
+            return
+        try:
+            await follow_up(self, payload)
+        except Exception as exc:  # its message is processed: the periodic task that finds such work takes it up
+            log.error("outbox_follow_up_failed", topic=topic, exc_info=exc)
 
     @property
     def runs_in_process(self) -> bool:

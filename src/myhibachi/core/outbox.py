@@ -81,9 +81,22 @@ def forget_pending_ids(session: AsyncSession) -> None:
 
 
 async def process_outbox_message(db: Database, context: OutboxContext, message_id: int,
-                                 enqueue: Callable[[list[int]], Awaitable[None]] | None = None) -> bool:
+                                 enqueue: Callable[[list[int]], Awaitable[None]] | None = None,
+                                 then: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None) -> bool:
     """Run one message's handler and mark it processed in one transaction. True if it ran now. Messages the
-    handler wrote (an email about what it did) go to `enqueue` once that transaction has committed."""
+    handler wrote (an email about what it did) go to `enqueue` once that transaction has committed; `then` gets
+    the message's topic and payload after that (the job queue's follow-ups: work of many transactions)."""
+    processed = await _process(db, context, message_id, enqueue)
+    if processed is None:
+        return False
+    if then is not None:
+        await then(processed.topic, processed.payload)
+    return True
+
+
+async def _process(db: Database, context: OutboxContext, message_id: int,
+                   enqueue: Callable[[list[int]], Awaitable[None]] | None) -> OutboxMessage | None:
+    """The message, if its handler ran now and it is marked processed."""
     try:
         async with db.transaction() as session:
             stmt = select(OutboxMessage).where(OutboxMessage.id == message_id)
@@ -91,7 +104,7 @@ async def process_outbox_message(db: Database, context: OutboxContext, message_i
                 stmt = stmt.with_for_update(skip_locked=True)
             message = (await session.execute(stmt)).scalar_one_or_none()
             if message is None or message.processed_at is not None:
-                return False
+                return None
             await _handlers[message.topic](session, message.payload, context)
             message.processed_at = utcnow()
             message.attempts += 1
@@ -99,11 +112,11 @@ async def process_outbox_message(db: Database, context: OutboxContext, message_i
         written = take_pending_ids(session)
         if enqueue is not None and written:
             await enqueue(written)
-        return True
+        return message
     except Exception as exc:
         log.error("outbox_failed", message_id=message_id, exc_info=exc)
         await _record_failure(db, message_id, exc)
-        return False
+        return None
 
 
 async def _record_failure(db: Database, message_id: int, exc: Exception) -> None:

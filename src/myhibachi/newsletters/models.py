@@ -48,6 +48,10 @@ class Campaign(Base):
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when scheduled
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # recipients fixed, sending began
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The one job sending it now, renewed at each batch: another job (a second kick, the periodic recovery) starts
+    # only once this is free or older than NEWSLETTER_CLAIM_SECONDS, so the rate holds however it was started.
+    sender_lease: Mapped[str | None] = mapped_column(String(32))
+    sender_lease_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -90,6 +90,8 @@ class BusinessRules(BaseModel):
         "capacity": 20}
     lead_hot_min: Annotated[int, Field(ge=1, le=100, strict=True)] = 70
     lead_warm_min: Annotated[int, Field(ge=0, le=100, strict=True)] = 40
+    # Newsletters: campaign mail carries an open pixel and tracked links (off: neither, and nothing is recorded).
+    email_tracking: Annotated[bool, Field(strict=True)] = True
 
     @model_validator(mode="after")
     def consistent(self) -> Self:

@@ -92,6 +92,8 @@ def upgrade() -> None:
     sa.Column('send_at', myhibachi.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('started_at', myhibachi.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finished_at', myhibachi.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sender_lease', sa.String(length=32), nullable=True),
+    sa.Column('sender_lease_at', myhibachi.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_by_user_id', BIG_ID, nullable=True),
     sa.Column('created_at', myhibachi.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', myhibachi.core.db.UTCDateTime(timezone=True), nullable=False),

@@ -174,11 +174,12 @@ async def edit_station(station_id: PathId, visit: AdminVisit) -> Response:
 class RuleField:
     name: str
     label: str
-    kind: str  # money, prices (code = money lines), codes, percents, times, decimal, whole, weights, text
+    kind: str  # money, prices (code = money lines), codes, percents, times, decimal, whole, weights, switch, text
     hint: str | None = None
 
 
 MONEY_HINT = "In dollars and cents, like 55.00."
+SWITCH_ON, SWITCH_OFF = "On", "Off"  # a yes-or-no rule, chosen from a list (an unticked box would send nothing)
 RULE_GROUPS: list[tuple[str, list[RuleField]]] = [
     ("Prices", [
         RuleField("currency", "Currency", "text", "Three capital letters, like USD."),
@@ -247,6 +248,11 @@ RULE_GROUPS: list[tuple[str, list[RuleField]]] = [
         RuleField("lead_hot_min", "Hot from score", "whole", "A lead scoring at least this is hot."),
         RuleField("lead_warm_min", "Warm from score", "whole", "Below the hot score; lower is cold."),
     ]),
+    ("Newsletters", [
+        RuleField("email_tracking", "Track opens and clicks", "switch",
+                  "On: campaign emails carry an invisible image and links that count opens and clicks for the "
+                  "campaign's stats. Off: neither, and nothing is counted."),
+    ]),
 ]
 RULE_FIELDS = {field.name: field for _, fields in RULE_GROUPS for field in fields}
 # A check across several rules names no field of its own: where its message belongs.
@@ -272,6 +278,8 @@ def shown_value(kind: str, value: Any, currency: str = "USD") -> str:
         return ", ".join(str(item) for item in value)
     if kind == "weights":
         return "\n".join(f"{FACTOR_LABELS[factor]}: {value[factor]}" for factor in LEAD_FACTORS if factor in value)
+    if kind == "switch":
+        return SWITCH_ON if value else SWITCH_OFF
     return str(value)
 
 
@@ -381,6 +389,10 @@ def read_value(kind: str, raw: str, known: Iterable[str] = ()) -> Any:
         return [_time(part) for part in _parts(text)]
     if kind == "weights":
         return _weights(raw)
+    if kind == "switch":
+        if text not in (SWITCH_ON, SWITCH_OFF):
+            raise Unreadable("Choose on or off.")
+        return text == SWITCH_ON
     if not text:
         raise Unreadable("Please fill this in.")
     if kind == "whole":
@@ -523,7 +535,8 @@ async def _rules_page(visit: Visit, station_id: int, form: dict[str, str] | None
     station, saved = await _rules_station(visit, station_id)
     values = rules_values(saved) | (form or {})
     return await visit.page("stations/rules.html", title=f"Business rules — {station.name}", station=station,
-                            groups=RULE_GROUPS, values=values, **form_state(trouble), done=visit.notice(DONE),
+                            groups=RULE_GROUPS, switch_choices=(SWITCH_ON, SWITCH_OFF), values=values,
+                            **form_state(trouble), done=visit.notice(DONE),
                             preview=preview(station, saved, values), currency=saved.currency)
 
 
