@@ -729,6 +729,7 @@ class LeadHistory:
         self.lead_ids: dict[int, int] = {}  # plan key -> lead id
         self.steps: list[LeadStep] = []
         self.staff: list[int] = []
+        self.worked_open = 0  # open leads worked so far: the first two show an overdue and a coming follow-up
 
     async def write(self) -> None:
         self.staff = [user_id for user_id, _ in await assignable_staff(self.session, self.station.id)]
@@ -853,7 +854,8 @@ class LeadHistory:
         if not moves:
             return
         last = self._work(key, asked + timedelta(minutes=15), self.now - timedelta(hours=3), moves)
-        follow_up = self.rng.choice([None, -26, -3, 4, 30, 75])  # hours from now
+        self.worked_open += 1
+        follow_up = {1: -3, 2: 30}.get(self.worked_open, self.rng.choice([None, -26, -3, 4, 30, 75]))  # h from now
         if follow_up is None:
             return
         due = max(self.now + timedelta(hours=follow_up), last + timedelta(minutes=30))

@@ -78,7 +78,7 @@ async def test_a_new_campaign_is_a_draft_with_empty_stats(client, draft, admin, 
     assert read.json()["body_markdown"] == BODY and read.json()["actions"] == []  # support reads, never sends
 
 
-async def test_campaigns_are_listed_newest_first_by_status_and_page(client, draft, admin, station):
+async def test_campaigns_are_listed_newest_first_by_status_and_page(client, draft, admin, station, kicked):
     first, second, third = await draft(name="One"), await draft(name="Two"), await draft(name="Three")
     await move(client, admin, second["id"], "send")
     page = await client.get(f"{API}/campaigns", params={"station_id": station.id, "limit": 2}, headers=admin)
