@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from myhibachi.audit.models import AuditEntry
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.chefs.models import Chef
+from myhibachi.consent.models import ConsentEvent, Suppression
 from myhibachi.contacts.models import Contact
 from myhibachi.core.db import Database, as_of, utcnow
 from myhibachi.core.outbox import OutboxMessage
@@ -30,6 +31,7 @@ from myhibachi.demo import (
     seed_demo,
 )
 from myhibachi.leads.models import OPEN_LEAD_STATUSES, Lead, LeadActivity, LeadStatus
+from myhibachi.newsletters.models import Campaign, CampaignRecipient, TrackingEvent
 from myhibachi.payments.models import Payment, Refund
 from myhibachi.pricing.queries import get_rules
 from myhibachi.settings import Settings
@@ -257,3 +259,26 @@ async def test_every_demo_station_has_a_lead_pipeline_and_won_leads_linked_to_it
             timeline = await session.scalar(select(func.count()).select_from(LeadActivity).where(
                 LeadActivity.lead_id.in_([lead.id for lead in leads])))
             assert timeline > 3 * len(leads)
+
+
+async def test_every_demo_station_has_subscribers_segments_and_a_campaign_with_results(db: Database, clock: None):
+    async with db.transaction(write=False) as session:
+        for data in DEMO_STATIONS:
+            station = await station_named(db, data.code)
+            actions = Counter(await session.scalars(select(ConsentEvent.action).where(
+                ConsentEvent.station_id == station.id)))
+            assert actions["confirmed"] >= 10 and actions["granted"] > actions["confirmed"], (data.code, actions)
+            campaigns = {c.status: c for c in await session.scalars(select(Campaign).where(
+                Campaign.station_id == station.id))}
+            assert set(campaigns) == {"sent", "draft", "scheduled"}, data.code
+            assert campaigns["scheduled"].send_at > utcnow()
+            sent = campaigns["sent"]
+            rows = list(await session.scalars(select(CampaignRecipient).where(
+                CampaignRecipient.campaign_id == sent.id)))
+            assert len(rows) >= 5 and all(r.state == "sent" and r.sent_at >= sent.started_at for r in rows)
+            assert any(r.opened_at for r in rows) and sum(1 for r in rows if r.bounced_at) == 1
+            [bounced] = [r.email for r in rows if r.bounced_at]
+            assert await session.get(Suppression, bounced) is not None  # and so out of every later audience
+            events = list(await session.scalars(select(TrackingEvent).where(TrackingEvent.campaign_id == sent.id)))
+            assert {e.kind for e in events} == {"open", "click"}
+            assert all(e.at > sent.started_at for e in events)

@@ -43,6 +43,8 @@ from myhibachi.bookings.schemas import BookingCreate, CustomerContact, Venue
 from myhibachi.chefs.commands import create_chef
 from myhibachi.chefs.models import Chef
 from myhibachi.chefs.schemas import ChefCreate
+from myhibachi.consent.commands import record_consent, suppress
+from myhibachi.consent.models import ConsentAction, ConsentSource, SuppressionReason
 from myhibachi.core.db import Database, as_of, utcnow
 from myhibachi.core.errors import DomainError
 from myhibachi.core.outbox import OutboxMessage, take_pending_ids
@@ -52,6 +54,11 @@ from myhibachi.leads.jobs import remind_follow_up
 from myhibachi.leads.models import ActivityKind, Lead, LeadSource, LeadStatus
 from myhibachi.leads.queries import assignable_staff
 from myhibachi.leads.schemas import ActivityCreate, LeadUpdate
+from myhibachi.newsletters.commands import create_campaign, create_segment, send_campaign
+from myhibachi.newsletters.models import Campaign, CampaignRecipient, CampaignStatus, TrackingEvent
+from myhibachi.newsletters.rendering import markdown_links
+from myhibachi.newsletters.schemas import CampaignCreate, CampaignSend, SegmentCreate
+from myhibachi.newsletters.segments import SegmentRules, segment_audience
 from myhibachi.payments.commands import record_manual_payment, refund_payment
 from myhibachi.payments.jobs import remind_deposit
 from myhibachi.payments.models import Payment, PaymentPurpose, Refund
@@ -297,6 +304,7 @@ async def _write_history(session: AsyncSession, settings: Settings, station: Sta
     writer = HistoryWriter(session, settings, station, office)
     await writer.play(planner.steps(), now)
     await _write_lead_history(session, settings, station, office, rules, now)
+    await _write_newsletter_history(session, station, office, now)
     await _mark_sent(session)
     return None
 
@@ -877,3 +885,94 @@ async def _write_lead_history(session: AsyncSession, settings: Settings, station
 async def _score_leads(session: AsyncSession) -> None:
     """The learned models fitted on the history's closed leads, and every open lead scored with them."""
     await scoring.retrain(session)
+
+
+# --- newsletters: who subscribed, the station's segments, a campaign sent weeks ago and the next ones ----------------
+
+CAMPAIGN_BODY = """# {title}
+
+Thank you for cooking with us this year! Dates for the holidays are going fast, and parties of 15 or more get a
+free round of **gyoza**.
+
+[See the menu](https://myhibachi.example/menu) or [pick your date](https://myhibachi.example/book).
+"""
+
+
+async def _write_newsletter_history(session: AsyncSession, station: Station, office: Principal,
+                                    now: datetime) -> None:
+    """Most of the station's customers and leads asked for news (booking flow, footer form), most of them
+    confirmed, a few withdrew later; "Past customers" got a campaign three weeks ago (opens and clicks over the days
+    after, one address bounced); a draft and a scheduled campaign wait."""
+    rng = random.Random(f"{HISTORY_SEED}:news:{station.code}")  # noqa: S311 - invented data
+    await _write_subscriptions(session, station, rng, now)
+    with as_of(now - timedelta(days=30)):
+        past = await create_segment(session, office, SegmentCreate(
+            station_id=station.id, name="Past customers", rules=SegmentRules(customer_status="past_customer")))
+        await create_segment(session, office, SegmentCreate(
+            station_id=station.id, name="Hot and warm leads", rules=SegmentRules(lead_band=["hot", "warm"])))
+    sent_at = now - timedelta(days=21, hours=2)
+    with as_of(sent_at - timedelta(hours=3)):
+        sent = await create_campaign(session, office, CampaignCreate(
+            station_id=station.id, name="Holiday dates", subject="Holiday party dates are going fast",
+            body_markdown=CAMPAIGN_BODY.format(title="Book your holiday hibachi party"), segment_id=past.id))
+    await _write_campaign_results(session, station, sent, SegmentRules(**past.rules), sent_at, rng)
+    with as_of(now - timedelta(days=1)):
+        await create_campaign(session, office, CampaignCreate(
+            station_id=station.id, name="Spring menu (draft)", subject="New on the grill this spring",
+            body_markdown=CAMPAIGN_BODY.format(title="Spring is coming"), segment_id=past.id))
+        scheduled = await create_campaign(session, office, CampaignCreate(
+            station_id=station.id, name="New Year's Eve", subject="Ring in the new year at your own grill",
+            body_markdown=CAMPAIGN_BODY.format(title="A chef for New Year's Eve"), segment_id=past.id))
+        await send_campaign(session, office, scheduled.id, CampaignSend(send_at=now + timedelta(days=5)))
+
+
+async def _write_subscriptions(session: AsyncSession, station: Station, rng: random.Random, now: datetime) -> None:
+    asked = {contact_id: (at, ConsentSource.booking_flow) for contact_id, at in await session.execute(
+        select(Booking.customer_id, func.min(Booking.created_at)).where(Booking.station_id == station.id)
+        .group_by(Booking.customer_id))}
+    for contact_id, at in await session.execute(select(Lead.contact_id, Lead.created_at)
+                                                .where(Lead.station_id == station.id)):
+        asked.setdefault(contact_id, (at, ConsentSource.footer_form))
+    for contact_id, (at, source) in sorted(asked.items()):
+        if rng.random() > 0.7:
+            continue
+        events = [(at, ConsentAction.granted, source)]
+        if rng.random() < 0.85:
+            events.append((at + timedelta(minutes=rng.randint(2, 90)), ConsentAction.confirmed,
+                           ConsentSource.confirmation_link))
+            if rng.random() < 0.06:
+                events.append((_between(rng, events[-1][0], now), ConsentAction.withdrawn, ConsentSource.unsubscribe))
+        for moment, action, why in events:
+            with as_of(min(moment, now)):
+                await record_consent(session, contact_id, action, why, station_id=station.id)
+
+
+async def _write_campaign_results(session: AsyncSession, station: Station, campaign: Campaign,
+                                  rules: SegmentRules, sent_at: datetime, rng: random.Random) -> None:
+    """What sending it left: one sent row per person then reachable, opens (and some clicks) over the next days,
+    one hard bounce that suppressed its address."""
+    zone = ZoneInfo(station.timezone)
+    audience = (await session.execute(segment_audience(station.id, rules, sent_at.astimezone(zone).date()))).all()
+    links = markdown_links(campaign.body_markdown)
+    rows = [CampaignRecipient(campaign_id=campaign.id, contact_id=contact_id, email=email, state="sent", attempts=1,
+                              claimed_at=sent_at, sent_at=sent_at + timedelta(seconds=n),
+                              message_id=f"<campaign-{campaign.id}-{contact_id}@myhibachi.local>")
+             for n, (contact_id, email) in enumerate(audience)]
+    session.add_all(rows)
+    await session.flush()
+    bounced = rows[rng.randrange(len(rows))] if rows else None
+    for row in rows:
+        if row is not bounced and rng.random() < 0.45:
+            row.opened_at = row.sent_at + timedelta(hours=rng.expovariate(1 / 14))
+            session.add(TrackingEvent(campaign_id=campaign.id, recipient_id=row.id, kind="open", at=row.opened_at))
+            if rng.random() < 0.3:
+                row.clicked_at = row.opened_at + timedelta(minutes=rng.randint(1, 20))
+                session.add(TrackingEvent(campaign_id=campaign.id, recipient_id=row.id, kind="click",
+                                          url=rng.choice(links), at=row.clicked_at))
+    if bounced is not None:
+        bounced.bounced_at = bounced.sent_at + timedelta(minutes=1)
+        with as_of(bounced.bounced_at):
+            await suppress(session, bounced.email, SuppressionReason.hard_bounce, "dsn",
+                           "550 5.1.1 The email account that you tried to reach does not exist.")
+    campaign.status, campaign.send_at, campaign.started_at = CampaignStatus.sent.value, sent_at, sent_at
+    campaign.finished_at = sent_at + timedelta(seconds=len(rows) + 1)
