@@ -32,7 +32,7 @@ async def live(runtime, station, clock):  # noqa: ANN001, ANN201, F811
     return station
 
 
-async def run(runtime, at: datetime | None = None, clock=None) -> int:  # noqa: ANN001
+async def run(runtime, at: datetime | None = None, clock=None) -> int:  # noqa: ANN001, F811
     """The periodic task once (at `at`, travelling there first); the number of emails it queued."""
     if at is not None:
         clock.move_to(at)
@@ -56,7 +56,7 @@ async def messages(db: Database) -> list[AutomationMessage]:
         return list(await session.scalars(select(AutomationMessage).order_by(AutomationMessage.id)))
 
 
-async def past_event(db: Database, station, ended: datetime, *, email: str,  # noqa: ANN001
+async def past_event(db: Database, station, ended: datetime, *, email: str,  # noqa: ANN001, F811
                      status: BookingStatus = BookingStatus.completed, **fields: Any) -> int:
     """A booking whose event ended at `ended` (90 minutes long), completed unless said otherwise."""
     return await insert_booking(db, station, ended - timedelta(minutes=90), status=status, email=email,

@@ -18,7 +18,7 @@ from myhibachi.contacts.commands import Identity, find_or_create_contact
 from myhibachi.newsletters.models import Campaign, CampaignRecipient
 from tests.automations.conftest import enrollments, mails_to, messages, past_event, run
 from tests.bookings.conftest import NOW
-from tests.conftest import mail_text
+from tests.conftest import mail_text, read_mails
 
 ENDED = NOW + timedelta(hours=2)  # 10:00 in Fremont; the thank-you is due 24 hours later, at 10:00
 DUE = ENDED + timedelta(hours=24)
@@ -147,5 +147,4 @@ async def test_two_runs_at_once_send_each_step_once(db, settings, runtime, live,
 
 
 def mails_to_all(settings):  # noqa: ANN001, ANN201
-    from tests.conftest import read_mails  # noqa: PLC0415
     return read_mails(settings)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from myhibachi.automations.models import EnrollmentStatus
+from myhibachi.automations.models import Automation, AutomationStep, EnrollmentStatus
 from myhibachi.bookings.models import BookingStatus
 from myhibachi.reviews.models import Feedback
 from tests.automations.conftest import API, enrollments, mails_to, messages, past_event, run, subscribed
@@ -137,7 +137,6 @@ async def test_occasion_and_reactivation_stop_when_they_book_again(db, settings,
     await subscribed(db, "fan@example.com")
     await past_event(db, live, ended, email="fan@example.com")
     async with db.transaction() as session:
-        from myhibachi.automations.models import AutomationStep, Automation  # noqa: PLC0415
         reactivation = await session.scalar(select(Automation).where(Automation.kind == "reactivation"))
         session.add(AutomationStep(automation_id=reactivation.id, position=2, delay_minutes=7 * 24 * 60,
                                    subject="Still there?", body_markdown="Hi {first_name}"))

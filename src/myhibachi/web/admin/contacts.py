@@ -10,8 +10,10 @@ from myhibachi.core.errors import ValidationFailed
 from myhibachi.core.web import PathId
 from myhibachi.leads import people
 from myhibachi.leads.people_schemas import ContactDetail
+from myhibachi.reviews.queries import contact_tasks
 from myhibachi.web.admin.pages import AdminVisit, Trouble, Visit, form_state, submit
 from myhibachi.web.admin.render import staff_stations
+from myhibachi.web.admin.tasks import task_clock
 from myhibachi.web.fields import record_id
 
 router = APIRouter(include_in_schema=False)
@@ -21,8 +23,11 @@ DONE = {"merged": "Merged: the duplicate's bookings, leads and addresses are thi
 async def _contact_page(visit: Visit, contact_id: int, form: dict[str, str] | None = None,
                         trouble: Trouble | None = None, duplicate: ContactDetail | None = None) -> Response:
     contact = await people.contact_detail(visit.session, visit.principal, contact_id)
-    names = {s.id: s.name for s in await staff_stations(visit.session, visit.principal)}
+    stations = await staff_stations(visit.session, visit.principal)
+    names = {s.id: s.name for s in stations}
+    tasks = await contact_tasks(visit.session, visit.principal, contact_id)
     return await visit.page("contacts/detail.html", title=contact.name, contact=contact, station_names=names,
+                            tasks=tasks, task_when=task_clock(stations),
                             values={"other": (form or {}).get("other", "")[:254]}, duplicate=duplicate,
                             done=visit.notice(DONE), **form_state(trouble))
 

@@ -39,6 +39,7 @@ MENU = (
     MenuItem("/admin/bookings", "Bookings", (P.bookings_read, P.bookings_read_own)),
     MenuItem("/admin/prep", "Kitchen prep", (P.bookings_read, P.bookings_read_own)),
     MenuItem("/admin/leads", "Leads", (P.engagement,)),
+    MenuItem("/admin/automations", "Automations", (P.engagement,)),
     MenuItem("/admin/payments", "Payments", (P.payments_read,)),
     MenuItem("/admin/chefs", "Chefs", (P.chefs_manage, P.chefs_own_time_off)),
     MenuItem("/admin/stations", "Stations and rules", (P.stations_manage, P.rules_manage)),
