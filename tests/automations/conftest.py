@@ -21,6 +21,7 @@ from myhibachi.core.db import Database
 from tests.bookings.conftest import NOW, add_chefs, book, clock, station  # noqa: F401
 from tests.conftest import read_mails
 from tests.factories import insert_booking
+from tests.web.conftest import admin_sign_in  # noqa: F401
 
 API = "/api/v1"
 

@@ -74,7 +74,7 @@ async def station_automations(session: AsyncSession, station_id: int) -> list[Au
 async def automation_view(session: AsyncSession, automation: Automation) -> AutomationView:
     by_status = dict((await session.execute(
         select(Enrollment.status, func.count()).where(Enrollment.automation_id == automation.id)
-        .group_by(Enrollment.status))).tuples().all())
+        .group_by(Enrollment.status))).all())
     sent = await session.scalar(
         select(func.count()).select_from(AutomationMessage)
         .join(Enrollment, Enrollment.id == AutomationMessage.enrollment_id)

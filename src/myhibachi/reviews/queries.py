@@ -78,7 +78,7 @@ async def open_tasks(session: AsyncSession, principal: Principal, limit: int = 5
     stmt = (select(ContactTask, Contact.name).join(Contact, Contact.id == ContactTask.contact_id)
             .where(ContactTask.done_at.is_(None)).order_by(ContactTask.due_at, ContactTask.id).limit(limit))
     stmt = scope_to_stations(stmt, principal, Permission.engagement, ContactTask.station_id)
-    return _task_views(list((await session.execute(stmt)).tuples()))
+    return _task_views([(task, name) for task, name in await session.execute(stmt)])
 
 
 async def contact_tasks(session: AsyncSession, principal: Principal, contact_id: int) -> list[TaskView]:
@@ -87,7 +87,7 @@ async def contact_tasks(session: AsyncSession, principal: Principal, contact_id:
             .where(ContactTask.contact_id == contact_id)
             .order_by(ContactTask.done_at.is_not(None), ContactTask.due_at.desc(), ContactTask.id.desc()))
     stmt = scope_to_stations(stmt, principal, Permission.engagement, ContactTask.station_id)
-    return _task_views(list((await session.execute(stmt)).tuples()))
+    return _task_views([(task, name) for task, name in await session.execute(stmt)])
 
 
 async def find_task(session: AsyncSession, principal: Principal, task_id: int, *,

@@ -32,6 +32,7 @@ async def _page(request: Request, runtime: Any, session: Any, booking: Booking |
     return page(request, runtime, "feedback.html", title=f"Your feedback — {runtime.settings.brand_name}",
                 description="Tell us privately how your party went.", status=status, state=state, booking=booking,
                 station=station, review_links=rules.review_links if rules else [], stars=STARS,
+                action=request.url.path,
                 values=values or {}, errors=errors or {}, message=message)
 
 
