@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from myhibachi.app import API_PREFIX
 from myhibachi.auth.models import User
+from myhibachi.automations.commands import ensure_automations
 from myhibachi.bookings.commands import manage_token
 from myhibachi.bookings.models import Booking
 from myhibachi.chefs.models import Chef, ChefTimeOff
@@ -65,11 +66,13 @@ async def demo_ids(db, app_settings) -> dict[str, str]:  # noqa: ANN001
         user = await session.scalar(select(User).where(User.is_super_admin.is_(False)).order_by(User.id))
         lead = await session.scalar(select(Lead).order_by(Lead.id))
     assert booking and payment and chef and station and user and lead  # the demo has a lead history
+    async with db.transaction() as session:  # the station's sequences, as the automations page makes them
+        automation = (await ensure_automations(session, station.id))[0]
     return {"booking_id": str(booking.id), "payment_id": str(payment.id), "chef_id": str(chef.id),
             "time_off_id": str(time_off.id if time_off else 1), "station_id": str(station.id),
             "user_id": str(user.id), "code": station.code.lower(), "reference": booking.reference,
             "token": manage_token(app_settings, booking), "action": "cancel", "decision": "approve",
-            "lead_id": str(lead.id), "contact_id": str(lead.contact_id)}
+            "lead_id": str(lead.id), "contact_id": str(lead.contact_id), "automation_id": str(automation.id)}
 
 
 def date_filters(app) -> list[tuple[str, str]]:  # noqa: ANN001

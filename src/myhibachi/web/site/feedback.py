@@ -68,8 +68,9 @@ async def send_feedback(request: Request, token: Token, session: DbSession, runt
     try:
         data = FeedbackInput.model_validate(typed, strict=False)
     except ValidationError as exc:
-        errors = field_errors(exc) | ({"rating": "Please choose from 1 to 5 stars."} if "rating" in field_errors(exc)
-                                      else {})
+        errors = field_errors(exc)
+        if "rating" in errors:
+            errors["rating"] = "Please choose from 1 to 5 stars."
         return await _page(request, runtime, session, booking, "form", status=422, values=typed, errors=errors,
                            message="Please check the form; nothing was sent.")
     await give_feedback(session, runtime.settings, token, data)
