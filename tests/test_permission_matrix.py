@@ -52,6 +52,9 @@ from myhibachi.app import API_PREFIX, PUBLIC_ROUTERS
 from myhibachi.auth.dependencies import current_principal
 from myhibachi.auth.models import PasswordToken, StationMembership, User
 from myhibachi.auth.permissions import GRANTABLE_ROLES, ROLE_PERMISSIONS, STATION_ROLES, Permission, Role
+from myhibachi.automations.commands import ensure_automations
+from myhibachi.automations.models import Automation
+from myhibachi.automations.queries import automation_steps
 from myhibachi.bookings.commands import requote
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.policy import cancel_terms, reschedule_terms
@@ -68,6 +71,7 @@ from myhibachi.leads.models import Lead, LeadActivity, LeadSource
 from myhibachi.newsletters.models import Campaign, CampaignStatus, Segment
 from myhibachi.payments.models import Payment, PaymentMethod, PaymentPurpose, PaymentStatus, Refund, RefundStatus
 from myhibachi.pricing.queries import get_rules
+from myhibachi.reviews.models import ContactTask
 from myhibachi.stations.models import Station
 from myhibachi.web.admin.session import current_staff
 from tests.conftest import PASSWORD
@@ -2240,6 +2244,46 @@ def newsletter_new(path: str) -> PageArrange:
                 assert made.station_id == world.stations[shown_station(world.persona)]
 
         return PageCall(path, form=form, verify=verify)
+# --- automations and follow-up tasks ----------------------------------------------------------------------------
+
+async def home_automation(world: World, kind: str = "thank_you") -> Automation:
+    async with world.db.transaction() as session:
+        made = await ensure_automations(session, world.stations[HOME])
+    return next(a for a in made if a.kind == kind)
+
+
+async def automations_list(world: World) -> PageCall:
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:
+            assert "Thank you and review request" in response.text and "Come back" in response.text
+
+    return PageCall("/admin/automations", verify=verify)
+
+
+def automation_page(action: str = "") -> PageArrange:
+    """HOME's thank-you sequence: its editor (""), saving it with a new first subject, or previewing a step."""
+
+    async def arrange(world: World) -> PageCall:
+        automation = await home_automation(world)
+        async with world.db.transaction(write=False) as session:
+            [step] = await automation_steps(session, automation.id)
+        subject = f"Matrix thanks {world.email('subject')}"  # new at each call: saving it is a change
+        form = {"count": "1", "enabled": "on", "delay_1": "1", "unit_1": "days", "subject_1": subject,
+                "body_1": step.body_markdown}
+
+        async def verify(response: Response, applied: bool) -> None:
+            async with world.db.transaction(write=False) as session:
+                [saved] = await automation_steps(session, automation.id)
+            effect(saved.subject == subject, applied and action == "save", "the steps saved")
+            if applied and action != "save":
+                assert "Matrix thanks" in response.text or "Thank you for celebrating" in response.text
+
+        if action == "save":
+            return PageCall(f"/admin/automations/{automation.id}", form={**form, "go": "save"}, verify=verify)
+        if action == "preview":
+            return PageCall(f"/admin/automations/{automation.id}/preview", params={"position": "1"}, form=form,
+                            verify=verify)
+        return PageCall(f"/admin/automations/{automation.id}", verify=verify)
 
     return arrange
 
@@ -2330,6 +2374,21 @@ def newsletter_page_cases(station: Callable[[Permission], AtStation]) -> list[Pa
         PageCase("GET", "/admin/segments/{segment_id}", (works_leads(HOME),), 200, segment_page()),
         PageCase("POST", "/admin/segments/{segment_id}", writes, 303, segment_page(post=True)),
     ]
+async def task_done(world: World) -> PageCall:
+    contact_id = await add_contact(world)
+    async with world.db.transaction() as session:
+        task = ContactTask(station_id=world.stations[HOME], contact_id=contact_id, title="Call back",
+                           due_at=datetime.now(UTC))
+        session.add(task)
+        await session.flush()
+        task_id = task.id
+
+    async def verify(response: Response, applied: bool) -> None:
+        async with world.db.transaction(write=False) as session:
+            done = (await session.get_one(ContactTask, task_id)).done_at is not None
+        effect(done, applied, "the task marked done")
+
+    return PageCall(f"/admin/tasks/{task_id}/done", form={"back": f"/admin/contacts/{contact_id}"}, verify=verify)
 
 
 # --- the table -----------------------------------------------------------------------------------------------
@@ -2434,6 +2493,16 @@ def build_page_cases() -> list[PageCase]:
                    lead_page(action, post=True))
           for action in ("move", "lost", "activities", "assign", "follow-up")),
         *newsletter_page_cases(station),
+        # automations: the switcher's station's list; a sequence is read with `engagement` at its station and
+        # changed with `newsletters.send`; a follow-up task is worked with `engagement`
+        PageCase("GET", "/admin/automations", (at_shown(station(P.engagement)),), 200, automations_list,
+                 scoped=True),
+        PageCase("GET", "/admin/automations/{automation_id}", (holds(P.engagement, HOME),), 200, automation_page()),
+        PageCase("POST", "/admin/automations/{automation_id}", (holds(P.newsletters_send, HOME),), 303,
+                 automation_page("save")),
+        PageCase("POST", "/admin/automations/{automation_id}/preview", (holds(P.engagement, HOME),), 200,
+                 automation_page("preview")),
+        PageCase("POST", "/admin/tasks/{task_id}/done", (holds(P.engagement, HOME),), 303, task_done),
         # stations and rules last: they rename HOME and change its rules
         PageCase("GET", "/admin/stations", (holds_some(P.stations_manage, rm),), 200, visit("/admin/stations")),
         PageCase("GET", "/admin/stations/new", (holds(P.stations_manage),), 200, visit("/admin/stations/new")),

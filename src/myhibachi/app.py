@@ -49,6 +49,7 @@ from myhibachi.web import assets
 from myhibachi.web.admin import account as admin_account
 from myhibachi.web.admin import audit as admin_audit
 from myhibachi.web.admin import auth_pages as admin_auth
+from myhibachi.web.admin import automations as admin_automations
 from myhibachi.web.admin import bookings as admin_bookings
 from myhibachi.web.admin import campaigns as admin_campaigns
 from myhibachi.web.admin import chefs as admin_chefs
@@ -58,11 +59,13 @@ from myhibachi.web.admin import leads as admin_leads
 from myhibachi.web.admin import payments as admin_payments
 from myhibachi.web.admin import stations as admin_stations
 from myhibachi.web.admin import subscribers as admin_subscribers
+from myhibachi.web.admin import tasks as admin_tasks
 from myhibachi.web.admin import users as admin_users
 from myhibachi.web.admin.pages import domain_error_page
 from myhibachi.web.admin.session import SignInRequired, sign_in_redirect
 from myhibachi.web.site import booking as site_booking
 from myhibachi.web.site import checkout as site_checkout
+from myhibachi.web.site import feedback as site_feedback
 from myhibachi.web.site import manage as site_manage
 from myhibachi.web.site import pages as site_pages
 from myhibachi.web.site import subscribe as site_subscribe
@@ -169,10 +172,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(site_subscribe.router)
     app.include_router(site_unsubscribe.router)
     app.include_router(site_tracking.router)
+    app.include_router(site_feedback.router)
     app.include_router(admin_auth.router)
     app.include_router(admin_dashboard.router)
     for admin_area in (admin_bookings, admin_leads, admin_payments, admin_chefs, admin_stations, admin_users,
-                       admin_audit, admin_account, admin_contacts, admin_subscribers, admin_campaigns):
+                       admin_audit, admin_account, admin_contacts, admin_subscribers, admin_campaigns,
+                       admin_automations, admin_tasks):
         app.include_router(admin_area.router)
     _instrument(app)
     return app

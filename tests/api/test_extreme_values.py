@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from myhibachi.app import API_PREFIX
 from myhibachi.auth.models import User
+from myhibachi.automations.commands import ensure_automations
 from myhibachi.bookings.commands import manage_token
 from myhibachi.bookings.models import Booking
 from myhibachi.chefs.models import Chef, ChefTimeOff
@@ -66,20 +67,18 @@ async def demo_ids(db, app_settings) -> dict[str, str]:  # noqa: ANN001
         user = await session.scalar(select(User).where(User.is_super_admin.is_(False)).order_by(User.id))
         lead = await session.scalar(select(Lead).order_by(Lead.id))
     assert booking and payment and chef and station and user and lead  # the demo has a lead history
-    async with db.transaction() as session:  # the demo writes no newsletter: one segment and one campaign to it
-        segment = Segment(station_id=station.id, name="Everyone", rules={})
-        session.add(segment)
-        await session.flush()
-        campaign = Campaign(station_id=station.id, name="News", subject="News", body_markdown="Hello",
-                            segment_id=segment.id)
-        session.add(campaign)
-        await session.flush()
+    async with db.transaction() as session:  # the demo's newsletters, and the sequences the automations page makes
+        segment = await session.scalar(select(Segment).where(Segment.station_id == station.id).order_by(Segment.id))
+        campaign = await session.scalar(select(Campaign).where(Campaign.station_id == station.id)
+                                        .order_by(Campaign.id))
+        automation = (await ensure_automations(session, station.id))[0]
+    assert segment and campaign
     return {"booking_id": str(booking.id), "payment_id": str(payment.id), "chef_id": str(chef.id),
             "time_off_id": str(time_off.id if time_off else 1), "station_id": str(station.id),
             "user_id": str(user.id), "code": station.code.lower(), "reference": booking.reference,
             "token": manage_token(app_settings, booking), "action": "cancel", "decision": "approve",
             "lead_id": str(lead.id), "contact_id": str(lead.contact_id), "segment_id": str(segment.id),
-            "campaign_id": str(campaign.id)}
+            "campaign_id": str(campaign.id), "automation_id": str(automation.id)}
 
 
 def date_filters(app) -> list[tuple[str, str]]:  # noqa: ANN001

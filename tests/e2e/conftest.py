@@ -41,6 +41,7 @@ FLAGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-ne
 SCREENSHOTS = Path("artifacts/screenshots")
 HERE = Path(__file__).resolve().parent
 T = TypeVar("T")
+SERVED: dict[str, Settings] = {}  # the live server's settings (its database, secret key), for tests that add rows
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -119,6 +120,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             await db.dispose()
 
     _off_the_loop(lambda: asyncio.run(seed()))
+    SERVED["settings"] = settings
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
                                           proxy_headers=False))  # as `myhibachi serve`: FORWARDED_ALLOW_IPS decides
     thread = threading.Thread(target=server.run, name="e2e-server", daemon=True)

@@ -26,6 +26,9 @@ class Automation(Base):
     station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))  # AutomationKind
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When it was created or last turned on: what happened before enrolls nobody (setting up or turning on a
+    # sequence never emails everyone from the past).
+    live_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -372,6 +372,7 @@ async def create_booking(
         contact_phone=data.customer.phone,
         allergies=data.allergies,
         notes=data.notes or None,
+        occasion=data.occasion.value if data.occasion else None,
         manage_nonce=secrets.token_hex(16),
         manage_token_hash="",
         hold_expires_at=now + timedelta(hours=rules.hold_hours),

@@ -9,7 +9,7 @@ import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from myhibachi.bookings.actions import BookingAction
-from myhibachi.bookings.models import BookingStatus
+from myhibachi.bookings.models import BookingStatus, Occasion
 from myhibachi.contacts.schemas import Phone
 from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.text import Email, multi_line, single_line
@@ -88,6 +88,8 @@ class BookingCreate(BaseModel):
     allergies: Annotated[multi_line(1000), AfterValidator(_answered),
                          Field(description='Required; "none" is an answer, blank is not.')]
     notes: multi_line(2000) | None = None
+    occasion: Occasion | None = Field(None, description="Optional: what the party celebrates (birthday or "
+                                      "anniversary); a subscriber may get a note before the date comes round.")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "station_id": 1, "adults": 12, "children": 4, "toddlers": 1, "upgrades": {"filet_mignon": 3},
@@ -95,7 +97,7 @@ class BookingCreate(BaseModel):
         "event_date": "2026-12-24", "slot_time": "18:00",
         "venue": {"line1": "4100 Mowry Ave", "city": "Fremont", "state": "CA", "zip_code": "94538"},
         "customer": {"name": "Dana Lee", "email": "dana@example.com", "phone": "+1 510 555 0142"},
-        "allergies": "none", "notes": "Backyard, gate code 1234"}]})
+        "allergies": "none", "notes": "Backyard, gate code 1234", "occasion": "birthday"}]})
 
 
 class Reschedule(BaseModel):

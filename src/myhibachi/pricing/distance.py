@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 
 import zipcodes
 from haversine import Unit, haversine
@@ -24,14 +24,25 @@ class DistanceEstimator(Protocol):
 
 
 @lru_cache(maxsize=4096)
-def zip_centroid(zip_code: str) -> tuple[float, float]:
+def _zip_record(zip_code: str) -> dict[str, Any] | None:
     try:
         matches = zipcodes.matching(zip_code)
     except (TypeError, ValueError):
         matches = []
-    if not matches:
+    return matches[0] if matches else None
+
+
+def zip_centroid(zip_code: str) -> tuple[float, float]:
+    record = _zip_record(zip_code)
+    if record is None:
         raise UnknownZip(zip_code)
-    return float(matches[0]["lat"]), float(matches[0]["long"])
+    return float(record["lat"]), float(record["long"])
+
+
+def zip_time_zone(zip_code: str) -> str | None:
+    """The IANA time zone of a US ZIP code (offline, from the same package), or None when unknown."""
+    record = _zip_record(zip_code)
+    return (record.get("timezone") or None) if record else None
 
 
 class ZipCentroidDistance:

@@ -28,6 +28,15 @@ def _example_is_the_defaults(schema: dict[str, Any]) -> None:
 LEAD_FACTORS = ("source", "completeness", "party_size", "timing", "distance", "engagement", "capacity")
 
 
+class ReviewLink(BaseModel):
+    """A public page where customers may review the station (Google, Yelp…): shown to every customer alike."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[^\x00-\x1f<>]+$")]
+    url: Annotated[str, Field(max_length=500, pattern=r"^https://[^\s<>\"']+$")]
+
+
 class BusinessRules(BaseModel):
     """Prices in integer cents; times are the station's local times."""
 
@@ -92,6 +101,13 @@ class BusinessRules(BaseModel):
     lead_warm_min: Annotated[int, Field(ge=0, le=100, strict=True)] = 40
     # Newsletters: campaign mail carries an open pixel and tracked links (off: neither, and nothing is recorded).
     email_tracking: Annotated[bool, Field(strict=True)] = True
+    # Automations and reviews: no automated email inside the quiet hours of the recipient's own clock (start ==
+    # end: none); the public review pages every thank-you links to; a private rating at or below
+    # `low_rating_max` opens a call-back task (0: never).
+    quiet_hours_start: SlotTime = time(21)
+    quiet_hours_end: SlotTime = time(9)
+    review_links: Annotated[list[ReviewLink], Field(max_length=10)] = []
+    low_rating_max: Annotated[int, Field(ge=0, le=5, strict=True)] = 3
 
     @model_validator(mode="after")
     def consistent(self) -> Self:

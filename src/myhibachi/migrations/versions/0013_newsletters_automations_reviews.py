@@ -33,6 +33,7 @@ def upgrade() -> None:
     sa.Column('station_id', BIG_ID, nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('live_since', myhibachi.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_at', myhibachi.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', myhibachi.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['station_id'], ['stations.id'], name=op.f('fk_automations_station_id_stations'), ondelete='CASCADE'),

@@ -20,7 +20,9 @@ from myhibachi.chefs.schemas import ChefCreate, ChefUpdate, TimeOffCreate
 from myhibachi.core.errors import FieldError, ValidationFailed
 from myhibachi.core.web import PathId
 from myhibachi.pricing.queries import get_rules
+from myhibachi.reviews.queries import chef_ratings
 from myhibachi.stations.models import Station
+from myhibachi.web.admin.charts import bar_chart
 from myhibachi.web.admin.pages import AdminVisit, Trouble, Visit, submit
 from myhibachi.web.fields import whole_number
 from myhibachi.web.forms import field_errors
@@ -155,12 +157,15 @@ async def _chef_form(visit: Visit, chef_id: int | None, form: dict[str, str] | N
         accounts[chef.user_id] = f"Staff account {chef.user_id}"  # keep the link shown, so saving keeps it
     rules = await get_rules(visit.session, station.id)
     weekdays = [] if form is None else await _posted_weekdays(visit.request)
+    ratings = await chef_ratings(visit.session, chef.id) if chef is not None else None
     return await _page(visit, "chef_form.html", title=f"Edit {chef.name}" if chef else "Add a chef",
                        station=station, chef=chef,
                        values=_chef_values(chef) if form is None else _posted_values(form, weekdays),
                        errors=trouble.errors if trouble else {}, alert=trouble.message if trouble else None,
                        status=trouble.status if trouble else 200, accounts=accounts,
-                       station_limit=rules.chef_max_events_per_day)
+                       station_limit=rules.chef_max_events_per_day, ratings=ratings,
+                       ratings_chart=bar_chart([(f"{n}★", ratings.spread[n]) for n in range(1, 6)])
+                       if ratings else None)
 
 
 async def _posted_weekdays(request: Request) -> list[str]:

@@ -12,9 +12,11 @@ from myhibachi.core.errors import ValidationFailed
 from myhibachi.core.web import PathId
 from myhibachi.leads import people
 from myhibachi.leads.people_schemas import ContactDetail
+from myhibachi.reviews.queries import contact_tasks
 from myhibachi.web.admin.leads import local_time
 from myhibachi.web.admin.pages import AdminVisit, Trouble, Visit, form_state, submit
 from myhibachi.web.admin.render import staff_stations
+from myhibachi.web.admin.tasks import task_clock
 from myhibachi.web.fields import record_id
 
 router = APIRouter(include_in_schema=False)
@@ -37,6 +39,8 @@ async def _contact_page(visit: Visit, contact_id: int, form: dict[str, str] | No
                             consents=await consent_history(visit.session, contact.id),
                             email_marketing=await consent_state(visit.session, contact.id),
                             suppression=await suppression_of(visit.session, contact.email),
+                            tasks=await contact_tasks(visit.session, visit.principal, contact_id),
+                            task_when=task_clock(stations),
                             when=lambda moment, station_id=None: local_time(moment, zones.get(station_id,
                                                                                               default_zone)))
 

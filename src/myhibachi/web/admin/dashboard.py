@@ -32,6 +32,7 @@ from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError
 from myhibachi.core.web import RuntimeDep
 from myhibachi.leads import queries as lead_queries
+from myhibachi.reviews.queries import open_tasks
 from myhibachi.stations.models import Station
 from myhibachi.web.admin.bookings.common import chef_names
 from myhibachi.web.admin.bookings.today import card_context, my_events
@@ -40,6 +41,7 @@ from myhibachi.web.admin.leads import local_time
 from myhibachi.web.admin.pages import AdminVisit, Visit
 from myhibachi.web.admin.render import staff_stations
 from myhibachi.web.admin.session import CSRF_HEADER, Staff, csrf_ok
+from myhibachi.web.admin.tasks import task_clock
 from myhibachi.web.fields import day_of
 
 router = APIRouter(include_in_schema=False)
@@ -106,6 +108,16 @@ async def _leads(visit: Visit, station: Station, start: date, end: date) -> dict
                       "when": lambda lead: local_time(lead.next_follow_up_at, zones[lead.station_id])}}
 
 
+async def _tasks(visit: Visit, station: Station) -> dict[str, Any]:
+    """The "Tasks due" panel (call-backs after a low rating), for who works contacts at the chosen station: the
+    open tasks of every station where they do, soonest due first."""
+    if not lead_queries.works_leads(visit.principal, station.id):
+        return {}
+    stations = await staff_stations(visit.session, visit.principal)
+    return {"tasks": {"open": await open_tasks(visit.session, visit.principal), "when": task_clock(stations),
+                      "now": utcnow()}}
+
+
 @router.get("/admin", response_class=HTMLResponse)
 async def dashboard(visit: AdminVisit) -> Response:
     station, principal, session = await visit.chosen(), visit.principal, visit.session
@@ -118,6 +130,7 @@ async def dashboard(visit: AdminVisit) -> Response:
         except DomainError as exc:  # e.g. too many periods for the granularity: say so, show the rest
             context["range_error"] = exc.detail
         context.update(await _leads(visit, station, start, end))
+        context.update(await _tasks(visit, station))
         upcoming = await _upcoming(session, principal, station, today)
         context.update(upcoming=upcoming, today=today, start=start, end=end, granularity=granularity.value,
                        flag_until=today + timedelta(days=UNSTAFFED_DAYS),

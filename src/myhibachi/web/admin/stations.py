@@ -253,6 +253,17 @@ RULE_GROUPS: list[tuple[str, list[RuleField]]] = [
                   "On: campaign emails carry an invisible image and links that count opens and clicks for the "
                   "campaign's stats. Off: neither, and nothing is counted."),
     ]),
+    ("Automated emails and reviews", [
+        RuleField("quiet_hours_start", "Quiet hours from", "time",
+                  "No automated email in the recipient's own time from then…, like 21:00."),
+        RuleField("quiet_hours_end", "Quiet hours until", "time",
+                  "…until then, like 09:00. The same time twice: no quiet hours."),
+        RuleField("review_links", "Public review pages", "links",
+                  "One a line: its name, a colon and its https address, like Google: https://g.page/r/…. Every "
+                  "customer's thank-you links to them."),
+        RuleField("low_rating_max", "Call back at or below, stars", "whole",
+                  "A private rating this low opens a call-back task; 0 never does."),
+    ]),
 ]
 RULE_FIELDS = {field.name: field for _, fields in RULE_GROUPS for field in fields}
 # A check across several rules names no field of its own: where its message belongs.
@@ -280,6 +291,10 @@ def shown_value(kind: str, value: Any, currency: str = "USD") -> str:
         return "\n".join(f"{FACTOR_LABELS[factor]}: {value[factor]}" for factor in LEAD_FACTORS if factor in value)
     if kind == "switch":
         return SWITCH_ON if value else SWITCH_OFF
+    if kind == "time":
+        return value.strftime("%H:%M") if isinstance(value, time) else str(value)
+    if kind == "links":
+        return "\n".join(f"{link.label}: {link.url}" for link in value)
     return str(value)
 
 
@@ -371,6 +386,20 @@ def _weights(text: str) -> dict[str, int]:
     return weights
 
 
+def _links(text: str) -> list[dict[str, str]]:
+    """One page a line: "Google: https://g.page/r/…" (the first ": " before the address separates them)."""
+    links = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        label, found, url = line.partition(": ")
+        if not line.strip():
+            continue
+        if not found or not label.strip() or not url.strip().startswith("https://"):
+            raise Unreadable(f"Line {number}: write the page's name, a colon and its https address, like "
+                             "Google: https://g.page/r/example.")
+        links.append({"label": label.strip(), "url": url.strip()})
+    return links
+
+
 def read_value(kind: str, raw: str, known: Iterable[str] = ()) -> Any:
     """Typed text as a rule's value (the rules model then checks its limits); `known`: the menu items' codes,
     which their labels are read as."""
@@ -393,6 +422,10 @@ def read_value(kind: str, raw: str, known: Iterable[str] = ()) -> Any:
         if text not in (SWITCH_ON, SWITCH_OFF):
             raise Unreadable("Choose on or off.")
         return text == SWITCH_ON
+    if kind == "links":
+        return _links(raw)
+    if kind == "time":
+        return _time(text)
     if not text:
         raise Unreadable("Please fill this in.")
     if kind == "whole":
@@ -420,6 +453,7 @@ def _limit_message(field: RuleField, error: dict[str, Any], currency: str) -> st
         "decimal_max_places": lambda: f"At most {ctx.get('decimal_places')} digits after the point.",
         "decimal_max_digits": lambda: "Too many digits.",
         "string_pattern_mismatch": lambda: "Three capital letters, like USD." if field.name == "currency" else
+        "Write a name, a colon and an https address without spaces." if field.kind == "links" else
         "Name it with letters, digits and spaces, starting with a letter, like Fried rice.",
     }
     explain = messages.get(error["type"])

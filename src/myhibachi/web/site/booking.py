@@ -45,7 +45,7 @@ STEP_NAMES = tuple(name for name, _ in STEPS[:4])
 PARTY_FIELDS = ("station_id", "zip_code", "adults", "children", "toddlers")
 WHEN_FIELDS = ("event_date", "slot_time")
 DETAIL_FIELDS = ("venue_line1", "venue_line2", "venue_city", "venue_state", "name", "email", "phone", "allergies",
-                 "notes", "news")
+                 "notes", "occasion", "news")
 NEWS_WANTED = "yes"  # the details step's "Send me news and offers" box, unticked until the visitor ticks it
 # BookingCreate's locations -> the form's field names.
 FORM_NAMES = {"venue.line1": "venue_line1", "venue.line2": "venue_line2", "venue.city": "venue_city",
@@ -143,7 +143,8 @@ def _booking_request(draft: Draft) -> BookingCreate:
                   "city": v.get("venue_city", ""), "state": v.get("venue_state", "").upper(),
                   "zip_code": v.get("zip_code")},
         "customer": {"name": v.get("name", ""), "email": v.get("email", ""), "phone": v.get("phone", "")},
-        "allergies": v.get("allergies", ""), "notes": v.get("notes") or None}, strict=False)
+        "allergies": v.get("allergies", ""), "notes": v.get("notes") or None,
+        "occasion": v.get("occasion") or None}, strict=False)
 
 
 async def _render(request: Request, runtime: Any, session: Any, draft: Draft, step: str, *, status: int = 200,
