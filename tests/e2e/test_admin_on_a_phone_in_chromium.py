@@ -21,12 +21,14 @@ from playwright.async_api import Browser, Page, expect
 from starlette.responses import HTMLResponse
 
 from myhibachi.app import create_app
+from myhibachi.automations.commands import ensure_automations
+from myhibachi.core.db import Database
 from myhibachi.demo import DEMO_PASSWORD
 from myhibachi.settings import Environment, Settings
 from myhibachi.web.admin.bookings.flows import FLOWS
 from myhibachi.web.admin.chefs import Decision
 from tests.conftest import TEST_SECRET
-from tests.e2e.conftest import first_free_slot, sign_in, station_today
+from tests.e2e.conftest import SERVED, first_free_slot, sign_in, station_today
 
 PHONE = {"width": 390, "height": 844}
 NARROW = {"width": 360, "height": 740}
@@ -176,6 +178,12 @@ async def demo(browser: Browser, live_server: str) -> dict[str, Any]:
             "body_markdown": "## Hello\n\nA [link](https://example.com) and **bold** words.",
             "segment_id": segment.json()["id"]})
         assert campaign.status_code == 201, campaign.text
+    db = Database(SERVED["settings"].database_url)
+    try:
+        async with db.transaction() as session:  # the station's sequences, as its automations page makes them
+            automation_id = (await ensure_automations(session, station_id))[0].id
+    finally:
+        await db.dispose()
 
     states = {}
     for email in ("superadmin@example.com", "chef@example.com"):
@@ -187,7 +195,7 @@ async def demo(browser: Browser, live_server: str) -> dict[str, Any]:
                     "time_off_id": asked.json()["id"], "station_id": station_id,
                     "user_id": users["manager@example.com"]["id"], "lead_id": lead.json()["id"],
                     "contact_id": contact_id, "segment_id": segment.json()["id"],
-                    "campaign_id": campaign.json()["id"]},
+                    "campaign_id": campaign.json()["id"], "automation_id": automation_id},
             "states": states}
 
 

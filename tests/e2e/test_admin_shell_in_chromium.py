@@ -44,13 +44,14 @@ async def test_sign_in_and_a_wrong_password(page, live_server, screenshot):
 
 
 @pytest.mark.parametrize(("email", "expected"), [
-    ("superadmin@example.com", ["Dashboard", "Today", "Bookings", "Kitchen prep", "Leads", "Payments", "Chefs",
-                                "Stations and rules", "Users", "Audit log", "My account"]),
-    ("admin@example.com", ["Dashboard", "Today", "Bookings", "Kitchen prep", "Leads", "Payments", "Chefs",
-                           "Stations and rules", "Users", "Audit log", "My account"]),
-    ("manager@example.com", ["Dashboard", "Today", "Bookings", "Kitchen prep", "Leads", "Payments", "Chefs", "Users",
+    ("superadmin@example.com", ["Dashboard", "Today", "Bookings", "Kitchen prep", "Leads", "Automations", "Payments",
+                                "Chefs", "Stations and rules", "Users", "Audit log", "My account"]),
+    ("admin@example.com", ["Dashboard", "Today", "Bookings", "Kitchen prep", "Leads", "Automations", "Payments",
+                           "Chefs", "Stations and rules", "Users", "Audit log", "My account"]),
+    ("manager@example.com", ["Dashboard", "Today", "Bookings", "Kitchen prep", "Leads", "Automations", "Payments",
+                             "Chefs", "Users", "My account"]),
+    ("support@example.com", ["Dashboard", "Today", "Bookings", "Kitchen prep", "Leads", "Automations", "Payments",
                              "My account"]),
-    ("support@example.com", ["Dashboard", "Today", "Bookings", "Kitchen prep", "Leads", "Payments", "My account"]),
     ("chef@example.com", ["Dashboard", "Today", "My events", "Kitchen prep", "My time off", "My account"]),
 ])
 async def test_each_role_sees_its_menu(page, live_server, email, expected):
