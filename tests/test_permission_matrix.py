@@ -2244,6 +2244,10 @@ def newsletter_new(path: str) -> PageArrange:
                 assert made.station_id == world.stations[shown_station(world.persona)]
 
         return PageCall(path, form=form, verify=verify)
+
+    return arrange
+
+
 # --- automations and follow-up tasks ----------------------------------------------------------------------------
 
 async def home_automation(world: World, kind: str = "thank_you") -> Automation:
