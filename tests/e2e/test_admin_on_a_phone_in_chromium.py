@@ -34,7 +34,7 @@ PHONE = {"width": 390, "height": 844}
 NARROW = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
 # the live event stream, the CSV download and the campaign editor's count of a segment (an htmx fragment)
-NOT_PAGES = {"/admin/events", "/admin/payments.csv", "/admin/segments/count"}
+NOT_PAGES = {"/admin/events", "/admin/payments.csv", "/admin/segments/count", "/admin/subscribers.csv"}
 SIGNED_OUT = {"/admin/login", "/admin/set-password"}  # pages without the menu: nobody is signed in there
 CHOICES = {  # the path parameters that name a page rather than a record
     ("/admin/bookings/{booking_id}/{action}", "action"): sorted(FLOWS),
