@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-from aiosmtplib.email import flatten_message
+from redis.asyncio import Redis
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -55,7 +55,7 @@ from myhibachi.stations.schemas import Address, StationCreate
 
 HOST = "127.0.0.1"  # loopback only
 SECRET = "benchmark-secret-key-0123456789-abcdefghijklmnop"  # noqa: S105 - a throwaway database
-PHASE_SECONDS = 600  # no phase may take longer than this
+PHASE_SECONDS = int(os.environ.get("BENCH_PHASE_SECONDS", "600"))  # no phase may take longer than this
 BODY = ("# Summer is here\n\nBook a [backyard party](https://example.com/book?utm=summer) this month, or read "
         "[our menu](https://example.com/menu).\n\n| party | from |\n|---|---|\n| 10 adults | $550 |\n\nSee you soon!")
 SINK = """
@@ -120,7 +120,7 @@ def sample_message(settings: Settings) -> bytes:
     links = markdown_links(BODY)
     letter = Letter(1, 1, "Summer parties", BODY, Brand.of(settings, "Fremont CA", "1 Main St, Fremont, CA 94538"),
                     links, tracking=True)
-    return flatten_message(letter.message_for(settings, Claimed(1, 1, "fan0@example.com", 0, "x")), cte_type="8bit")
+    return letter.message_for(settings, Claimed(1, 1, "fan0@example.com", 0, "x")).data
 
 
 async def raw_send(port: int, count: int, connections: int, message: bytes) -> float:
@@ -194,8 +194,21 @@ def start_worker(database_url: str, redis_url: str, port: int, connections: int,
                         "MAIL_DIR": folder, "NEWSLETTER_MESSAGES_PER_SECOND": "0",
                         "NEWSLETTER_SMTP_CONNECTIONS": str(connections), "OUTBOX_SWEEP_SECONDS": "3600",
                         "LOG_LEVEL": "WARNING"}
+    log = (Path(folder) / "worker.log").open("wb")  # shown if the campaign was not all sent
     return subprocess.Popen([str(Path(sys.executable).with_name("myhibachi")), "worker"], env=env,  # noqa: S603
-                            cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+
+
+async def _until_listening(redis_url: str) -> None:
+    """Until a client of Redis waits on a list (the worker's BRPOP): its start (imports) is not timed."""
+    client = Redis.from_url(redis_url)
+    try:
+        for _ in range(PHASE_SECONDS * 10):
+            if any(c.get("cmd") in ("brpop", "blpop", "blmove") for c in await client.client_list()):
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await client.aclose()
 
 
 async def redis_job_path(database_url: str, redis_url: str, port: int, connections: int, campaign_id: int,
@@ -206,7 +219,7 @@ async def redis_job_path(database_url: str, redis_url: str, port: int, connectio
     runtime = Runtime(settings.model_copy(update={"redis_url": redis_url}))
     await runtime.jobs.broker.startup()
     try:
-        await asyncio.sleep(3)  # the worker starts and connects to Redis
+        await _until_listening(redis_url)
         started = time.perf_counter()
         async with runtime.jobs.unit_of_work() as session:
             await kick_campaign(session, campaign_id)
@@ -289,6 +302,8 @@ def main(count: int, connections: int, database_url: str | None, redis_url: str 
                                        str(connections), str(campaign_id), folder], capture_output=True,
                                       text=True, timeout=PHASE_SECONDS + 60, check=True)
                 result = json.loads(done.stdout.strip().splitlines()[-1])
+            if result["sent"] < count and (log := Path(folder) / "worker.log").exists():
+                print(log.read_text()[-3000:])
             job_rate = result["sent"] / result["seconds"]
             print(f"job path:        {result['sent']} of {count} sent in {result['seconds']:.1f} s = "
                   f"{job_rate:.0f} messages/s; the worker's peak RSS {result['peak_rss_mb']:.0f} MB")
