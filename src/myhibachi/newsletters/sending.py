@@ -17,7 +17,7 @@ import asyncio
 import binascii
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email import policy
 from email.utils import formatdate, parseaddr
@@ -29,7 +29,7 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import String, cast, exists, func, literal, or_, select, true, update
+from sqlalchemy import String, bindparam, cast, exists, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -181,6 +181,7 @@ class Letter:
     brand: Brand
     links: list[str]
     tracking: bool
+    _mark_sent: Any = field(default=None, init=False, repr=False, compare=False)
 
     @cached_property
     def template(self) -> RenderedEmail:
@@ -196,6 +197,24 @@ class Letter:
     @cached_property
     def mime(self) -> Mime:
         return Mime(self.template.subject)
+
+    def mark_sent(self, settings: Settings) -> Any:
+        """The UPDATE of `_verdicts`, built once per batch (building it for each group of messages cost more than
+        running it); its parameters: the group's rows (`b_ids`), their `b_claim`, their contacts (`b_among`), `b_now`."""
+        if self._mark_sent is None:
+            head, tail = _message_id_around(settings, self.campaign_id)
+            among = bindparam("b_among", expanding=True)
+            object.__setattr__(self, "_mark_sent", update(CampaignRecipient).where(
+                CampaignRecipient.id.in_(bindparam("b_ids", expanding=True)),
+                CampaignRecipient.claim == bindparam("b_claim"),
+                CampaignRecipient.state == RecipientState.sending.value,
+                exists().where(Campaign.id == self.campaign_id, Campaign.status == CampaignStatus.sending.value),
+                CampaignRecipient.contact_id.in_(marketing_audience(Topic.news, self.station_id, among=among)),
+            ).values(state=RecipientState.sent.value, sent_at=bindparam("b_now"), error=None,
+                     message_id=literal(head) + cast(CampaignRecipient.id, String) + literal(tail))
+                .returning(CampaignRecipient.id)
+                .execution_options(synchronize_session=False))
+        return self._mark_sent
 
     def message_for(self, settings: Settings, recipient: Claimed) -> Outgoing:
         links = {UNSUBSCRIBE_MARK: unsubscribe_url(settings, recipient.contact_id, recipient.id),
@@ -483,18 +502,10 @@ async def _verdicts(db: Database, settings: Settings, letter: Letter, group: lis
     """Decided and committed at the last moment, before the SMTP end-of-data: `sent` for each recipient whose row
     is still this batch's claim while the campaign is still `sending` and who may still get it (consent,
     suppressions, opt-outs as they are now) — one UPDATE when all is well; the reasons looked up only when not."""
-    head, tail = _message_id_around(settings, letter.campaign_id)
     async with db.transaction() as session:
-        sent = set(await session.scalars(update(CampaignRecipient).where(
-            CampaignRecipient.id.in_([r.id for r in group]), CampaignRecipient.claim == group[0].claim,
-            CampaignRecipient.state == RecipientState.sending.value,
-            exists().where(Campaign.id == letter.campaign_id, Campaign.status == CampaignStatus.sending.value),
-            CampaignRecipient.contact_id.in_(marketing_audience(Topic.news, letter.station_id,
-                                                                among=[r.contact_id for r in group])),
-        ).values(state=RecipientState.sent.value, sent_at=utcnow(), error=None,
-                 message_id=literal(head) + cast(CampaignRecipient.id, String) + literal(tail))
-            .returning(CampaignRecipient.id)
-            .execution_options(synchronize_session=False)))
+        sent = set(await session.scalars(letter.mark_sent(settings), {
+            "b_ids": [r.id for r in group], "b_claim": group[0].claim, "b_among": [r.contact_id for r in group],
+            "b_now": utcnow()}))
         verdicts = {r.id: Verdict.send for r in group if r.id in sent}
         for recipient in (r for r in group if r.id not in sent):
             verdicts[recipient.id] = await _why_not(session, letter, recipient)
