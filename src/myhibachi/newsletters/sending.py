@@ -200,7 +200,8 @@ class Letter:
 
     def mark_sent(self, settings: Settings) -> Any:
         """The UPDATE of `_verdicts`, built once per batch (building it for each group of messages cost more than
-        running it); its parameters: the group's rows (`b_ids`), their `b_claim`, their contacts (`b_among`), `b_now`."""
+        running it); its parameters: the group's rows (`b_ids`), their `b_claim`, their contacts (`b_among`),
+        `b_now`."""
         if self._mark_sent is None:
             head, tail = _message_id_around(settings, self.campaign_id)
             among = bindparam("b_among", expanding=True)
