@@ -1,33 +1,44 @@
 """Campaign sending throughput: a 10,000-recipient campaign through the real job path against raw aiosmtplib, to
 the same local SMTP sink, in the same run.
 
-Run: .venv/bin/python benchmarks/newsletter_send.py [recipients] [connections]
+Run: .venv/bin/python benchmarks/newsletter_send.py [recipients] [connections] [--database-url URL] [--redis-url URL]
+`--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench_newsletter`: on PostgreSQL (production's database)
+instead of a SQLite file; the benchmark creates that database (its name must start with `bench`) and drops it at the
+end. `--redis-url redis://127.0.0.1:6379/N` (with a PostgreSQL URL): the worker is `myhibachi worker` consuming the
+Redis queue (the production path: each batch queues the next through Redis) instead of the in-process broker.
 An aiosmtpd sink (its own process, 127.0.0.1, a free port) accepts and drops every message. First, raw aiosmtplib
 sends `recipients` copies of one rendered campaign message over `connections` connections (default 10,000 and
-NEWSLETTER_SMTP_CONNECTIONS' default, 4). Then a worker process (its own, so its peak memory is its own) runs the job
-queue (taskiq's in-process broker: the same outbox handler, follow-up and batches `myhibachi worker` runs), unthrottled,
-on a SQLite file seeded with a station, `recipients` confirmed subscribers and a campaign; it is kicked as the campaign
-commands kick it and timed until the campaign is `sent`: fixing its recipients, each person's consent re-checked,
-rendering with tracked links, and the commits around each SMTP end-of-data included. Prints messages/s of both, their
-ratio (goal ≥ 0.5) and the worker's peak RSS. Every phase has a time limit; everything stops by itself. Not a test.
+NEWSLETTER_SMTP_CONNECTIONS' default, 4). Then a worker process (its own, so its peak memory is its own) runs the
+job queue (taskiq's in-process broker: the same outbox handler, follow-up and batches `myhibachi worker` runs),
+unthrottled, on a SQLite file (or the PostgreSQL database) seeded with a station, `recipients` confirmed subscribers
+and a campaign; it is kicked as the campaign commands kick it and timed until the campaign is `sent`: fixing its
+recipients, each person's consent re-checked, rendering with tracked links, and the commits around each SMTP
+end-of-data included. Prints messages/s of both, their ratio (goal ≥ 0.5) and the worker's peak RSS. Every phase has
+a time limit; everything stops by itself. Not a test.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import json
+import os
 import resource
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-from aiosmtplib.email import flatten_message
-from sqlalchemy import func, insert, select
+from redis.asyncio import Redis
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from myhibachi import tasks  # noqa: F401 - every outbox handler and follow-up, as in a worker
 from myhibachi.consent.models import ConsentEvent
@@ -44,7 +55,7 @@ from myhibachi.stations.schemas import Address, StationCreate
 
 HOST = "127.0.0.1"  # loopback only
 SECRET = "benchmark-secret-key-0123456789-abcdefghijklmnop"  # noqa: S105 - a throwaway database
-PHASE_SECONDS = 600  # no phase may take longer than this
+PHASE_SECONDS = int(os.environ.get("BENCH_PHASE_SECONDS", "600"))  # no phase may take longer than this
 BODY = ("# Summer is here\n\nBook a [backyard party](https://example.com/book?utm=summer) this month, or read "
         "[our menu](https://example.com/menu).\n\n| party | from |\n|---|---|\n| 10 adults | $550 |\n\nSee you soon!")
 SINK = """
@@ -109,7 +120,7 @@ def sample_message(settings: Settings) -> bytes:
     links = markdown_links(BODY)
     letter = Letter(1, 1, "Summer parties", BODY, Brand.of(settings, "Fremont CA", "1 Main St, Fremont, CA 94538"),
                     links, tracking=True)
-    return flatten_message(letter.message_for(settings, Claimed(1, 1, "fan0@example.com", 0, "x")), cte_type="8bit")
+    return letter.message_for(settings, Claimed(1, 1, "fan0@example.com", 0, "x")).data
 
 
 async def raw_send(port: int, count: int, connections: int, message: bytes) -> float:
@@ -125,6 +136,22 @@ async def raw_send(port: int, count: int, connections: int, message: bytes) -> f
     return time.perf_counter() - started
 
 
+async def wait_until_sent(db: Database, campaign_id: int, started: float) -> dict[str, Any]:
+    """Polls until the campaign is `sent` (or the phase's time is up): the seconds since `started` and how many
+    recipients are `sent`."""
+    deadline = started + PHASE_SECONDS
+    while time.perf_counter() < deadline:
+        async with db.transaction(write=False) as session:
+            if await session.scalar(select(Campaign.status).where(Campaign.id == campaign_id)) == "sent":
+                break
+        await asyncio.sleep(0.05)
+    seconds = time.perf_counter() - started
+    async with db.transaction(write=False) as session:
+        sent = await session.scalar(select(func.count()).select_from(CampaignRecipient).where(
+            CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.state == RecipientState.sent.value))
+    return {"seconds": seconds, "sent": sent}
+
+
 async def job_path(database_url: str, port: int, connections: int, campaign_id: int, mail_dir: str) -> dict[str, Any]:
     """In the worker process: the job queue sends the campaign; timed from the kick to `sent`."""
     runtime = Runtime(settings_for(database_url, port, connections, Path(mail_dir)))
@@ -133,48 +160,150 @@ async def job_path(database_url: str, port: int, connections: int, campaign_id: 
         started = time.perf_counter()
         async with runtime.jobs.unit_of_work() as session:
             await kick_campaign(session, campaign_id)
-        deadline = started + PHASE_SECONDS
-        while time.perf_counter() < deadline:
-            async with runtime.db.transaction(write=False) as session:
-                if await session.scalar(select(Campaign.status).where(Campaign.id == campaign_id)) == "sent":
-                    break
-            await asyncio.sleep(0.05)
-        seconds = time.perf_counter() - started
-        async with runtime.db.transaction(write=False) as session:
-            sent = await session.scalar(select(func.count()).select_from(CampaignRecipient).where(
-                CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.state == RecipientState.sent.value))
-        return {"seconds": seconds, "sent": sent,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        result = await wait_until_sent(runtime.db, campaign_id, started)
+        return result | {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     finally:
         await runtime.jobs.broker.shutdown()
         await runtime.db.dispose()
 
 
-def main(count: int, connections: int) -> None:
+def _descendants(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = [int(child) for child in children.read_text().split()] if children.exists() else []
+    return found + [grandchild for child in found for grandchild in _descendants(child)]
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The largest peak resident size (VmHWM) of `pid` and its descendants, in MB."""
+    peaks = []
+    for each in [pid, *_descendants(pid)]:
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            continue
+        peaks += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")]
+    return max(peaks, default=0.0)
+
+
+def start_worker(database_url: str, redis_url: str, port: int, connections: int,
+                 folder: str) -> subprocess.Popen[bytes]:
+    """`myhibachi worker` (its own process, consuming the Redis queue) with the benchmark's settings."""
+    settings = settings_for(database_url, port, connections, Path(folder))
+    env = os.environ | {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SMTP_URL": settings.smtp_url or "",
+                        "SECRET_KEY": SECRET, "ENVIRONMENT": "test", "BASE_URL": settings.base_url,
+                        "MAIL_DIR": folder, "NEWSLETTER_MESSAGES_PER_SECOND": "0",
+                        "NEWSLETTER_SMTP_CONNECTIONS": str(connections), "OUTBOX_SWEEP_SECONDS": "3600",
+                        "LOG_LEVEL": "WARNING"}
+    log = (Path(folder) / "worker.log").open("wb")  # shown if the campaign was not all sent
+    return subprocess.Popen([str(Path(sys.executable).with_name("myhibachi")), "worker"], env=env,  # noqa: S603
+                            cwd=folder, stdout=log, stderr=subprocess.STDOUT)
+
+
+async def _until_listening(redis_url: str) -> None:
+    """Until a client of Redis waits on a list (the worker's BRPOP): its start (imports) is not timed."""
+    client = Redis.from_url(redis_url)
+    try:
+        for _ in range(PHASE_SECONDS * 10):
+            if any(c.get("cmd") in ("brpop", "blpop", "blmove") for c in await client.client_list()):
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await client.aclose()
+
+
+async def redis_job_path(database_url: str, redis_url: str, port: int, connections: int, campaign_id: int,
+                         folder: str, worker_pid: int) -> dict[str, Any]:
+    """The campaign kicked through the Redis queue, sent by the `myhibachi worker` process `worker_pid`; timed from
+    the kick to `sent`."""
+    settings = settings_for(database_url, port, connections, Path(folder))
+    runtime = Runtime(settings.model_copy(update={"redis_url": redis_url}))
+    await runtime.jobs.broker.startup()
+    try:
+        await _until_listening(redis_url)
+        started = time.perf_counter()
+        async with runtime.jobs.unit_of_work() as session:
+            await kick_campaign(session, campaign_id)
+        result = await wait_until_sent(runtime.db, campaign_id, started)
+        return result | {"peak_rss_mb": _peak_rss_mb(worker_pid)}
+    finally:
+        await runtime.jobs.broker.shutdown()
+        await runtime.db.dispose()
+
+
+async def _admin(database_url: str, sql: str) -> None:
+    """CREATE / DROP DATABASE, from the server's `postgres` database (they cannot run in a transaction)."""
+    engine = create_async_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+@contextlib.contextmanager
+def bench_database(url: str | None, folder: str) -> Iterator[str]:
+    """The database to run on, migrated: a SQLite file in `folder`, or the PostgreSQL database `url` names,
+    created now and dropped at the end (also on failure)."""
+    if url is None:
+        url = f"sqlite+aiosqlite:///{folder}/bench.sqlite"
+        upgrade_to_head(url)
+        yield url
+        return
+    name = make_url(url).database or ""
+    if not url.startswith("postgresql") or not name.startswith("bench"):
+        raise SystemExit("--database-url: a PostgreSQL URL whose database name starts with `bench` (it is dropped)")
+    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    asyncio.run(_admin(url, drop))  # the leftover of a run that died
+    asyncio.run(_admin(url, f'CREATE DATABASE "{name}"'))
+    try:
+        upgrade_to_head(url)
+        yield url
+    finally:
+        asyncio.run(_admin(url, drop))
+
+
+def main(count: int, connections: int, database_url: str | None, redis_url: str | None) -> None:
+    if redis_url and not (database_url or "").startswith("postgresql"):
+        raise SystemExit("--redis-url needs --database-url (PostgreSQL): a worker process shares the database")
     port = free_port()
     sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)], stdin=subprocess.PIPE,  # noqa: S603
                             stdout=subprocess.PIPE,
                             text=True)
     try:
         assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
-        with tempfile.TemporaryDirectory(prefix="newsletter-bench-") as folder:
-            database_url = f"sqlite+aiosqlite:///{folder}/bench.sqlite"
-            upgrade_to_head(database_url)
+        with tempfile.TemporaryDirectory(prefix="newsletter-bench-") as folder, \
+                bench_database(database_url, folder) as url:
             started = time.perf_counter()
-            campaign_id = asyncio.run(seed(database_url, count))
-            print(f"seeded {count} confirmed subscribers and a campaign in {time.perf_counter() - started:.1f} s")
+            campaign_id = asyncio.run(seed(url, count))
+            where = make_url(url).get_backend_name() + (" + Redis queue" if redis_url else "")
+            print(f"{where}: seeded {count} confirmed subscribers and a campaign in "
+                  f"{time.perf_counter() - started:.1f} s")
 
-            message = sample_message(settings_for(database_url, port, connections, Path(folder)))
+            message = sample_message(settings_for(url, port, connections, Path(folder)))
             raw_seconds = asyncio.run(raw_send(port, count, connections, message))
             raw_rate = count / raw_seconds
             print(f"raw aiosmtplib:  {count} messages ({len(message)} bytes) over {connections} connections in "
                   f"{raw_seconds:.1f} s = {raw_rate:.0f} messages/s")
 
-            worker = subprocess.run([sys.executable, __file__, "--worker", database_url, str(port),  # noqa: S603
-                                     str(connections),
-                                     str(campaign_id), folder], capture_output=True, text=True,
-                                    timeout=PHASE_SECONDS + 60, check=True)
-            result = json.loads(worker.stdout.strip().splitlines()[-1])
+            if redis_url:
+                worker = start_worker(url, redis_url, port, connections, folder)
+                try:
+                    result = asyncio.run(redis_job_path(url, redis_url, port, connections, campaign_id, folder,
+                                                        worker.pid))
+                finally:
+                    worker.terminate()
+                    try:
+                        worker.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        worker.kill()
+                        worker.wait(timeout=10)
+            else:
+                done = subprocess.run([sys.executable, __file__, "--worker", url, str(port),  # noqa: S603
+                                       str(connections), str(campaign_id), folder], capture_output=True,
+                                      text=True, timeout=PHASE_SECONDS + 60, check=True)
+                result = json.loads(done.stdout.strip().splitlines()[-1])
+            if result["sent"] < count and (log := Path(folder) / "worker.log").exists():
+                print(log.read_text()[-3000:])
             job_rate = result["sent"] / result["seconds"]
             print(f"job path:        {result['sent']} of {count} sent in {result['seconds']:.1f} s = "
                   f"{job_rate:.0f} messages/s; the worker's peak RSS {result['peak_rss_mb']:.0f} MB")
@@ -193,4 +322,10 @@ if __name__ == "__main__":
         url, port, connections, campaign, folder = sys.argv[2:7]
         print(json.dumps(asyncio.run(job_path(url, int(port), int(connections), int(campaign), folder))))
     else:
-        main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000, int(sys.argv[2]) if len(sys.argv) > 2 else 4)
+        parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+        parser.add_argument("recipients", type=int, nargs="?", default=10_000)
+        parser.add_argument("connections", type=int, nargs="?", default=4)
+        parser.add_argument("--database-url", help="postgresql+asyncpg://…/bench_… (created and dropped)")
+        parser.add_argument("--redis-url", help="redis://127.0.0.1:6379/N: a `myhibachi worker` consumes it")
+        args = parser.parse_args()
+        main(args.recipients, args.connections, args.database_url, args.redis_url)

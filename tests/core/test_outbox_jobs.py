@@ -259,6 +259,29 @@ if REDIS_URL:  # the Redis-backed broker exists only where Redis does (TEST_REDI
             await redis.aclose()
 
 
+    async def test_a_worker_waits_for_jobs_longer_than_the_redis_socket_timeout():
+        """redis-py reads with a socket timeout (5 s by default); a worker with no job for longer must keep
+        waiting, not fail (taskiq then restarted the worker process, killing the jobs it ran)."""
+        from redis.asyncio import Redis
+
+        from myhibachi.core.jobs import RedisJobBroker
+
+        broker = RedisJobBroker(REDIS_URL, queue_name="myhibachi:test-long-wait", socket_timeout=1)
+        broker.wait_seconds = 0.5
+        await broker.startup()
+        listener = broker.listen()
+        try:
+            waiting = asyncio.ensure_future(anext(listener))
+            await asyncio.sleep(2)  # twice the socket timeout with nothing queued
+            assert not waiting.done()
+            async with Redis(connection_pool=broker.connection_pool) as redis:
+                await redis.lpush(broker.queue_name, b"job")
+            assert await asyncio.wait_for(waiting, timeout=5) == b"job"
+        finally:
+            await listener.aclose()
+            await broker.shutdown()
+
+
 async def test_the_worker_entry_point_consumes_redis_and_runs_the_sweeper(monkeypatch, tmp_path):
     """`myhibachi worker` runs taskiq on `myhibachi.worker:broker`: a Redis broker with the outbox task, whose
     worker start-up starts the outbox sweeper and whose shutdown stops it (no connection is made here)."""

@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import structlog
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.ext.asyncio import AsyncSession
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
 from taskiq_redis import ListQueueBroker
@@ -52,13 +54,34 @@ def outbox_follow_up(topic: str) -> Callable[[OutboxFollowUp], OutboxFollowUp]:
     return register
 
 
+class RedisJobBroker(ListQueueBroker):
+    """taskiq_redis's list queue, waiting for jobs at most `wait_seconds` at a time. Its own BRPOP waits for ever,
+    but redis-py (since 6) reads with a 5 s socket timeout by default: a worker with no new job for 5 s — idle, or
+    busy with a campaign batch — got a TimeoutError there, and taskiq killed and restarted the worker process,
+    jobs in flight included (a campaign then waited NEWSLETTER_CLAIM_SECONDS to be resumed)."""
+
+    wait_seconds = 2.0  # under the socket timeout: an empty wait answers before the read times out
+
+    async def listen(self) -> AsyncIterator[bytes]:
+        while True:
+            try:
+                async with Redis(connection_pool=self.connection_pool) as redis:
+                    popped = await redis.brpop([self.queue_name], timeout=self.wait_seconds)
+            except (ConnectionError, RedisConnectionError) as lost:
+                log.warning("redis_queue_unreachable", error=str(lost))
+                await asyncio.sleep(1)
+                continue
+            if popped is not None:
+                yield popped[1]
+
+
 class JobQueue:
     def __init__(self, settings: Settings, db: Database, context: OutboxContext) -> None:
         self.settings = settings
         self.db = db
         self.context = context
         self.broker: AsyncBroker = (
-            ListQueueBroker(settings.redis_url, queue_name="myhibachi:jobs")
+            RedisJobBroker(settings.redis_url, queue_name="myhibachi:jobs")
             if settings.redis_url and not settings.jobs_inline
             else InMemoryBroker(await_inplace=settings.jobs_inline)
         )

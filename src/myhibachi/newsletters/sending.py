@@ -14,12 +14,13 @@ a time (the lease), so the rate holds however often the campaign is kicked."""
 from __future__ import annotations
 
 import asyncio
+import binascii
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import parseaddr
+from email import policy
+from email.utils import formatdate, parseaddr
 from enum import StrEnum
 from functools import cached_property
 from html import escape
@@ -28,7 +29,7 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import String, cast, exists, func, literal, or_, select, true, update
+from sqlalchemy import String, bindparam, cast, exists, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,10 +38,9 @@ from myhibachi.consent.commands import marketing_headers, preferences_url, unsub
 from myhibachi.consent.models import Topic
 from myhibachi.consent.queries import marketing_audience, may_send_marketing_to
 from myhibachi.core.db import Database, utcnow
-from myhibachi.core.email import build_message
 from myhibachi.core.jobs import JobQueue, outbox_follow_up
 from myhibachi.core.outbox import OutboxContext, OutboxMessage, add_outbox_message, outbox_handler
-from myhibachi.newsletters.mailer import Delivery, Refused, Unreachable, delivery_pool
+from myhibachi.newsletters.mailer import Delivery, Outgoing, Refused, Unreachable, delivery_pool
 from myhibachi.newsletters.models import Campaign, CampaignRecipient, CampaignStatus, RecipientState, Segment
 from myhibachi.newsletters.rendering import Brand, RenderedEmail, markdown_links, render_marketing_email
 from myhibachi.newsletters.segments import SegmentRules, segment_audience
@@ -181,6 +181,7 @@ class Letter:
     brand: Brand
     links: list[str]
     tracking: bool
+    _mark_sent: Any = field(default=None, init=False, repr=False, compare=False)
 
     @cached_property
     def template(self) -> RenderedEmail:
@@ -193,7 +194,30 @@ class Letter:
             unsubscribe_url=UNSUBSCRIBE_MARK, preferences_url=PREFERENCES_MARK,
             rewrite_link=mark if self.tracking else None, open_pixel_url=PIXEL_MARK if self.tracking else None)
 
-    def message_for(self, settings: Settings, recipient: Claimed) -> EmailMessage:
+    @cached_property
+    def mime(self) -> Mime:
+        return Mime(self.template.subject)
+
+    def mark_sent(self, settings: Settings) -> Any:
+        """The UPDATE of `_verdicts`, built once per batch (building it for each group of messages cost more than
+        running it); its parameters: the group's rows (`b_ids`), their `b_claim`, their contacts (`b_among`),
+        `b_now`."""
+        if self._mark_sent is None:
+            head, tail = _message_id_around(settings, self.campaign_id)
+            among = bindparam("b_among", expanding=True)
+            object.__setattr__(self, "_mark_sent", update(CampaignRecipient).where(
+                CampaignRecipient.id.in_(bindparam("b_ids", expanding=True)),
+                CampaignRecipient.claim == bindparam("b_claim"),
+                CampaignRecipient.state == RecipientState.sending.value,
+                exists().where(Campaign.id == self.campaign_id, Campaign.status == CampaignStatus.sending.value),
+                CampaignRecipient.contact_id.in_(marketing_audience(Topic.news, self.station_id, among=among)),
+            ).values(state=RecipientState.sent.value, sent_at=bindparam("b_now"), error=None,
+                     message_id=literal(head) + cast(CampaignRecipient.id, String) + literal(tail))
+                .returning(CampaignRecipient.id)
+                .execution_options(synchronize_session=False))
+        return self._mark_sent
+
+    def message_for(self, settings: Settings, recipient: Claimed) -> Outgoing:
         links = {UNSUBSCRIBE_MARK: unsubscribe_url(settings, recipient.contact_id, recipient.id),
                  PREFERENCES_MARK: preferences_url(settings, recipient.contact_id)}
         if self.tracking:
@@ -203,10 +227,54 @@ class Letter:
         html, text = self.template.html, self.template.text
         for mark, url in links.items():
             html, text = html.replace(mark, escape(url)), text.replace(mark, url)
-        return build_message(sender=settings.mail_from, to=recipient.email, subject=self.template.subject,
-                             text=text, html=html,
-                             message_id=campaign_message_id(settings, self.campaign_id, recipient.id),
-                             headers=marketing_headers(settings, recipient.contact_id, recipient.id))
+        data = self.mime.message(settings.mail_from, recipient.email,
+                                 campaign_message_id(settings, self.campaign_id, recipient.id),
+                                 marketing_headers(settings, recipient.contact_id, recipient.id), text, html)
+        return Outgoing(parseaddr(settings.mail_from)[1], recipient.email, data)
+
+
+def _folded(name: str, value: str) -> str:
+    """A header as the email package writes it (RFC 2047 words for non-ASCII, folded lines)."""
+    return policy.default.header_factory(name, value).fold(policy=policy.default)
+
+
+def _header(name: str, value: str) -> str:
+    """A header written as it is when it is plain printable ASCII on one line (an address, a Message-ID, a URL in
+    <…>: RFC 2369 wants List-Unsubscribe's URL as it is, not in RFC 2047 words), else as the email package folds it."""
+    line = f"{name}: {value}\n"
+    if value.isascii() and value.isprintable() and len(line) <= 998:
+        return line
+    return _folded(name, value)
+
+
+class Mime:
+    """One campaign's messages written straight to bytes: the same headers and multipart/alternative (text, then
+    HTML, each UTF-8 quoted-printable, so 7-bit clean with lines under 78) that EmailMessage + flatten gave, at a
+    fraction of the cost (the email package parsed and folded ~17 headers per message: half a batch's CPU). What all
+    the campaign's messages share is encoded once."""
+
+    def __init__(self, subject: str) -> None:
+        self.subject = _folded("Subject", subject)
+        self.boundary = f"=_{uuid4().hex}"  # "=_" never occurs in quoted-printable text
+        part = 'Content-Type: text/{}; charset="utf-8"\nContent-Transfer-Encoding: quoted-printable\n\n'
+        self.plain_head = f"--{self.boundary}\n{part.format('plain')}".encode()
+        self.html_head = f"\n--{self.boundary}\n{part.format('html')}".encode()
+        self.end = f"\n--{self.boundary}--\n".encode()
+        self.senders: dict[str, str] = {}
+
+    def message(self, sender: str, to: str, message_id: str, headers: dict[str, str], text: str,
+                html: str) -> bytes:
+        if sender not in self.senders:
+            self.senders[sender] = _folded("From", sender)
+        head = "".join([self.senders[sender], _header("To", to), self.subject, _header("Message-ID", message_id),
+                        _header("Date", formatdate(usegmt=True)),
+                        *(_header(name, value) for name, value in headers.items()),
+                        f'MIME-Version: 1.0\nContent-Type: multipart/alternative;\n boundary="{self.boundary}"\n\n'])
+        return b"".join([head.encode(), self.plain_head, _quoted(text), self.html_head, _quoted(html), self.end])
+
+
+def _quoted(text: str) -> bytes:
+    return binascii.b2a_qp(text.encode(), istext=True)
 
 
 def campaign_message_id(settings: Settings, campaign_id: int, recipient_id: int) -> str:
@@ -435,18 +503,10 @@ async def _verdicts(db: Database, settings: Settings, letter: Letter, group: lis
     """Decided and committed at the last moment, before the SMTP end-of-data: `sent` for each recipient whose row
     is still this batch's claim while the campaign is still `sending` and who may still get it (consent,
     suppressions, opt-outs as they are now) — one UPDATE when all is well; the reasons looked up only when not."""
-    head, tail = _message_id_around(settings, letter.campaign_id)
     async with db.transaction() as session:
-        sent = set(await session.scalars(update(CampaignRecipient).where(
-            CampaignRecipient.id.in_([r.id for r in group]), CampaignRecipient.claim == group[0].claim,
-            CampaignRecipient.state == RecipientState.sending.value,
-            exists().where(Campaign.id == letter.campaign_id, Campaign.status == CampaignStatus.sending.value),
-            CampaignRecipient.contact_id.in_(marketing_audience(Topic.news, letter.station_id,
-                                                                among=[r.contact_id for r in group])),
-        ).values(state=RecipientState.sent.value, sent_at=utcnow(), error=None,
-                 message_id=literal(head) + cast(CampaignRecipient.id, String) + literal(tail))
-            .returning(CampaignRecipient.id)
-            .execution_options(synchronize_session=False)))
+        sent = set(await session.scalars(letter.mark_sent(settings), {
+            "b_ids": [r.id for r in group], "b_claim": group[0].claim, "b_among": [r.contact_id for r in group],
+            "b_now": utcnow()}))
         verdicts = {r.id: Verdict.send for r in group if r.id in sent}
         for recipient in (r for r in group if r.id not in sent):
             verdicts[recipient.id] = await _why_not(session, letter, recipient)
