@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -39,6 +40,7 @@ from myhibachi.newsletters.schemas import (
 from myhibachi.newsletters.segments import SegmentRules, segment_audience
 from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
+from myhibachi.stations.queries import get_station
 
 P = Permission
 SAMPLE_SIZE = 10
@@ -83,11 +85,19 @@ def authorize_reading(principal: Principal, station_id: int | None) -> None:
     principal.authorize(P.engagement, station_id)
 
 
-async def _station(session: AsyncSession, station_id: int) -> Station:
-    station = await session.get(Station, station_id)
-    if station is None:
-        raise NotFound("No such station.")
-    return station
+Found = TypeVar("Found", Segment, Campaign)
+
+
+async def _find_readable(session: AsyncSession, principal: Principal, model: type[Found], record_id: int, noun: str,
+                         for_update: bool) -> Found:
+    """The record, if the principal reads its station's; another station's answers 404 as if absent."""
+    stmt = select(model).where(model.id == record_id).execution_options(populate_existing=True)
+    record = await session.scalar(stmt.with_for_update() if for_update else stmt)
+    if record is None:
+        raise NotFound(f"No such {noun}.")
+    if not principal.can(P.engagement, record.station_id):
+        raise principal.hide(P.engagement, record.station_id, f"No such {noun}.")
+    return record
 
 
 # --- segments ------------------------------------------------------------------------------------------------------
@@ -95,13 +105,7 @@ async def _station(session: AsyncSession, station_id: int) -> Station:
 
 async def find_segment(session: AsyncSession, principal: Principal, segment_id: int, *,
                        for_update: bool = False) -> Segment:
-    stmt = select(Segment).where(Segment.id == segment_id).execution_options(populate_existing=True)
-    segment = await session.scalar(stmt.with_for_update() if for_update else stmt)
-    if segment is None:
-        raise NotFound("No such segment.")
-    if not principal.can(P.engagement, segment.station_id):
-        raise principal.hide(P.engagement, segment.station_id, "No such segment.")
-    return segment
+    return await _find_readable(session, principal, Segment, segment_id, "segment", for_update)
 
 
 def segment_read(segment: Segment) -> SegmentRead:
@@ -120,7 +124,7 @@ async def audience_preview(session: AsyncSession, principal: Principal, station_
                            sample_size: int = SAMPLE_SIZE) -> AudiencePreview:
     """How many a campaign to these rules would reach today, and the first few of them."""
     authorize_reading(principal, station_id)
-    station = await _station(session, station_id)
+    station = await get_station(session, station_id)
     audience = segment_audience(station.id, rules, station_today(station))
     count = await session.scalar(select(func.count()).select_from(audience.order_by(None).subquery()))
     sample = (await session.execute(audience.limit(sample_size))).all()
@@ -139,14 +143,7 @@ async def segment_audience_preview(session: AsyncSession, principal: Principal, 
 
 async def find_campaign(session: AsyncSession, principal: Principal, campaign_id: int, *,
                         for_update: bool = False) -> Campaign:
-    """The campaign, if the principal reads its station's; another station's answers 404 as if absent."""
-    stmt = select(Campaign).where(Campaign.id == campaign_id).execution_options(populate_existing=True)
-    campaign = await session.scalar(stmt.with_for_update() if for_update else stmt)
-    if campaign is None:
-        raise NotFound("No such campaign.")
-    if not principal.can(P.engagement, campaign.station_id):
-        raise principal.hide(P.engagement, campaign.station_id, "No such campaign.")
-    return campaign
+    return await _find_readable(session, principal, Campaign, campaign_id, "campaign", for_update)
 
 
 async def campaign_stats(session: AsyncSession, campaign_ids: list[int]) -> dict[int, CampaignStats]:
@@ -226,13 +223,13 @@ def render_preview(settings: Settings, station: Station, subject: str, body_mark
 async def preview_draft(session: AsyncSession, settings: Settings, principal: Principal, station_id: int,
                         subject: str, body_markdown: str) -> RenderedEmail:
     authorize_reading(principal, station_id)
-    return render_preview(settings, await _station(session, station_id), subject, body_markdown)
+    return render_preview(settings, await get_station(session, station_id), subject, body_markdown)
 
 
 async def preview_campaign(session: AsyncSession, settings: Settings, principal: Principal,
                            campaign_id: int) -> RenderedEmail:
     campaign = await find_campaign(session, principal, campaign_id)
-    station = await _station(session, campaign.station_id)
+    station = await get_station(session, campaign.station_id)
     return render_preview(settings, station, campaign.subject, campaign.body_markdown)
 
 
@@ -259,7 +256,7 @@ async def campaign_activity(session: AsyncSession, principal: Principal, campaig
     """Opens and clicks per local hour while the activity spans its first 48 hours (from the start of sending),
     then per local day; every bucket from the first to the last (or now, while sending), empty ones as zeros."""
     campaign = await find_campaign(session, principal, campaign_id)
-    station = await _station(session, campaign.station_id)
+    station = await get_station(session, campaign.station_id)
     zone = ZoneInfo(station.timezone)
     events = (await session.execute(select(TrackingEvent.kind, TrackingEvent.at)
                                     .where(TrackingEvent.campaign_id == campaign.id))).all()
