@@ -160,8 +160,10 @@ async def job_path(database_url: str, port: int, connections: int, campaign_id: 
         started = time.perf_counter()
         async with runtime.jobs.unit_of_work() as session:
             await kick_campaign(session, campaign_id)
+        cpu_before = time.process_time()
         result = await wait_until_sent(runtime.db, campaign_id, started)
-        return result | {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        return result | {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                         "cpu_seconds": time.process_time() - cpu_before}
     finally:
         await runtime.jobs.broker.shutdown()
         await runtime.db.dispose()
@@ -306,7 +308,8 @@ def main(count: int, connections: int, database_url: str | None, redis_url: str 
                 print(log.read_text()[-3000:])
             job_rate = result["sent"] / result["seconds"]
             print(f"job path:        {result['sent']} of {count} sent in {result['seconds']:.1f} s = "
-                  f"{job_rate:.0f} messages/s; the worker's peak RSS {result['peak_rss_mb']:.0f} MB")
+                  f"{job_rate:.0f} messages/s; the worker's peak RSS {result['peak_rss_mb']:.0f} MB"
+                  + (f", its CPU {result['cpu_seconds'] / result['seconds']:.0%} busy" if "cpu_seconds" in result else ""))
             print(f"ratio job path / raw: {job_rate / raw_rate:.2f} (goal ≥ 0.5)")
     finally:
         if sink.stdin:

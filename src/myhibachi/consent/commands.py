@@ -62,8 +62,12 @@ def preferences_url(settings: Settings, contact_id: int) -> str:
 def marketing_headers(settings: Settings, contact_id: int, recipient_id: int | None = None) -> dict[str, str]:
     """The headers every marketing email carries (RFC 8058): mail clients show an "Unsubscribe" button that
     POSTs to the link, which withdraws at once."""
-    return {"List-Unsubscribe": f"<{unsubscribe_url(settings, contact_id, recipient_id)}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    return one_click_headers(unsubscribe_url(settings, contact_id, recipient_id))
+
+
+def one_click_headers(unsubscribe: str) -> dict[str, str]:
+    """`marketing_headers` for an unsubscribe link made already."""
+    return {"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
 class ConsentLinkInvalid(DomainError):

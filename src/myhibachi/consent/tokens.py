@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 
 def _mac(secret: str, purpose: str, contact_id: int, issued: int) -> str:
-    digest = hmac.new(secret.encode(), f"consent:{purpose}:{contact_id}:{issued}".encode(), hashlib.sha256).digest()
+    digest = hmac.digest(secret.encode(), f"consent:{purpose}:{contact_id}:{issued}".encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 

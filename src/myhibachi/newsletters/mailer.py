@@ -20,13 +20,14 @@ from typing import Protocol
 
 import aiosmtplib
 import structlog
-from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
+from aiosmtplib.protocol import PERIOD_REGEX
 
 from myhibachi.core.email import MailTransport, SmtpMailTransport
 
 log = structlog.get_logger(__name__)
 SMTP_READY_FOR_DATA = 354
 SMTP_OK = 250
+SMTP_WILL_FORWARD = 251
 
 # Records the recipient as sent, in a committed transaction; False: it must not go (another worker took it).
 Commit = Callable[[], Awaitable[bool]]
@@ -51,8 +52,9 @@ class Unreachable(Exception):
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One message ready for the wire: its envelope and its whole text (MIME, with `\n` or `\r\n` line ends;
-    `sending.Letter.message_for` writes the bytes directly, at a fraction of EmailMessage + flatten's cost)."""
+    """One message ready for the wire: its envelope and its whole text as SMTP carries it (MIME with CRLF line ends,
+    ending in CRLF; not yet dot-stuffed). `sending.Letter.message_for` writes the bytes directly, at a fraction of
+    EmailMessage + flatten's cost."""
 
     sender: str  # envelope addresses
     recipient: str
@@ -85,6 +87,8 @@ class SmtpConnection:
             await smtp.connect()
             if t.username and t.password:
                 await smtp.login(t.username, t.password)
+            if smtp.is_ehlo_or_helo_needed:  # _start_data's commands are sent as they are
+                await smtp.ehlo()
             self.smtp = smtp
         return self.smtp
 
@@ -95,16 +99,16 @@ class SmtpConnection:
         self.smtp = None
 
     async def _start_data(self, smtp: aiosmtplib.SMTP, message: Outgoing) -> None:
-        """MAIL, RCPT, DATA and the message without its final dot."""
+        """MAIL, RCPT, DATA and the message without its final dot. The commands are written as they are (aiosmtplib's
+        mail() and rcpt() parse each address again: a tenth of a campaign's CPU)."""
         data = message.data
+        sender, recipient = _envelope_address(message.sender), _envelope_address(message.recipient)
         eight_bit = not data.isascii() and smtp.supports_extension("8BITMIME")
-        await smtp.mail(message.sender, options=["BODY=8BITMIME"] if eight_bit else [])
-        await smtp.rcpt(message.recipient)
-        start = await smtp.execute_command(b"DATA")
-        if start.code != SMTP_READY_FOR_DATA:
-            raise aiosmtplib.SMTPDataError(start.code, start.message)
+        await _command(smtp, (SMTP_OK,), b"MAIL", b"FROM:" + sender, *([b"BODY=8BITMIME"] if eight_bit else []))
+        await _command(smtp, (SMTP_OK, SMTP_WILL_FORWARD), b"RCPT", b"TO:" + recipient)
+        await _command(smtp, (SMTP_READY_FOR_DATA,), b"DATA")
         # What aiosmtplib's own data() writes, less the ".\r\n" it appends: that comes after the commit.
-        smtp.protocol.write(PERIOD_REGEX.sub(b"..", normalize_message_line_endings(data)))
+        smtp.protocol.write(PERIOD_REGEX.sub(b"..", data))
 
     async def deliver(self, message: Outgoing, commit: Commit) -> bool:
         try:
@@ -156,6 +160,19 @@ class SmtpConnection:
             except (aiosmtplib.SMTPException, OSError):
                 self._drop()
         self.smtp = None
+
+
+def _envelope_address(address: str) -> bytes:
+    """`<address>` for MAIL FROM or RCPT TO; one that could break the command line is refused for good."""
+    if not (address.isascii() and address.isprintable()) or any(c in address for c in " <>"):
+        raise Refused(553, f"not a deliverable address: {address!r}")
+    return f"<{address}>".encode()
+
+
+async def _command(smtp: aiosmtplib.SMTP, expected: tuple[int, ...], *words: bytes) -> None:
+    reply = await smtp.execute_command(*words)
+    if reply.code not in expected:
+        raise aiosmtplib.SMTPResponseException(reply.code, reply.message)
 
 
 class TransportDelivery:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from datetime import date, datetime, timedelta
 from email import policy
 from email.utils import formatdate, parseaddr
 from enum import StrEnum
+import functools
 from functools import cached_property
 from html import escape
 from typing import Any
@@ -34,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from myhibachi.consent.commands import marketing_headers, preferences_url, unsubscribe_url
+from myhibachi.consent.commands import one_click_headers, preferences_url, unsubscribe_url
 from myhibachi.consent.models import Topic
 from myhibachi.consent.queries import marketing_audience, may_send_marketing_to
 from myhibachi.core.db import Database, utcnow
@@ -51,6 +53,7 @@ from myhibachi.stations.models import Station
 
 CAMPAIGN_DUE_TOPIC = "newsletters.campaign_due"
 MAX_ATTEMPTS = 3  # temporary failures (4xx, a lost connection) before a recipient is given up as `failed`
+GROUP_WAIT = 0.05  # seconds a group's commit waits at most for the messages still on their way
 LEFT = (RecipientState.pending.value, RecipientState.sending.value)  # a recipient still to be sent
 log = structlog.get_logger(__name__)
 
@@ -218,8 +221,8 @@ class Letter:
         return self._mark_sent
 
     def message_for(self, settings: Settings, recipient: Claimed) -> Outgoing:
-        links = {UNSUBSCRIBE_MARK: unsubscribe_url(settings, recipient.contact_id, recipient.id),
-                 PREFERENCES_MARK: preferences_url(settings, recipient.contact_id)}
+        unsubscribe = unsubscribe_url(settings, recipient.contact_id, recipient.id)
+        links = {UNSUBSCRIBE_MARK: unsubscribe, PREFERENCES_MARK: preferences_url(settings, recipient.contact_id)}
         if self.tracking:
             tracked = tracking_for(settings, recipient.id, self.links)
             links[PIXEL_MARK] = tracked.open_pixel_url
@@ -229,19 +232,19 @@ class Letter:
             html, text = html.replace(mark, escape(url)), text.replace(mark, url)
         data = self.mime.message(settings.mail_from, recipient.email,
                                  campaign_message_id(settings, self.campaign_id, recipient.id),
-                                 marketing_headers(settings, recipient.contact_id, recipient.id), text, html)
-        return Outgoing(parseaddr(settings.mail_from)[1], recipient.email, data)
+                                 one_click_headers(unsubscribe), text, html)
+        return Outgoing(self.mime.sender(settings.mail_from)[1], recipient.email, data)
 
 
 def _folded(name: str, value: str) -> str:
-    """A header as the email package writes it (RFC 2047 words for non-ASCII, folded lines)."""
-    return policy.default.header_factory(name, value).fold(policy=policy.default)
+    """A header as the email package writes it for SMTP (RFC 2047 words for non-ASCII, folded lines)."""
+    return policy.SMTP.header_factory(name, value).fold(policy=policy.SMTP)
 
 
 def _header(name: str, value: str) -> str:
     """A header written as it is when it is plain printable ASCII on one line (an address, a Message-ID, a URL in
     <…>: RFC 2369 wants List-Unsubscribe's URL as it is, not in RFC 2047 words), else as the email package folds it."""
-    line = f"{name}: {value}\n"
+    line = f"{name}: {value}\r\n"
     if value.isascii() and value.isprintable() and len(line) <= 998:
         return line
     return _folded(name, value)
@@ -256,25 +259,32 @@ class Mime:
     def __init__(self, subject: str) -> None:
         self.subject = _folded("Subject", subject)
         self.boundary = f"=_{uuid4().hex}"  # "=_" never occurs in quoted-printable text
-        part = 'Content-Type: text/{}; charset="utf-8"\nContent-Transfer-Encoding: quoted-printable\n\n'
-        self.plain_head = f"--{self.boundary}\n{part.format('plain')}".encode()
-        self.html_head = f"\n--{self.boundary}\n{part.format('html')}".encode()
-        self.end = f"\n--{self.boundary}--\n".encode()
-        self.senders: dict[str, str] = {}
+        part = 'Content-Type: text/{}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+        self.plain_head = f"--{self.boundary}\r\n{part.format('plain')}".encode()
+        self.html_head = f"\r\n--{self.boundary}\r\n{part.format('html')}".encode()
+        self.end = f"\r\n--{self.boundary}--\r\n".encode()
+        self.senders: dict[str, tuple[str, str]] = {}
+
+    def sender(self, mail_from: str) -> tuple[str, str]:
+        """The From header and the envelope address of MAIL_FROM, worked out once."""
+        if mail_from not in self.senders:
+            self.senders[mail_from] = (_folded("From", mail_from), parseaddr(mail_from)[1])
+        return self.senders[mail_from]
 
     def message(self, sender: str, to: str, message_id: str, headers: dict[str, str], text: str,
                 html: str) -> bytes:
-        if sender not in self.senders:
-            self.senders[sender] = _folded("From", sender)
-        head = "".join([self.senders[sender], _header("To", to), self.subject, _header("Message-ID", message_id),
+        head = "".join([self.sender(sender)[0], _header("To", to), self.subject, _header("Message-ID", message_id),
                         _header("Date", formatdate(usegmt=True)),
                         *(_header(name, value) for name, value in headers.items()),
-                        f'MIME-Version: 1.0\nContent-Type: multipart/alternative;\n boundary="{self.boundary}"\n\n'])
+                        f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n boundary="{self.boundary}"\r\n\r\n'])
         return b"".join([head.encode(), self.plain_head, _quoted(text), self.html_head, _quoted(html), self.end])
 
 
 def _quoted(text: str) -> bytes:
-    return binascii.b2a_qp(text.encode(), istext=True)
+    """Quoted-printable with CRLF line ends (b2a_qp keeps those it is given)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return binascii.b2a_qp(text.replace("\n", "\r\n").encode(), istext=True)
 
 
 def campaign_message_id(settings: Settings, campaign_id: int, recipient_id: int) -> str:
@@ -286,8 +296,12 @@ def campaign_message_id(settings: Settings, campaign_id: int, recipient_id: int)
 
 def _message_id_around(settings: Settings, campaign_id: int) -> tuple[str, str]:
     """What comes before and after the recipient's id in a campaign's Message-IDs."""
-    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "myhibachi.local"
-    return f"<campaign-{campaign_id}-", f"@{domain}>"
+    return f"<campaign-{campaign_id}-", f"@{_mail_domain(settings.mail_from)}>"
+
+
+@functools.lru_cache(maxsize=8)
+def _mail_domain(mail_from: str) -> str:
+    return parseaddr(mail_from)[1].rpartition("@")[2] or "myhibachi.local"
 
 
 def batch_size(settings: Settings) -> int:
@@ -441,13 +455,21 @@ async def _send_one(jobs: JobQueue, letter: Letter, delivery: Delivery, recipien
         await _settle(jobs.db, recipient, RecipientState.failed, f"could not render: {broken}")
         return True
     verdicts: list[Verdict] = []
+    asked = False
 
     async def commit() -> bool:
+        nonlocal asked
+        asked = True
         verdicts.append(await commits.verdict(recipient))
         return verdicts[-1] is Verdict.send
 
+    commits.started()
     try:
-        await delivery.deliver(message, commit)
+        try:
+            await delivery.deliver(message, commit)
+        finally:
+            if not asked:  # failed before its body was written: the group does not wait for it
+                commits.abandoned()
     except Refused as refusal:
         if refusal.permanent:
             await _settle(jobs.db, recipient, RecipientState.failed, str(refusal), sent_at=None)
@@ -460,29 +482,50 @@ async def _send_one(jobs: JobQueue, letter: Letter, delivery: Delivery, recipien
 
 class GroupCommit:
     """The verdicts of the messages whose bodies the server holds at the same moment (one per connection of the
-    pool), decided and committed in one transaction: fewer commits on a busy database. Whoever finds no commit
-    running commits everyone waiting, itself included; those who came during a commit wait for it to end, then the
-    first of them commits the next group. So every message's end-of-data follows its own commit with no I/O between."""
+    pool), decided and committed in one transaction: fewer commits on a busy database. A group is committed once
+    every message on its way (`started`, verdict not yet asked, not `abandoned`) has joined it — or GROUP_WAIT after
+    its first joined, so one slow connection does not hold up the rest; those who come during a commit wait for it
+    to end. So every message's end-of-data follows its own commit with no I/O between."""
 
     def __init__(self, db: Database, settings: Settings, letter: Letter) -> None:
         self.db, self.settings, self.letter = db, settings, letter
         self.waiting: list[tuple[Claimed, asyncio.Future[Verdict]]] = []
-        self.committing: asyncio.Event | None = None
+        self.on_the_way = 0
+        self.committing = False
+        self.since: float | None = None  # when the first of the waiting group joined
+        self.woken = asyncio.Event()
+
+    def started(self) -> None:
+        self.on_the_way += 1
+
+    def abandoned(self) -> None:
+        """A started message that will not ask for its verdict (its delivery failed first)."""
+        self.on_the_way -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        self.woken.set()
+        self.woken = asyncio.Event()
 
     async def verdict(self, recipient: Claimed) -> Verdict:
-        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Verdict] = loop.create_future()
         self.waiting.append((recipient, future))
+        self.since = self.since or loop.time()
+        self.abandoned()  # no longer on its way: it waits
         while not future.done():
-            if self.committing is not None:
-                await self.committing.wait()
+            woken = self.woken
+            if self.committing or (self.on_the_way and loop.time() < self.since + GROUP_WAIT):
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(None if self.committing else self.since + GROUP_WAIT):
+                        await woken.wait()
                 continue
-            committing = self.committing = asyncio.Event()
-            group, self.waiting = self.waiting, []
+            group, self.waiting, self.since, self.committing = self.waiting, [], None, True
             try:
                 await self._commit(group)
             finally:
-                self.committing = None
-                committing.set()
+                self.committing = False
+                self._wake()
         return future.result()
 
     async def _commit(self, group: list[tuple[Claimed, asyncio.Future[Verdict]]]) -> None:

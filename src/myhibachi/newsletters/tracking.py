@@ -25,7 +25,7 @@ NO_LINK = -1  # what an open token signs in place of a link's place
 
 
 def _mac(secret: str, kind: TrackingKind, recipient_id: int, link: int) -> str:
-    digest = hmac.new(secret.encode(), f"track:{kind.value}:{recipient_id}:{link}".encode(), hashlib.sha256).digest()
+    digest = hmac.digest(secret.encode(), f"track:{kind.value}:{recipient_id}:{link}".encode(), hashlib.sha256)
     return base64.urlsafe_b64encode(digest[:18]).decode()  # 144 bits, 24 characters, no padding
 
 

@@ -175,11 +175,12 @@ def status_changer(database_url: str, campaign_id: int, status: CampaignStatus, 
 
 
 def html_of(message: EmailMessage) -> str:
-    return message.get_body(preferencelist=("html",)).get_content()
+    """The HTML part as a mail client shows it (line ends as `\n`, whatever the wire had)."""
+    return message.get_body(preferencelist=("html",)).get_content().replace("\r\n", "\n")
 
 
 def text_of(message: EmailMessage) -> str:
-    return message.get_body(preferencelist=("plain",)).get_content()
+    return message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
 
 
 async def age_claims(db: Database, campaign_id: int, seconds: float) -> None:

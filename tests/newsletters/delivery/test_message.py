@@ -36,8 +36,10 @@ def test_both_parts_and_the_headers_as_the_email_package_reads_them():
     assert message["Message-ID"] == "<campaign-7-42@myhibachi.local>"
     assert message["Date"].datetime is not None
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert f"\nList-Unsubscribe: {UNSUBSCRIBE}\n".encode() in data  # the URL as it is, on one line
-    assert data.isascii() and all(len(line) <= 78 for line in data.split(b"\n") if not line.startswith(b"List-"))
+    assert f"\r\nList-Unsubscribe: {UNSUBSCRIBE}\r\n".encode() in data  # the URL as it is, on one line
+    lines = data.split(b"\r\n")
+    assert data.endswith(b"\r\n") and b"\n" not in b"".join(lines)  # SMTP's line ends only, as it goes on the wire
+    assert data.isascii() and all(len(line) <= 78 for line in lines if not line.startswith(b"List-"))
 
 
 def test_an_address_the_email_package_must_encode_is_left_to_it():
