@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     # recipients a job, over this many pooled SMTP connections; a recipient claimed by a worker that vanished is
     # offered again after `NEWSLETTER_CLAIM_SECONDS`.
     newsletter_messages_per_second: float = Field(20.0, ge=0)
-    newsletter_batch_size: int = Field(200, ge=1, le=10_000)
+    newsletter_batch_size: int = Field(1000, ge=1, le=10_000)
     newsletter_smtp_connections: int = Field(4, ge=1, le=32)
     newsletter_claim_seconds: int = Field(300, ge=5)
     # Bounces: this many soft bounces of an address in a row suppress it like a hard one.

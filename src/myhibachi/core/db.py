@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -108,7 +108,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
-        mode = "IMMEDIATE" if connection.get_execution_options().get("sqlite_write", True) else "DEFERRED"
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":  # Database.autocommit: each statement on its own
+            return
+        mode = "IMMEDIATE" if options.get("sqlite_write", True) else "DEFERRED"
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
@@ -143,6 +146,13 @@ class Database:
                 await session.rollback()
                 raise
         await self.committed(session)
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection on which each statement commits by itself, with no BEGIN or COMMIT around it: one round trip
+        for a write that is one statement (and so atomic on its own). It makes no cache tags."""
+        async with self.engine.connect() as connection:
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
     async def committed(self, session: AsyncSession) -> None:
         """After a commit: drop the cached results its writes made stale, and tell open admin pages."""

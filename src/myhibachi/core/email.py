@@ -12,8 +12,8 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlparse
 
 import aiosmtplib
-import anyio
 import structlog
+from anyio import Path as AsyncPath  # resolved now, not lazily at the first send
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,10 +56,10 @@ class FileMailTransport:
         self.directory = directory
 
     async def send(self, message: EmailMessage) -> None:
-        await anyio.Path(self.directory).mkdir(parents=True, exist_ok=True)
+        await AsyncPath(self.directory).mkdir(parents=True, exist_ok=True)
         name = str(message["Message-ID"]).strip("<>").replace("@", "_").replace("/", "_")
         path = self.directory / f"{name}.eml"
-        await anyio.Path(path).write_bytes(bytes(message))
+        await AsyncPath(path).write_bytes(bytes(message))
         log.info("email_written", path=str(path), subject=message["Subject"])
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import binascii
 import contextlib
+import functools
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -23,7 +24,6 @@ from datetime import date, datetime, timedelta
 from email import policy
 from email.utils import formatdate, parseaddr
 from enum import StrEnum
-import functools
 from functools import cached_property
 from html import escape
 from typing import Any
@@ -34,7 +34,7 @@ import structlog
 from sqlalchemy import String, bindparam, cast, exists, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from myhibachi.consent.commands import one_click_headers, preferences_url, unsubscribe_url
 from myhibachi.consent.models import Topic
@@ -151,7 +151,7 @@ async def resume_if_idle(session: AsyncSession, settings: Settings, campaign_id:
 # --- one batch -------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Claimed:
     """A recipient this batch holds (its row is `sending` under `claim`)."""
 
@@ -276,7 +276,8 @@ class Mime:
         head = "".join([self.sender(sender)[0], _header("To", to), self.subject, _header("Message-ID", message_id),
                         _header("Date", formatdate(usegmt=True)),
                         *(_header(name, value) for name, value in headers.items()),
-                        f'MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n boundary="{self.boundary}"\r\n\r\n'])
+                        "MIME-Version: 1.0\r\nContent-Type: multipart/alternative;\r\n",
+                        f' boundary="{self.boundary}"\r\n\r\n'])
         return b"".join([head.encode(), self.plain_head, _quoted(text), self.html_head, _quoted(html), self.end])
 
 
@@ -325,7 +326,9 @@ async def _take_lease(session: AsyncSession, settings: Settings, campaign_id: in
 
 async def _claim(session: AsyncSession, settings: Settings, campaign_id: int) -> list[Claimed]:
     """The next recipients to send, in id order: pending ones, and those whose claim (or last failed attempt) is
-    older than NEWSLETTER_CLAIM_SECONDS. On PostgreSQL rows another transaction is claiming are skipped."""
+    older than NEWSLETTER_CLAIM_SECONDS. On PostgreSQL rows another transaction is claiming are skipped. (Two
+    statements: as one UPDATE … WHERE id IN (SELECT … LIMIT … FOR UPDATE SKIP LOCKED), PostgreSQL may rescan the
+    subquery for each row, skip the rows it has just updated and so claim every row.)"""
     claim, now = uuid4().hex, utcnow()
     free = (CampaignRecipient.campaign_id == campaign_id, CampaignRecipient.state.in_(LEFT),
             or_(CampaignRecipient.claimed_at.is_(None), CampaignRecipient.claimed_at < lease_stale_before(settings)))
@@ -335,13 +338,13 @@ async def _claim(session: AsyncSession, settings: Settings, campaign_id: int) ->
     ids = list(await session.scalars(pick))
     if not ids:
         return []
-    await session.execute(update(CampaignRecipient).where(CampaignRecipient.id.in_(ids), *free).values(
-        state=RecipientState.sending.value, claim=claim, claimed_at=now))
-    rows = await session.execute(select(CampaignRecipient.id, CampaignRecipient.contact_id, CampaignRecipient.email,
-                                        CampaignRecipient.attempts).where(CampaignRecipient.id.in_(ids),
-                                                                          CampaignRecipient.claim == claim)
-                                 .order_by(CampaignRecipient.id))
-    return [Claimed(row.id, row.contact_id, row.email, row.attempts, claim) for row in rows]
+    rows = await session.execute(
+        update(CampaignRecipient).where(CampaignRecipient.id.in_(ids), *free)
+        .values(state=RecipientState.sending.value, claim=claim, claimed_at=now)
+        .returning(CampaignRecipient.id, CampaignRecipient.contact_id, CampaignRecipient.email,
+                   CampaignRecipient.attempts)
+        .execution_options(synchronize_session=False))
+    return sorted(Claimed(row.id, row.contact_id, row.email, row.attempts, claim) for row in rows)
 
 
 async def _letter(session: AsyncSession, settings: Settings, campaign_id: int) -> Letter:
@@ -415,7 +418,6 @@ async def _send_all(jobs: JobQueue, letter: Letter, batch: list[Claimed], thrott
     being `sending`, the recipients not yet sent are handed back (pending) for a resume."""
     queue = deque(batch)
     stopped = asyncio.Event()
-    commits = GroupCommit(jobs.db, jobs.settings, letter)
 
     async def work(delivery: Delivery) -> None:
         try:
@@ -429,8 +431,9 @@ async def _send_all(jobs: JobQueue, letter: Letter, batch: list[Claimed], thrott
             await delivery.close()
 
     pool = delivery_pool(jobs.context.mail, jobs.settings.newsletter_smtp_connections)[:len(batch)]
-    async with asyncio.TaskGroup() as connections:  # one failing stops the others (their claims go stale)
-        for delivery in pool:
+    async with jobs.db.autocommit() as connection, asyncio.TaskGroup() as connections:
+        commits = GroupCommit(jobs.db, connection, jobs.settings, letter)
+        for delivery in pool:  # one failing stops the others (their claims go stale)
             connections.create_task(work(delivery))
     if queue:
         await _hand_back(jobs.db, list(queue))
@@ -487,8 +490,8 @@ class GroupCommit:
     its first joined, so one slow connection does not hold up the rest; those who come during a commit wait for it
     to end. So every message's end-of-data follows its own commit with no I/O between."""
 
-    def __init__(self, db: Database, settings: Settings, letter: Letter) -> None:
-        self.db, self.settings, self.letter = db, settings, letter
+    def __init__(self, db: Database, connection: AsyncConnection, settings: Settings, letter: Letter) -> None:
+        self.db, self.connection, self.settings, self.letter = db, connection, settings, letter
         self.waiting: list[tuple[Claimed, asyncio.Future[Verdict]]] = []
         self.on_the_way = 0
         self.committing = False
@@ -523,6 +526,10 @@ class GroupCommit:
             group, self.waiting, self.since, self.committing = self.waiting, [], None, True
             try:
                 await self._commit(group)
+            except BaseException:
+                if not future.cancelled():
+                    future.exception()  # its failure is the one raised here: retrieved, not reported twice
+                raise
             finally:
                 self.committing = False
                 self._wake()
@@ -530,7 +537,8 @@ class GroupCommit:
 
     async def _commit(self, group: list[tuple[Claimed, asyncio.Future[Verdict]]]) -> None:
         try:
-            verdicts = await _verdicts(self.db, self.settings, self.letter, [recipient for recipient, _ in group])
+            verdicts = await _verdicts(self.db, self.connection, self.settings, self.letter,
+                                       [recipient for recipient, _ in group])
         except BaseException as failed:  # nobody of the group is `sent`: each connection drops its message
             for _, future in group:
                 if isinstance(failed, Exception):
@@ -542,17 +550,20 @@ class GroupCommit:
             future.set_result(verdicts[recipient.id])
 
 
-async def _verdicts(db: Database, settings: Settings, letter: Letter, group: list[Claimed]) -> dict[int, Verdict]:
+async def _verdicts(db: Database, connection: AsyncConnection, settings: Settings, letter: Letter,
+                    group: list[Claimed]) -> dict[int, Verdict]:
     """Decided and committed at the last moment, before the SMTP end-of-data: `sent` for each recipient whose row
     is still this batch's claim while the campaign is still `sending` and who may still get it (consent,
-    suppressions, opt-outs as they are now) — one UPDATE when all is well; the reasons looked up only when not."""
-    async with db.transaction() as session:
-        sent = set(await session.scalars(letter.mark_sent(settings), {
-            "b_ids": [r.id for r in group], "b_claim": group[0].claim, "b_among": [r.contact_id for r in group],
-            "b_now": utcnow()}))
-        verdicts = {r.id: Verdict.send for r in group if r.id in sent}
-        for recipient in (r for r in group if r.id not in sent):
-            verdicts[recipient.id] = await _why_not(session, letter, recipient)
+    suppressions, opt-outs as they are now) — one UPDATE on the batch's `Database.autocommit` connection, committed
+    on its own (one round trip), when all is well; the reasons looked up only when not."""
+    sent = set(await connection.scalars(letter.mark_sent(settings), {
+        "b_ids": [r.id for r in group], "b_claim": group[0].claim, "b_among": [r.contact_id for r in group],
+        "b_now": utcnow()}))
+    verdicts = {r.id: Verdict.send for r in group if r.id in sent}
+    if len(verdicts) < len(group):
+        async with db.transaction() as session:
+            for recipient in (r for r in group if r.id not in sent):
+                verdicts[recipient.id] = await _why_not(session, letter, recipient)
     return verdicts
 
 

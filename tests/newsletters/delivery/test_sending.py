@@ -60,6 +60,43 @@ async def test_a_campaign_reaches_each_recipient_exactly_once(runtime, db, stati
     assert len(sink.messages) == 9 and len(await recipients(db, campaign_id)) == 9
 
 
+async def test_a_batch_claims_the_next_batch_size_recipients_in_order(db, station, settings):
+    await subscribers(db, station, 10)
+    campaign_id = await make_campaign(db, station)
+    async with db.transaction() as session:
+        await fix_recipients(session, campaign_id)
+    ids = sorted(r.id for r in await recipients(db, campaign_id))
+
+    claims = []
+    for _ in range(4):
+        async with db.transaction() as session:
+            claims.append(await sending._claim(session, settings, campaign_id))
+
+    assert [[c.id for c in claim] for claim in claims] == [ids[:4], ids[4:8], ids[8:], []]  # batch size 4
+    assert len({c.claim for c in claims[0]}) == 1 and claims[0][0].claim != claims[1][0].claim
+    assert await states(db, campaign_id) == {RecipientState.sending: 10}
+
+
+async def test_the_messages_on_their_way_share_one_commit(runtime, db, station, sink, monkeypatch):
+    """Group commit: each commit marks the message of every connection (2 here) once both are written."""
+    await subscribers(db, station, 8)
+    campaign_id = await make_campaign(db, station)
+    monkeypatch.setattr(sending, "GROUP_WAIT", 30.0)  # waits for the other connection however slow the machine
+    groups = []
+    real_verdicts = sending._verdicts
+
+    async def counted(db_, connection, settings_, letter, group):  # noqa: ANN001, ANN202
+        groups.append(len(group))
+        return await real_verdicts(db_, connection, settings_, letter, group)
+
+    monkeypatch.setattr(sending, "_verdicts", counted)
+
+    await kick(runtime, campaign_id)
+
+    assert groups == [2, 2, 2, 2]  # batches of 4 over 2 connections
+    assert sink.received_by() == {f"fan{n}@example.com": 1 for n in range(8)}
+
+
 async def test_only_the_segments_reachable_people_are_recipients(runtime, db, station, sink):
     await subscribers(db, station, 3)  # reachable, but not in the segment
     tagged = await subscribers(db, station, 2, prefix="vip")
@@ -220,11 +257,11 @@ async def test_a_message_whose_sent_mark_failed_is_discarded_by_the_server_and_s
     real_verdicts = sending._verdicts
     failures = []
 
-    async def crash_for_fan1(db_, settings_, letter, group):  # noqa: ANN001, ANN202
+    async def crash_for_fan1(db_, connection, settings_, letter, group):  # noqa: ANN001, ANN202
         if any(r.email == "fan1@example.com" for r in group) and not failures:
             failures.append(group)
             raise ConnectionError("the database went away")
-        return await real_verdicts(db_, settings_, letter, group)
+        return await real_verdicts(db_, connection, settings_, letter, group)
 
     monkeypatch.setattr(sending, "_verdicts", crash_for_fan1)
 
