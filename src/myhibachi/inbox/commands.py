@@ -182,7 +182,8 @@ async def find_conversation(session: AsyncSession, principal: Principal, convers
     conversation = await _locked(session, conversation_id)
     if conversation is None:
         raise NotFound("No such conversation.")
-    principal.authorize(P.engagement, conversation.station_id, missing="No such conversation.")
+    if not principal.can(P.engagement, conversation.station_id):  # another station's does not exist for you
+        raise principal.hide(P.engagement, conversation.station_id, "No such conversation.")
     return conversation
 
 
