@@ -113,6 +113,7 @@ async def receive(session: AsyncSession, inbound: Inbound) -> Received | None:
     conversation.unread += 1
     conversation.last_message_at = max(conversation.last_message_at, at)
     conversation.last_inbound_at = max(conversation.last_inbound_at or at, at)
+    await session.flush()  # a later locked read of the thread in this unit of work must see it (populate_existing)
     message = await session.get(Message, message_id)
     assert message is not None
     return Received(message, conversation, created_contact)
