@@ -38,6 +38,7 @@ class ConsentSource(StrEnum):
     unsubscribe = "unsubscribe"
     preferences = "preferences"  # the preference page
     csv_import = "csv_import"  # staff imported a list (the file's own consent source is kept in `detail`)
+    sms_keyword = "sms_keyword"  # the person texted STOP, START… (the word and the MessageSid in `detail`)
 
 
 # What a public caller of POST /subscribe may say it came from.
