@@ -113,6 +113,9 @@ TAGS = [
     {"name": "newsletters", "description": "Segments of a station's people and who they reach today, and campaigns "
                                            "from draft to sent: preview, test, send now or at a time, pause, "
                                            "resume, cancel, stats and activity over time."},
+    {"name": "inbox", "description": "One inbox for texts, email, Messenger, Instagram and the website chat: "
+                                     "threads per person, replies and private notes, assignment, delivery, and "
+                                     "the channels' signed webhooks."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},
 ]

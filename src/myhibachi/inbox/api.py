@@ -43,6 +43,7 @@ async def list_conversations(principal: CurrentPrincipal, session: DbSession, st
            responses=problem_responses(401, 404, 422))
 async def get_conversation(conversation_id: PathId, principal: CurrentPrincipal,
                            session: DbSession) -> ConversationDetail:
+    """The thread, oldest message first: inbound, outbound (with how far each got) and private notes."""
     return await queries.conversation_detail(session, principal, conversation_id)
 
 
@@ -63,6 +64,8 @@ async def post_message(conversation_id: PathId, body: MessageCreate, principal: 
              responses=problem_responses(401, 404, 422))
 async def update_conversation(conversation_id: PathId, body: ConversationUpdate, principal: CurrentPrincipal,
                               session: DbSession) -> ConversationRead:
+    """Open, pending (waiting for the person) or resolved; assign to someone who works the inbox at the station
+    (422 otherwise), or `unassign`."""
     await commands.update_conversation(session, principal, conversation_id, status=body.status,
                                        assignee_id=body.assignee_id, unassign=body.unassign)
     return _summary(await queries.conversation_detail(session, principal, conversation_id))
@@ -71,6 +74,7 @@ async def update_conversation(conversation_id: PathId, body: ConversationUpdate,
 @staff.post("/{conversation_id}/read", summary="Mark read", response_model=ConversationRead,
             responses=problem_responses(401, 404, 422))
 async def mark_read(conversation_id: PathId, principal: CurrentPrincipal, session: DbSession) -> ConversationRead:
+    """Unread back to 0 (replying does it too)."""
     await commands.mark_read(session, principal, conversation_id)
     return _summary(await queries.conversation_detail(session, principal, conversation_id))
 

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from myhibachi.inbox.models import Channel, ConversationStatus, DeliveryState, Direction, HandledBy, Sender
 
+CONVERSATION_EXAMPLE = {
+    "id": 7, "station_id": 1, "contact_id": 42, "contact_name": "Kim Lee", "channel": "sms", "status": "open",
+    "assignee_id": None, "handled_by": "human", "unread": 1, "last_message_at": "2026-12-01T18:04:00Z",
+    "window_closes_at": None, "subject": None, "lead_id": 12, "booking_id": None, "labels": []}
+MESSAGE_EXAMPLE = {"id": 90, "direction": "out", "sender": "staff", "author": "Ada Admin",
+                   "body": "From $550 for 10 adults.", "body_html": None, "private": False,
+                   "at": "2026-12-01T18:06:00Z", "delivery": "sent", "delivery_error": None, "tag": None}
+
 
 class ConversationRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CONVERSATION_EXAMPLE]})
+
     id: int
     station_id: int
     contact_id: int
@@ -29,11 +39,15 @@ class ConversationRead(BaseModel):
 
 
 class ConversationPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [CONVERSATION_EXAMPLE], "next_cursor": None}]})
+
     items: list[ConversationRead]
     next_cursor: str | None
 
 
 class MessageRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [MESSAGE_EXAMPLE]})
+
     id: int
     direction: Direction
     sender: Sender
@@ -48,10 +62,15 @@ class MessageRead(BaseModel):
 
 
 class ConversationDetail(ConversationRead):
+    model_config = ConfigDict(json_schema_extra={"examples": [{**CONVERSATION_EXAMPLE, "messages": [MESSAGE_EXAMPLE]}]})
+
     messages: list[MessageRead]
 
 
 class MessageCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"body": "From $550 for 10 adults.", "private": False}]})
+
     body: str = Field(min_length=1, max_length=10_000)
     private: bool = Field(False, description="A note for staff: goes nowhere.")
     human_agent: bool = Field(False, description="Messenger/Instagram, 24 h to 7 days after the person's last "
@@ -59,6 +78,8 @@ class MessageCreate(BaseModel):
 
 
 class ConversationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "resolved"}]})
+
     status: ConversationStatus | None = None
     assignee_id: int | None = Field(None, ge=1, le=2**62, description="null with `unassign: true` to unassign.")
     unassign: bool = False
