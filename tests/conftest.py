@@ -230,6 +230,7 @@ def settings(database_url: str, redis_url: str | None, tmp_path: Path) -> Settin
         database_url=database_url,
         redis_url=redis_url,
         mail_dir=tmp_path / "mail",
+        outbox_dir=tmp_path / "outbox",
         jobs_inline=True,
         base_url="http://testserver",
         booking_holds_per_ip=1000,  # every test books from one client address; the throttle has its own test

@@ -223,7 +223,8 @@ def test_a_worker_process_can_run_every_kind_of_job(tmp_path: Path):
                           check=True, timeout=60)
     topics, tasks = done.stdout.splitlines()
     assert topics == str(["auth.password_reset_requested", "bookings.cancelled", "bookings.confirmed",
-                          "bookings.refused", "email.send", "newsletters.campaign_due", "payments.stripe_event"])
+                          "bookings.refused", "email.send", "inbox.deliver", "newsletters.campaign_due",
+                          "payments.stripe_event"])
     assert tasks == str(["automations.run", "bookings.ask_for_proteins", "bookings.expire_holds",
                          "bookings.send_reminders",
                          "leads.catch_abandoned_flows", "leads.remind_follow_ups", "leads.retrain_scores",

@@ -9,6 +9,7 @@ from myhibachi.consent.models import ConsentEvent, OptOut, Suppression
 from myhibachi.contacts.models import Contact, ContactHandle, ContactTag
 from myhibachi.core.db import Base
 from myhibachi.core.outbox import OutboxMessage
+from myhibachi.inbox.models import CannedReply, Conversation, ConversationLabel, Message
 from myhibachi.leads.models import FlowVisit, Lead, LeadActivity, LeadModel
 from myhibachi.newsletters.models import BounceEvent, Campaign, CampaignRecipient, Segment, TrackingEvent
 from myhibachi.payments.models import DepositReminder, Payment, PaymentNotice, Refund, StripeEvent
@@ -19,6 +20,7 @@ from myhibachi.stations.models import Station
 metadata = Base.metadata
 
 __all__ = [
+    "CannedReply", "Conversation", "ConversationLabel", "Message",
     "Automation", "AutomationMessage", "AutomationStep", "BounceEvent", "Campaign", "CampaignRecipient",
     "ContactTag", "ContactTask", "Enrollment", "Feedback", "OptOut", "Segment", "Suppression", "TrackingEvent",
     "AuditEntry", "AuthSession", "Booking", "BookingIdempotencyKey", "Chef", "ChefTimeOff", "ConsentEvent", "Contact",

@@ -124,6 +124,17 @@ class Settings(BaseSettings):
     sendgrid_webhook_public_key: str | None = None
     # `POST /api/v1/webhooks/email/inbound` wants `Authorization: Bearer` this. Unset: the endpoint refuses.
     inbound_email_secret: SecretStr | None = None
+    # Inbox channels (SPEC §5): each is off while its settings are unset, and its outbound messages are then written
+    # under `outbox_dir` (so the embedded default works offline).
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None  # the E.164 number texts come from
+    twilio_api_base: str | None = None  # point the Twilio SDK at another server (a local emulator)
+    meta_app_secret: SecretStr | None = None  # checks X-Hub-Signature-256 of Messenger / Instagram webhooks
+    meta_verify_token: SecretStr | None = None  # the webhook subscription's handshake
+    meta_page_token: SecretStr | None = None  # sends through the Send API
+    meta_graph_base: str = "https://graph.facebook.com/v21.0"
+    outbox_dir: Path = VAR_DIR / "outbox"
     # Cached results live this long at most; writes that change them refresh them at once.
     cache_ttl_analytics_seconds: int = Field(300, ge=1)
     cache_ttl_kpis_seconds: int = Field(120, ge=1)
@@ -135,7 +146,8 @@ class Settings(BaseSettings):
     @field_validator("redis_url", "smtp_url", "sentry_dsn", "release", "stripe_secret_key", "stripe_publishable_key",
                      "stripe_webhook_secret", "stripe_api_base",
                      "sendgrid_webhook_public_key", "inbound_email_secret", "zelle_instructions", "venmo_instructions",
-                     mode="before")
+                     "twilio_account_sid", "twilio_auth_token", "twilio_from", "twilio_api_base", "meta_app_secret",
+                     "meta_verify_token", "meta_page_token", mode="before")
     @classmethod
     def blank_is_unset(cls, value: object) -> object:
         """`STRIPE_WEBHOOK_SECRET=` in an env file means "not configured", never "signed with the empty key"."""

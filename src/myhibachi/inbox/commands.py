@@ -1,0 +1,362 @@
+"""What happens to a conversation: a message received on any channel (stored once, joined to its person's
+thread, an unknown sender made a contact and a lead), a reply or a private note by staff, a message by the system,
+delivery through the channel's adapter (via the outbox, with retries), the provider's delivery reports, and staff's
+status, assignment and read marks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myhibachi.audit.commands import record_audit
+from myhibachi.auth.permissions import P
+from myhibachi.auth.principal import Principal
+from myhibachi.contacts.commands import Identity, find_contact
+from myhibachi.contacts.models import Contact, ContactHandle, HandleKind
+from myhibachi.core.db import utcnow
+from myhibachi.core.errors import Conflict, NotFound, ValidationFailed
+from myhibachi.core.outbox import OutboxContext, add_outbox_message, outbox_handler
+from myhibachi.inbox.channels import ChannelRefused, Outgoing, adapter_for
+from myhibachi.inbox.models import (
+    DELIVERY_ORDER,
+    Channel,
+    Conversation,
+    ConversationStatus,
+    DeliveryState,
+    Direction,
+    Message,
+    Sender,
+)
+from myhibachi.inbox.window import reply_tag
+from myhibachi.leads.commands import Inquiry, capture_lead
+from myhibachi.leads.models import LeadSource
+from myhibachi.leads.queries import assignable_staff
+from myhibachi.stations.models import Station
+
+DELIVER_TOPIC = "inbox.deliver"
+MAX_BODY = 10_000
+log = structlog.get_logger(__name__)
+
+
+class WindowClosed(Conflict):
+    code = "window_closed"
+
+
+def _insert(session: AsyncSession) -> Any:
+    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+
+
+# --- receiving ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A message a channel received, as its webhook read it (signature already checked)."""
+
+    channel: Channel
+    provider_message_id: str
+    body: str
+    name: str = ""
+    email: str | None = None
+    phone: str | None = None  # E.164
+    handle: tuple[HandleKind, str] | None = None  # messenger / instagram / web_chat
+    station_id: int | None = None  # None: where this person's thread on the channel is, else the first station
+    body_html: str | None = None  # already made safe by the channel
+    subject: str | None = None
+    in_reply_to: str | None = None
+    references: str | None = None
+    conversation_id: int | None = None  # the channel's threading found it (email)
+    at: datetime | None = None
+
+    @property
+    def identity(self) -> Identity:
+        return Identity(email=self.email, phone=self.phone, handle=self.handle)
+
+
+@dataclass(frozen=True)
+class Received:
+    message: Message
+    conversation: Conversation
+    created_contact: bool
+
+
+async def receive(session: AsyncSession, inbound: Inbound) -> Received | None:
+    """Stores the message once per (channel, provider message id) — None for a redelivery, also when two processes
+    receive it at once (INSERT … ON CONFLICT DO NOTHING) — in the sender's thread on that channel at the station,
+    reopened if it was resolved. A known email, phone or handle joins its contact; an unknown sender becomes a contact
+    and a lead."""
+    if await _stored(session, Channel(inbound.channel), inbound.provider_message_id):
+        return None
+    contact = await find_contact(session, inbound.identity)
+    created_contact = contact is None
+    conversation = await _conversation_for(session, inbound, contact)
+    at = inbound.at or utcnow()
+    message_id = (await session.execute(_insert(session)(Message).values(
+        conversation_id=conversation.id, channel=conversation.channel, direction=Direction.inbound.value,
+        sender=Sender.contact.value, body=inbound.body[:MAX_BODY], body_html=inbound.body_html, private=False,
+        provider_message_id=inbound.provider_message_id, in_reply_to=inbound.in_reply_to,
+        references=inbound.references, at=at,
+    ).on_conflict_do_nothing(index_elements=["channel", "provider_message_id"]).returning(Message.id))
+    ).scalar_one_or_none()
+    if message_id is None:  # another process stored it between our check and our insert
+        return None
+    if conversation.status == ConversationStatus.resolved:
+        conversation.status = ConversationStatus.open.value
+    conversation.unread += 1
+    conversation.last_message_at = max(conversation.last_message_at, at)
+    conversation.last_inbound_at = max(conversation.last_inbound_at or at, at)
+    message = await session.get(Message, message_id)
+    assert message is not None
+    return Received(message, conversation, created_contact)
+
+
+async def _stored(session: AsyncSession, channel: Channel, provider_message_id: str) -> bool:
+    return await session.scalar(select(func.count()).select_from(Message).where(
+        Message.channel == channel.value, Message.provider_message_id == provider_message_id)) > 0
+
+
+async def _conversation_for(session: AsyncSession, inbound: Inbound, contact: Contact | None) -> Conversation:
+    """The thread the message joins: the one the channel's threading found, else the person's thread on the channel
+    at the station (made now if there is none: a new person also becomes a lead there)."""
+    if inbound.conversation_id is not None:
+        found = await _locked(session, inbound.conversation_id)
+        if found is not None:
+            return found
+    channel = Channel(inbound.channel)
+    station_id = inbound.station_id or await _station_for(session, contact, channel)
+    if contact is None:
+        lead = await capture_lead(session, Inquiry(
+            station_id=station_id, source=LeadSource.inbox, name=inbound.name or _name_from(inbound),
+            email=inbound.email, phone=inbound.phone, handle=inbound.handle, message=inbound.body[:500]))
+        contact_id, lead_id = lead.contact_id, lead.id
+    else:
+        contact_id, lead_id = contact.id, None
+    now = utcnow()
+    await session.execute(_insert(session)(Conversation).values(
+        station_id=station_id, contact_id=contact_id, channel=channel.value, status=ConversationStatus.open.value,
+        handled_by="human", unread=0, last_message_at=inbound.at or now, subject=inbound.subject,
+        lead_id=lead_id, created_at=now, updated_at=now,
+    ).on_conflict_do_nothing(index_elements=["station_id", "contact_id", "channel"]))
+    conversation = await session.scalar(select(Conversation).where(
+        Conversation.station_id == station_id, Conversation.contact_id == contact_id,
+        Conversation.channel == channel.value).with_for_update().execution_options(populate_existing=True))
+    assert conversation is not None
+    return conversation
+
+
+def _name_from(inbound: Inbound) -> str:
+    return inbound.email or inbound.phone or f"{Channel(inbound.channel).value.replace('_', ' ').title()} contact"
+
+
+async def _station_for(session: AsyncSession, contact: Contact | None, channel: Channel) -> int:
+    if contact is not None:
+        station_id = await session.scalar(
+            select(Conversation.station_id).where(Conversation.contact_id == contact.id,
+                                                  Conversation.channel == channel.value)
+            .order_by(Conversation.last_message_at.desc()).limit(1))
+        if station_id is not None:
+            return station_id
+    station_id = await session.scalar(select(func.min(Station.id)))
+    if station_id is None:
+        raise NotFound("There is no station to receive messages yet.")
+    return station_id
+
+
+async def _locked(session: AsyncSession, conversation_id: int) -> Conversation | None:
+    return await session.scalar(select(Conversation).where(Conversation.id == conversation_id).with_for_update()
+                                .execution_options(populate_existing=True))
+
+
+# --- sending -----------------------------------------------------------------------------------------------------
+
+
+async def find_conversation(session: AsyncSession, principal: Principal, conversation_id: int) -> Conversation:
+    """The conversation, locked, if the principal works the inbox at its station (404 otherwise, as if absent)."""
+    conversation = await _locked(session, conversation_id)
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    principal.authorize(P.engagement, conversation.station_id, missing="No such conversation.")
+    return conversation
+
+
+async def reply(session: AsyncSession, principal: Principal, conversation_id: int, body: str, *,
+                private: bool = False, human_agent: bool = False) -> Message:
+    """Staff's reply through the conversation's channel (delivered by the outbox), or a private note that goes
+    nowhere. Meta's window may refuse a reply (409 `window_closed`, saying why and what still works)."""
+    conversation = await find_conversation(session, principal, conversation_id)
+    text = _checked_body(body)
+    if private:
+        message = _message(conversation, Sender.staff, text, author_user_id=principal.user_id, private=True)
+        session.add(message)
+        await session.flush()
+        return message
+    tag, problem = reply_tag(conversation, utcnow(), human=True, human_agent=human_agent)
+    if problem:
+        raise WindowClosed(problem)
+    if conversation.assignee_id is None:
+        conversation.assignee_id = principal.user_id  # who answers owns it, unless someone does already
+    conversation.unread = 0
+    message = await _queue(session, conversation, Sender.staff, text, author_user_id=principal.user_id, tag=tag)
+    await record_audit(session, actor_user_id=principal.user_id, action="inbox.reply", target_type="conversation",
+                       target_id=conversation.id, station_id=conversation.station_id,
+                       after={"message_id": message.id, "tag": tag})
+    return message
+
+
+async def send_system_message(session: AsyncSession, conversation_id: int, body: str, *,
+                              sender: Sender = Sender.bot) -> Message:
+    """A message the system writes into a thread (the assistant, a quote, a keyword's answer), delivered like a
+    reply; inside Meta's 24-hour window only."""
+    conversation = await _locked(session, conversation_id)
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    _, problem = reply_tag(conversation, utcnow(), human=sender == Sender.staff, human_agent=False)
+    if problem:
+        raise WindowClosed(problem)
+    return await _queue(session, conversation, sender, _checked_body(body))
+
+
+def _checked_body(body: str) -> str:
+    text = body.strip()
+    if not text:
+        raise ValidationFailed.on("body", "Write something to send.")
+    if len(text) > MAX_BODY:
+        raise ValidationFailed.on("body", f"At most {MAX_BODY} characters.")
+    return text
+
+
+def _message(conversation: Conversation, sender: Sender, body: str, **values: Any) -> Message:
+    return Message(conversation_id=conversation.id, channel=conversation.channel, direction=Direction.outbound.value,
+                   sender=sender.value, body=body, at=utcnow(), **values)
+
+
+async def _queue(session: AsyncSession, conversation: Conversation, sender: Sender, body: str,
+                 **values: Any) -> Message:
+    message = _message(conversation, sender, body, delivery=DeliveryState.queued.value, **values)
+    session.add(message)
+    conversation.last_message_at = message.at
+    if conversation.status == ConversationStatus.open:
+        conversation.status = ConversationStatus.pending.value  # answered: waiting for the person
+    await session.flush()
+    await add_outbox_message(session, DELIVER_TOPIC, {"message_id": message.id})
+    return message
+
+
+@outbox_handler(DELIVER_TOPIC)
+async def _deliver(session: AsyncSession, payload: dict[str, Any], context: OutboxContext) -> None:
+    """Hands a queued message to its channel: `sent` with the provider's id, `failed` if refused for good; any other
+    error leaves it queued and the outbox tries again."""
+    message = await session.get(Message, int(payload["message_id"]))
+    if message is None or message.delivery != DeliveryState.queued:
+        return
+    conversation = await session.get(Conversation, message.conversation_id)
+    assert conversation is not None
+    outgoing = await _outgoing(session, conversation, message)
+    if outgoing is None:
+        message.delivery, message.delivery_error = DeliveryState.failed.value, "No address for this channel."
+        return
+    try:
+        sent = await adapter_for(context.settings, Channel(conversation.channel)).send(outgoing)
+    except ChannelRefused as refused:
+        message.delivery, message.delivery_error = DeliveryState.failed.value, str(refused)[:2000]
+        log.warning("inbox_delivery_refused", message_id=message.id, error=str(refused))
+        return
+    message.delivery, message.provider_message_id = DeliveryState.sent.value, sent.provider_message_id
+
+
+async def _outgoing(session: AsyncSession, conversation: Conversation, message: Message) -> Outgoing | None:
+    channel = Channel(conversation.channel)
+    to = await _address(session, conversation.contact_id, channel)
+    if to is None:
+        return None
+    last_inbound = await session.scalar(
+        select(Message).where(Message.conversation_id == conversation.id, Message.direction == Direction.inbound.value)
+        .order_by(Message.at.desc(), Message.id.desc()).limit(1)) if channel == Channel.email else None
+    return Outgoing(message_id=message.id, conversation_id=conversation.id, channel=channel, to=to,
+                    body=message.body, subject=conversation.subject,
+                    in_reply_to=last_inbound.provider_message_id if last_inbound else None,
+                    references=_references(last_inbound) if last_inbound else None, tag=message.tag)
+
+
+def _references(message: Message) -> str | None:
+    ids = [*(message.references or "").split(), *([message.provider_message_id] if message.provider_message_id else [])]
+    return " ".join(ids) or None
+
+
+async def _address(session: AsyncSession, contact_id: int, channel: Channel) -> str | None:
+    contact = await session.get(Contact, contact_id)
+    if contact is None:
+        return None
+    if channel == Channel.email:
+        return contact.email
+    if channel == Channel.sms:
+        return contact.phone
+    return await session.scalar(select(ContactHandle.value).where(
+        ContactHandle.contact_id == contact_id, ContactHandle.kind == channel.value).limit(1))
+
+
+async def record_delivery(session: AsyncSession, channel: Channel, provider_message_id: str, state: DeliveryState,
+                          error: str | None = None) -> bool:
+    """A provider's delivery report: the outbound message moves forward only (queued < sent < delivered < read;
+    `failed` is final). False when there is no such message."""
+    message = await session.scalar(select(Message).where(
+        Message.channel == channel.value, Message.provider_message_id == provider_message_id,
+        Message.direction == Direction.outbound.value).with_for_update())
+    if message is None:
+        return False
+    current = DeliveryState(message.delivery) if message.delivery else DeliveryState.queued
+    if current == DeliveryState.failed:
+        return True
+    if state == DeliveryState.failed:
+        message.delivery, message.delivery_error = state.value, (error or "The provider could not deliver it.")[:2000]
+    elif DELIVERY_ORDER[state] > DELIVERY_ORDER[current]:
+        message.delivery = state.value
+    return True
+
+
+# --- staff's handling --------------------------------------------------------------------------------------------
+
+
+async def update_conversation(session: AsyncSession, principal: Principal, conversation_id: int, *,
+                              status: ConversationStatus | None = None, assignee_id: int | None = None,
+                              unassign: bool = False) -> Conversation:
+    """Status and assignment; the assignee must work the inbox at the conversation's station."""
+    conversation = await find_conversation(session, principal, conversation_id)
+    before = {"status": conversation.status, "assignee_id": conversation.assignee_id}
+    if status is not None:
+        conversation.status = status.value
+    if unassign:
+        conversation.assignee_id = None
+    elif assignee_id is not None:
+        staff_ids = {user_id for user_id, _ in await assignable_staff(session, conversation.station_id)}
+        if assignee_id not in staff_ids:
+            raise ValidationFailed.on("assignee_id", "That person does not work the inbox at this station.")
+        conversation.assignee_id = assignee_id
+    after = {"status": conversation.status, "assignee_id": conversation.assignee_id}
+    if after != before:
+        await record_audit(session, actor_user_id=principal.user_id, action="inbox.update",
+                           target_type="conversation", target_id=conversation.id,
+                           station_id=conversation.station_id, before=before, after=after)
+    return conversation
+
+
+async def mark_read(session: AsyncSession, principal: Principal, conversation_id: int) -> Conversation:
+    conversation = await find_conversation(session, principal, conversation_id)
+    conversation.unread = 0
+    return conversation
+
+
+async def mark_outbound_read(session: AsyncSession, conversation_id: int, until: datetime) -> int:
+    """A read receipt up to a moment (Meta's watermark): the outbound messages sent by then are `read`."""
+    done = await session.execute(update(Message).where(
+        Message.conversation_id == conversation_id, Message.direction == Direction.outbound.value,
+        Message.at <= until, Message.delivery.in_([DeliveryState.sent.value, DeliveryState.delivered.value]),
+    ).values(delivery=DeliveryState.read.value))
+    return done.rowcount or 0  # type: ignore[attr-defined]
