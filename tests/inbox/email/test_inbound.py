@@ -190,3 +190,14 @@ async def test_a_delivery_report_still_goes_to_the_bounce_path(post_email, db, s
     async with db.transaction(write=False) as session:
         assert [b.email for b in await session.scalars(select(BounceEvent))] == ["dana@example.com"]
     assert await messages(db) == []
+
+
+async def test_an_unknown_charset_and_no_date_still_make_a_message(post_email, db, station):
+    raw = (b"From: eli@example.com\r\nSubject: Hi\r\nMessage-ID: <c1@mail.example.com>\r\n"
+           b"Content-Type: text/plain; charset=x-unheard-of\r\n\r\nCaf\xc3\xa9 party for 12?\r\n")
+
+    assert (await post_email(raw)).status_code == 201
+
+    [message] = await messages(db)
+    assert message.body == "Café party for 12?"
+    assert message.at == datetime(2026, 12, 1, 16, 0, tzinfo=UTC)  # when it came
