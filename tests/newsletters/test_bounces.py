@@ -269,7 +269,8 @@ async def test_a_failed_4xx_is_soft_and_a_feedback_report_is_a_complaint(provide
     assert dana not in await audience(db, station.id)
 
 
-async def test_the_inbound_endpoint_wants_its_secret_and_answers_202_to_a_plain_message(provider, db, station, app):
+async def test_the_inbound_endpoint_wants_its_secret_and_hands_a_plain_message_to_the_inbox(provider, db, station,
+                                                                                            app):
     report = dsn([("dana@example.com", "failed", "5.1.1")], "<x@y>")
     for headers in ({"Content-Type": "message/rfc822"}, inbound("wrong-secret"),
                     {"Authorization": f"Basic {INBOUND_SECRET}"}):
@@ -277,9 +278,9 @@ async def test_the_inbound_endpoint_wants_its_secret_and_answers_202_to_a_plain_
         assert response.status_code == 401 and response.json()["code"] == "not_authenticated"
     plain = b"From: dana@example.com\r\nTo: hello@myhibachi.local\r\nSubject: Do you cater in May?\r\n\r\nHi!\r\n"
     answered = await provider.post(INBOUND, content=plain, headers=inbound())
-    assert answered.status_code == 202 and answered.json()["report"] is None
-    assert "not a delivery or feedback report" in answered.json()["detail"].lower()
-    assert (await provider.post(INBOUND, content=b"\xff\x00garbage", headers=inbound())).status_code == 202
+    assert answered.status_code == 201 and answered.json()["report"] is None  # the inbox's (tests/inbox/email)
+    assert answered.json()["stored"] == 1 and answered.json()["conversation_id"] is not None
+    assert (await provider.post(INBOUND, content=b"\xff\x00garbage", headers=inbound())).status_code == 422
 
     app.state.runtime.settings.inbound_email_secret = None
     off = await provider.post(INBOUND, content=report, headers=inbound())

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from myhibachi.audit.commands import record_audit
 from myhibachi.auth.permissions import P
 from myhibachi.auth.principal import Principal
+from myhibachi.consent.queries import is_suppressed
 from myhibachi.contacts.commands import Identity, find_contact, on_contact_merge
 from myhibachi.contacts.models import Contact, ContactHandle, HandleKind
 from myhibachi.core.db import utcnow
@@ -264,6 +265,10 @@ async def _deliver(session: AsyncSession, payload: dict[str, Any], context: Outb
     outgoing = await _outgoing(session, conversation, message)
     if outgoing is None:
         message.delivery, message.delivery_error = DeliveryState.failed.value, "No address for this channel."
+        return
+    if outgoing.channel == Channel.email and await is_suppressed(session, outgoing.to):  # transactional or not
+        message.delivery, message.delivery_error = DeliveryState.failed.value, "The address is suppressed (a hard " \
+            "bounce or a spam complaint): nothing is sent to it."
         return
     try:
         sent = await adapter_for(context.settings, Channel(conversation.channel)).send(outgoing)

@@ -20,7 +20,8 @@ class EventsReceipt(BaseModel):
 
 
 class InboundReceipt(BaseModel):
-    """A mailed-back report read (200), or a message that is none (202: kept for the inbox, nothing stored yet)."""
+    """A mailed-back report read (200), or another message: stored in the inbox (201), stored before (200), or
+    nothing stored while no inbox takes it (202)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"report": "delivery-status", "stored": 1, "duplicates": 0, "detail": "1 bounce or complaint stored."}]})
@@ -29,8 +30,12 @@ class InboundReceipt(BaseModel):
         description="The report type; null when the message is not a delivery or feedback report.")
     stored: int = 0
     duplicates: int = 0
+    conversation_id: int | None = Field(None, description="The inbox conversation a message was stored in.")
+    message_id: int | None = Field(None, description="The inbox message stored.")
     detail: str
 
 
 NOT_A_REPORT_EXAMPLE = {"report": None, "stored": 0, "duplicates": 0,
                         "detail": "Not a delivery or feedback report: nothing was stored."}
+STORED_IN_INBOX_EXAMPLE = {"report": None, "stored": 1, "duplicates": 0, "conversation_id": 12, "message_id": 345,
+                           "detail": "Stored in the inbox."}

@@ -1,19 +1,28 @@
 """Bounce and complaint routes: SendGrid's signed Event Webhook and the inbound email endpoint that mailed-back DSN
-and ARF reports are posted to (SPEC §7). Public routes: the signature, or the bearer secret, is the credential."""
+and ARF reports are posted to (SPEC §7); any other inbound message goes to the inbox. Public routes: the signature, or
+the bearer secret, is the credential."""
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError, NotAuthenticated, problem_responses
 from myhibachi.core.web import DbSession, RuntimeDep
 from myhibachi.newsletters import dsn, sendgrid
-from myhibachi.newsletters.bounce_schemas import NOT_A_REPORT_EXAMPLE, EventsReceipt, InboundReceipt
+from myhibachi.newsletters.bounce_schemas import (
+    NOT_A_REPORT_EXAMPLE,
+    STORED_IN_INBOX_EXAMPLE,
+    EventsReceipt,
+    InboundReceipt,
+)
 from myhibachi.newsletters.bounces import record_bounce
 
 webhooks = APIRouter(prefix="/webhooks", tags=["bounces"])
@@ -71,6 +80,22 @@ async def sendgrid_events(
     return receipt
 
 
+@dataclass(frozen=True)
+class InboxStored:
+    conversation_id: int
+    message_id: int
+
+
+# The inbox (a layer above this one) takes the messages that are no report: it registers itself when imported.
+# The receiver answers None for a message it had stored before.
+InboxReceiver = Callable[[AsyncSession, bytes], Awaitable[InboxStored | None]]
+_inbox_receivers: list[InboxReceiver] = []
+
+
+def receive_other_mail_with(receiver: InboxReceiver) -> None:
+    _inbox_receivers[:] = [receiver]
+
+
 def _authorize_inbound(runtime: RuntimeDep, authorization: str | None) -> None:
     secret = runtime.settings.inbound_email_secret
     if secret is None:
@@ -82,9 +107,11 @@ def _authorize_inbound(runtime: RuntimeDep, authorization: str | None) -> None:
                                headers={"WWW-Authenticate": "Bearer"})
 
 
-@webhooks.post("/email/inbound", summary="An inbound email (delivery and feedback reports)",
+@webhooks.post("/email/inbound", summary="An inbound email: a delivery or feedback report, or a message for the inbox",
                response_model=InboundReceipt,
-               responses={202: {"description": "Not a delivery or feedback report: nothing stored (yet).",
+               responses={201: {"description": "A message for the inbox, stored in its conversation.",
+                                "content": {"application/json": {"example": STORED_IN_INBOX_EXAMPLE}}},
+                          202: {"description": "Not a report, and no inbox to take it: nothing stored.",
                                 "content": {"application/json": {"example": NOT_A_REPORT_EXAMPLE}}},
                           **problem_responses(401, 403, 413, 422)})
 async def inbound_email(
@@ -96,12 +123,13 @@ async def inbound_email(
     report-type=delivery-status`) stores a bounce per failed recipient — Status 5.x.x hard, 4.x.x or Action
     `delayed` soft; an ARF report (`report-type=feedback-report`) stores a complaint. Each is stored once (the
     report's Message-ID + the recipient) and linked to the campaign recipient by the Message-ID the report quotes.
-    Any other message answers 202 and stores nothing: the unified inbox will take it (a later issue)."""
+    Any other message goes to the inbox: 201 with its conversation and message, 200 `duplicate` when its Message-ID
+    was stored before (a redelivery), 422 `unreadable_email` (nothing stored) without a sender address."""
     _authorize_inbound(runtime, authorization)
     raw = await _capped_body(request, MAX_INBOUND_BODY)
     report_read = dsn.read_report(raw)
     if report_read is None:
-        return JSONResponse(NOT_A_REPORT_EXAMPLE, status_code=status.HTTP_202_ACCEPTED)
+        return await _to_inbox(session, raw)
     receipt = InboundReceipt(report=report_read.report_type, detail="")
     for report in report_read.bounces:
         if await record_bounce(session, runtime.settings, report):
@@ -112,3 +140,14 @@ async def inbound_email(
         f"{receipt.stored} bounces or complaints stored."
     return receipt
 
+
+async def _to_inbox(session: AsyncSession, raw: bytes) -> JSONResponse:
+    if not _inbox_receivers:
+        return JSONResponse(NOT_A_REPORT_EXAMPLE, status_code=status.HTTP_202_ACCEPTED)
+    stored = await _inbox_receivers[0](session, raw)
+    if stored is None:
+        receipt = InboundReceipt(report=None, duplicates=1, detail="duplicate: this message was stored before.")
+        return JSONResponse(receipt.model_dump(), status_code=status.HTTP_200_OK)
+    receipt = InboundReceipt(report=None, stored=1, conversation_id=stored.conversation_id,
+                             message_id=stored.message_id, detail="Stored in the inbox.")
+    return JSONResponse(receipt.model_dump(), status_code=status.HTTP_201_CREATED)
