@@ -95,11 +95,11 @@ async def send_quote(session: AsyncSession, settings: Settings, principal: Princ
     quote = await quote_for_station(session, station.id, data.zip_code, data.order())
     booking, token = await _hold(session, settings, principal, conversation, data) if data.holds else (None, None)
     lead = await _open_lead(session, conversation, data)
+    lead = await _move_to_quoted(session, principal, lead)
     conversation.lead_id = lead.id
     if booking is not None:
-        conversation.booking_id = booking.id
-        lead.booking_id = booking.id
-    await _move_to_quoted(session, principal, lead)
+        conversation.booking_id = lead.booking_id = booking.id
+    await session.flush()  # before `reply` reloads the conversation
     link = f"{manage_link(settings, token)}/pay" if token else None
     body = quote_text(station, data, quote, booking, link)
     message = await commands.reply(session, principal, conversation.id, body)
@@ -176,11 +176,12 @@ async def _open_lead(session: AsyncSession, conversation: Conversation, data: Th
         message=f"Quoted in the {conversation.channel.replace('_', ' ')} thread"))
 
 
-async def _move_to_quoted(session: AsyncSession, principal: Principal, lead: Lead) -> None:
+async def _move_to_quoted(session: AsyncSession, principal: Principal, lead: Lead) -> Lead:
     """Through the pipeline's own moves (new → contacted → qualified → quoted, each audited): a quote sent means
     the person was contacted and qualified on the way."""
     while (following := NEXT_STATUS.get(LeadStatus(lead.status))) is not None:
         lead = await update_lead(session, principal, lead.id, LeadUpdate(status=following))
+    return lead
 
 
 def sent_view(sent: SentQuote) -> ThreadQuoteSent:
