@@ -138,8 +138,8 @@ async def _hold(session: AsyncSession, settings: Settings, principal: Principal,
     contact = await session.get_one(Contact, conversation.contact_id)
     missing = [name for name, value in (("email", contact.email), ("phone", contact.phone)) if not value]
     if missing:
-        raise ValidationFailed.on("body.event_date", f"To hold a date the contact needs an {' and a '.join(missing)}"
-                                  " (the deposit link and reminders go there): add it to the contact first.")
+        raise ValidationFailed.on("body.event_date", f"To hold a date the contact needs {' and '.join(missing)} "
+                                  "(the booking's emails and reminders go there): add it to the contact first.")
     try:
         request = BookingCreate(
             station_id=conversation.station_id, zip_code=data.zip_code, adults=data.adults, children=data.children,
