@@ -100,6 +100,8 @@ TAGS = [
                                       "see, change, move or cancel a booking; no password."},
     {"name": "payments", "description": "The payment ledger: manual payments, refunds, the staff's payment views "
                                         "and Stripe's webhook."},
+    {"name": "inbox", "description": "Inside a conversation: canned replies that render the station's rules, the "
+                                     "quote and deposit link sent in the thread, and who is late to answer."},
     {"name": "leads", "description": "Inquiries from every door, one open lead per station and person, the "
                                      "pipeline, assignment, follow-ups and the timeline, scored and explained."},
     {"name": "analytics", "description": "Payments by local period and the key figures, as JSON or CSV; cached."},

@@ -70,7 +70,11 @@ class CannedReplyUpdate(BaseModel):
     title: single_line(80) | None = None
     body: multi_line(5000, min_length=1) | None = None
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"title": "Deposit and minimum"}]})
+
+
+EXAMPLE_READ = {"id": 7, "station_id": 1, "title": "Deposit",
+                "body": "A {deposit} deposit holds your date for {deposit_hours} hours."}
 
 
 class CannedReplyRead(BaseModel):
@@ -79,6 +83,8 @@ class CannedReplyRead(BaseModel):
     title: str
     body: str
 
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_READ]})
+
     @classmethod
     def of(cls, reply: CannedReply) -> CannedReplyRead:
         return cls(id=reply.id, station_id=reply.station_id, title=reply.title, body=reply.body)
@@ -86,6 +92,9 @@ class CannedReplyRead(BaseModel):
 
 class RenderedCannedReply(CannedReplyRead):
     rendered: str = Field(description="The body with the station's current rules filled in.")
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        **EXAMPLE_READ, "rendered": "A $100.00 deposit holds your date for 24 hours."}]})
 
 
 # --- placeholders --------------------------------------------------------------------------------------------------

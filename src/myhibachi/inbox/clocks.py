@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -63,6 +63,10 @@ class ConversationClockRead(BaseModel):
     late: bool
     hold_expires_at: datetime | None
     hold_lapses_soon: bool
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "conversation_id": 5, "assignee_id": 3, "awaiting": "first", "waiting_since": "2026-12-01T08:00:00Z",
+        "due_at": "2026-12-01T18:00:00Z", "late": True, "hold_expires_at": None, "hold_lapses_soon": False}]})
 
     @classmethod
     def of(cls, clock: ConversationClock) -> ConversationClockRead:

@@ -74,6 +74,11 @@ class ThreadQuoteSent(BaseModel):
     total_cents: int
     deposit_cents: int
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "message_id": 31, "body": "Your hibachi party with Fremont for 10 adults at ZIP code 94538: …", "lead_id": 12,
+        "booking_id": 42, "booking_reference": "MH-7K3Q9D", "deposit_link": "https://example.com/manage/q8J0…/pay",
+        "total_cents": 59538, "deposit_cents": 10000}]})
+
 
 @dataclass(frozen=True)
 class SentQuote:

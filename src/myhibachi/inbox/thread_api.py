@@ -45,12 +45,14 @@ async def create_canned_reply(body: CannedReplyCreate, principal: CurrentPrincip
              responses=problem_responses(401, 403, 404, 422))
 async def update_canned_reply(reply_id: PathId, body: CannedReplyUpdate, principal: CurrentPrincipal,
                               session: DbSession) -> CannedReplyRead:
+    """Only the fields sent change; a body is checked as when written (422 for an unknown placeholder)."""
     return CannedReplyRead.of(await canned.update_canned_reply(session, principal, reply_id, body))
 
 
 @staff.delete("/canned-replies/{reply_id}", summary="Delete a canned reply", status_code=status.HTTP_204_NO_CONTENT,
               responses=problem_responses(401, 403, 404, 422))
 async def delete_canned_reply(reply_id: PathId, principal: CurrentPrincipal, session: DbSession) -> None:
+    """Gone for everyone at its station (audited); 404 for another station's."""
     await canned.delete_canned_reply(session, principal, reply_id)
 
 
