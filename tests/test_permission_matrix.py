@@ -68,7 +68,7 @@ from myhibachi.core.db import Database
 from myhibachi.core.outbox import OutboxMessage
 from myhibachi.inbox import commands as inbox_commands
 from myhibachi.inbox.commands import Inbound
-from myhibachi.inbox.models import Channel, Conversation
+from myhibachi.inbox.models import CannedReply, Channel, Conversation
 from myhibachi.inbox.models import Message as InboxMessage
 from myhibachi.leads.commands import Inquiry, capture_lead
 from myhibachi.leads.models import Lead, LeadActivity, LeadSource
@@ -1118,6 +1118,80 @@ def on_conversation(action: str) -> Arrange:
     return arrange
 
 
+async def add_canned_reply(world: World, station: str = HOME) -> int:
+    async with world.db.transaction() as session:
+        reply = CannedReply(station_id=world.stations[station], title="Matrix", body="A {deposit} deposit.")
+        session.add(reply)
+        await session.flush()
+        return reply.id
+
+
+async def canned_titles(world: World) -> list[str]:
+    async with world.db.transaction(write=False) as session:
+        return list(await session.scalars(select(CannedReply.title).order_by(CannedReply.id)))
+
+
+def on_canned_reply(method: str) -> Arrange:
+    async def arrange(world: World) -> Call:
+        reply_id = await add_canned_reply(world)
+
+        async def verify(response: Response, applied: bool) -> None:
+            expected = {"patch": ["Renamed"], "delete": []}[method]
+            assert (await canned_titles(world) == expected) is applied
+
+        return Call(f"{API_PREFIX}/canned-replies/{reply_id}", json={"title": "Renamed"} if method == "patch" else None,
+                    verify=verify)
+
+    return arrange
+
+
+async def write_canned_reply(world: World) -> Call:
+    async def verify(response: Response, applied: bool) -> None:
+        assert (await canned_titles(world) == ["Deposit"]) is applied
+
+    return Call(f"{API_PREFIX}/canned-replies", json={"station_id": world.stations[HOME], "title": "Deposit",
+                                                      "body": "A {deposit} deposit."}, verify=verify)
+
+
+async def list_canned(world: World) -> Call:
+    reply_id = await add_canned_reply(world)
+
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:
+            assert [r["id"] for r in response.json()] == [reply_id]
+
+    return Call(f"{API_PREFIX}/canned-replies", params={"station_id": world.stations[HOME]}, verify=verify)
+
+
+async def thread_canned(world: World) -> Call:
+    conversation_id = await add_conversation(world)
+    await add_canned_reply(world)
+
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:
+            assert response.json()[0]["rendered"].startswith("A $")
+
+    return Call(f"{API_PREFIX}/conversations/{conversation_id}/canned-replies", verify=verify)
+
+
+async def quote_in_thread(world: World) -> Call:
+    conversation_id = await add_conversation(world)
+
+    async def verify(response: Response, applied: bool) -> None:
+        assert (len(await staff_messages(world, conversation_id)) == 1) is applied
+
+    return Call(f"{API_PREFIX}/conversations/{conversation_id}/quote", json={"zip_code": "94538", "adults": 10},
+                verify=verify)
+
+
+async def late_list(world: World) -> Call:
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:
+            assert isinstance(response.json(), list)
+
+    return Call(f"{API_PREFIX}/inbox/late", params={"station_id": world.stations[HOME]}, verify=verify)
+
+
 def inbox_cases() -> list[Case]:
     api, en = API_PREFIX, P.engagement
     return [
@@ -1132,6 +1206,16 @@ def inbox_cases() -> list[Case]:
              on_conversation("read")),
         Case("PATCH", f"{api}/conversations/{{conversation_id}}", None, (works_leads(HOME),), 200,
              on_conversation("")),
+        Case("GET", f"{api}/canned-replies", en, (holds(en, HOME),), 200, list_canned),
+        Case("POST", f"{api}/canned-replies", None, (holds(en, HOME),), 201, write_canned_reply),
+        Case("PATCH", f"{api}/canned-replies/{{reply_id}}", None, (holds(en, HOME),), 200, on_canned_reply("patch")),
+        Case("DELETE", f"{api}/canned-replies/{{reply_id}}", None, (holds(en, HOME),), 204,
+             on_canned_reply("delete")),
+        Case("GET", f"{api}/conversations/{{conversation_id}}/canned-replies", None, (works_leads(HOME),), 200,
+             thread_canned),
+        Case("POST", f"{api}/conversations/{{conversation_id}}/quote", None, (works_leads(HOME),), 201,
+             quote_in_thread),
+        Case("GET", f"{api}/inbox/late", en, (holds(en, HOME),), 200, late_list),
     ]
 
 

@@ -38,6 +38,7 @@ from myhibachi.core.observability import configure_logging, init_sentry
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import RuntimeDep
 from myhibachi.inbox import api as inbox_api
+from myhibachi.inbox import thread_api as inbox_thread_api
 from myhibachi.inbox import twilio_webhooks
 from myhibachi.leads import api as leads_api
 from myhibachi.leads import people_api
@@ -114,8 +115,10 @@ TAGS = [
                                            "from draft to sent: preview, test, send now or at a time, pause, "
                                            "resume, cancel, stats and activity over time."},
     {"name": "inbox", "description": "One inbox for texts, email, Messenger, Instagram and the website chat: "
-                                     "threads per person, replies and private notes, assignment, delivery, and "
-                                     "the channels' signed webhooks."},
+                                     "threads per person, replies and private notes, assignment, delivery, "
+                                     "canned replies that render the station's rules, the quote and deposit "
+                                     "link sent in the thread, response clocks, and the channels' signed "
+                                     "webhooks."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},
 ]
@@ -196,7 +199,7 @@ PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, book
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
                  chefs_api.staff, bookings_api.staff, payments_api.staff, analytics_api.staff, audit_api.staff,
                  leads_api.staff, people_api.staff, newsletters_api.segments, newsletters_api.campaigns,
-                 inbox_api.staff)
+                 inbox_api.staff, inbox_thread_api.staff)
 
 
 def _api_router() -> APIRouter:

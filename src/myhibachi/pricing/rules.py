@@ -108,6 +108,12 @@ class BusinessRules(BaseModel):
     quiet_hours_end: SlotTime = time(9)
     review_links: Annotated[list[ReviewLink], Field(max_length=10)] = []
     low_rating_max: Annotated[int, Field(ge=0, le=5, strict=True)] = 3
+    # Inbox response clocks (SPEC §7): how soon staff answer a person's first message and each later one, in
+    # minutes counted inside the inbox hours (station time; the same time twice: around the clock).
+    first_response_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60, strict=True)] = 60
+    next_response_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60, strict=True)] = 240
+    inbox_hours_start: SlotTime = time(9)
+    inbox_hours_end: SlotTime = time(21)
 
     @model_validator(mode="after")
     def consistent(self) -> Self:
@@ -123,6 +129,8 @@ class BusinessRules(BaseModel):
             raise ValueError("lead_weights must give at least one factor some weight")
         if self.lead_warm_min >= self.lead_hot_min:
             raise ValueError("lead_warm_min must be below lead_hot_min")
+        if self.inbox_hours_end < self.inbox_hours_start:
+            raise ValueError("inbox_hours_end must not be before inbox_hours_start (the same time twice: all day)")
         return self
 
     def event_length_minutes(self, guests: int) -> int:

@@ -264,11 +264,21 @@ RULE_GROUPS: list[tuple[str, list[RuleField]]] = [
         RuleField("low_rating_max", "Call back at or below, stars", "whole",
                   "A private rating this low opens a call-back task; 0 never does."),
     ]),
+    ("Inbox", [
+        RuleField("first_response_minutes", "First answer within, minutes", "whole",
+                  "A person's first message is late unanswered after this long, counted in inbox hours."),
+        RuleField("next_response_minutes", "Later answers within, minutes", "whole",
+                  "Each later message of theirs is late unanswered after this long, counted in inbox hours."),
+        RuleField("inbox_hours_start", "Inbox hours from", "time", "Station time, like 09:00."),
+        RuleField("inbox_hours_end", "Inbox hours until", "time",
+                  "Like 21:00. The same time twice: the clocks run around the clock."),
+    ]),
 ]
 RULE_FIELDS = {field.name: field for _, fields in RULE_GROUPS for field in fields}
 # A check across several rules names no field of its own: where its message belongs.
 CROSS_CHECKS = {"base and upgrade": "protein_upgrades", "slot_times": "slot_times", "adults_min": "adults_min",
-                "lead_weights": "lead_weights", "lead_warm_min": "lead_warm_min"}
+                "lead_weights": "lead_weights", "lead_warm_min": "lead_warm_min",
+                "inbox_hours": "inbox_hours_end"}
 
 
 class Unreadable(ValueError):
