@@ -37,6 +37,7 @@ from myhibachi.core.http import (
 from myhibachi.core.observability import configure_logging, init_sentry
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import RuntimeDep
+from myhibachi.inbox import meta_webhooks
 from myhibachi.leads import api as leads_api
 from myhibachi.leads import people_api
 from myhibachi.newsletters import api as newsletters_api
@@ -186,7 +187,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 # A route is public only by being on one of these; every other router requires a signed-in staff member.
 PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, bookings_api.public,
                   bookings_api.manage, payments_api.manage, payments_api.webhooks,
-                  leads_api.public, consent_api.public, newsletter_webhooks.webhooks)
+                  leads_api.public, consent_api.public, newsletter_webhooks.webhooks,
+                  meta_webhooks.webhooks)
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
                  chefs_api.staff, bookings_api.staff, payments_api.staff, analytics_api.staff, audit_api.staff,
                  leads_api.staff, people_api.staff, newsletters_api.segments, newsletters_api.campaigns)

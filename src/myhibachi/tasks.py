@@ -5,6 +5,7 @@ from myhibachi.auth import jobs as auth_jobs
 from myhibachi.automations import jobs as automations_jobs
 from myhibachi.bookings import jobs as bookings_jobs
 from myhibachi.inbox import commands as inbox_commands
+from myhibachi.inbox import meta as inbox_meta
 from myhibachi.leads import jobs as leads_jobs
 from myhibachi.newsletters import jobs as newsletters_jobs
 from myhibachi.payments import jobs as payments_jobs
@@ -12,5 +13,5 @@ from myhibachi.payments import ledger as payments_ledger
 from myhibachi.payments import queries as payments_queries
 from myhibachi.payments import webhooks as payments_webhooks
 
-__all__ = ["auth_jobs", "automations_jobs", "bookings_jobs", "inbox_commands", "leads_jobs", "newsletters_jobs",
-           "payments_jobs", "payments_ledger", "payments_queries", "payments_webhooks"]
+__all__ = ["auth_jobs", "automations_jobs", "bookings_jobs", "inbox_commands", "inbox_meta", "leads_jobs",
+           "newsletters_jobs", "payments_jobs", "payments_ledger", "payments_queries", "payments_webhooks"]
