@@ -112,6 +112,8 @@ TAGS = [
     {"name": "newsletters", "description": "Segments of a station's people and who they reach today, and campaigns "
                                            "from draft to sent: preview, test, send now or at a time, pause, "
                                            "resume, cancel, stats and activity over time."},
+    {"name": "inbox", "description": "One inbox for SMS, email, Messenger, Instagram and web chat: the channels' "
+                                     "signed webhooks, conversations per person and channel, replies and notes."},
     {"name": "audit", "description": "The append-only trail of privileged changes."},
     {"name": "ops", "description": "Liveness and readiness probes."},
 ]

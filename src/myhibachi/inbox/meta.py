@@ -51,6 +51,10 @@ class NotAnEventBatch(DomainError):
     status, code = 400, "invalid_payload"
 
 
+class GraphUnavailable(Exception):
+    """Meta could not take the message now (a 5xx, a rate limit, a timeout): the outbox tries again later."""
+
+
 # --- the webhook's checks ------------------------------------------------------------------------------------------
 
 
@@ -255,7 +259,7 @@ def _graph_error(status: int, error: Any) -> Exception:
     detail = f"Meta refused the message: {error.get('message') or f'HTTP {status}'}"
     if status < 500 and error.get("code") in PERMANENT_GRAPH_ERRORS:
         return ChannelRefused(f"{detail} (code {error['code']}, subcode {error.get('error_subcode', '-')})")
-    return RuntimeError(f"{detail} (HTTP {status}): will retry")
+    return GraphUnavailable(f"{detail} (HTTP {status}): will retry")
 
 
 def send_api_for(settings: Settings) -> MetaSendApi | None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.core.errors import DomainError, problem_responses
@@ -26,6 +26,9 @@ class BodyTooLarge(DomainError):
 
 class MetaReceipt(BaseModel):
     """What one post held: events acted on, redeliveries (nothing new), and events ignored."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"events": 3, "stored": 2, "duplicates": 0,
+                                                               "ignored": 1}]})
 
     events: int = Field(description="Events in the post.")
     stored: int = Field(description="Messages stored, or receipts that moved a message forward.")
@@ -48,7 +51,7 @@ async def confirm_subscription(
 
 
 @webhooks.post("", summary="Messenger and Instagram events", response_model=MetaReceipt,
-               responses=problem_responses(400, 403, 413))
+               responses=problem_responses(400, 403, 413, 422))
 async def receive_events(
         request: Request, session: DbSession, runtime: RuntimeDep,
         signature: Annotated[str | None, Header(alias=meta.SIGNATURE_HEADER, max_length=200)] = None,

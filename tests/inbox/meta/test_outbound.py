@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from myhibachi.inbox import commands
+from myhibachi.inbox.channels import Outgoing
 from myhibachi.inbox.commands import WindowClosed
-from myhibachi.inbox.models import Conversation, Message
+from myhibachi.inbox.meta import MetaSendApi
+from myhibachi.inbox.models import Channel, Conversation, Message
 from tests.inbox.conftest import deliver_pending
 from tests.inbox.meta.conftest import PAGE_TOKEN, batch, message, post_signed
 
@@ -103,3 +106,11 @@ async def test_a_graph_server_error_is_retried_by_the_outbox(client, db, runtime
     async with db.transaction(write=False) as session:
         sent = await session.get(Message, queued.id)
     assert (sent.delivery, sent.provider_message_id) == ("sent", "m_sent_1") and len(graph.requests) == 2
+
+
+async def test_an_unreachable_graph_api_is_temporary_not_a_refusal():
+    closed = MetaSendApi("http://127.0.0.1:1/v21.0", PAGE_TOKEN)  # nothing listens on port 1
+    outgoing = Outgoing(message_id=1, conversation_id=1, channel=Channel.messenger, to="PSID-1", body="Hello")
+
+    with pytest.raises(httpx.ConnectError):
+        await closed.send(outgoing)
