@@ -30,6 +30,7 @@ from myhibachi.demo import (
     HistoryPlanner,
     seed_demo,
 )
+from myhibachi.inbox.models import Channel, Conversation, Message
 from myhibachi.leads.models import OPEN_LEAD_STATUSES, Lead, LeadActivity, LeadStatus
 from myhibachi.newsletters.models import Campaign, CampaignRecipient, TrackingEvent
 from myhibachi.payments.models import Payment, Refund
@@ -283,3 +284,17 @@ async def test_every_demo_station_has_subscribers_segments_and_a_campaign_with_r
             events = list(await session.scalars(select(TrackingEvent).where(TrackingEvent.campaign_id == sent.id)))
             assert {e.kind for e in events} == {"open", "click"}
             assert all(e.at > sent.started_at for e in events)
+
+
+async def test_every_demo_station_has_conversations_on_every_channel(db: Database, clock: None):
+    async with db.transaction(write=False) as session:
+        for data in DEMO_STATIONS:
+            station = await station_named(db, data.code)
+            threads = list(await session.scalars(select(Conversation).where(Conversation.station_id == station.id)))
+            assert {t.channel for t in threads} == {c.value for c in Channel}, data.code
+            assert any(t.booking_id for t in threads) and any(t.lead_id for t in threads), data.code
+            assert any(t.unread and t.status == "open" for t in threads), data.code
+            messages = list(await session.scalars(select(Message).where(
+                Message.conversation_id.in_([t.id for t in threads]))))
+            assert {m.sender for m in messages} == {"contact", "staff"} and any(m.private for m in messages)
+            assert all(m.delivery == "delivered" for m in messages if m.direction == "out" and not m.private)

@@ -22,6 +22,7 @@ LAYERS: list[set[str]] = [
     {"leads"},
     {"newsletters", "reviews"},
     {"automations"},
+    {"inbox"},
     {"analytics"},
     {"demo", "schema", "tasks", "worker", "web"},
     {"app", "cli"},

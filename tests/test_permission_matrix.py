@@ -66,6 +66,10 @@ from myhibachi.contacts.commands import Identity, find_contact, find_or_create_c
 from myhibachi.contacts.models import Contact, ContactTag
 from myhibachi.core.db import Database
 from myhibachi.core.outbox import OutboxMessage
+from myhibachi.inbox import commands as inbox_commands
+from myhibachi.inbox.commands import Inbound
+from myhibachi.inbox.models import Channel, Conversation
+from myhibachi.inbox.models import Message as InboxMessage
 from myhibachi.leads.commands import Inquiry, capture_lead
 from myhibachi.leads.models import Lead, LeadActivity, LeadSource
 from myhibachi.newsletters.models import Campaign, CampaignStatus, Segment
@@ -1051,6 +1055,86 @@ def campaign_move(action: str) -> Arrange:
     return arrange
 
 
+# --- inbox ------------------------------------------------------------------------------------------------------
+
+
+async def add_conversation(world: World, station: str = HOME) -> int:
+    """A text from a new person at `station` (through the inbox's receive command)."""
+    serial = int(world.email("sms").split("-")[1].split("@")[0])  # unique in this world
+    async with world.db.transaction() as session:
+        received = await inbox_commands.receive(session, Inbound(
+            channel=Channel.sms, provider_message_id=f"SM{serial}", body="Price for 12?",
+            phone=f"+1510555{serial % 10000:04d}", station_id=world.stations[station]))
+        assert received is not None
+        return received.conversation.id
+
+
+async def conversation_row(world: World, conversation_id: int) -> Conversation:
+    async with world.db.transaction(write=False) as session:
+        return await session.get_one(Conversation, conversation_id)
+
+
+async def staff_messages(world: World, conversation_id: int) -> list[str]:
+    async with world.db.transaction(write=False) as session:
+        return list(await session.scalars(select(InboxMessage.body).where(
+            InboxMessage.conversation_id == conversation_id, InboxMessage.sender == "staff")))
+
+
+def list_conversations(station: str | None) -> Arrange:
+    return scoped_list("/conversations", add_conversation, lead_stations, station)
+
+
+def read_conversation(station: str) -> Arrange:
+    async def arrange(world: World) -> Call:
+        conversation_id = await add_conversation(world, station)
+
+        async def verify(response: Response, applied: bool) -> None:
+            if applied:
+                body = response.json()
+                assert (body["id"], [m["body"] for m in body["messages"]]) == (conversation_id, ["Price for 12?"])
+
+        return Call(f"{API_PREFIX}/conversations/{conversation_id}", verify=verify)
+
+    return arrange
+
+
+def on_conversation(action: str) -> Arrange:
+    async def arrange(world: World) -> Call:
+        conversation_id = await add_conversation(world)
+
+        async def verify(response: Response, applied: bool) -> None:
+            row = await conversation_row(world, conversation_id)
+            if action == "messages":
+                assert (await staff_messages(world, conversation_id) == ["Matrix reply"]) is applied
+            elif action == "read":
+                assert (row.unread == 0) is applied
+            else:
+                assert (row.status == "resolved") is applied
+
+        json = {"messages": {"body": "Matrix reply"}, "read": None, "": {"status": "resolved"}}[action]
+        return Call(f"{API_PREFIX}/conversations/{conversation_id}" + (f"/{action}" if action else ""), json=json,
+                    verify=verify)
+
+    return arrange
+
+
+def inbox_cases() -> list[Case]:
+    api, en = API_PREFIX, P.engagement
+    return [
+        Case("GET", f"{api}/conversations", None, (holds(en),), 200, list_conversations(None)),
+        Case("GET", f"{api}/conversations", None, (holds(en, HOME),), 200, list_conversations(HOME),
+             variant="station_id=HOME"),
+        *(Case("GET", f"{api}/conversations/{{conversation_id}}", None, (works_leads(code),), 200,
+               read_conversation(code), variant=f"conversation_at_{code}") for code in (HOME, OTHER)),
+        Case("POST", f"{api}/conversations/{{conversation_id}}/messages", None, (works_leads(HOME),), 201,
+             on_conversation("messages")),
+        Case("POST", f"{api}/conversations/{{conversation_id}}/read", None, (works_leads(HOME),), 200,
+             on_conversation("read")),
+        Case("PATCH", f"{api}/conversations/{{conversation_id}}", None, (works_leads(HOME),), 200,
+             on_conversation("")),
+    ]
+
+
 def newsletter_cases() -> list[Case]:
     api, en, ns = API_PREFIX, P.engagement, P.newsletters_send
     reads, writes = (works_leads(HOME),), (works_leads(HOME), holds(ns, HOME))
@@ -1173,6 +1257,7 @@ def build_cases() -> list[Case]:
              arrange=lambda w: call(f"{api}/audit-log", params={"station_id": w.stations[HOME]})(w)),
         *contact_cases(),
         *newsletter_cases(),
+        *inbox_cases(),
     ]
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "case ids must be unique"

@@ -37,6 +37,7 @@ from myhibachi.core.http import (
 from myhibachi.core.observability import configure_logging, init_sentry
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import RuntimeDep
+from myhibachi.inbox import api as inbox_api
 from myhibachi.inbox import meta_webhooks
 from myhibachi.leads import api as leads_api
 from myhibachi.leads import people_api
@@ -193,7 +194,8 @@ PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, book
                   meta_webhooks.webhooks)
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
                  chefs_api.staff, bookings_api.staff, payments_api.staff, analytics_api.staff, audit_api.staff,
-                 leads_api.staff, people_api.staff, newsletters_api.segments, newsletters_api.campaigns)
+                 leads_api.staff, people_api.staff, newsletters_api.segments, newsletters_api.campaigns,
+                 inbox_api.staff)
 
 
 def _api_router() -> APIRouter:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import time as timer
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
@@ -45,9 +45,13 @@ from myhibachi.chefs.models import Chef
 from myhibachi.chefs.schemas import ChefCreate
 from myhibachi.consent.commands import record_consent, suppress
 from myhibachi.consent.models import ConsentAction, ConsentSource, SuppressionReason
+from myhibachi.contacts.models import Contact, HandleKind
 from myhibachi.core.db import Database, as_of, utcnow
 from myhibachi.core.errors import DomainError
 from myhibachi.core.outbox import OutboxMessage, take_pending_ids
+from myhibachi.inbox import commands as inbox_commands
+from myhibachi.inbox.commands import Inbound
+from myhibachi.inbox.models import Channel, Conversation, DeliveryState
 from myhibachi.leads import scoring
 from myhibachi.leads.commands import Inquiry, add_activity, capture_lead, update_lead, win_by_booking
 from myhibachi.leads.jobs import remind_follow_up
@@ -305,6 +309,7 @@ async def _write_history(session: AsyncSession, settings: Settings, station: Sta
     await writer.play(planner.steps(), now)
     await _write_lead_history(session, settings, station, office, rules, now)
     await _write_newsletter_history(session, station, office, now)
+    await _write_conversations(session, station, office, now)
     await _mark_sent(session)
     return None
 
@@ -976,3 +981,81 @@ async def _write_campaign_results(session: AsyncSession, station: Station, campa
                            "550 5.1.1 The email account that you tried to reach does not exist.")
     campaign.status, campaign.send_at, campaign.started_at = CampaignStatus.sent.value, sent_at, sent_at
     campaign.finished_at = sent_at + timedelta(seconds=len(rows) + 1)
+
+
+# --- inbox: conversations on every channel, some about a booking or a lead --------------------------------------
+
+ChatLine = tuple[float, str, str]  # (hours before now, who: "them" | "us" | "note", what)
+
+
+async def _write_conversations(session: AsyncSession, station: Station, office: Principal, now: datetime) -> None:
+    """Believable threads on every channel, received and answered through the inbox's own commands: a customer
+    texting about their upcoming party (linked to the booking), a lead's email thread (linked to the lead), a new
+    Messenger question still unanswered, an Instagram DM whose 24-hour window has closed, a website chat and a text
+    from an unknown number (a new contact and lead). Outbound replies went out then: they are recorded delivered."""
+    booking = await session.scalar(select(Booking).where(
+        Booking.station_id == station.id, Booking.status == BookingStatus.confirmed.value,
+        Booking.event_date >= now.date()).order_by(Booking.event_date, Booking.id).limit(1))
+    lead = await session.scalar(select(Lead).where(
+        Lead.station_id == station.id, Lead.status.in_([LeadStatus.contacted.value, LeadStatus.qualified.value]),
+        Lead.email.is_not(None)).order_by(Lead.id).limit(1))
+    code = station.code.lower()
+    threads: list[tuple[Inbound, list[ChatLine], dict[str, object]]] = []
+    if booking is not None and (customer := await session.get(Contact, booking.customer_id)) and customer.phone:
+        threads.append((Inbound(channel=Channel.sms, provider_message_id="", body="", phone=customer.phone,
+                                station_id=station.id), [
+            (50, "them", f"Hi! Could we add 2 kids to our party on {booking.event_date:%b %-d}?"),
+            (49.5, "us", "Of course — 2 kids are added at the kids' price. See you then!"),
+            (49, "them", "Perfect, thank you!")], {"booking_id": booking.id, "status": "resolved"}))
+    if lead is not None and lead.email:
+        threads.append((Inbound(channel=Channel.email, provider_message_id="", body="", email=lead.email,
+                                name=lead.name, station_id=station.id, subject="Company lunch for 30?"), [
+            (30, "them", "Hello, we are planning a company lunch for about 30 people next month. Do you do weekday "
+                         "lunches, and what would it cost?"),
+            (26, "us", "Hello! Yes, weekday lunches are our quiet days. 30 adults start at the per-person price on our "
+                       "menu page; send us the date and the ZIP and we will hold a chef for you."),
+            (3, "them", "Thanks! Checking dates with the team and will come back to you.")],
+            {"lead_id": lead.id, "status": "open", "note": "Asked for an invoice to the company — check the name."}))
+    threads += [
+        (Inbound(channel=Channel.messenger, provider_message_id="", body="", name="Priya N.",
+                 handle=(HandleKind.messenger, f"demo-{code}-psid-1"), station_id=station.id), [
+            (1.5, "them", "How much for 14 people in 94538 on the 12th?")], {"status": "open"}),
+        (Inbound(channel=Channel.instagram, provider_message_id="", body="", name="@grillfan",
+                 handle=(HandleKind.instagram, f"demo-{code}-ig-1"), station_id=station.id), [
+            (40, "them", "Do you have vegetarian options? 🌱"),
+            (39, "us", "We do: tofu steak and a vegetable fried rice. Any allergies we should know?"),
+            (30, "them", "One guest has a sesame allergy")], {"status": "open"}),
+        (Inbound(channel=Channel.web_chat, provider_message_id="", body="", name="Website visitor",
+                 handle=(HandleKind.web_chat, f"demo-{code}-visitor-1"), station_id=station.id), [
+            (0.5, "them", "Is there a travel fee to Pleasanton?")], {"status": "open"}),
+        (Inbound(channel=Channel.sms, provider_message_id="", body="", phone=f"+1510555{station.id:02d}77",
+                 station_id=station.id), [
+            (5, "them", "Are you available Dec 31 for 20 people?")], {"status": "open"}),
+    ]
+    for number, (who, lines, links) in enumerate(threads):
+        await _play_thread(session, office, now, who, lines, links, f"demo-{code}-{number}")
+
+
+async def _play_thread(session: AsyncSession, office: Principal, now: datetime, who: Inbound,
+                       lines: list[ChatLine], links: dict[str, object], key: str) -> None:
+    conversation_id = None
+    for place, (hours_ago, side, text) in enumerate(lines):
+        at = now - timedelta(hours=hours_ago)
+        with as_of(at):
+            if side == "them":
+                received = await inbox_commands.receive(session, replace(
+                    who, provider_message_id=f"{key}-{place}", body=text, at=at))
+                assert received is not None
+                conversation_id = received.conversation.id
+            else:
+                assert conversation_id is not None
+                sent = await inbox_commands.reply(session, office, conversation_id, text)
+                sent.delivery, sent.provider_message_id = DeliveryState.delivered.value, f"{key}-{place}"
+    assert conversation_id is not None
+    conversation = await session.get_one(Conversation, conversation_id)
+    if note := links.get("note"):
+        with as_of(now - timedelta(hours=2)):
+            await inbox_commands.reply(session, office, conversation_id, str(note), private=True)
+    conversation.booking_id = links.get("booking_id") or conversation.booking_id  # type: ignore[assignment]
+    conversation.lead_id = links.get("lead_id") or conversation.lead_id  # type: ignore[assignment]
+    conversation.status = str(links.get("status", conversation.status))

@@ -155,3 +155,26 @@ async def test_another_stations_conversation_is_not_found(db, station, make_stat
     with pytest.raises(NotFound):
         async with db.transaction() as session:
             await commands.reply(session, stranger, received.conversation.id, "Hi")
+
+
+async def test_a_contact_merge_joins_their_threads(db, station, admin_principal):
+    from myhibachi.leads.people import merge_contacts
+
+    async with db.transaction() as session:
+        one = await commands.receive(session, sms("SM1", "Hi from my cell", phone="+15105550101"))
+        two = await commands.receive(session, sms("SM2", "Hi from work", phone="+15105550102"))
+        mail = await commands.receive(session, Inbound(channel=Channel.email, provider_message_id="<a@x>",
+                                                       body="Hello", email="kim@example.com"))
+    async with db.transaction() as session:
+        await merge_contacts(session, admin_principal, one.conversation.contact_id, two.conversation.contact_id)
+    async with db.transaction() as session:
+        await merge_contacts(session, admin_principal, one.conversation.contact_id, mail.conversation.contact_id)
+
+    async with db.transaction(write=False) as session:
+        threads = list(await session.scalars(select(Conversation).order_by(Conversation.id)))
+        bodies = list(await session.scalars(select(Message.body).where(
+            Message.conversation_id == one.conversation.id).order_by(Message.id)))
+    assert [(t.id, t.channel, t.contact_id, t.unread) for t in threads] == [
+        (one.conversation.id, "sms", one.conversation.contact_id, 2),
+        (mail.conversation.id, "email", one.conversation.contact_id, 1)]
+    assert bodies == ["Hi from my cell", "Hi from work"]

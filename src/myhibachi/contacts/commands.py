@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, tuple_
@@ -135,3 +135,19 @@ async def remove_contact_tag(session: AsyncSession, contact_id: int, text: str, 
     for station_id in station_ids:
         await record_audit(session, actor_user_id=actor_user_id, action="contacts.untag", target_type="contact",
                            target_id=contact_id, station_id=station_id, before={"tag": row.tag})
+
+
+# What later domains keep about a contact (their conversations, say) moves to the kept contact of a merge through
+# these steps, run by the merge before the merged contact is deleted: it must not take their rows with it.
+MergeStep = Callable[[AsyncSession, int, int], Awaitable[None]]  # (session, keep_id, merge_id)
+_merge_steps: list[MergeStep] = []
+
+
+def on_contact_merge(step: MergeStep) -> MergeStep:
+    _merge_steps.append(step)
+    return step
+
+
+async def run_merge_steps(session: AsyncSession, keep_id: int, merge_id: int) -> None:
+    for step in _merge_steps:
+        await step(session, keep_id, merge_id)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from myhibachi.audit.commands import record_audit
 from myhibachi.auth.permissions import P
 from myhibachi.auth.principal import Principal
-from myhibachi.contacts.commands import Identity, find_contact
+from myhibachi.contacts.commands import Identity, find_contact, on_contact_merge
 from myhibachi.contacts.models import Contact, ContactHandle, HandleKind
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import Conflict, NotFound, ValidationFailed
@@ -28,6 +28,7 @@ from myhibachi.inbox.models import (
     DELIVERY_ORDER,
     Channel,
     Conversation,
+    ConversationLabel,
     ConversationStatus,
     DeliveryState,
     Direction,
@@ -112,6 +113,7 @@ async def receive(session: AsyncSession, inbound: Inbound) -> Received | None:
     conversation.unread += 1
     conversation.last_message_at = max(conversation.last_message_at, at)
     conversation.last_inbound_at = max(conversation.last_inbound_at or at, at)
+    await session.flush()  # a later locked read of the thread in this unit of work must see it (populate_existing)
     message = await session.get(Message, message_id)
     assert message is not None
     return Received(message, conversation, created_contact)
@@ -182,7 +184,8 @@ async def find_conversation(session: AsyncSession, principal: Principal, convers
     conversation = await _locked(session, conversation_id)
     if conversation is None:
         raise NotFound("No such conversation.")
-    principal.authorize(P.engagement, conversation.station_id, missing="No such conversation.")
+    if not principal.can(P.engagement, conversation.station_id):  # another station's does not exist for you
+        raise principal.hide(P.engagement, conversation.station_id, "No such conversation.")
     return conversation
 
 
@@ -360,6 +363,35 @@ async def mark_outbound_read(session: AsyncSession, conversation_id: int, until:
         Message.at <= until, Message.delivery.in_([DeliveryState.sent.value, DeliveryState.delivered.value]),
     ).values(delivery=DeliveryState.read.value))
     return done.rowcount or 0  # type: ignore[attr-defined]
+
+
+@on_contact_merge
+async def _move_conversations(session: AsyncSession, keep_id: int, merge_id: int) -> None:
+    """A contact merge: the merged contact's threads become the kept one's. Where both have a thread on one channel
+    at one station, the merged thread's messages and labels join the kept thread (one thread per person per
+    channel), which takes its unread count, its latest times, its links and, if it was open, its openness."""
+    kept = {(c.station_id, c.channel): c for c in await session.scalars(
+        select(Conversation).where(Conversation.contact_id == keep_id).with_for_update())}
+    for gone in list(await session.scalars(
+            select(Conversation).where(Conversation.contact_id == merge_id).with_for_update())):
+        twin = kept.get((gone.station_id, gone.channel))
+        if twin is None:
+            gone.contact_id = keep_id
+            continue
+        await session.execute(update(Message).where(Message.conversation_id == gone.id)
+                              .values(conversation_id=twin.id))
+        labels = select(literal(twin.id), ConversationLabel.label).where(ConversationLabel.conversation_id == gone.id)
+        await session.execute(_insert(session)(ConversationLabel).from_select(["conversation_id", "label"], labels)
+                              .on_conflict_do_nothing())
+        twin.unread += gone.unread
+        twin.last_message_at = max(twin.last_message_at, gone.last_message_at)
+        twin.last_inbound_at = max(filter(None, (twin.last_inbound_at, gone.last_inbound_at)), default=None)
+        twin.lead_id, twin.booking_id = twin.lead_id or gone.lead_id, twin.booking_id or gone.booking_id
+        if gone.status != ConversationStatus.resolved and twin.status == ConversationStatus.resolved:
+            twin.status = gone.status
+        await session.flush()
+        await session.delete(gone)
+    await session.flush()
 
 
 # --- messages the business sent elsewhere, and read receipts (Meta) ------------------------------------------------

@@ -19,7 +19,14 @@ from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal, scope_to_stations
 from myhibachi.bookings.models import Booking
 from myhibachi.consent.models import ConsentEvent, OptOut
-from myhibachi.contacts.commands import Identity, add_contact_tag, contact_tags, find_contact, remove_contact_tag
+from myhibachi.contacts.commands import (
+    Identity,
+    add_contact_tag,
+    contact_tags,
+    find_contact,
+    remove_contact_tag,
+    run_merge_steps,
+)
 from myhibachi.contacts.models import Contact, ContactHandle, ContactTag
 from myhibachi.contacts.schemas import e164_phone
 from myhibachi.core.db import utcnow
@@ -159,6 +166,7 @@ async def merge_contacts(session: AsyncSession, principal: Principal, keep_id: i
     await session.execute(update(ConsentEvent).where(ConsentEvent.contact_id == gone.id)
                           .values(contact_id=kept.id))
     await _move_labels(session, kept.id, gone.id)
+    await run_merge_steps(session, kept.id, gone.id)  # later domains' rows (the inbox's threads)
     kept.email, kept.phone = kept.email or gone.email, kept.phone or gone.phone
     kept.updated_at = utcnow()
     await session.delete(gone)

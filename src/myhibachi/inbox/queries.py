@@ -1,0 +1,122 @@
+"""Reading the inbox: conversations at the stations where the viewer works it, newest activity first, and one
+conversation with its messages."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myhibachi.auth.permissions import Permission
+from myhibachi.auth.principal import Principal, scope_to_stations
+from myhibachi.auth.queries import user_names
+from myhibachi.contacts.models import Contact
+from myhibachi.core.db import MAX_ID
+from myhibachi.core.errors import NotFound, ValidationFailed
+from myhibachi.inbox.models import Channel, Conversation, ConversationLabel, ConversationStatus, Message
+from myhibachi.inbox.schemas import ConversationDetail, ConversationRead, MessageRead
+from myhibachi.inbox.window import META_CHANNELS, STANDARD_WINDOW
+
+
+@dataclass(frozen=True)
+class ConversationFilters:
+    station_id: int | None = None
+    status: ConversationStatus | None = None
+    channel: Channel | None = None
+    assignee_id: int | None = None
+    unassigned: bool = False
+
+
+async def list_conversations(session: AsyncSession, principal: Principal, filters: ConversationFilters, *,
+                             cursor: str | None = None, limit: int = 50) -> tuple[list[ConversationRead], str | None]:
+    if filters.station_id is not None:
+        principal.authorize(Permission.engagement, filters.station_id)
+    elif not principal.has_anywhere(Permission.engagement):
+        principal.authorize(Permission.engagement)
+    stmt = scope_to_stations(select(Conversation, Contact.name).join(Contact, Contact.id == Conversation.contact_id),
+                             principal, Permission.engagement, Conversation.station_id)
+    conditions = []
+    if filters.station_id is not None:
+        conditions.append(Conversation.station_id == filters.station_id)
+    if filters.status is not None:
+        conditions.append(Conversation.status == filters.status.value)
+    if filters.channel is not None:
+        conditions.append(Conversation.channel == filters.channel.value)
+    if filters.unassigned:
+        conditions.append(Conversation.assignee_id.is_(None))
+    elif filters.assignee_id is not None:
+        conditions.append(Conversation.assignee_id == filters.assignee_id)
+    if cursor:
+        at, conversation_id = decode_cursor(cursor)
+        conditions.append(or_(Conversation.last_message_at < at,
+                              and_(Conversation.last_message_at == at, Conversation.id < conversation_id)))
+    rows = (await session.execute(stmt.where(*conditions).order_by(
+        Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1))).all()
+    labels = await _labels(session, [conversation.id for conversation, _ in rows[:limit]])
+    items = [conversation_read(conversation, name, labels.get(conversation.id, []))
+             for conversation, name in rows[:limit]]
+    next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
+    return items, next_cursor
+
+
+def conversation_read(conversation: Conversation, contact_name: str, labels: list[str]) -> ConversationRead:
+    window = (conversation.last_inbound_at + STANDARD_WINDOW
+              if Channel(conversation.channel) in META_CHANNELS and conversation.last_inbound_at else None)
+    return ConversationRead(
+        id=conversation.id, station_id=conversation.station_id, contact_id=conversation.contact_id,
+        contact_name=contact_name, channel=Channel(conversation.channel),
+        status=ConversationStatus(conversation.status), assignee_id=conversation.assignee_id,
+        handled_by=conversation.handled_by, unread=conversation.unread,
+        last_message_at=conversation.last_message_at, window_closes_at=window, subject=conversation.subject,
+        lead_id=conversation.lead_id, booking_id=conversation.booking_id, labels=labels)
+
+
+async def conversation_detail(session: AsyncSession, principal: Principal, conversation_id: int) -> ConversationDetail:
+    found = (await session.execute(select(Conversation, Contact.name).join(
+        Contact, Contact.id == Conversation.contact_id).where(Conversation.id == conversation_id))).first()
+    if found is None:
+        raise NotFound("No such conversation.")
+    conversation, name = found
+    if not principal.can(Permission.engagement, conversation.station_id):
+        raise principal.hide(Permission.engagement, conversation.station_id, "No such conversation.")
+    messages = list(await session.scalars(select(Message).where(Message.conversation_id == conversation.id)
+                                          .order_by(Message.at, Message.id)))
+    authors = await user_names(session, {m.author_user_id for m in messages if m.author_user_id is not None})
+    labels = await _labels(session, [conversation.id])
+    return ConversationDetail(
+        **conversation_read(conversation, name, labels.get(conversation.id, [])).model_dump(),
+        messages=[MessageRead(id=m.id, direction=m.direction, sender=m.sender,
+                              author=authors[m.author_user_id][0] if m.author_user_id in authors else None,
+                              body=m.body, body_html=m.body_html, private=m.private, at=m.at, delivery=m.delivery,
+                              delivery_error=m.delivery_error, tag=m.tag) for m in messages])
+
+
+async def _labels(session: AsyncSession, conversation_ids: list[int]) -> dict[int, list[str]]:
+    if not conversation_ids:
+        return {}
+    found: dict[int, list[str]] = {}
+    for conversation_id, label in await session.execute(
+            select(ConversationLabel.conversation_id, ConversationLabel.label)
+            .where(ConversationLabel.conversation_id.in_(conversation_ids)).order_by(ConversationLabel.label)):
+        found.setdefault(conversation_id, []).append(label)
+    return found
+
+
+def encode_cursor(conversation: Conversation) -> str:
+    raw = json.dumps([conversation.last_message_at.isoformat(), conversation.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        at, conversation_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        moment = datetime.fromisoformat(at)
+        if moment.tzinfo is None or not isinstance(conversation_id, int) or not 0 < conversation_id <= MAX_ID:
+            raise ValueError
+        return moment, conversation_id
+    except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
+        raise ValidationFailed.on("query.cursor", "This cursor is not one we gave out.") from None
