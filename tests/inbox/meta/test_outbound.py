@@ -114,3 +114,19 @@ async def test_an_unreachable_graph_api_is_temporary_not_a_refusal():
 
     with pytest.raises(httpx.ConnectError):
         await closed.send(outgoing)
+
+
+async def test_the_api_refuses_a_plain_reply_after_24_hours_and_sends_a_human_agent_one(
+        client, db, station, admin, login, graph, clock):
+    conversation_id = await thread_of(client, db)
+    clock.shift(timedelta(hours=30))
+    admin = await login("admin@example.com")  # the earlier access token has expired by now
+    url = f"/api/v1/conversations/{conversation_id}/messages"
+
+    plain = await client.post(url, json={"body": "Still interested?"}, headers=admin)
+    tagged = await client.post(url, json={"body": "Still interested?", "human_agent": True}, headers=admin)
+
+    assert plain.status_code == 409 and plain.json()["code"] == "window_closed"
+    assert "human agent" in plain.json()["detail"]
+    assert tagged.status_code == 201, tagged.text
+    assert [(w["messaging_type"], w.get("tag")) for _, w in graph.requests] == [("MESSAGE_TAG", "HUMAN_AGENT")]
