@@ -38,8 +38,8 @@ from myhibachi.core.observability import configure_logging, init_sentry
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import RuntimeDep
 from myhibachi.inbox import api as inbox_api
+from myhibachi.inbox import meta_webhooks, twilio_webhooks
 from myhibachi.inbox import thread_api as inbox_thread_api
-from myhibachi.inbox import twilio_webhooks
 from myhibachi.leads import api as leads_api
 from myhibachi.leads import people_api
 from myhibachi.newsletters import api as newsletters_api
@@ -195,7 +195,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, bookings_api.public,
                   bookings_api.manage, payments_api.manage, payments_api.webhooks,
                   leads_api.public, consent_api.public, newsletter_webhooks.webhooks,
-                  twilio_webhooks.webhooks)
+                  twilio_webhooks.webhooks, meta_webhooks.webhooks)
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
                  chefs_api.staff, bookings_api.staff, payments_api.staff, analytics_api.staff, audit_api.staff,
                  leads_api.staff, people_api.staff, newsletters_api.segments, newsletters_api.campaigns,

@@ -6,6 +6,7 @@ from myhibachi.automations import jobs as automations_jobs
 from myhibachi.bookings import jobs as bookings_jobs
 from myhibachi.inbox import commands as inbox_commands
 from myhibachi.inbox import email as inbox_email
+from myhibachi.inbox import meta as inbox_meta
 from myhibachi.inbox import sms as inbox_sms
 from myhibachi.leads import jobs as leads_jobs
 from myhibachi.newsletters import jobs as newsletters_jobs
@@ -14,6 +15,6 @@ from myhibachi.payments import ledger as payments_ledger
 from myhibachi.payments import queries as payments_queries
 from myhibachi.payments import webhooks as payments_webhooks
 
-__all__ = ["auth_jobs", "automations_jobs", "bookings_jobs", "inbox_commands", "inbox_email", "inbox_sms",
-           "leads_jobs", "newsletters_jobs", "payments_jobs", "payments_ledger", "payments_queries",
+__all__ = ["auth_jobs", "automations_jobs", "bookings_jobs", "inbox_commands", "inbox_email", "inbox_meta",
+           "inbox_sms", "leads_jobs", "newsletters_jobs", "payments_jobs", "payments_ledger", "payments_queries",
            "payments_webhooks"]

@@ -397,3 +397,49 @@ async def _move_conversations(session: AsyncSession, keep_id: int, merge_id: int
         await session.flush()
         await session.delete(gone)
     await session.flush()
+
+
+# --- messages the business sent elsewhere, and read receipts (Meta) ------------------------------------------------
+
+
+async def record_sent_elsewhere(session: AsyncSession, channel: Channel, provider_message_id: str,
+                                handle: tuple[HandleKind, str], body: str, at: datetime) -> Message | None:
+    """A message the business sent to a person outside this app (Meta Business Suite, the Instagram app), as the
+    channel echoed it: stored once, as staff's and sent, in that person's latest thread on the channel. None when it
+    is stored already, when it is one of ours still on its way (the same text, queued), or when the person has no
+    thread here (an echo makes no contact)."""
+    if await _stored(session, channel, provider_message_id):
+        return None
+    contact = await find_contact(session, Identity(handle=handle))
+    conversation = None if contact is None else await session.scalar(
+        select(Conversation).where(Conversation.contact_id == contact.id, Conversation.channel == channel.value)
+        .order_by(Conversation.last_message_at.desc()).limit(1).with_for_update())
+    if conversation is None or await session.scalar(select(func.count()).select_from(Message).where(
+            Message.conversation_id == conversation.id, Message.delivery == DeliveryState.queued.value,
+            Message.body == body)):
+        return None
+    message_id = (await session.execute(_insert(session)(Message).values(
+        conversation_id=conversation.id, channel=channel.value, direction=Direction.outbound.value,
+        sender=Sender.staff.value, body=body[:MAX_BODY], private=False, provider_message_id=provider_message_id,
+        delivery=DeliveryState.sent.value, at=at,
+    ).on_conflict_do_nothing(index_elements=["channel", "provider_message_id"]).returning(Message.id))
+    ).scalar_one_or_none()
+    if message_id is None:
+        return None
+    conversation.last_message_at = max(conversation.last_message_at, at)
+    return await session.get(Message, message_id)
+
+
+async def record_read(session: AsyncSession, channel: Channel, handle: tuple[HandleKind, str], *,
+                      until: datetime | None = None, through_provider_message_id: str | None = None) -> int:
+    """A person's read receipt on a channel, up to a moment (Messenger's watermark) or through one of our messages
+    (Instagram's): our outbound messages in their threads on that channel sent by then become `read`; how many."""
+    if until is None and through_provider_message_id is not None:
+        until = await session.scalar(select(Message.at).where(
+            Message.channel == channel.value, Message.provider_message_id == through_provider_message_id))
+    contact = await find_contact(session, Identity(handle=handle))
+    if until is None or contact is None:
+        return 0
+    conversation_ids = await session.scalars(select(Conversation.id).where(
+        Conversation.contact_id == contact.id, Conversation.channel == channel.value))
+    return sum([await mark_outbound_read(session, conversation_id, until) for conversation_id in conversation_ids])
