@@ -5,18 +5,39 @@ Each station has its own copy (see `queries.get_rules`); templates, emails and t
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 Cents = Annotated[int, Field(ge=0, le=10_000_000, strict=True)]
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 Hours = Annotated[int, Field(ge=0, le=24 * 366, strict=True)]
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 # A local wall-clock time written "HH:MM", as the availability API shows slots.
-SlotTime = Annotated[time, PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
+
+
+def _hh_mm(value: Any) -> Any:
+    """A time of day as "HH:MM" (or a time already): not a number of seconds, which pydantic would read as a time in
+    UTC that cannot be compared with the others."""
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(HHMM, value):
+        raise ValueError('a time of day as "HH:MM"')
+    return value
+
+
+SlotTime = Annotated[time, BeforeValidator(_hh_mm), PlainSerializer(lambda t: t.strftime("%H:%M"), return_type=str),
                      WithJsonSchema({"type": "string", "pattern": HHMM, "examples": ["18:00"]})]
 
 
