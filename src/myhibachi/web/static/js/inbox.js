@@ -1,6 +1,7 @@
 // The inbox page: a change to this station's inbox (its tag in the change feed) refreshes the list and the open
 // thread, a refused reply (Meta's window, an empty body) is shown beside the reply box, and the keyboard shortcuts
-// j/k (next/previous conversation), a (assign to me), e (resolve) and r (reply), never while typing in a field.
+// j/k (next/previous conversation), a (assign to me), e (resolve) and r (reply), never while typing in a field
+// (Escape leaves the reply box).
 (function () {
   "use strict";
   var inbox = document.querySelector("[data-inbox]");
@@ -51,6 +52,10 @@
   }
 
   document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && event.target.matches && event.target.matches("[data-reply]")) {
+      event.target.blur();  // out of the box: the shortcuts work again
+      return;
+    }
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
     var actions = {
       j: function () { step(1); },
