@@ -31,8 +31,11 @@ router = APIRouter(include_in_schema=False)
 
 CHANNEL_WORDS = {Channel.sms: "Text", Channel.email: "Email", Channel.messenger: "Messenger",
                  Channel.instagram: "Instagram", Channel.web_chat: "Website chat"}
-CHANNEL_ICONS = {Channel.sms: "📱", Channel.email: "✉️", Channel.messenger: "💬", Channel.instagram: "📷",
-                 Channel.web_chat: "🌐"}
+# A chip of letters rather than an emoji: it looks the same on every screen (no emoji font needed).
+CHANNEL_ICONS = {Channel.sms: "SMS", Channel.email: "@", Channel.messenger: "M", Channel.instagram: "IG",
+                 Channel.web_chat: "W"}
+REPLY_WORDS = {Channel.sms: "a text", Channel.email: "an email", Channel.messenger: "a Messenger message",
+               Channel.instagram: "an Instagram message", Channel.web_chat: "a chat message"}
 STATUS_WORDS = {ConversationStatus.open: "Open", ConversationStatus.pending: "Waiting for them",
                 ConversationStatus.resolved: "Resolved"}
 DELIVERY_WORDS = {DeliveryState.queued: "Queued", DeliveryState.sent: "Sent", DeliveryState.delivered: "Delivered",
@@ -85,7 +88,7 @@ async def _inbox_page(visit: Visit, station: Station, detail: ConversationDetail
         more=_query(shown, station, cursor=next_cursor) if next_cursor else None, owners=owners,
         unread=sum(c.unread for c in conversations), live_tag=inbox_tag(station.id), views=VIEWS,
         channels=list(Channel), statuses=list(ConversationStatus), channel_words=CHANNEL_WORDS,
-        channel_icons=CHANNEL_ICONS, status_words=STATUS_WORDS, delivery_words=DELIVERY_WORDS,
+        channel_icons=CHANNEL_ICONS, reply_words=REPLY_WORDS, status_words=STATUS_WORDS, delivery_words=DELIVERY_WORDS,
         when=lambda moment: local_time(moment, station.timezone), conversation=detail,
         done=visit.notice(DONE), values=form or {}, **context, **form_state(trouble))
 
