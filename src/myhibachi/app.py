@@ -58,6 +58,7 @@ from myhibachi.web.admin import campaigns as admin_campaigns
 from myhibachi.web.admin import chefs as admin_chefs
 from myhibachi.web.admin import contacts as admin_contacts
 from myhibachi.web.admin import dashboard as admin_dashboard
+from myhibachi.web.admin import inbox as admin_inbox
 from myhibachi.web.admin import leads as admin_leads
 from myhibachi.web.admin import payments as admin_payments
 from myhibachi.web.admin import stations as admin_stations
@@ -185,7 +186,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(admin_dashboard.router)
     for admin_area in (admin_bookings, admin_leads, admin_payments, admin_chefs, admin_stations, admin_users,
                        admin_audit, admin_account, admin_contacts, admin_subscribers, admin_campaigns,
-                       admin_automations, admin_tasks):
+                       admin_automations, admin_tasks, admin_inbox):
         app.include_router(admin_area.router)
     _instrument(app)
     return app

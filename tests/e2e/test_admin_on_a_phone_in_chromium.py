@@ -24,6 +24,9 @@ from myhibachi.app import create_app
 from myhibachi.automations.commands import ensure_automations
 from myhibachi.core.db import Database
 from myhibachi.demo import DEMO_PASSWORD
+from myhibachi.inbox import commands as inbox_commands
+from myhibachi.inbox.commands import Inbound
+from myhibachi.inbox.models import Channel
 from myhibachi.settings import Environment, Settings
 from myhibachi.web.admin.bookings.flows import FLOWS
 from myhibachi.web.admin.chefs import Decision
@@ -182,6 +185,10 @@ async def demo(browser: Browser, live_server: str) -> dict[str, Any]:
     try:
         async with db.transaction() as session:  # the station's sequences, as its automations page makes them
             automation_id = (await ensure_automations(session, station_id))[0].id
+            texted = await inbox_commands.receive(session, Inbound(  # Phoebe's text: a thread in the inbox
+                channel=Channel.sms, provider_message_id=f"SM{uuid.uuid4().hex}", body="Is a Saturday free?",
+                phone="+15105550190", station_id=station_id))
+            assert texted is not None
     finally:
         await db.dispose()
 
@@ -195,7 +202,8 @@ async def demo(browser: Browser, live_server: str) -> dict[str, Any]:
                     "time_off_id": asked.json()["id"], "station_id": station_id,
                     "user_id": users["manager@example.com"]["id"], "lead_id": lead.json()["id"],
                     "contact_id": contact_id, "segment_id": segment.json()["id"],
-                    "campaign_id": campaign.json()["id"], "automation_id": automation_id},
+                    "campaign_id": campaign.json()["id"], "automation_id": automation_id,
+                    "conversation_id": texted.conversation.id},
             "states": states}
 
 

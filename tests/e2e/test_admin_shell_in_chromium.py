@@ -44,8 +44,8 @@ async def test_sign_in_and_a_wrong_password(page, live_server, screenshot):
 
 
 # What every office role's menu begins with: the day, the bookings, the CRM and the money.
-WORK = ["Dashboard", "Today", "Bookings", "Kitchen prep", "Leads", "Campaigns", "Automations", "Subscribers",
-        "Payments"]
+WORK = ["Dashboard", "Today", "Bookings", "Kitchen prep", "Leads", "Inbox", "Campaigns", "Automations",
+        "Subscribers", "Payments"]
 
 
 @pytest.mark.parametrize(("email", "expected"), [

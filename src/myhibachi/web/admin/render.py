@@ -39,6 +39,7 @@ MENU = (
     MenuItem("/admin/bookings", "Bookings", (P.bookings_read, P.bookings_read_own)),
     MenuItem("/admin/prep", "Kitchen prep", (P.bookings_read, P.bookings_read_own)),
     MenuItem("/admin/leads", "Leads", (P.engagement,)),
+    MenuItem("/admin/inbox", "Inbox", (P.engagement,)),
     MenuItem("/admin/campaigns", "Campaigns", (P.engagement,)),
     MenuItem("/admin/automations", "Automations", (P.engagement,)),
     MenuItem("/admin/subscribers", "Subscribers", (P.engagement,)),
