@@ -21,6 +21,7 @@ from myhibachi.bookings.commands import manage_token
 from myhibachi.bookings.models import Booking
 from myhibachi.chefs.models import Chef, ChefTimeOff
 from myhibachi.demo import DEMO_PASSWORD
+from myhibachi.inbox.models import Conversation
 from myhibachi.leads.models import Lead
 from myhibachi.newsletters.models import Campaign, Segment
 from myhibachi.payments.models import Payment
@@ -72,13 +73,16 @@ async def demo_ids(db, app_settings) -> dict[str, str]:  # noqa: ANN001
         campaign = await session.scalar(select(Campaign).where(Campaign.station_id == station.id)
                                         .order_by(Campaign.id))
         automation = (await ensure_automations(session, station.id))[0]
-    assert segment and campaign
+        conversation = await session.scalar(select(Conversation).where(Conversation.station_id == station.id)
+                                            .order_by(Conversation.id))
+    assert segment and campaign and conversation
     return {"booking_id": str(booking.id), "payment_id": str(payment.id), "chef_id": str(chef.id),
             "time_off_id": str(time_off.id if time_off else 1), "station_id": str(station.id),
             "user_id": str(user.id), "code": station.code.lower(), "reference": booking.reference,
             "token": manage_token(app_settings, booking), "action": "cancel", "decision": "approve",
             "lead_id": str(lead.id), "contact_id": str(lead.contact_id), "segment_id": str(segment.id),
-            "campaign_id": str(campaign.id), "automation_id": str(automation.id)}
+            "campaign_id": str(campaign.id), "automation_id": str(automation.id),
+            "conversation_id": str(conversation.id)}
 
 
 def date_filters(app) -> list[tuple[str, str]]:  # noqa: ANN001
