@@ -68,7 +68,7 @@ from myhibachi.core.db import Database
 from myhibachi.core.outbox import OutboxMessage
 from myhibachi.inbox import commands as inbox_commands
 from myhibachi.inbox.commands import Inbound
-from myhibachi.inbox.models import CannedReply, Channel, Conversation
+from myhibachi.inbox.models import CannedReply, Channel, Conversation, ConversationLabel
 from myhibachi.inbox.models import Message as InboxMessage
 from myhibachi.leads.commands import Inquiry, capture_lead
 from myhibachi.leads.models import Lead, LeadActivity, LeadSource
@@ -1078,6 +1078,12 @@ async def staff_messages(world: World, conversation_id: int) -> list[str]:
     async with world.db.transaction(write=False) as session:
         return list(await session.scalars(select(InboxMessage.body).where(
             InboxMessage.conversation_id == conversation_id, InboxMessage.sender == "staff")))
+
+
+async def conversation_labels(world: World, conversation_id: int) -> list[str]:
+    async with world.db.transaction(write=False) as session:
+        return list(await session.scalars(select(ConversationLabel.label).where(
+            ConversationLabel.conversation_id == conversation_id)))
 
 
 def list_conversations(station: str | None) -> Arrange:
@@ -2440,17 +2446,21 @@ async def inbox_list(world: World) -> PageCall:
 
 
 def inbox_thread(station: str = HOME, action: str = "") -> PageArrange:
-    """A conversation's thread (action ""), or one of its forms posted: a reply, resolve, assign to me, read."""
-    forms = {"messages": {"body": "Matrix reply"}, "status": {"status": "resolved"}, "assign": {}, "read": {}}
+    """A conversation's thread (action ""), or one of its forms posted: a reply, resolve, assign to me, read, a
+    label, a quote."""
+    forms = {"messages": {"body": "Matrix reply"}, "status": {"status": "resolved"}, "assign": {}, "read": {},
+             "labels": {"add": "matrix"}, "quote": {"zip_code": "94538", "adults": "10"}}
 
     async def arrange(world: World) -> PageCall:
         conversation_id = await add_conversation(world, station)
 
         async def verify(response: Response, applied: bool) -> None:
             row = await conversation_row(world, conversation_id)
-            happened = {"messages": await staff_messages(world, conversation_id) == ["Matrix reply"],
-                        "status": row.status == "resolved", "assign": row.assignee_id is not None,
-                        "read": row.unread == 0}
+            sent = await staff_messages(world, conversation_id)
+            happened = {"messages": sent == ["Matrix reply"], "status": row.status == "resolved",
+                        "assign": row.assignee_id is not None, "read": row.unread == 0,
+                        "labels": await conversation_labels(world, conversation_id) == ["matrix"],
+                        "quote": len(sent) == 1 and "10 adults" in sent[0]}
             if action:
                 effect(happened[action], applied, f"the conversation's {action}")
             elif applied:
@@ -2469,7 +2479,7 @@ def inbox_page_cases(station: Callable[[Permission], AtStation]) -> list[PageCas
                    variant=f"conversation_at_{code}") for code in (HOME, OTHER)),
         *(PageCase("POST", f"/admin/inbox/{{conversation_id}}/{action}", (works_leads(HOME),),
                    204 if action == "read" else 303, inbox_thread(action=action))
-          for action in ("messages", "status", "read")),
+          for action in ("messages", "status", "read", "labels", "quote")),
         PageCase("POST", "/admin/inbox/{conversation_id}/assign", (works_leads(HOME), station_staff_only), 303,
                  inbox_thread(action="assign")),
     ]

@@ -49,9 +49,11 @@ from myhibachi.contacts.models import Contact, HandleKind
 from myhibachi.core.db import Database, as_of, utcnow
 from myhibachi.core.errors import DomainError
 from myhibachi.core.outbox import OutboxMessage, take_pending_ids
+from myhibachi.inbox import canned
 from myhibachi.inbox import commands as inbox_commands
+from myhibachi.inbox.canned import CannedReplyCreate
 from myhibachi.inbox.commands import Inbound
-from myhibachi.inbox.models import Channel, Conversation, DeliveryState
+from myhibachi.inbox.models import CannedReply, Channel, Conversation, DeliveryState
 from myhibachi.leads import scoring
 from myhibachi.leads.commands import Inquiry, add_activity, capture_lead, update_lead, win_by_booking
 from myhibachi.leads.jobs import remind_follow_up
@@ -142,6 +144,9 @@ async def _seed_people(db: Database, settings: Settings) -> list[DemoLogin]:
                     continue
                 user_id = await session.scalar(select(User.id).where(User.email == email)) if email else None
                 await create_chef(session, SYSTEM, station_id, ChefCreate(name=name, user_id=user_id))
+        for title, body in DEMO_CANNED_REPLIES:  # for every station: each fills in its own rules
+            if await session.scalar(select(CannedReply.id).where(CannedReply.title == title)) is None:
+                await canned.create_canned_reply(session, SYSTEM, CannedReplyCreate(title=title, body=body))
     return logins
 
 
@@ -1015,7 +1020,8 @@ async def _write_conversations(session: AsyncSession, station: Station, office: 
             (26, "us", "Hello! Yes, weekday lunches are our quiet days. 30 adults start at the per-person price on our "
                        "menu page; send us the date and the ZIP and we will hold a chef for you."),
             (3, "them", "Thanks! Checking dates with the team and will come back to you.")],
-            {"lead_id": lead.id, "status": "open", "note": "Asked for an invoice to the company — check the name."}))
+            {"lead_id": lead.id, "status": "open", "note": "Asked for an invoice to the company — check the name.",
+             "labels": ["corporate"]}))
     threads += [
         (Inbound(channel=Channel.messenger, provider_message_id="", body="", name="Priya N.",
                  handle=(HandleKind.messenger, f"demo-{code}-psid-1"), station_id=station.id), [
@@ -1024,7 +1030,7 @@ async def _write_conversations(session: AsyncSession, station: Station, office: 
                  handle=(HandleKind.instagram, f"demo-{code}-ig-1"), station_id=station.id), [
             (40, "them", "Do you have vegetarian options? 🌱"),
             (39, "us", "We do: tofu steak and a vegetable fried rice. Any allergies we should know?"),
-            (30, "them", "One guest has a sesame allergy")], {"status": "open"}),
+            (30, "them", "One guest has a sesame allergy")], {"status": "open", "labels": ["allergy"]}),
         (Inbound(channel=Channel.web_chat, provider_message_id="", body="", name="Website visitor",
                  handle=(HandleKind.web_chat, f"demo-{code}-visitor-1"), station_id=station.id), [
             (0.5, "them", "Is there a travel fee to Pleasanton?")], {"status": "open"}),
@@ -1034,6 +1040,17 @@ async def _write_conversations(session: AsyncSession, station: Station, office: 
     ]
     for number, (who, lines, links) in enumerate(threads):
         await _play_thread(session, office, now, who, lines, links, f"demo-{code}-{number}")
+
+
+# The station's rules fill these in when staff use them (inbox.canned), so they never disagree with the site.
+DEMO_CANNED_REPLIES = [
+    ("Deposit and hold", "A {deposit} deposit holds your date for {deposit_hours} hours and comes off the total. "
+                         "It is refundable up to {refund_hours} hours before the party."),
+    ("Prices and minimum", "Adults are {adult_price}, kids 6–12 {child_price}, and under 6 {toddler_price}; "
+                           "every party has a {minimum} minimum."),
+    ("Travel", "Travel is free for the first {travel_free_miles} miles, then {travel_per_mile} a mile; we go up to "
+               "{max_service_miles} miles from {station}."),
+]
 
 
 async def _play_thread(session: AsyncSession, office: Principal, now: datetime, who: Inbound,
@@ -1059,3 +1076,5 @@ async def _play_thread(session: AsyncSession, office: Principal, now: datetime, 
     conversation.booking_id = links.get("booking_id") or conversation.booking_id  # type: ignore[assignment]
     conversation.lead_id = links.get("lead_id") or conversation.lead_id  # type: ignore[assignment]
     conversation.status = str(links.get("status", conversation.status))
+    if labels := links.get("labels"):
+        await inbox_commands.change_labels(session, office, conversation_id, add=labels)  # type: ignore[arg-type]

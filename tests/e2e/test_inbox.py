@@ -138,3 +138,34 @@ async def test_the_inbox_on_a_phone_is_the_list_then_the_thread(page, live_serve
     await screenshot("inbox-phone-thread")
     await page.get_by_role("link", name="← All conversations").click()
     await expect(conversation_link(page, name)).to_be_visible()
+
+
+async def test_a_canned_reply_a_label_and_a_quote_from_the_thread(page, live_server, screenshot):
+    name = f"Cam Canned {uuid.uuid4().hex[:6]}"
+    conversation_id = await received(Channel.sms, "Do you charge for travel to Pleasanton?", name)
+    await sign_in(page, live_server, "support@example.com")
+    await page.goto(f"{live_server}/admin/inbox/{conversation_id}?station={FREMONT}")
+    await page.evaluate("window.samePage = true")
+
+    await page.get_by_text("Canned replies").click()
+    await page.get_by_role("link", name="Travel", exact=True).click()  # into the box, no page load
+    reply = page.get_by_label("Reply")
+    await expect(reply).to_be_focused()
+    await expect(reply).to_have_value(re.compile(r"^Travel is free for the first \d+ miles, then \$\d"))
+    assert await page.evaluate("window.samePage === true") and "{" not in await reply.input_value()
+
+    await page.get_by_label("Add a label").fill("VIP")
+    await page.get_by_role("button", name="Add", exact=True).click()
+    await expect(page.get_by_role("status").first).to_have_text("Labels saved.")
+    await expect(page.locator(".thread-labels .label-chip")).to_have_text(["vip"])
+
+    await page.get_by_text("Send a quote (and hold a date)").click()
+    await page.get_by_label("Venue ZIP code").fill("94538")
+    await page.get_by_label("Adults").fill("10")
+    await accessible(page)
+    await screenshot("inbox-quote-form")
+    await page.get_by_role("button", name="Send the quote").click()
+    await expect(page.get_by_role("status").first).to_have_text("Quote sent: it is on its way.")
+    await expect(page.locator(".message-out").last).to_contain_text("10 adults")
+    await page.get_by_role("button", name="Remove the label vip").click()
+    await expect(page.locator(".thread-labels .label-chip")).to_have_count(0)

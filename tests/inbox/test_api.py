@@ -80,3 +80,26 @@ async def test_a_closed_meta_window_is_a_clear_conflict(client, db, station, adm
     assert refused.status_code == 409 and refused.json()["code"] == "window_closed"
     assert "human agent" in refused.json()["detail"]
     assert tagged.status_code == 201 and tagged.json()["tag"] == "HUMAN_AGENT"
+
+
+async def test_labels_are_set_kept_in_lower_case_and_filter_the_list(client, db, station, admin,  # noqa: ANN001
+                                                                     make_station, make_user, login):
+    labelled = await text(db, "SM1", "+15105550101")
+    other = await text(db, "SM2", "+15105550102")
+    url = f"{API}/conversations/{labelled}"
+
+    first = await client.patch(url, json={"labels": ["  VIP ", "Wedding"]}, headers=admin)
+    replaced = await client.patch(url, json={"labels": ["vip", "corporate"]}, headers=admin)
+    too_many = await client.patch(url, json={"labels": [f"l{n}" for n in range(21)]}, headers=admin)
+    blank = await client.patch(url, json={"labels": ["ok", "   "]}, headers=admin)
+    by_label = (await client.get(f"{API}/conversations", params={"label": "VIP"}, headers=admin)).json()
+    elsewhere = await make_station("SJC")
+    await make_user("sj@example.com", "admin", elsewhere)
+    foreign = await client.patch(url, json={"labels": ["mine"]}, headers=await login("sj@example.com"))
+    thread = (await client.get(url, headers=admin)).json()
+
+    assert first.status_code == 200 and first.json()["labels"] == ["vip", "wedding"]
+    assert replaced.json()["labels"] == ["corporate", "vip"]
+    assert too_many.status_code == 422 and blank.status_code == 422
+    assert [c["id"] for c in by_label["items"]] == [labelled] and other != labelled
+    assert foreign.status_code == 404 and thread["labels"] == ["corporate", "vip"]  # refused changes nothing

@@ -273,6 +273,11 @@ def _collect_tags(session: Session, _context: Any) -> None:
             touched.update(tags_of(obj))
 
 
+def touch_tags(session: Any, *tags: str) -> None:
+    """Make tags stale at commit for a change no tagged row shows (a row that cannot name its own tags)."""
+    session.info.setdefault(TAGS_KEY, set()).update(tags)
+
+
 def take_cache_tags(session: Any) -> set[str]:
     """The tags this unit of work touched; call after commit and invalidate them."""
     return session.info.pop(TAGS_KEY, set())

@@ -30,11 +30,13 @@ Id = Annotated[int, Query(ge=1, le=2**62)]
 async def list_conversations(principal: CurrentPrincipal, session: DbSession, station_id: Id | None = None,
                              status_: Annotated[ConversationStatus | None, Query(alias="status")] = None,
                              channel: Channel | None = None, assignee_id: Id | None = None,
-                             unassigned: bool = False, cursor: Annotated[str | None, Query(max_length=200)] = None,
+                             unassigned: bool = False, label: Annotated[str | None, Query(max_length=40)] = None,
+                             late: bool = False, cursor: Annotated[str | None, Query(max_length=200)] = None,
                              limit: Annotated[int, Query(ge=1, le=200)] = 50) -> ConversationPage:
-    """Latest activity first. `unassigned` keeps those nobody owns; `assignee_id` those of one staff member."""
+    """Latest activity first. `unassigned` keeps those nobody owns; `assignee_id` those of one staff member;
+    `label` those with the label; `late` those whose answer is overdue or whose hold lapses within the hour."""
     filters = queries.ConversationFilters(station_id=station_id, status=status_, channel=channel,
-                                          assignee_id=assignee_id, unassigned=unassigned)
+                                          assignee_id=assignee_id, unassigned=unassigned, label=label, late=late)
     items, next_cursor = await queries.list_conversations(session, principal, filters, cursor=cursor, limit=limit)
     return ConversationPage(items=items, next_cursor=next_cursor)
 
@@ -60,14 +62,14 @@ async def post_message(conversation_id: PathId, body: MessageCreate, principal: 
                        tag=message.tag)
 
 
-@staff.patch("/{conversation_id}", summary="Status and assignment", response_model=ConversationRead,
+@staff.patch("/{conversation_id}", summary="Status, assignment and labels", response_model=ConversationRead,
              responses=problem_responses(401, 404, 422))
 async def update_conversation(conversation_id: PathId, body: ConversationUpdate, principal: CurrentPrincipal,
                               session: DbSession) -> ConversationRead:
     """Open, pending (waiting for the person) or resolved; assign to someone who works the inbox at the station
-    (422 otherwise), or `unassign`."""
+    (422 otherwise), or `unassign`; `labels` replaces the set (at most 20, kept in lower case)."""
     await commands.update_conversation(session, principal, conversation_id, status=body.status,
-                                       assignee_id=body.assignee_id, unassign=body.unassign)
+                                       assignee_id=body.assignee_id, unassign=body.unassign, labels=body.labels)
     return _summary(await queries.conversation_detail(session, principal, conversation_id))
 
 

@@ -105,15 +105,18 @@ def add_inbox_minutes(start: datetime, minutes: int, rules: BusinessRules, zone:
 # --- the station's clocks ------------------------------------------------------------------------------------------
 
 
-async def conversation_clocks(session: AsyncSession, station_id: int,
-                              now: datetime | None = None) -> dict[int, ConversationClock]:
-    """Every unresolved conversation of the station with its clock, by conversation id. The caller has authorized
-    the station (`engagement`)."""
+async def conversation_clocks(session: AsyncSession, station_id: int, now: datetime | None = None, *,
+                              only: int | None = None) -> dict[int, ConversationClock]:
+    """Every unresolved conversation of the station (or `only` that one) with its clock, by conversation id. The
+    caller has authorized the station (`engagement`)."""
     now = now or utcnow()
     station = await get_station(session, station_id)
     rules, zone = await get_rules(session, station_id), ZoneInfo(station.timezone)
     clocks = {}
-    for row in await session.execute(_waiting_statement(station_id)):
+    statement = _waiting_statement(station_id)
+    if only is not None:
+        statement = statement.where(Conversation.id == only)
+    for row in await session.execute(statement):
         awaiting = None if row.waiting_since is None else Awaiting.next if row.answered_at else Awaiting.first
         target = rules.first_response_minutes if awaiting == Awaiting.first else rules.next_response_minutes
         due = add_inbox_minutes(row.waiting_since, target, rules, zone) if row.waiting_since else None

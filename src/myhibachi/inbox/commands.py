@@ -5,12 +5,13 @@ status, assignment and read marks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,9 +22,11 @@ from myhibachi.auth.principal import Principal
 from myhibachi.consent.queries import is_suppressed
 from myhibachi.contacts.commands import Identity, find_contact, on_contact_merge
 from myhibachi.contacts.models import Contact, ContactHandle, HandleKind
+from myhibachi.core.cache import touch_tags
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import Conflict, NotFound, ValidationFailed
 from myhibachi.core.outbox import OutboxContext, add_outbox_message, outbox_handler
+from myhibachi.core.text import has_control_characters
 from myhibachi.inbox.channels import ChannelRefused, Outgoing, adapter_for
 from myhibachi.inbox.models import (
     DELIVERY_ORDER,
@@ -35,6 +38,7 @@ from myhibachi.inbox.models import (
     Direction,
     Message,
     Sender,
+    inbox_tag,
 )
 from myhibachi.inbox.window import reply_tag
 from myhibachi.leads.commands import Inquiry, capture_lead
@@ -44,6 +48,7 @@ from myhibachi.stations.models import Station
 
 DELIVER_TOPIC = "inbox.deliver"
 MAX_BODY = 10_000
+MAX_LABELS = 20
 log = structlog.get_logger(__name__)
 
 
@@ -334,9 +339,15 @@ async def record_delivery(session: AsyncSession, channel: Channel, provider_mess
 
 async def update_conversation(session: AsyncSession, principal: Principal, conversation_id: int, *,
                               status: ConversationStatus | None = None, assignee_id: int | None = None,
-                              unassign: bool = False) -> Conversation:
-    """Status and assignment; the assignee must work the inbox at the conversation's station."""
+                              unassign: bool = False, labels: list[str] | None = None) -> Conversation:
+    """Status, assignment and (`labels`: the whole set) labels; the assignee must work the inbox at the
+    conversation's station."""
     conversation = await find_conversation(session, principal, conversation_id)
+    if labels is not None:
+        wanted = {label_text(label) for label in labels}
+        current = await session.scalars(select(ConversationLabel.label).where(
+            ConversationLabel.conversation_id == conversation.id))
+        await change_labels(session, principal, conversation.id, add=wanted, remove=set(current) - wanted)
     before = {"status": conversation.status, "assignee_id": conversation.assignee_id}
     if status is not None:
         conversation.status = status.value
@@ -353,6 +364,38 @@ async def update_conversation(session: AsyncSession, principal: Principal, conve
                            target_type="conversation", target_id=conversation.id,
                            station_id=conversation.station_id, before=before, after=after)
     return conversation
+
+
+async def change_labels(session: AsyncSession, principal: Principal, conversation_id: int, *,
+                        add: Iterable[str] = (), remove: Iterable[str] = ()) -> list[str]:
+    """Labels on and off (one change each, so two people labelling at once both count); a label is kept in lower
+    case, and a conversation holds at most MAX_LABELS. Returns the labels now on it."""
+    conversation = await find_conversation(session, principal, conversation_id)
+    adding, removing = {label_text(label) for label in add}, {label_text(label) for label in remove}
+    current = set(await session.scalars(select(ConversationLabel.label).where(
+        ConversationLabel.conversation_id == conversation.id)))
+    wanted = (current - removing) | adding
+    if len(wanted) > MAX_LABELS:
+        raise ValidationFailed.on("labels", f"A conversation takes at most {MAX_LABELS} labels.")
+    if wanted == current:
+        return sorted(current)
+    if gone := current - wanted:
+        await session.execute(delete(ConversationLabel).where(
+            ConversationLabel.conversation_id == conversation.id, ConversationLabel.label.in_(gone)))
+    session.add_all(ConversationLabel(conversation_id=conversation.id, label=label) for label in wanted - current)
+    await record_audit(session, actor_user_id=principal.user_id, action="inbox.labels", target_type="conversation",
+                       target_id=conversation.id, station_id=conversation.station_id,
+                       before={"labels": sorted(current)}, after={"labels": sorted(wanted)})
+    touch_tags(session, inbox_tag(conversation.station_id))
+    return sorted(wanted)
+
+
+def label_text(label: str) -> str:
+    """A label as stored: trimmed, lower case, one line of 1–40 characters."""
+    text = " ".join(label.split()).lower()
+    if not 0 < len(text) <= 40 or has_control_characters(text):
+        raise ValidationFailed.on("labels", "A label is 1 to 40 characters on one line.")
+    return text
 
 
 async def mark_read(session: AsyncSession, principal: Principal, conversation_id: int) -> Conversation:

@@ -17,6 +17,7 @@ from myhibachi.auth.queries import user_names
 from myhibachi.contacts.models import Contact
 from myhibachi.core.db import MAX_ID
 from myhibachi.core.errors import NotFound, ValidationFailed
+from myhibachi.inbox.clocks import ConversationClock, conversation_clocks, late_conversations
 from myhibachi.inbox.models import Channel, Conversation, ConversationLabel, ConversationStatus, Message
 from myhibachi.inbox.schemas import ConversationDetail, ConversationRead, MessageRead
 from myhibachi.inbox.window import META_CHANNELS, STANDARD_WINDOW
@@ -29,6 +30,8 @@ class ConversationFilters:
     channel: Channel | None = None
     assignee_id: int | None = None
     unassigned: bool = False
+    label: str | None = None
+    late: bool = False  # only those whose answer is overdue or whose hold lapses soon (inbox.clocks)
 
 
 async def list_conversations(session: AsyncSession, principal: Principal, filters: ConversationFilters, *,
@@ -50,6 +53,11 @@ async def list_conversations(session: AsyncSession, principal: Principal, filter
         conditions.append(Conversation.assignee_id.is_(None))
     elif filters.assignee_id is not None:
         conditions.append(Conversation.assignee_id == filters.assignee_id)
+    if filters.label:
+        conditions.append(Conversation.id.in_(select(ConversationLabel.conversation_id).where(
+            ConversationLabel.label == " ".join(filters.label.split()).lower())))
+    if filters.late:
+        conditions.append(Conversation.id.in_(await _late_ids(session, principal, filters.station_id)))
     if cursor:
         at, conversation_id = decode_cursor(cursor)
         conditions.append(or_(Conversation.last_message_at < at,
@@ -57,13 +65,53 @@ async def list_conversations(session: AsyncSession, principal: Principal, filter
     rows = (await session.execute(stmt.where(*conditions).order_by(
         Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1))).all()
     labels = await _labels(session, [conversation.id for conversation, _ in rows[:limit]])
-    items = [conversation_read(conversation, name, labels.get(conversation.id, []))
+    clocks = await _clocks(session, {conversation.station_id for conversation, _ in rows[:limit]})
+    items = [conversation_read(conversation, name, labels.get(conversation.id, []), clocks.get(conversation.id))
              for conversation, name in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
     return items, next_cursor
 
 
-def conversation_read(conversation: Conversation, contact_name: str, labels: list[str]) -> ConversationRead:
+async def who_is_late(session: AsyncSession, principal: Principal, station_id: int) -> list[ConversationRead]:
+    """The station's conversations that need someone now, the most urgent first: holds lapsing unpaid within the
+    hour, then answers overdue the longest (inbox.clocks)."""
+    principal.authorize(Permission.engagement, station_id)
+    clocks = await late_conversations(session, station_id)
+    rows = {conversation.id: (conversation, name) for conversation, name in await session.execute(
+        select(Conversation, Contact.name).join(Contact, Contact.id == Conversation.contact_id)
+        .where(Conversation.id.in_([clock.conversation_id for clock in clocks])))}
+    labels = await _labels(session, list(rows))
+    return [conversation_read(*rows[clock.conversation_id], labels.get(clock.conversation_id, []), clock)
+            for clock in clocks]
+
+
+async def station_labels(session: AsyncSession, principal: Principal, station_id: int) -> list[str]:
+    """Every label in use on the station's conversations, alphabetically (to filter by, and to offer again)."""
+    principal.authorize(Permission.engagement, station_id)
+    return list(await session.scalars(
+        select(ConversationLabel.label).distinct()
+        .join(Conversation, Conversation.id == ConversationLabel.conversation_id)
+        .where(Conversation.station_id == station_id).order_by(ConversationLabel.label)))
+
+
+async def _clocks(session: AsyncSession, station_ids: set[int]) -> dict[int, ConversationClock]:
+    found: dict[int, ConversationClock] = {}
+    for station_id in sorted(station_ids):
+        found.update(await conversation_clocks(session, station_id))
+    return found
+
+
+async def _late_ids(session: AsyncSession, principal: Principal, station_id: int | None) -> list[int]:
+    """The late conversations of the station asked for, else of every station where the viewer works the inbox."""
+    stations = {station_id} if station_id is not None else principal.stations_with(Permission.engagement)
+    if stations is None:
+        stations = set(await session.scalars(select(Conversation.station_id).distinct()))
+    clocks = await _clocks(session, stations)
+    return [clock.conversation_id for clock in clocks.values() if clock.late or clock.hold_lapses_soon]
+
+
+def conversation_read(conversation: Conversation, contact_name: str, labels: list[str],
+                      clock: ConversationClock | None = None) -> ConversationRead:
     window = (conversation.last_inbound_at + STANDARD_WINDOW
               if Channel(conversation.channel) in META_CHANNELS and conversation.last_inbound_at else None)
     return ConversationRead(
@@ -72,7 +120,10 @@ def conversation_read(conversation: Conversation, contact_name: str, labels: lis
         status=ConversationStatus(conversation.status), assignee_id=conversation.assignee_id,
         handled_by=conversation.handled_by, unread=conversation.unread,
         last_message_at=conversation.last_message_at, window_closes_at=window, subject=conversation.subject,
-        lead_id=conversation.lead_id, booking_id=conversation.booking_id, labels=labels)
+        lead_id=conversation.lead_id, booking_id=conversation.booking_id, labels=labels,
+        late=clock is not None and clock.late, answer_due_at=clock.due_at if clock else None,
+        hold_lapses_soon=clock is not None and clock.hold_lapses_soon,
+        hold_expires_at=clock.hold_expires_at if clock else None)
 
 
 async def conversation_detail(session: AsyncSession, principal: Principal, conversation_id: int) -> ConversationDetail:
@@ -87,8 +138,9 @@ async def conversation_detail(session: AsyncSession, principal: Principal, conve
                                           .order_by(Message.at, Message.id)))
     authors = await user_names(session, {m.author_user_id for m in messages if m.author_user_id is not None})
     labels = await _labels(session, [conversation.id])
+    clock = (await conversation_clocks(session, conversation.station_id, only=conversation.id)).get(conversation.id)
     return ConversationDetail(
-        **conversation_read(conversation, name, labels.get(conversation.id, [])).model_dump(),
+        **conversation_read(conversation, name, labels.get(conversation.id, []), clock).model_dump(),
         messages=[MessageRead(id=m.id, direction=m.direction, sender=m.sender,
                               author=authors[m.author_user_id][0] if m.author_user_id in authors else None,
                               body=m.body, body_html=m.body_html, private=m.private, at=m.at, delivery=m.delivery,

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from myhibachi.core.text import single_line
 from myhibachi.inbox.models import Channel, ConversationStatus, DeliveryState, Direction, HandledBy, Sender
 
 CONVERSATION_EXAMPLE = {
@@ -36,6 +37,12 @@ class ConversationRead(BaseModel):
     lead_id: int | None = None
     booking_id: int | None = None
     labels: list[str] = []
+    late: bool = Field(False, description="Its answer is overdue: the station's first- or next-response target, "
+                                          "counted in its inbox hours, has passed.")
+    answer_due_at: datetime | None = Field(None, description="When the person's waiting message should be answered "
+                                                             "(null: nothing waits for an answer).")
+    hold_lapses_soon: bool = Field(False, description="Its booking's unpaid hold lapses within the hour.")
+    hold_expires_at: datetime | None = Field(None, description="When its booking's unpaid hold lapses.")
 
 
 class ConversationPage(BaseModel):
@@ -77,9 +84,13 @@ class MessageCreate(BaseModel):
                                                  "message: a person answers with Meta's HUMAN_AGENT tag.")
 
 
+Label = single_line(40)
+
+
 class ConversationUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "resolved"}]})
 
     status: ConversationStatus | None = None
     assignee_id: int | None = Field(None, ge=1, le=2**62, description="null with `unassign: true` to unassign.")
     unassign: bool = False
+    labels: list[Label] | None = Field(None, max_length=20, description="The whole set of labels (lower case).")

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from myhibachi.core.context import current_request_meta
 from myhibachi.core.errors import DomainError, FieldError, RateLimited
@@ -17,6 +17,7 @@ from myhibachi.core.runtime import Runtime
 from myhibachi.core.security import new_opaque_token
 
 CSRF_FIELD = "csrf_token"
+Input = TypeVar("Input", bound=BaseModel)
 HONEYPOT_FIELD = "website"  # hidden from people and screen readers; bots fill every field they find
 
 
@@ -117,6 +118,14 @@ def field_errors(exc: ValidationError | DomainError, names: dict[str, str] | Non
     for location, message in pairs:
         errors.setdefault(names.get(location, location), plain(message))
     return errors
+
+
+def validated(model: type[Input], fields: dict[str, Any], names: dict[str, str] | None = None) -> Input:
+    """A form's fields as the model, or a FormProblem naming each field the model refused (`names` as above)."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise FormProblem(422, "Please check the highlighted fields.", field_errors(exc, names)) from None
 
 
 def hidden_fields(values: dict[str, Any], *, skip: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str]]:

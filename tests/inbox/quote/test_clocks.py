@@ -103,3 +103,23 @@ async def test_who_may_see_who_is_late_and_what_the_rules_accept(client, station
     assert seen == {"support": 200, "chef": 403, "outsider": 404}
     assert (rules["first_response_minutes"], rules["next_response_minutes"]) == (60, 240)
     assert backwards.status_code == 422
+
+
+async def test_the_list_flags_and_filters_who_is_late(client, db, clock, station, thread, admin, login):
+    """The conversation list carries each thread's clock (`late`, `answer_due_at`, the lapsing hold) and `late`
+    keeps only those needing an answer now; an answered thread drops out."""
+    answered = await write(db, "SM-answered", phone="+15105550177")
+    reply = await client.post(f"{API}/conversations/{answered}/messages", json={"body": "Hello!"}, headers=admin)
+    assert reply.status_code == 201
+    clock.move_to(NOW + timedelta(hours=2, minutes=1))  # the first answer was due at 10:00
+    headers = await login("admin@example.com")
+
+    every = (await client.get(f"{API}/conversations", params={"station_id": station.id}, headers=headers)).json()
+    late_only = (await client.get(f"{API}/conversations", params={"station_id": station.id, "late": True},
+                                  headers=headers)).json()
+    detail = (await client.get(f"{API}/conversations/{thread.id}", headers=headers)).json()
+
+    flags = {row["id"]: (row["late"], row["answer_due_at"] is not None) for row in every["items"]}
+    assert flags == {thread.id: (True, True), answered: (False, False)}
+    assert [row["id"] for row in late_only["items"]] == [thread.id]
+    assert detail["late"] and utc(detail["answer_due_at"]) == NOW + timedelta(hours=2)

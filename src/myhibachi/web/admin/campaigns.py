@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from myhibachi.auth.permissions import Permission, who_may
 from myhibachi.core.errors import ValidationFailed
@@ -42,10 +42,9 @@ from myhibachi.web.admin.charts import grouped_bar_chart
 from myhibachi.web.admin.leads import local_input, local_time
 from myhibachi.web.admin.pages import AdminVisit, Trouble, Visit, form_state, submit
 from myhibachi.web.fields import record_id
-from myhibachi.web.forms import FormProblem, field_errors, plain
+from myhibachi.web.forms import FormProblem, plain, validated
 
 router = APIRouter(include_in_schema=False)
-Input = TypeVar("Input", bound=BaseModel)
 P = Permission
 # The editor's preview is the email itself in a sandboxed frame (no script, no same-origin): its inlined styles and
 # <style> block need inline styles, and its pictures may live anywhere on the web. The rest of the policy stays.
@@ -64,12 +63,6 @@ BANDS = ("hot", "warm", "cold")
 LEAD_STATUSES = ("new", "contacted", "qualified", "quoted", "won", "lost")
 MOVE_DONE = {"send": "sending", "pause": "paused", "resume": "resumed", "cancel": "cancelled", "test": "tested"}
 
-
-def _validated(model: type[Input], fields: dict[str, Any], names: dict[str, str] | None = None) -> Input:
-    try:
-        return model.model_validate(fields)
-    except ValidationError as exc:
-        raise FormProblem(422, "Please check the highlighted fields.", field_errors(exc, names)) from None
 
 
 def rate(part: int, whole: int) -> str:
@@ -196,7 +189,7 @@ async def create_campaign(visit: AdminVisit) -> Response:
     station = await visit.station()
 
     async def act(form: dict[str, str]) -> str:
-        data = _validated(CampaignCreate, {"station_id": station.id, **_campaign_fields(form)})
+        data = validated(CampaignCreate, {"station_id": station.id, **_campaign_fields(form)})
         campaign = await commands.create_campaign(visit.session, visit.principal, data)
         return f"/admin/campaigns/{campaign.id}?done=created"
 
@@ -234,7 +227,7 @@ async def campaign_page(campaign_id: PathId, visit: AdminVisit) -> Response:
 @router.post("/admin/campaigns/{campaign_id}", response_class=HTMLResponse)
 async def save_campaign(campaign_id: PathId, visit: AdminVisit) -> Response:
     async def act(form: dict[str, str]) -> str:
-        data = _validated(CampaignUpdate, _campaign_fields(form))
+        data = validated(CampaignUpdate, _campaign_fields(form))
         await commands.update_campaign(visit.session, visit.principal, campaign_id, data)
         return f"/admin/campaigns/{campaign_id}?done=saved"
 
@@ -258,7 +251,7 @@ async def _move(visit: Visit, campaign_id: int, action: str, form: dict[str, str
     session, principal = visit.session, visit.principal
     if action == "test":
         await commands.send_test(session, visit.runtime.settings, principal, campaign_id,
-                                 _validated(CampaignTest, {"email": form.get("email", "")}),
+                                 validated(CampaignTest, {"email": form.get("email", "")}),
                                  visit.runtime.campaign_tests_by_user)
     elif action == CampaignAction.send:
         campaign = await queries.find_campaign(session, principal, campaign_id)
@@ -271,7 +264,7 @@ async def _move(visit: Visit, campaign_id: int, action: str, form: dict[str, str
         await commands.resume_campaign(session, principal, campaign_id)
     else:
         await commands.cancel_campaign(session, principal, campaign_id,
-                                       _validated(CampaignCancel, {"reason": form.get("reason", "")}))
+                                       validated(CampaignCancel, {"reason": form.get("reason", "")}))
 
 
 @router.post("/admin/campaigns/{campaign_id}/{action}", response_class=HTMLResponse)
@@ -358,7 +351,7 @@ async def create_segment(visit: AdminVisit) -> Response:
     station = await visit.station()
 
     async def act(form: dict[str, str]) -> str:
-        data = _validated(SegmentCreate, {"station_id": station.id, "name": form.get("name", ""),
+        data = validated(SegmentCreate, {"station_id": station.id, "name": form.get("name", ""),
                                           "rules": rules_of(form)})
         segment = await commands.create_segment(visit.session, visit.principal, data)
         return f"/admin/segments/{segment.id}?done=segment_saved"
@@ -380,7 +373,7 @@ async def segment_page(segment_id: PathId, visit: AdminVisit) -> Response:
 @router.post("/admin/segments/{segment_id}", response_class=HTMLResponse)
 async def save_segment(segment_id: PathId, visit: AdminVisit) -> Response:
     async def act(form: dict[str, str]) -> str:
-        data = _validated(SegmentUpdate, {"name": form.get("name", ""), "rules": rules_of(form)})
+        data = validated(SegmentUpdate, {"name": form.get("name", ""), "rules": rules_of(form)})
         await commands.update_segment(visit.session, visit.principal, segment_id, data)
         return f"/admin/segments/{segment_id}?done=segment_saved"
 

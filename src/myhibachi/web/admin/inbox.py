@@ -6,6 +6,9 @@ a reply the channel refuses (Meta's window) is said beside the reply box."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,14 +21,16 @@ from myhibachi.consent.queries import consent_history, consent_state
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError, ValidationFailed
 from myhibachi.core.web import PathId
-from myhibachi.inbox import commands, queries
+from myhibachi.inbox import canned, commands, queries, quotes
 from myhibachi.inbox.models import Channel, ConversationStatus, DeliveryState, inbox_tag
+from myhibachi.inbox.quotes import ThreadQuote
 from myhibachi.inbox.schemas import ConversationDetail, ConversationRead
 from myhibachi.leads import people
 from myhibachi.stations.models import Station
 from myhibachi.stations.queries import get_station
 from myhibachi.web.admin.leads import local_time
 from myhibachi.web.admin.pages import AdminVisit, Trouble, Visit, form_state, submit
+from myhibachi.web.forms import validated
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,10 +46,16 @@ STATUS_WORDS = {ConversationStatus.open: "Open", ConversationStatus.pending: "Wa
 DELIVERY_WORDS = {DeliveryState.queued: "Queued", DeliveryState.sent: "Sent", DeliveryState.delivered: "Delivered",
                   DeliveryState.read: "Read", DeliveryState.failed: "Not delivered"}
 VIEWS = {"all": "Everyone's", "mine": "Mine", "unassigned": "Unassigned"}
-DONE = {"sent": "Sent: it is on its way.", "noted": "Private note added (the person does not see it).",
+DONE = {"sent": "Sent: it is on its way.", "quoted": "Quote sent: it is on its way.",
+        "held": "Date held and the quote with the deposit link sent.", "labelled": "Labels saved.",
+        "noted": "Private note added (the person does not see it).",
         "assigned": "It is yours now.", "open": "Reopened.", "pending": "Marked as waiting for them.",
         "resolved": "Resolved."}
-FILTER_NAMES = ("view", "channel", "status")
+FILTER_NAMES = ("view", "channel", "status", "label", "late")
+NO_FILTERS = {"view": "all", "channel": "", "status": "", "label": "", "late": ""}
+# The quote form's fields by where ThreadQuote puts them (the venue is nested).
+QUOTE_NAMES = {"venue.line1": "venue_line1", "venue.line2": "venue_line2",
+               "venue.city": "venue_city", "venue.state": "venue_state", "venue.zip_code": "venue_zip"}
 
 
 # --- the list ----------------------------------------------------------------------------------------------------
@@ -55,11 +66,12 @@ def _filters(params: Any, station_id: int, user_id: int) -> tuple[queries.Conver
     view = params.get("view", "") if params.get("view", "") in VIEWS else "all"
     channel = params.get("channel", "") if params.get("channel", "") in {c.value for c in Channel} else ""
     status = params.get("status", "") if params.get("status", "") in {s.value for s in ConversationStatus} else ""
+    label, late = params.get("label", "")[:40], "1" if params.get("late") else ""
     filters = queries.ConversationFilters(
         station_id=station_id, status=ConversationStatus(status) if status else None,
         channel=Channel(channel) if channel else None, assignee_id=user_id if view == "mine" else None,
-        unassigned=view == "unassigned")
-    return filters, {"view": view, "channel": channel, "status": status}
+        unassigned=view == "unassigned", label=label or None, late=bool(late))
+    return filters, {"view": view, "channel": channel, "status": status, "label": label, "late": late}
 
 
 def _query(shown: dict[str, str], station: Station, **extra: Any) -> str:
@@ -73,23 +85,40 @@ async def _owners(visit: Visit, conversations: list[ConversationRead]) -> dict[i
     return {user_id: name for user_id, (name, _) in names.items()}
 
 
+def _clock_words(conversation: ConversationRead, when: Callable[[datetime], str]) -> str:
+    """The conversation's clock in words: a hold about to lapse first, else when its answer is (or was) due."""
+    if conversation.hold_lapses_soon and conversation.hold_expires_at:
+        return f"The held date lapses unpaid at {when(conversation.hold_expires_at)}"
+    if conversation.answer_due_at is None:
+        return ""
+    return (f"Late: the answer was due {when(conversation.answer_due_at)}" if conversation.late
+            else f"Answer due by {when(conversation.answer_due_at)}")
+
+
 async def _inbox_page(visit: Visit, station: Station, detail: ConversationDetail | None = None,
                       trouble: Trouble | None = None, form: dict[str, str] | None = None) -> Response:
     filters, shown = _filters(visit.request.query_params, station.id, visit.principal.user_id)
     cursor = visit.request.query_params.get("cursor") or None
     conversations, next_cursor = await queries.list_conversations(
         visit.session, visit.principal, filters, cursor=cursor[:200] if cursor else None)
-    owners = await _owners(visit, conversations + ([detail] if detail else []))
+    late = await queries.who_is_late(visit.session, visit.principal, station.id)
+    owners = await _owners(visit, conversations + late + ([detail] if detail else []))
     context = await _thread_context(visit, detail) if detail else {}
     title = f"Inbox: {detail.contact_name}" if detail else "Inbox"
+
+    def when(moment: datetime) -> str:
+        return local_time(moment, station.timezone)
+
     return await visit.page(
         "inbox.html", title=title, station=station, conversations=conversations, shown=shown,
-        filtered=shown != {"view": "all", "channel": "", "status": ""}, query=_query(shown, station),
+        filtered=shown != NO_FILTERS, query=_query(shown, station), late=late,
+        late_by_owner=Counter(owners.get(c.assignee_id, "Staff") if c.assignee_id else "Unassigned" for c in late),
+        labels=await queries.station_labels(visit.session, visit.principal, station.id),
         more=_query(shown, station, cursor=next_cursor) if next_cursor else None, owners=owners,
         unread=sum(c.unread for c in conversations), live_tag=inbox_tag(station.id), views=VIEWS,
         channels=list(Channel), statuses=list(ConversationStatus), channel_words=CHANNEL_WORDS,
         channel_icons=CHANNEL_ICONS, reply_words=REPLY_WORDS, status_words=STATUS_WORDS, delivery_words=DELIVERY_WORDS,
-        when=lambda moment: local_time(moment, station.timezone), conversation=detail,
+        when=when, clock_words=lambda conversation: _clock_words(conversation, when), conversation=detail,
         done=visit.notice(DONE), values=form or {}, **context, **form_state(trouble))
 
 
@@ -104,7 +133,9 @@ async def inbox(visit: AdminVisit) -> Response:
 async def _thread_context(visit: Visit, detail: ConversationDetail) -> dict[str, Any]:
     """What the thread shows beside its messages: the person (bookings, leads, consent) and the reply's window."""
     closes = detail.window_closes_at
-    context: dict[str, Any] = {"window_closed": closes is not None and closes <= utcnow(), "contact": None}
+    context: dict[str, Any] = {
+        "window_closed": closes is not None and closes <= utcnow(), "contact": None,
+        "canned": await canned.canned_replies_for_conversation(visit.session, visit.principal, detail.id)}
     try:
         contact = await people.contact_detail(visit.session, visit.principal, detail.contact_id)
     except DomainError:  # a person known only at another station (their lead is there): the thread still shows
@@ -122,7 +153,13 @@ async def _thread(visit: Visit, conversation_id: int, trouble: Trouble | None = 
 
 @router.get("/admin/inbox/{conversation_id}", response_class=HTMLResponse)
 async def thread(conversation_id: PathId, visit: AdminVisit) -> Response:
-    return await _thread(visit, conversation_id)
+    """`canned`: a canned reply's id, put in the reply box (what the picker's links do without JavaScript)."""
+    chosen = visit.request.query_params.get("canned", "")
+    form = None
+    if chosen.isdigit():
+        replies = await canned.canned_replies_for_conversation(visit.session, visit.principal, conversation_id)
+        form = next(({"body": item.rendered} for item in replies if str(item.reply.id) == chosen), None)
+    return await _thread(visit, conversation_id, form=form)
 
 
 def _back(visit: Visit, conversation_id: int, done: str, anchor: str = "") -> str:
@@ -167,6 +204,45 @@ async def assign_to_me(conversation_id: PathId, visit: AdminVisit) -> Response:
         return _back(visit, conversation_id, "assigned")
 
     return await submit(visit, act=act, show=lambda form, trouble: _thread(visit, conversation_id, trouble, form))
+
+
+@router.post("/admin/inbox/{conversation_id}/labels", response_class=HTMLResponse)
+async def change_labels(conversation_id: PathId, visit: AdminVisit) -> Response:
+    """`add` a label (typed or picked), or `remove` one (its chip's button)."""
+    async def act(form: dict[str, str]) -> str:
+        await commands.change_labels(visit.session, visit.principal, conversation_id,
+                                     add=[form["add"]] if "add" in form else [],
+                                     remove=[form["remove"]] if "remove" in form else [])
+        return _back(visit, conversation_id, "labelled")
+
+    return await submit(visit, act=act, show=lambda form, trouble: _thread(visit, conversation_id, trouble, form),
+                        names={"labels": "add"})
+
+
+@router.post("/admin/inbox/{conversation_id}/quote", response_class=HTMLResponse)
+async def send_quote(conversation_id: PathId, visit: AdminVisit) -> Response:
+    """The quote form: the party priced and sent as a reply; with a date and a start time the date is held too and
+    the reply carries the deposit link (the venue and the allergies answer are then needed, as on the site)."""
+    async def act(form: dict[str, str]) -> str:
+        sent = await quotes.send_quote(visit.session, visit.runtime.settings, visit.principal, conversation_id,
+                                       validated(ThreadQuote, _quote_fields(form), QUOTE_NAMES))
+        return _back(visit, conversation_id, "held" if sent.booking is not None else "quoted", "#latest")
+
+    return await submit(visit, act=act, show=lambda form, trouble: _thread(visit, conversation_id, trouble, form),
+                        names={**QUOTE_NAMES, "venue": "venue_line1"})
+
+
+def _quote_fields(form: dict[str, str]) -> dict[str, Any]:
+    """The form as ThreadQuote's fields: empty ones left out (a quote without a date holds nothing)."""
+    fields: dict[str, Any] = {name: form.get(name, "").strip() for name in (
+        "zip_code", "adults", "children", "toddlers", "event_date", "slot_time", "allergies")}
+    venue = {name.removeprefix("venue."): form.get(field, "").strip() for name, field in QUOTE_NAMES.items()}
+    if any(venue.values()):
+        fields["venue"] = {name: value for name, value in venue.items() if value}
+    for count in ("adults", "children", "toddlers"):  # a number field's text as the number (the model is strict)
+        if fields[count].isdigit():
+            fields[count] = int(fields[count])
+    return {name: value for name, value in fields.items() if value not in ("", None)}
 
 
 @router.post("/admin/inbox/{conversation_id}/read", response_class=HTMLResponse)

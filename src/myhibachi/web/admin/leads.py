@@ -6,13 +6,12 @@ Every change goes through the leads domain's commands; a refused move is said be
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ValidationError
 
 from myhibachi.auth.queries import user_names
 from myhibachi.core.errors import ValidationFailed
@@ -26,10 +25,9 @@ from myhibachi.stations.models import Station
 from myhibachi.stations.queries import get_station
 from myhibachi.web.admin.pages import AdminVisit, Trouble, Visit, form_state, submit
 from myhibachi.web.fields import record_id
-from myhibachi.web.forms import FormProblem, field_errors
+from myhibachi.web.forms import validated
 
 router = APIRouter(include_in_schema=False)
-Input = TypeVar("Input", bound=BaseModel)
 
 DONE = {"moved": "The lead is moved.", "lost": "The lead is marked lost.", "logged": "Added to the timeline.",
         "assigned": "Owner saved.", "scheduled": "The follow-up is saved.",
@@ -76,12 +74,6 @@ def follow_up_at(text: str, zone: str) -> datetime | None:
         raise ValidationFailed.on("follow_up", "Give a date and a time, like 2026-12-08 09:30.")
     return typed.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
-
-def _validated(model: type[Input], fields: dict[str, Any], names: dict[str, str] | None = None) -> Input:
-    try:
-        return model.model_validate(fields)
-    except ValidationError as exc:
-        raise FormProblem(422, "Please check the highlighted fields.", field_errors(exc, names)) from None
 
 
 def booking_link(lead: LeadDetail | Lead) -> str:
@@ -191,7 +183,7 @@ async def new_lead_form(visit: AdminVisit) -> Response:
 async def new_lead(visit: AdminVisit) -> Response:
     async def act(form: dict[str, str]) -> str:
         station = await visit.station()
-        data = _validated(LeadCreate, {"station_id": station.id,
+        data = validated(LeadCreate, {"station_id": station.id,
                                        **{name: form.get(name, "").strip() or None for name in LEAD_FIELDS}},
                           LEAD_FORM_NAMES)
         lead = await commands.create_staff_lead(visit.session, visit.principal, data)
@@ -250,7 +242,7 @@ async def _show(visit: Visit, lead_id: int, form: dict[str, str], trouble: Troub
 @router.post("/admin/leads/{lead_id}/move", response_class=HTMLResponse)
 async def move_lead(lead_id: PathId, visit: AdminVisit) -> Response:
     async def act(form: dict[str, str]) -> str:
-        data = _validated(LeadUpdate, {"status": form.get("status", ""),
+        data = validated(LeadUpdate, {"status": form.get("status", ""),
                                        **({"lost_reason": form["lost_reason"]} if form.get("lost_reason") else {})})
         lead = await commands.update_lead(visit.session, visit.principal, lead_id, data)
         return _back(form, lead, "lost" if lead.status == LeadStatus.lost else "moved")
@@ -278,7 +270,7 @@ async def lost_form(lead_id: PathId, visit: AdminVisit) -> Response:
 @router.post("/admin/leads/{lead_id}/lost", response_class=HTMLResponse)
 async def mark_lost(lead_id: PathId, visit: AdminVisit) -> Response:
     async def act(form: dict[str, str]) -> str:
-        data = _validated(LeadUpdate, {"status": LeadStatus.lost.value, "lost_reason": form.get("lost_reason") or None})
+        data = validated(LeadUpdate, {"status": LeadStatus.lost.value, "lost_reason": form.get("lost_reason") or None})
         lead = await commands.update_lead(visit.session, visit.principal, lead_id, data)
         return _back(form, lead, "lost")
 
@@ -289,7 +281,7 @@ async def mark_lost(lead_id: PathId, visit: AdminVisit) -> Response:
 @router.post("/admin/leads/{lead_id}/activities", response_class=HTMLResponse)
 async def log_activity(lead_id: PathId, visit: AdminVisit) -> Response:
     async def act(form: dict[str, str]) -> str:
-        data = _validated(ActivityCreate, {"kind": form.get("kind", ""), "body": form.get("body", "")})
+        data = validated(ActivityCreate, {"kind": form.get("kind", ""), "body": form.get("body", "")})
         lead = await commands.add_activity(visit.session, visit.principal, lead_id, data)
         return f"/admin/leads/{lead.id}?done=logged#timeline"
 

@@ -1,7 +1,7 @@
 // The inbox page: a change to this station's inbox (its tag in the change feed) refreshes the list and the open
 // thread, a refused reply (Meta's window, an empty body) is shown beside the reply box, and the keyboard shortcuts
 // j/k (next/previous conversation), a (assign to me), e (resolve) and r (reply), never while typing in a field
-// (Escape leaves the reply box).
+// (Escape leaves the reply box); a canned reply is put into the reply box where the cursor is.
 (function () {
   "use strict";
   var inbox = document.querySelector("[data-inbox]");
@@ -31,6 +31,19 @@
       var reply = document.querySelector("[data-reply]");
       if (reply) { reply.focus(); }
     }
+  });
+
+  // A canned reply's link puts its text (already filled in with the station's rules) into the reply box, at the
+  // cursor, without leaving the page; without JavaScript the link reloads the thread with it in the box.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("[data-canned]");
+    var reply = document.querySelector("[data-reply]");
+    if (!link || !reply) { return; }
+    event.preventDefault();
+    var start = reply.selectionStart || 0, end = reply.selectionEnd || 0, text = link.dataset.canned;
+    reply.value = reply.value.slice(0, start) + text + reply.value.slice(end);
+    reply.focus();
+    reply.setSelectionRange(start + text.length, start + text.length);
   });
 
   function typing(target) {
