@@ -103,3 +103,14 @@ async def test_labels_are_set_kept_in_lower_case_and_filter_the_list(client, db,
     assert too_many.status_code == 422 and blank.status_code == 422
     assert [c["id"] for c in by_label["items"]] == [labelled] and other != labelled
     assert foreign.status_code == 404 and thread["labels"] == ["corporate", "vip"]  # refused changes nothing
+
+
+async def test_one_persons_threads_by_contact_id(client, db, station, admin):  # noqa: ANN001
+    mine = await text(db, "SM1", "+15105550101")
+    await text(db, "SM2", "+15105550102")
+    thread = (await client.get(f"{API}/conversations/{mine}", headers=admin)).json()
+
+    found = (await client.get(f"{API}/conversations", params={"contact_id": thread["contact_id"]},
+                              headers=admin)).json()
+
+    assert [c["id"] for c in found["items"]] == [mine]

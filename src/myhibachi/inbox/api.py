@@ -30,13 +30,16 @@ Id = Annotated[int, Query(ge=1, le=2**62)]
 async def list_conversations(principal: CurrentPrincipal, session: DbSession, station_id: Id | None = None,
                              status_: Annotated[ConversationStatus | None, Query(alias="status")] = None,
                              channel: Channel | None = None, assignee_id: Id | None = None,
-                             unassigned: bool = False, label: Annotated[str | None, Query(max_length=40)] = None,
+                             unassigned: bool = False, contact_id: Id | None = None,
+                             label: Annotated[str | None, Query(max_length=40)] = None,
                              late: bool = False, cursor: Annotated[str | None, Query(max_length=200)] = None,
                              limit: Annotated[int, Query(ge=1, le=200)] = 50) -> ConversationPage:
     """Latest activity first. `unassigned` keeps those nobody owns; `assignee_id` those of one staff member;
-    `label` those with the label; `late` those whose answer is overdue or whose hold lapses within the hour."""
+    `contact_id` one person's threads (one per channel and station); `label` those with the label; `late` those
+    whose answer is overdue or whose hold lapses within the hour."""
     filters = queries.ConversationFilters(station_id=station_id, status=status_, channel=channel,
-                                          assignee_id=assignee_id, unassigned=unassigned, label=label, late=late)
+                                          assignee_id=assignee_id, unassigned=unassigned, contact_id=contact_id,
+                                          label=label, late=late)
     items, next_cursor = await queries.list_conversations(session, principal, filters, cursor=cursor, limit=limit)
     return ConversationPage(items=items, next_cursor=next_cursor)
 

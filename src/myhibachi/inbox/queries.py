@@ -30,6 +30,7 @@ class ConversationFilters:
     channel: Channel | None = None
     assignee_id: int | None = None
     unassigned: bool = False
+    contact_id: int | None = None
     label: str | None = None
     late: bool = False  # only those whose answer is overdue or whose hold lapses soon (inbox.clocks)
 
@@ -53,6 +54,8 @@ async def list_conversations(session: AsyncSession, principal: Principal, filter
         conditions.append(Conversation.assignee_id.is_(None))
     elif filters.assignee_id is not None:
         conditions.append(Conversation.assignee_id == filters.assignee_id)
+    if filters.contact_id is not None:
+        conditions.append(Conversation.contact_id == filters.contact_id)
     if filters.label:
         conditions.append(Conversation.id.in_(select(ConversationLabel.conversation_id).where(
             ConversationLabel.label == " ".join(filters.label.split()).lower())))

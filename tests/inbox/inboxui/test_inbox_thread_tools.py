@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from myhibachi.bookings.models import Booking, BookingStatus
+from myhibachi.contacts.commands import Identity, find_or_create_contact
 from myhibachi.core.db import utcnow
 from myhibachi.core.money import format_money
 from myhibachi.inbox.models import CannedReply, Channel, Conversation, ConversationLabel, Message
@@ -115,3 +116,20 @@ async def test_the_quote_form_prices_or_holds_and_refuses_bad_input(client, db, 
             Message.conversation_id == thread.id, Message.direction == "out").order_by(Message.id)))
     assert booking.status == BookingStatus.pending_deposit and lead.status == "quoted"
     assert len(sent) == 2 and booking.reference in sent[1] and "/pay" in sent[1] and "/pay" not in sent[0]
+
+
+async def test_a_persons_threads_are_listed_together_on_their_contact(client, db, station, staff,  # noqa: ANN001
+                                                                      receive):
+    async with db.transaction() as session:
+        kim = await find_or_create_contact(session, Identity(email="kim@example.com", phone="+15105550101"),
+                                           name="Kim Lee")
+    texted = await receive(Channel.sms, "+15105550101", "Hi")
+    emailed = await receive(Channel.email, "kim@example.com", "Menu?", subject="Menu")
+    stranger = await receive(Channel.sms, "+15105550199", "Hello")
+
+    page = read(await client.get(f"/admin/contacts/{kim.id}"))
+
+    section = page.text[page.text.find('id="conversations-title"'):page.text.find('id="leads-title"')]
+    assert f'href="/admin/inbox/{texted}?' in section and f'href="/admin/inbox/{emailed}?' in section
+    assert f'href="/admin/inbox/{stranger}?' not in section and "Text at" in section and "Email at" in section
+

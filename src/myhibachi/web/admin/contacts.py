@@ -1,18 +1,22 @@
-"""Admin pages: a contact (its handles, its leads and bookings at the staff member's stations, its tags, its consent
-history and whether its address is suppressed), tagging it, and merging a duplicate into it, found by email or phone,
-previewed, then confirmed — through the leads domain's people module and the consent queries."""
+"""Admin pages: a contact (its handles, its conversations, leads and bookings at the staff member's stations, its
+tags, its consent history and whether its address is suppressed), tagging it, and merging a duplicate into it, found
+by email or phone, previewed, then confirmed — through the leads domain's people module and the inbox and consent
+queries."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
+from myhibachi.auth.permissions import P
 from myhibachi.consent.queries import consent_history, consent_state, suppression_of
 from myhibachi.core.errors import ValidationFailed
 from myhibachi.core.web import PathId
+from myhibachi.inbox import queries as inbox_queries
 from myhibachi.leads import people
 from myhibachi.leads.people_schemas import ContactDetail
 from myhibachi.reviews.queries import contact_tasks
+from myhibachi.web.admin.inbox import CHANNEL_WORDS, STATUS_WORDS
 from myhibachi.web.admin.leads import local_time
 from myhibachi.web.admin.pages import AdminVisit, Trouble, Visit, form_state, submit
 from myhibachi.web.admin.render import staff_stations
@@ -33,9 +37,13 @@ async def _contact_page(visit: Visit, contact_id: int, form: dict[str, str] | No
     shown = await visit.chosen()
     default_zone = shown.timezone if shown else "UTC"
     form = form or {}
+    threads, _ = await inbox_queries.list_conversations(
+        visit.session, visit.principal, inbox_queries.ConversationFilters(contact_id=contact.id), limit=100) \
+        if visit.principal.has_anywhere(P.engagement) else ([], None)
     return await visit.page("contacts/detail.html", title=contact.name, contact=contact, station_names=names,
                             values={"other": form.get("other", "")[:254], "tag": form.get("tag", "")[:60]},
                             duplicate=duplicate, done=visit.notice(DONE), **form_state(trouble),
+                            conversations=threads, channel_words=CHANNEL_WORDS, status_words=STATUS_WORDS,
                             consents=await consent_history(visit.session, contact.id),
                             email_marketing=await consent_state(visit.session, contact.id),
                             suppression=await suppression_of(visit.session, contact.email),
