@@ -4,20 +4,23 @@ TEST_DATABASE_URL is set), Redis when TEST_REDIS_URL is set, and the app served 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import itertools
+import json
 import os
 import secrets
 import shutil
 import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 from argon2 import PasswordHasher
 from asgi_lifespan import LifespanManager
@@ -133,18 +136,21 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 async def _empty_postgres(url: str) -> None:
-    """Empty every table and restart its ids. DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE's new
-    files and their flush cost more than deleting them (about 25 ms a test instead of 80)."""
-    engine = create_engine(url)
+    """Empty every table and restart its ids, in one round trip (a script in the simple query protocol, one implicit
+    transaction). DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE's new files and their flush cost more
+    than deleting them. The replica role skips foreign-key triggers and lets the harness empty audit_log, which the
+    app never can."""
+    connection = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False))
     try:
-        async with engine.begin() as conn:
-            # replica role: no foreign-key triggers, and lets the harness empty audit_log, which the app never can.
-            await conn.execute(text("SET session_replication_role = replica"))
-            for table in reversed(metadata.sorted_tables):
-                await conn.execute(text(f'DELETE FROM "{table.name}"'))
-            await conn.execute(text("SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S'"))
+        await connection.execute(_EMPTY_SCRIPT)
     finally:
-        await engine.dispose()
+        await connection.close()
+
+
+_EMPTY_SCRIPT = "; ".join([
+    "SET session_replication_role = replica",
+    *(f'DELETE FROM "{table.name}"' for table in reversed(metadata.sorted_tables)),
+    "SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S'"])
 
 
 @pytest.fixture
@@ -166,14 +172,42 @@ class DemoTemplate:
     seeded_at: datetime  # and just after
     reports: list[StationHistory]
 
+    def dump(self) -> str:
+        return json.dumps({"url": self.url, "started_at": self.started_at.isoformat(),
+                           "seeded_at": self.seeded_at.isoformat(), "reports": [asdict(r) for r in self.reports]})
+
+    @classmethod
+    def load(cls, text: str) -> DemoTemplate:
+        data = json.loads(text)
+        return cls(data["url"], datetime.fromisoformat(data["started_at"]), datetime.fromisoformat(data["seeded_at"]),
+                   [StationHistory(**report) for report in data["reports"]])
+
 
 @pytest.fixture(scope="session")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTemplate]:
-    """Seeding the history takes seconds per station: done once per test process that asks, then copied."""
-    if PG_URL:
-        url_str = create_pg_database(f"myhibachi_demo_{os.getpid()}")
-    else:
-        url_str = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite'}"
+def demo_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str,
+                  testrun_uid: str) -> Iterator[DemoTemplate]:
+    """Seeding the history takes seconds per station: done once per run (the first xdist worker that asks seeds,
+    under a lock, and the others read what it wrote), then copied for each test."""
+    if worker_id == "master":  # no xdist: this process alone
+        template = _seed_demo_template(tmp_path_factory, f"myhibachi_demo_{os.getpid()}")
+        yield template
+        _drop_demo_template(template)
+        return
+    shared = tmp_path_factory.getbasetemp().parent  # this run's, common to its workers
+    with open(shared / "demo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        saved = shared / "demo.json"
+        if saved.exists():
+            yield DemoTemplate.load(saved.read_text())
+            return
+        template = _seed_demo_template(tmp_path_factory, f"myhibachi_demo_{testrun_uid[:16]}")
+        saved.write_text(template.dump())
+    yield template  # the master drops it when every worker is done (pytest_sessionfinish)
+
+
+def _seed_demo_template(tmp_path_factory: pytest.TempPathFactory, name: str) -> DemoTemplate:
+    url_str = create_pg_database(name) if PG_URL else \
+        f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('demo') / 'demo.sqlite'}"
     upgrade_to_head(url_str)
     reports: list[StationHistory] = []
     settings = Settings(_env_file=None, environment=Environment.test, secret_key=TEST_SECRET,  # type: ignore[call-arg]
@@ -188,9 +222,22 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTemp
 
     started_at = datetime.now(UTC)
     asyncio.run(seed())
-    yield DemoTemplate(url_str, started_at, datetime.now(UTC), reports)
+    return DemoTemplate(url_str, started_at, datetime.now(UTC), reports)
+
+
+def _drop_demo_template(template: DemoTemplate) -> None:
     if PG_URL:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{make_url(url_str).database}" WITH (FORCE)', PG_URL))
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{make_url(template.url).database}" WITH (FORCE)', PG_URL))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The xdist master, once its workers are done: drop the run's shared demo database, if one was seeded (the
+    workers' temporary directories are inside the master's)."""
+    if not PG_URL or hasattr(session.config, "workerinput"):
+        return
+    saved = session.config._tmp_path_factory.getbasetemp() / "demo.json"  # type: ignore[attr-defined]
+    if saved.exists():
+        _drop_demo_template(DemoTemplate.load(saved.read_text()))
 
 
 @pytest.fixture
@@ -202,7 +249,7 @@ async def demo_database_url(demo_template: DemoTemplate, tmp_path: Path) -> Asyn
         yield f"sqlite+aiosqlite:///{path}"
         return
     template = make_url(demo_template.url).database
-    copy = f"{template}_{next(_copies)}"
+    copy = f"{template}_{os.getpid()}_{next(_copies)}"  # each worker its own copies of the run's template
     yield await asyncio.to_thread(create_pg_database, copy, template)
     await _pg_admin(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)', PG_URL)
 
