@@ -82,6 +82,8 @@ from tests.conftest import PASSWORD
 from tests.factories import insert_booking
 from tests.web.browserless import admin_csrf, read, submit
 
+pytestmark = pytest.mark.sweep  # every route: `make test` runs it unmeasured (the routes' own tests measure them)
+
 P = Permission
 HOME, OTHER = "HOME", "OTHER"  # the station every operation is about, and a station it is not about
 

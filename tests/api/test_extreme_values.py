@@ -29,6 +29,8 @@ from myhibachi.stations.models import Station
 from myhibachi.web.site.booking import DETAIL_FIELDS, PARTY_FIELDS, WHEN_FIELDS
 from tests.web.browserless import read, submit
 
+pytestmark = pytest.mark.sweep  # every route: `make test` runs it unmeasured (the routes' own tests measure them)
+
 EXTREME_DATES = ["0001-01-01", "9999-12-31", "0001-01", "9999-12", "10000-01-01", "2026-02-30", "-0001-01-01"]
 EXTREME_MOMENTS = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "9999-12-31T23:59:59Z",
                    "0001-01-01T00:00:00Z", "0001-01-01T00:00:00-23:59", "9999-12-31T23:59:59.999999+00:00"]

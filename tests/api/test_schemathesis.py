@@ -51,6 +51,8 @@ from myhibachi.stations.schemas import StationUpdate
 from tests.conftest import PASSWORD, PG_URL, REDIS_URL, TEST_SECRET, _empty_postgres, station_data
 from tests.factories import insert_booking
 
+pytestmark = pytest.mark.sweep  # every route: `make test` runs it unmeasured (the routes' own tests measure them)
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
 ROOT_EMAIL = "root@example.com"
