@@ -21,7 +21,7 @@ from myhibachi.assistant.understand import INTENTS, SLOTS, Understanding, unders
 
 TODAY = date(2027, 3, 10)
 DATA = Path(__file__).parent / "data" / "assistant_eval.jsonl"
-SHOWN_MISSES = 20
+SHOWN_MISSES = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 
 
 def as_labels(said: Understanding) -> dict[str, object]:

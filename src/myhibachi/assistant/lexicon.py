@@ -40,17 +40,22 @@ class Phrases:
         self.vocabulary = sorted({word for phrase in self.phrases for word in phrase})
         self.full_words = [word for word in self.vocabulary if not word.endswith("*") and len(word) >= FUZZY_FROM]
         self.prefixes = [word[:-1] for word in self.vocabulary if word.endswith("*")]
+        self.by_first_word: dict[str, list[tuple[str, ...]]] = {}
+        for phrase in self.phrases:
+            self.by_first_word.setdefault(phrase[0], []).append(phrase)
 
     def found(self, text_words: list[str]) -> list[str]:
         """The phrases present, in the order of the table."""
         matches = [self._matches(word) for word in text_words]
-        present = []
-        for phrase in self.phrases:
-            width = len(phrase)
-            if any(all(phrase[k] in matches[i + k] for k in range(width))
-                   for i in range(len(text_words) - width + 1)):
-                present.append(" ".join(phrase))
-        return present
+        present = set()
+        for start, entries in enumerate(matches):
+            for entry in entries:
+                for phrase in self.by_first_word.get(entry, ()):
+                    rest = phrase[1:]
+                    if start + len(rest) < len(matches) and all(
+                            word in matches[start + 1 + k] for k, word in enumerate(rest)):
+                        present.add(phrase)
+        return [" ".join(phrase) for phrase in self.phrases if phrase in present]
 
     def _matches(self, word: str) -> frozenset[str]:
         return _vocabulary_matches(word, tuple(self.full_words), tuple(self.prefixes))
@@ -59,11 +64,12 @@ class Phrases:
 @lru_cache(maxsize=8192)
 def _vocabulary_matches(word: str, full_words: tuple[str, ...], prefixes: tuple[str, ...]) -> frozenset[str]:
     """The vocabulary entries a word of the message counts as: itself, a prefix entry it starts with (allowing a typo
-    in a long prefix), and the long words it is a typo of."""
+    in a long prefix, and a letter short of one of seven or more: "depost" but not "file" for "filet"), and the long
+    words it is a typo of."""
     found = {word}
     for prefix in prefixes:
         head = word[:len(prefix)]
-        if head == prefix or (len(prefix) >= FUZZY_FROM and len(word) >= len(prefix) - 1
+        if head == prefix or (len(prefix) >= FUZZY_FROM and len(word) >= len(prefix) - (len(prefix) >= 7)
                               and fuzz.ratio(head, prefix) >= FUZZY_SCORE):
             found.add(prefix + "*")
     if len(word) >= FUZZY_FROM:

@@ -63,6 +63,9 @@ def understand(text: str, today: date) -> Understanding:
     return Understanding(intents=_intents(message.text, found), **found, slots=found)
 
 
+Reader = tuple[int, re.Pattern[str], Callable[[re.Match[str]], object]]  # (rank: lower is more exact, pattern, read)
+
+
 class _Message:
     """The message in lower case, with each slot's words blanked out once read."""
 
@@ -79,12 +82,13 @@ class _Message:
             self._blank(match.start(), match.end())
         return value
 
-    def take_first(self, readers: list[tuple[re.Pattern[str], Callable[[re.Match[str]], object]]]) -> object | None:
-        """The value of the reader whose pattern matches earliest in the text (the first of the table at a tie)."""
-        candidates = [(match.start(), index, match) for index, (pattern, _) in enumerate(readers)
+    def take_first(self, readers: list[Reader]) -> object | None:
+        """The value of the most exact reader that matches (lowest rank), the earliest in the text among equals:
+        "Friday, January 8" is the 8th, whichever the Friday; "at 7:45pm" is 19:45, not "at 7"."""
+        candidates = [(rank, match.start(), index, match) for index, (rank, pattern, _) in enumerate(readers)
                       for match in pattern.finditer(self.text)]
-        for _, index, match in sorted(candidates, key=lambda c: (c[0], c[1])):
-            value = readers[index][1](match)
+        for _, _, index, match in sorted(candidates, key=lambda c: c[:3]):
+            value = readers[index][2](match)
             if value is not None:
                 self._blank(match.start(), match.end())
                 return value
@@ -183,10 +187,10 @@ WEEKDAYS = {"mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, 
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _WEEKDAY = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
 _ORDINAL = r"(?:st|nd|rd|th)"
-DateReader = tuple[re.Pattern[str], Callable[[re.Match[str]], date | None]]
+EXACT, DAY_OF_MONTH, RELATIVE = 0, 1, 2  # how exactly a date reader names the day
 
 
-def _date_readers(today: date) -> list[DateReader]:
+def _date_readers(today: date) -> list[Reader]:
     def month_day(month: str, day: str, year: str | None = None) -> date | None:
         return _on_or_after(today, MONTHS[month.rstrip(".")], int(day), year)
 
@@ -212,29 +216,31 @@ def _date_readers(today: date) -> list[DateReader]:
                         relativedelta(months=count) if unit.startswith("month") else timedelta(days=count))
 
     def weekend(match: re.Match[str]) -> date:
-        saturday = _weekday(today, 5, "this")
-        return saturday + timedelta(weeks=1) if match.group(1) == "next" else saturday
+        weeks_on = {"next": 1, "after next": 2}.get(match.group(1), 0)
+        return _weekday(today, 5, "this") + timedelta(weeks=weeks_on)
 
     return [
-        (re.compile(rf"\b({_MONTH})\.?\s+(\d{{1,2}}){_ORDINAL}?\b(?:,?\s+(\d{{4}}))?"),
+        (EXACT, re.compile(rf"\b({_MONTH})\.?\s+(\d{{1,2}}){_ORDINAL}?\b(?:,?\s+(\d{{4}}))?"),
          lambda m: month_day(m.group(1), m.group(2), m.group(3))),
-        (re.compile(rf"\b(\d{{1,2}}){_ORDINAL}?\s+(?:of\s+)?({_MONTH})\b\.?(?:,?\s+(\d{{4}}))?"),
+        (EXACT, re.compile(rf"\b(\d{{1,2}}){_ORDINAL}?\s+(?:of\s+)?({_MONTH})\b\.?(?:,?\s+(\d{{4}}))?"),
          lambda m: month_day(m.group(2), m.group(1), m.group(3))),
-        (re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?(?![\d/])"),
+        (EXACT, re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?(?![\d/])"),
          lambda m: _on_or_after(today, int(m.group(1)), int(m.group(2)), m.group(3))),
-        (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"),
+        (EXACT, re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"),
          lambda m: _on_or_after(today, int(m.group(2)), int(m.group(3)), m.group(1))),
-        (re.compile(r"\bday after (?:tomorrow|tmrw|tmr)\b"), lambda m: today + timedelta(days=2)),
-        (re.compile(r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|2morrow|2moro)\b"),
+        *[(EXACT, re.compile(pattern), lambda m, on=on: _holiday(today, on)) for pattern, on in HOLIDAYS],
+        (DAY_OF_MONTH, re.compile(rf"\b(?:on\s+)?the\s+(\d{{1,2}}){_ORDINAL}\b(?!\s+(?:of\s+)?(?:{_MONTH})\b)"),
+         day_of_month),
+        (RELATIVE, re.compile(r"\bday after (?:tomorrow|tmrw|tmr)\b"), lambda m: today + timedelta(days=2)),
+        (RELATIVE, re.compile(r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|2morrow|2moro)\b"),
          lambda m: today + timedelta(days=1)),
-        (re.compile(r"\b(?:today|tonight|tonite|2nite)\b"), lambda m: today),
-        (re.compile(r"\bin\s+(?:(\d+|a)\s+)?(days?|weeks?|months?)\b"), in_some),
-        (re.compile(r"\b(?:(\d+)\s+)?(weeks?)\s+from\s+(?:today|now)\b"), in_some),
-        (re.compile(r"\b(this|next|coming)\s+weekend\b"), weekend),
-        (re.compile(rf"\b(next\s+|this\s+(?:coming\s+)?|coming\s+|on\s+)?({_WEEKDAY})\b\.?(?:\s+next\s+week)?"),
-         weekday),
-        (re.compile(rf"\b(?:on\s+)?the\s+(\d{{1,2}}){_ORDINAL}\b(?!\s+(?:of\s+)?(?:{_MONTH})\b)"), day_of_month),
-        *[(re.compile(pattern), lambda m, find=find: _holiday(today, find)) for pattern, find in HOLIDAYS],
+        (RELATIVE, re.compile(r"\b(?:today|tonight|tonite|2nite)\b"), lambda m: today),
+        (RELATIVE, re.compile(r"\bin\s+(?:(\d+|a)\s+)?(days?|weeks?|months?)\b"), in_some),
+        (RELATIVE, re.compile(r"\b(?:(\d+)\s+)?(weeks?)\s+from\s+(?:today|now)\b"), in_some),
+        (RELATIVE, re.compile(r"\b(this|next|coming)\s+weekend\b|\bweekend\s+(after\s+next)\b"),
+         lambda m: weekend(m) if m.group(1) else _weekday(today, 5, "this") + timedelta(weeks=2)),
+        (RELATIVE, re.compile(rf"\b(next\s+|this\s+(?:coming\s+)?|coming\s+|on\s+)?({_WEEKDAY})\b\.?"
+                              rf"(?:\s+next\s+week)?"), weekday),
     ]
 
 
@@ -295,23 +301,24 @@ def _clock(hour: int, minute: int = 0, meridiem: str | None = None) -> time | No
     return time(hour, minute) if 0 <= hour <= 23 and 0 <= minute <= 59 else None
 
 
-TIME_READERS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], time | None]]] = [
-    (re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*([ap])\.?\s*m?\b\.?"),
-     lambda m: _clock(int(m.group(1)), int(m.group(2) or 0), m.group(3))),
-    (re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b"), lambda m: _clock(int(m.group(1)), int(m.group(2)))),
-    (re.compile(r"\bnoon\b|\bmidday\b"), lambda m: time(12)),
-    (re.compile(r"(?:\bat|\baround|\babout|\bby|@|\bstart(?:ing)?\s+at)\s+(\d{1,2})(?:\s*ish)?\b"
+TIME_READERS: list[Reader] = [  # ranked by exactness: am/pm, then 24 h, then "noon", then a bare hour
+    (0, re.compile(r"\b(\d{1,2})(?::(\d{2}))?(?:\s*([ap])\.?\s?m\b\.?|([ap])\b)"),
+     lambda m: _clock(int(m.group(1)), int(m.group(2) or 0), m.group(3) or m.group(4))),
+    (1, re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b"), lambda m: _clock(int(m.group(1)), int(m.group(2)))),
+    (2, re.compile(r"\bnoon\b|\bmidday\b"), lambda m: time(12)),
+    (3, re.compile(r"(?:\bat|\baround|\babout|\bby|@|\bstart(?:ing)?\s+at)\s+(\d{1,2})(?:\s*ish)?\b"
                 r"(?!\s*(?:people|ppl|guests|adults|kids|children|of|pax|persons|miles|mi|hours|hrs|days|%|/))"),
      lambda m: _clock(int(m.group(1)))),
-    (re.compile(r"\b(\d{1,2})\s*(?:ish|o'?clock)\b"), lambda m: _clock(int(m.group(1)))),
+    (4, re.compile(r"\b(\d{1,2})\s*(?:ish|o'?clock)\b"), lambda m: _clock(int(m.group(1)))),
 ]
 
 # --- the party -----------------------------------------------------------------------------------------------------
 
-_N = r"(\d{1,3})(?:\s*(?:-|to|or)\s*(\d{1,3}))?\+?"  # "15", "15-20", "15 to 20" (the larger is planned for)
+# "15", "30ish", "15-20", "15 to 20" (the larger is planned for)
+_N = r"(\d{1,3})(?:ish)?(?:\s*(?:-|to|or)\s*(\d{1,3})(?:ish)?)?\+?"
 _ADJECTIVE = r"(?:(?:hungry|little|small|young|big|more|extra|other|total|grown|adult)\s+)?"
 ADULT_WORDS = r"adults?|grown\s*-?ups?|grownups|teens?|teenagers|men|women|ladies|guys"
-TOTAL_WORDS = r"people|ppl|peeps|persons?|guests?|pax|folks|heads|ppls|peopel|poeple|peeps|of\s+us"
+TOTAL_WORDS = r"people|ppl|peeps|persons?|guests?|pax|folks|heads|ppls|peopel|poeple|of\s+us|personas|invitados"
 CHILD_WORDS = r"kids?|children|child|childs|kiddos?|kiddies|boys|girls|little\s+ones|youngsters|minors"
 TODDLER_WORDS = r"toddlers?|babies|baby|infants?|littles"
 UNDER_AGE = re.compile(r"^\s*\(?\s*(?:under|below|younger\s+than|<|less\s+than)\s*(\d{1,2})|"
@@ -323,7 +330,7 @@ PARTY_OF = re.compile(rf"\b(?:party|group|table|family|crew|headcount|head\s+cou
                       rf"\b(?:we\s+are|we're|were|we\s+r|there\s+are|there's|there\s+will\s+be|feed|feeding|"
                       rf"serve|serving|cater|catering|expecting|for|need|about|around|like|maybe)\s+"
                       rf"(?:about|around|like|maybe|roughly|approx\.?|only|just)?\s*{_N}(?!\s*(?:hours?|hrs?|"
-                      rf"minutes?|mins?|days?|weeks?|months?|years?|yrs?|miles?|mi|%|;|\d|st|nd|rd|th))\b|"
+                      rf"minutes?|mins?|days?|weeks?|months?|years?|yrs?|miles?|mi|%|\d|st|nd|rd|th))\b|"
                       rf"\b{_N}\s+(?:total|in\s+total|altogether|all\s+together|ppl)\b")
 INCLUDING = re.compile(r"\b(?:includ\w*|incl\.?|inc\.?|of\s+which|of\s+them|of\s+those|out\s+of|total|in\s+total|"
                        r"among\s+them|altogether|all\s+together|counting)\b")
@@ -401,10 +408,12 @@ INTENT_WORDS: dict[str, list[str]] = {
                  "good evening", "sup", "hii", "hiii", "helo", "hellooo", "heyy", "heyyy", "greetings"],
     "price_quote": ["how much", "price*", "pricing", "cost*", "quote*", "rate*", "what do you charge", "estimate*",
                     "per person", "per head", "a head", "budget", "expensive", "cheap*", "afford*", "hm",
-                    "what would it be", "what would it run", "run us", "ballpark", "how mutch", "hw much"],
+                    "what would it be", "what would it run", "run us", "ballpark", "how mutch", "hw much", "eat free",
+                    "eat for free", "free for kids", "cuanto", "cuesta", "precio"],
     "availability": ["availab*", "avail", "open", "opening*", "free on", "any spot*", "spots", "slot*",
                      "booked up", "fully booked", "still have", "any dates", "have any dates", "can you do",
-                     "are you free", "you free", "any chef*", "have a chef", "work for you", "date open",
+                     "are you free", "you free", "possible", "you guys do", "can we do", "could you do",
+                     "could we do", "earliest", "latest", "any chef*", "have a chef", "work for you", "date open",
                      "time open", "still open"],
     "book": ["book*", "reserv*", "hold", "lock in", "lock it in", "sign us up", "sign me up", "schedule it",
              "want to do it", "lets do it", "let's do it", "go ahead", "secure the date", "grab the date",
@@ -415,7 +424,8 @@ INTENT_WORDS: dict[str, list[str]] = {
                 "minimum order", "minimum spend", "how few", "too small"],
     "travel": ["travel*", "mileage", "drive to", "come to", "come out to", "far", "distance", "miles",
                "service area", "serve my area", "serve our area", "do you serve", "do you go", "deliver to",
-               "trip charge", "gas fee", "come out"],
+               "trip charge", "gas fee", "come out", "you cover", "which areas", "what areas",
+               "zip codes"],
     "menu": ["menu*", "protein*", "what food", "what do you serve", "what's served", "whats served", "dishes",
              "options", "vegetarian", "vegan", "food choices", "what comes with", "what's included",
              "whats included", "what is included", "includes", "included", "what do we get", "sides",
@@ -443,11 +453,28 @@ INTENT_WORDS: dict[str, list[str]] = {
 }
 _INTENTS = {intent: Phrases(phrases) for intent, phrases in INTENT_WORDS.items()}
 CONTACT_SLOTS = ("name", "email", "phone")
+# "How much" beside a topic with a price of its own asks that price, not a quote for the party.
+JUST_HOW_MUCH = {"how much", "how mutch", "hw much", "hm"}
+PRICED_TOPICS = {"deposit", "minimum", "travel"}
+# Foods name the menu only when the message asks nothing else: "how much is a filet upgrade" asks a price.
+MENU_ITEMS = {"protein*", "upgrade*"}
+ALONGSIDE_ANYTHING = {"greeting", "thanks", "contact_details"}
+# A booking already made, named as a thing ("my booking", "we booked"), is no wish to book.
+A_BOOKING_MADE = re.compile(r"\b(?:my|our|the|your|this|that)\s+(?:booking|reservation|party\s+booking)\b|"
+                            r"\b(?:i|we)\s+(?:already\s+)?(?:booked|reserved)\b")
 
 
 def _intents(text: str, found: dict[str, object]) -> frozenset[str]:
-    text_words = words(text)
-    intents = {intent for intent, phrases in _INTENTS.items() if phrases.found(text_words)}
+    text_words = words(A_BOOKING_MADE.sub(" the event ", text))
+    phrases = {intent: set(found_phrases) for intent, table in _INTENTS.items()
+               if (found_phrases := table.found(text_words))}
+    intents = set(phrases)
+    if "price_quote" in intents and intents & PRICED_TOPICS and phrases["price_quote"] <= JUST_HOW_MUCH:
+        intents.discard("price_quote")
+    if "menu" in intents and phrases["menu"] <= MENU_ITEMS and "price_quote" in intents:
+        intents.discard("menu")
+    if found.get("upgrades") and not intents - ALONGSIDE_ANYTHING:
+        intents.add("menu")
     if any(slot in found for slot in CONTACT_SLOTS):
         intents.add("contact_details")
     return frozenset(intents or {"other"})
