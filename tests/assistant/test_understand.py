@@ -17,7 +17,8 @@ def test_the_late_visitor_of_the_issue_gets_party_zip_date_and_a_price_question(
 
     assert said.intents == {"price_quote"}
     assert (said.adults, said.children, said.toddlers) == (14, None, None)
-    assert said.zip_code == "94538" and said.event_date == date(2026, 12, 12) and said.slot_time is None
+    assert said.slots == {"adults": 14, "zip_code": "94538", "event_date": date(2026, 12, 12)}
+    assert said.guests == 14
 
 
 @pytest.mark.parametrize(("text", "party"), [

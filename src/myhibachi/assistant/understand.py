@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, time, timedelta
 
 import phonenumbers
 from dateutil.easter import easter
-from dateutil.relativedelta import FR, MO, SA, SU, TH, TU, WE, relativedelta
+from dateutil.relativedelta import MO, SU, TH, relativedelta
 
 from myhibachi.assistant.lexicon import Phrases, normalize, words
 
@@ -37,7 +37,11 @@ class Understanding:
     name: str | None = None
     email: str | None = None
     phone: str | None = None  # E.164
-    slots: dict[str, object] = field(default_factory=dict, compare=False)  # the ones found, by name
+
+    @property
+    def slots(self) -> dict[str, object]:
+        """The slots the message filled, by name."""
+        return {slot: value for slot in SLOTS if (value := getattr(self, slot)) not in (None, ())}
 
     @property
     def guests(self) -> int | None:
@@ -46,6 +50,7 @@ class Understanding:
 
 
 def understand(text: str, today: date) -> Understanding:
+    """What the message asks and tells; dates in words are read from `today` (the station's date)."""
     message = _Message(text)
     email = message.take_email()
     phone = message.take_phone()
@@ -60,7 +65,7 @@ def understand(text: str, today: date) -> Understanding:
              "event_date": event_date, "slot_time": slot_time, "upgrades": _upgrades(message.text), "name": name,
              "email": email, "phone": phone}
     found = {slot: value for slot, value in found.items() if value not in (None, ())}
-    return Understanding(intents=_intents(message.text, found), **found, slots=found)
+    return Understanding(intents=_intents(message.text, found), **found)
 
 
 Reader = tuple[int, re.Pattern[str], Callable[[re.Match[str]], object]]  # (rank: lower is more exact, pattern, read)
@@ -70,7 +75,6 @@ class _Message:
     """The message in lower case, with each slot's words blanked out once read."""
 
     def __init__(self, text: str) -> None:
-        self.original = text
         self.text = " " + normalize(text) + " "
 
     def take(self, pattern: re.Pattern[str], read: Callable[[re.Match[str]], object]) -> object | None:
@@ -126,14 +130,16 @@ TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "six
 NUMBER_WORDS = {word: value for value, word in enumerate(UNITS)} | TENS | {"hundred": 100}
 _UNIT_WORD = "|".join(UNITS[1:10])
 
-
-def _count_word(word: str) -> int:
-    return int(word) if word.isdigit() else NUMBER_WORDS[word]
 DOZENS = re.compile(r"\b(?:(\d{1,2}|two|three|four|five)\s+|a\s+)?dozens?\b")
 A_SINGLE = re.compile(r"\b(?:a|an|one)\s+(?=(?:baby|toddler|infant|kid|child|little\s+one|teen|adult)\b)")
 HALF_DOZEN = re.compile(r"\bhalf\s+(?:a\s+)?dozen\b")
 TENS_UNITS = re.compile(rf"\b({'|'.join(TENS)})[\s-]+({_UNIT_WORD})\b")
 NUMBER_WORD = re.compile(rf"\b(?:{'|'.join(UNITS[1:] + list(TENS))})\b")
+
+
+def _count_word(word: str) -> int:
+    return int(word) if word.isdigit() else NUMBER_WORDS[word]
+
 
 # --- contact details -----------------------------------------------------------------------------------------------
 
@@ -142,16 +148,15 @@ ZIP = re.compile(r"(?<![\d$/.:-])(\d{5})(?:-\d{4})?(?![\d/:])")
 MONEY = re.compile(r"\$\s*\d[\d,]*(?:\.\d\d)?|\b\d[\d,]*(?:\.\d\d)?\s*(?:\$|dollars|bucks|usd)")
 NAME_INTRO = re.compile(r"(?:\bmy name is|\bmy name's|\bname is|\bname:|\bthis is|\bi am|\bi'm|\bim|\bit's|\bits)"
                         r"\s+([A-Za-z][A-Za-z'-]+(?:\s+[A-Za-z][A-Za-z'-]+)?)", re.I)
-NOT_NAMES = {"a", "an", "the", "looking", "interested", "planning", "hosting", "having", "trying", "wondering",
+NOT_A_NAME = {"a", "an", "the", "looking", "interested", "planning", "hosting", "having", "trying", "wondering",
              "not", "so", "just", "very", "here", "back", "in", "at", "on", "for", "from", "with", "allergic",
              "going", "getting", "curious", "hoping", "asking", "thinking", "still", "also", "really", "ready",
              "available", "free", "good", "fine", "sorry", "booking", "reaching", "texting", "writing", "calling",
              "gonna", "about", "over", "vegan", "vegetarian", "pregnant", "celebrating", "throwing", "moving",
              "cancelling", "canceling", "confused", "disappointed", "upset", "happy", "excited", "and", "but", "to",
              "is", "my", "our", "we", "this", "that", "it", "me", "you", "your", "was", "be",
-             "late", "like", "ok", "okay", "sure", "no", "yes", "yeah", "by", "of", "all", "too", "afraid"}
-MADE_UP_NAME_WORDS = {"and", "my", "email", "phone", "number", "cell", "zip", "i", "we", "at", "from", "in", "for",
-                      "here", "with", "the", "a", "looking", "you", "your", "our"}
+             "late", "like", "ok", "okay", "sure", "no", "yes", "yeah", "by", "of", "all", "too", "afraid", "email",
+             "phone", "number", "cell", "zip", "i"}
 
 
 def _name(text: str) -> str | None:
@@ -161,7 +166,7 @@ def _name(text: str) -> str | None:
         intro = match.group(0).split()[0].lower()
         parts = []
         for word in match.group(1).split():
-            if word.lower() in MADE_UP_NAME_WORDS or word.lower() in NOT_NAMES:
+            if word.lower() in NOT_A_NAME:
                 break
             if intro in {"i'm", "im", "i", "it's", "its", "this"} and not word[0].isupper() and not parts:
                 break
@@ -280,7 +285,6 @@ HOLIDAYS: list[tuple[str, Callable[[int], date]]] = [
     (r"\beaster\b", easter),
     (r"\bsuper\s*bowl(?:\s+sunday)?\b", lambda y: date(y, 2, 1) + relativedelta(weekday=SU(2))),
 ]
-_ = (TU, WE, FR, SA)  # the other weekdays of relativedelta, named for a holiday rule to come
 
 
 def _holiday(today: date, on: Callable[[int], date]) -> date:
