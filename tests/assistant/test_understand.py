@@ -163,3 +163,11 @@ def test_intents_of_the_second_round(text: str, intents: set[str]):
 def test_counts_of_the_second_round(text: str, party: tuple[int | None, ...]):
     said = understand(text, TODAY)
     assert (said.adults, said.children, said.toddlers) == party
+
+
+def test_a_stations_own_menu_codes_are_found_by_their_words():
+    menu = ("wagyu_steak", "garlic_noodles", "lobster_tail")
+    said = understand("can we add wagyu steak and garlic noodles, and lobster?", TODAY, menu=menu)
+
+    assert set(said.upgrades) == {"wagyu_steak", "garlic_noodles", "lobster_tail"}
+    assert understand("can we add wagyu steak", TODAY).upgrades == ()  # not on the default menu

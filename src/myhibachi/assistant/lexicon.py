@@ -46,16 +46,21 @@ class Phrases:
 
     def found(self, text_words: list[str]) -> list[str]:
         """The phrases present, in the order of the table."""
+        present = {phrase for phrase, _, _ in self.spans(text_words)}
+        return [" ".join(phrase) for phrase in self.phrases if phrase in present]
+
+    def spans(self, text_words: list[str]) -> list[tuple[tuple[str, ...], int, int]]:
+        """Each phrase found with the words it covers: (phrase, first, past the last)."""
         matches = [self._matches(word) for word in text_words]
-        present = set()
+        found = []
         for start, entries in enumerate(matches):
             for entry in entries:
                 for phrase in self.by_first_word.get(entry, ()):
                     rest = phrase[1:]
                     if start + len(rest) < len(matches) and all(
                             word in matches[start + 1 + k] for k, word in enumerate(rest)):
-                        present.add(phrase)
-        return [" ".join(phrase) for phrase in self.phrases if phrase in present]
+                        found.append((phrase, start, start + len(phrase)))
+        return found
 
     def _matches(self, word: str) -> frozenset[str]:
         return _vocabulary_matches(word, tuple(self.full_words), tuple(self.prefixes))

@@ -7,9 +7,10 @@ before the party), so "94538", "12/12" or "6pm" are never read again as a number
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, time, timedelta
+from functools import lru_cache
 
 import phonenumbers
 from dateutil.easter import easter
@@ -49,8 +50,10 @@ class Understanding:
         return sum(count or 0 for count in counts) if any(count is not None for count in counts) else None
 
 
-def understand(text: str, today: date) -> Understanding:
-    """What the message asks and tells; dates in words are read from `today` (the station's date)."""
+def understand(text: str, today: date, menu: Iterable[str] = ()) -> Understanding:
+    """What the message asks and tells; dates in words are read from `today` (the station's date). `menu`: the
+    station's own upgrade and add-on codes (`rules.protein_upgrades`, `rules.addons`), found by their words
+    ("garlic_noodles": "garlic noodles") besides the usual names of the default menu's."""
     message = _Message(text)
     email = message.take_email()
     phone = message.take_phone()
@@ -62,7 +65,8 @@ def understand(text: str, today: date) -> Understanding:
     message.take(MONEY, lambda m: m.group(0))
     adults, children, toddlers = _party(message.text)
     found = {"adults": adults, "children": children, "toddlers": toddlers, "zip_code": zip_code,
-             "event_date": event_date, "slot_time": slot_time, "upgrades": _upgrades(message.text), "name": name,
+             "event_date": event_date, "slot_time": slot_time, "upgrades": _upgrades(message.text, tuple(menu)),
+             "name": name,
              "email": email, "phone": phone}
     found = {slot: value for slot, value in found.items() if value not in (None, ())}
     return Understanding(intents=_intents(message.text, found), **found)
@@ -397,12 +401,22 @@ UPGRADE_WORDS: dict[str, list[str]] = {
     "edamame": ["edamame", "edamami", "edamme"],
     "gyoza": ["gyoza*", "gyoza", "dumpling*", "potsticker*", "pot stickers"],
 }
-_UPGRADES = Phrases(phrase for phrases in UPGRADE_WORDS.values() for phrase in phrases)
 
 
-def _upgrades(text: str) -> tuple[str, ...]:
-    found = set(_UPGRADES.found(words(text)))
-    return tuple(code for code, phrases in UPGRADE_WORDS.items() if found & set(phrases))
+@lru_cache(maxsize=64)
+def _upgrade_words(menu: tuple[str, ...]) -> tuple[dict[str, list[str]], Phrases]:
+    """The words for each code: the default menu's names, and a station's other codes by their own words."""
+    names = UPGRADE_WORDS | {code: [code.replace("_", " ")] for code in menu if code not in UPGRADE_WORDS}
+    return names, Phrases(phrase for phrases in names.values() for phrase in phrases)
+
+
+def _upgrades(text: str, menu: tuple[str, ...]) -> tuple[str, ...]:
+    """The codes named, a longer name winning over a shorter one inside it ("garlic noodles" is not "noodles")."""
+    names, phrases = _upgrade_words(menu)
+    spans = phrases.spans(words(text))
+    found = {" ".join(phrase) for phrase, start, end in spans
+             if not any(s <= start and end <= e and e - s > end - start for _, s, e in spans)}
+    return tuple(code for code, code_words in names.items() if found & set(code_words))
 
 
 # --- intents -------------------------------------------------------------------------------------------------------
