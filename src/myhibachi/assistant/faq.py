@@ -108,8 +108,11 @@ FAQ: tuple[FaqEntry, ...] = (
              "chairs for your guests, plates and cutlery, drinks, and a flat outdoor spot for the grill."),
     FaqEntry("payment", ("pay*", "payment*", "card*", "credit", "cash", "venmo", "zelle", "check", "balance"),
              ("how do I pay", "what payment methods do you take", "do you take cash"),
-             "The {deposit} deposit is paid online by card when you book. The balance is due at the event: by card "
-             "online before, or in cash, Zelle, Venmo or check, which the team records for you."),
+             # Which online ways are offered is the install's settings (payments.queries.payment_options), not a rule:
+             # the booking's page lists them.
+             "The {deposit} deposit is paid within {deposit_hours} hours of booking and comes off the total; the "
+             "balance is due at the event. Your booking's page shows the ways to pay online, and the team records "
+             "a payment in cash or by check for you."),
     FaqEntry("times", ("what time*", "start time*", "times", "time slot*", "what hours", "when can", "how early",
                        "how late", "notice", "last minute", "how far ahead", "advance"),
              ("what times can the party start", "how much notice do you need", "how far in advance should I book"),
