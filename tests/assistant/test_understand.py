@@ -171,3 +171,43 @@ def test_a_stations_own_menu_codes_are_found_by_their_words():
 
     assert set(said.upgrades) == {"wagyu_steak", "garlic_noodles", "lobster_tail"}
     assert understand("can we add wagyu steak", TODAY).upgrades == ()  # not on the default menu
+
+
+# --- a third round, after the fresh set's one run: new examples of its kinds of miss ------------------------------
+
+@pytest.mark.parametrize(("text", "party"), [
+    ("a couple dozen guests", (24, None, None)),
+    ("8 adults plus 4 teenagers", (12, None, None)),  # teens are adults (13 and up)
+    ("30 people in all, 6 of them are kids", (24, 6, None)),
+    ("lobster for 3 and filet for 5", (None, None, None)),  # how many of each food, not the party
+])
+def test_counts_of_the_third_round(text: str, party: tuple[int | None, ...]):
+    said = understand(text, TODAY)
+    assert (said.adults, said.children, said.toddlers) == party
+
+
+@pytest.mark.parametrize(("text", "day"), [
+    ("the fifteenth of january", date(2027, 1, 15)),
+    ("january the twenty-first", date(2027, 1, 21)),
+    ("on the thirtieth", date(2026, 12, 30)),
+])
+def test_ordinal_words_name_a_day(text: str, day: date):
+    assert understand(text, TODAY).event_date == day
+
+
+@pytest.mark.parametrize(("text", "intents"), [
+    ("what's the damage for 10 of us", {"price_quote"}),
+    ("I was double charged", {"complaint"}),
+    ("can somebody get in touch with me", {"human"}),
+    ("what kinds of meat do you have", {"menu"}),
+    ("is the 18th taken", {"availability"}),
+    ("are you booked on the 19th", {"availability"}),
+    ("whats the min, and how much for 12", {"minimum", "price_quote"}),
+    ("do I need to put money down", {"deposit"}),
+])
+def test_intents_of_the_third_round(text: str, intents: set[str]):
+    assert understand(text, TODAY).intents == intents
+
+
+def test_a_name_after_the_word_name():
+    assert understand("name Maya Cohen, 12 ppl", TODAY).name == "Maya Cohen"

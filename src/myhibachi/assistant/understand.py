@@ -118,6 +118,7 @@ class _Message:
         self.text = DOZENS.sub(lambda m: f" {12 * _count_word(m.group(1) or 'one')} ", self.text)
         self.text = A_SINGLE.sub("1 ", self.text)
         self.text = HALF_DOZEN.sub(" 6 ", self.text)
+        self.text = ORDINAL_WORD.sub(lambda m: f"{_ordinal_day(m)}th", self.text)
         self.text = TENS_UNITS.sub(lambda m: f"{NUMBER_WORDS[m.group(1)] + NUMBER_WORDS[m.group(2)]}", self.text)
         self.text = NUMBER_WORD.sub(lambda m: str(NUMBER_WORDS[m.group(0)]), self.text)
 
@@ -134,15 +135,34 @@ TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "six
 NUMBER_WORDS = {word: value for value, word in enumerate(UNITS)} | TENS | {"hundred": 100}
 _UNIT_WORD = "|".join(UNITS[1:10])
 
-DOZENS = re.compile(r"\b(?:(\d{1,2}|two|three|four|five)\s+|a\s+)?dozens?\b")
+DOZENS = re.compile(r"\b(?:a\s+)?(?:(\d{1,2}|two|three|four|five|couple)\s+(?:of\s+)?)?dozens?\b")
 A_SINGLE = re.compile(r"\b(?:a|an|one)\s+(?=(?:baby|toddler|infant|kid|child|little\s+one|teen|adult)\b)")
 HALF_DOZEN = re.compile(r"\bhalf\s+(?:a\s+)?dozen\b")
 TENS_UNITS = re.compile(rf"\b({'|'.join(TENS)})[\s-]+({_UNIT_WORD})\b")
 NUMBER_WORD = re.compile(rf"\b(?:{'|'.join(UNITS[1:] + list(TENS))})\b")
 
+ORDINAL_UNITS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+                 "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
+                 "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19}
+_LOW_ORDINALS = "first|second|third"  # a day only beside "the" or a month: "our first time" is no date
+ORDINAL_WORD = re.compile(
+    r"\b(?:(twenty|thirty)[\s-]+(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|(twentieth|thirtieth)|"
+    r"((?!first|second|third)(?:" + "|".join(ORDINAL_UNITS) + r"))|"
+    r"(?<=the\s)(" + _LOW_ORDINALS + r")(?=\s+of\b|\s*$|\s*[,.?!])|"
+    r"(?<=\s)(" + _LOW_ORDINALS + r")(?=\s+of\s+\w))\b")
+
+
+def _ordinal_day(match: re.Match[str]) -> int:
+    tens, unit, round_tens, alone, after_the, before_of = match.groups()
+    if tens:
+        return TENS[tens] + ORDINAL_UNITS[unit]
+    if round_tens:
+        return 20 if round_tens == "twentieth" else 30
+    return ORDINAL_UNITS[alone or after_the or before_of]
+
 
 def _count_word(word: str) -> int:
-    return int(word) if word.isdigit() else NUMBER_WORDS[word]
+    return int(word) if word.isdigit() else 2 if word == "couple" else NUMBER_WORDS[word]
 
 
 # --- contact details -----------------------------------------------------------------------------------------------
@@ -150,7 +170,8 @@ def _count_word(word: str) -> int:
 EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}")
 ZIP = re.compile(r"(?<![\d$/.:-])(\d{5})(?:-\d{4})?(?![\d/:])")
 MONEY = re.compile(r"\$\s*\d[\d,]*(?:\.\d\d)?|\b\d[\d,]*(?:\.\d\d)?\s*(?:\$|dollars|bucks|usd)")
-NAME_INTRO = re.compile(r"(?:\bmy name is|\bmy name's|\bname is|\bname:|\bthis is|\bi am|\bi'm|\bim|\bit's|\bits)"
+NAME_INTRO = re.compile(r"(?:\bmy name is|\bmy name's|\bname is|\bname:|\bthis is|\bi am|\bi'm|\bim|\bit's|\bits|"
+                        r"\bname)"
                         r"\s+([A-Za-z][A-Za-z'-]+(?:\s+[A-Za-z][A-Za-z'-]+)?)", re.I)
 NOT_A_NAME = {"a", "an", "the", "looking", "interested", "planning", "hosting", "having", "trying", "wondering",
              "not", "so", "just", "very", "here", "back", "in", "at", "on", "for", "from", "with", "allergic",
@@ -172,7 +193,7 @@ def _name(text: str) -> str | None:
         for word in match.group(1).split():
             if word.lower() in NOT_A_NAME:
                 break
-            if intro in {"i'm", "im", "i", "it's", "its", "this"} and not word[0].isupper() and not parts:
+            if intro in {"i'm", "im", "i", "it's", "its", "this", "name"} and not word[0].isupper() and not parts:
                 break
             if parts and not word[0].isupper():
                 break
@@ -229,7 +250,7 @@ def _date_readers(today: date) -> list[Reader]:
         return _weekday(today, 5, "this") + timedelta(weeks=weeks_on)
 
     return [
-        (EXACT, re.compile(rf"\b({_MONTH})\.?\s+(\d{{1,2}}){_ORDINAL}?\b(?:,?\s+(\d{{4}}))?"),
+        (EXACT, re.compile(rf"\b({_MONTH})\.?\s+(?:the\s+)?(\d{{1,2}}){_ORDINAL}?\b(?:,?\s+(\d{{4}}))?"),
          lambda m: month_day(m.group(1), m.group(2), m.group(3))),
         (EXACT, re.compile(rf"\b(\d{{1,2}}){_ORDINAL}?\s+(?:of\s+)?({_MONTH})\b\.?(?:,?\s+(\d{{4}}))?"),
          lambda m: month_day(m.group(2), m.group(1), m.group(3))),
@@ -332,7 +353,9 @@ TODDLER_WORDS = r"toddlers?|babies|baby|infants?|littles"
 UNDER_AGE = re.compile(r"^\s*\(?\s*(?:under|below|younger\s+than|<|less\s+than)\s*(\d{1,2})|"
                        r"^\s*\(?\s*(?:age[sd]?\s+)?(\d{1,2})\s*(?:and|&|or|n)\s*(?:under|below|younger)|"
                        r"^\s*\(?\s*(?:age[sd]?\s+)?(\d)\s*(?:-|to)\s*(\d)\b")
-COUNTED = re.compile(rf"\b{_N}\s+{_ADJECTIVE}(?:({ADULT_WORDS})|({TOTAL_WORDS})|({CHILD_WORDS})|({TODDLER_WORDS}))\b")
+_OF_THEM = r"(?:of\s+(?:them|those|which|whom)\s+(?:are\s+|will\s+be\s+|r\s+)?)?"
+COUNTED = re.compile(rf"\b{_N}\s+{_OF_THEM}{_ADJECTIVE}"
+                     rf"(?:({ADULT_WORDS})|({TOTAL_WORDS})|({CHILD_WORDS})|({TODDLER_WORDS}))\b")
 PARTY_OF = re.compile(rf"\b(?:party|group|table|family|crew|headcount|head\s+count|guest\s+count|count)\s+"
                       rf"(?:of|for|is|=|:)?\s*(?:about|around|like|maybe|roughly|approx\.?)?\s*{_N}\b|"
                       rf"\b(?:we\s+are|we're|were|we\s+r|there\s+are|there's|there\s+will\s+be|feed|feeding|"
@@ -341,7 +364,7 @@ PARTY_OF = re.compile(rf"\b(?:party|group|table|family|crew|headcount|head\s+cou
                       rf"minutes?|mins?|days?|weeks?|months?|years?|yrs?|miles?|mi|%|\d|st|nd|rd|th))\b|"
                       rf"\b{_N}\s+(?:total|in\s+total|altogether|all\s+together|ppl)\b")
 INCLUDING = re.compile(r"\b(?:includ\w*|incl\.?|inc\.?|of\s+which|of\s+them|of\s+those|out\s+of|total|in\s+total|"
-                       r"among\s+them|altogether|all\s+together|counting)\b")
+                       r"in\s+all|among\s+them|altogether|all\s+together|counting)\b")
 
 
 def _number(match: re.Match[str], group: int) -> int:
@@ -351,13 +374,23 @@ def _number(match: re.Match[str], group: int) -> int:
 
 
 def _party(text: str) -> tuple[int | None, int | None, int | None]:
-    """(adults, children, toddlers). People or guests without a word for children are adults; when the message also
-    counts children inside that total ("14 people including 4 kids"), they are taken out of it."""
-    adults = total = children = toddlers = None
+    """(adults, children, toddlers), not counting how many of a food are wanted ("lobster for 3 and filet for 5")
+    unless one such count is all the message has ("with gyoza for 12")."""
+    party = _counts(FOOD_COUNT.sub(" ; ", text))
+    if party == (None, None, None) and len(FOOD_COUNT.findall(text)) == 1:
+        return _counts(text)
+    return party
+
+
+def _counts(text: str) -> tuple[int | None, int | None, int | None]:
+    """People or guests without a word for children are adults; when the message also counts children inside that
+    total ("14 people including 4 kids"), they are taken out of it."""
+    total = children = toddlers = None
+    adult_words: dict[str, int] = {}  # "8 adults and 4 teens", "6 men and 5 women": each kind counted once
     for match in COUNTED.finditer(text):
         count = _number(match, 1)
-        if match.group(3) and adults is None:
-            adults = count
+        if match.group(3):
+            adult_words.setdefault(match.group(3).rstrip("s"), count)
         elif match.group(4) and total is None:
             total = count
         elif match.group(5):
@@ -368,6 +401,7 @@ def _party(text: str) -> tuple[int | None, int | None, int | None]:
                 children = count
         elif match.group(6) and toddlers is None:
             toddlers = count
+    adults = sum(adult_words.values()) if adult_words else None
     if adults is None and total is None and (size := PARTY_OF.search(text)):
         group = next(index for index in (1, 3, 5) if size.group(index))
         total = _number(size, group)
@@ -376,6 +410,12 @@ def _party(text: str) -> tuple[int | None, int | None, int | None]:
         if INCLUDING.search(text) and (children or toddlers):
             adults = max(total - (children or 0) - (toddlers or 0), 0)
     return adults, children, toddlers
+
+
+# "lobster for 3": how many of a food, not the party.
+FOOD_COUNT = re.compile(r"\b(?:lobster\w*|tails?|filets?|fillets?|mignon|salmon|scallops?|steaks?|shrimp|chicken|"
+                        r"calamari|tofu|upgrades?|proteins?|noodles|yakisoba|gyoza|edamame|rice|veggies|vegetables)"
+                        rf"\s+(?:for|x)\s+(?:the\s+)?\d{{1,3}}\b(?!\s+(?:{TOTAL_WORDS}|{ADULT_WORDS}|{CHILD_WORDS}))")
 
 
 def _age_limit(under: re.Match[str]) -> int:
@@ -427,17 +467,17 @@ INTENT_WORDS: dict[str, list[str]] = {
     "price_quote": ["how much", "price*", "pricing", "cost*", "quote*", "rate*", "what do you charge", "estimate*",
                     "per person", "per head", "a head", "budget", "expensive", "cheap*", "afford*", "hm",
                     "what would it be", "what would it run", "run us", "ballpark", "how mutch", "hw much", "eat free",
-                    "eat for free", "free for kids", "cuanto", "cuesta", "precio"],
+                    "eat for free", "free for kids", "cuanto", "cuesta", "precio", "the damage"],
     "availability": ["availab*", "avail", "open", "opening*", "free on", "any spot*", "spots", "slot*",
                      "booked up", "fully booked", "still have", "any dates", "have any dates", "can you do",
                      "are you free", "you free", "possible", "you guys do", "can we do", "could you do",
                      "could we do", "earliest", "latest", "any chef*", "have a chef", "work for you", "date open",
-                     "time open", "still open"],
+                     "time open", "still open", "taken", "fully taken"],
     "book": ["book*", "reserv*", "hold", "lock in", "lock it in", "sign us up", "sign me up", "schedule it",
              "want to do it", "lets do it", "let's do it", "go ahead", "secure the date", "grab the date",
              "put us down", "put me down", "set it up", "confirm the date"],
     "deposit": ["deposit*", "down payment", "downpayment", "upfront", "up front", "pay to hold", "to hold the date",
-                "retainer"],
+                "retainer", "money down", "put down"],
     "minimum": ["minimum", "minimums", "min", "mininum", "minumum", "smallest party", "at least how many",
                 "minimum order", "minimum spend", "how few", "too small"],
     "travel": ["travel*", "mileage", "drive to", "come to", "come out to", "far", "distance", "miles",
@@ -447,7 +487,8 @@ INTENT_WORDS: dict[str, list[str]] = {
     "menu": ["menu*", "protein*", "what food", "what do you serve", "what's served", "whats served", "dishes",
              "options", "vegetarian", "vegan", "food choices", "what comes with", "what's included",
              "whats included", "what is included", "includes", "included", "what do we get", "sides",
-             "halal", "kosher", "what kind of food", "food options", "meat options", "upgrade*"],
+             "halal", "kosher", "what kind of food", "food options", "meat options", "upgrade*", "what meat*",
+             "which meat*", "kind of meat", "kinds of meat", "meats"],
     "cancellation": ["cancel*", "cancle*", "call it off", "call off"],
     "reschedule": ["reschedul*", "re schedule", "postpone*", "move the date", "move our date", "move my date",
                    "change the date", "change our date", "change my date", "different date", "another date",
@@ -461,11 +502,13 @@ INTENT_WORDS: dict[str, list[str]] = {
                   "never showed", "no show", "didn't show", "didnt show", "never came", "undercooked",
                   "food poisoning", "got sick", "unhappy", "not happy", "ruined", "upset", "furious", "disgust*",
                   "unprofessional", "showed up late", "was late", "an hour late", "cold food", "food was cold",
-                  "overcharged", "ripped off", "rip off", "scam"],
+                  "overcharged", "ripped off", "rip off", "scam", "double charged", "charged twice",
+                  "charged me twice"],
     "human": ["human", "real person", "a person", "agent", "representative", "rep", "someone real",
               "talk to someone", "speak to someone", "speak with someone", "talk with someone", "talk to somebody",
               "manager", "owner", "live person", "not a bot", "actual person", "call me", "give me a call",
-              "speak to a", "talk to a", "operator", "someone call", "somebody call", "live agent", "ur boss"],
+              "speak to a", "talk to a", "operator", "someone call", "somebody call", "live agent", "ur boss",
+              "get in touch", "have someone", "reach out to me"],
     "thanks": ["thanks", "thank you", "thank u", "thankyou", "thx", "thnx", "tnx", "ty", "tysm", "appreciate*",
                "cheers", "much appreciated", "thank", "thanx", "thks"],
 }
@@ -478,16 +521,32 @@ PRICED_TOPICS = {"deposit", "minimum", "travel"}
 MENU_ITEMS = {"protein*", "upgrade*"}
 ALONGSIDE_ANYTHING = {"greeting", "thanks", "contact_details"}
 # A booking already made, named as a thing ("my booking", "we booked"), is no wish to book.
+# "Are you booked on the 19th?", "booked up": whether a date is taken, not a wish to book.
+BOOKED_UP = re.compile(r"\b(?:are|r)\s+(?:you|u)\s+(?:guys\s+|all\s+)?(?:already\s+|fully\s+|all\s+)?booked\b|"
+                       r"\bbooked\s+(?:up|solid)\b|\b(?:fully|all)\s+booked\b")
+CLAUSE_BREAK = re.compile(r"[,.;!?&+]|\band\b|\balso\b|\bplus\b")
 A_BOOKING_MADE = re.compile(r"\b(?:my|our|the|your|this|that)\s+(?:booking|reservation|party\s+booking)\b|"
                             r"\b(?:i|we)\s+(?:already\s+)?(?:booked|reserved)\b")
 
 
+def _how_much_alone(text: str) -> bool:
+    """Whether a clause asks "how much" without a priced topic of its own: "what's the min, and how much for 12"."""
+    for clause in CLAUSE_BREAK.split(text):
+        clause_words = words(clause)
+        if _INTENTS["price_quote"].found(clause_words) and not any(
+                _INTENTS[topic].found(clause_words) for topic in PRICED_TOPICS):
+            return True
+    return False
+
+
 def _intents(text: str, found: dict[str, object]) -> frozenset[str]:
-    text_words = words(A_BOOKING_MADE.sub(" the event ", text))
+    text = BOOKED_UP.sub(" taken ", A_BOOKING_MADE.sub(" the event ", text))
+    text_words = words(text)
     phrases = {intent: set(found_phrases) for intent, table in _INTENTS.items()
                if (found_phrases := table.found(text_words))}
     intents = set(phrases)
-    if "price_quote" in intents and intents & PRICED_TOPICS and phrases["price_quote"] <= JUST_HOW_MUCH:
+    if "price_quote" in intents and intents & PRICED_TOPICS and phrases["price_quote"] <= JUST_HOW_MUCH \
+            and not _how_much_alone(text):
         intents.discard("price_quote")
     if "menu" in intents and phrases["menu"] <= MENU_ITEMS and "price_quote" in intents:
         intents.discard("menu")
