@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"newsletters", "reviews"},
     {"automations"},
     {"inbox"},
+    {"assistant"},
     {"analytics"},
     {"demo", "schema", "tasks", "worker", "web"},
     {"app", "cli"},

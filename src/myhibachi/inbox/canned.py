@@ -4,7 +4,7 @@ disagrees with the site. A station's replies are its own; a reply of no station 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from string import Formatter
 from typing import Annotated
@@ -21,6 +21,7 @@ from myhibachi.core.money import format_money
 from myhibachi.core.text import multi_line, single_line
 from myhibachi.inbox.models import CannedReply, Conversation
 from myhibachi.pricing.queries import get_rules
+from myhibachi.pricing.quote import in_a_sentence
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.stations.models import Station
 from myhibachi.stations.queries import get_station
@@ -35,6 +36,18 @@ def _money(cents_of: str) -> PlaceholderValue:
 
 def _number(rule: str) -> PlaceholderValue:
     return lambda rules, _: str(getattr(rules, rule))
+
+def _listed(items: Iterable[str]) -> str:
+    """"a, b and c"."""
+    items = list(items)
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
+def _priced(codes: dict[str, int], currency: str) -> str:
+    """"salmon (+$5.00) and lobster tail (+$15.00)"; "none" for an empty list."""
+    return _listed(f"{in_a_sentence(code)} (+{format_money(cents, currency)})" for code, cents in codes.items()) or \
+        "none"
+
 
 # Every placeholder a body may name: a rule of the station as a person reads it (money as the site shows it).
 PLACEHOLDERS: dict[str, PlaceholderValue] = {
@@ -53,6 +66,19 @@ PLACEHOLDERS: dict[str, PlaceholderValue] = {
     "refund_hours": _number("deposit_refund_min_hours"),
     "min_notice_hours": _number("min_notice_hours"),
     "reschedule_fee": _money("reschedule_fee_cents"),
+    "free_reschedule_hours": _number("free_reschedule_min_hours"),
+    "guest_change_hours": _number("guest_change_min_hours"),
+    "menu_change_hours": _number("menu_change_min_hours"),
+    "max_days_ahead": _number("max_days_ahead"),
+    "event_minutes": _number("event_minutes"),
+    "large_party_minutes": _number("large_party_event_minutes"),
+    "large_party_guests": _number("large_party_min_guests"),
+    "guests_max": _number("guests_max"),
+    "base_proteins": lambda rules, _: _listed(in_a_sentence(code) for code in rules.base_proteins),
+    "protein_upgrades": lambda rules, _: _priced(rules.protein_upgrades, rules.currency),
+    "addons": lambda rules, _: _priced(rules.addons, rules.currency),
+    "start_times": lambda rules, _: _listed(slot.strftime("%-I:%M %p").replace(":00", "").lower()
+                                            for slot in rules.slot_times),
 }
 
 

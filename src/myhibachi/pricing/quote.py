@@ -78,7 +78,7 @@ def label_of(code: str) -> str:
     return code.replace("_", " ").capitalize().replace("Ny strip", "NY strip")
 
 
-def _in_a_sentence(code: str) -> str:
+def in_a_sentence(code: str) -> str:
     """A food's name inside a sentence: "filet mignon", "NY strip"."""
     name = label_of(code)
     return name if name[:2].isupper() else name[:1].lower() + name[1:]
@@ -130,9 +130,9 @@ def menu_choices(rules: BusinessRules) -> dict[str, dict[str, MenuChoice]]:
         "guests": {code: MenuChoice("guests", code, label, guests[code], explanation)
                    for code, label, explanation in GUEST_LINES}}
     catalogue["upgrades"] = {
-        code: MenuChoice("upgrades", code, f"Upgrade to {_in_a_sentence(code)}", cents,
+        code: MenuChoice("upgrades", code, f"Upgrade to {in_a_sentence(code)}", cents,
                          f"{money(cents)} more than a base protein: swaps one guest's protein for "
-                         f"{_in_a_sentence(code)}.")
+                         f"{in_a_sentence(code)}.")
         for code, cents in rules.protein_upgrades.items()}
     extras = {}
     for code in (*rules.base_proteins, *rules.protein_upgrades):
@@ -140,9 +140,9 @@ def menu_choices(rules: BusinessRules) -> dict[str, dict[str, MenuChoice]]:
         price = money(rules.extra_protein_cents + premium)
         if premium:
             price += f" = {money(rules.extra_protein_cents)} extra protein + {money(premium)} premium"
-        extras[code] = MenuChoice("extra_proteins", code, f"Extra {_in_a_sentence(code)}",
+        extras[code] = MenuChoice("extra_proteins", code, f"Extra {in_a_sentence(code)}",
                                   rules.extra_protein_cents + premium,
-                                  f"{price}: one more serving of {_in_a_sentence(code)}, on top of the guests' own.")
+                                  f"{price}: one more serving of {in_a_sentence(code)}, on top of the guests' own.")
     catalogue["extra_proteins"] = extras
     catalogue["addons"] = {code: MenuChoice("addons", code, label_of(code), cents, f"{money(cents)} each, for the "
                                                                                     "table.")
