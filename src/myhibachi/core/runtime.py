@@ -9,6 +9,7 @@ from myhibachi.core.email import mail_transport
 from myhibachi.core.jobs import JobQueue
 from myhibachi.core.outbox import OutboxContext
 from myhibachi.core.ratelimit import Throttle, limiter_storage
+from myhibachi.core.realtime import hub_for
 from myhibachi.settings import Settings
 
 
@@ -17,9 +18,10 @@ class Runtime:
         self.settings = settings
         self.cache = cache_for(settings.redis_url, settings.cache_ttl_reference_seconds)
         self.changes = changes_for(settings.redis_url)
-        self.db = Database(settings.database_url, cache=self.cache, changes=self.changes)
+        self.live = hub_for(settings.redis_url)  # chat and inbox events for open WebSockets
+        self.db = Database(settings.database_url, cache=self.cache, changes=self.changes, live=self.live)
         self.mail = mail_transport(settings.smtp_url, settings.mail_dir)
-        self.jobs = JobQueue(settings, self.db, OutboxContext(settings=settings, mail=self.mail))
+        self.jobs = JobQueue(settings, self.db, OutboxContext(settings=settings, mail=self.mail, live=self.live))
         storage = limiter_storage(settings.redis_url)
         window = settings.login_failure_window_seconds
         self.login_failures_by_ip = Throttle(storage, "login-ip", settings.login_failures_per_ip, window)
@@ -43,3 +45,4 @@ class Runtime:
         await self.db.dispose()
         await self.cache.close()
         await self.changes.close()
+        await self.live.close()

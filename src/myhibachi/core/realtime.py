@@ -1,0 +1,142 @@
+"""Live events for open WebSockets (the website's chat, the staff's inbox): `publish(channel, event)` and
+`subscribe(channels)`. In-process by default; through Redis pub/sub when REDIS_URL is set, so a visitor connected to
+one app process and staff connected to another hear each other (and a `myhibachi worker` delivering a reply reaches
+both). Like the change feed (core/changes.py), a unit of work's events are published only after it commits:
+commands call `publish_after_commit`, and `Database.committed` hands them to the hub."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import structlog
+from redis.asyncio import Redis
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = structlog.get_logger(__name__)
+PREFIX = "myhibachi:live"  # Redis pub/sub ignores database numbers: the channel carries the one in use
+EVENTS_KEY = "myhibachi.live_events"  # session.info: {key: (channel, event)} to publish after commit
+QUEUE_SIZE = 500  # a subscriber this far behind is dropped (it reconnects and reads the history)
+Event = dict[str, Any]
+
+
+class Overflowed(Exception):
+    """A subscriber fell too far behind: its events were dropped, so it must start again from the history."""
+
+
+class Subscription:
+    """The events of some channels, in order, as `(channel, event)`."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[tuple[str, Event]] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        self.overflowed = False
+
+    def offer(self, channel: str, event: Event) -> None:
+        try:
+            self._queue.put_nowait((channel, event))
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    async def get(self) -> tuple[str, Event]:
+        """The next event; Overflowed when some were dropped."""
+        if self.overflowed:
+            raise Overflowed
+        item = await self._queue.get()
+        if self.overflowed:
+            raise Overflowed
+        return item
+
+
+class LocalHub:
+    """Subscribers in this process only."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    async def publish(self, channel: str, event: Event) -> None:
+        for subscription in list(self._subscribers.get(channel, ())):
+            subscription.offer(channel, event)
+
+    @asynccontextmanager
+    async def subscribe(self, channels: Iterable[str]) -> AsyncIterator[Subscription]:
+        subscription, names = Subscription(), set(channels)
+        for name in names:
+            self._subscribers.setdefault(name, set()).add(subscription)
+        try:
+            yield subscription
+        finally:
+            for name in names:
+                if not (remaining := self._subscribers.get(name, set())) - {subscription}:
+                    self._subscribers.pop(name, None)
+                else:
+                    remaining.discard(subscription)
+
+    async def close(self) -> None:
+        self._subscribers.clear()
+
+
+class RedisHub:
+    """Every process: one Redis channel per hub channel. A Redis outage costs live events, never a request."""
+
+    def __init__(self, url: str) -> None:
+        self._redis = Redis.from_url(url)
+        self._prefix = f"{PREFIX}:{self._redis.connection_pool.connection_kwargs.get('db', 0)}:"
+
+    async def publish(self, channel: str, event: Event) -> None:
+        try:
+            await self._redis.publish(self._prefix + channel, json.dumps(event))
+        except Exception as exc:  # the commit has happened; a missed live event is not worth a 500
+            log.warning("live_publish_failed", channel=channel, error=str(exc))
+
+    @asynccontextmanager
+    async def subscribe(self, channels: Iterable[str]) -> AsyncIterator[Subscription]:
+        subscription = Subscription()
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(*(self._prefix + name for name in set(channels)))
+
+        async def pump() -> None:
+            async for message in pubsub.listen():
+                subscription.offer(message["channel"].decode().removeprefix(self._prefix), json.loads(message["data"]))
+
+        task = asyncio.create_task(pump())
+        try:
+            yield subscription
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+            await pubsub.aclose()
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+Hub = LocalHub | RedisHub
+
+
+def hub_for(redis_url: str | None) -> Hub:
+    return RedisHub(redis_url) if redis_url else LocalHub()
+
+
+# --- events of a unit of work, published after its commit ----------------------------------------------------------
+
+
+def publish_after_commit(session: Any, key: str, channel: str, event: Event) -> None:
+    """Publish `event` once this unit of work commits (never if it rolls back). A later call with the same `key`
+    replaces the earlier one (the last state of a conversation is what counts)."""
+    session.info.setdefault(EVENTS_KEY, {})[key] = (channel, event)
+
+
+def take_events(session: Any) -> list[tuple[str, Event]]:
+    """The events this unit of work made; call after commit and publish them."""
+    return list(session.info.pop(EVENTS_KEY, {}).values())
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_events(session: Session) -> None:
+    session.info.pop(EVENTS_KEY, None)
+
