@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 from httpx import AsyncClient
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from myhibachi.auth.permissions import Role
 from myhibachi.settings import Settings
@@ -75,6 +76,22 @@ async def next_event(ws: ClientConnection, *, skip: tuple[str, ...] = ("ping",))
         event = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
         if event["type"] not in skip:
             return event
+
+
+async def refused_status(open_socket, path: str, **options) -> int:  # noqa: ANN001
+    with pytest.raises(InvalidStatus) as refused:
+        async with open_socket(path, **options):
+            pass
+    return refused.value.response.status_code
+
+
+async def closed_code(ws: ClientConnection) -> int:
+    """Reads until the server closes; its close code."""
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), WAIT)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
 
 
 @pytest.fixture

@@ -5,29 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
 from sqlalchemy import func, select
-from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from myhibachi.contacts.models import ContactHandle, HandleKind
 from myhibachi.inbox.models import Conversation, Message
-from tests.web.live.conftest import WAIT, next_event
-
-
-async def refused_status(open_socket, path: str, **options) -> int:  # noqa: ANN001
-    with pytest.raises(InvalidStatus) as refused:
-        async with open_socket(path, **options):
-            pass
-    return refused.value.response.status_code
-
-
-async def closed_code(ws) -> int:  # noqa: ANN001
-    """Reads until the server closes; its close code."""
-    with pytest.raises(ConnectionClosed) as closed:
-        while True:
-            await asyncio.wait_for(ws.recv(), WAIT)
-    assert closed.value.rcvd is not None
-    return closed.value.rcvd.code
+from tests.web.live.conftest import closed_code, next_event, refused_status
 
 
 async def test_the_session_endpoint_gives_a_signed_httponly_cookie_and_keeps_it(client, fre):

@@ -12,8 +12,7 @@ from myhibachi.contacts.models import HandleKind
 from myhibachi.inbox.commands import Inbound, receive
 from myhibachi.inbox.models import Channel
 from tests.web.browserless import admin_csrf
-from tests.web.live.test_chat_socket import closed_code, refused_status
-from tests.web.live.conftest import next_event
+from tests.web.live.conftest import closed_code, next_event, refused_status
 
 
 async def test_a_socket_without_a_sign_in_from_another_site_or_without_the_inbox_is_refused(
