@@ -41,6 +41,12 @@ class Subscription:
         except asyncio.QueueFull:
             self.overflowed = True
 
+    def lost(self) -> None:
+        """Events can no longer arrive (Redis went away): the reader is told, as if it had fallen behind."""
+        self.overflowed = True
+        with suppress(asyncio.QueueFull):
+            self._queue.put_nowait(("", {}))  # wakes a waiting `get`
+
     async def get(self) -> tuple[str, Event]:
         """The next event; Overflowed when some were dropped."""
         if self.overflowed:
@@ -70,10 +76,10 @@ class LocalHub:
             yield subscription
         finally:
             for name in names:
-                if not (remaining := self._subscribers.get(name, set())) - {subscription}:
+                subscribers = self._subscribers.get(name, set())
+                subscribers.discard(subscription)
+                if not subscribers:
                     self._subscribers.pop(name, None)
-                else:
-                    remaining.discard(subscription)
 
     async def close(self) -> None:
         self._subscribers.clear()
@@ -99,8 +105,13 @@ class RedisHub:
         await pubsub.subscribe(*(self._prefix + name for name in set(channels)))
 
         async def pump() -> None:
-            async for message in pubsub.listen():
-                subscription.offer(message["channel"].decode().removeprefix(self._prefix), json.loads(message["data"]))
+            try:
+                async for message in pubsub.listen():
+                    subscription.offer(message["channel"].decode().removeprefix(self._prefix),
+                                       json.loads(message["data"]))
+            except Exception as exc:  # not a cancellation: the subscriber must start again
+                log.warning("live_subscription_lost", error=str(exc))
+                subscription.lost()
 
         task = asyncio.create_task(pump())
         try:
