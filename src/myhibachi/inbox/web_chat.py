@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from myhibachi.auth.permissions import P
+from myhibachi.auth.principal import Principal
 from myhibachi.contacts.models import ContactHandle, HandleKind
 from myhibachi.core.errors import ValidationFailed
 from myhibachi.core.outbox import OutboxContext
@@ -71,6 +73,34 @@ async def visitor_history(session: AsyncSession, visitor_id: str, limit: int) ->
         Message.conversation_id.in_(conversation_ids), Message.private.is_(False))
         .order_by(Message.at.desc(), Message.id.desc()).limit(limit))
     return [visitor_message_event(message) for message in reversed(list(latest))]
+
+
+async def visitor_of(session: AsyncSession, conversation: Conversation) -> str | None:
+    """The visitor a web chat conversation is with (None on other channels)."""
+    if conversation.channel != Channel.web_chat:
+        return None
+    return await session.scalar(select(ContactHandle.value).where(
+        ContactHandle.contact_id == conversation.contact_id, ContactHandle.kind == HandleKind.web_chat.value)
+        .order_by(ContactHandle.created_at.desc()).limit(1))
+
+
+async def announce_handoff(session: AsyncSession, conversation: Conversation) -> None:
+    """Tell the visitor, once this unit of work commits, that a person has taken the chat over from the assistant
+    (the command that hands a conversation to a person calls it)."""
+    if (visitor := await visitor_of(session, conversation)) is not None:
+        publish_after_commit(session, f"handoff:{conversation.id}", visitor_channel(visitor), {"type": "handoff"})
+
+
+async def staff_typing(session: AsyncSession, live: Hub, principal: Principal, conversation_id: int) -> bool:
+    """Staff are typing in a web chat thread they work: the visitor sees `{"type": "typing"}` (nothing is stored,
+    so it goes at once). False when there is no such thread for them or it is not a web chat."""
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None or not principal.can(P.engagement, conversation.station_id):
+        return False
+    if (visitor := await visitor_of(session, conversation)) is None:
+        return False
+    await live.publish(visitor_channel(visitor), {"type": "typing"})
+    return True
 
 
 class WebChatAdapter:

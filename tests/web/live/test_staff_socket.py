@@ -10,7 +10,8 @@ from myhibachi.auth.permissions import Role
 from myhibachi.auth.principal import SYSTEM
 from myhibachi.contacts.models import HandleKind
 from myhibachi.inbox.commands import Inbound, receive
-from myhibachi.inbox.models import Channel
+from myhibachi.inbox.models import Channel, Conversation
+from myhibachi.inbox.web_chat import announce_handoff
 from tests.web.browserless import admin_csrf
 from tests.web.live.conftest import closed_code, next_event, refused_status
 
@@ -99,3 +100,28 @@ async def test_the_socket_closes_when_the_role_is_removed(open_socket, staff_coo
         code = await closed_code(ws)
 
     assert code == 1008
+
+
+async def test_the_visitor_sees_staff_typing_and_the_handoff(open_socket, staff_cookie, visitor_cookie, make_station,
+                                                             make_user, db, fre):
+    oak = await make_station("OAK")
+    await make_user("oak@example.com", Role.support, oak)
+    other_station = await staff_cookie("oak@example.com")
+    async with open_socket("/ws/staff", cookies={"mh_admin": await staff_cookie("admin@example.com")}) as staff, \
+            open_socket("/ws/staff", cookies={"mh_admin": other_station}) as stranger, \
+            open_socket("/ws/chat", cookies={"mh_chat": await visitor_cookie()}) as chat:
+        await next_event(staff), await next_event(stranger), await next_event(chat)
+        await chat.send(json.dumps({"type": "message", "body": "Anyone there?", "id": "t1"}))
+        conversation_id = (await next_event(staff))["conversation_id"]
+        await next_event(chat), await next_event(chat)  # ack, echo
+        await stranger.send(json.dumps({"type": "typing", "conversation_id": conversation_id}))
+        refused = await next_event(stranger)
+        await staff.send(json.dumps({"type": "typing", "conversation_id": conversation_id}))
+        typing = await next_event(chat)
+        async with db.transaction() as session:
+            await announce_handoff(session, await session.get(Conversation, conversation_id))
+        handoff = await next_event(chat)
+
+    assert refused["code"] == "not_found"  # another station's thread: as if it did not exist
+    assert typing == {"type": "typing"}
+    assert handoff == {"type": "handoff"}

@@ -2,7 +2,8 @@
 the Origin of our own pages, and streams `{"type": "message" | "conversation", "conversation_id", "station_id", …}`
 for the conversations of the stations where the staff member works the inbox (`engagement`). The sign-in is checked
 again before each event and every WS_STAFF_RECHECK_SECONDS: signed out, deactivated, the cookie lapsed or no role
-left that works the inbox, and the socket closes (1008); a station where the role was removed goes quiet at once."""
+left that works the inbox, and the socket closes (1008); a station where the role was removed goes quiet at once.
+Staff send `{"type": "typing", "conversation_id"}` while writing in a web chat thread: the visitor sees "typing"."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from starlette.websockets import WebSocket
 from myhibachi.auth.permissions import P
 from myhibachi.auth.principal import Principal
 from myhibachi.auth.queries import load_principal
+from myhibachi.core.db import MAX_ID
 from myhibachi.core.realtime import Event
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.security import decode_token
 from myhibachi.inbox.live import station_channel
+from myhibachi.inbox.web_chat import staff_typing
 from myhibachi.stations.models import Station
 from myhibachi.web.admin.session import TOKEN_KIND, cookie_name, signed_in
 from myhibachi.web.sockets import POLICY, Closing, LiveSocket, origin_allowed, refuse
@@ -65,8 +68,17 @@ async def staff_socket(websocket: WebSocket) -> None:
         async def check() -> Closing:
             return SIGNED_OUT if await still_signed_in() is None else None
 
-        async def on_frame(_frame: dict[str, Any]) -> Closing:
-            await live.error("unknown_type", "This socket only streams the inbox; answer with `pong` to a `ping`.")
+        async def on_frame(frame: dict[str, Any]) -> Closing:
+            conversation_id = frame.get("conversation_id")
+            if frame["type"] != "typing" or type(conversation_id) is not int or not 0 < conversation_id <= MAX_ID:
+                await live.error("unknown_type", 'Staff send `{"type": "typing", "conversation_id"}` (and `pong`).')
+                return None
+            if (now := await still_signed_in()) is None:
+                return SIGNED_OUT
+            async with runtime.db.session(write=False) as session:
+                told = await staff_typing(session, runtime.live, now, conversation_id)
+            if not told:
+                await live.error("not_found", "No web chat conversation of yours has that id.")
             return None
 
         await live.run(subscription, on_frame=on_frame, on_event=on_event, check=check,
