@@ -199,7 +199,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, bookings_api.public,
                   bookings_api.manage, payments_api.manage, payments_api.webhooks,
                   leads_api.public, consent_api.public, newsletter_webhooks.webhooks,
-                  twilio_webhooks.webhooks, meta_webhooks.webhooks)
+                  twilio_webhooks.webhooks, meta_webhooks.webhooks, site_chat.public)
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
                  chefs_api.staff, bookings_api.staff, payments_api.staff, analytics_api.staff, audit_api.staff,
                  leads_api.staff, people_api.staff, newsletters_api.segments, newsletters_api.campaigns,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
@@ -29,20 +29,23 @@ from myhibachi.inbox.web_chat import (
 )
 from myhibachi.web.sockets import Closing, LiveSocket, origin_allowed, refuse, secure
 
-router = APIRouter()
+router = APIRouter()  # the socket
+public = APIRouter(prefix="/chat", tags=["inbox"])  # the cookie, under /api/v1 (a public router: app.py)
 SOCKET_PATH = "/ws/chat"
 
 
 class ChatSession(BaseModel):
-    socket: str  # the path of the WebSocket to open next
-    new_visitor: bool
+    model_config = ConfigDict(json_schema_extra={"examples": [{"socket": "/ws/chat", "new_visitor": True}]})
+
+    socket: str = Field(description="The WebSocket to open next (same host).")
+    new_visitor: bool = Field(description="The cookie was made now: no history yet.")
 
 
 def cookie_name(connection: HTTPConnection) -> str:
     return "__Host-mh_chat" if secure(connection) else "mh_chat"
 
 
-@router.get("/api/v1/chat/session", tags=["inbox"], response_model=ChatSession)
+@public.get("/session", summary="The website chat's visitor cookie", response_model=ChatSession)
 async def chat_session(request: Request, response: Response, runtime: RuntimeDep) -> ChatSession:
     """Gives the website chat's visitor their cookie (kept if they have one already): call it before opening
     `/ws/chat`. The cookie is renewed for `CHAT_VISITOR_DAYS` on each call."""
