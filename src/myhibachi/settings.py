@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     # latest `chat_history_messages` messages.
     chat_visitor_days: int = Field(180, ge=1, le=400)
     chat_history_messages: int = Field(50, ge=1, le=500)
+    # Website chat messages one client address may send per window, over all its visitors and sockets.
+    chat_messages_per_ip: int = Field(60, ge=1)
+    chat_message_window_seconds: int = Field(600, ge=1)
     # /metrics tells traffic and errors by route: served to loopback clients only unless this says everyone.
     metrics_public: bool = False
 

@@ -34,6 +34,9 @@ class Runtime:
                                             settings.booking_hold_window_seconds)
         self.public_form_posts_by_ip = Throttle(storage, "public-form-ip", settings.public_form_posts_per_ip,
                                                 settings.public_form_window_seconds)
+        # A website visitor's first message makes a contact and a lead: a client address may send only so many.
+        self.chat_messages_by_ip = Throttle(storage, "chat-message-ip", settings.chat_messages_per_ip,
+                                            settings.chat_message_window_seconds)
         # A campaign's test send mails any address a staff member types: a few an hour each.
         self.campaign_tests_by_user = Throttle(storage, "campaign-test", 20, 3600)
 

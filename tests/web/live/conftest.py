@@ -30,7 +30,8 @@ def settings(settings: Settings) -> Settings:
     """Limits a test can reach in a moment; the heartbeat is slow unless a test makes it quick."""
     return settings.model_copy(update={"ws_heartbeat_seconds": 30.0, "ws_idle_seconds": 30.0,
                                        "ws_max_message_bytes": 1024, "ws_messages_per_window": 5,
-                                       "ws_rate_window_seconds": 30.0, "ws_staff_recheck_seconds": 0.3})
+                                       "ws_rate_window_seconds": 30.0, "ws_staff_recheck_seconds": 0.3,
+                                       "chat_messages_per_ip": 3})
 
 
 def free_port() -> int:

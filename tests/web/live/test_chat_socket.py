@@ -134,3 +134,20 @@ async def test_the_server_pings_and_drops_a_silent_client(app, open_socket, visi
 
     assert ping == {"type": "ping"}
     assert code == 1001
+
+
+async def test_one_client_address_sends_only_so_many_messages_whatever_its_cookies(open_socket, visitor_cookie, fre,
+                                                                                   db):
+    first, second = await visitor_cookie(), await visitor_cookie()
+    async with open_socket("/ws/chat", cookies={"mh_chat": first}) as one, \
+            open_socket("/ws/chat", cookies={"mh_chat": second}) as other:
+        await next_event(one), await next_event(other)
+        for n, ws in enumerate([one, other, one]):
+            await ws.send(json.dumps({"type": "message", "body": f"Hello {n}", "id": f"n{n}"}))
+            assert (await next_event(ws, skip=("ping", "message")))["type"] == "ack"
+        await other.send(json.dumps({"type": "message", "body": "One more", "id": "n3"}))
+        refused = await next_event(other, skip=("ping", "message"))
+
+    assert (refused["type"], refused["code"]) == ("error", "rate_limited")
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(Message)) == 3

@@ -69,6 +69,7 @@ async def chat_socket(websocket: WebSocket) -> None:
     visitor = visitor_from_cookie(settings.secret_key, websocket.cookies.get(cookie_name(websocket)))
     if visitor is None:
         return await refuse(websocket, "no chat session")
+    ip = websocket.client.host if websocket.client else "unknown"
     async with runtime.live.subscribe([visitor_channel(visitor)]) as subscription:  # before the history: no gap
         async with runtime.db.session(write=False) as session:
             history = await visitor_history(session, visitor, settings.chat_history_messages)
@@ -80,7 +81,7 @@ async def chat_socket(websocket: WebSocket) -> None:
             if frame["type"] != "message":
                 await live.error("unknown_type", "The chat takes messages: {\"type\": \"message\", \"body\"}.")
                 return None
-            await _visitor_message(runtime, live, visitor, frame)
+            await _visitor_message(runtime, live, visitor, ip, frame)
             return None
 
         async def on_event(_channel: str, event: Event) -> Closing:
@@ -90,12 +91,13 @@ async def chat_socket(websocket: WebSocket) -> None:
         await live.run(subscription, on_frame=on_frame, on_event=on_event)
 
 
-async def _visitor_message(runtime: Runtime, live: LiveSocket, visitor: str, frame: dict[str, Any]) -> None:
+async def _visitor_message(runtime: Runtime, live: LiveSocket, visitor: str, ip: str, frame: dict[str, Any]) -> None:
     body, client_id = frame.get("body"), frame.get("id")
     if not isinstance(body, str) or not (client_id is None or isinstance(client_id, str)):
         await live.error("validation_error", "A message has a text `body` and may have a text `id`.")
         return
     try:
+        await runtime.chat_messages_by_ip.reserve(ip)
         async with runtime.jobs.unit_of_work() as session:
             received = await receive_visitor_message(session, visitor, client_id, body)
     except DomainError as exc:
