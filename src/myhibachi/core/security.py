@@ -92,7 +92,7 @@ def decode_access_token(token: str, secret: str) -> tuple[int, int] | None:
 
 def sign_value(secret: str, purpose: str, value: str) -> str:
     """`value.mac`: a value a browser keeps (a cookie) that it can read but not forge; `purpose` keeps the values
-    of different uses apart. `value` must not hold a dot."""
+    of different uses apart."""
     mac = hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
     return f"{value}.{mac}"
 
