@@ -44,9 +44,11 @@ def visitor_from_cookie(secret: str, cookie: str | None) -> str | None:
 
 
 async def receive_visitor_message(session: AsyncSession, visitor_id: str, client_message_id: str | None,
-                                  body: str, *, at: datetime | None = None) -> Received | None:
-    """A visitor's message into their web chat thread (a new visitor becomes a contact and a lead). The widget's
-    message id makes a resend (after a reconnect) a no-op: None then. Every tab of the visitor hears it."""
+                                  body: str, *, station_id: int | None = None,
+                                  at: datetime | None = None) -> Received | None:
+    """A visitor's message into their web chat thread at the station whose page they chat on (None: where their
+    thread is, else the first station); a new visitor becomes a contact and a lead. The widget's message id makes a
+    resend (after a reconnect) a no-op: None then. Every tab of the visitor hears it."""
     if client_message_id is None:
         client_message_id = secrets.token_urlsafe(12)
     elif not CLIENT_ID.fullmatch(client_message_id):
@@ -56,7 +58,7 @@ async def receive_visitor_message(session: AsyncSession, visitor_id: str, client
         raise ValidationFailed.on("body", "Write something to send.")
     received = await receive(session, Inbound(
         channel=Channel.web_chat, provider_message_id=f"{visitor_id}:{client_message_id}", body=text,
-        handle=(HandleKind.web_chat, visitor_id), at=at))
+        handle=(HandleKind.web_chat, visitor_id), station_id=station_id, at=at))
     if received is not None:
         publish_after_commit(session, f"visitor-message:{received.message.id}", visitor_channel(visitor_id),
                              visitor_message_event(received.message))

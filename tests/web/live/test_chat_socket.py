@@ -151,3 +151,18 @@ async def test_one_client_address_sends_only_so_many_messages_whatever_its_cooki
     assert (refused["type"], refused["code"]) == ("error", "rate_limited")
     async with db.transaction(write=False) as session:
         assert await session.scalar(select(func.count()).select_from(Message)) == 3
+
+
+async def test_the_chat_on_a_stations_page_starts_its_thread_there(open_socket, visitor_cookie, make_station, fre,
+                                                                   db):
+    oak = await make_station("OAK")
+    cookie = await visitor_cookie()
+    async with open_socket("/ws/chat?station=oak", cookies={"mh_chat": cookie}) as ws:
+        await next_event(ws)
+        await ws.send(json.dumps({"type": "message", "body": "Do you come to Berkeley?", "id": "o1"}))
+        assert (await next_event(ws, skip=("ping", "message")))["type"] == "ack"
+
+    assert await refused_status(open_socket, "/ws/chat?station=NOPE", cookies={"mh_chat": cookie}) == 403
+    assert await refused_status(open_socket, "/ws/chat?station=%00", cookies={"mh_chat": cookie}) == 403
+    async with db.transaction(write=False) as session:
+        assert list(await session.scalars(select(Conversation.station_id))) == [oak.id]

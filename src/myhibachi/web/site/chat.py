@@ -2,20 +2,23 @@
 new visitor their signed, HttpOnly cookie (a WebSocket handshake cannot set one reliably: browsers ignore Set-Cookie
 on a refused or upgraded handshake in places) and keeps a known visitor's; then it opens `/ws/chat`, which takes the
 visitor from that cookie, refuses other sites' pages (Origin), sends the latest messages (`history`, so a reconnect
-resumes) and then every message of their chat as it happens. The visitor sends `{"type": "message", "body", "id"}`
+resumes) and then every message of their chat as it happens; `?station=CODE` says whose page it is on (a new
+thread starts there). The visitor sends `{"type": "message", "body", "id"}`
 (`id`: the widget's own, so a resend after a reconnect is stored once) and gets `{"type": "ack", "id",
 "message_id"}`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
-from myhibachi.core.errors import DomainError
+from myhibachi.core.errors import DomainError, NotFound
 from myhibachi.core.realtime import Event
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import RuntimeDep
@@ -27,6 +30,7 @@ from myhibachi.inbox.web_chat import (
     visitor_from_cookie,
     visitor_history,
 )
+from myhibachi.stations.queries import find_active_station
 from myhibachi.web.sockets import Closing, LiveSocket, origin_allowed, refuse, secure
 
 router = APIRouter()  # the socket
@@ -72,6 +76,10 @@ async def chat_socket(websocket: WebSocket) -> None:
     ip = websocket.client.host if websocket.client else "unknown"
     async with runtime.live.subscribe([visitor_channel(visitor)]) as subscription:  # before the history: no gap
         async with runtime.db.session(write=False) as session:
+            try:
+                station_id = await _station_asked(session, websocket.query_params.get("station"))
+            except NotFound:
+                return await refuse(websocket, "no such station")
             history = await visitor_history(session, visitor, settings.chat_history_messages)
         await websocket.accept()
         live = LiveSocket(websocket, settings)
@@ -81,7 +89,7 @@ async def chat_socket(websocket: WebSocket) -> None:
             if frame["type"] != "message":
                 await live.error("unknown_type", "The chat takes messages: {\"type\": \"message\", \"body\"}.")
                 return None
-            await _visitor_message(runtime, live, visitor, ip, frame)
+            await _visitor_message(runtime, live, Sending(visitor, ip, station_id), frame)
             return None
 
         async def on_event(_channel: str, event: Event) -> Closing:
@@ -91,15 +99,34 @@ async def chat_socket(websocket: WebSocket) -> None:
         await live.run(subscription, on_frame=on_frame, on_event=on_event)
 
 
-async def _visitor_message(runtime: Runtime, live: LiveSocket, visitor: str, ip: str, frame: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class Sending:
+    """Who sends on this socket: the visitor, from which address, on which station's page."""
+
+    visitor: str
+    ip: str
+    station_id: int | None
+
+
+async def _station_asked(session: AsyncSession, code: str | None) -> int | None:
+    """The station whose page the chat is on (`/ws/chat?station=FRE`), if it says."""
+    if not code:
+        return None
+    if not (code.isascii() and code.isalnum() and len(code) <= 20):  # never a query with junk in it
+        raise NotFound("No such station.")
+    return (await find_active_station(session, code)).id
+
+
+async def _visitor_message(runtime: Runtime, live: LiveSocket, sending: Sending, frame: dict[str, Any]) -> None:
     body, client_id = frame.get("body"), frame.get("id")
     if not isinstance(body, str) or not (client_id is None or isinstance(client_id, str)):
         await live.error("validation_error", "A message has a text `body` and may have a text `id`.")
         return
     try:
-        await runtime.chat_messages_by_ip.reserve(ip)
+        await runtime.chat_messages_by_ip.reserve(sending.ip)
         async with runtime.jobs.unit_of_work() as session:
-            received = await receive_visitor_message(session, visitor, client_id, body)
+            received = await receive_visitor_message(session, sending.visitor, client_id, body,
+                                                     station_id=sending.station_id)
     except DomainError as exc:
         await live.error(exc.code, exc.errors[0].message if exc.errors else exc.detail)
         return
