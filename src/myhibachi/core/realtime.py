@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 log = structlog.get_logger(__name__)
 PREFIX = "myhibachi:live"  # Redis pub/sub ignores database numbers: the channel carries the one in use
 EVENTS_KEY = "myhibachi.live_events"  # session.info: {key: (channel, event)} to publish after commit
+SUBSCRIBE_SECONDS = 5.0  # Redis confirms a subscription within this, or the socket is refused
 QUEUE_SIZE = 500  # a subscriber this far behind is dropped (it reconnects and reads the history)
 Event = dict[str, Any]
 
@@ -100,18 +101,25 @@ class RedisHub:
 
     @asynccontextmanager
     async def subscribe(self, channels: Iterable[str]) -> AsyncIterator[Subscription]:
-        subscription = Subscription()
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(*(self._prefix + name for name in set(channels)))
+        """Once entered, Redis has confirmed the subscriptions: whatever is published from then on is heard (a caller
+        reading history after entering misses nothing in between)."""
+        subscription, names = Subscription(), {self._prefix + name for name in channels}
+        pubsub = self._redis.pubsub()
+        try:
+            await pubsub.subscribe(*names)
+            await self._confirmed(pubsub, len(names), subscription)
+        except BaseException:
+            await pubsub.aclose()
+            raise
 
         async def pump() -> None:
             try:
                 async for message in pubsub.listen():
-                    subscription.offer(message["channel"].decode().removeprefix(self._prefix),
-                                       json.loads(message["data"]))
+                    if message["type"] == "message":
+                        self._offer(subscription, message)
             except Exception as exc:  # not a cancellation: the subscriber must start again
                 log.warning("live_subscription_lost", error=str(exc))
-                subscription.lost()
+            subscription.lost()  # the loop ends only when the connection does
 
         task = asyncio.create_task(pump())
         try:
@@ -121,6 +129,20 @@ class RedisHub:
             with suppress(asyncio.CancelledError, Exception):
                 await task
             await pubsub.aclose()
+
+    async def _confirmed(self, pubsub: Any, count: int, subscription: Subscription) -> None:
+        """Until Redis has answered `count` SUBSCRIBEs (it confirms them asynchronously); a message on a channel
+        already confirmed is kept."""
+        async with asyncio.timeout(SUBSCRIBE_SECONDS):
+            while count:
+                message = await pubsub.get_message(timeout=SUBSCRIBE_SECONDS)
+                if message is not None and message["type"] == "subscribe":
+                    count -= 1
+                elif message is not None and message["type"] == "message":
+                    self._offer(subscription, message)
+
+    def _offer(self, subscription: Subscription, message: dict[str, Any]) -> None:
+        subscription.offer(message["channel"].decode().removeprefix(self._prefix), json.loads(message["data"]))
 
     async def close(self) -> None:
         await self._redis.aclose()
