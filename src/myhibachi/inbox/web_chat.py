@@ -106,7 +106,9 @@ async def staff_typing(session: AsyncSession, live: Hub, principal: Principal, c
 
 
 class WebChatAdapter:
-    """Delivering a message to a website visitor: publishing it to their live channel (every tab they have open)."""
+    """Delivering a message to a website visitor: publishing it to their live channel (every tab they have open).
+    At least once: if the outbox's transaction fails after the publish, the retry publishes it again, with the same
+    id (the widget shows a message id once)."""
 
     def __init__(self, live: Hub) -> None:
         self.live = live
