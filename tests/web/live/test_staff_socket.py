@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from myhibachi.auth.commands import revoke_station_role
+from myhibachi.auth.commands import revoke_station_role, set_station_role
 from myhibachi.auth.permissions import Role
 from myhibachi.auth.principal import SYSTEM
 from myhibachi.contacts.models import HandleKind
@@ -125,3 +125,23 @@ async def test_the_visitor_sees_staff_typing_and_the_handoff(open_socket, staff_
     assert refused["code"] == "not_found"  # another station's thread: as if it did not exist
     assert typing == {"type": "typing"}
     assert handoff == {"type": "handoff"}
+
+
+async def test_a_station_whose_role_was_removed_goes_quiet_and_the_others_go_on(open_socket, staff_cookie, make_station,
+                                                                               make_user, db, fre):
+    oak = await make_station("OAK")
+    user_id = await make_user("both@example.com", Role.support, fre)
+    async with db.transaction() as session:
+        await set_station_role(session, SYSTEM, station_id=oak.id, user_id=user_id, role=Role.support)
+    async with open_socket("/ws/staff", cookies={"mh_admin": await staff_cookie("both@example.com")}) as ws:
+        assert await next_event(ws) == {"type": "ready", "station_ids": [fre.id, oak.id]}
+        async with db.transaction() as session:
+            await revoke_station_role(session, SYSTEM, station_id=fre.id, user_id=user_id, reason="moved")
+        for n, station in enumerate([fre, oak]):  # FRE's first, then OAK's
+            async with db.transaction() as session:
+                await receive(session, Inbound(channel=Channel.messenger, provider_message_id=f"mid.{n}",
+                                               body="Hi", handle=(HandleKind.messenger, f"PSID-{n}"),
+                                               station_id=station.id))
+        first = await next_event(ws)
+
+    assert first["station_id"] == oak.id
