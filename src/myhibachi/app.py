@@ -60,6 +60,7 @@ from myhibachi.web.admin import contacts as admin_contacts
 from myhibachi.web.admin import dashboard as admin_dashboard
 from myhibachi.web.admin import inbox as admin_inbox
 from myhibachi.web.admin import leads as admin_leads
+from myhibachi.web.admin import live as admin_live
 from myhibachi.web.admin import payments as admin_payments
 from myhibachi.web.admin import stations as admin_stations
 from myhibachi.web.admin import subscribers as admin_subscribers
@@ -68,6 +69,7 @@ from myhibachi.web.admin import users as admin_users
 from myhibachi.web.admin.pages import domain_error_page
 from myhibachi.web.admin.session import SignInRequired, sign_in_redirect
 from myhibachi.web.site import booking as site_booking
+from myhibachi.web.site import chat as site_chat
 from myhibachi.web.site import checkout as site_checkout
 from myhibachi.web.site import feedback as site_feedback
 from myhibachi.web.site import manage as site_manage
@@ -182,11 +184,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(site_unsubscribe.router)
     app.include_router(site_tracking.router)
     app.include_router(site_feedback.router)
+    app.include_router(site_chat.router)
     app.include_router(admin_auth.router)
     app.include_router(admin_dashboard.router)
     for admin_area in (admin_bookings, admin_leads, admin_payments, admin_chefs, admin_stations, admin_users,
                        admin_audit, admin_account, admin_contacts, admin_subscribers, admin_campaigns,
-                       admin_automations, admin_tasks, admin_inbox):
+                       admin_automations, admin_tasks, admin_inbox, admin_live):
         app.include_router(admin_area.router)
     _instrument(app)
     return app
@@ -196,7 +199,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, bookings_api.public,
                   bookings_api.manage, payments_api.manage, payments_api.webhooks,
                   leads_api.public, consent_api.public, newsletter_webhooks.webhooks,
-                  twilio_webhooks.webhooks, meta_webhooks.webhooks)
+                  twilio_webhooks.webhooks, meta_webhooks.webhooks, site_chat.public)
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
                  chefs_api.staff, bookings_api.staff, payments_api.staff, analytics_api.staff, audit_api.staff,
                  leads_api.staff, people_api.staff, newsletters_api.segments, newsletters_api.campaigns,

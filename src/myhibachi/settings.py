@@ -140,6 +140,23 @@ class Settings(BaseSettings):
     cache_ttl_kpis_seconds: int = Field(120, ge=1)
     cache_ttl_reference_seconds: int = Field(3600, ge=1)  # stations and business rules
     jobs_inline: bool = False  # run jobs to completion before the request returns (tests, scripts)
+    # WebSockets (/ws/chat, /ws/staff): the server sends `{"type": "ping"}` this often and drops a client silent for
+    # `ws_idle_seconds`; a frame over `ws_max_message_bytes` or over `ws_messages_per_window` in
+    # `ws_rate_window_seconds` is answered with an error event, and the third such one closes the socket (1008).
+    ws_heartbeat_seconds: float = Field(25.0, gt=0)
+    ws_idle_seconds: float = Field(60.0, gt=0)
+    ws_max_message_bytes: int = Field(4096, ge=256, le=65536)
+    ws_messages_per_window: int = Field(10, ge=1)
+    ws_rate_window_seconds: float = Field(10.0, gt=0)
+    # /ws/staff checks the sign-in (signed out, deactivated, role removed) this often, and before each event.
+    ws_staff_recheck_seconds: float = Field(30.0, gt=0)
+    # The website chat's visitor cookie lasts this long (renewed by each visit), and a reconnect resumes from the
+    # latest `chat_history_messages` messages.
+    chat_visitor_days: int = Field(180, ge=1, le=400)
+    chat_history_messages: int = Field(50, ge=1, le=500)
+    # Website chat messages one client address may send per window, over all its visitors and sockets.
+    chat_messages_per_ip: int = Field(60, ge=1)
+    chat_message_window_seconds: int = Field(600, ge=1)
     # /metrics tells traffic and errors by route: served to loopback clients only unless this says everyone.
     metrics_public: bool = False
 

@@ -17,6 +17,7 @@ from sqlalchemy.types import TypeDecorator
 
 from myhibachi.core.cache import CACHE_KEY, Cache, take_cache_tags
 from myhibachi.core.changes import Changes
+from myhibachi.core.realtime import Hub, take_events
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -119,10 +120,11 @@ class Database:
     """One engine and its session factories: write sessions take SQLite's write lock when they begin."""
 
     def __init__(self, database_url: str, *, cache: Cache | None = None, changes: Changes | None = None,
-                 **engine_kwargs: Any) -> None:
+                 live: Hub | None = None, **engine_kwargs: Any) -> None:
         self.url = database_url
         self.cache = cache  # told which cached results each committed unit of work made stale
         self.changes = changes  # told the same tags, for live admin pages
+        self.live = live  # given the unit of work's live events (chat, inbox), for open WebSockets
         self.engine = create_engine(database_url, **engine_kwargs)
         self.dialect = self.engine.dialect.name
         read_engine = self.engine.execution_options(sqlite_write=False)
@@ -155,12 +157,16 @@ class Database:
             yield await connection.execution_options(isolation_level="AUTOCOMMIT")
 
     async def committed(self, session: AsyncSession) -> None:
-        """After a commit: drop the cached results its writes made stale, and tell open admin pages."""
+        """After a commit: drop the cached results its writes made stale, tell open admin pages, and publish its
+        live events."""
         tags = take_cache_tags(session)
         if self.cache is not None:
             await self.cache.invalidate(tags)
         if self.changes is not None and tags:
             await self.changes.publish(tags)
+        for channel, payload in take_events(session):
+            if self.live is not None:
+                await self.live.publish(channel, payload)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -22,6 +22,7 @@ from myhibachi.settings import Settings
 
 if TYPE_CHECKING:
     from myhibachi.core.email import MailTransport
+    from myhibachi.core.realtime import Hub
 
 log = structlog.get_logger(__name__)
 PENDING_IDS_KEY = "outbox_pending_ids"
@@ -47,6 +48,7 @@ class OutboxContext:
 
     settings: Settings
     mail: MailTransport
+    live: Hub | None = None  # live events for open WebSockets (the web chat channel delivers through it)
 
 
 Handler = Callable[[AsyncSession, dict[str, Any], OutboxContext], Awaitable[None]]

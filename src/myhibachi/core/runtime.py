@@ -9,6 +9,7 @@ from myhibachi.core.email import mail_transport
 from myhibachi.core.jobs import JobQueue
 from myhibachi.core.outbox import OutboxContext
 from myhibachi.core.ratelimit import Throttle, limiter_storage
+from myhibachi.core.realtime import hub_for
 from myhibachi.settings import Settings
 
 
@@ -17,9 +18,10 @@ class Runtime:
         self.settings = settings
         self.cache = cache_for(settings.redis_url, settings.cache_ttl_reference_seconds)
         self.changes = changes_for(settings.redis_url)
-        self.db = Database(settings.database_url, cache=self.cache, changes=self.changes)
+        self.live = hub_for(settings.redis_url)  # chat and inbox events for open WebSockets
+        self.db = Database(settings.database_url, cache=self.cache, changes=self.changes, live=self.live)
         self.mail = mail_transport(settings.smtp_url, settings.mail_dir)
-        self.jobs = JobQueue(settings, self.db, OutboxContext(settings=settings, mail=self.mail))
+        self.jobs = JobQueue(settings, self.db, OutboxContext(settings=settings, mail=self.mail, live=self.live))
         storage = limiter_storage(settings.redis_url)
         window = settings.login_failure_window_seconds
         self.login_failures_by_ip = Throttle(storage, "login-ip", settings.login_failures_per_ip, window)
@@ -32,6 +34,9 @@ class Runtime:
                                             settings.booking_hold_window_seconds)
         self.public_form_posts_by_ip = Throttle(storage, "public-form-ip", settings.public_form_posts_per_ip,
                                                 settings.public_form_window_seconds)
+        # A website visitor's first message makes a contact and a lead: a client address may send only so many.
+        self.chat_messages_by_ip = Throttle(storage, "chat-message-ip", settings.chat_messages_per_ip,
+                                            settings.chat_message_window_seconds)
         # A campaign's test send mails any address a staff member types: a few an hour each.
         self.campaign_tests_by_user = Throttle(storage, "campaign-test", 20, 3600)
 
@@ -43,3 +48,4 @@ class Runtime:
         await self.db.dispose()
         await self.cache.close()
         await self.changes.close()
+        await self.live.close()

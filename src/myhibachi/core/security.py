@@ -88,3 +88,18 @@ def decode_access_token(token: str, secret: str) -> tuple[int, int] | None:
     """(user_id, session_id) of a valid, unexpired access token; None otherwise."""
     decoded = decode_token(token, secret, ACCESS_TOKEN_TYPE)
     return decoded[:2] if decoded else None
+
+
+def sign_value(secret: str, purpose: str, value: str) -> str:
+    """`value.mac`: a value a browser keeps (a cookie) that it can read but not forge; `purpose` keeps the values
+    of different uses apart."""
+    mac = hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+    return f"{value}.{mac}"
+
+
+def read_signed_value(secret: str, purpose: str, signed: str) -> str | None:
+    """The value `sign_value` signed for this purpose, or None if the text is not one of ours."""
+    value, _, mac = signed.rpartition(".")
+    if not value or len(signed) > 512 or not tokens_equal(sign_value(secret, purpose, value), signed):
+        return None
+    return value

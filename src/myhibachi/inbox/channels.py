@@ -11,6 +11,7 @@ from typing import Protocol
 
 import anyio
 
+from myhibachi.core.outbox import OutboxContext
 from myhibachi.inbox.models import Channel
 from myhibachi.settings import Settings
 
@@ -28,6 +29,8 @@ class Outgoing:
     in_reply_to: str | None = None  # email: the thread's last inbound Message-ID
     references: str | None = None  # email
     tag: str | None = None  # Meta: HUMAN_AGENT when a person answers outside the 24-hour window
+    sender: str = "staff"  # Sender: who wrote it (the web chat shows a person's and the assistant's apart)
+    at: str | None = None  # when it was written, ISO 8601 (the web chat shows it)
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ class ChannelAdapter(Protocol):
     async def send(self, message: Outgoing) -> Sent: ...
 
 
-AdapterFactory = Callable[[Settings], ChannelAdapter | None]  # None: the channel's settings are unset
+# What the outbox handler has (settings, the live hub) -> the adapter; None: the channel's settings are unset.
+AdapterFactory = Callable[[OutboxContext], ChannelAdapter | None]
 _factories: dict[Channel, AdapterFactory] = {}
 
 
@@ -52,10 +56,10 @@ def register_adapter(channel: Channel, factory: AdapterFactory) -> None:
     _factories[channel] = factory
 
 
-def adapter_for(settings: Settings, channel: Channel) -> ChannelAdapter:
+def adapter_for(context: OutboxContext, channel: Channel) -> ChannelAdapter:
     factory = _factories.get(channel)
-    adapter = factory(settings) if factory is not None else None
-    return adapter if adapter is not None else FileAdapter(settings, channel)
+    adapter = factory(context) if factory is not None else None
+    return adapter if adapter is not None else FileAdapter(context.settings, channel)
 
 
 class FileAdapter:

@@ -28,6 +28,7 @@ from myhibachi.core.errors import Conflict, NotFound, ValidationFailed
 from myhibachi.core.outbox import OutboxContext, add_outbox_message, outbox_handler
 from myhibachi.core.text import has_control_characters
 from myhibachi.inbox.channels import ChannelRefused, Outgoing, adapter_for
+from myhibachi.inbox.live import announce_conversation, announce_message
 from myhibachi.inbox.models import (
     DELIVERY_ORDER,
     Channel,
@@ -122,6 +123,8 @@ async def receive(session: AsyncSession, inbound: Inbound) -> Received | None:
     await session.flush()  # a later locked read of the thread in this unit of work must see it (populate_existing)
     message = await session.get(Message, message_id)
     assert message is not None
+    announce_message(session, conversation, message)
+    announce_conversation(session, conversation)
     return Received(message, conversation, created_contact)
 
 
@@ -205,6 +208,7 @@ async def reply(session: AsyncSession, principal: Principal, conversation_id: in
         message = _message(conversation, Sender.staff, text, author_user_id=principal.user_id, private=True)
         session.add(message)
         await session.flush()
+        announce_message(session, conversation, message)
         return message
     tag, problem = reply_tag(conversation, utcnow(), human=True, human_agent=human_agent)
     if problem:
@@ -255,6 +259,8 @@ async def _queue(session: AsyncSession, conversation: Conversation, sender: Send
         conversation.status = ConversationStatus.pending.value  # answered: waiting for the person
     await session.flush()
     await add_outbox_message(session, DELIVER_TOPIC, {"message_id": message.id})
+    announce_message(session, conversation, message)
+    announce_conversation(session, conversation)
     return message
 
 
@@ -267,6 +273,12 @@ async def _deliver(session: AsyncSession, payload: dict[str, Any], context: Outb
         return
     conversation = await session.get(Conversation, message.conversation_id)
     assert conversation is not None
+    await _hand_to_channel(session, conversation, message, context)
+    announce_message(session, conversation, message)
+
+
+async def _hand_to_channel(session: AsyncSession, conversation: Conversation, message: Message,
+                           context: OutboxContext) -> None:
     outgoing = await _outgoing(session, conversation, message)
     if outgoing is None:
         message.delivery, message.delivery_error = DeliveryState.failed.value, "No address for this channel."
@@ -276,7 +288,7 @@ async def _deliver(session: AsyncSession, payload: dict[str, Any], context: Outb
             "bounce or a spam complaint): nothing is sent to it."
         return
     try:
-        sent = await adapter_for(context.settings, Channel(conversation.channel)).send(outgoing)
+        sent = await adapter_for(context, Channel(conversation.channel)).send(outgoing)
     except ChannelRefused as refused:
         message.delivery, message.delivery_error = DeliveryState.failed.value, str(refused)[:2000]
         log.warning("inbox_delivery_refused", message_id=message.id, error=str(refused))
@@ -295,7 +307,8 @@ async def _outgoing(session: AsyncSession, conversation: Conversation, message: 
     return Outgoing(message_id=message.id, conversation_id=conversation.id, channel=channel, to=to,
                     body=message.body, subject=conversation.subject,
                     in_reply_to=last_inbound.provider_message_id if last_inbound else None,
-                    references=_references(last_inbound) if last_inbound else None, tag=message.tag)
+                    references=_references(last_inbound) if last_inbound else None, tag=message.tag,
+                    sender=message.sender, at=message.at.isoformat())
 
 
 def _references(message: Message) -> str | None:
@@ -331,6 +344,11 @@ async def record_delivery(session: AsyncSession, channel: Channel, provider_mess
         message.delivery, message.delivery_error = state.value, (error or "The provider could not deliver it.")[:2000]
     elif DELIVERY_ORDER[state] > DELIVERY_ORDER[current]:
         message.delivery = state.value
+    else:
+        return True
+    conversation = await session.get(Conversation, message.conversation_id)
+    assert conversation is not None
+    announce_message(session, conversation, message)
     return True
 
 
@@ -359,6 +377,7 @@ async def update_conversation(session: AsyncSession, principal: Principal, conve
             raise ValidationFailed.on("assignee_id", "That person does not work the inbox at this station.")
         conversation.assignee_id = assignee_id
     after = {"status": conversation.status, "assignee_id": conversation.assignee_id}
+    announce_conversation(session, conversation)
     if after != before:
         await record_audit(session, actor_user_id=principal.user_id, action="inbox.update",
                            target_type="conversation", target_id=conversation.id,
@@ -387,6 +406,7 @@ async def change_labels(session: AsyncSession, principal: Principal, conversatio
                        target_id=conversation.id, station_id=conversation.station_id,
                        before={"labels": sorted(current)}, after={"labels": sorted(wanted)})
     touch_tags(session, inbox_tag(conversation.station_id))
+    announce_conversation(session, conversation)
     return sorted(wanted)
 
 
@@ -401,6 +421,7 @@ def label_text(label: str) -> str:
 async def mark_read(session: AsyncSession, principal: Principal, conversation_id: int) -> Conversation:
     conversation = await find_conversation(session, principal, conversation_id)
     conversation.unread = 0
+    announce_conversation(session, conversation)
     return conversation
 
 
@@ -470,7 +491,10 @@ async def record_sent_elsewhere(session: AsyncSession, channel: Channel, provide
     if message_id is None:
         return None
     conversation.last_message_at = max(conversation.last_message_at, at)
-    return await session.get(Message, message_id)
+    message = await session.get(Message, message_id)
+    assert message is not None
+    announce_message(session, conversation, message)
+    return message
 
 
 async def record_read(session: AsyncSession, channel: Channel, handle: tuple[HandleKind, str], *,

@@ -270,4 +270,4 @@ class EmailAdapter:
         return Sent(str(email["Message-ID"]))
 
 
-register_adapter(Channel.email, EmailAdapter)
+register_adapter(Channel.email, lambda context: EmailAdapter(context.settings))

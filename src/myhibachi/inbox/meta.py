@@ -269,5 +269,5 @@ def send_api_for(settings: Settings) -> MetaSendApi | None:
     return MetaSendApi(settings.meta_graph_base, settings.meta_page_token.get_secret_value())
 
 
-register_adapter(Channel.messenger, send_api_for)
-register_adapter(Channel.instagram, send_api_for)
+register_adapter(Channel.messenger, lambda context: send_api_for(context.settings))
+register_adapter(Channel.instagram, lambda context: send_api_for(context.settings))

@@ -65,7 +65,7 @@ def twilio_adapter(settings: Settings) -> TwilioSms | None:
     return TwilioSms(settings, settings.twilio_account_sid, token, settings.twilio_from)
 
 
-register_adapter(Channel.sms, twilio_adapter)
+register_adapter(Channel.sms, lambda context: twilio_adapter(context.settings))
 
 
 # --- receiving -------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import sentry_sdk
 import structlog
 from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.requests import HTTPConnection
 
 from myhibachi.auth.principal import Principal
 from myhibachi.auth.queries import load_principal
@@ -38,9 +39,10 @@ class SignInRequired(Exception):
         self.next_path = next_path
 
 
-def cookie_name(request: Request) -> str:
-    # The __Host- prefix (Secure, no Domain, Path=/) pins the cookie to this host; browsers accept it over https only.
-    return "__Host-mh_admin" if request.url.scheme == "https" else "mh_admin"
+def cookie_name(request: HTTPConnection) -> str:
+    # The __Host- prefix (Secure, no Domain, Path=/) pins the cookie to this host; browsers accept it over https only
+    # (and send it to wss:// sockets of that host: /ws/staff).
+    return "__Host-mh_admin" if request.url.scheme in ("https", "wss") else "mh_admin"
 
 
 def start_session(request: Request, response: Response, settings: Settings, user_id: int, session_id: int) -> None:
@@ -55,7 +57,7 @@ def end_cookie(request: Request, response: Response) -> None:
                            samesite="lax")
 
 
-async def signed_in(request: Request, session: Any, settings: Settings) -> Principal | None:
+async def signed_in(request: HTTPConnection, session: Any, settings: Settings) -> Principal | None:
     decoded = decode_token(request.cookies.get(cookie_name(request), ""), settings.secret_key, TOKEN_KIND)
     if decoded is None:
         return None

@@ -1,0 +1,114 @@
+"""Two app processes (`myhibachi serve` twice on loopback) sharing the database and a real Redis: a visitor connected
+to one and staff connected to the other talk live, both ways (SPEC §7 "Chat": "Both work across several app
+processes"). The Redis is TEST_REDIS_URL's on the PostgreSQL pass; on the SQLite pass, one this test starts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import suppress
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from myhibachi.auth.permissions import Role
+from myhibachi.core.db import Database
+from tests.conftest import TEST_SECRET
+from tests.newsletters.delivery.test_killed_worker import redis_for_workers  # noqa: F401 - a fixture
+from tests.web.browserless import read, submit
+from tests.web.live.conftest import ORIGIN, free_port, next_event
+
+pytestmark = pytest.mark.processes
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """The test's database without an app in this process (`make_station`, `make_user` write through it)."""
+    database = Database(database_url)
+    yield database
+    await database.dispose()
+
+
+class App:
+    """`myhibachi serve` on a free loopback port, until `stop`."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        command = Path(sys.executable).with_name("myhibachi")
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(  # noqa: S603
+                [str(command), "serve", "--host", "127.0.0.1", "--port", str(self.port)], env=env, cwd=log.parent,
+                stdout=out, stderr=subprocess.STDOUT)
+        self.http = f"http://127.0.0.1:{self.port}"
+        self.ws = f"ws://127.0.0.1:{self.port}"
+
+    async def ready(self) -> None:
+        async with httpx.AsyncClient() as probe:
+            for _ in range(300):
+                with suppress(httpx.HTTPError):
+                    if (await probe.get(self.http + "/health")).status_code == 200:
+                        return
+                assert self.process.poll() is None, "the app process ended"
+                await asyncio.sleep(0.1)
+        raise AssertionError("the app process did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=15)
+
+
+@pytest.fixture
+def two_apps(database_url: str, redis_for_workers: str, tmp_path: Path) -> Iterator[tuple[App, App]]:  # noqa: F811
+    env = {**os.environ, "ENVIRONMENT": "test", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": database_url,
+           "REDIS_URL": redis_for_workers, "BASE_URL": ORIGIN, "JOBS_INLINE": "true",
+           "MAIL_DIR": str(tmp_path / "mail"), "OUTBOX_DIR": str(tmp_path / "outbox")}
+    apps = App(env, tmp_path / "app-a.log"), App(env, tmp_path / "app-b.log")
+    try:
+        yield apps
+    finally:
+        for app in apps:
+            app.stop()
+
+
+async def test_a_visitor_on_one_process_and_staff_on_another_talk_live(two_apps, make_station, make_user):
+    station = await make_station("FRE")
+    await make_user("admin@example.com", Role.admin, station)
+    visitor_app, staff_app = two_apps
+    await visitor_app.ready()
+    await staff_app.ready()
+    async with httpx.AsyncClient(base_url=visitor_app.http, headers={"Origin": ORIGIN}) as visitor_http, \
+            httpx.AsyncClient(base_url=staff_app.http, headers={"Origin": ORIGIN}) as staff_http:
+        chat_cookie = (await visitor_http.get("/api/v1/chat/session")).cookies["mh_chat"]
+        signed_in = await submit(staff_http, read(await staff_http.get("/admin/login")), None,
+                                 email="admin@example.com", password="correct-horse-battery")
+        assert signed_in.response.status_code == 200
+        token = (await staff_http.post("/api/v1/auth/login", json={
+            "email": "admin@example.com", "password": "correct-horse-battery"})).json()["access_token"]
+        async with connect(staff_app.ws + "/ws/staff", origin=ORIGIN,
+                           additional_headers={"Cookie": f"mh_admin={staff_http.cookies['mh_admin']}"}) as staff, \
+                connect(visitor_app.ws + "/ws/chat", origin=ORIGIN,
+                        additional_headers={"Cookie": f"mh_chat={chat_cookie}"}) as chat:
+            await next_event(staff)  # ready
+            await next_event(chat)  # history
+            await chat.send(json.dumps({"type": "message", "body": "Hi from process A", "id": "p1"}))
+            heard = await next_event(staff, skip=("ping", "conversation"))
+            reply = await staff_http.post(f"/api/v1/conversations/{heard['conversation_id']}/messages",
+                                          headers={"Authorization": f"Bearer {token}"},
+                                          json={"body": "Hello from process B"})
+            answer = await next_event(chat, skip=("ping", "ack", "history"))
+            while answer["sender"] != "staff":  # the visitor's own echo comes first
+                answer = await next_event(chat, skip=("ping", "ack"))
+
+    assert heard["message"]["body"] == "Hi from process A"
+    assert reply.status_code == 201, reply.text
+    assert (answer["body"], answer["id"]) == ("Hello from process B", reply.json()["id"])
