@@ -5,7 +5,7 @@ status, assignment and read marks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -363,9 +363,7 @@ async def update_conversation(session: AsyncSession, principal: Principal, conve
     conversation = await find_conversation(session, principal, conversation_id)
     if labels is not None:
         wanted = {label_text(label) for label in labels}
-        current = await session.scalars(select(ConversationLabel.label).where(
-            ConversationLabel.conversation_id == conversation.id))
-        await change_labels(session, principal, conversation.id, add=wanted, remove=set(current) - wanted)
+        await _relabel(session, principal, conversation, lambda _current: wanted)
     before = {"status": conversation.status, "assignee_id": conversation.assignee_id}
     if status is not None:
         conversation.status = status.value
@@ -391,9 +389,15 @@ async def change_labels(session: AsyncSession, principal: Principal, conversatio
     case, and a conversation holds at most MAX_LABELS. Returns the labels now on it."""
     conversation = await find_conversation(session, principal, conversation_id)
     adding, removing = {label_text(label) for label in add}, {label_text(label) for label in remove}
+    return await _relabel(session, principal, conversation, lambda current: (current - removing) | adding)
+
+
+async def _relabel(session: AsyncSession, principal: Principal, conversation: Conversation,
+                   wanted_of: Callable[[set[str]], set[str]]) -> list[str]:
+    """The conversation's labels made `wanted_of(its current labels)`, audited; the labels now on it."""
     current = set(await session.scalars(select(ConversationLabel.label).where(
         ConversationLabel.conversation_id == conversation.id)))
-    wanted = (current - removing) | adding
+    wanted = wanted_of(current)
     if len(wanted) > MAX_LABELS:
         raise ValidationFailed.on("labels", f"A conversation takes at most {MAX_LABELS} labels.")
     if wanted == current:
