@@ -1,5 +1,6 @@
 """Every table of the application, imported in one place for migrations and tests."""
 
+from myhibachi.assistant.models import AssistantMemory
 from myhibachi.audit.models import AuditEntry
 from myhibachi.auth.models import AuthSession, PasswordToken, RefreshToken, StationMembership, User
 from myhibachi.automations.models import Automation, AutomationMessage, AutomationStep, Enrollment
@@ -23,6 +24,7 @@ __all__ = [
     "CannedReply", "Conversation", "ConversationLabel", "Message",
     "Automation", "AutomationMessage", "AutomationStep", "BounceEvent", "Campaign", "CampaignRecipient",
     "ContactTag", "ContactTask", "Enrollment", "Feedback", "OptOut", "Segment", "Suppression", "TrackingEvent",
+    "AssistantMemory",
     "AuditEntry", "AuthSession", "Booking", "BookingIdempotencyKey", "Chef", "ChefTimeOff", "ConsentEvent", "Contact",
     "ContactHandle", "DepositReminder", "FlowVisit", "Lead", "LeadActivity", "LeadModel", "PaymentNotice",
     "OutboxMessage", "PasswordToken", "Payment", "RefreshToken", "Refund", "Station", "StationRules",

@@ -84,5 +84,23 @@ async def mark_read(conversation_id: PathId, principal: CurrentPrincipal, sessio
     return _summary(await queries.conversation_detail(session, principal, conversation_id))
 
 
+@staff.post("/{conversation_id}/take-over", summary="Take a chat over from the assistant",
+             response_model=ConversationRead, responses=problem_responses(401, 404, 409, 422))
+async def take_over(conversation_id: PathId, principal: CurrentPrincipal, session: DbSession) -> ConversationRead:
+    """You answer from now on (it is assigned to you) and the assistant says nothing more; the visitor sees that a
+    person joined. Of two people taking at once one wins: the other gets 409 `already_taken`."""
+    await commands.take_over(session, principal, conversation_id)
+    return _summary(await queries.conversation_detail(session, principal, conversation_id))
+
+
+@staff.post("/{conversation_id}/hand-back", summary="Hand a chat back to the assistant",
+            response_model=ConversationRead, responses=problem_responses(401, 404, 409, 422))
+async def hand_back(conversation_id: PathId, principal: CurrentPrincipal, session: DbSession) -> ConversationRead:
+    """The website assistant answers again and tells the visitor so; the conversation stays assigned for follow-up.
+    409 `not_taken` when the assistant has it already; 422 on a channel without the assistant."""
+    await commands.hand_back(session, principal, conversation_id)
+    return _summary(await queries.conversation_detail(session, principal, conversation_id))
+
+
 def _summary(detail: ConversationDetail) -> ConversationRead:
     return ConversationRead(**detail.model_dump(exclude={"messages"}))

@@ -1,11 +1,11 @@
 """What happens to a conversation: a message received on any channel (stored once, joined to its person's
 thread, an unknown sender made a contact and a lead), a reply or a private note by staff, a message by the system,
-delivery through the channel's adapter (via the outbox, with retries), the provider's delivery reports, and staff's
-status, assignment and read marks."""
+delivery through the channel's adapter (via the outbox, with retries), the provider's delivery reports, staff's
+status, assignment and read marks, and who answers a web chat: the assistant until a person takes it over."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,7 +28,7 @@ from myhibachi.core.errors import Conflict, NotFound, ValidationFailed
 from myhibachi.core.outbox import OutboxContext, add_outbox_message, outbox_handler
 from myhibachi.core.text import has_control_characters
 from myhibachi.inbox.channels import ChannelRefused, Outgoing, adapter_for
-from myhibachi.inbox.live import announce_conversation, announce_message
+from myhibachi.inbox.live import announce_conversation, announce_handoff, announce_message
 from myhibachi.inbox.models import (
     DELIVERY_ORDER,
     Channel,
@@ -37,6 +37,8 @@ from myhibachi.inbox.models import (
     ConversationStatus,
     DeliveryState,
     Direction,
+    HandledBy,
+    HandoffReason,
     Message,
     Sender,
     inbox_tag,
@@ -55,6 +57,24 @@ log = structlog.get_logger(__name__)
 
 class WindowClosed(Conflict):
     code = "window_closed"
+
+
+class AlreadyTaken(Conflict):
+    code = "already_taken"
+
+
+class NotTaken(Conflict):
+    code = "not_taken"
+
+
+ReceivedHook = Callable[[AsyncSession, "Received"], Awaitable[None]]
+_received_hooks: list[ReceivedHook] = []
+
+
+def on_received(hook: ReceivedHook) -> ReceivedHook:
+    """Run `hook` in the unit of work that stored a new inbound message (the assistant answers from here)."""
+    _received_hooks.append(hook)
+    return hook
 
 
 def _insert(session: AsyncSession) -> Any:
@@ -125,7 +145,10 @@ async def receive(session: AsyncSession, inbound: Inbound) -> Received | None:
     assert message is not None
     announce_message(session, conversation, message)
     announce_conversation(session, conversation)
-    return Received(message, conversation, created_contact)
+    received = Received(message, conversation, created_contact)
+    for hook in _received_hooks:
+        await hook(session, received)
+    return received
 
 
 async def _stored(session: AsyncSession, channel: Channel, provider_message_id: str) -> bool:
@@ -152,7 +175,8 @@ async def _conversation_for(session: AsyncSession, inbound: Inbound, contact: Co
     now = utcnow()
     await session.execute(_insert(session)(Conversation).values(
         station_id=station_id, contact_id=contact_id, channel=channel.value, status=ConversationStatus.open.value,
-        handled_by="human", unread=0, last_message_at=inbound.at or now, subject=inbound.subject,
+        handled_by=(HandledBy.bot if channel == Channel.web_chat else HandledBy.human).value, unread=0,
+        last_message_at=inbound.at or now, subject=inbound.subject,
         lead_id=lead_id, created_at=now, updated_at=now,
     ).on_conflict_do_nothing(index_elements=["station_id", "contact_id", "channel"]))
     conversation = await session.scalar(select(Conversation).where(
@@ -185,6 +209,14 @@ async def _locked(session: AsyncSession, conversation_id: int) -> Conversation |
                                 .execution_options(populate_existing=True))
 
 
+async def locked_conversation(session: AsyncSession, conversation_id: int) -> Conversation:
+    """The conversation, locked, for the system's own work on it (no principal: the assistant, a job)."""
+    conversation = await _locked(session, conversation_id)
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    return conversation
+
+
 # --- sending -----------------------------------------------------------------------------------------------------
 
 
@@ -213,6 +245,7 @@ async def reply(session: AsyncSession, principal: Principal, conversation_id: in
     tag, problem = reply_tag(conversation, utcnow(), human=True, human_agent=human_agent)
     if problem:
         raise WindowClosed(problem)
+    await _claim(session, principal, conversation)  # a person answering silences the assistant
     if conversation.assignee_id is None:
         conversation.assignee_id = principal.user_id  # who answers owns it, unless someone does already
     conversation.unread = 0
@@ -227,9 +260,7 @@ async def send_system_message(session: AsyncSession, conversation_id: int, body:
                               sender: Sender = Sender.bot) -> Message:
     """A message the system writes into a thread (the assistant, a quote, a keyword's answer), delivered like a
     reply; inside Meta's 24-hour window only."""
-    conversation = await _locked(session, conversation_id)
-    if conversation is None:
-        raise NotFound("No such conversation.")
+    conversation = await locked_conversation(session, conversation_id)
     _, problem = reply_tag(conversation, utcnow(), human=sender == Sender.staff, human_agent=False)
     if problem:
         raise WindowClosed(problem)
@@ -436,6 +467,77 @@ async def mark_outbound_read(session: AsyncSession, conversation_id: int, until:
         Message.at <= until, Message.delivery.in_([DeliveryState.sent.value, DeliveryState.delivered.value]),
     ).values(delivery=DeliveryState.read.value))
     return done.rowcount or 0  # type: ignore[attr-defined]
+
+
+# --- who answers a web chat: the assistant, or a person who took it over ----------------------------------------
+# Taking over is one conditional UPDATE (`… WHERE handled_by = 'bot'`): of two staff who take at once, on either
+# database, exactly one wins; from then on the assistant says nothing (it checks under the conversation's lock).
+
+HANDED_BACK = ("You are chatting with our automated assistant again. Ask for a person at any time and someone from "
+               "our team will join.")
+
+
+async def request_handoff(session: AsyncSession, conversation_id: int, reason: HandoffReason) -> bool:
+    """The assistant asks the station's staff for a person (the first request's reason stands). False when a person
+    handles the conversation already or one was asked for already."""
+    conversation = await locked_conversation(session, conversation_id)
+    if conversation.handled_by != HandledBy.bot or conversation.handoff_requested_at is not None:
+        return False
+    conversation.handoff_requested_at, conversation.handoff_reason = utcnow(), reason.value
+    await record_audit(session, actor_user_id=None, action="inbox.handoff_requested", target_type="conversation",
+                       target_id=conversation.id, station_id=conversation.station_id, after={"reason": reason.value})
+    _handling_changed(session, conversation)
+    return True
+
+
+async def take_over(session: AsyncSession, principal: Principal, conversation_id: int) -> Conversation:
+    """The principal takes the conversation from the assistant and owns it (assigned to them); the visitor hears
+    `{"type": "handoff"}`. Taking one you handle already changes nothing; one another person took: 409
+    `already_taken`."""
+    conversation = await find_conversation(session, principal, conversation_id)
+    if not await _claim(session, principal, conversation) and conversation.assignee_id != principal.user_id:
+        raise AlreadyTaken("A person handles this conversation already"
+                           + (": it is assigned to someone else." if conversation.assignee_id else "."))
+    return conversation
+
+
+async def _claim(session: AsyncSession, principal: Principal, conversation: Conversation) -> bool:
+    """Bot → this person, if the assistant still has it; True if it was this call that took it."""
+    if conversation.handled_by != HandledBy.bot:
+        return False
+    won = await session.execute(update(Conversation).where(
+        Conversation.id == conversation.id, Conversation.handled_by == HandledBy.bot.value,
+    ).values(handled_by=HandledBy.human.value, assignee_id=principal.user_id, handoff_requested_at=None,
+             handoff_reason=None).execution_options(synchronize_session=False))
+    await session.refresh(conversation)
+    if not won.rowcount:  # type: ignore[attr-defined]
+        return False
+    await record_audit(session, actor_user_id=principal.user_id, action="inbox.take_over", target_type="conversation",
+                       target_id=conversation.id, station_id=conversation.station_id)
+    await announce_handoff(session, conversation)
+    _handling_changed(session, conversation)
+    return True
+
+
+async def hand_back(session: AsyncSession, principal: Principal, conversation_id: int) -> Conversation:
+    """The assistant answers again (the visitor is told so); the conversation keeps its assignee for follow-ups.
+    Only a web chat has the assistant; 409 `not_taken` when it has the conversation already."""
+    conversation = await find_conversation(session, principal, conversation_id)
+    if conversation.channel != Channel.web_chat:
+        raise ValidationFailed.on("conversation_id", "Only a website chat has the assistant to hand it back to.")
+    if conversation.handled_by == HandledBy.bot:
+        raise NotTaken("The assistant has this conversation already.")
+    conversation.handled_by = HandledBy.bot.value
+    await record_audit(session, actor_user_id=principal.user_id, action="inbox.hand_back", target_type="conversation",
+                       target_id=conversation.id, station_id=conversation.station_id)
+    await send_system_message(session, conversation.id, HANDED_BACK)
+    _handling_changed(session, conversation)
+    return conversation
+
+
+def _handling_changed(session: AsyncSession, conversation: Conversation) -> None:
+    touch_tags(session, inbox_tag(conversation.station_id))
+    announce_conversation(session, conversation)
 
 
 @on_contact_merge

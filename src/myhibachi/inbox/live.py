@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from myhibachi.contacts.models import ContactHandle, HandleKind
 from myhibachi.core.realtime import publish_after_commit
-from myhibachi.inbox.models import Conversation, Message
+from myhibachi.inbox.models import Channel, Conversation, Message
 
 
 def station_channel(station_id: int) -> str:
@@ -31,7 +35,8 @@ def message_event(conversation: Conversation, message: Message) -> dict[str, Any
 def conversation_event(conversation: Conversation) -> dict[str, Any]:
     return {"type": "conversation", "conversation_id": conversation.id, "station_id": conversation.station_id,
             "channel": conversation.channel, "status": conversation.status, "assignee_id": conversation.assignee_id,
-            "handled_by": conversation.handled_by, "unread": conversation.unread,
+            "handled_by": conversation.handled_by, "handoff_reason": conversation.handoff_reason,
+            "unread": conversation.unread,
             "last_message_at": conversation.last_message_at.isoformat()}
 
 
@@ -52,3 +57,19 @@ def visitor_message_event(message: Message) -> dict[str, Any]:
     sender = "visitor" if message.sender == "contact" else message.sender
     return {"type": "message", "id": message.id, "sender": sender, "body": message.body,
             "at": message.at.isoformat()}
+
+
+async def visitor_of(session: AsyncSession, conversation: Conversation) -> str | None:
+    """The visitor a web chat conversation is with (None on other channels)."""
+    if conversation.channel != Channel.web_chat:
+        return None
+    return await session.scalar(select(ContactHandle.value).where(
+        ContactHandle.contact_id == conversation.contact_id, ContactHandle.kind == HandleKind.web_chat.value)
+        .order_by(ContactHandle.created_at.desc()).limit(1))
+
+
+async def announce_handoff(session: AsyncSession, conversation: Conversation) -> None:
+    """Tell the visitor, once this unit of work commits, that a person has taken the chat over from the assistant
+    (the command that hands a conversation to a person calls it)."""
+    if (visitor := await visitor_of(session, conversation)) is not None:
+        publish_after_commit(session, f"handoff:{conversation.id}", visitor_channel(visitor), {"type": "handoff"})

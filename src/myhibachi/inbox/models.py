@@ -32,6 +32,18 @@ class HandledBy(StrEnum):
     human = "human"
 
 
+class HandoffReason(StrEnum):
+    """Why the assistant asked for a person."""
+
+    asked = "asked"  # the visitor asked for one
+    refund = "refund"
+    complaint = "complaint"
+    allergy = "allergy"
+    large_party = "large_party"
+    outside_area = "outside_area"
+    not_understood = "not_understood"  # two answers in a row that did not help
+
+
 class Direction(StrEnum):
     inbound = "in"
     outbound = "out"
@@ -70,6 +82,9 @@ class Conversation(Base):
     status: Mapped[str] = mapped_column(String(10), default=ConversationStatus.open.value)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     handled_by: Mapped[str] = mapped_column(String(10), default=HandledBy.human.value)
+    # The assistant asked for a person (the visitor wanted one, or a rule did) and nobody has taken it yet.
+    handoff_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    handoff_reason: Mapped[str | None] = mapped_column(String(40))  # HandoffReason
     unread: Mapped[int] = mapped_column(Integer, default=0)  # inbound messages since staff last read the thread
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Meta's 24-hour window counts from the person's last message.

@@ -7,7 +7,15 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from myhibachi.core.text import single_line
-from myhibachi.inbox.models import Channel, ConversationStatus, DeliveryState, Direction, HandledBy, Sender
+from myhibachi.inbox.models import (
+    Channel,
+    ConversationStatus,
+    DeliveryState,
+    Direction,
+    HandledBy,
+    HandoffReason,
+    Sender,
+)
 
 CONVERSATION_EXAMPLE = {
     "id": 7, "station_id": 1, "contact_id": 42, "contact_name": "Kim Lee", "channel": "sms", "status": "open",
@@ -28,7 +36,10 @@ class ConversationRead(BaseModel):
     channel: Channel
     status: ConversationStatus
     assignee_id: int | None
-    handled_by: HandledBy
+    handled_by: HandledBy = Field(description="Who answers: the website assistant (`bot`) or a person.")
+    handoff_requested_at: datetime | None = Field(
+        None, description="The assistant asked for a person then; nobody has taken the conversation yet.")
+    handoff_reason: HandoffReason | None = Field(None, description="Why the assistant asked for a person.")
     unread: int
     last_message_at: datetime
     window_closes_at: datetime | None = Field(

@@ -23,7 +23,7 @@ from myhibachi.core.realtime import Hub, publish_after_commit
 from myhibachi.core.security import read_signed_value, sign_value
 from myhibachi.inbox.channels import Outgoing, Sent, register_adapter
 from myhibachi.inbox.commands import Inbound, Received, receive
-from myhibachi.inbox.live import visitor_channel, visitor_message_event
+from myhibachi.inbox.live import visitor_channel, visitor_message_event, visitor_of
 from myhibachi.inbox.models import Channel, Conversation, Message
 
 COOKIE_PURPOSE = "web-chat-visitor"
@@ -75,22 +75,6 @@ async def visitor_history(session: AsyncSession, visitor_id: str, limit: int) ->
         Message.conversation_id.in_(conversation_ids), Message.private.is_(False))
         .order_by(Message.at.desc(), Message.id.desc()).limit(limit))
     return [visitor_message_event(message) for message in reversed(list(latest))]
-
-
-async def visitor_of(session: AsyncSession, conversation: Conversation) -> str | None:
-    """The visitor a web chat conversation is with (None on other channels)."""
-    if conversation.channel != Channel.web_chat:
-        return None
-    return await session.scalar(select(ContactHandle.value).where(
-        ContactHandle.contact_id == conversation.contact_id, ContactHandle.kind == HandleKind.web_chat.value)
-        .order_by(ContactHandle.created_at.desc()).limit(1))
-
-
-async def announce_handoff(session: AsyncSession, conversation: Conversation) -> None:
-    """Tell the visitor, once this unit of work commits, that a person has taken the chat over from the assistant
-    (the command that hands a conversation to a person calls it)."""
-    if (visitor := await visitor_of(session, conversation)) is not None:
-        publish_after_commit(session, f"handoff:{conversation.id}", visitor_channel(visitor), {"type": "handoff"})
 
 
 async def staff_typing(session: AsyncSession, live: Hub, principal: Principal, conversation_id: int) -> bool:

@@ -11,7 +11,7 @@ from myhibachi.auth.principal import SYSTEM
 from myhibachi.contacts.models import HandleKind
 from myhibachi.inbox.commands import Inbound, receive
 from myhibachi.inbox.models import Channel, Conversation
-from myhibachi.inbox.web_chat import announce_handoff
+from myhibachi.inbox.live import announce_handoff
 from tests.web.browserless import admin_csrf
 from tests.web.live.conftest import closed_code, next_event, refused_status
 
@@ -46,7 +46,9 @@ async def test_a_visitor_and_staff_talk_live(open_socket, staff_cookie, visitor_
         reply = await client.post(f"/api/v1/conversations/{conversation_id}/messages", headers=bearer,
                                   json={"body": "It is! Shall I hold it?"})
         assert reply.status_code == 201, reply.text
-        to_visitor = [await next_event(chat) for _ in range(3)]  # the ack and echo of theirs, then the reply
+        # the ack and echo of theirs, then (a person answering takes the chat from the assistant) the handoff, then
+        # the reply
+        to_visitor = [await next_event(chat) for _ in range(4)]
         staff_saw = [await next_event(staff) for _ in range(3)]  # queued (and the thread pending), then sent
 
     message = heard["message"]
@@ -54,12 +56,13 @@ async def test_a_visitor_and_staff_talk_live(open_socket, staff_cookie, visitor_
     assert (message["message"]["body"], message["message"]["direction"], message["message"]["sender"]) == \
         ("Is June 5 free?", "in", "contact")
     assert heard["conversation"]["conversation_id"] == conversation_id and heard["conversation"]["unread"] == 1
+    assert to_visitor[2] == {"type": "handoff"}
     answer = to_visitor[-1]
     assert (answer["type"], answer["sender"], answer["body"], answer["id"]) == \
         ("message", "staff", "It is! Shall I hold it?", reply.json()["id"])
     states = [(e["message"]["id"], e["message"]["delivery"]) for e in staff_saw if e["type"] == "message"]
     assert states == [(reply.json()["id"], "queued"), (reply.json()["id"], "sent")]  # the outbox delivered it
-    assert [e["status"] for e in staff_saw if e["type"] == "conversation"] == ["pending"]
+    assert [(e["status"], e["handled_by"]) for e in staff_saw if e["type"] == "conversation"] == [("pending", "human")]
 
 
 async def test_staff_hear_only_their_own_stations(open_socket, staff_cookie, visitor_cookie, make_station, make_user,

@@ -106,9 +106,12 @@ async def test_a_visitor_on_one_process_and_staff_on_another_talk_live(two_apps,
                                           headers={"Authorization": f"Bearer {token}"},
                                           json={"body": "Hello from process B"})
             answer = await next_event(chat, skip=("ping", "ack", "history"))
-            while answer["sender"] != "staff":  # the visitor's own echo comes first
+            heard_by_visitor = [answer["type"]]
+            while answer.get("sender") != "staff":  # their own echo, and the handoff to a person, come first
                 answer = await next_event(chat, skip=("ping", "ack"))
+                heard_by_visitor.append(answer["type"])
 
     assert heard["message"]["body"] == "Hi from process A"
     assert reply.status_code == 201, reply.text
     assert (answer["body"], answer["id"]) == ("Hello from process B", reply.json()["id"])
+    assert "handoff" in heard_by_visitor  # across processes too
