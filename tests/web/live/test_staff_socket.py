@@ -10,8 +10,8 @@ from myhibachi.auth.permissions import Role
 from myhibachi.auth.principal import SYSTEM
 from myhibachi.contacts.models import HandleKind
 from myhibachi.inbox.commands import Inbound, receive
-from myhibachi.inbox.models import Channel, Conversation
 from myhibachi.inbox.live import announce_handoff
+from myhibachi.inbox.models import Channel, Conversation
 from tests.web.browserless import admin_csrf
 from tests.web.live.conftest import closed_code, next_event, refused_status
 
