@@ -73,7 +73,36 @@
     if (box.top < 0 || box.bottom > window.innerHeight) times.scrollIntoView({ block: "start" });
   }
 
+  // --- the chat launcher: the widget (js/chat.js and its CSS) loads on the first press, or at once when the chat
+  // was left open on the last page; a visitor who never opens it loads nothing more --------------------------------
+  function chatLauncher() {
+    const launcher = document.getElementById("chat-launcher");
+    if (!launcher) return;
+    let loading = false;
+    function load(how) {
+      launcher.dataset.open = how; // chat.js opens its panel: "focus" (pressed) or "restore" (focus stays put)
+      if (loading) return;
+      loading = true;
+      const style = document.createElement("link");
+      style.rel = "stylesheet";
+      style.href = launcher.dataset.style;
+      style.onload = style.onerror = function () {
+        const script = document.createElement("script");
+        script.src = launcher.dataset.script;
+        script.onerror = function () { loading = false; }; // offline: the next press tries again
+        document.head.appendChild(script);
+      };
+      document.head.appendChild(style);
+    }
+    launcher.hidden = false;
+    launcher.addEventListener("click", function () { if (!launcher.dataset.ready) load("focus"); });
+    try {
+      if (window.localStorage.getItem("mh-chat") === "open") load("restore");
+    } catch (blocked) { /* no storage: the chat starts closed */ }
+  }
+
   function start() {
+    chatLauncher();
     enhanceSteppers();
     showTimes();
     document.addEventListener("htmx:afterSettle", markFields);
