@@ -41,6 +41,7 @@ async def open_chat(page: Page, url: str) -> None:
     await page.goto(url)
     await page.get_by_role("button", name="Chat with us").click()
     await expect(chat(page)).to_be_visible()
+    await chat(page).evaluate("panel => Promise.all(panel.getAnimations().map(a => a.finished))")  # faded in
     await expect(page.get_by_label("Your message")).to_be_focused()
     await expect(page.get_by_role("status").filter(has_text="Connecting")).to_have_count(0)
 

@@ -73,32 +73,29 @@
     if (box.top < 0 || box.bottom > window.innerHeight) times.scrollIntoView({ block: "start" });
   }
 
-  // --- the chat launcher: the widget (js/chat.js and its CSS) loads on the first press, or at once when the chat
-  // was left open on the last page; a visitor who never opens it loads nothing more --------------------------------
+  // --- the chat launcher: loads js/chat.js (and its CSS) on the first press, or now if the chat was left open ---
   function chatLauncher() {
-    const launcher = document.getElementById("chat-launcher");
-    if (!launcher) return;
+    const button = document.getElementById("chat-launcher");
+    if (!button) return;
     let loading = false;
     function load(how) {
-      launcher.dataset.open = how; // chat.js opens its panel: "focus" (pressed) or "restore" (focus stays put)
+      button.dataset.open = how; // for chat.js: "focus" (pressed) or "restore"
       if (loading) return;
       loading = true;
       const style = document.createElement("link");
       style.rel = "stylesheet";
-      style.href = launcher.dataset.style;
+      style.href = button.dataset.style;
       style.onload = style.onerror = function () {
         const script = document.createElement("script");
-        script.src = launcher.dataset.script;
-        script.onerror = function () { loading = false; }; // offline: the next press tries again
+        script.src = button.dataset.script;
+        script.onerror = function () { loading = false; }; // the next press tries again
         document.head.appendChild(script);
       };
       document.head.appendChild(style);
     }
-    launcher.hidden = false;
-    launcher.addEventListener("click", function () { if (!launcher.dataset.ready) load("focus"); });
-    try {
-      if (window.localStorage.getItem("mh-chat") === "open") load("restore");
-    } catch (blocked) { /* no storage: the chat starts closed */ }
+    button.hidden = false;
+    button.addEventListener("click", function () { if (!button.dataset.ready) load("focus"); });
+    try { if (localStorage.getItem("mh-chat") === "open") load("restore"); } catch (blocked) { /* no storage */ }
   }
 
   function start() {
