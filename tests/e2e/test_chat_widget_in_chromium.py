@@ -18,6 +18,7 @@ from websockets.asyncio.client import connect
 from myhibachi.contacts.models import ContactHandle, HandleKind
 from myhibachi.core.db import Database
 from myhibachi.core.runtime import Runtime
+from myhibachi.inbox.commands import send_system_message
 from myhibachi.inbox.models import Conversation, Message
 from myhibachi.inbox.web_chat import announce_handoff
 from tests.e2e.conftest import SCREENSHOTS, SERVED, inside_the_server, sign_in
@@ -98,6 +99,16 @@ async def hand_off(conversation_id: int) -> None:
     await inside_the_server(announce)
 
 
+async def assistant_says(conversation_id: int, body: str) -> None:
+    """The assistant answers in the thread, as it does on the server (through the outbox, like every reply)."""
+
+    async def say(runtime: Runtime) -> None:
+        async with runtime.jobs.unit_of_work() as session:
+            await send_system_message(session, conversation_id, body)
+
+    await inside_the_server(say)
+
+
 async def test_a_visitor_chats_with_staff_who_type_and_take_over(page, browser, live_server, screenshot):
     tag = uuid.uuid4().hex[:6]
     question, answer = f"Do you come to Oakland? ({tag})", f"Yes, Oakland is in our area. ({tag})"
@@ -112,6 +123,9 @@ async def test_a_visitor_chats_with_staff_who_type_and_take_over(page, browser, 
     assert [(sender, body, station) for sender, body, _, station in stored] == [("contact", question, FREMONT)]
     conversation_id = stored[0][2]
 
+    await assistant_says(conversation_id, f"I am the automated assistant. ({tag})")
+    automated = in_the_log(page, "bot", f"I am the automated assistant. ({tag})")
+    await expect(automated.locator(".chat-who")).to_have_text(re.compile("^Assistant \\(automated\\)"))
     async with staff_socket(browser, live_server) as staff:
         await staff.send(json.dumps({"type": "typing", "conversation_id": conversation_id}))
         await expect(page.get_by_text("Someone from our team is typing…")).to_be_visible()
@@ -138,7 +152,8 @@ async def test_a_visitor_chats_with_staff_who_type_and_take_over(page, browser, 
     await page.goto(live_server + "/menu")  # closed: stays closed, and the widget is not even loaded
     await expect(page.get_by_role("button", name="Chat with us")).to_be_visible()
     assert await page.locator("#chat-panel, script[src*='chat']").count() == 0
-    assert [body for _, body, _, _ in await stored_messages(page.context)] == [question, answer]
+    assert [(sender, body) for sender, body, _, _ in await stored_messages(page.context)] == [
+        ("contact", question), ("bot", f"I am the automated assistant. ({tag})"), ("staff", answer)]
 
 
 class Relay:
