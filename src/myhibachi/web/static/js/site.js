@@ -73,7 +73,33 @@
     if (box.top < 0 || box.bottom > window.innerHeight) times.scrollIntoView({ block: "start" });
   }
 
+  // --- the chat launcher: loads js/chat.js (and its CSS) on the first press, or now if the chat was left open ---
+  function chatLauncher() {
+    const button = document.getElementById("chat-launcher");
+    if (!button) return;
+    let loading = false;
+    function load(how) {
+      button.dataset.open = how; // for chat.js: "focus" (pressed) or "restore"
+      if (loading) return;
+      loading = true;
+      const style = document.createElement("link");
+      style.rel = "stylesheet";
+      style.href = button.dataset.style;
+      style.onload = style.onerror = function () {
+        const script = document.createElement("script");
+        script.src = button.dataset.script;
+        script.onerror = function () { loading = false; }; // the next press tries again
+        document.head.appendChild(script);
+      };
+      document.head.appendChild(style);
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () { if (!button.dataset.ready) load("focus"); });
+    try { if (localStorage.getItem("mh-chat") === "open") load("restore"); } catch (blocked) { /* no storage */ }
+  }
+
   function start() {
+    chatLauncher();
     enhanceSteppers();
     showTimes();
     document.addEventListener("htmx:afterSettle", markFields);
