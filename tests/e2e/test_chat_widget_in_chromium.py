@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from playwright.async_api import Browser, BrowserContext, Page, WebSocketRoute, expect
 from sqlalchemy import select
 from websockets.asyncio.client import connect
@@ -18,9 +19,9 @@ from websockets.asyncio.client import connect
 from myhibachi.contacts.models import ContactHandle, HandleKind
 from myhibachi.core.db import Database
 from myhibachi.core.runtime import Runtime
+from myhibachi.demo import DEMO_PASSWORD
 from myhibachi.inbox.commands import send_system_message
 from myhibachi.inbox.models import Conversation, Message
-from myhibachi.inbox.web_chat import announce_handoff
 from tests.e2e.conftest import SCREENSHOTS, SERVED, inside_the_server, sign_in
 from tests.e2e.test_admin_on_a_phone_in_chromium import accessible
 from tests.e2e.test_inbox import colleague_replies
@@ -89,14 +90,13 @@ async def staff_socket(browser: Browser, live_server: str) -> AsyncIterator:
         await context.close()
 
 
-async def hand_off(conversation_id: int) -> None:
-    """A person takes the chat over, as the command that hands it to a person tells the visitor (on the server)."""
-
-    async def announce(runtime: Runtime) -> None:
-        async with runtime.db.transaction() as session:
-            await announce_handoff(session, await session.get(Conversation, conversation_id))
-
-    await inside_the_server(announce)
+async def take_over(live_server: str, conversation_id: int) -> None:
+    """Sunny (support) takes the chat over from the assistant through the API, as the inbox's button does."""
+    async with httpx.AsyncClient(base_url=live_server + "/api/v1") as api:
+        login = await api.post("/auth/login", json={"email": "support@example.com", "password": DEMO_PASSWORD})
+        taken = await api.post(f"/conversations/{conversation_id}/take-over",
+                               headers={"Authorization": f"Bearer {login.json()['access_token']}"})
+        assert taken.status_code == 200, taken.text
 
 
 async def assistant_says(conversation_id: int, body: str) -> None:
@@ -130,7 +130,7 @@ async def test_a_visitor_chats_with_staff_who_type_and_take_over(page, browser, 
         await staff.send(json.dumps({"type": "typing", "conversation_id": conversation_id}))
         await expect(page.get_by_text("Someone from our team is typing…")).to_be_visible()
         await expect(page.get_by_text("Someone from our team is typing…")).to_be_hidden(timeout=10_000)  # it clears
-    await hand_off(conversation_id)
+    await take_over(live_server, conversation_id)
     await expect(page.get_by_role("log").get_by_text(HANDOFF)).to_be_visible()
     await colleague_replies(live_server, conversation_id, answer)
     reply = in_the_log(page, "staff", answer)

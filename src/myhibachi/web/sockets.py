@@ -105,7 +105,7 @@ class LiveSocket:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        await self._close(self._verdict(done.pop()))
+        await self._close(self._verdict(done.pop(), self.websocket))
 
     # --- the loops: each returns how the connection ends ------------------------------------------------------------
 
@@ -164,7 +164,7 @@ class LiveSocket:
                 return closing
 
     @staticmethod
-    def _verdict(task: asyncio.Task[Closing]) -> Closing:
+    def _verdict(task: asyncio.Task[Closing], websocket: WebSocket) -> Closing:
         if task.cancelled():
             return None
         exc = task.exception()
@@ -172,6 +172,9 @@ class LiveSocket:
             return task.result()
         if isinstance(exc, WebSocketDisconnect | OSError):  # the client went away while we sent
             return None
+        if isinstance(exc, RuntimeError) and WebSocketState.DISCONNECTED in (websocket.client_state,
+                                                                           websocket.application_state):
+            return None  # Starlette's "cannot send once closed": the client went away between two sends
         log.error("websocket_failed", exc_info=exc)
         return 1011, "server error"
 
