@@ -97,8 +97,8 @@
   }
 
   function toLatest(thread) {
-    var messages = thread.querySelector("[data-live-chat-messages]");
-    if (messages) { messages.scrollTop = messages.scrollHeight; }
+    var log = thread.querySelector("[data-live-chat-log]");
+    if (log) { log.scrollTop = log.scrollHeight; }
   }
 
   // New messages are appended (the log announces them), a message whose delivery changed is updated in place, and
