@@ -1,9 +1,10 @@
 """Admin pages of the inbox: the switcher's station's conversations (mine, unassigned, by channel and status, with
 their unread counts), a thread beside them (messages, private notes and each reply's way to the person; the
 contact's bookings, leads and consent; the reply box with the channel and Meta's window), status and "assign to
-me"; who answers a website chat (the assistant, or a person: take it over, hand it back) and the chats whose assistant
-asked for a person, flagged on top. Kept current over `/ws/staff` (static/js/admin-chat.js), else by the change feed. Every read and change goes through the inbox domain's queries and commands;
-a reply the channel refuses (Meta's window) is said beside the reply box."""
+me"; who answers a website chat (the assistant, or a person: take it over, hand it back) and the chats whose
+assistant asked for a person, flagged on top. Kept current over `/ws/staff` (static/js/admin-chat.js), else by the
+change feed. Every read and change goes through the inbox domain's queries and commands; a reply the channel refuses
+(Meta's window) is said beside the reply box."""
 
 from __future__ import annotations
 
