@@ -19,6 +19,7 @@ from playwright.async_api import Page, expect
 from websockets.asyncio.client import ClientConnection, connect
 
 from myhibachi.core.db import Database
+from myhibachi.demo import DEMO_PASSWORD
 from myhibachi.inbox.models import Message
 from tests.e2e.conftest import SERVED, sign_in
 from tests.e2e.test_admin_on_a_phone_in_chromium import accessible, no_sideways_scroll
@@ -167,6 +168,7 @@ async def test_staff_see_a_website_chat_live_take_it_over_and_answer_from_the_wi
         answer = await visitor.hears(lambda e: e["type"] == "message" and e["sender"] == "staff")
         assert answer["body"] == "Both, yum yum and ginger."
         await expect(thread.locator(".message-out").last).to_contain_text("Both, yum yum and ginger.")
+        await expect(thread.locator(".message-out").last.locator(".delivery")).to_have_text("Sent")  # live
         await expect(page.get_by_label("Message to ")).to_be_focused()
 
         await visitor.says(f"Perfect, thanks! ({tag})")
@@ -184,3 +186,26 @@ async def test_staff_see_a_website_chat_live_take_it_over_and_answer_from_the_wi
         await expect(launcher).to_be_focused()
         await expect(launcher).to_have_attribute("aria-expanded", "false")
         await expect(page.locator("#live-chat-panel")).to_be_hidden()
+
+
+async def test_a_colleague_taking_the_chat_over_shows_on_an_open_thread_at_once(page, live_server):
+    await sign_in(page, live_server, "admin@example.com")
+    async with visitor_chat(live_server) as visitor:
+        chat = await conversation_of(await visitor.says("Do you cater weddings?"))
+        await page.goto(f"{live_server}/admin/inbox/{chat}?station={FREMONT}")
+        await expect(page.get_by_role("button", name="Take over")).to_be_visible()
+        await live(page)
+
+        async with httpx.AsyncClient(base_url=live_server + "/api/v1") as api:  # Sunny, from another browser
+            login = await api.post("/auth/login", json={"email": "support@example.com", "password": DEMO_PASSWORD})
+            taken = await api.post(f"/conversations/{chat}/take-over",
+                                   headers={"Authorization": f"Bearer {login.json()['access_token']}"})
+        assert taken.status_code == 200, taken.text
+        await visitor.hears(lambda e: e["type"] == "handoff")
+
+        await expect(page.locator(".answering")).to_have_text("Sunny Support is answering.", timeout=WAIT * 1000)
+        await expect(page.get_by_role("button", name="Take over")).to_have_count(0)
+        await expect(page.get_by_role("button", name="Hand back to the assistant")).to_be_visible()
+        await expect(page.locator(f'#inbox-list a[href^="/admin/inbox/{chat}?"]')).to_contain_text("Sunny Support")
+        await same_page(page)
+        await accessible(page)
