@@ -70,6 +70,7 @@ from myhibachi.inbox import commands as inbox_commands
 from myhibachi.inbox.commands import Inbound
 from myhibachi.inbox.models import CannedReply, Channel, Conversation, ConversationLabel
 from myhibachi.inbox.models import Message as InboxMessage
+from myhibachi.inbox.web_chat import receive_visitor_message
 from myhibachi.leads.commands import Inquiry, capture_lead
 from myhibachi.leads.models import Lead, LeadActivity, LeadSource
 from myhibachi.newsletters.models import Campaign, CampaignStatus, Segment
@@ -1076,6 +1077,21 @@ async def add_conversation(world: World, station: str = HOME) -> int:
         return received.conversation.id
 
 
+async def add_web_chat(world: World, station: str = HOME, *, taken_by: int | None = None,
+                       assignee_id: int | None = None) -> int:
+    """A website chat from a new visitor at `station` (the assistant answers it), or one a person took already
+    (`taken_by`), or assigned to someone (the assistant still answering)."""
+    visitor = world.email("visitor").split("@")[0]  # unique in this world
+    async with world.db.transaction() as session:
+        received = await receive_visitor_message(session, visitor, None, "Is Dec 12 free?",
+                                                 station_id=world.stations[station])
+        assert received is not None
+        if taken_by is not None or assignee_id is not None:
+            await session.execute(update(Conversation).where(Conversation.id == received.conversation.id).values(
+                handled_by="human" if taken_by is not None else "bot", assignee_id=taken_by or assignee_id))
+        return received.conversation.id
+
+
 async def conversation_row(world: World, conversation_id: int) -> Conversation:
     async with world.db.transaction(write=False) as session:
         return await session.get_one(Conversation, conversation_id)
@@ -1127,6 +1143,26 @@ def on_conversation(action: str) -> Arrange:
         json = {"messages": {"body": "Matrix reply"}, "read": None, "": {"status": "resolved"}}[action]
         return Call(f"{API_PREFIX}/conversations/{conversation_id}" + (f"/{action}" if action else ""), json=json,
                     verify=verify)
+
+    return arrange
+
+
+def handoff(action: str) -> Arrange:
+    """Taking a website chat over from the assistant (it becomes the caller's), or handing one a colleague took
+    back to it."""
+
+    async def arrange(world: World) -> Call:
+        colleague = None if action == "take-over" else await world.add_user(Target(Role.support, HOME))
+        conversation_id = await add_web_chat(world, taken_by=colleague)
+
+        async def verify(response: Response, applied: bool) -> None:
+            row = await conversation_row(world, conversation_id)
+            if action == "take-over":
+                assert ((row.handled_by, row.assignee_id) == ("human", world.user_id)) is applied
+            else:
+                assert (row.handled_by == "bot") is applied
+
+        return Call(f"{API_PREFIX}/conversations/{conversation_id}/{action}", verify=verify)
 
     return arrange
 
@@ -1226,6 +1262,8 @@ def inbox_cases() -> list[Case]:
              on_conversation("read")),
         Case("PATCH", f"{api}/conversations/{{conversation_id}}", None, (works_leads(HOME),), 200,
              on_conversation("")),
+        *(Case("POST", f"{api}/conversations/{{conversation_id}}/{action}", None, (works_leads(HOME),), 200,
+               handoff(action)) for action in ("take-over", "hand-back")),
         Case("GET", f"{api}/canned-replies", en, (holds(en, HOME),), 200, list_canned),
         Case("POST", f"{api}/canned-replies", None, (holds(en, HOME),), 201, write_canned_reply),
         Case("PATCH", f"{api}/canned-replies/{{reply_id}}", None, (holds(en, HOME),), 200, on_canned_reply("patch")),
@@ -2496,12 +2534,17 @@ async def inbox_list(world: World) -> PageCall:
 
 def inbox_thread(station: str = HOME, action: str = "") -> PageArrange:
     """A conversation's thread (action ""), or one of its forms posted: a reply, resolve, assign to me, read, a
-    label, a quote."""
+    label, a quote; a website chat taken over from the assistant, or handed back to it."""
     forms = {"messages": {"body": "Matrix reply"}, "status": {"status": "resolved"}, "assign": {}, "read": {},
-             "labels": {"add": "matrix"}, "quote": {"zip_code": "94538", "adults": "10"}}
+             "labels": {"add": "matrix"}, "quote": {"zip_code": "94538", "adults": "10"}, "take-over": {},
+             "hand-back": {}}
 
     async def arrange(world: World) -> PageCall:
-        conversation_id = await add_conversation(world, station)
+        if action in ("take-over", "hand-back"):
+            colleague = None if action == "take-over" else await world.add_user(Target(Role.support, HOME))
+            conversation_id = await add_web_chat(world, station, taken_by=colleague)
+        else:
+            conversation_id = await add_conversation(world, station)
 
         async def verify(response: Response, applied: bool) -> None:
             row = await conversation_row(world, conversation_id)
@@ -2509,7 +2552,9 @@ def inbox_thread(station: str = HOME, action: str = "") -> PageArrange:
             happened = {"messages": sent == ["Matrix reply"], "status": row.status == "resolved",
                         "assign": row.assignee_id is not None, "read": row.unread == 0,
                         "labels": await conversation_labels(world, conversation_id) == ["matrix"],
-                        "quote": len(sent) == 1 and "10 adults" in sent[0]}
+                        "quote": len(sent) == 1 and "10 adults" in sent[0],
+                        "take-over": (row.handled_by, row.assignee_id) == ("human", world.user_id),
+                        "hand-back": row.handled_by == "bot"}
             if action:
                 effect(happened[action], applied, f"the conversation's {action}")
             elif applied:
@@ -2517,6 +2562,39 @@ def inbox_thread(station: str = HOME, action: str = "") -> PageArrange:
 
         path = f"/admin/inbox/{conversation_id}" + (f"/{action}" if action else "")
         return PageCall(path, form=forms[action] if action else None, verify=verify)
+
+    return arrange
+
+
+async def live_chat_list(world: World) -> PageCall:
+    """The live chat widget's list: the persona's website chats, one at each station assigned to them (where the
+    persona has a user); only those of the stations where they work the inbox are listed."""
+    ids = {code: await add_web_chat(world, code, assignee_id=world.user_id) for code in (HOME, OTHER)}
+
+    async def verify(response: Response, applied: bool) -> None:
+        if applied:
+            for code, conversation_id in ids.items():
+                listed = f'data-live-chat-open="{conversation_id}"' in response.text
+                works = P.engagement in world.persona.permissions_at(code)
+                assert listed is works, f"{code}'s chat listed: {listed}"
+
+    return PageCall("/admin/live-chat", verify=verify)
+
+
+def live_chat_thread(station: str = HOME, *, post: bool = False) -> PageArrange:
+    """The widget's thread of a website chat, or its reply box posted (the inbox's reply command)."""
+
+    async def arrange(world: World) -> PageCall:
+        conversation_id = await add_web_chat(world, station)
+
+        async def verify(response: Response, applied: bool) -> None:
+            if post:
+                effect(await staff_messages(world, conversation_id) == ["Matrix reply"], applied, "the reply")
+            elif applied:
+                assert "Is Dec 12 free?" in response.text, "the message is not in the widget's thread"
+
+        path = f"/admin/live-chat/{conversation_id}" + ("/messages" if post else "")
+        return PageCall(path, form={"body": "Matrix reply"} if post else None, verify=verify)
 
     return arrange
 
@@ -2531,6 +2609,14 @@ def inbox_page_cases(station: Callable[[Permission], AtStation]) -> list[PageCas
           for action in ("messages", "status", "read", "labels", "quote")),
         PageCase("POST", "/admin/inbox/{conversation_id}/assign", (works_leads(HOME), station_staff_only), 303,
                  inbox_thread(action="assign")),
+        *(PageCase("POST", f"/admin/inbox/{{conversation_id}}/{action}", (works_leads(HOME),), 303,
+                   inbox_thread(action=action)) for action in ("take-over", "hand-back")),
+        # the live chat widget: the persona's website chats wherever they work the inbox; a chat's thread and reply
+        PageCase("GET", "/admin/live-chat", (holds(P.engagement),), 200, live_chat_list),
+        *(PageCase("GET", "/admin/live-chat/{conversation_id}", (works_leads(code),), 200, live_chat_thread(code),
+                   variant=f"conversation_at_{code}") for code in (HOME, OTHER)),
+        PageCase("POST", "/admin/live-chat/{conversation_id}/messages", (works_leads(HOME),), 200,
+                 live_chat_thread(post=True)),
     ]
 
 

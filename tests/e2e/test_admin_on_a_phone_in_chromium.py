@@ -36,8 +36,10 @@ from tests.e2e.conftest import SERVED, first_free_slot, sign_in, station_today
 PHONE = {"width": 390, "height": 844}
 NARROW = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
-# the live event stream, the CSV download and the campaign editor's count of a segment (an htmx fragment)
-NOT_PAGES = {"/admin/events", "/admin/payments.csv", "/admin/segments/count", "/admin/subscribers.csv"}
+# the live event stream, the CSV download, the campaign editor's count of a segment (an htmx fragment) and the live
+# chat widget's fragments (tests/e2e/test_admin_live_chat_in_chromium.py checks the widget on a phone)
+NOT_PAGES = {"/admin/events", "/admin/payments.csv", "/admin/segments/count", "/admin/subscribers.csv",
+             "/admin/live-chat", "/admin/live-chat/{conversation_id}"}
 SIGNED_OUT = {"/admin/login", "/admin/set-password"}  # pages without the menu: nobody is signed in there
 CHOICES = {  # the path parameters that name a page rather than a record
     ("/admin/bookings/{booking_id}/{action}", "action"): sorted(FLOWS),

@@ -1,8 +1,10 @@
 """Admin pages of the inbox: the switcher's station's conversations (mine, unassigned, by channel and status, with
 their unread counts), a thread beside them (messages, private notes and each reply's way to the person; the
 contact's bookings, leads and consent; the reply box with the channel and Meta's window), status and "assign to
-me", kept current by the change feed. Every read and change goes through the inbox domain's queries and commands;
-a reply the channel refuses (Meta's window) is said beside the reply box."""
+me"; who answers a website chat (the assistant, or a person: take it over, hand it back) and the chats whose
+assistant asked for a person, flagged on top. Kept current over `/ws/staff` (static/js/admin-chat.js), else by the
+change feed. Every read and change goes through the inbox domain's queries and commands; a reply the channel refuses
+(Meta's window) is said beside the reply box."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError, ValidationFailed
 from myhibachi.core.web import PathId
 from myhibachi.inbox import canned, commands, queries, quotes
-from myhibachi.inbox.models import Channel, ConversationStatus, DeliveryState, inbox_tag
+from myhibachi.inbox.models import Channel, ConversationStatus, DeliveryState, HandledBy, HandoffReason, inbox_tag
 from myhibachi.inbox.quotes import ThreadQuote
 from myhibachi.inbox.schemas import ConversationDetail, ConversationRead
 from myhibachi.leads import people
@@ -50,7 +52,14 @@ DONE = {"sent": "Sent: it is on its way.", "quoted": "Quote sent: it is on its w
         "held": "Date held and the quote with the deposit link sent.", "labelled": "Labels saved.",
         "noted": "Private note added (the person does not see it).",
         "assigned": "It is yours now.", "open": "Reopened.", "pending": "Marked as waiting for them.",
-        "resolved": "Resolved."}
+        "resolved": "Resolved.", "taken": "You are answering this chat now: the assistant stays silent.",
+        "handed_back": "The assistant answers this chat again (it told the visitor so)."}
+# Why the assistant asked for a person, as the flag says it: "Wants a person: refund".
+HANDOFF_WORDS = {HandoffReason.asked: "they asked for one", HandoffReason.refund: "refund",
+                 HandoffReason.complaint: "complaint", HandoffReason.allergy: "allergy question",
+                 HandoffReason.large_party: "large party", HandoffReason.outside_area: "outside the service area",
+                 HandoffReason.not_understood: "the assistant could not help"}
+WANTED_AMONG = 100  # a request for a person comes with the visitor's latest message: among the latest web chats
 FILTER_NAMES = ("view", "channel", "status", "label", "late")
 NO_FILTERS = {"view": "all", "channel": "", "status": "", "label": "", "late": ""}
 # The quote form's fields by where ThreadQuote puts them (the venue is nested).
@@ -95,6 +104,26 @@ def _clock_words(conversation: ConversationRead, when: Callable[[datetime], str]
             else f"Answer due by {when(conversation.answer_due_at)}")
 
 
+async def _wanting_a_person(visit: Visit, station: Station) -> list[ConversationRead]:
+    """The station's web chats whose assistant asked for a person that nobody has taken yet, the longest waiting
+    first."""
+    chats, _ = await queries.list_conversations(visit.session, visit.principal, queries.ConversationFilters(
+        station_id=station.id, channel=Channel.web_chat), limit=WANTED_AMONG)
+    wanting = [c for c in chats if c.handoff_requested_at is not None and c.handled_by == HandledBy.bot]
+    return sorted(wanting, key=lambda c: c.handoff_requested_at or c.last_message_at)
+
+
+def answering_words(conversation: ConversationRead, viewer_id: int, owners: dict[int, str]) -> str:
+    """Who answers a website chat, in words: the assistant, you, or the person who took it."""
+    if conversation.handled_by == HandledBy.bot:
+        return "The assistant is answering"
+    if conversation.assignee_id == viewer_id:
+        return "You are answering"
+    if conversation.assignee_id is not None:
+        return f"{owners.get(conversation.assignee_id, 'Staff')} is answering"
+    return "A person is answering"
+
+
 async def _inbox_page(visit: Visit, station: Station, detail: ConversationDetail | None = None,
                       trouble: Trouble | None = None, form: dict[str, str] | None = None) -> Response:
     filters, shown = _filters(visit.request.query_params, station.id, visit.principal.user_id)
@@ -102,6 +131,7 @@ async def _inbox_page(visit: Visit, station: Station, detail: ConversationDetail
     conversations, next_cursor = await queries.list_conversations(
         visit.session, visit.principal, filters, cursor=cursor[:200] if cursor else None)
     late = await queries.who_is_late(visit.session, visit.principal, station.id)
+    wanting = await _wanting_a_person(visit, station)
     owners = await _owners(visit, conversations + late + ([detail] if detail else []))
     context = await _thread_context(visit, detail) if detail else {}
     title = f"Inbox: {detail.contact_name}" if detail else "Inbox"
@@ -111,7 +141,9 @@ async def _inbox_page(visit: Visit, station: Station, detail: ConversationDetail
 
     return await visit.page(
         "inbox.html", title=title, station=station, conversations=conversations, shown=shown,
-        filtered=shown != NO_FILTERS, query=_query(shown, station), late=late,
+        filtered=shown != NO_FILTERS, query=_query(shown, station), late=late, wanting=wanting,
+        needs_someone=len({c.id for c in late + wanting}), handoff_words=HANDOFF_WORDS,
+        answering=lambda conversation: answering_words(conversation, visit.principal.user_id, owners),
         late_by_owner=Counter(owners.get(c.assignee_id, "Staff") if c.assignee_id else "Unassigned" for c in late),
         labels=await queries.station_labels(visit.session, visit.principal, station.id),
         more=_query(shown, station, cursor=next_cursor) if next_cursor else None, owners=owners,
@@ -202,6 +234,27 @@ async def assign_to_me(conversation_id: PathId, visit: AdminVisit) -> Response:
         await commands.update_conversation(visit.session, visit.principal, conversation_id,
                                            assignee_id=visit.principal.user_id)
         return _back(visit, conversation_id, "assigned")
+
+    return await submit(visit, act=act, show=lambda form, trouble: _thread(visit, conversation_id, trouble, form))
+
+
+@router.post("/admin/inbox/{conversation_id}/take-over", response_class=HTMLResponse)
+async def take_over(conversation_id: PathId, visit: AdminVisit) -> Response:
+    """A website chat taken from the assistant: you answer (it is yours) and the visitor sees a person joined. One
+    another person took already is said on top (409 `already_taken`), nothing changed."""
+    async def act(form: dict[str, str]) -> str:
+        await commands.take_over(visit.session, visit.principal, conversation_id)
+        return _back(visit, conversation_id, "taken")
+
+    return await submit(visit, act=act, show=lambda form, trouble: _thread(visit, conversation_id, trouble, form))
+
+
+@router.post("/admin/inbox/{conversation_id}/hand-back", response_class=HTMLResponse)
+async def hand_back(conversation_id: PathId, visit: AdminVisit) -> Response:
+    """The assistant answers the website chat again (409 `not_taken` when it does already: said on top)."""
+    async def act(form: dict[str, str]) -> str:
+        await commands.hand_back(visit.session, visit.principal, conversation_id)
+        return _back(visit, conversation_id, "handed_back", "#latest")
 
     return await submit(visit, act=act, show=lambda form, trouble: _thread(visit, conversation_id, trouble, form))
 

@@ -23,10 +23,12 @@ from myhibachi.core.security import decode_token
 from myhibachi.inbox.live import station_channel
 from myhibachi.inbox.web_chat import staff_typing
 from myhibachi.stations.models import Station
+from myhibachi.web.admin import live_chat
 from myhibachi.web.admin.session import TOKEN_KIND, cookie_name, signed_in
 from myhibachi.web.sockets import POLICY, Closing, LiveSocket, origin_allowed, refuse
 
 router = APIRouter()
+router.include_router(live_chat.router)  # the widget's fragments: what it shows when this socket tells of a change
 SIGNED_OUT: Closing = (POLICY, "signed out")
 
 

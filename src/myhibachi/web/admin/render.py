@@ -67,6 +67,12 @@ def may_search(principal: Principal) -> bool:
     return principal.has_anywhere(P.bookings_read) or principal.has_anywhere(P.bookings_read_own)
 
 
+def offers_live_chat(principal: Principal) -> bool:
+    """Whether the layout carries the live chat widget (web/admin/live_chat.py): for whoever works the inbox
+    somewhere; its routes check again."""
+    return principal.has_anywhere(P.engagement)
+
+
 async def staff_stations(session: Any, principal: Principal) -> list[Station]:
     """The stations this staff member works at (every one for a super admin), by name."""
     stmt = select(Station).order_by(Station.name)
@@ -85,6 +91,7 @@ async def admin_page(request: Request, runtime: Any, session: Any, principal: Pr
                   settings=runtime.settings, asset=asset_url, money=format_money, clock=clock,
                   label=context.pop("label", label_of), csrf_field=CSRF_FIELD, csrf_token=admin_csrf_token(request),
                   searchable=may_search(principal), search_text=context.pop("search_text", ""),
+                  live_chat=offers_live_chat(principal),
                   request_id=correlation_id.get() or "", **context)
     response = HTMLResponse(html, status_code=status, headers=headers)
     finish(request, response, runtime)

@@ -1,7 +1,7 @@
-// The inbox page: a change to this station's inbox (its tag in the change feed) refreshes the list and the open
-// thread, a refused reply (Meta's window, an empty body) is shown beside the reply box, and the keyboard shortcuts
-// j/k (next/previous conversation), a (assign to me), e (resolve) and r (reply), never while typing in a field
-// (Escape leaves the reply box); a canned reply is put into the reply box where the cursor is.
+// The inbox page: a change to this station's inbox (told by the live socket, else by the change feed) refreshes the
+// list and the open thread, a refused reply (Meta's window, an empty body) is shown beside the reply box, and the
+// keyboard shortcuts j/k (next/previous conversation), a (assign to me), e (resolve) and r (reply), never while
+// typing in a field (Escape leaves the reply box); a canned reply is put into the reply box where the cursor is.
 (function () {
   "use strict";
   var inbox = document.querySelector("[data-inbox]");
@@ -9,11 +9,23 @@
   var body = document.body;
   var tag = inbox.dataset.liveTag;
 
-  // admin.js turns the server's events into "mh:changed" with the changed tags; only this inbox's concern us.
+  // The live socket (admin-chat.js, "mh:staff") tells of every message and conversation change of this station: the
+  // list and the open thread refresh, a burst of events once. While it is down the change feed does (admin.js turns
+  // its events into "mh:changed" with the changed tags; only this inbox's concern us).
+  var station = Number(inbox.dataset.stationId);
+  var refresh = null;
+  function refreshSoon() {
+    clearTimeout(refresh);
+    refresh = setTimeout(function () { body.dispatchEvent(new CustomEvent("mh:inbox")); }, 150);
+  }
+  function socketOpen() { return document.querySelector("[data-live-chat][data-connected]") !== null; }
+  body.addEventListener("mh:staff", function (event) {
+    var detail = event.detail;
+    var change = (detail.type === "message" || detail.type === "conversation") && detail.station_id === station;
+    if (change || (detail.type === "ready" && detail.again)) { refreshSoon(); }
+  });
   body.addEventListener("mh:changed", function (event) {
-    if (Array.isArray(event.detail) && event.detail.indexOf(tag) !== -1) {
-      body.dispatchEvent(new CustomEvent("mh:inbox"));
-    }
+    if (!socketOpen() && Array.isArray(event.detail) && event.detail.indexOf(tag) !== -1) { refreshSoon(); }
   });
 
   // A reply the server refuses comes back as the thread with the reason beside the box (409, 422): show it.
@@ -25,6 +37,10 @@
     }
   });
   document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "messages") {  // a live refresh: the newest in view
+      var newest = document.getElementById("latest");
+      if (newest) { newest.scrollIntoView({ block: "nearest" }); }
+    }
     if (event.detail.target && event.detail.target.id === "conversation") {
       var latest = document.getElementById("latest");
       if (latest) { latest.scrollIntoView({ block: "nearest" }); }
