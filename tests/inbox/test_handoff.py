@@ -33,6 +33,7 @@ async def read(client, headers, conversation_id: int) -> dict:  # noqa: ANN001
 async def test_a_web_chat_starts_with_the_assistant_and_a_request_for_a_person_shows_with_its_reason(
         client, db, station, admin):  # noqa: ANN001
     conversation_id = await chat(db, station)
+    quiet_id = await chat(db, station, visitor="visitor-2")
     assert (await read(client, admin, conversation_id))["handled_by"] == "bot"
 
     async with db.transaction() as session:
@@ -43,6 +44,9 @@ async def test_a_web_chat_starts_with_the_assistant_and_a_request_for_a_person_s
     [row] = [item for item in listed if item["id"] == conversation_id]
     assert (row["handled_by"], row["handoff_reason"]) == ("bot", "refund")
     assert row["handoff_requested_at"] is not None
+    wanting = (await client.get(f"{API}/conversations", params={"wants_person": "true"}, headers=admin)).json()
+    assert [item["id"] for item in wanting["items"]] == [conversation_id]
+    assert quiet_id in {item["id"] for item in listed}
 
 
 async def test_the_first_of_two_people_taking_at_once_wins(client, db, station, admin, make_user, login):  # noqa: ANN001

@@ -32,14 +32,16 @@ async def list_conversations(principal: CurrentPrincipal, session: DbSession, st
                              channel: Channel | None = None, assignee_id: Id | None = None,
                              unassigned: bool = False, contact_id: Id | None = None,
                              label: Annotated[str | None, Query(max_length=40)] = None,
-                             late: bool = False, cursor: Annotated[str | None, Query(max_length=200)] = None,
+                             late: bool = False, wants_person: bool = False,
+                             cursor: Annotated[str | None, Query(max_length=200)] = None,
                              limit: Annotated[int, Query(ge=1, le=200)] = 50) -> ConversationPage:
     """Latest activity first. `unassigned` keeps those nobody owns; `assignee_id` those of one staff member;
     `contact_id` one person's threads (one per channel and station); `label` those with the label; `late` those
-    whose answer is overdue or whose hold lapses within the hour."""
+    whose answer is overdue or whose hold lapses within the hour; `wants_person` the web chats whose assistant asked
+    for a person that nobody has taken yet."""
     filters = queries.ConversationFilters(station_id=station_id, status=status_, channel=channel,
                                           assignee_id=assignee_id, unassigned=unassigned, contact_id=contact_id,
-                                          label=label, late=late)
+                                          label=label, late=late, wants_person=wants_person)
     items, next_cursor = await queries.list_conversations(session, principal, filters, cursor=cursor, limit=limit)
     return ConversationPage(items=items, next_cursor=next_cursor)
 

@@ -18,7 +18,14 @@ from myhibachi.contacts.models import Contact
 from myhibachi.core.db import MAX_ID
 from myhibachi.core.errors import NotFound, ValidationFailed
 from myhibachi.inbox.clocks import ConversationClock, conversation_clocks, late_conversations
-from myhibachi.inbox.models import Channel, Conversation, ConversationLabel, ConversationStatus, Message
+from myhibachi.inbox.models import (
+    Channel,
+    Conversation,
+    ConversationLabel,
+    ConversationStatus,
+    HandledBy,
+    Message,
+)
 from myhibachi.inbox.schemas import ConversationDetail, ConversationRead, MessageRead
 from myhibachi.inbox.window import META_CHANNELS, STANDARD_WINDOW
 
@@ -33,6 +40,7 @@ class ConversationFilters:
     contact_id: int | None = None
     label: str | None = None
     late: bool = False  # only those whose answer is overdue or whose hold lapses soon (inbox.clocks)
+    wants_person: bool = False  # only web chats whose assistant asked for a person nobody has taken yet
 
 
 async def list_conversations(session: AsyncSession, principal: Principal, filters: ConversationFilters, *,
@@ -61,6 +69,9 @@ async def list_conversations(session: AsyncSession, principal: Principal, filter
             ConversationLabel.label == " ".join(filters.label.split()).lower())))
     if filters.late:
         conditions.append(Conversation.id.in_(await _late_ids(session, principal, filters.station_id)))
+    if filters.wants_person:
+        conditions.append(and_(Conversation.handoff_requested_at.is_not(None),
+                               Conversation.handled_by == HandledBy.bot.value))
     if cursor:
         at, conversation_id = decode_cursor(cursor)
         conditions.append(or_(Conversation.last_message_at < at,

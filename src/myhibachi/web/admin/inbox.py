@@ -59,7 +59,7 @@ HANDOFF_WORDS = {HandoffReason.asked: "they asked for one", HandoffReason.refund
                  HandoffReason.complaint: "complaint", HandoffReason.allergy: "allergy question",
                  HandoffReason.large_party: "large party", HandoffReason.outside_area: "outside the service area",
                  HandoffReason.not_understood: "the assistant could not help"}
-WANTED_AMONG = 100  # a request for a person comes with the visitor's latest message: among the latest web chats
+WANTED_SHOWN = 50  # requests for a person on top of the inbox (there are rarely more than a few)
 FILTER_NAMES = ("view", "channel", "status", "label", "late")
 NO_FILTERS = {"view": "all", "channel": "", "status": "", "label": "", "late": ""}
 # The quote form's fields by where ThreadQuote puts them (the venue is nested).
@@ -107,9 +107,8 @@ def _clock_words(conversation: ConversationRead, when: Callable[[datetime], str]
 async def _wanting_a_person(visit: Visit, station: Station) -> list[ConversationRead]:
     """The station's web chats whose assistant asked for a person that nobody has taken yet, the longest waiting
     first."""
-    chats, _ = await queries.list_conversations(visit.session, visit.principal, queries.ConversationFilters(
-        station_id=station.id, channel=Channel.web_chat), limit=WANTED_AMONG)
-    wanting = [c for c in chats if c.handoff_requested_at is not None and c.handled_by == HandledBy.bot]
+    wanting, _ = await queries.list_conversations(visit.session, visit.principal, queries.ConversationFilters(
+        station_id=station.id, wants_person=True), limit=WANTED_SHOWN)
     return sorted(wanting, key=lambda c: c.handoff_requested_at or c.last_message_at)
 
 
