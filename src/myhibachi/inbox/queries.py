@@ -34,6 +34,7 @@ from myhibachi.inbox.window import META_CHANNELS, STANDARD_WINDOW
 class ConversationFilters:
     station_id: int | None = None
     status: ConversationStatus | None = None
+    unresolved: bool = False  # open or pending
     channel: Channel | None = None
     assignee_id: int | None = None
     unassigned: bool = False
@@ -56,6 +57,8 @@ async def list_conversations(session: AsyncSession, principal: Principal, filter
         conditions.append(Conversation.station_id == filters.station_id)
     if filters.status is not None:
         conditions.append(Conversation.status == filters.status.value)
+    elif filters.unresolved:
+        conditions.append(Conversation.status != ConversationStatus.resolved.value)
     if filters.channel is not None:
         conditions.append(Conversation.channel == filters.channel.value)
     if filters.unassigned:

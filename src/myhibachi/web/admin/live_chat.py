@@ -15,7 +15,7 @@ from myhibachi.auth.queries import user_names
 from myhibachi.core.templating import render
 from myhibachi.core.web import PathId
 from myhibachi.inbox import commands, queries
-from myhibachi.inbox.models import Channel, ConversationStatus
+from myhibachi.inbox.models import Channel
 from myhibachi.inbox.schemas import ConversationRead
 from myhibachi.stations.queries import get_station
 from myhibachi.web.admin.inbox import DELIVERY_WORDS, answering_words
@@ -39,8 +39,8 @@ def _fragment(visit: Visit, template: str, *, status: int = 200, **context: Any)
 async def _my_chats(visit: Visit) -> list[ConversationRead]:
     """The viewer's website chats not resolved, latest activity first, at every station where they work the inbox."""
     chats, _ = await queries.list_conversations(visit.session, visit.principal, queries.ConversationFilters(
-        channel=Channel.web_chat, assignee_id=visit.principal.user_id), limit=SHOWN_CHATS)
-    return [chat for chat in chats if chat.status != ConversationStatus.resolved]
+        channel=Channel.web_chat, assignee_id=visit.principal.user_id, unresolved=True), limit=SHOWN_CHATS)
+    return chats
 
 
 @router.get("/admin/live-chat", response_class=HTMLResponse)
