@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
@@ -75,6 +73,7 @@ from myhibachi.bookings.schemas import (
 from myhibachi.chefs.models import Chef
 from myhibachi.chefs.queries import chefs_on_duty_between
 from myhibachi.contacts.models import Contact
+from myhibachi.core.cursors import decode_cursor, encode_cursor
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
 from myhibachi.core.text import normalize_email
@@ -253,19 +252,6 @@ class BookingFilter:
     date_to: date | None = None
 
 
-def encode_cursor(booking: Booking) -> str:
-    raw = json.dumps([booking.event_start.isoformat(), booking.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        start, booking_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(start), int(booking_id)
-    except (ValueError, TypeError):
-        raise ValidationFailed.on("query.cursor", "This cursor is not one we gave out.") from None
-
-
 async def list_bookings(session: AsyncSession, principal: Principal, filters: BookingFilter, *,
                         cursor: str | None, limit: int) -> tuple[list[Booking], str | None]:
     """By event start, then id; keyset-paginated so pages stay stable while bookings are added."""
@@ -285,7 +271,7 @@ async def list_bookings(session: AsyncSession, principal: Principal, filters: Bo
                               and_(Booking.event_start == after_start, Booking.id > after_id)))
     stmt = stmt.where(*[c for c in conditions if c is not None])
     rows = list(await session.scalars(stmt.order_by(Booking.event_start, Booking.id).limit(limit + 1)))
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = encode_cursor(rows[limit - 1].event_start, rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
 

@@ -3,10 +3,7 @@ conversation with its messages."""
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,8 +12,8 @@ from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal, scope_to_stations
 from myhibachi.auth.queries import user_names
 from myhibachi.contacts.models import Contact
-from myhibachi.core.db import MAX_ID
-from myhibachi.core.errors import NotFound, ValidationFailed
+from myhibachi.core.cursors import decode_cursor, encode_cursor
+from myhibachi.core.errors import NotFound
 from myhibachi.inbox.clocks import ConversationClock, conversation_clocks, late_conversations
 from myhibachi.inbox.models import (
     Channel,
@@ -85,7 +82,8 @@ async def list_conversations(session: AsyncSession, principal: Principal, filter
     clocks = await _clocks(session, {conversation.station_id for conversation, _ in rows[:limit]})
     items = [conversation_read(conversation, name, labels.get(conversation.id, []), clocks.get(conversation.id))
              for conversation, name in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
+    last = rows[limit - 1][0] if len(rows) > limit else None
+    next_cursor = encode_cursor(last.last_message_at, last.id) if last else None
     return items, next_cursor
 
 
@@ -174,19 +172,3 @@ async def _labels(session: AsyncSession, conversation_ids: list[int]) -> dict[in
             .where(ConversationLabel.conversation_id.in_(conversation_ids)).order_by(ConversationLabel.label)):
         found.setdefault(conversation_id, []).append(label)
     return found
-
-
-def encode_cursor(conversation: Conversation) -> str:
-    raw = json.dumps([conversation.last_message_at.isoformat(), conversation.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        at, conversation_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        moment = datetime.fromisoformat(at)
-        if moment.tzinfo is None or not isinstance(conversation_id, int) or not 0 < conversation_id <= MAX_ID:
-            raise ValueError
-        return moment, conversation_id
-    except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
-        raise ValidationFailed.on("query.cursor", "This cursor is not one we gave out.") from None

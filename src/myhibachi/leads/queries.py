@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,8 +16,9 @@ from myhibachi.auth.permissions import Permission, Role, permissions_of
 from myhibachi.auth.principal import Principal, scope_to_stations, station_ids_in_scope
 from myhibachi.auth.queries import user_names
 from myhibachi.bookings.models import Booking
-from myhibachi.core.db import MAX_ID, utcnow
-from myhibachi.core.errors import NotFound, ValidationFailed
+from myhibachi.core.cursors import decode_cursor, encode_cursor
+from myhibachi.core.db import utcnow
+from myhibachi.core.errors import NotFound
 from myhibachi.leads.models import (
     CLOSED_LEAD_STATUSES,
     NEXT_STATUS,
@@ -106,21 +105,6 @@ def _filtered(stmt: Select, filters: LeadFilters, now: datetime) -> Select:  # t
     return stmt.where(*conditions)
 
 
-def encode_cursor(lead: Lead) -> str:
-    return base64.urlsafe_b64encode(json.dumps([lead.created_at.isoformat(), lead.id]).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        at, lead_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        moment = datetime.fromisoformat(at)
-        if moment.tzinfo is None or not isinstance(lead_id, int) or not 0 < lead_id <= MAX_ID:
-            raise ValueError
-        return moment, lead_id
-    except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError):
-        raise ValidationFailed.on("query.cursor", "This cursor is not one we gave out.") from None
-
-
 async def list_leads(session: AsyncSession, principal: Principal, filters: LeadFilters, *,
                      cursor: str | None = None, limit: int = 50) -> tuple[list[Lead], str | None]:
     """Newest first, among the stations where the principal works leads."""
@@ -132,7 +116,7 @@ async def list_leads(session: AsyncSession, principal: Principal, filters: LeadF
         at, lead_id = decode_cursor(cursor)
         stmt = stmt.where(or_(Lead.created_at < at, and_(Lead.created_at == at, Lead.id < lead_id)))
     rows = list(await session.scalars(stmt.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit + 1)))
-    return rows[:limit], (encode_cursor(rows[limit - 1]) if len(rows) > limit else None)
+    return rows[:limit], (encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None)
 
 
 async def timeline(session: AsyncSession, lead_id: int) -> list[ActivityRead]:

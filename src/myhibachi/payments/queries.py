@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -18,7 +16,8 @@ from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.notifications import local_time_text
 from myhibachi.bookings.paying import provide_payment_instructions
 from myhibachi.bookings.policy import balance_due_cents
-from myhibachi.core.db import MAX_ID, utcnow
+from myhibachi.core.cursors import decode_cursor, encode_cursor
+from myhibachi.core.db import utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
 from myhibachi.core.money import format_money
 from myhibachi.payments.commands import payment_sent_refusal
@@ -57,22 +56,6 @@ class PaymentFilter:
     date_to: date | None = None
 
 
-def _encode_cursor(payment: Payment) -> str:
-    raw = json.dumps([payment.created_at.isoformat(), payment.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        created, payment_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        moment, payment_id = datetime.fromisoformat(created), int(payment_id)
-        if moment.tzinfo is None or not 0 < payment_id <= MAX_ID:
-            raise ValueError("not a cursor of ours")
-        return moment, payment_id
-    except (ValueError, TypeError):
-        raise ValidationFailed.on("query.cursor", "This cursor is not one we gave out.") from None
-
-
 async def _scoped_stations(session: AsyncSession, principal: Principal, station_id: int | None) -> list[Station]:
     """The station-scoping choke point for payments: the stations whose payments the principal may read."""
     if station_id is not None:
@@ -107,11 +90,11 @@ async def list_payments(session: AsyncSession, principal: Principal, filters: Pa
     if filters.status:
         stmt = stmt.where(Payment.status == filters.status.value)
     if cursor:
-        before_created, before_id = _decode_cursor(cursor)
+        before_created, before_id = decode_cursor(cursor)
         stmt = stmt.where(or_(Payment.created_at < before_created,
                               and_(Payment.created_at == before_created, Payment.id < before_id)))
     rows = list(await session.scalars(stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1)))
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
     return await read_payments(session, rows[:limit]), next_cursor
 
 
