@@ -25,6 +25,26 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+class PayloadTooLarge(DomainError):
+    status, code = 413, "payload_too_large"
+
+
+async def capped_body(request: Request, limit: int) -> bytes:
+    """The raw body (a webhook's signature is over its exact bytes), refused (413) past `limit` bytes without
+    reading the rest."""
+    too_large = PayloadTooLarge(f"The body is larger than {limit // 1024:,} KB.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def unit_of_work(request: Request, runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
     """The request owns the transaction: one commit after the handler, rollback on any error.
 

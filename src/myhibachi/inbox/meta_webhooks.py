@@ -10,18 +10,14 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from myhibachi.core.errors import DomainError, problem_responses
-from myhibachi.core.web import DbSession, RuntimeDep
+from myhibachi.core.errors import problem_responses
+from myhibachi.core.web import DbSession, RuntimeDep, capped_body
 from myhibachi.inbox import commands, meta
 from myhibachi.inbox.models import DeliveryState
 
 webhooks = APIRouter(prefix="/webhooks/meta", tags=["inbox"])
 # Meta batches events of many pages and people into one post; a megabyte is thousands of them.
 MAX_BODY = 1024 * 1024
-
-
-class BodyTooLarge(DomainError):
-    status, code = 413, "payload_too_large"
 
 
 class MetaReceipt(BaseModel):
@@ -61,7 +57,7 @@ async def receive_events(
     message joins their thread (an unknown person becomes a contact and a lead); our page's echo of a message sent
     from Meta's own apps is stored as staff's; `delivery` and `read` receipts move our messages to delivered and
     read. Each message is stored once by its `mid`; other event kinds are ignored."""
-    body = await _capped_body(request)
+    body = await capped_body(request, MAX_BODY)
     events, ignored = meta.events_of(meta.verified_payload(runtime.settings, body, signature))
     receipt = MetaReceipt(events=len(events) + ignored, stored=0, duplicates=0, ignored=ignored)
     for event in events:
@@ -85,17 +81,3 @@ async def _act_on(session: AsyncSession, event: meta.MetaEvent) -> bool:
         return any(moved)
     return await commands.record_read(session, event.channel, event.handle, until=event.until,
                                       through_provider_message_id=event.provider_message_id) > 0
-
-
-async def _capped_body(request: Request) -> bytes:
-    """The raw body (the signature is over its exact bytes), refused (413) past MAX_BODY without reading on."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise BodyTooLarge("The body is larger than 1 MB.")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise BodyTooLarge("The body is larger than 1 MB.")
-        chunks.append(chunk)
-    return b"".join(chunks)

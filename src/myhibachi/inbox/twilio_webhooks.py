@@ -13,7 +13,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from myhibachi.contacts.schemas import e164_phone
 from myhibachi.core.errors import DomainError, ValidationFailed, problem_responses
-from myhibachi.core.web import DbSession, RuntimeDep
+from myhibachi.core.web import DbSession, RuntimeDep, capped_body
 from myhibachi.inbox import commands, sms
 from myhibachi.inbox.commands import Inbound
 from myhibachi.inbox.models import Channel, DeliveryState
@@ -40,10 +40,6 @@ class InvalidSignature(DomainError):
     status, code = 403, "invalid_signature"
 
 
-class BodyTooLarge(DomainError):
-    status, code = 413, "payload_too_large"
-
-
 class NotAForm(DomainError):
     status, code = 400, "invalid_body"
 
@@ -51,17 +47,9 @@ class NotAForm(DomainError):
 async def _form_body(request: Request) -> Form:
     """The urlencoded form as Twilio sent it (every value of a repeated field, in order), refused past
     `MAX_FORM_BODY` bytes without reading the rest."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FORM_BODY:
-        raise BodyTooLarge(f"The body is larger than {MAX_FORM_BODY // 1024} KB.")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_FORM_BODY:
-            raise BodyTooLarge(f"The body is larger than {MAX_FORM_BODY // 1024} KB.")
-        chunks.append(chunk)
+    body = await capped_body(request, MAX_FORM_BODY)
     try:
-        return ImmutableMultiDict(parse_qsl(b"".join(chunks).decode("ascii"), keep_blank_values=True,
+        return ImmutableMultiDict(parse_qsl(body.decode("ascii"), keep_blank_values=True,
                                             errors="strict"))
     except (UnicodeDecodeError, ValueError):
         raise NotAForm("Send the fields as application/x-www-form-urlencoded, as Twilio does.") from None

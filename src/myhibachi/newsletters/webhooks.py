@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError, NotAuthenticated, problem_responses
-from myhibachi.core.web import DbSession, RuntimeDep
+from myhibachi.core.web import DbSession, RuntimeDep, capped_body
 from myhibachi.newsletters import dsn, sendgrid
 from myhibachi.newsletters.bounce_schemas import (
     NOT_A_REPORT_EXAMPLE,
@@ -30,26 +30,8 @@ MAX_EVENTS_BODY = 5 * 1024 * 1024  # SendGrid batches at most a few thousand eve
 MAX_INBOUND_BODY = 10 * 1024 * 1024  # a report quotes the bounced message, images and all
 
 
-class BodyTooLarge(DomainError):
-    status, code = 413, "payload_too_large"
-
-
 class InboundEmailOff(DomainError):
     status, code = 403, "inbound_email_disabled"
-
-
-async def _capped_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused (413) past `limit` bytes without reading the rest."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"The body is larger than {limit // (1024 * 1024)} MB.")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"The body is larger than {limit // (1024 * 1024)} MB.")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @webhooks.post("/sendgrid/events", summary="SendGrid's event webhook (bounces and spam reports)",
@@ -66,7 +48,7 @@ async def sendgrid_events(
     `sg_event_id` and linked to the campaign recipient by `smtp-id`; a hard bounce or complaint suppresses the
     address at once, soft bounces after `SOFT_BOUNCE_LIMIT`. Other events are ignored; a redelivery changes
     nothing."""
-    body = await _capped_body(request, MAX_EVENTS_BODY)
+    body = await capped_body(request, MAX_EVENTS_BODY)
     events = sendgrid.verified_events(runtime.settings, body, signature, timestamp, utcnow())
     receipt = EventsReceipt(received=len(events), stored=0, ignored=0, duplicates=0)
     for event in events:
@@ -126,7 +108,7 @@ async def inbound_email(
     Any other message goes to the inbox: 201 with its conversation and message, 200 `duplicate` when its Message-ID
     was stored before (a redelivery), 422 `unreadable_email` (nothing stored) without a sender address."""
     _authorize_inbound(runtime, authorization)
-    raw = await _capped_body(request, MAX_INBOUND_BODY)
+    raw = await capped_body(request, MAX_INBOUND_BODY)
     report_read = dsn.read_report(raw)
     if report_read is None:
         return await _to_inbox(session, raw)
