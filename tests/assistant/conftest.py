@@ -13,6 +13,7 @@ from myhibachi.core.runtime import Runtime
 from myhibachi.inbox.models import Conversation, Message
 from myhibachi.inbox.web_chat import receive_visitor_message
 from myhibachi.stations.models import Station
+from tests.assistant.fake_model import fake_model  # noqa: F401
 from tests.bookings.conftest import NOW, add_chefs, book, clock, station  # noqa: F401
 from tests.inbox.conftest import admin_principal  # noqa: F401
 
