@@ -3,7 +3,8 @@
 model may take seconds, and a person may take the chat meanwhile), then posted in one transaction under the
 conversation's lock, only if the assistant still handles it (a person who took it wins: the reply is dropped), with
 the tools that change something and the chat's memory. The memory's `answered_message_id` makes a message answered
-once however often this runs; a periodic sweep answers a message whose reply a dying process lost."""
+once however often this runs; a periodic sweep answers a message whose reply a dying process lost (within ten
+minutes)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from myhibachi.stations.queries import get_station
 
 REPLY_TOPIC = "assistant.reply"
 SWEEP_AFTER = timedelta(seconds=30)  # a message unanswered this long lost its reply job
-SWEEP_WITHIN = timedelta(hours=1)  # older than this, an answer would come too late to help
+SWEEP_WITHIN = timedelta(minutes=10)  # older than this, the visitor has left: a person follows up instead
 log = structlog.get_logger(__name__)
 
 
@@ -53,7 +54,7 @@ async def _reply(jobs: JobQueue, payload: dict[str, Any]) -> None:
 
 @periodic_task("assistant.unanswered")
 async def answer_lost_replies(jobs: JobQueue) -> int:
-    """Visitor messages of the last hour that the assistant still handles and has not answered after a while."""
+    """Visitor messages of the last ten minutes that the assistant still handles and has not answered after a while."""
     now = utcnow()
     async with jobs.db.transaction(write=False) as session:
         message_ids = list(await session.scalars(
