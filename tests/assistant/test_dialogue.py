@@ -237,3 +237,16 @@ async def test_a_reply_lost_with_its_job_is_sent_by_the_sweep(chat: Chat, db, ru
         memory = await session.get(AssistantMemory, received.conversation.id)
     assert len(replies) == 1 and "minimum" in replies[0]
     assert memory.answered_message_id == received.message.id
+
+
+async def test_no_hold_without_a_yes(chat: Chat, db):  # noqa: ANN001
+    for said in ("book 10 adults in 94538 on Dec 12 at 6pm", "4100 Mowry Ave, Fremont, CA", "none",
+                 "Dana Lee", "dana@example.com"):
+        await chat.say(said)
+    confirm = await chat.say("510-555-0142")
+    declined = await chat.say("no, not yet")
+
+    assert "Shall I hold" in confirm
+    assert "I will not hold it" in declined
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(Booking)) == 0

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from myhibachi.assistant.faq import answer_faq
 from myhibachi.assistant.tools import TOOLS
 from myhibachi.auth.models import User
+from myhibachi.bookings.models import Booking
 from myhibachi.core.money import format_money
 from myhibachi.pricing.queries import get_rules, quote_for_station
 from myhibachi.pricing.quote import PartyOrder
@@ -119,3 +120,18 @@ async def test_a_refusal_or_no_tool_leaves_the_answer_to_the_built_in_assistant(
 
     assert await built_in_reply(db, station) in first
     assert "$5." not in second and "20 adults" in second
+
+
+async def test_the_model_cannot_hold_a_date_the_visitor_did_not_confirm(chat: Chat, runtime, fake_model, db):  # noqa: ANN001
+    for said in ("book 10 adults in 94538 on Dec 12 at 6pm", "4100 Mowry Ave, Fremont, CA", "none", "Dana Lee",
+                 "dana@example.com", "510-555-0142"):
+        await chat.say(said)
+    use_model(runtime, fake_model)
+    fake_model.script = [calls(("hold", {}), ("answer_from_rules", {"question": "deposit"})), says("")]
+
+    await chat.say("what is the deposit?")
+
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(Booking)) == 0
+    [answer] = [m for m in fake_model.requests[1]["messages"] if m["role"] == "tool" and m["tool_call_id"] == "call_0"]
+    assert "not confirmed" in answer["content"]
