@@ -250,3 +250,13 @@ async def test_no_hold_without_a_yes(chat: Chat, db):  # noqa: ANN001
     assert "I will not hold it" in declined
     async with db.transaction(write=False) as session:
         assert await session.scalar(select(func.count()).select_from(Booking)) == 0
+
+
+async def test_asking_to_be_called_keeps_the_number_and_asks_for_a_person(chat: Chat, db):  # noqa: ANN001
+    reply = await chat.say("can someone call me at 510-555-0199?")
+
+    conversation = await chat.conversation()
+    async with db.transaction(write=False) as session:
+        contact = await session.get(Contact, conversation.contact_id)
+    assert HANDED in reply and conversation.handoff_reason == "asked"
+    assert contact.phone == "+15105550199"

@@ -5,9 +5,10 @@ answers each question the message asked and asks for the one thing a hold still 
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from myhibachi.assistant.lexicon import words
 from myhibachi.assistant.tools import (
@@ -114,7 +115,7 @@ def read_message(turn: Turn, text: str) -> Reading:
             slots[name] = value.strftime("%H:%M")
         elif name == "upgrades":
             slots[name] = list(value)
-        elif name == "name" and answered != "venue" or name != "name":
+        else:
             slots[name] = value
     if "book" in understood.intents:
         slots["booking"] = True
@@ -176,6 +177,7 @@ async def respond(turn: Turn, text: str) -> Draft:
 
 async def compose(turn: Turn, text: str, reading: Reading) -> Draft:
     draft = Draft()
+    _take_details(turn, reading, draft)  # "call me at 510-555-0142" asks for a person and gives the number
     if (reason := rule_handoff(turn, reading)) is not None:
         return handed_off(turn, draft, reason)
     if reading.new_zip and (problem := await service_area(turn, reading.new_zip)) is not None:
@@ -185,10 +187,7 @@ async def compose(turn: Turn, text: str, reading: Reading) -> Draft:
         turn.state.slots.pop("zip_code", None)
         draft.question, turn.state.asked = QUESTIONS["zip_code"], "zip_code"
         return draft
-    understood, slots = reading.understood, turn.state.slots
-    if details := {name: getattr(understood, name) for name in ("name", "email", "phone")
-                   if getattr(understood, name)} | ({"name": slots["name"]} if reading.answered == "name" else {}):
-        draft.writes.append(("take_details", DetailsArgs(**details)))
+    slots = turn.state.slots
     if reading.confirmed is True:
         draft.writes.append(("hold", NoArgs()))
         turn.state.asked = None
@@ -203,6 +202,17 @@ async def compose(turn: Turn, text: str, reading: Reading) -> Draft:
     else:
         turn.state.misses = 0
     return draft
+
+
+def _take_details(turn: Turn, reading: Reading, draft: Draft) -> None:
+    """The name, email or phone the message gave, for the contact and the lead."""
+    understood = reading.understood
+    details = {name: value for name in ("name", "email", "phone") if (value := getattr(understood, name))}
+    if reading.answered == "name":
+        details["name"] = turn.state.slots["name"]
+    if details:
+        with suppress(ValidationError):  # a name too long to keep, say: the dialogue goes on without it
+            draft.writes.append(("take_details", DetailsArgs(**details)))
 
 
 def handed_off(turn: Turn, draft: Draft, reason: HandoffReason) -> Draft:
