@@ -53,8 +53,8 @@ QUESTIONS = {
     "phone": "And a phone number the chef can reach you at on the day?",
 }
 # The intents the FAQ answers, by the FAQ topics that answer them.
-FAQ_TOPICS = {"deposit": {"deposit"}, "minimum": {"minimum"}, "travel": {"travel", "service_area"},
-              "menu": {"menu", "included"}, "cancellation": {"cancellation"}, "reschedule": {"reschedule"}}
+FAQ_TOPICS = {"deposit": {"deposit"}, "minimum": {"minimum"}, "travel": {"travel"}, "menu": {"menu"},
+              "cancellation": {"cancellation"}, "reschedule": {"reschedule"}}
 RULE_HANDOFFS = (("human", HandoffReason.asked), ("refund", HandoffReason.refund),
                  ("complaint", HandoffReason.complaint), ("allergy", HandoffReason.allergy))
 YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|ok|okay|please do|do it|go ahead|confirm\w*|book it|hold it|y|"
@@ -107,7 +107,7 @@ def read_message(turn: Turn, text: str) -> Reading:
     old_zip = slots.get("zip_code")
     told = understood.slots
     if answered in FREE_TEXT_ANSWERS:  # "one guest is allergic to shellfish" tells no party size
-        told = {name: value for name, value in told.items() if name in ("email", "phone")}
+        told = {name: value for name, value in told.items() if name in ("email", "phone", answered)}
     for name, value in told.items():
         if name == "event_date":
             slots[name] = value.isoformat()
@@ -208,7 +208,7 @@ def _take_details(turn: Turn, reading: Reading, draft: Draft) -> None:
     """The name, email or phone the message gave, for the contact and the lead."""
     understood = reading.understood
     details = {name: value for name in ("name", "email", "phone") if (value := getattr(understood, name))}
-    if reading.answered == "name":
+    if reading.answered == "name" and turn.state.slots.get("name"):
         details["name"] = turn.state.slots["name"]
     if details:
         with suppress(ValidationError):  # a name too long to keep, say: the dialogue goes on without it
@@ -226,6 +226,8 @@ async def _answer_questions(turn: Turn, text: str, reading: Reading, draft: Draf
     """One answer for each question the message asks: the terms from the FAQ, a price, dates."""
     intents, slots = reading.understood.intents, turn.state.slots
     topics = frozenset().union(*(FAQ_TOPICS[intent] for intent in intents if intent in FAQ_TOPICS))
+    if reading.understood.upgrades and "price_quote" not in intents:  # "can we do lobster?" asks the menu
+        topics |= FAQ_TOPICS["menu"]
     if topics or (intents <= {"other"} and reading.answered is None):
         answer = await answer_from_rules(turn, RulesArgs(question=text[:500]), topics)
         if answer is not None:

@@ -138,12 +138,13 @@ async def _draft(turn: Turn, body: str) -> Draft:
 
 async def _post(turn: Turn, draft: Draft, *, first: bool) -> Message:
     """Runs the writing tools under the lock and posts the one reply."""
-    parts = [INTRO.format(brand=turn.settings.brand_name)] if first else []
-    parts += [draft.phrased] if draft.phrased and not draft.writes else draft.parts
+    thanks, done = [], []  # the visitor's details acknowledged first; a hold or a handoff said last
     for name, args in draft.writes:
         result = await TOOLS[name].run(turn, args)
         if result is not None:
-            parts.append(result.text)
+            (thanks if name == "take_details" else done).append(result.text)
+    parts = [INTRO.format(brand=turn.settings.brand_name)] if first else []
+    parts += thanks + ([draft.phrased] if draft.phrased and not draft.writes else draft.parts) + done
     if draft.question and turn.state.asked:
         parts.append(draft.question)
     return await send_system_message(turn.session, turn.conversation.id, "\n\n".join(parts), sender=Sender.bot)

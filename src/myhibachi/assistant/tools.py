@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from myhibachi.assistant.faq import faq_answers
+from myhibachi.assistant.faq import FAQ, faq_answers
 from myhibachi.bookings.commands import CUSTOMER
 from myhibachi.bookings.queries import station_availability
 from myhibachi.bookings.schemas import Venue
@@ -25,6 +25,7 @@ from myhibachi.contacts.commands import Identity, complete_contact
 from myhibachi.contacts.models import HandleKind
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError
+from myhibachi.inbox.canned import render_body
 from myhibachi.inbox.commands import request_handoff
 from myhibachi.inbox.live import visitor_of
 from myhibachi.inbox.models import Conversation, HandoffReason
@@ -127,15 +128,16 @@ class HandOffArgs(NoArgs):
 # --- reading tools -------------------------------------------------------------------------------------------------
 
 async def answer_from_rules(turn: Turn, args: RulesArgs, topics: frozenset[str] = frozenset()) -> ToolResult | None:
-    """The FAQ's answers for the question, rendered from the station's rules: those of `topics` if given, else those
-    the question names (at most three); None when it asks none."""
-    answers = faq_answers(args.question, turn.rules, turn.station)
-    chosen = [a for a in answers if a.topic in topics] if topics else [a for a in answers if a.score >= 1][:3]
-    if not chosen and not topics and answers:
-        chosen = answers[:1]
-    if not chosen:
+    """The FAQ's answers rendered from the station's rules: the entries of `topics` if given (the intents the
+    dialogue read), else those the question names (at most three); None when it asks none."""
+    if topics:
+        texts = [render_body(entry.answer, turn.rules, turn.station) for entry in FAQ if entry.topic in topics]
+    else:
+        answers = faq_answers(args.question, turn.rules, turn.station)
+        texts = [answer.answer for answer in answers if answer.score >= 1][:3] or [a.answer for a in answers[:1]]
+    if not texts:
         return None
-    return _fact(turn, ToolResult("\n".join(dict.fromkeys(answer.answer for answer in chosen))))
+    return _fact(turn, ToolResult("\n".join(dict.fromkeys(texts))))
 
 
 async def quote(turn: Turn, args: QuoteArgs) -> ToolResult:
@@ -204,8 +206,7 @@ async def take_details(turn: Turn, args: DetailsArgs) -> ToolResult:
             guests=turn.state.guests or None, zip_code=slots.get("zip_code"),
             message="Gave their details in the website chat"))
         turn.conversation.lead_id = lead.id
-    thanks = f"Thank you, {args.name}." if args.name else "Thank you."
-    return ToolResult(f"{thanks} Our team has your details and can reach you there.")
+    return ToolResult(f"Thank you, {args.name}." if args.name else "Thank you, we have your details.")
 
 
 async def hold(turn: Turn, _args: NoArgs) -> ToolResult:
@@ -227,7 +228,9 @@ async def hold(turn: Turn, _args: NoArgs) -> ToolResult:
         slots.pop("slot_time", None)
         turn.state.asked = "slot_time"
         return ToolResult(f"I could not hold it: {refused.detail} Which other time would suit you?")
-    slots["booking"], slots["held"] = False, priced.booking.reference if priced.booking else None
+    slots["held"] = priced.booking.reference if priced.booking else None
+    for done in ("booking", "event_date", "slot_time", "allergies"):  # another party starts from its date
+        slots.pop(done, None)
     return ToolResult(priced.body)
 
 
