@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -169,13 +170,9 @@ def rule_handoff(turn: Turn, reading: Reading) -> HandoffReason | None:
     return None
 
 
-async def respond(turn: Turn, text: str) -> Draft:
-    """The built-in reply to the message: its reading, the handoff rules, then an answer to each question."""
-    reading = read_message(turn, text)
-    return await compose(turn, text, reading)
-
-
 async def compose(turn: Turn, text: str, reading: Reading) -> Draft:
+    """The built-in reply to a message read by `read_message`: the handoff rules, then an answer to each question
+    and the next thing to ask."""
     draft = Draft()
     _take_details(turn, reading, draft)  # "call me at 510-555-0142" asks for a person and gives the number
     if (reason := rule_handoff(turn, reading)) is not None:
@@ -290,9 +287,9 @@ def _question(turn: Turn, slot: str) -> str:
     return QUESTIONS[slot].format(times=times)
 
 
-def _quote_args(slots: dict[str, object]) -> QuoteArgs:
-    return QuoteArgs(adults=int(slots["adults"]), children=int(slots.get("children") or 0),  # type: ignore[call-overload]
-                     toddlers=int(slots.get("toddlers") or 0), zip_code=str(slots["zip_code"]))  # type: ignore[call-overload]
+def _quote_args(slots: dict[str, Any]) -> QuoteArgs:
+    return QuoteArgs(adults=int(slots["adults"]), children=int(slots.get("children") or 0),
+                     toddlers=int(slots.get("toddlers") or 0), zip_code=str(slots["zip_code"]))
 
 
 def _missed(turn: Turn, draft: Draft, reading: Reading) -> None:
