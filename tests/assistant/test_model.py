@@ -124,7 +124,7 @@ async def test_a_refusal_or_no_tool_leaves_the_answer_to_the_built_in_assistant(
 
 async def test_the_model_cannot_hold_a_date_the_visitor_did_not_confirm(chat: Chat, runtime, fake_model, db):  # noqa: ANN001
     for said in ("book 10 adults in 94538 on Dec 12 at 6pm", "4100 Mowry Ave, Fremont, CA", "none", "Dana Lee",
-                 "dana@example.com", "510-555-0142"):
+                 "dana@example.com", "510-555-0142", "no, not yet"):  # every detail given, the hold declined
         await chat.say(said)
     use_model(runtime, fake_model)
     fake_model.script = [calls(("hold", {}), ("answer_from_rules", {"question": "deposit"})), says("")]
@@ -135,3 +135,15 @@ async def test_the_model_cannot_hold_a_date_the_visitor_did_not_confirm(chat: Ch
         assert await session.scalar(select(func.count()).select_from(Booking)) == 0
     [answer] = [m for m in fake_model.requests[1]["messages"] if m["role"] == "tool" and m["tool_call_id"] == "call_0"]
     assert "not confirmed" in answer["content"]
+
+
+async def test_a_booking_being_put_together_is_the_built_in_dialogues(chat: Chat, runtime, fake_model):  # noqa: ANN001
+    use_model(runtime, fake_model)
+    fake_model.script = [calls(("answer_from_rules", {"question": "menu"})), says("")]
+    await chat.say("what's on the menu?")  # a free question: the model's
+
+    asked = await chat.say("I'd like to book a party")
+    answered = await chat.say("14")
+
+    assert len(fake_model.requests) == 2  # the two calls of the first message only
+    assert "How many adults" in asked and "ZIP code" in answered

@@ -124,10 +124,13 @@ def _state(memory: AssistantMemory | None) -> ChatState:
 
 
 async def _draft(turn: Turn, body: str) -> Draft:
-    """The optional model's draft when one is set and no rule asks for a person; else (or when it fails) the
-    built-in dialogue's."""
+    """The optional model's draft for a free question: when one is set, no rule asks for a person and no booking is
+    being put together (the built-in dialogue asks for a hold's details one by one and places it on a yes); else
+    (or when the model fails) the built-in dialogue's."""
     reading = read_message(turn, body)
-    if turn.settings.llm_base_url and rule_handoff(turn, reading) is None:
+    slots = turn.state.slots
+    in_a_booking = turn.state.asked is not None or slots.get("booking") or slots.get("want_quote")
+    if turn.settings.llm_base_url and rule_handoff(turn, reading) is None and not in_a_booking:
         facts, slots = list(turn.facts), dict(turn.state.slots)
         drafted = await model.model_draft(turn, body, reading)
         if drafted is not None:
