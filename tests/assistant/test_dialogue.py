@@ -16,7 +16,8 @@ from myhibachi.assistant.models import AssistantMemory
 from myhibachi.auth.principal import SYSTEM
 from myhibachi.bookings.models import Booking
 from myhibachi.bookings.queries import station_availability
-from myhibachi.contacts.models import Contact
+from myhibachi.contacts.commands import Identity, find_or_create_contact
+from myhibachi.contacts.models import Contact, ContactHandle
 from myhibachi.core.money import format_money
 from myhibachi.core.security import hash_token
 from myhibachi.inbox import commands
@@ -260,3 +261,20 @@ async def test_asking_to_be_called_keeps_the_number_and_asks_for_a_person(chat: 
         contact = await session.get(Contact, conversation.contact_id)
     assert HANDED in reply and conversation.handoff_reason == "asked"
     assert contact.phone == "+15105550199"
+
+
+async def test_an_email_another_contact_has_stays_theirs_and_their_lead_hears_of_the_chat(chat: Chat, db, station):  # noqa: ANN001
+    async with db.transaction() as session:
+        known = await find_or_create_contact(session, Identity(email="dana@example.com"), name="Dana Known")
+
+    await chat.say("hi, it's dana@example.com")
+
+    conversation = await chat.conversation()
+    async with db.transaction(write=False) as session:
+        chat_contact = await session.get(Contact, conversation.contact_id)
+        lead = await session.get(Lead, conversation.lead_id)
+        owner = await session.scalar(select(ContactHandle.contact_id).where(ContactHandle.value == "dana@example.com"))
+        kept = await session.get(Contact, known.id)
+    assert chat_contact.id != known.id and chat_contact.email is None
+    assert owner == known.id and kept.name == "Dana Known"
+    assert lead.contact_id == known.id and lead.station_id == station.id

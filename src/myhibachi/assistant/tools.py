@@ -206,6 +206,7 @@ async def take_details(turn: Turn, args: DetailsArgs) -> ToolResult:
             guests=turn.state.guests or None, zip_code=slots.get("zip_code"),
             message="Gave their details in the website chat"))
         turn.conversation.lead_id = lead.id
+        await turn.session.flush()  # before posting the reply reloads the conversation
     return ToolResult(f"Thank you, {args.name}." if args.name else "Thank you, we have your details.")
 
 

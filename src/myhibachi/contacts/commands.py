@@ -101,14 +101,15 @@ async def complete_contact(session: AsyncSession, contact_id: int, identity: Ide
         select(ContactHandle).where(tuple_(ContactHandle.kind, ContactHandle.value).in_(keys)))}
     free = [key for key in keys if key not in taken
             and key[0] in (HandleKind.email.value, HandleKind.phone.value)]
+    claimed: list[tuple[str, str]] = []
     if free:
         insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
         now = utcnow()
-        await session.execute(insert(ContactHandle).values(
+        claimed = [(row.kind, row.value) for row in await session.execute(insert(ContactHandle).values(
             [{"kind": kind, "value": value, "contact_id": contact.id, "created_at": now} for kind, value in free])
-            .on_conflict_do_nothing())
+            .on_conflict_do_nothing().returning(ContactHandle.kind, ContactHandle.value))]  # another door may win
     before = {"name": contact.name, "email": contact.email, "phone": contact.phone}
-    for kind, value in free:
+    for kind, value in claimed:
         field = "email" if kind == HandleKind.email.value else "phone"
         if not getattr(contact, field):
             setattr(contact, field, value)
