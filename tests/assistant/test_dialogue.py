@@ -151,6 +151,13 @@ async def test_a_hold_asked_for_over_several_turns_is_a_held_booking_with_its_de
     token = link.removeprefix(f"{settings.base_url}/manage/").removesuffix("/pay")
     assert hash_token(token) == booking.manage_token_hash
 
+    for said in ("book again for Dec 19 at 6pm", "none"):  # the same party, address and details, another date
+        await chat.say(said)
+    again = await chat.say("yes")
+    assert f"This chat holds a date already (booking {booking.reference})" in again
+    async with db.transaction(write=False) as session:
+        assert await session.scalar(select(func.count()).select_from(Booking)) == 1
+
 
 async def test_a_time_taken_before_the_confirmation_is_asked_again(chat: Chat, db, station, book):  # noqa: ANN001
     for said in ("book 10 adults in 94538 on Dec 12 at 6pm", "4100 Mowry Ave, Fremont, CA", "none",

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.assistant.faq import FAQ, faq_answers
 from myhibachi.bookings.commands import CUSTOMER
+from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.bookings.queries import station_availability
 from myhibachi.bookings.schemas import Venue
 from myhibachi.contacts.commands import Identity, complete_contact
@@ -216,6 +217,9 @@ async def hold(turn: Turn, _args: NoArgs) -> ToolResult:
     slots = turn.state.slots
     if (missing := turn.state.missing_for_hold()) is not None:
         return ToolResult(f"To hold a date I still need your {missing.replace('_', ' ')}.")
+    if (unpaid := await _unpaid_hold(turn)) is not None:  # one unpaid hold per chat: holds keep chefs from others
+        return ToolResult(f"This chat holds a date already (booking {unpaid.reference}) until its deposit is paid or "
+                          "the hold lapses; ask for a person to hold another.")
     data = ThreadQuote(zip_code=slots["zip_code"], adults=slots["adults"], children=slots.get("children") or 0,
                        toddlers=slots.get("toddlers") or 0, event_date=turn.state.get_date(),
                        slot_time=slots["slot_time"], venue=Venue(**slots["venue"], zip_code=slots["zip_code"]),
@@ -233,6 +237,15 @@ async def hold(turn: Turn, _args: NoArgs) -> ToolResult:
     for done in ("booking", "event_date", "slot_time", "allergies"):  # another party starts from its date
         slots.pop(done, None)
     return ToolResult(priced.body)
+
+
+async def _unpaid_hold(turn: Turn) -> Booking | None:
+    if turn.conversation.booking_id is None:
+        return None
+    booking = await turn.session.get(Booking, turn.conversation.booking_id)
+    unpaid = booking is not None and booking.status == BookingStatus.pending_deposit and \
+        booking.hold_expires_at > utcnow()
+    return booking if unpaid else None
 
 
 async def hand_off(turn: Turn, args: HandOffArgs) -> ToolResult:
