@@ -62,12 +62,19 @@ class FakeModel:
         self.script: list[Step] = []
         self.requests: list[dict[str, Any]] = []
         self.asked = asyncio.Event()  # set when a request arrives
+        self.arrived = asyncio.Condition()
         self.url = ""
+
+    async def wait_for_requests(self, count: int) -> None:
+        async with self.arrived:
+            await asyncio.wait_for(self.arrived.wait_for(lambda: len(self.requests) >= count), 10)
 
     async def endpoint(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(body)
         self.asked.set()
+        async with self.arrived:
+            self.arrived.notify_all()
         step = self.script.pop(0) if self.script else fails(503)
         return await step(body)
 

@@ -147,3 +147,31 @@ async def test_a_booking_being_put_together_is_the_built_in_dialogues(chat: Chat
 
     assert len(fake_model.requests) == 2  # the two calls of the first message only
     assert "How many adults" in asked and "ZIP code" in answered
+
+
+async def test_a_reply_composed_before_another_was_posted_is_composed_again_from_the_new_memory(
+        chat: Chat, runtime, fake_model, db, station):  # noqa: ANN001
+    first_go, second_go = asyncio.Event(), asyncio.Event()
+    use_model(runtime, fake_model)
+    fake_model.script = [after(first_go.wait, calls(("answer_from_rules", {"question": "menu"}))),
+                         after(second_go.wait, calls(("answer_from_rules", {"question": "deposit"}))),
+                         says(""), says("")]
+
+    first = asyncio.create_task(chat.send("we are 14 adults, what's on the menu?"))
+    await fake_model.wait_for_requests(1)
+    second = asyncio.create_task(chat.send("how much in 94538?"))  # composed while the first is still composing
+    await fake_model.wait_for_requests(2)
+    first_go.set()
+    await first  # the first reply is posted: the memory now has the party
+    second_go.set()
+    await second
+
+    [_, answer] = [m.body for m in await chat.bot_messages()]
+    quote = await quote_for_station_14(db, station)
+    assert format_money(quote.total_cents) in answer and "14 adults" in answer  # composed again, with the party
+    assert "deposit holds your date" not in answer  # the model's pick for the stale draft is not used
+
+
+async def quote_for_station_14(db, station):  # noqa: ANN001, ANN201
+    async with db.transaction(write=False) as session:
+        return await quote_for_station(session, station.id, "94538", PartyOrder(adults=14))
