@@ -208,7 +208,7 @@ def test_run_periodic_expires_lapsed_holds_and_reports(migrated: Path):
     assert "bookings.ask_for_proteins: 0" in result.output
     assert query(migrated, "SELECT status FROM bookings WHERE id = ?", booking_id) == [("expired",)]
     assert "leads.retrain_scores: 0" in result.output  # no lead has closed
-    assert invoke("run-periodic").output.count(": 0") == 9  # nothing left to do
+    assert invoke("run-periodic").output.count(": 0") == 10  # nothing left to do
 
 
 def test_a_worker_process_can_run_every_kind_of_job(tmp_path: Path):
@@ -222,10 +222,12 @@ def test_a_worker_process_can_run_every_kind_of_job(tmp_path: Path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path,
                           check=True, timeout=60)
     topics, tasks = done.stdout.splitlines()
-    assert topics == str(["auth.password_reset_requested", "bookings.cancelled", "bookings.confirmed",
+    assert topics == str(["assistant.reply", "auth.password_reset_requested", "bookings.cancelled",
+                          "bookings.confirmed",
                           "bookings.refused", "email.send", "inbox.deliver", "newsletters.campaign_due",
                           "payments.stripe_event"])
-    assert tasks == str(["automations.run", "bookings.ask_for_proteins", "bookings.expire_holds",
+    assert tasks == str(["assistant.unanswered", "automations.run", "bookings.ask_for_proteins",
+                         "bookings.expire_holds",
                          "bookings.send_reminders",
                          "leads.catch_abandoned_flows", "leads.remind_follow_ups", "leads.retrain_scores",
                          "newsletters.send_campaigns", "payments.remind_deposits"])

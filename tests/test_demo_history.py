@@ -149,7 +149,8 @@ async def test_no_email_of_the_history_is_sent_later(db: Database, fremont: Stat
         written = await session.scalar(select(func.count()).select_from(OutboxMessage))
     assert (pending, written > 100) == (0, True)
 
-    assert await runtime.jobs.run_periodic_tasks() == {"automations.run": 0, "bookings.expire_holds": 0,
+    assert await runtime.jobs.run_periodic_tasks() == {"assistant.unanswered": 0, "automations.run": 0,
+                                                       "bookings.expire_holds": 0,
                                                        "bookings.send_reminders": 0,
                                                        "bookings.ask_for_proteins": 0, "payments.remind_deposits": 0,
                                                        "leads.catch_abandoned_flows": 0,

@@ -157,6 +157,15 @@ class Settings(BaseSettings):
     # Website chat messages one client address may send per window, over all its visitors and sockets.
     chat_messages_per_ip: int = Field(60, ge=1)
     chat_message_window_seconds: int = Field(600, ge=1)
+    # The website assistant hands a chat to a person for a party of more guests than this (SPEC §7 "Chat").
+    chat_handoff_guests: int = Field(40, ge=1, le=1000)
+    # An OpenAI-compatible endpoint (`{LLM_BASE_URL}/chat/completions`) that may pick the assistant's tools and
+    # phrase its answers; unset: the built-in assistant only. A slower answer than LLM_TIMEOUT_SECONDS is not waited
+    # for (the built-in assistant answers instead).
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = Field(8.0, gt=0, le=120)
     # /metrics tells traffic and errors by route: served to loopback clients only unless this says everyone.
     metrics_public: bool = False
 
@@ -164,7 +173,7 @@ class Settings(BaseSettings):
                      "stripe_webhook_secret", "stripe_api_base",
                      "sendgrid_webhook_public_key", "inbound_email_secret", "zelle_instructions", "venmo_instructions",
                      "twilio_account_sid", "twilio_auth_token", "twilio_from", "twilio_api_base", "meta_app_secret",
-                     "meta_verify_token", "meta_page_token", mode="before")
+                     "meta_verify_token", "meta_page_token", "llm_base_url", "llm_api_key", mode="before")
     @classmethod
     def blank_is_unset(cls, value: object) -> object:
         """`STRIPE_WEBHOOK_SECRET=` in an env file means "not configured", never "signed with the empty key"."""

@@ -21,4 +21,6 @@ class AssistantMemory(Base):
     slots: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # slot name → value as JSON (dates ISO)
     asked: Mapped[str | None] = mapped_column(String(40))  # what the last answer asked the visitor for
     misses: Mapped[int] = mapped_column(Integer, default=0)  # answers in a row that did not help
+    # The latest visitor message answered: a reply job run twice (or the sweep after a lost one) answers it once.
+    answered_message_id: Mapped[int | None] = mapped_column(BigId)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -89,6 +89,40 @@ async def find_or_create_contact(session: AsyncSession, identity: Identity, *, n
     return contact
 
 
+async def complete_contact(session: AsyncSession, contact_id: int, identity: Identity, *, name: str | None) -> Contact:
+    """Details a person gives about themselves where they are known by a channel handle only (a website chat): each
+    email or phone no other contact holds becomes this contact's handle, and fills the contact's field if it is
+    empty; the name replaces the placeholder of a contact that had neither email nor phone. Nothing stored is
+    overwritten (SPEC §7)."""
+    contact = await session.get_one(Contact, contact_id, with_for_update=True)
+    anonymous = not contact.email and not contact.phone
+    keys = identity.keys()
+    taken = {(h.kind, h.value) for h in await session.scalars(
+        select(ContactHandle).where(tuple_(ContactHandle.kind, ContactHandle.value).in_(keys)))}
+    free = [key for key in keys if key not in taken
+            and key[0] in (HandleKind.email.value, HandleKind.phone.value)]
+    claimed: list[tuple[str, str]] = []
+    if free:
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        now = utcnow()
+        claimed = [(row.kind, row.value) for row in await session.execute(insert(ContactHandle).values(
+            [{"kind": kind, "value": value, "contact_id": contact.id, "created_at": now} for kind, value in free])
+            .on_conflict_do_nothing().returning(ContactHandle.kind, ContactHandle.value))]  # another door may win
+    before = {"name": contact.name, "email": contact.email, "phone": contact.phone}
+    for kind, value in claimed:
+        field = "email" if kind == HandleKind.email.value else "phone"
+        if not getattr(contact, field):
+            setattr(contact, field, value)
+    if anonymous and name:
+        contact.name = name
+    after = {"name": contact.name, "email": contact.email, "phone": contact.phone}
+    if after != before:
+        await record_audit(session, actor_user_id=None, action="contacts.complete", target_type="contact",
+                           target_id=contact.id, before=before, after=after)
+    await session.flush()
+    return contact
+
+
 # --- tags -----------------------------------------------------------------------------------------------------------
 
 # What segments' `tags` rule matches (newsletters.segments.Tag has the same pattern).

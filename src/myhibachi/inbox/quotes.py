@@ -96,19 +96,45 @@ async def send_quote(session: AsyncSession, settings: Settings, principal: Princ
     lead and the booking to the conversation, moves the lead to `quoted` and sends the reply. Any refusal leaves
     everything as it was (the request's transaction rolls back), so nothing is sent."""
     conversation = await commands.find_conversation(session, principal, conversation_id)
+    customer = None
+    if data.holds:
+        principal.authorize(P.bookings_write, conversation.station_id, missing="No such conversation.")
+        customer = await _contact_as_customer(session, conversation)
+    priced = await price_in_thread(session, settings, conversation, data, customer=customer,
+                                   actor=Actor.staff(principal), source=LeadSource.inbox)
+    lead = await _move_to_quoted(session, principal, priced.lead)
+    await session.flush()  # before `reply` reloads the conversation
+    message = await commands.reply(session, principal, conversation.id, priced.body)
+    return SentQuote(message, priced.quote, lead, priced.booking, priced.deposit_link)
+
+
+@dataclass(frozen=True)
+class PricedInThread:
+    body: str  # the reply as the person reads it (quote_text)
+    quote: Quote
+    lead: Lead
+    booking: Booking | None
+    deposit_link: str | None
+
+
+async def price_in_thread(session: AsyncSession, settings: Settings, conversation: Conversation, data: ThreadQuote,
+                          *, customer: dict[str, str | None] | None, actor: Actor,
+                          source: LeadSource) -> PricedInThread:
+    """What staff's quote and the assistant's hold share: the party priced, the hold placed by `actor` for
+    `customer` (name, email, phone) when `data` has a date, the person's open lead told of it (`source` if it is
+    new) and linked with the booking to the conversation, and the reply's text. Sends nothing."""
     station = await get_station(session, conversation.station_id)
     quote = await quote_for_station(session, station.id, data.zip_code, data.order())
-    booking, token = await _hold(session, settings, principal, conversation, data) if data.holds else (None, None)
-    lead = await _open_lead(session, conversation, data)
-    lead = await _move_to_quoted(session, principal, lead)
+    booking, token = None, None
+    if data.holds:
+        booking, token = await _hold(session, settings, conversation, data, customer or {}, actor)
+    lead = await _open_lead(session, conversation, data, source)
     conversation.lead_id = lead.id
     if booking is not None:
         conversation.booking_id = lead.booking_id = booking.id
-    await session.flush()  # before `reply` reloads the conversation
+    await session.flush()
     link = f"{manage_link(settings, token)}/pay" if token else None
-    body = quote_text(station, data, quote, booking, link)
-    message = await commands.reply(session, principal, conversation.id, body)
-    return SentQuote(message, quote, lead, booking, link)
+    return PricedInThread(quote_text(station, data, quote, booking, link), quote, lead, booking, link)
 
 
 def quote_text(station: Station, data: ThreadQuote, quote: Quote, booking: Booking | None, link: str | None) -> str:
@@ -136,27 +162,30 @@ def quote_text(station: Station, data: ThreadQuote, quote: Quote, booking: Booki
     return "\n".join(lines)
 
 
-async def _hold(session: AsyncSession, settings: Settings, principal: Principal, conversation: Conversation,
-                data: ThreadQuote) -> tuple[Booking, str]:
-    """The bookings domain's hold for the conversation's person, as the site's booking form places it."""
-    principal.authorize(P.bookings_write, conversation.station_id, missing="No such conversation.")
+async def _contact_as_customer(session: AsyncSession, conversation: Conversation) -> dict[str, str | None]:
+    """Staff hold a date for the conversation's person as stored: their contact's name, email and phone."""
     contact = await session.get_one(Contact, conversation.contact_id)
     missing = [name for name, value in (("email", contact.email), ("phone", contact.phone)) if not value]
     if missing:
         raise ValidationFailed.on("body.event_date", f"To hold a date the contact needs {' and '.join(missing)} "
                                   "(the booking's emails and reminders go there): add it to the contact first.")
+    return {"name": contact.name, "email": contact.email, "phone": contact.phone}
+
+
+async def _hold(session: AsyncSession, settings: Settings, conversation: Conversation, data: ThreadQuote,
+                customer: dict[str, str | None], actor: Actor) -> tuple[Booking, str]:
+    """The bookings domain's hold for the person, as the site's booking form places it."""
     try:
         request = BookingCreate(
             station_id=conversation.station_id, zip_code=data.zip_code, adults=data.adults, children=data.children,
             toddlers=data.toddlers, event_date=_required(data.event_date, "event_date"),
             slot_time=_required(data.slot_time, "slot_time"), venue=_required(data.venue, "venue"),
-            customer={"name": contact.name, "email": contact.email, "phone": contact.phone},
-            allergies=_required(data.allergies, "allergies"))
+            customer=customer, allergies=_required(data.allergies, "allergies"))
     except ValidationError as invalid:
         error = invalid.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         raise ValidationFailed.on(f"body.{where}", error["msg"]) from None
-    created = await create_booking(session, settings, request, actor=Actor.staff(principal))
+    created = await create_booking(session, settings, request, actor=actor)
     return created.booking, created.token
 
 
@@ -166,7 +195,8 @@ def _required(value: T | None, name: str) -> T:
     return value
 
 
-async def _open_lead(session: AsyncSession, conversation: Conversation, data: ThreadQuote) -> Lead:
+async def _open_lead(session: AsyncSession, conversation: Conversation, data: ThreadQuote,
+                     source: LeadSource) -> Lead:
     """The person's open lead at the station (made now if they have none), told what was quoted."""
     contact = await session.get_one(Contact, conversation.contact_id)
     handle = None
@@ -175,7 +205,7 @@ async def _open_lead(session: AsyncSession, conversation: Conversation, data: Th
                                      .where(ContactHandle.contact_id == contact.id).limit(1))).first()
         handle = (HandleKind(row.kind), row.value) if row else None
     return await capture_lead(session, Inquiry(
-        station_id=conversation.station_id, source=LeadSource.inbox, name=contact.name, email=contact.email,
+        station_id=conversation.station_id, source=source, name=contact.name, email=contact.email,
         phone=contact.phone, handle=handle, event_date=data.event_date,
         guests=data.adults + data.children + data.toddlers, zip_code=data.zip_code,
         message=f"Quoted in the {conversation.channel.replace('_', ' ')} thread"))

@@ -79,6 +79,29 @@ async def next_event(ws: ClientConnection, *, skip: tuple[str, ...] = ("ping",))
             return event
 
 
+async def events_until(ws: ClientConnection, done: Callable[[list[dict[str, Any]]], bool], *,
+                       skip: tuple[str, ...] = ("ping",)) -> list[dict[str, Any]]:
+    """The events the server sends until `done(events so far)` (heartbeats skipped); the order of events from
+    different senders (the socket's own ack, the live channel's messages) is not fixed."""
+    seen: list[dict[str, Any]] = []
+    while not done(seen):
+        seen.append(await next_event(ws, skip=skip))
+    return seen
+
+
+def acked_and_answered(seen: list[dict[str, Any]]) -> bool:
+    """The visitor's message acknowledged and the assistant's reply to it received (jobs run inline in tests: the ack
+    comes once the reply job has run)."""
+    return any(e["type"] == "ack" for e in seen) and any(
+        e["type"] == "message" and e["sender"] == "bot" for e in seen)
+
+
+def bot_reply_sent(seen: list[dict[str, Any]]) -> bool:
+    """For staff: the assistant's reply delivered."""
+    return any(e["type"] == "message" and e["message"]["sender"] == "bot" and e["message"]["delivery"] == "sent"
+               for e in seen)
+
+
 async def refused_status(open_socket, path: str, **options) -> int:  # noqa: ANN001
     with pytest.raises(InvalidStatus) as refused:
         async with open_socket(path, **options):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from myhibachi.contacts.models import ContactHandle, HandleKind
 from myhibachi.inbox.models import Conversation, Message
-from tests.web.live.conftest import closed_code, next_event, refused_status
+from tests.web.live.conftest import acked_and_answered, closed_code, events_until, next_event, refused_status
 
 
 async def test_the_session_endpoint_gives_a_signed_httponly_cookie_and_keeps_it(client, fre):
@@ -44,22 +44,24 @@ async def test_a_message_is_stored_once_and_the_reconnected_visitor_reads_it_in_
     async with open_socket("/ws/chat", cookies={"mh_chat": cookie}) as ws:
         await next_event(ws)  # the empty history
         await ws.send(json.dumps({"type": "message", "body": "  Do you come to Oakland?  ", "id": "m-1"}))
-        first = [await next_event(ws), await next_event(ws)]
+        first = await events_until(ws, acked_and_answered)
 
     ack = next(event for event in first if event["type"] == "ack")
-    echo = next(event for event in first if event["type"] == "message")
+    echo = next(event for event in first if event["type"] == "message" and event["sender"] == "visitor")
+    answer = next(event for event in first if event["type"] == "message" and event["sender"] == "bot")
     assert ack == {"type": "ack", "id": "m-1", "message_id": ack["message_id"], "duplicate": False}
     assert echo["id"] == ack["message_id"] and echo["sender"] == "visitor" and echo["body"] == "Do you come to Oakland?"
+    assert {"type": "typing"} in first and "automated assistant" in answer["body"]
 
     async with open_socket("/ws/chat", cookies={"mh_chat": cookie}) as ws:
         history = await next_event(ws)
         await ws.send(json.dumps({"type": "message", "body": "Do you come to Oakland?", "id": "m-1"}))  # resent
         resent = await next_event(ws)
 
-    assert history == {"type": "history", "messages": [echo]}
+    assert history == {"type": "history", "messages": [echo, answer]}
     assert resent == {"type": "ack", "id": "m-1", "message_id": None, "duplicate": True}
-    async with db.transaction(write=False) as session:
-        assert await session.scalar(select(func.count()).select_from(Message)) == 1
+    async with db.transaction(write=False) as session:  # the message once, and the assistant's one reply
+        assert list(await session.scalars(select(Message.sender).order_by(Message.id))) == ["contact", "bot"]
         conversation = await session.scalar(select(Conversation))
         handle = await session.scalar(select(ContactHandle).where(ContactHandle.kind == HandleKind.web_chat.value))
     assert conversation.channel == "web_chat" and conversation.station_id == fre.id
@@ -144,13 +146,14 @@ async def test_one_client_address_sends_only_so_many_messages_whatever_its_cooki
         await next_event(one), await next_event(other)
         for n, ws in enumerate([one, other, one]):
             await ws.send(json.dumps({"type": "message", "body": f"Hello {n}", "id": f"n{n}"}))
-            assert (await next_event(ws, skip=("ping", "message")))["type"] == "ack"
+            assert (await next_event(ws, skip=("ping", "message", "typing")))["type"] == "ack"
         await other.send(json.dumps({"type": "message", "body": "One more", "id": "n3"}))
-        refused = await next_event(other, skip=("ping", "message"))
+        refused = await next_event(other, skip=("ping", "message", "typing"))
 
     assert (refused["type"], refused["code"]) == ("error", "rate_limited")
-    async with db.transaction(write=False) as session:
-        assert await session.scalar(select(func.count()).select_from(Message)) == 3
+    async with db.transaction(write=False) as session:  # three received (each answered), the fourth not
+        senders = list(await session.scalars(select(Message.sender)))
+    assert (senders.count("contact"), senders.count("bot")) == (3, 3)
 
 
 async def test_the_chat_on_a_stations_page_starts_its_thread_there(open_socket, visitor_cookie, make_station, fre,
@@ -160,7 +163,7 @@ async def test_the_chat_on_a_stations_page_starts_its_thread_there(open_socket, 
     async with open_socket("/ws/chat?station=oak", cookies={"mh_chat": cookie}) as ws:
         await next_event(ws)
         await ws.send(json.dumps({"type": "message", "body": "Do you come to Berkeley?", "id": "o1"}))
-        assert (await next_event(ws, skip=("ping", "message")))["type"] == "ack"
+        assert (await next_event(ws, skip=("ping", "message", "typing")))["type"] == "ack"
 
     assert await refused_status(open_socket, "/ws/chat?station=NOPE", cookies={"mh_chat": cookie}) == 403
     assert await refused_status(open_socket, "/ws/chat?station=%00", cookies={"mh_chat": cookie}) == 403

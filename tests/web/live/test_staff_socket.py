@@ -13,7 +13,14 @@ from myhibachi.inbox.commands import Inbound, receive
 from myhibachi.inbox.live import announce_handoff
 from myhibachi.inbox.models import Channel, Conversation
 from tests.web.browserless import admin_csrf
-from tests.web.live.conftest import closed_code, next_event, refused_status
+from tests.web.live.conftest import (
+    acked_and_answered,
+    bot_reply_sent,
+    closed_code,
+    events_until,
+    next_event,
+    refused_status,
+)
 
 
 async def test_a_socket_without_a_sign_in_from_another_site_or_without_the_inbox_is_refused(
@@ -40,15 +47,18 @@ async def test_a_visitor_and_staff_talk_live(open_socket, staff_cookie, visitor_
         await next_event(staff)  # ready
         await next_event(chat)  # the empty history
         await chat.send(json.dumps({"type": "message", "body": "Is June 5 free?", "id": "a1"}))
-        heard = {event["type"]: event for event in [await next_event(staff), await next_event(staff)]}
+        # the ack and echo of theirs, the assistant typing, then its answer
+        await events_until(chat, acked_and_answered)
+        # the message and the thread, then the assistant's answer: queued (and the thread pending), then sent
+        staff_heard = await events_until(staff, bot_reply_sent)
+        heard = {event["type"]: event for event in staff_heard[:2]}
         conversation_id = heard["message"]["conversation_id"]
 
         reply = await client.post(f"/api/v1/conversations/{conversation_id}/messages", headers=bearer,
                                   json={"body": "It is! Shall I hold it?"})
         assert reply.status_code == 201, reply.text
-        # the ack and echo of theirs, then (a person answering takes the chat from the assistant) the handoff, then
-        # the reply
-        to_visitor = [await next_event(chat) for _ in range(4)]
+        # a person answering takes the chat from the assistant: the handoff, then the reply
+        to_visitor = [await next_event(chat) for _ in range(2)]
         staff_saw = [await next_event(staff) for _ in range(3)]  # queued (and the thread pending), then sent
 
     message = heard["message"]
@@ -56,7 +66,8 @@ async def test_a_visitor_and_staff_talk_live(open_socket, staff_cookie, visitor_
     assert (message["message"]["body"], message["message"]["direction"], message["message"]["sender"]) == \
         ("Is June 5 free?", "in", "contact")
     assert heard["conversation"]["conversation_id"] == conversation_id and heard["conversation"]["unread"] == 1
-    assert to_visitor[2] == {"type": "handoff"}
+    assert [e["message"]["sender"] for e in staff_heard if e["type"] == "message"] == ["contact", "bot", "bot"]
+    assert to_visitor[0] == {"type": "handoff"}
     answer = to_visitor[-1]
     assert (answer["type"], answer["sender"], answer["body"], answer["id"]) == \
         ("message", "staff", "It is! Shall I hold it?", reply.json()["id"])
@@ -116,7 +127,7 @@ async def test_the_visitor_sees_staff_typing_and_the_handoff(open_socket, staff_
         await next_event(staff), await next_event(stranger), await next_event(chat)
         await chat.send(json.dumps({"type": "message", "body": "Anyone there?", "id": "t1"}))
         conversation_id = (await next_event(staff))["conversation_id"]
-        await next_event(chat), await next_event(chat)  # ack, echo
+        await events_until(chat, acked_and_answered)  # ack, echo, the assistant typing and its answer
         await stranger.send(json.dumps({"type": "typing", "conversation_id": conversation_id}))
         refused = await next_event(stranger)
         await staff.send(json.dumps({"type": "typing", "conversation_id": conversation_id}))
