@@ -13,11 +13,11 @@ import os
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -30,7 +30,6 @@ from pytest_asyncio import is_async_test
 from myhibachi.app import create_app
 from myhibachi.core.db import Database
 from myhibachi.core.migrations import upgrade_to_head
-from myhibachi.core.runtime import Runtime
 from myhibachi.demo import DEMO_PASSWORD, seed_demo
 from myhibachi.settings import Environment, Settings
 from tests.conftest import PG_URL, TEST_SECRET, _pg_admin, create_pg_database
@@ -43,7 +42,6 @@ SCREENSHOTS = Path("artifacts/screenshots")
 HERE = Path(__file__).resolve().parent
 T = TypeVar("T")
 SERVED: dict[str, Settings] = {}  # the live server's settings (its database, secret key), for tests that add rows
-SERVING: dict[str, Any] = {}  # the live server's app and event loop, for tests that act inside it (`inside_the_server`)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -123,8 +121,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     _off_the_loop(lambda: asyncio.run(seed()))
     SERVED["settings"] = settings
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
                                           proxy_headers=False))  # as `myhibachi serve`: FORWARDED_ALLOW_IPS decides
     thread = threading.Thread(target=server.run, name="e2e-server", daemon=True)
     thread.start()
@@ -133,18 +130,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the e2e server did not start")
         time.sleep(0.05)
-    SERVING.update(app=app, loop=server.servers[0].get_loop())
     yield settings.base_url
     server.should_exit = True
     thread.join(timeout=10)
     next(databases, None)
-
-
-async def inside_the_server(work: Callable[[Runtime], Coroutine[Any, Any, T]]) -> T:
-    """Runs `work` with the live server's runtime, on the server's event loop: what it publishes reaches the sockets
-    the browser has open there (the server's hub is in-process)."""
-    future = asyncio.run_coroutine_threadsafe(work(SERVING["app"].state.runtime), SERVING["loop"])
-    return await asyncio.wrap_future(future)
 
 
 async def sign_in(page: Page, live_server: str, email: str = "admin@example.com") -> None:

@@ -80,7 +80,7 @@ async def answer_message(jobs: JobQueue, message_id: int) -> Message | None:
         if turn is None:
             return None
         if live is not None and (visitor := await visitor_of(session, turn.conversation)) is not None:
-            await live.publish(visitor_channel(visitor), {"type": "typing"})
+            await live.publish(visitor_channel(visitor), {"type": "typing", "sender": "bot"})
         draft = await _draft(turn, body)
     async with jobs.unit_of_work() as session:
         conversation = await locked_conversation(session, turn.conversation.id)

@@ -78,14 +78,14 @@ async def visitor_history(session: AsyncSession, visitor_id: str, limit: int) ->
 
 
 async def staff_typing(session: AsyncSession, live: Hub, principal: Principal, conversation_id: int) -> bool:
-    """Staff are typing in a web chat thread they work: the visitor sees `{"type": "typing"}` (nothing is stored,
-    so it goes at once). False when there is no such thread for them or it is not a web chat."""
+    """Staff are typing in a web chat thread they work: the visitor sees `{"type": "typing", "sender": "staff"}`
+    (nothing is stored, so it goes at once). False when there is no such thread for them or it is not a web chat."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None or not principal.can(P.engagement, conversation.station_id):
         return False
     if (visitor := await visitor_of(session, conversation)) is None:
         return False
-    await live.publish(visitor_channel(visitor), {"type": "typing"})
+    await live.publish(visitor_channel(visitor), {"type": "typing", "sender": "staff"})
     return True
 
 

@@ -51,7 +51,7 @@ async def test_a_message_is_stored_once_and_the_reconnected_visitor_reads_it_in_
     answer = next(event for event in first if event["type"] == "message" and event["sender"] == "bot")
     assert ack == {"type": "ack", "id": "m-1", "message_id": ack["message_id"], "duplicate": False}
     assert echo["id"] == ack["message_id"] and echo["sender"] == "visitor" and echo["body"] == "Do you come to Oakland?"
-    assert {"type": "typing"} in first and "automated assistant" in answer["body"]
+    assert {"type": "typing", "sender": "bot"} in first and "automated assistant" in answer["body"]
 
     async with open_socket("/ws/chat", cookies={"mh_chat": cookie}) as ws:
         history = await next_event(ws)

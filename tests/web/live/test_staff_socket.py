@@ -137,7 +137,7 @@ async def test_the_visitor_sees_staff_typing_and_the_handoff(open_socket, staff_
         handoff = await next_event(chat)
 
     assert refused["code"] == "not_found"  # another station's thread: as if it did not exist
-    assert typing == {"type": "typing"}
+    assert typing == {"type": "typing", "sender": "staff"}
     assert handoff == {"type": "handoff"}
 
 

@@ -240,8 +240,8 @@
   // --- typing ------------------------------------------------------------------------------------------------------
   let typingTimer = 0;
 
-  function showTyping() {
-    typing.textContent = "Someone from our team is typing…";
+  function showTyping(sender) {
+    typing.textContent = sender === "bot" ? "The assistant is writing…" : "Someone from our team is typing…";
     window.clearTimeout(typingTimer);
     typingTimer = window.setTimeout(stopTyping, TYPING_MS);
   }
@@ -335,7 +335,7 @@
         acked(event);
         break;
       case "typing":
-        showTyping();
+        showTyping(event.sender);
         break;
       case "handoff":
         stopTyping();
