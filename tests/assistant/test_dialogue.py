@@ -159,6 +159,27 @@ async def test_a_hold_asked_for_over_several_turns_is_a_held_booking_with_its_de
         assert await session.scalar(select(func.count()).select_from(Booking)) == 1
 
 
+async def test_the_name_with_the_details_in_one_answer_and_a_state_without_its_comma(chat: Chat, db):  # noqa: ANN001
+    turns = [
+        ("how much for 14 people in 94538 on Saturday Dec 12?", "Total"),
+        ("book it for 6pm", "address of the party"),
+        ("123 Main St, Fremont CA", "food allergy"),
+        ("no allergies", "What name"),
+        ("yes", "What name"),  # a yes is no name: asked again
+        ("Kim Lee, kim@example.com, 510-555-0199", "Shall I hold Saturday, December 12 at 18:00 at 123 Main St, "
+                                                   "Fremont for you?"),
+    ]
+    for said, asked in turns:
+        reply = await chat.say(said)
+        assert asked in reply, (said, reply)
+    assert "Thank you, Kim Lee" in reply
+    await chat.say("yes")
+    async with db.transaction(write=False) as session:
+        booking = await session.scalar(select(Booking))
+    assert (booking.contact_name, booking.venue_line1, booking.venue_city, booking.venue_state) == (
+        "Kim Lee", "123 Main St", "Fremont", "CA")
+
+
 async def test_a_time_taken_before_the_confirmation_is_asked_again(chat: Chat, db, station, book):  # noqa: ANN001
     for said in ("book 10 adults in 94538 on Dec 12 at 6pm", "4100 Mowry Ave, Fremont, CA", "none",
                  "Dana Lee", "dana@example.com", "510-555-0142"):

@@ -65,7 +65,7 @@ NO_ALLERGIES = re.compile(r"^\W*(?:no|none|nope|nah|n/?a|nothing|no allerg\w*|no
 BARE_COUNT = re.compile(r"^\D{0,12}?(\d{1,3})\s*(?:people|guests|adults|ppl|of us|total)?\W*$", re.I)
 BARE_HOUR = re.compile(r"^\D{0,8}?(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\W*$", re.I)
 ADDRESS = re.compile(r"^\s*(?P<line1>\d+[^,\n]{2,}?)\s*,\s*(?P<city>[A-Za-z][A-Za-z .'-]*?)\s*"
-                     r"(?:,\s*(?P<state>[A-Za-z]{2})\b)?\s*(?:,?\s*\d{5}(?:-\d{4})?)?\W*$")
+                     r"(?:(?:,\s*|\s+)(?P<state>[A-Za-z]{2})\b)?\s*(?:,?\s*\d{5}(?:-\d{4})?)?\W*$")
 NAME = re.compile(r"^\s*([A-Za-z][A-Za-z'-]*(?:\s+[A-Za-z][A-Za-z'-]*){0,3})\W*$")
 
 
@@ -143,12 +143,22 @@ def _bare_answer(turn: Turn, text: str, understood: Understanding) -> str | None
     if asked == "allergies" and text.strip():
         slots["allergies"] = "none" if NO_ALLERGIES.match(text) else text.strip()[:1000]
         return asked
-    if asked == "name" and understood.name is None and (name := NAME.match(text)) and len(words(text)) <= 4:
-        slots["name"] = " ".join(part[:1].upper() + part[1:] for part in name.group(1).split())
+    if asked == "name" and understood.name is None and (name := _bare_name(text)):
+        slots["name"] = name
         return asked
     if asked and understood.slots.get(asked) is not None:
         return asked
     return None
+
+
+def _bare_name(text: str) -> str | None:
+    """A name given as the answer to ours: the message, or its part before a comma ("Kim Lee, kim@example.com"),
+    when it is one to four words that look like a name and not a yes or a no."""
+    lead = re.split(r"[,;\n(]|\s-\s", text, maxsplit=1)[0]
+    name = NAME.match(lead)
+    if name is None or len(words(lead)) > 4 or YES.match(lead) or NO.match(lead):
+        return None
+    return " ".join(part[:1].upper() + part[1:] for part in name.group(1).split())
 
 
 def _start_time(turn: Turn, hour: int, minute: int, half: str) -> str | None:
