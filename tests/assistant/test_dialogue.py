@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from myhibachi.assistant import dialogue
 from myhibachi.assistant.faq import answer_faq
 from myhibachi.assistant.jobs import answer_lost_replies, answer_message
 from myhibachi.assistant.models import AssistantMemory
@@ -226,6 +227,14 @@ async def test_two_answers_in_a_row_that_did_not_help_ask_for_a_person(chat: Cha
     assert "did not understand" in first and HANDED not in first
     assert HANDED in second
     assert (await chat.conversation()).handoff_reason == "not_understood"
+
+
+async def test_while_a_person_is_on_the_way_a_reply_it_cannot_place_is_no_miss(chat: Chat):
+    await chat.say("i want a refund for my last party")
+    for said in ("ok", "hmm"):
+        reply = await chat.say(said)
+        assert dialogue.PERSON_COMING in reply and dialogue.NOT_UNDERSTOOD not in reply
+    assert (await chat.conversation()).handoff_reason == "refund"  # still the first reason: no second request
 
 
 async def test_a_reply_is_posted_once_however_often_its_job_runs(chat: Chat, runtime):  # noqa: ANN001

@@ -40,6 +40,8 @@ GREETING = "How can I help? Tell me about your party (guests, ZIP code, date) or
 WELCOME = "You are welcome! Anything else I can help with?"
 NOTED = "Noted."
 DECLINED = "No problem, I will not hold it. Anything else I can help with?"
+PERSON_COMING = ("A person from our team will answer you here as soon as they can. Meanwhile I can still price a "
+                 "party, check dates or answer questions about our terms.")
 NOT_UNDERSTOOD = ("Sorry, I did not understand that. I can price a party, check dates, answer questions about the "
                   "deposit, minimum, travel, menu and our policies, or hold a date. You can also ask for a person.")
 QUESTIONS = {
@@ -306,6 +308,9 @@ def _missed(turn: Turn, draft: Draft, reading: Reading) -> None:
     """A message the assistant could do nothing with: a greeting or thanks is answered; otherwise it says so, and
     the second such answer in a row asks for a person."""
     intents = reading.understood.intents
+    if turn.conversation.handoff_requested_at is not None:  # a person is on the way: nothing to get wrong
+        draft.parts.append(PERSON_COMING)
+        return
     if "greeting" in intents or "thanks" in intents:
         draft.parts.append(WELCOME if "thanks" in intents else GREETING)
         turn.state.misses = 0
