@@ -24,6 +24,7 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
+from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright, expect
 from pytest_asyncio import is_async_test
 
@@ -134,6 +135,16 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.should_exit = True
     thread.join(timeout=10)
     next(databases, None)
+
+
+async def accessible(page: Page, *, every_impact: bool = False) -> None:
+    """No serious or critical axe-core violation on the page as it is now (`every_impact`: none at all), once a link
+    just followed has loaded its page (axe on a document still arriving finds no document)."""
+    await page.wait_for_load_state("domcontentloaded")
+    results = await Axe().run(page)
+    problems = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]
+                if every_impact or v["impact"] in ("serious", "critical")]
+    assert not problems, (page.url, problems)
 
 
 async def sign_in(page: Page, live_server: str, email: str = "admin@example.com") -> None:

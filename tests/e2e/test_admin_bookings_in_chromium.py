@@ -9,18 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
-from tests.e2e.conftest import choose_day, first_free_slot, sign_in, station_today
-
-
-async def accessible(page: Page) -> None:
-    """No serious or critical axe-core violation on the page as it is now."""
-    results = await Axe().run(page)
-    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]
-               if v["impact"] in ("serious", "critical")]
-    assert serious == [], (page.url, serious)
+from tests.e2e.conftest import accessible, choose_day, first_free_slot, sign_in, station_today
 
 
 async def step(page: Page, screenshot: Any, name: str) -> None:

@@ -21,8 +21,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from myhibachi.core.db import Database
 from myhibachi.demo import DEMO_PASSWORD
 from myhibachi.inbox.models import Message
-from tests.e2e.conftest import SERVED, sign_in
-from tests.e2e.test_admin_on_a_phone_in_chromium import accessible, no_sideways_scroll
+from tests.e2e.conftest import SERVED, accessible, sign_in
+from tests.e2e.test_admin_on_a_phone_in_chromium import no_sideways_scroll
 
 FREMONT = 1
 WAIT = 10  # seconds for a live event to arrive

@@ -15,7 +15,6 @@ from typing import Any, get_args
 import httpx
 import pytest
 import pytest_asyncio
-from axe_playwright_python.async_playwright import Axe
 from fastapi.routing import APIRoute, iter_route_contexts
 from playwright.async_api import Browser, Page, expect
 from starlette.responses import HTMLResponse
@@ -31,7 +30,7 @@ from myhibachi.settings import Environment, Settings
 from myhibachi.web.admin.bookings.flows import FLOWS
 from myhibachi.web.admin.chefs import Decision
 from tests.conftest import TEST_SECRET
-from tests.e2e.conftest import SERVED, first_free_slot, sign_in, station_today
+from tests.e2e.conftest import SERVED, accessible, first_free_slot, sign_in, station_today
 
 PHONE = {"width": 390, "height": 844}
 NARROW = {"width": 360, "height": 740}
@@ -72,14 +71,6 @@ PAGES = admin_pages()
 STAFF_PAGES = [p for p in PAGES if p not in SIGNED_OUT]
 FEW = ["/admin", "/admin/bookings", "/admin/bookings?view=week", "/admin/bookings/{booking_id}", "/admin/payments",
        "/admin/audit", "/admin/stations/{station_id}/rules", "/admin/search?q=Phoebe", "/admin/today?range=week"]
-
-
-async def accessible(page: Page) -> None:
-    """No serious or critical axe-core violation on the page as it is now."""
-    results = await Axe().run(page)
-    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]
-               if v["impact"] in ("serious", "critical")]
-    assert serious == [], (page.url, serious)
 
 
 async def no_sideways_scroll(page: Page) -> None:

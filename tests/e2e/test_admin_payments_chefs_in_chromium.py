@@ -13,19 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
 from myhibachi.demo import DEMO_PASSWORD
-from tests.e2e.conftest import first_free_slot, sign_in, station_today
-
-
-async def accessible(page: Page) -> None:
-    """No serious or critical axe-core violation on the page as it is now."""
-    results = await Axe().run(page)
-    problems = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]
-                if v["impact"] in ("serious", "critical")]
-    assert not problems, (page.url, problems)
+from tests.e2e.conftest import accessible, first_free_slot, sign_in, station_today
 
 
 async def step(page: Page, screenshot: Any, name: str) -> None:

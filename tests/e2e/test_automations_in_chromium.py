@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 from sqlalchemy import select
 
@@ -15,16 +14,8 @@ from myhibachi.core.db import Database
 from myhibachi.reviews.commands import feedback_url
 from myhibachi.reviews.models import Feedback
 from myhibachi.stations.models import Station
-from tests.e2e.conftest import SERVED, sign_in
+from tests.e2e.conftest import SERVED, accessible, sign_in
 from tests.factories import insert_booking
-
-
-async def accessible(page: Page) -> None:
-    """No serious or critical axe-core violation on the page as it is now."""
-    results = await Axe().run(page)
-    problems = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]
-                if v["impact"] in ("serious", "critical")]
-    assert not problems, (page.url, problems)
 
 
 async def test_an_admin_edits_previews_and_saves_a_sequence(page: Page, live_server: str, screenshot):  # noqa: ANN001

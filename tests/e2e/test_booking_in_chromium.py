@@ -13,25 +13,18 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, expect
 
 from myhibachi.demo import DEMO_PASSWORD
-from tests.e2e.conftest import SCREENSHOTS, choose_day, station_today
+from tests.e2e.conftest import SCREENSHOTS, accessible, choose_day, station_today
 
 DETAILS = {"Street address": "4100 Mowry Ave", "City": "Fremont", "State": "CA", "Your name": "Dana Lee",
            "Email": "dana@example.com", "Mobile phone": "(510) 555-0142", "Allergies": "Shellfish (one guest)"}
 
 
-async def accessible(page: Page) -> None:
-    results = await Axe().run(page)
-    problems = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]]
-    assert results.violations_count == 0, (page.url, problems)
-
-
 async def step(page: Page, screenshot: Any, name: str) -> None:
     """Every page of the journey: no accessibility violation, and a screenshot."""
-    await accessible(page)
+    await accessible(page, every_impact=True)
     await screenshot(name)
 
 

@@ -15,8 +15,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from myhibachi.demo import DEMO_PASSWORD
-from tests.e2e.conftest import sign_in, station_now
-from tests.e2e.test_leads_in_chromium import accessible
+from tests.e2e.conftest import accessible, sign_in, station_now
 
 CONFIRM_LINK = re.compile(r"http://127\.0\.0\.1:\d+/subscribe/confirm/\S+")
 

@@ -20,8 +20,7 @@ from myhibachi.contacts.models import ContactHandle, HandleKind
 from myhibachi.core.db import Database
 from myhibachi.demo import DEMO_PASSWORD
 from myhibachi.inbox.models import Conversation, Message
-from tests.e2e.conftest import SCREENSHOTS, SERVED, sign_in
-from tests.e2e.test_admin_on_a_phone_in_chromium import accessible
+from tests.e2e.conftest import SCREENSHOTS, SERVED, accessible, sign_in
 from tests.e2e.test_inbox import colleague_replies
 
 FREMONT = 1

@@ -17,8 +17,8 @@ from myhibachi.demo import DEMO_PASSWORD
 from myhibachi.inbox import commands
 from myhibachi.inbox.commands import Inbound
 from myhibachi.inbox.models import Channel
-from tests.e2e.conftest import SERVED, sign_in
-from tests.e2e.test_admin_on_a_phone_in_chromium import accessible, no_sideways_scroll
+from tests.e2e.conftest import SERVED, accessible, sign_in
+from tests.e2e.test_admin_on_a_phone_in_chromium import no_sideways_scroll
 from tests.e2e.test_admin_shell_in_chromium import listening_for_changes
 
 FREMONT = 1

@@ -16,8 +16,8 @@ import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from myhibachi.demo import DEMO_PASSWORD
-from tests.e2e.conftest import SCREENSHOTS, sign_in, station_today
-from tests.e2e.test_admin_on_a_phone_in_chromium import PHONE, accessible, no_sideways_scroll, phone_page
+from tests.e2e.conftest import SCREENSHOTS, accessible, sign_in, station_today
+from tests.e2e.test_admin_on_a_phone_in_chromium import PHONE, no_sideways_scroll, phone_page
 
 DESKTOP = {"width": 1280, "height": 800}
 MAP = re.compile(r"^https://www\.google\.com/maps/search/\?api=1&query=\d+\+Run\+Sheet\+Way%2C\+Fremont%2C\+CA"
