@@ -5,7 +5,7 @@ and the lead moves to `quoted` (the deposit, once paid, wins it: leads.jobs)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -83,10 +83,7 @@ class ThreadQuoteSent(BaseModel):
 @dataclass(frozen=True)
 class SentQuote:
     message: Message
-    quote: Quote
-    lead: Lead
-    booking: Booking | None
-    deposit_link: str | None
+    priced: PricedInThread  # its lead as the quote left it: `quoted`
 
 
 async def send_quote(session: AsyncSession, settings: Settings, principal: Principal, conversation_id: int,
@@ -105,7 +102,7 @@ async def send_quote(session: AsyncSession, settings: Settings, principal: Princ
     lead = await _move_to_quoted(session, principal, priced.lead)
     await session.flush()  # before `reply` reloads the conversation
     message = await commands.reply(session, principal, conversation.id, priced.body)
-    return SentQuote(message, priced.quote, lead, priced.booking, priced.deposit_link)
+    return SentQuote(message, replace(priced, lead=lead))
 
 
 @dataclass(frozen=True)
@@ -221,9 +218,9 @@ async def _move_to_quoted(session: AsyncSession, principal: Principal, lead: Lea
 
 def sent_view(sent: SentQuote) -> ThreadQuoteSent:
     return ThreadQuoteSent(
-        message_id=sent.message.id, body=sent.message.body, lead_id=sent.lead.id,
-        booking_id=sent.booking.id if sent.booking else None,
-        booking_reference=sent.booking.reference if sent.booking else None, deposit_link=sent.deposit_link,
-        total_cents=sent.quote.total_cents,
-        deposit_cents=sent.quote.deposit_cents)
+        message_id=sent.message.id, body=sent.message.body, lead_id=sent.priced.lead.id,
+        booking_id=sent.priced.booking.id if sent.priced.booking else None,
+        booking_reference=sent.priced.booking.reference if sent.priced.booking else None,
+        deposit_link=sent.priced.deposit_link, total_cents=sent.priced.quote.total_cents,
+        deposit_cents=sent.priced.quote.deposit_cents)
 

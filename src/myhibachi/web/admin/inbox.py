@@ -278,7 +278,7 @@ async def send_quote(conversation_id: PathId, visit: AdminVisit) -> Response:
     async def act(form: dict[str, str]) -> str:
         sent = await quotes.send_quote(visit.session, visit.runtime.settings, visit.principal, conversation_id,
                                        validated(ThreadQuote, _quote_fields(form), QUOTE_NAMES))
-        return _back(visit, conversation_id, "held" if sent.booking is not None else "quoted", "#latest")
+        return _back(visit, conversation_id, "held" if sent.priced.booking is not None else "quoted", "#latest")
 
     return await submit(visit, act=act, show=lambda form, trouble: _thread(visit, conversation_id, trouble, form),
                         names={**QUOTE_NAMES, "venue": "venue_line1"})
