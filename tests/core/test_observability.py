@@ -22,7 +22,6 @@ from sqlalchemy import select
 from myhibachi.app import create_app
 from myhibachi.audit.models import AuditEntry
 from myhibachi.auth.permissions import Role
-from myhibachi.core import observability
 from myhibachi.core.observability import FILTERED, configure_logging, init_sentry, scrub
 from myhibachi.settings import Environment, Settings
 from tests.conftest import PASSWORD, PRODUCTION_SECRET
@@ -164,7 +163,7 @@ def sentry_transport(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingTrans
     def init_with_recording_transport(*args: Any, **kwargs: Any) -> Any:
         return real_init(*args, **kwargs, transport=transport)
 
-    monkeypatch.setattr(observability.sentry_sdk, "init", init_with_recording_transport)
+    monkeypatch.setattr(sentry_sdk, "init", init_with_recording_transport)
     yield transport
     sentry_sdk.get_client().close(timeout=0)
     real_init()  # back to a client without a DSN: later tests send nothing

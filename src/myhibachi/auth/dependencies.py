@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import sentry_sdk
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -13,6 +12,7 @@ from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
 from myhibachi.auth.queries import load_principal
 from myhibachi.core.errors import NotAuthenticated
+from myhibachi.core.observability import name_user_in_errors
 from myhibachi.core.security import decode_access_token
 from myhibachi.core.web import DbSession, RuntimeDep
 
@@ -33,7 +33,7 @@ async def current_principal(
     if principal is None:
         raise NotAuthenticated("The access token is invalid or has expired.", headers=challenge)
     structlog.contextvars.bind_contextvars(user_id=principal.user_id)
-    sentry_sdk.set_user({"id": str(principal.user_id)})
+    name_user_in_errors(principal.user_id)
     return principal
 
 

@@ -7,10 +7,7 @@ import re
 import sys
 from typing import Any
 
-import sentry_sdk
 import structlog
-from sentry_sdk.integrations.fastapi import FastApiIntegration
-from sentry_sdk.integrations.starlette import StarletteIntegration
 
 from myhibachi import __version__
 from myhibachi.settings import LogFormat, Settings
@@ -69,6 +66,11 @@ def _before_send(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any]
 def init_sentry(settings: Settings) -> bool:
     if not settings.sentry_dsn:
         return False
+    # Imported here: the SDK costs ~21 MB that a process without SENTRY_DSN never loads.
+    import sentry_sdk
+    from sentry_sdk.integrations.fastapi import FastApiIntegration
+    from sentry_sdk.integrations.starlette import StarletteIntegration
+
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
         environment=settings.environment.value,
@@ -81,3 +83,15 @@ def init_sentry(settings: Settings) -> bool:
         before_send_transaction=_before_send,  # type: ignore[arg-type]
     )
     return True
+
+
+def name_user_in_errors(user_id: int) -> None:
+    """Errors reported from here on in this request name the staff member (by id only), when Sentry is on."""
+    if (sentry_sdk := sys.modules.get("sentry_sdk")) is not None:
+        sentry_sdk.set_user({"id": str(user_id)})
+
+
+def report_error_message(message: str) -> None:
+    """An error seen elsewhere (a browser's), reported to Sentry when it is on."""
+    if (sentry_sdk := sys.modules.get("sentry_sdk")) is not None:
+        sentry_sdk.capture_message(message, level="error")

@@ -10,9 +10,6 @@ from enum import StrEnum
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
-from twilio.base.exceptions import TwilioRestException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.rest import Client
 
 from myhibachi.consent.commands import record_consent
 from myhibachi.consent.models import ConsentAction, ConsentChannel, ConsentPurpose, ConsentSource
@@ -43,6 +40,11 @@ class TwilioSms:
         self.status_callback = settings.base_url.rstrip("/") + STATUS_CALLBACK_PATH
 
     async def send(self, message: Outgoing) -> Sent:
+        # Here, not at the top: ~18 MB that a process sending no texts never loads.
+        from twilio.base.exceptions import TwilioRestException
+        from twilio.http.async_http_client import AsyncTwilioHttpClient
+        from twilio.rest import Client
+
         async with AsyncTwilioHttpClient(timeout=SEND_TIMEOUT_SECONDS) as http:
             client = Client(self.account_sid, self.auth_token, http_client=http)
             if self.api_base:

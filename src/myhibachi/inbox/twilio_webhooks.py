@@ -8,8 +8,6 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Header, Request, Response, status
 from starlette.datastructures import ImmutableMultiDict
-from twilio.request_validator import RequestValidator
-from twilio.twiml.messaging_response import MessagingResponse
 
 from myhibachi.contacts.schemas import e164_phone
 from myhibachi.core.errors import DomainError, ValidationFailed, problem_responses
@@ -21,7 +19,7 @@ from myhibachi.settings import Settings
 
 webhooks = APIRouter(prefix="/webhooks/twilio", tags=["inbox"])
 MAX_FORM_BODY = 64 * 1024  # a text's webhook is a couple of kilobytes, an MMS's a few more
-NOTHING_TO_SAY = str(MessagingResponse())  # empty TwiML: Twilio sends nothing back by itself
+NOTHING_TO_SAY = '<?xml version="1.0" encoding="UTF-8"?><Response />'  # empty TwiML: Twilio sends nothing back
 # Twilio's MessageStatus values and how far they take our message; others (receiving, received…) are inbound's.
 STATUSES = {
     "accepted": DeliveryState.queued, "scheduled": DeliveryState.queued, "queued": DeliveryState.queued,
@@ -61,6 +59,8 @@ def _verified_form(settings: Settings, request: Request, form: Form, signature: 
     TWILIO_AUTH_TOKEN is unset."""
     if settings.twilio_auth_token is None:
         raise SmsOff("Texts are not configured here (TWILIO_AUTH_TOKEN is not set).")
+    from twilio.request_validator import RequestValidator  # here: the SDK costs a process that takes no texts ~7 MB
+
     url = settings.base_url.rstrip("/") + request.url.path + (f"?{request.url.query}" if request.url.query else "")
     validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
     if not signature or not validator.validate(url, form, signature):

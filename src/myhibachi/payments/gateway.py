@@ -10,13 +10,15 @@ import asyncio
 import functools
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import stripe
 import structlog
 
 from myhibachi.core.errors import DomainError
 from myhibachi.settings import Settings
+
+if TYPE_CHECKING:
+    import stripe
 
 log = structlog.get_logger(__name__)
 
@@ -53,6 +55,8 @@ class CardGateway:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _stripe(self) -> stripe.StripeClient:
+        import stripe  # here, not at the top: ~29 MB that a process taking no card payments never loads
+
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             base = {"api": self._api_base} if self._api_base else None
@@ -74,6 +78,8 @@ class CardGateway:
 
     async def cancel_intent(self, intent_id: str) -> None:
         """Withdraw an intent nobody should pay any more; one that is already final is left as it is."""
+        import stripe
+
         try:
             await self._stripe().v1.payment_intents.cancel_async(intent_id)
         except stripe.StripeError as exc:
@@ -88,6 +94,8 @@ class CardGateway:
 
     @staticmethod
     async def _call(pending: Any) -> Any:
+        import stripe
+
         try:
             return await pending
         except stripe.StripeError as exc:
@@ -120,6 +128,8 @@ def verify_webhook(settings: Settings, payload: bytes, signature: str | None) ->
         raise InvalidWebhook("Stripe webhooks are not configured here.")
     if not signature:
         raise InvalidWebhook("The Stripe-Signature header is missing.")
+    import stripe
+
     try:
         stripe.WebhookSignature.verify_header(payload, signature, settings.stripe_webhook_secret.get_secret_value(),
                                               tolerance=stripe.Webhook.DEFAULT_TOLERANCE)

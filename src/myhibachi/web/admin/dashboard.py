@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-import sentry_sdk
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -30,6 +29,7 @@ from myhibachi.bookings.queries import (
 from myhibachi.core.changes import Changes
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError
+from myhibachi.core.observability import report_error_message
 from myhibachi.core.web import RuntimeDep
 from myhibachi.leads import queries as lead_queries
 from myhibachi.reviews.queries import open_tasks
@@ -185,5 +185,5 @@ async def client_error(request: Request, principal: Staff, body: ClientError) ->
     if not csrf_ok(request, request.headers.get(CSRF_HEADER, "")):
         return Response(status_code=403)
     log.warning("client_error", **body.model_dump(), user_id=principal.user_id)
-    sentry_sdk.capture_message(f"Browser error: {body.message}", level="error")
+    report_error_message(f"Browser error: {body.message}")
     return Response(status_code=204)

@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import sentry_sdk
 import structlog
 from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
@@ -20,6 +19,7 @@ from starlette.requests import HTTPConnection
 from myhibachi.auth.principal import Principal
 from myhibachi.auth.queries import load_principal
 from myhibachi.core.db import utcnow
+from myhibachi.core.observability import name_user_in_errors
 from myhibachi.core.security import create_access_token, decode_token
 from myhibachi.core.web import DbSession, RuntimeDep
 from myhibachi.settings import Settings
@@ -76,7 +76,7 @@ async def current_staff(request: Request, session: DbSession, runtime: RuntimeDe
         raise SignInRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     request.state.staff = principal  # for the refusal page of a domain error (web/admin/pages.py)
     structlog.contextvars.bind_contextvars(user_id=principal.user_id)
-    sentry_sdk.set_user({"id": str(principal.user_id)})
+    name_user_in_errors(principal.user_id)
     return principal
 
 
