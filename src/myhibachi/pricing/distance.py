@@ -1,6 +1,7 @@
 """Driving distance from a station to a venue ZIP code, offline by default.
 
-The embedded default needs no network: US ZIP centroids from the `zipcodes` package, great-circle distance
+The embedded default needs no network: US ZIP centroids from the compact table of `zip_table` (built from the
+`zipcodes` package), great-circle distance
 (`haversine`) times the station's road factor, rounded half-up to 0.1 mile. A routing service can replace it
 behind the same `DistanceEstimator` protocol.
 """
@@ -8,11 +9,11 @@ behind the same `DistanceEstimator` protocol.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
-from typing import Any, Protocol
+from typing import Protocol
 
-import zipcodes
 from haversine import Unit, haversine
+
+from myhibachi.pricing.zip_table import zip_table
 
 
 class UnknownZip(LookupError):
@@ -23,26 +24,16 @@ class DistanceEstimator(Protocol):
     def miles(self, origin: tuple[float, float], zip_code: str, road_factor: Decimal) -> Decimal: ...
 
 
-@lru_cache(maxsize=4096)
-def _zip_record(zip_code: str) -> dict[str, Any] | None:
-    try:
-        matches = zipcodes.matching(zip_code)
-    except (TypeError, ValueError):
-        matches = []
-    return matches[0] if matches else None
-
-
 def zip_centroid(zip_code: str) -> tuple[float, float]:
-    record = _zip_record(zip_code)
-    if record is None:
+    centroid = zip_table().centroid(zip_code)
+    if centroid is None:
         raise UnknownZip(zip_code)
-    return float(record["lat"]), float(record["long"])
+    return centroid
 
 
 def zip_time_zone(zip_code: str) -> str | None:
-    """The IANA time zone of a US ZIP code (offline, from the same package), or None when unknown."""
-    record = _zip_record(zip_code)
-    return (record.get("timezone") or None) if record else None
+    """The IANA time zone of a US ZIP code (offline, from the same table), or None when unknown."""
+    return zip_table().time_zone(zip_code)
 
 
 class ZipCentroidDistance:
