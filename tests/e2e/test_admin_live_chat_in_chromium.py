@@ -51,6 +51,9 @@ class Visitor:
         assert ack["message_id"], ack
         return ack["message_id"]
 
+    async def types(self) -> None:
+        await self.socket.send(json.dumps({"type": "typing"}))
+
     async def hears(self, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         """The first event from now on that is `wanted` (others, such as the assistant's answers, pass by)."""
         async def first() -> dict[str, Any]:
@@ -130,6 +133,10 @@ async def test_staff_see_a_website_chat_live_take_it_over_and_answer_from_the_wi
         await expect(page.get_by_role("button", name="Hand back to the assistant")).to_be_visible()
 
         await live(page)
+        await visitor.types()
+        typing_note = page.get_by_text("The visitor is typing…")
+        await expect(typing_note).to_be_visible()  # live, beside the reply box
+        await expect(typing_note).to_be_hidden(timeout=10_000)  # and gone when they stop
         reply = page.get_by_label("Reply")
         await reply.press_sequentially("Yes, we bring ")
         await visitor.hears(lambda e: e["type"] == "typing")
@@ -162,6 +169,8 @@ async def test_staff_see_a_website_chat_live_take_it_over_and_answer_from_the_wi
         thread = page.locator("[data-live-chat-messages]")
         await expect(thread.locator(".message-in").last).to_contain_text("and the sauces?")
         await expect(launcher).to_have_text("Live chats")  # read: the count is gone
+        await visitor.types()
+        await expect(page.locator("[data-live-chat-thread]").get_by_text("The visitor is typing…")).to_be_visible()
         await box.press_sequentially("Both, yum yum and ginger.")
         await visitor.hears(lambda e: e["type"] == "typing")
         await box.press("Enter")  # Enter sends

@@ -5,6 +5,7 @@ screen and works by keyboard."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -118,6 +119,12 @@ async def test_a_visitor_chats_with_staff_who_type_and_take_over(page, browser, 
         await staff.send(json.dumps({"type": "typing", "conversation_id": conversation_id}))
         await expect(page.get_by_text("Someone from our team is typing…")).to_be_visible()
         await expect(page.get_by_text("Someone from our team is typing…")).to_be_hidden(timeout=10_000)  # it clears
+        await page.get_by_label("Your message").press_sequentially("Great")  # the visitor writing: staff hear it
+        heard = json.loads(await asyncio.wait_for(staff.recv(), 10))
+        while heard["type"] != "typing":
+            heard = json.loads(await asyncio.wait_for(staff.recv(), 10))
+        assert (heard["sender"], heard["conversation_id"]) == ("visitor", conversation_id)
+        await page.get_by_label("Your message").fill("")
     await take_over(live_server, conversation_id)
     await expect(page.get_by_role("log").get_by_text(HANDOFF)).to_be_visible()
     await colleague_replies(live_server, conversation_id, answer)

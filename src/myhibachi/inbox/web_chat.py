@@ -23,7 +23,7 @@ from myhibachi.core.realtime import Hub, publish_after_commit
 from myhibachi.core.security import read_signed_value, sign_value
 from myhibachi.inbox.channels import Outgoing, Sent, register_adapter
 from myhibachi.inbox.commands import Inbound, Received, receive
-from myhibachi.inbox.live import visitor_channel, visitor_message_event, visitor_of
+from myhibachi.inbox.live import station_channel, visitor_channel, visitor_message_event, visitor_of
 from myhibachi.inbox.models import Channel, Conversation, Message
 
 COOKIE_PURPOSE = "web-chat-visitor"
@@ -86,6 +86,22 @@ async def staff_typing(session: AsyncSession, live: Hub, principal: Principal, c
     if (visitor := await visitor_of(session, conversation)) is None:
         return False
     await live.publish(visitor_channel(visitor), {"type": "typing", "sender": "staff"})
+    return True
+
+
+async def visitor_typing(session: AsyncSession, live: Hub, visitor_id: str) -> bool:
+    """The visitor is typing: staff watching the station of their latest web chat see `{"type": "typing",
+    "conversation_id", "station_id", "channel": "web_chat", "sender": "visitor"}` (nothing stored). False when the
+    visitor has no chat yet (their first message makes one)."""
+    conversation = await session.scalar(select(Conversation).join(
+        ContactHandle, ContactHandle.contact_id == Conversation.contact_id).where(
+        ContactHandle.kind == HandleKind.web_chat.value, ContactHandle.value == visitor_id,
+        Conversation.channel == Channel.web_chat.value).order_by(Conversation.last_message_at.desc()).limit(1))
+    if conversation is None:
+        return False
+    await live.publish(station_channel(conversation.station_id), {
+        "type": "typing", "conversation_id": conversation.id, "station_id": conversation.station_id,
+        "channel": Channel.web_chat.value, "sender": "visitor"})
     return True
 
 

@@ -141,6 +141,35 @@ async def test_the_visitor_sees_staff_typing_and_the_handoff(open_socket, staff_
     assert handoff == {"type": "handoff"}
 
 
+async def test_staff_see_the_visitor_typing_once_there_is_a_chat(open_socket, staff_cookie, visitor_cookie,
+                                                                 make_station, make_user, fre):
+    oak = await make_station("OAK")
+    await make_user("oak@example.com", Role.support, oak)
+    async with open_socket("/ws/staff", cookies={"mh_admin": await staff_cookie("admin@example.com")}) as staff, \
+            open_socket("/ws/staff", cookies={"mh_admin": await staff_cookie("oak@example.com")}) as stranger, \
+            open_socket("/ws/chat", cookies={"mh_chat": await visitor_cookie()}) as chat:
+        await next_event(staff), await next_event(stranger), await next_event(chat)
+        await chat.send(json.dumps({"type": "typing"}))  # no chat yet: nobody to tell, and no error
+        await chat.send(json.dumps({"type": "message", "body": "Hello?", "id": "v1"}))
+        await events_until(chat, acked_and_answered)
+        await chat.send(json.dumps({"type": "typing"}))
+        seen = await events_until(staff, lambda events: any(e["type"] == "typing" for e in events))
+        await chat.send(json.dumps({"type": "ping-me"}))
+        unknown = await next_event(chat)
+        await stranger.send(json.dumps({"type": "typing", "conversation_id": conversation_id(seen)}))
+        stranger_saw = await next_event(stranger)  # the answer to its own frame: nothing of FRE's came before it
+
+    assert [e for e in seen if e["type"] == "typing"] == [{
+        "type": "typing", "conversation_id": conversation_id(seen), "station_id": fre.id, "channel": "web_chat",
+        "sender": "visitor"}]
+    assert unknown["code"] == "unknown_type"
+    assert (stranger_saw["type"], stranger_saw["code"]) == ("error", "not_found")
+
+
+def conversation_id(seen: list[dict]) -> int:
+    return next(e["conversation_id"] for e in seen if e["type"] == "message")
+
+
 async def test_a_station_whose_role_was_removed_goes_quiet_and_the_others_go_on(open_socket, staff_cookie, make_station,
                                                                                make_user, db, fre):
     oak = await make_station("OAK")

@@ -5,7 +5,7 @@ visitor from that cookie, refuses other sites' pages (Origin), sends the latest 
 resumes) and then every message of their chat as it happens; `?station=CODE` says whose page it is on (a new
 thread starts there). The visitor sends `{"type": "message", "body", "id"}`
 (`id`: the widget's own, so a resend after a reconnect is stored once) and gets `{"type": "ack", "id",
-"message_id"}`."""
+"message_id"}`; `{"type": "typing"}` while they write tells the station's staff."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from myhibachi.inbox.web_chat import (
     visitor_cookie,
     visitor_from_cookie,
     visitor_history,
+    visitor_typing,
 )
 from myhibachi.stations.queries import find_active_station
 from myhibachi.web.sockets import Closing, LiveSocket, origin_allowed, refuse, secure
@@ -86,10 +87,14 @@ async def chat_socket(websocket: WebSocket) -> None:
         await live.send({"type": "history", "messages": history})
 
         async def on_frame(frame: dict[str, Any]) -> Closing:
-            if frame["type"] != "message":
-                await live.error("unknown_type", "The chat takes messages: {\"type\": \"message\", \"body\"}.")
-                return None
-            await _visitor_message(runtime, live, Sending(visitor, ip, station_id), frame)
+            if frame["type"] == "typing":
+                async with runtime.db.session(write=False) as session:
+                    await visitor_typing(session, runtime.live, visitor)
+            elif frame["type"] == "message":
+                await _visitor_message(runtime, live, Sending(visitor, ip, station_id), frame)
+            else:
+                await live.error("unknown_type", 'The chat takes {"type": "message", "body", "id"} and '
+                                                 '{"type": "typing"}.')
             return None
 
         async def on_event(_channel: str, event: Event) -> Closing:

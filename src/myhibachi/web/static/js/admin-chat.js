@@ -11,6 +11,7 @@
   var body = document.body;
   var csrf = (JSON.parse(body.getAttribute("hx-headers") || "{}"))["X-CSRF-Token"] || "";
   var TYPING_EVERY = 3000;  // ms between typing frames: the socket allows 10 frames in 10 s
+  var TYPING_SHOWN = 6000;  // ms a visitor's typing stays said after their last typing frame
   var SIGNED_OUT = 1008;
 
   // --- the socket ----------------------------------------------------------------------------------------------
@@ -53,6 +54,19 @@
     if (id && now - (typedAt[id] || 0) >= TYPING_EVERY && send({ type: "typing", conversation_id: id })) {
       typedAt[id] = now;
     }
+  });
+
+  // The visitor writing: said beside the thread's reply box (the inbox's and the widget's) for a few seconds.
+  var typingTimers = {};
+  body.addEventListener("mh:staff", function (event) {
+    var detail = event.detail;
+    if (detail.type !== "typing" || detail.sender !== "visitor") { return; }
+    var notes = document.querySelectorAll('[data-typing-note="' + Number(detail.conversation_id) + '"]');
+    notes.forEach(function (note) { note.textContent = "The visitor is typing…"; });
+    clearTimeout(typingTimers[detail.conversation_id]);
+    typingTimers[detail.conversation_id] = setTimeout(function () {
+      notes.forEach(function (note) { note.textContent = ""; });
+    }, TYPING_SHOWN);
   });
 
   // --- the widget ----------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
   const STORAGE_KEY = "mh-chat"; // "open" while the panel is open: the next page opens it again
   const WHO = { visitor: "You", bot: "Assistant (automated)", staff: "Staff" };
   const TYPING_MS = 6000;
+  const TYPING_EVERY_MS = 3000;
   const RETRY_MS = [1000, 2000, 4000, 8000, 15000, 30000]; // waits between reconnects, then the last one on
   const LAUNCHER_TEXT = launcher.textContent;
   const phone = window.matchMedia("(max-width: 600px)");
@@ -383,6 +384,14 @@
       event.preventDefault();
       form.requestSubmit();
     }
+  });
+  // Writing tells staff who watch the chat, at most every few seconds (the socket allows 10 frames in 10 s).
+  let typedAt = 0;
+  input.addEventListener("input", function () {
+    const now = Date.now();
+    if (!ready || !input.value.trim() || now - typedAt < TYPING_EVERY_MS) return;
+    typedAt = now;
+    socket.send(JSON.stringify({ type: "typing" }));
   });
 
   // Pressed: open and move into it. Left open on the last page: open again on a desktop; on a phone (where it would
