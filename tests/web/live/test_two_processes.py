@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 
@@ -18,21 +18,14 @@ import pytest
 from websockets.asyncio.client import connect
 
 from myhibachi.auth.permissions import Role
-from myhibachi.core.db import Database
 from tests.conftest import TEST_SECRET
-from tests.newsletters.delivery.test_killed_worker import redis_for_workers  # noqa: F401 - a fixture
+
+# Fixtures: a Redis server for the processes, and the test's database without an app in this process.
+from tests.newsletters.delivery.test_killed_worker import db, redis_for_workers  # noqa: F401
 from tests.web.browserless import read, submit
 from tests.web.live.conftest import ORIGIN, free_port, next_event
 
 pytestmark = pytest.mark.processes
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    """The test's database without an app in this process (`make_station`, `make_user` write through it)."""
-    database = Database(database_url)
-    yield database
-    await database.dispose()
 
 
 class App:
