@@ -10,9 +10,8 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry
-from prometheus_fastapi_instrumentator import Instrumentator
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -34,6 +33,7 @@ from myhibachi.core.http import (
     SecurityHeadersMiddleware,
     is_acceptable_request_id,
 )
+from myhibachi.core.metrics import HttpMetrics, MetricsMiddleware
 from myhibachi.core.observability import configure_logging, init_sentry
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import RuntimeDep
@@ -284,8 +284,12 @@ def _is_loopback(host: str | None) -> bool:
 def _instrument(app: FastAPI) -> None:
     """Requests and latency by route template at /metrics (a registry per app keeps test apps apart)."""
     registry = CollectorRegistry()
-    Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
-        app, include_in_schema=False, dependencies=[Depends(_metrics_reader)])
+    app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
+
+    @app.get("/metrics", include_in_schema=False, dependencies=[Depends(_metrics_reader)])
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
     app.state.metrics_registry = registry
     app.state.runtime.cache.metrics.register(registry)
 

@@ -219,6 +219,7 @@ async def test_metrics_count_requests_by_route_template(client, make_station, ma
     for _ in range(2):
         assert (await client.get(f"/api/v1/stations/{station.id}", headers=headers)).status_code == 200
     assert (await client.get("/api/v1/stations/999999", headers=headers)).status_code == 404
+    assert (await client.get("/wp-login.php")).status_code == 404  # no route: one label for every such path
 
     response = await _get_from(client, "127.0.0.1", "/metrics")  # the test client's own address is public
     assert response.status_code == 200
@@ -228,6 +229,7 @@ async def test_metrics_count_requests_by_route_template(client, make_station, ma
     assert by_route[("/api/v1/stations/{station_id}", "GET", "4xx")] == 1
     assert by_route[("/api/v1/auth/login", "POST", "2xx")] == 1
     assert not any(handler.startswith("/api/v1/stations/") and "{" not in handler for handler, _, _ in by_route)
+    assert by_route[("none", "GET", "4xx")] == 1 and not any("wp-login" in handler for handler, _, _ in by_route)
     assert _samples(response.text, "http_request_duration_seconds_count")
 
 
