@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.auth.permissions import P
@@ -65,14 +65,17 @@ async def receive_visitor_message(session: AsyncSession, visitor_id: str, client
     return received
 
 
-async def visitor_history(session: AsyncSession, visitor_id: str, limit: int) -> list[dict[str, Any]]:
-    """The latest `limit` messages the visitor sees (no private notes), oldest first, as the chat shows them."""
-    conversation_ids = select(Conversation.id).join(
-        ContactHandle, ContactHandle.contact_id == Conversation.contact_id).where(
+def _visitor_chats(visitor_id: str, *columns: Any) -> Select[Any]:
+    """The visitor's web chat conversations (one per station they chatted at)."""
+    return select(*columns).join(ContactHandle, ContactHandle.contact_id == Conversation.contact_id).where(
         ContactHandle.kind == HandleKind.web_chat.value, ContactHandle.value == visitor_id,
         Conversation.channel == Channel.web_chat.value)
+
+
+async def visitor_history(session: AsyncSession, visitor_id: str, limit: int) -> list[dict[str, Any]]:
+    """The latest `limit` messages the visitor sees (no private notes), oldest first, as the chat shows them."""
     latest = await session.scalars(select(Message).where(
-        Message.conversation_id.in_(conversation_ids), Message.private.is_(False))
+        Message.conversation_id.in_(_visitor_chats(visitor_id, Conversation.id)), Message.private.is_(False))
         .order_by(Message.at.desc(), Message.id.desc()).limit(limit))
     return [visitor_message_event(message) for message in reversed(list(latest))]
 
@@ -93,10 +96,8 @@ async def visitor_typing(session: AsyncSession, live: Hub, visitor_id: str) -> b
     """The visitor is typing: staff watching the station of their latest web chat see `{"type": "typing",
     "conversation_id", "station_id", "channel": "web_chat", "sender": "visitor"}` (nothing stored). False when the
     visitor has no chat yet (their first message makes one)."""
-    conversation = await session.scalar(select(Conversation).join(
-        ContactHandle, ContactHandle.contact_id == Conversation.contact_id).where(
-        ContactHandle.kind == HandleKind.web_chat.value, ContactHandle.value == visitor_id,
-        Conversation.channel == Channel.web_chat.value).order_by(Conversation.last_message_at.desc()).limit(1))
+    conversation = await session.scalar(_visitor_chats(visitor_id, Conversation)
+                                        .order_by(Conversation.last_message_at.desc()).limit(1))
     if conversation is None:
         return False
     await live.publish(station_channel(conversation.station_id), {
