@@ -59,6 +59,7 @@ def seed_demo(
     from time import perf_counter
 
     from myhibachi.core.cache import cache_for
+    from myhibachi.core.changes import changes_for
     from myhibachi.core.db import Database
     from myhibachi.demo import DEMO_PASSWORD, StationHistory
     from myhibachi.demo import seed_demo as run_seed
@@ -69,14 +70,17 @@ def seed_demo(
         console.print(f"[green]✓[/] {station.summary()}", soft_wrap=True)  # one line each, whatever the width
 
     async def run() -> list:
-        # what the demo data changes must not be served stale from a shared (Redis) cache
+        # what the demo data changes must not be served stale from a shared (Redis) cache, nor from the near
+        # caches of running app processes (they hear the change feed)
         cache = cache_for(settings.redis_url, settings.cache_ttl_reference_seconds)
-        db = Database(settings.database_url, cache=cache)
+        changes = changes_for(settings.redis_url)
+        db = Database(settings.database_url, cache=cache, changes=changes)
         try:
             return await run_seed(db, settings, history=history, progress=report)
         finally:
             await db.dispose()
             await cache.close()
+            await changes.close()
 
     started = perf_counter()
     with console.status("Loading demo data (the history takes a little while the first time)…"):

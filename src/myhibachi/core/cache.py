@@ -137,10 +137,58 @@ class CacheMetrics:
         registry.unregister(self.errors)
 
 
+class NearCache:
+    """Reference data kept decoded in this process: every quote reads its station and rules, and from here that
+    costs no round trip and no decoding. A commit that touches an entry's tag drops it, in this process at once
+    and in every other through the change feed (`core.changes`). While the feed is not heard (not yet subscribed,
+    or the connection to Redis broke), it keeps nothing: a missed message must not leave a stale price behind."""
+
+    def __init__(self, ttl: float, *, hearing: bool) -> None:
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, frozenset[str], Any]] = {}
+        self._hearing = hearing
+        self.heard = asyncio.Event()  # set once the change feed has been heard the first time
+        self._generation = 0  # bumped by every drop: a value computed before a drop is not kept
+
+    def get(self, key: str) -> Any:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            return _MISSING
+        return entry[2]
+
+    def generation(self) -> int:
+        return self._generation
+
+    def keep(self, key: str, tags: list[str], value: Any, computed_since: int) -> None:
+        if self._hearing and computed_since == self._generation:
+            self._entries[key] = (time.monotonic() + self._ttl, frozenset(tags), value)
+
+    def changed(self, tags: Iterable[str]) -> None:
+        tags = set(tags)
+        self._generation += 1
+        if EPOCH in tags:
+            self._entries.clear()
+        else:
+            self._entries = {key: entry for key, entry in self._entries.items() if not entry[1] & tags}
+
+    def deaf(self) -> None:
+        self._hearing = False
+        self.changed([EPOCH])
+
+    def hearing(self) -> None:
+        self._hearing = True
+        self.heard.set()
+
+
+_MISSING = object()
+
+
 class Cache:
-    def __init__(self, backend: CacheBackend, reference_ttl: int = 3600) -> None:
+    def __init__(self, backend: CacheBackend, reference_ttl: int = 3600, *, shared: bool = False) -> None:
         self.backend = backend
         self.reference_ttl = reference_ttl  # stations and business rules
+        # Shared with other processes (Redis): the near cache keeps nothing until the change feed is heard.
+        self.near = NearCache(reference_ttl, hearing=not shared)
         self.metrics = CacheMetrics()
         self._inflight: dict[str, asyncio.Future[bytes]] = {}
         self._degraded = False  # a backend call failed: bump the epoch once it answers again
@@ -187,9 +235,23 @@ class Cache:
         finally:
             del self._inflight[key]
 
+    async def reference(self, namespace: str, *, args: dict[str, Any], tags: list[str], result_type: type[T],
+                        compute: Callable[[], Awaitable[T]]) -> T:
+        """Public reference data: from the near cache, else through `cached` (and kept near)."""
+        key = f"{namespace}:{json.dumps(args, sort_keys=True, default=str)}"
+        if (value := self.near.get(key)) is not _MISSING:
+            self.metrics.requests.labels(namespace, "near").inc()
+            return value
+        since = self.near.generation()
+        value = await self.cached(namespace, args=args, scope="public", tags=tags, ttl=self.reference_ttl,
+                                  result_type=result_type, compute=compute)
+        self.near.keep(key, tags, value, since)
+        return value
+
     async def invalidate(self, tags: Iterable[str]) -> None:
         tags = sorted(set(tags))
         if tags:
+            self.near.changed(tags)
             await self._call("bump", self.backend.bump(tags))
 
     async def close(self) -> None:
@@ -240,18 +302,20 @@ class Cache:
 
 
 def cache_for(redis_url: str | None, reference_ttl: int = 3600) -> Cache:
-    return Cache(RedisBackend(redis_url) if redis_url else MemoryBackend(), reference_ttl)
+    if redis_url:
+        return Cache(RedisBackend(redis_url), reference_ttl, shared=True)
+    return Cache(MemoryBackend(), reference_ttl)
 
 
 async def cached_reference(session: Any, namespace: str, *, args: dict[str, Any], tags: list[str],
                            result_type: type[T], compute: Callable[[], Awaitable[T]]) -> T:
-    """Reference data (stations, business rules) that every visitor may see, cached for `reference_ttl` — read
-    fresh by the unit of work that changed it (its invalidation only happens at commit) and without a cache."""
+    """Reference data (stations, business rules) that every visitor may see, cached for `reference_ttl` (also near,
+    in this process) — read fresh by the unit of work that changed it (its invalidation only happens at commit) and
+    without a cache. The value is shared by every caller: reference types are frozen."""
     cache: Cache | None = session.info.get(CACHE_KEY)
     if cache is None or session.info.get(TAGS_KEY, set()) & set(tags):
         return await compute()
-    return await cache.cached(namespace, args=args, scope="public", tags=tags, ttl=cache.reference_ttl,
-                              result_type=result_type, compute=compute)
+    return await cache.reference(namespace, args=args, tags=tags, result_type=result_type, compute=compute)
 
 
 # --- which writes touch which tags --------------------------------------------------------------------------------

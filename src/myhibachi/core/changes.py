@@ -8,12 +8,22 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any, Protocol
 
 import structlog
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 
 log = structlog.get_logger(__name__)
 CHANNEL = "myhibachi:changes"  # Redis pub/sub ignores database numbers: the channel carries the one in use
+
+
+class Listener(Protocol):
+    """Told every change, and whether it can hear them at all (see `RedisChanges.follow`)."""
+
+    def changed(self, tags: frozenset[str]) -> None: ...
+    def deaf(self) -> None: ...
+    def hearing(self) -> None: ...
 
 
 class LocalChanges:
@@ -71,8 +81,43 @@ class RedisChanges:
                 await task
             await pubsub.aclose()
 
+    async def follow(self, listener: Listener) -> None:
+        """Tell `listener` every change until cancelled. It is deaf from every (re)connection, when messages may
+        have been missed, until the subscription is confirmed; on an error it retries with a growing pause."""
+        pause = 0.1
+        while True:
+            pubsub = _NoticingPubSub(self._redis.connection_pool, on_connect=listener.deaf)
+            try:
+                await pubsub.subscribe(self._channel)
+                async for message in pubsub.listen():
+                    if message["type"] == "subscribe":
+                        listener.hearing()
+                        pause = 0.1
+                    elif message["type"] == "message":
+                        listener.changed(frozenset(json.loads(message["data"])))
+            except Exception as exc:  # Redis away: retried; meanwhile the listener is deaf
+                log.warning("changes_follow_lost", error=str(exc))
+            finally:
+                listener.deaf()
+                with suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+class _NoticingPubSub(PubSub):
+    """redis-py reconnects a subscription by itself; this one says when, since messages may be lost in between."""
+
+    def __init__(self, *args: Any, on_connect: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._noticed = on_connect
+
+    async def on_connect(self, connection: Any) -> None:
+        self._noticed()
+        await super().on_connect(connection)
 
 
 Changes = LocalChanges | RedisChanges

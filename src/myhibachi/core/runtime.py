@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import suppress
+
 from myhibachi.core.cache import cache_for
-from myhibachi.core.changes import changes_for
+from myhibachi.core.changes import RedisChanges, changes_for
 from myhibachi.core.db import Database
 from myhibachi.core.email import mail_transport
 from myhibachi.core.jobs import JobQueue
@@ -39,11 +42,20 @@ class Runtime:
                                             settings.chat_message_window_seconds)
         # A campaign's test send mails any address a staff member types: a few an hour each.
         self.campaign_tests_by_user = Throttle(storage, "campaign-test", 20, 3600)
+        self._following: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.jobs.start()
+        if isinstance(self.changes, RedisChanges):  # other processes' commits drop this one's near-cached data
+            self._following = asyncio.create_task(self.changes.follow(self.cache.near))
+            with suppress(TimeoutError):  # serve at once either way; the near cache joins once it hears
+                await asyncio.wait_for(self.cache.near.heard.wait(), 2.0)
 
     async def stop(self) -> None:
+        if self._following is not None:
+            self._following.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._following
         await self.jobs.stop()
         await self.db.dispose()
         await self.cache.close()

@@ -18,7 +18,8 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain function dependency in a worker thread, a hand-off that costs more than this
     return request.app.state.runtime
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.core.cache import cached_reference
@@ -15,6 +14,8 @@ from myhibachi.pricing.models import StationRules, rules_tag
 from myhibachi.pricing.quote import OrderProblem, PartyOrder, Quote, quote_event
 from myhibachi.pricing.rules import DEFAULT_RULES, BusinessRules
 from myhibachi.stations.models import Station
+from myhibachi.stations.queries import list_public_stations, open_station
+from myhibachi.stations.schemas import StationPlace
 
 _distance: DistanceEstimator = ZipCentroidDistance()
 
@@ -52,13 +53,14 @@ def order_refused(problem: OrderProblem) -> ValidationFailed:
 
 
 async def quote_for_station(session: AsyncSession, station_id: int, zip_code: str, order: PartyOrder) -> Quote:
-    station = await session.get(Station, station_id)
-    if station is None or not station.is_active:
+    """Reads only cached reference data: a quote costs no SQL once the station and its rules are cached."""
+    station = await open_station(session, station_id)
+    if station is None:
         raise ValidationFailed.on("body.station_id", "No such station.")
     return price_party(station, await get_rules(session, station_id), zip_code, order)
 
 
-def price_party(station: Station, rules: BusinessRules, zip_code: str, order: PartyOrder) -> Quote:
+def price_party(station: Station | StationPlace, rules: BusinessRules, zip_code: str, order: PartyOrder) -> Quote:
     """A party's quote at a station under the given rules: the saved ones, or (the rules editor's preview) the
     rules as an admin is typing them."""
     try:
@@ -87,10 +89,8 @@ async def station_for_zip(session: AsyncSession, zip_code: str) -> ServingStatio
     """The nearest open station whose maximum service distance (its own rule, with its own road factor) covers the
     venue's ZIP code. UnknownZipCode for a ZIP code we cannot place; OutsideServiceArea, naming the nearest station
     and its reach, when none covers it."""
-    stations = (await session.scalars(
-        select(Station).where(Station.is_active.is_(True)).order_by(Station.name, Station.id))).all()
-    reach: list[tuple[Station, BusinessRules, Decimal]] = []
-    for station in stations:
+    reach: list[tuple[StationPlace, BusinessRules, Decimal]] = []
+    for station in await list_public_stations(session):
         rules = await get_rules(session, station.id)
         try:
             miles = _distance.miles((station.latitude, station.longitude), zip_code, rules.road_factor)

@@ -12,18 +12,24 @@ from myhibachi.auth.principal import Principal
 from myhibachi.core.cache import cached_reference
 from myhibachi.core.errors import NotFound
 from myhibachi.stations.models import STATIONS_TAG, Station
-from myhibachi.stations.schemas import Address, StationPublic, StationRead
+from myhibachi.stations.schemas import Address, StationPlace, StationRead
 
 
-async def list_public_stations(session: AsyncSession) -> list[StationPublic]:
-    """Cached; a change to any station refreshes it at once."""
+async def list_public_stations(session: AsyncSession) -> list[StationPlace]:
+    """The open stations by name. Cached (every quote reads them); a change to any station refreshes it at once."""
 
-    async def load() -> list[StationPublic]:
-        stations = await session.scalars(select(Station).where(Station.is_active.is_(True)).order_by(Station.name))
-        return [StationPublic.model_validate(s) for s in stations]
+    async def load() -> list[StationPlace]:
+        stations = await session.scalars(
+            select(Station).where(Station.is_active.is_(True)).order_by(Station.name, Station.id))
+        return [StationPlace.model_validate(s) for s in stations]
 
-    return await cached_reference(session, "stations.public", args={}, tags=[STATIONS_TAG],
-                                  result_type=list[StationPublic], compute=load)
+    return await cached_reference(session, "stations.open", args={}, tags=[STATIONS_TAG],
+                                  result_type=list[StationPlace], compute=load)
+
+
+async def open_station(session: AsyncSession, station_id: int) -> StationPlace | None:
+    """An open station, from the cached list; None for a closed or unknown one."""
+    return next((s for s in await list_public_stations(session) if s.id == station_id), None)
 
 
 def read_station(station: Station) -> StationRead:

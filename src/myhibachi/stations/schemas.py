@@ -82,6 +82,16 @@ class StationPublic(BaseModel):
         "state": "CA"}]})
 
 
+class StationPlace(StationPublic):
+    """An open station with where it cooks from, for pricing travel (the public API shows only StationPublic's
+    fields: a subclass is serialized as the type a route declares)."""
+
+    latitude: float
+    longitude: float
+
+    model_config = ConfigDict(frozen=True)
+
+
 class StationRead(BaseModel):
     id: int
     code: str

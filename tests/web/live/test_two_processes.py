@@ -108,3 +108,34 @@ async def test_a_visitor_on_one_process_and_staff_on_another_talk_live(two_apps,
     assert reply.status_code == 201, reply.text
     assert (answer["body"], answer["id"]) == ("Hello from process B", reply.json()["id"])
     assert "handoff" in heard_by_visitor  # across processes too
+
+
+async def test_a_rule_saved_in_one_process_prices_the_next_quote_in_the_other(two_apps, make_station, make_user):
+    """Each process keeps the station and its rules near (no SQL per quote); a change saved through one process
+    reaches the other's next quote through the change feed (issue 21)."""
+    station = await make_station("FRE")
+    await make_user("boss@example.com", Role.super_admin)
+    editing_app, quoting_app = two_apps
+    await editing_app.ready()
+    await quoting_app.ready()
+    party = {"station_id": station.id, "zip_code": "94536", "adults": 12}
+    async with httpx.AsyncClient(base_url=editing_app.http) as editing, \
+            httpx.AsyncClient(base_url=quoting_app.http) as quoting:
+        before = [(await quoting.post("/api/v1/quotes", json=party)).json() for _ in range(3)]  # now held near
+        token = (await editing.post("/api/v1/auth/login", json={
+            "email": "boss@example.com", "password": "correct-horse-battery"})).json()["access_token"]
+        staff = {"Authorization": f"Bearer {token}"}
+        rules = (await editing.get(f"/api/v1/stations/{station.id}/rules", headers=staff)).json()
+        saved = await editing.put(f"/api/v1/stations/{station.id}/rules", headers=staff,
+                                  json={**rules, "adult_price_cents": 6500})
+        after = (await quoting.post("/api/v1/quotes", json=party)).json()
+        closed = await editing.patch(f"/api/v1/stations/{station.id}", headers=staff, json={"is_active": False})
+        refused = await quoting.post("/api/v1/quotes", json=party)
+        metrics = (await quoting.get("/metrics")).text
+
+    assert saved.status_code == 200, saved.text
+    assert {quote["lines"][0]["unit_cents"] for quote in before} == {5500}
+    assert after["lines"][0]["unit_cents"] == 6500
+    assert closed.status_code == 200, closed.text
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "body.station_id", refused.text
+    assert 'myhibachi_cache_requests_total{namespace="pricing.rules",result="near"}' in metrics  # it was near
