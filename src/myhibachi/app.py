@@ -36,7 +36,7 @@ from myhibachi.core.http import (
 from myhibachi.core.metrics import HttpMetrics, MetricsMiddleware
 from myhibachi.core.observability import configure_logging, init_sentry
 from myhibachi.core.runtime import Runtime
-from myhibachi.core.web import RuntimeDep
+from myhibachi.core.web import PathGroup, RuntimeDep
 from myhibachi.inbox import api as inbox_api
 from myhibachi.inbox import meta_webhooks, twilio_webhooks
 from myhibachi.inbox import thread_api as inbox_thread_api
@@ -173,8 +173,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if settings.forwarded_allow_ips:  # outermost: every layer, limit, audit row and log line sees the client
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
-    app.include_router(_api_router())
+    # FastAPI matches a path against included routers in order: the cheapest and the grouped come first.
     app.include_router(_ops_router())
+    app.include_router(_api_router())
+    app.include_router(_admin_router())
     app.include_router(assets.router)
     app.include_router(site_pages.router)
     app.include_router(site_booking.router)
@@ -185,12 +187,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(site_tracking.router)
     app.include_router(site_feedback.router)
     app.include_router(site_chat.router)
-    app.include_router(admin_auth.router)
-    app.include_router(admin_dashboard.router)
-    for admin_area in (admin_bookings, admin_leads, admin_payments, admin_chefs, admin_stations, admin_users,
-                       admin_audit, admin_account, admin_contacts, admin_subscribers, admin_campaigns,
-                       admin_automations, admin_tasks, admin_inbox, admin_live):
-        app.include_router(admin_area.router)
+    app.include_router(admin_live.router)  # /ws/staff besides its /admin pages
     _instrument(app)
     return app
 
@@ -213,10 +210,19 @@ def _api_router() -> APIRouter:
     staff = APIRouter(dependencies=[Depends(current_principal)])
     for router in STAFF_ROUTERS:
         staff.include_router(router)
-    api = APIRouter(prefix=API_PREFIX)
+    api = PathGroup(API_PREFIX, prefix=API_PREFIX)
     api.include_router(public)
     api.include_router(staff)
     return api
+
+
+def _admin_router() -> APIRouter:
+    admin = PathGroup("/admin")
+    for area in (admin_auth, admin_dashboard, admin_bookings, admin_leads, admin_payments, admin_chefs,
+                 admin_stations, admin_users, admin_audit, admin_account, admin_contacts, admin_subscribers,
+                 admin_campaigns, admin_automations, admin_tasks, admin_inbox):
+        admin.include_router(area.router)
+    return admin
 
 
 def _ops_router() -> APIRouter:

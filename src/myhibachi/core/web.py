@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette._utils import get_route_path
+from starlette.routing import Match
+from starlette.types import Scope
 
 from myhibachi.core.db import MAX_ID
 from myhibachi.core.errors import DomainError
@@ -16,6 +19,21 @@ from myhibachi.core.runtime import Runtime
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # A record id in the path; out-of-range numbers are a 422 before they reach the database.
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+class PathGroup(APIRouter):
+    """Routers whose paths all start with `path_prefix`, skipped at once for any other path. FastAPI tries every
+    route of every included router in turn, so without it `GET /health` was matched against each API route first:
+    two thirds of its time."""
+
+    def __init__(self, path_prefix: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.path_prefix = path_prefix
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if not get_route_path(scope).startswith(self.path_prefix):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 async def get_runtime(request: Request) -> Runtime:
