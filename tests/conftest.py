@@ -53,6 +53,10 @@ PRODUCTION_SECRET = secrets.token_urlsafe(48)  # for tests of production setting
 os.environ.setdefault("SECRET_KEY_FILE", os.path.join(tempfile.gettempdir(), "myhibachi-tests", "secret_key"))
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 
+# The Stripe emulator's fixtures, defined once: a session fixture imported into two modules would be two fixtures,
+# and the second to start in a worker would find the first still serving (localstripe allows one per process).
+pytest_plugins = ("tests.stripe_emulator",)
+
 
 def _worker_redis_url(url: str | None) -> str | None:
     """Under pytest-xdist each worker gets its own Redis database, base + 1 + its index (gw0 -> base + 1, ...):

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from ipaddress import ip_address
 
-from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
@@ -28,6 +27,7 @@ from myhibachi.consent import api as consent_api
 from myhibachi.core.errors import DomainError, install_problem_handlers, problem_response, problem_responses
 from myhibachi.core.http import (
     RefuseNulMiddleware,
+    RequestIdMiddleware,
     RequestMetaMiddleware,
     SameOriginMiddleware,
     SecurityHeadersMiddleware,
@@ -165,7 +165,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestMetaMiddleware)
-    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID", update_request_header=True,
+    app.add_middleware(RequestIdMiddleware, header_name="X-Request-ID", update_request_header=True,
                        validator=is_acceptable_request_id)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,

@@ -1,5 +1,6 @@
 """A process loads a third-party SDK only when it uses that service: the app on its embedded default (no Stripe,
-Twilio or Sentry settings) starts without importing them (tens of MB each a process would carry for nothing)."""
+Twilio or Sentry settings) starts and serves without importing them (tens of MB each a process would carry for
+nothing), nor the libraries of work it has not done yet (an LLM client, chat spelling, calendars, newsletters)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,26 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("stripe", "twilio", "sentry_sdk")
+HEAVY = ("stripe", "twilio", "sentry_sdk", "httpx", "rapidfuzz", "icalendar", "css_inline", "markdown_it")
 START = """
-import json, sys
+import asyncio, json, sys
 from myhibachi.app import create_app
 from myhibachi.settings import Settings
-create_app(Settings(_env_file=None, database_url="sqlite+aiosqlite:///:memory:", secret_key="x" * 40))
+app = create_app(Settings(_env_file=None, database_url="sqlite+aiosqlite:///:memory:", secret_key="x" * 40))
+
+async def serve_one(path):  # the middleware stack is built on the first request
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": [],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    sent = []
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+    async def send(message):
+        sent.append(message)
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 200, sent[0]
+
+asyncio.run(serve_one("/health"))
 print(json.dumps(sorted({name.split(".")[0] for name in sys.modules} & set(sys.argv[1:]))))
 """
 

@@ -15,13 +15,7 @@ from myhibachi.core.db import Database
 from myhibachi.payments.models import Payment, Refund
 from myhibachi.settings import Settings
 from tests.bookings.conftest import API, add_chefs, book, clock, station  # noqa: F401 - shared fixtures
-from tests.stripe_emulator import (  # noqa: F401 - fixtures
-    API_KEY,
-    StripeEmulator,
-    WebhookReceiver,
-    stripe_emulator,
-    stripe_emulator_server,
-)
+from tests.stripe_emulator import API_KEY, StripeEmulator, WebhookReceiver
 
 WEBHOOK_SECRET = "whsec_test_payments"
 PUBLISHABLE_KEY = "pk_test_payments"

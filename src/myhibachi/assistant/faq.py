@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
-
 from myhibachi.assistant.lexicon import Phrases, normalize, words
 from myhibachi.inbox.canned import render_body
 from myhibachi.pricing.rules import BusinessRules
@@ -131,6 +129,8 @@ _PHRASES = {entry.topic: Phrases(entry.phrases) for entry in FAQ}
 def faq_answers(text: str, rules: BusinessRules, station: Station) -> list[FaqAnswer]:
     """Every entry the message asks about, best first: those with a key phrase in the message, ranked by how many and
     by the closest sample question, then an entry whose sample question is close enough on its own."""
+    from rapidfuzz import fuzz  # here: only a process that reads chat messages loads it
+
     text_words = words(text)
     message = " ".join(text_words) or normalize(text)
     scored = []

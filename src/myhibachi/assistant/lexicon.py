@@ -8,8 +8,6 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-from rapidfuzz import fuzz, process
-
 WORD = re.compile(r"[a-z0-9$%]+(?:'[a-z]+)?")
 FUZZY_FROM = 5  # shorter words must be spelt right: "hold" and "gold" are one letter apart
 FUZZY_SCORE = 80  # rapidfuzz's ratio: one wrong, missing or swapped letter in a word of five or more
@@ -71,6 +69,8 @@ def _vocabulary_matches(word: str, full_words: tuple[str, ...], prefixes: tuple[
     """The vocabulary entries a word of the message counts as: itself, a prefix entry it starts with (allowing a typo
     in a long prefix, and a letter short of one of seven or more: "depost" but not "file" for "filet"), and the long
     words it is a typo of."""
+    from rapidfuzz import fuzz, process  # here: only a process that reads chat messages loads it
+
     found = {word}
     for prefix in prefixes:
         head = word[:len(prefix)]

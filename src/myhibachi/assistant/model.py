@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import structlog
 from pydantic import BaseModel, ValidationError
 
@@ -21,6 +20,9 @@ SYSTEM = ("You are the automated website assistant of {brand} ({station}), a mob
           "through the tools: every price, fee, date, time and policy comes from a tool's result; never state a "
           "number that no tool gave. Hold a date only when the visitor has just confirmed. What the visitor told so "
           "far: {slots}.")
+if TYPE_CHECKING:
+    import httpx
+
 log = structlog.get_logger(__name__)
 
 
@@ -36,6 +38,8 @@ async def model_draft(turn: Turn, text: str, reading: Reading) -> Draft | None:
                                                     slots=json.dumps(turn.state.slots, sort_keys=True))},
         {"role": "user", "content": text}]
     try:
+        import httpx  # here: a process without LLM_BASE_URL never loads it
+
         async with httpx.AsyncClient(timeout=settings.llm_timeout_seconds) as client:
             picked = await _complete(client, turn, messages, with_tools=True)
             draft, answers = await _run_calls(turn, picked.get("tool_calls") or [], reading)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-import icalendar
-
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.settings import Settings
 from myhibachi.stations.models import Station
@@ -23,6 +21,8 @@ def venue_text(booking: Booking) -> str:
 def booking_calendar(settings: Settings, station: Station, booking: Booking, manage_link: str | None = None) -> str:
     zone = ZoneInfo(station.timezone)
     cancelled = booking.status in (BookingStatus.cancelled, BookingStatus.expired)
+    import icalendar  # here: made for a confirmation or a download, not by every process
+
     calendar = icalendar.Calendar()
     calendar.add("prodid", f"-//{settings.brand_name}//Bookings//EN")
     calendar.add("version", "2.0")

@@ -9,9 +9,8 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from myhibachi.contacts.models import HandleKind
@@ -27,12 +26,15 @@ CHANNEL_OF_OBJECT = {"page": Channel.messenger, "instagram": Channel.instagram}
 HANDLE_OF_CHANNEL = {Channel.messenger: HandleKind.messenger, Channel.instagram: HandleKind.instagram}
 # Sent with each message as Meta's `metadata`, which comes back in its echo: that echo is ours, already stored.
 OUR_METADATA_PREFIX = "myhibachi:"
-GRAPH_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+GRAPH_TIMEOUT_SECONDS, GRAPH_CONNECT_SECONDS = 10.0, 5.0
 # Graph error codes that no retry will change: 10 / 200 permission (2018278: outside the reply window), 100 invalid
 # parameter (an unknown person, a message too long), 551 the person is unavailable.
 PERMANENT_GRAPH_ERRORS = frozenset({10, 100, 200, 551})
 MAX_ID = 100  # Meta's ids are a few dozen characters
 MAX_TEXT = 20_000
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class MetaOff(DomainError):
@@ -226,7 +228,10 @@ class MetaSendApi:
         self.transport = transport
 
     async def send(self, message: Outgoing) -> Sent:
-        async with httpx.AsyncClient(timeout=GRAPH_TIMEOUT, transport=self.transport) as client:
+        import httpx  # here: only a process that sends to Meta loads it
+
+        timeout = httpx.Timeout(GRAPH_TIMEOUT_SECONDS, connect=GRAPH_CONNECT_SECONDS)
+        async with httpx.AsyncClient(timeout=timeout, transport=self.transport) as client:
             # The token goes in the body, not the query: httpx logs request URLs.
             response = await client.post(self.url, json=self.request_body(message))
         answer = _json_of(response)

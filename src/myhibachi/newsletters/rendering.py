@@ -10,14 +10,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-
-import css_inline
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING
 
 from myhibachi.core.templating import render
 from myhibachi.settings import Settings
 
 LinkRewriter = Callable[[str], str]
+
+if TYPE_CHECKING:
+    import css_inline
+    from markdown_it import MarkdownIt
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,18 @@ class RenderedEmail:
     text: str
 
 
+# Loaded on the first rendering: a serving process that never renders a newsletter does without them.
 @cache
 def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
     return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True}).enable("table")
 
 
 @cache
 def _inliner() -> css_inline.CSSInliner:
+    import css_inline
+
     return css_inline.CSSInliner(keep_style_tags=True)  # kept: the @media rules that make it responsive
 
 

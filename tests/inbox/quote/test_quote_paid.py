@@ -7,7 +7,6 @@ from myhibachi.leads.models import Lead
 from tests.inbox.quote.conftest import API
 from tests.inbox.quote.test_quote import HOLD
 from tests.payments.conftest import deliver, receiver, settings  # noqa: F401 - card payments on, at the emulator
-from tests.stripe_emulator import stripe_emulator, stripe_emulator_server  # noqa: F401
 
 
 async def test_the_lead_is_won_when_the_deposit_from_the_thread_is_paid(
