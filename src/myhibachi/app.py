@@ -151,6 +151,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         openapi_tags=TAGS,
         lifespan=lifespan,
         redirect_slashes=False,
+        # Prometheus metrics and Sentry report; FastAPI's own OpenTelemetry hooks would only cost each request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.runtime = runtime
     app.state.settings = settings

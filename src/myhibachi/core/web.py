@@ -72,7 +72,8 @@ async def unit_of_work(request: Request, runtime: RuntimeDep) -> AsyncIterator[A
     async with runtime.db.session(write=request.method not in READ_ONLY_METHODS) as session:
         try:
             yield session
-            await session.commit()
+            if session.in_transaction():  # a request served from caches began none (an add begins one too)
+                await session.commit()
         except DomainError as exc:
             if not exc.keeps_changes:
                 await session.rollback()
