@@ -206,15 +206,11 @@ STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api
 
 
 def _api_router() -> APIRouter:
-    public = APIRouter()
+    api = PathGroup(API_PREFIX, prefix=API_PREFIX)  # one level: FastAPI walks each level again per request
     for router in PUBLIC_ROUTERS:
-        public.include_router(router)
-    staff = APIRouter(dependencies=[Depends(current_principal)])
+        api.include_router(router)
     for router in STAFF_ROUTERS:
-        staff.include_router(router)
-    api = PathGroup(API_PREFIX, prefix=API_PREFIX)
-    api.include_router(public)
-    api.include_router(staff)
+        api.include_router(router, dependencies=[Depends(current_principal)])
     return api
 
 
