@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from myhibachi.bookings.models import Booking, BookingStatus
 from myhibachi.chefs.models import EVERY_WEEKDAY, Chef
 from myhibachi.core.db import Database
+from myhibachi.core.migrations import create_database_if_missing
 from myhibachi.stations.commands import ensure_station
 from tests.conftest import PG_URL, TEST_SECRET, _pg_admin, station_data
 from tests.factories import insert_booking
@@ -138,3 +139,17 @@ async def test_make_stack_serves_and_its_worker_and_scheduler_do_their_jobs(
         assert f"{process} started" in text
     assert text.count("Application startup complete") == 2  # APP_PROCESSES app processes
     assert ("Created the database" in text) is bool(PG_URL)
+
+
+async def test_migrate_creates_a_missing_postgresql_database_once(stack_database_url: str):
+    """`migrate --create-database` (what `make stack` runs first): on PostgreSQL the database is made when missing and
+    left alone when there; SQLite makes its own file, so nothing is done."""
+    first = await create_database_if_missing(stack_database_url)
+    assert first is bool(PG_URL)
+    assert await create_database_if_missing(stack_database_url) is False
+    db = Database(stack_database_url)
+    try:
+        async with db.engine.connect() as conn:  # it exists and answers
+            assert (await conn.exec_driver_sql("SELECT 1")).scalar() == 1
+    finally:
+        await db.dispose()
