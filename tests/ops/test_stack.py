@@ -89,7 +89,8 @@ async def test_make_stack_serves_and_its_worker_and_scheduler_do_their_jobs(
     env = {**os.environ, "DATABASE_URL": stack_database_url, "REDIS_URL": redis_for_workers, "PORT": str(port),
            "APP_PROCESSES": "2", "ENVIRONMENT": "test", "SECRET_KEY": TEST_SECRET, "MAIL_DIR": str(mail),
            "OUTBOX_DIR": str(tmp_path / "outbox"), "OUTBOX_SWEEP_SECONDS": "1", "LOG_FORMAT": "console"}
-    env.pop("SMTP_URL", None)
+    for name in ("SMTP_URL", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "BASE_URL"):  # nothing of `make test`'s own make
+        env.pop(name, None)
     log = tmp_path / "stack.log"
     stack = _start(env, log)
     base = f"http://127.0.0.1:{port}"
