@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 from _serving import SECRET, free_port, local_url, throwaway_database
 from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -78,13 +79,62 @@ class Stack:
                 self.process.wait(timeout=10)
 
 
-def run_locust(url: str, users: int, seconds: int, prefix: Path) -> list[dict[str, str]]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 if it is gone), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """Every process: pid -> (parent pid, command line)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                found[int(entry.name)] = (parent, (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def cpu_by_part(stack: int, locust: int, database: str) -> dict[str, float]:
+    """CPU seconds so far of the stack's processes (honcho's tree), locust's, and PostgreSQL's backends of our
+    database (other work on the machine is in none of them)."""
+    processes = _processes()
+    tree, grew = {stack}, True
+    while grew:
+        children = {pid for pid, (parent, _) in processes.items() if parent in tree} - tree
+        tree |= children
+        grew = bool(children)
+    backends = {pid for pid, (_, command) in processes.items() if command.startswith("postgres:") and
+                f" {database} " in command}
+    return {"app, worker, scheduler": sum(map(_cpu_seconds, tree)), "locust": _cpu_seconds(locust),
+            "PostgreSQL (our database)": sum(map(_cpu_seconds, backends))}
+
+
+def run_locust(url: str, users: int, seconds: int, prefix: Path, stack: int, database: str) -> list[dict[str, str]]:
     env = {**os.environ, "LOAD_THINK": "0"}
-    subprocess.run(  # noqa: S603 - our own interpreter's locust, against loopback
+    locust = subprocess.Popen(  # noqa: S603 - our own interpreter's locust, against loopback
         [str(BIN / "locust"), "-f", str(HERE / "locustfile.py"), "--headless", "-u", str(users), "-r", str(users),
          "-t", f"{seconds}s", "-H", url, "--csv", str(prefix), "--only-summary", "--reset-stats",
          "--stop-timeout", "10", "--loglevel", "WARNING"],
-        env=env, check=False, timeout=seconds + 120, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(min(10, seconds / 4))  # the users have started; stats were reset
+        before, started = cpu_by_part(stack, locust.pid, database), time.monotonic()
+        time.sleep(max(1, seconds - min(10, seconds / 4) - 2))
+        after, elapsed = cpu_by_part(stack, locust.pid, database), time.monotonic() - started
+        locust.wait(timeout=120)
+    finally:
+        if locust.poll() is None:
+            locust.kill()
+            locust.wait(timeout=10)
+    print("  cores busy while loaded: " + ", ".join(
+        f"{part} {(after[part] - before[part]) / elapsed:.2f}" for part in after), flush=True)
     with Path(f"{prefix}_failures.csv").open() as failures:
         for row in csv.DictReader(failures):
             print(f"  error x{row['Occurrences']}: {row['Method']} {row['Name']}: {row['Error'][:160]}")
@@ -126,7 +176,8 @@ async def measure(folder: Path, runs: dict[int, list[dict[str, str]]], seconds: 
                 print(f"{processes} app process(es): {users} users for {seconds} s (load average before: "
                       f"{os.getloadavg()[0]:.1f})…", flush=True)
                 runs[processes] = await asyncio.to_thread(run_locust, stack.url, users, seconds,
-                                                          folder / f"locust-{processes}")
+                                                          folder / f"locust-{processes}", stack.process.pid,
+                                                          make_url(url).database)
             finally:
                 stack.stop()
 
