@@ -1,4 +1,5 @@
-# The two commands of the README: `make run` (set up + serve the embedded default) and `make test`.
+# The two commands of the README: `make run` (set up + serve the embedded default) and `make test`; and `make stack`,
+# the production shape on this machine.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -25,7 +26,7 @@ endif
 # $(call timed,label,command): run it, then say how long it took (and keep its exit status).
 timed = (start=$$(date +%s); $(2); status=$$?; echo "== $(1): $$(( $$(date +%s) - start )) s"; exit $$status)
 
-.PHONY: run test test-fast install lint audit clean
+.PHONY: run stack test test-fast install lint audit clean
 
 $(STAMP): pyproject.toml
 	@$(call timed,install,test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
@@ -38,6 +39,20 @@ run: install
 	$(BIN)/myhibachi migrate
 	$(BIN)/myhibachi seed-demo
 	$(BIN)/myhibachi serve
+
+# `make stack`: PostgreSQL + Redis + APP_PROCESSES app processes + a taskiq worker + the scheduler, on loopback, from
+# the Procfile (honcho; Ctrl-C stops them all). DATABASE_URL / REDIS_URL default to a database of its own on the local
+# PostgreSQL (created and migrated when missing) and one of the local Redis's databases.
+PORT ?= 8000
+APP_PROCESSES ?= 2
+STACK_DATABASE_URL := postgresql+asyncpg://postgres@127.0.0.1:5432/myhibachi
+STACK_REDIS_URL := redis://127.0.0.1:6379/2
+stack: install
+	export DATABASE_URL="$${DATABASE_URL:-$(STACK_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(STACK_REDIS_URL)}" \
+		BASE_URL="$${BASE_URL:-http://127.0.0.1:$(PORT)}" PERIODIC_IN_SCHEDULER=true APP_PROCESSES=$(APP_PROCESSES) \
+		PATH="$(CURDIR)/$(BIN):$$PATH" && \
+	myhibachi migrate --create-database && \
+	exec honcho --procfile Procfile start --port $(PORT)
 
 # The suite runs on SQLite + in-process services, then again on PostgreSQL + Redis when TEST_DATABASE_URL /
 # TEST_REDIS_URL are set.

@@ -8,6 +8,14 @@ payments (default 100,000) spread over the last two years, 5% of them partly ref
 by local day over the two years: the report as the app computes it (one SQL statement), and a naive ORM loop
 that runs one query per day for payments and one for refunds; then the cached report, a hit against a miss.
 Prints medians and the ratios. Not a test.
+
+Run: .venv/bin/python benchmarks/analytics.py scale [payments, default 10,000,000]
+Scale (issue 21): one station-year's report by day at 100,000 payments against the same at `payments`. Two
+throwaway databases, seeded in SQL (generate_series, payments evenly over the year in time order, every 20th one
+partly refunded): a small one, whose station SMALL has 100,000 payments in the year; and a big one holding the same
+SMALL plus a station BIG with the rest of `payments` in the same year. Times the report (the one statement, a cache
+miss) for SMALL in each database (does a bigger table slow a station's report?) and for BIG (a station-year with
+100 times the payments), and prints the ratios against SMALL in the small database.
 """
 
 from __future__ import annotations
@@ -162,5 +170,98 @@ async def main(payments: int) -> None:
             await db.dispose()
 
 
+YEAR_START, YEAR_END = date(2025, 12, 1), date(2026, 11, 30)
+SCALE_SMALL = 100_000
+SCALE_CHUNK = 1_000_000  # payments an INSERT: progress to print, and no transaction of hours
+
+
+async def seed_station_year(db: Database, station: Station, booking_id: int, payments: int) -> None:
+    """`payments` succeeded payments evenly over YEAR_START..YEAR_END (time order), methods and amounts varied."""
+    first = datetime.combine(YEAR_START, datetime.min.time(), UTC)
+    span = (YEAR_END - YEAR_START + timedelta(days=1)).total_seconds()
+    statement = text("""
+        INSERT INTO payments (booking_id, station_id, purpose, method, status, amount_cents, currency, created_at,
+                              succeeded_at, updated_at)
+        SELECT :booking, :station, 'deposit',
+               (ARRAY['card', 'card', 'card', 'cash', 'zelle', 'venmo', 'check'])[1 + i % 7], 'succeeded',
+               5000 + (i * 7919) % 145000, 'USD', at, at, at
+        FROM generate_series(CAST(:low AS bigint), CAST(:high AS bigint)) AS i,
+             LATERAL (SELECT CAST(:first AS timestamptz) + make_interval(secs => i * :step) AS at) AS moment""")
+    for low in range(0, payments, SCALE_CHUNK):
+        async with db.transaction() as session:
+            await session.execute(statement, {"booking": booking_id, "station": station.id, "low": low,
+                                              "high": min(low + SCALE_CHUNK, payments) - 1, "first": first,
+                                              "step": span / payments})
+        if payments > SCALE_CHUNK:
+            print(f"  {station.code}: {min(low + SCALE_CHUNK, payments):,} payments", flush=True)
+    async with db.transaction() as session:
+        await session.execute(text("""
+            INSERT INTO refunds (payment_id, station_id, amount_cents, method, status, reason, created_at, updated_at)
+            SELECT id, station_id, 1000, 'card', 'succeeded', 'bench', succeeded_at + interval '1 day', succeeded_at
+            FROM payments WHERE station_id = :station AND id % 20 = 0"""), {"station": station.id})
+
+
+async def scale_database(url: str, sizes: dict[str, int]) -> dict[str, Station]:
+    db = Database(url)
+    try:
+        stations = {}
+        async with db.transaction() as session:
+            for code in sizes:
+                stations[code], _ = await ensure_station(session, StationCreate(
+                    code=code, name=code, timezone="America/Los_Angeles", latitude=37.5, longitude=-122.0,
+                    address=Address(line1="1 Main St", city="Fremont", state="CA", zip_code="94538")))
+        async with db.transaction() as session:  # a chef free for the booking that carries the payments
+            session.add_all([Chef(station_id=s.id, name=f"Chef {s.code}", working_weekdays=[0, 1, 2, 3, 4, 5, 6],
+                                  is_active=True) for s in stations.values()])
+        for code, payments in sizes.items():
+            booking = await insert_booking(db, stations[code], datetime(2027, 6, 1, 1, tzinfo=UTC))
+            await seed_station_year(db, stations[code], booking, payments)
+        async with db.engine.connect() as conn:
+            await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text("VACUUM ANALYZE"))
+        return stations
+    finally:
+        await db.dispose()
+
+
+async def station_year_report(url: str, station: Station) -> tuple[float, int]:
+    """Median time of the report a cache miss computes (statement + JSON), and the payments it counted."""
+    db = Database(url)
+    try:
+        request = ReportRange(station.id, YEAR_START, YEAR_END)
+        labels = periods(YEAR_START, YEAR_END, Granularity.day)
+
+        async def one_statement() -> bytes:
+            async with db.transaction(write=False) as session:
+                return to_json(await _payment_report(session, [station], request, Granularity.day, labels))
+
+        await one_statement()  # a warm cache of pages, as on a server that has been up a while
+        seconds, raw = await median_of(one_statement)
+        return seconds, PaymentReport.model_validate_json(raw).totals.count
+    finally:
+        await db.dispose()
+
+
+async def scale(big: int) -> None:
+    started = time.perf_counter()
+    async with throwaway_database() as small_url:
+        print(f"small database: SMALL with {SCALE_SMALL:,} payments in {YEAR_START} – {YEAR_END}…", flush=True)
+        small = (await scale_database(small_url, {"SMALL": SCALE_SMALL}))["SMALL"]
+        base, base_count = await station_year_report(small_url, small)
+    async with throwaway_database() as big_url:
+        print(f"big database: SMALL ({SCALE_SMALL:,}) and BIG ({big - SCALE_SMALL:,}), {big:,} payments…", flush=True)
+        stations = await scale_database(big_url, {"SMALL": SCALE_SMALL, "BIG": big - SCALE_SMALL})
+        beside, beside_count = await station_year_report(big_url, stations["SMALL"])
+        large, large_count = await station_year_report(big_url, stations["BIG"])
+    print(f"one station-year by day, the report a cache miss computes (median of {REPEATS}):")
+    print(f"  {base_count:>10,} payments, table of {SCALE_SMALL:,}: {base * 1000:8.1f} ms")
+    print(f"  {beside_count:>10,} payments, table of {big:,}: {beside * 1000:8.1f} ms  ratio {beside / base:.2f}x")
+    print(f"  {large_count:>10,} payments, table of {big:,}: {large * 1000:8.1f} ms  ratio {large / base:.2f}x "
+          f"(goal <= 2x)")
+    print(f"(seeding and timing took {time.perf_counter() - started:.0f} s)")
+
+
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000))
+    if sys.argv[1:2] == ["scale"]:
+        asyncio.run(scale(int(sys.argv[2]) if len(sys.argv) > 2 else 10_000_000))
+    else:
+        asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000))

@@ -184,6 +184,12 @@ def test_worker_needs_redis(database: Path):
     assert "REDIS_URL is not set" in result.output
 
 
+def test_scheduler_needs_redis(database: Path):
+    result = invoke("scheduler")
+    assert result.exit_code == 1
+    assert "REDIS_URL is not set" in result.output
+
+
 def test_run_periodic_expires_lapsed_holds_and_reports(migrated: Path):
     # The history's own holds and reminders being up to date is tests/test_demo_history.py's to show.
     assert invoke("seed-demo", "--no-history").exit_code == 0

@@ -1,4 +1,4 @@
-"""The `myhibachi` command: serve, migrate, seed-demo, create-user, worker."""
+"""The `myhibachi` command: serve, migrate, seed-demo, create-user, worker, scheduler."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Default: HOST or 127.0.0.1.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: PORT or 8000.")] = None,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="App processes sharing the port (uvicorn's process manager); more "
+                                                     "than one needs a shared DATABASE_URL and REDIS_URL.")] = 1,
 ) -> None:
     """Serve the app (API, docs, metrics)."""
     import uvicorn
@@ -36,16 +38,21 @@ def serve(
     # The app believes X-Forwarded-For only from FORWARDED_ALLOW_IPS; uvicorn's own reading would trust 127.0.0.1.
     # A WebSocket frame is bounded before the app reads it (the app's own limit, WS_MAX_MESSAGE_BYTES, is lower).
     uvicorn.run("myhibachi.app:create_app", factory=True, host=host, port=port, reload=reload,
-                proxy_headers=False, access_log=False, ws_max_size=65536)
+                proxy_headers=False, access_log=False, ws_max_size=65536, workers=workers)
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    create_database: Annotated[bool, typer.Option(help="First create the PostgreSQL database if missing.")] = False,
+) -> None:
     """Bring the database schema up to date (SQLite or PostgreSQL, from DATABASE_URL)."""
-    from myhibachi.core.migrations import upgrade_to_head
+    from myhibachi.core.migrations import create_database_if_missing, upgrade_to_head
 
+    database_url = get_settings().database_url
+    if create_database and asyncio.run(create_database_if_missing(database_url)):
+        console.print("[green]✓[/] Created the database.")
     with console.status("Migrating the database…"):
-        upgrade_to_head(get_settings().database_url)
+        upgrade_to_head(database_url)
     console.print("[green]✓[/] Database schema is up to date.")
 
 
@@ -158,11 +165,30 @@ def worker(
                                            workers=processes, configure_logging=False)) or 0)
 
 
+@app.command()
+def scheduler() -> None:
+    """Queue the maintenance (outbox sweep, periodic tasks) for the workers every OUTBOX_SWEEP_SECONDS (needs
+    REDIS_URL). Run one per stack, with PERIODIC_IN_SCHEDULER=true everywhere so that no `serve` or `worker` process
+    runs it too."""
+    from taskiq.cli.scheduler.args import SchedulerArgs
+    from taskiq.cli.scheduler.run import run_scheduler
+
+    settings = get_settings()
+    if not settings.redis_url:
+        console.print("[yellow]REDIS_URL is not set: the maintenance already runs inside `myhibachi serve`.[/]")
+        raise typer.Exit(1)
+    if not settings.periodic_in_scheduler:  # it works, but every other process runs the maintenance as well
+        console.print("[yellow]PERIODIC_IN_SCHEDULER is not set: `serve` and `worker` maintain too.[/]")
+    asyncio.run(run_scheduler(SchedulerArgs(scheduler="myhibachi.core.jobs:maintenance_scheduler", modules=[],
+                                            configure_logging=False)))
+
+
 @app.command("run-periodic")
 def run_periodic() -> None:
     """Run the periodic maintenance once (expire lapsed holds, send due reminders) and say what it did.
 
-    `serve` and `worker` already run it every OUTBOX_SWEEP_SECONDS; this is for cron or a manual catch-up."""
+    `serve` and `worker` (or, with PERIODIC_IN_SCHEDULER, `scheduler`) already run it every OUTBOX_SWEEP_SECONDS;
+    this is for cron or a manual catch-up."""
     from myhibachi import tasks  # noqa: F401 - every domain's handlers and periodic tasks
     from myhibachi.core.runtime import Runtime
 

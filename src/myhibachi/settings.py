@@ -108,6 +108,11 @@ class Settings(BaseSettings):
     public_form_posts_per_ip: int = Field(120, ge=1)
     public_form_window_seconds: int = Field(600, ge=1)
     outbox_sweep_seconds: float = Field(30.0, gt=0)
+    # Who runs the outbox sweep and the periodic tasks (expiring holds, reminders...) every OUTBOX_SWEEP_SECONDS: false,
+    # every `serve` and `worker` process itself (the embedded default: one process does it all); true, only the
+    # `myhibachi scheduler` process, which queues one run for the workers each time (once per stack, however many app
+    # processes). Needs REDIS_URL; without it, the setting is ignored.
+    periodic_in_scheduler: bool = False
     # The booking flow left with an email and no booking this long becomes a lead (SPEC §7).
     lead_abandon_minutes: int = Field(120, ge=1, le=30 * 24 * 60)
     # Newsletters (SPEC §7): campaign mail goes out at most this fast (0: as fast as SMTP takes it), this many

@@ -282,7 +282,61 @@ if REDIS_URL:  # the Redis-backed broker exists only where Redis does (TEST_REDI
             await broker.shutdown()
 
 
-async def test_the_worker_entry_point_consumes_redis_and_runs_the_sweeper(monkeypatch, tmp_path):
+    async def test_a_maintenance_round_queued_while_the_last_one_runs_is_skipped(settings, db: Database, monkeypatch):
+        """`myhibachi scheduler` queues a round every OUTBOX_SWEEP_SECONDS; a round slower than that must not run
+        beside the next one, which another worker may take."""
+        from myhibachi.core import jobs
+
+        started, release = asyncio.Event(), asyncio.Event()
+
+        async def slow(_: JobQueue) -> int:
+            started.set()
+            await release.wait()
+            return 1
+
+        monkeypatch.setattr(jobs, "_periodic_tasks", {"tests.slow": slow})
+        redis_settings = settings.model_copy(update={"jobs_inline": False})
+        context = OutboxContext(settings=redis_settings, mail=SimpleNamespace())  # type: ignore[arg-type]
+        first, second = JobQueue(redis_settings, db, context), JobQueue(redis_settings, db, context)
+        for queue in (first, second):
+            await queue.broker.startup()
+        try:
+            running = asyncio.ensure_future(first.maintain_alone())
+            await asyncio.wait_for(started.wait(), timeout=10)
+            assert await asyncio.wait_for(second.maintain_alone(), timeout=5) is None  # skipped: the first still runs
+            release.set()
+            assert await asyncio.wait_for(running, timeout=10) == {"tests.slow": 1}
+            assert await second.maintain_alone() == {"tests.slow": 1}  # the next round runs again
+        finally:
+            release.set()
+            for queue in (first, second):
+                await queue.broker.shutdown()
+
+
+async def test_the_scheduler_queues_one_maintenance_round_every_sweep_interval(monkeypatch, tmp_path):
+    """`myhibachi scheduler` runs taskiq's scheduler on `maintenance_scheduler()`: its one schedule is the
+    maintenance task, every OUTBOX_SWEEP_SECONDS (in whole seconds, the least taskiq takes)."""
+    from myhibachi.core.jobs import maintenance_scheduler
+    from myhibachi.settings import get_settings
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'scheduler.sqlite'}")
+    monkeypatch.setenv("OUTBOX_SWEEP_SECONDS", "12.4")
+    get_settings.cache_clear()
+    try:
+        scheduler = maintenance_scheduler()
+    finally:
+        get_settings.cache_clear()
+    [source] = scheduler.sources
+    await source.startup()
+    schedules = await source.get_schedules()
+    assert [(s.task_name, s.interval) for s in schedules] == [("maintenance.run", 12)]
+    assert scheduler.broker.find_task("maintenance.run") is not None
+
+
+@pytest.mark.parametrize("scheduler_maintains", [False, True])
+async def test_the_worker_entry_point_consumes_redis_and_runs_the_sweeper(monkeypatch, tmp_path,
+                                                                         scheduler_maintains: bool):
     """`myhibachi worker` runs taskiq on `myhibachi.worker:broker`: a Redis broker with the outbox task, whose
     worker start-up starts the outbox sweeper and whose shutdown stops it (no connection is made here)."""
     from taskiq import TaskiqEvents, TaskiqState
@@ -293,6 +347,7 @@ async def test_the_worker_entry_point_consumes_redis_and_runs_the_sweeper(monkey
 
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'worker.sqlite'}")
+    monkeypatch.setenv("PERIODIC_IN_SCHEDULER", str(scheduler_maintains))
     get_settings.cache_clear()
     try:
         broker = worker_broker()
@@ -304,7 +359,8 @@ async def test_the_worker_entry_point_consumes_redis_and_runs_the_sweeper(monkey
     tasks_before = {t.get_name() for t in asyncio.all_tasks()}
     for handler in broker.event_handlers[TaskiqEvents.WORKER_STARTUP]:
         await handler(TaskiqState())
-    assert "outbox-sweeper" in {t.get_name() for t in asyncio.all_tasks()} - tasks_before
+    # with `myhibachi scheduler` in the stack, the worker runs the rounds it queues and no sweeper of its own
+    assert ("outbox-sweeper" in {t.get_name() for t in asyncio.all_tasks()} - tasks_before) is not scheduler_maintains
     for handler in broker.event_handlers[TaskiqEvents.WORKER_SHUTDOWN]:
         await handler(TaskiqState())
     await asyncio.sleep(0)

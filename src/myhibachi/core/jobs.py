@@ -14,8 +14,10 @@ from typing import Any
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import LockError
 from sqlalchemy.ext.asyncio import AsyncSession
-from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
+from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqScheduler, TaskiqState
+from taskiq.schedule_sources import LabelScheduleSource
 from taskiq_redis import ListQueueBroker
 
 from myhibachi.core.db import Database
@@ -54,6 +56,10 @@ def outbox_follow_up(topic: str) -> Callable[[OutboxFollowUp], OutboxFollowUp]:
     return register
 
 
+MAINTENANCE_LOCK = "myhibachi:maintenance"
+MAINTENANCE_LOCK_SECONDS = 600  # longer than any round takes: a dead holder's lock lapses after this
+
+
 class RedisJobBroker(ListQueueBroker):
     """taskiq_redis's list queue, waiting for jobs at most `wait_seconds` at a time. Its own BRPOP waits for ever,
     but redis-py (since 6) reads with a 5 s socket timeout by default: a worker with no new job for 5 s — idle, or
@@ -90,6 +96,14 @@ class JobQueue:
             return await process_outbox_message(db, context, message_id, self.enqueue_outbox, self._follow_up)
 
         self._process = self.broker.register_task(process_outbox, task_name="outbox.process")
+        # What the sweeper does each time, as a job too: `myhibachi scheduler` queues it on this schedule (taskiq's
+        # intervals are whole seconds), and whichever worker takes it runs it.
+        async def maintain() -> dict[str, int] | None:
+            return await self.maintain_alone()
+
+        self._maintain = self.broker.register_task(
+            maintain, task_name="maintenance.run",
+            schedule=[{"interval": max(1, round(settings.outbox_sweep_seconds)), "schedule_id": "maintenance"}])
         self._sweeper: asyncio.Task[None] | None = None
 
     async def _follow_up(self, topic: str, payload: dict[str, Any]) -> None:
@@ -135,17 +149,42 @@ class JobQueue:
         await self.enqueue_outbox(ids)
         return len(ids)
 
+    async def maintain(self) -> dict[str, int]:
+        """One round of maintenance: re-enqueue the outbox messages left pending, then every periodic task."""
+        try:
+            await self.sweep_once()
+        except Exception as exc:
+            log.warning("outbox_sweep_failed", error=str(exc))
+        return await self.run_periodic_tasks()
+
+    async def maintain_alone(self) -> dict[str, int] | None:
+        """`maintain`, unless another worker of the stack still runs the previous round (a round slower than the
+        schedule's interval would otherwise overlap the next): then nothing (None). A lock in Redis, which expires in
+        case its holder dies."""
+        async with Redis(connection_pool=self.broker.connection_pool) as redis:
+            lock = redis.lock(MAINTENANCE_LOCK, timeout=MAINTENANCE_LOCK_SECONDS, blocking=False)
+            if not await lock.acquire():
+                log.info("maintenance_skipped", reason="the previous round is still running")
+                return None
+            try:
+                return await self.maintain()
+            finally:
+                with contextlib.suppress(LockError):  # it expired meanwhile
+                    await lock.release()
+
     async def _sweep_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.outbox_sweep_seconds)
-            try:
-                await self.sweep_once()
-            except Exception as exc:
-                log.warning("outbox_sweep_failed", error=str(exc))
-            await self.run_periodic_tasks()
+            await self.maintain()
+
+    @property
+    def scheduler_maintains(self) -> bool:
+        """True when `myhibachi scheduler` queues the maintenance, so this process must not run its own sweeper."""
+        return self.settings.periodic_in_scheduler and not self.runs_in_process
 
     def start_sweeper(self) -> None:
-        self._sweeper = asyncio.create_task(self._sweep_forever(), name="outbox-sweeper")
+        if not self.scheduler_maintains:
+            self._sweeper = asyncio.create_task(self._sweep_forever(), name="outbox-sweeper")
 
     async def stop_sweeper(self) -> None:
         if self._sweeper:
@@ -181,3 +220,13 @@ def worker_broker() -> AsyncBroker:
         await runtime.db.dispose()
 
     return broker
+
+
+def maintenance_scheduler() -> TaskiqScheduler:
+    """What `myhibachi scheduler` runs (REDIS_URL must be set): taskiq's scheduler, queueing `maintenance.run` every
+    OUTBOX_SWEEP_SECONDS for the workers. One per stack: with PERIODIC_IN_SCHEDULER, no other process sweeps."""
+    from myhibachi.core.runtime import Runtime
+    from myhibachi.settings import get_settings
+
+    broker = Runtime(get_settings()).jobs.broker
+    return TaskiqScheduler(broker, [LabelScheduleSource(broker)])
