@@ -195,7 +195,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
 
 # A route is public only by being on one of these; every other router requires a signed-in staff member.
-PUBLIC_ROUTERS = (auth_api.public, stations_api.public, pricing_api.public, bookings_api.public,
+PUBLIC_ROUTERS = (pricing_api.public, stations_api.public, bookings_api.public, auth_api.public,  # busiest first
                   bookings_api.manage, payments_api.manage, payments_api.webhooks,
                   leads_api.public, consent_api.public, newsletter_webhooks.webhooks,
                   twilio_webhooks.webhooks, meta_webhooks.webhooks, site_chat.public)
