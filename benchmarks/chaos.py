@@ -333,7 +333,12 @@ def check_emails(flows: list[Flow], outbox: list[OutboxMessage],
     ids_by_email: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for message in received:
         ids_by_email[(str(message["To"]), str(message["Subject"]))][str(message["Message-ID"])] += 1
+    chosen = defaultdict(set)  # the Message-IDs chosen when the emails were queued
+    for m in due:
+        chosen[(m.payload["to"], m.payload["subject"])].add(f"<{m.payload.get('message_id', '?').strip('<>')}>")
     for email, ids in ids_by_email.items():
+        if email in chosen and not set(ids) <= chosen[email]:
+            violations.append(f"{email[1]} to {email[0]}: sent under another Message-ID than it was queued with")
         if email not in queued:
             violations.append(f"received an email nobody queued: {email}")
         elif len(ids) > queued[email]:
@@ -355,7 +360,8 @@ def check_emails(flows: list[Flow], outbox: list[OutboxMessage],
                 violations.append(f"flow {flow.n}: no '{start}' email queued for {flow.reference}")
     figures = {"queued": len(due), "received": len(received),
                "distinct Message-IDs": sum(len(ids) for ids in ids_by_email.values()),
-               "redelivered (same Message-ID)": sum(n - 1 for ids in ids_by_email.values() for n in ids.values())}
+               "redelivered (same Message-ID: a receiver drops it)":
+                   sum(n - 1 for ids in ids_by_email.values() for n in ids.values())}
     return figures, violations
 
 
