@@ -317,8 +317,11 @@ async def check(db: Database, flows: list[Flow], sink: SmtpServer) -> tuple[list
                        f.intent_id not in recorded or recorded[f.intent_id].status != PaymentStatus.succeeded.value)]
     if unhandled:
         violations.append(f"{unhandled} Stripe events never handled")
-    emails, email_violations = check_emails(flows, outbox, sink.messages)
-    return violations + email_violations, emails
+    figures, email_violations = check_emails(flows, outbox, sink.messages)
+    # A killed process records no failure: an error here is something else that went wrong (then was retried).
+    failures = Counter((m.last_error or "")[:60] for m in outbox if m.last_error)
+    figures |= {f"outbox failures: {error}": n for error, n in failures.most_common(5)}
+    return violations + email_violations, figures
 
 
 def check_emails(flows: list[Flow], outbox: list[OutboxMessage],
@@ -457,7 +460,7 @@ def report(flows: list[Flow], tally: Tally, emails: dict[str, int], violations: 
         ("kills: app / worker / redis", f"{tally.kills['app']} / {tally.kills['worker']} / {tally.kills['redis']}"),
         ("flows finished after the Redis restart", after_redis), ("client retries", tally.retries),
         ("webhooks relayed / lost", f"{tally.webhooks_relayed} / {tally.webhooks_lost}"),
-        *((f"emails {name}", n) for name, n in emails.items()),
+        *((name if name.startswith("outbox") else f"emails {name}", n) for name, n in emails.items()),
         *((f"answers {name}", n) for name, n in sorted(tally.statuses.items())),
         ("violations", len(violations)),
     ]
