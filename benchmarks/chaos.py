@@ -10,7 +10,7 @@ and 2 `myhibachi worker` processes. Each flow quotes, books (an Idempotency-Key,
 each date and slot, so some are refused with 409 (not an error). Meanwhile a process is SIGKILLed every 1–3 s and
 restarted, and Redis once. Then, once everything has settled, it checks from the database and the sink: no booking
 lost, no slot over capacity, one payment row per intent, every queued email received under one Message-ID; prints
-a summary and exits 1 on any violation. Not a test.
+a summary and exits 1 on any violation (2 if flows were still running after CHAOS_FLOWS_TIMEOUT, 900 s). Not a test.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from _serving import Servers, app_env, free_port, local_url, throwaway_database, wait_ready
+from _serving import HOST, Servers, app_env, free_port, local_url, throwaway_database, wait_ready
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' emulators, reused rather than copied
@@ -59,8 +60,11 @@ FLOWS_PER_DAY = 9  # for 2 x 3 places: a third of the flows are refused
 APPS, WORKERS = 2, 2
 KILL_EVERY = (1.0, 3.0)  # seconds between kills
 CALL_DEADLINE = 120.0  # seconds a client keeps retrying one request
+# Bounds: flows still running after FLOWS_TIMEOUT (a machine busy with other work) are stopped and counted as
+# unfinished; the checks then cover the flows that finished.
+FLOWS_TIMEOUT = float(os.environ.get("CHAOS_FLOWS_TIMEOUT", 900))
 SETTLE_TIMEOUT = 240.0  # seconds for the outbox and the webhooks to drain once the chaos stops
-RUN_TIMEOUT = 900.0  # the whole run, set-up included
+RUN_TIMEOUT = FLOWS_TIMEOUT + SETTLE_TIMEOUT + 300  # the whole run, set-up and checks included
 SEED = int(os.environ.get("CHAOS_SEED", time.time_ns() % 1_000_000))
 RNG = random.Random(SEED)  # noqa: S311 - when and whom to kill; CHAOS_SEED replays a run's choices
 
@@ -111,17 +115,15 @@ class Stack:
 
     async def start_redis(self) -> None:
         self.redis = self.servers.spawn("server-redis", [
-            "redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "redis-server", "--port", str(self.redis_port), "--bind", HOST, "--save", "", "--appendonly", "no",
             "--daemonize", "no"], {})
-        client = Redis(host="127.0.0.1", port=self.redis_port)
+        client = Redis(host=HOST, port=self.redis_port)
         try:
             for _ in range(100):
                 try:
                     if await client.ping():
                         return
-                except OSError:
-                    await asyncio.sleep(0.05)
-                except Exception:  # noqa: BLE001 - redis-py's ConnectionError while it starts
+                except (OSError, RedisConnectionError):  # still starting
                     await asyncio.sleep(0.05)
             raise RuntimeError("redis-server did not start")
         finally:
@@ -223,13 +225,17 @@ async def relay_webhooks(receiver: WebhookReceiver, client: Client, tally: Tally
         except Failed:
             tally.webhooks_lost += 1
 
-    while not (stop.is_set() and relayed == len(receiver.deliveries) and not pending):
-        while relayed < len(receiver.deliveries):
-            task = asyncio.create_task(deliver(*receiver.deliveries[relayed]))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-            relayed += 1
-        await asyncio.sleep(0.1)
+    try:
+        while not (stop.is_set() and relayed == len(receiver.deliveries) and not pending):
+            while relayed < len(receiver.deliveries):
+                task = asyncio.create_task(deliver(*receiver.deliveries[relayed]))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+                relayed += 1
+            await asyncio.sleep(0.1)
+    finally:
+        for task in list(pending):
+            task.cancel()
 
 
 async def chaos(stack: Stack, tally: Tally, stop: asyncio.Event, started: float, redis_after: float) -> None:
@@ -372,7 +378,7 @@ async def main(count: int) -> int:
     tally = Tally()
     flows = plan(count)
     sink = SmtpServer()
-    controller = EphemeralPortController(sink, hostname="127.0.0.1", port=0, ready_timeout=5)
+    controller = EphemeralPortController(sink, hostname=HOST, port=0, ready_timeout=5)
     controller.start()
     sink.port = controller.port
     emulator = StripeEmulator.start()
@@ -384,7 +390,7 @@ async def main(count: int) -> int:
                 try:
                     station_id = await seed(db)
                     redis_port = free_port()
-                    env = {**app_env(url, 0, servers.folder), "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+                    env = {**app_env(url, 0, servers.folder), "REDIS_URL": f"redis://{HOST}:{redis_port}/0",
                            "SMTP_URL": sink.url, "JOBS_INLINE": "false", "OUTBOX_SWEEP_SECONDS": "3",
                            "STRIPE_SECRET_KEY": API_KEY, "STRIPE_PUBLISHABLE_KEY": "pk_test_chaos",
                            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_API_BASE": emulator.url}
@@ -402,7 +408,9 @@ async def main(count: int) -> int:
         emulator.stop()
         controller.stop()
     report(flows, tally, *outcome)  # after the servers' logs, printed as they stop
-    return 1 if outcome[1] else 0
+    if outcome[1]:
+        return 1
+    return 2 if any(flow.outcome == "unfinished" for flow in flows) else 0  # sound, but not all flows ran
 
 
 async def run(db: Database, stack: Stack, tally: Tally, flows: list[Flow], sink: SmtpServer,
@@ -422,7 +430,14 @@ async def run(db: Database, stack: Stack, tally: Tally, flows: list[Flow], sink:
             await run_flow(client, emulator, station_id, flow)
 
     try:
-        await asyncio.gather(*(bounded(flow) for flow in flows))
+        running = [asyncio.create_task(bounded(flow)) for flow in flows]
+        _, late = await asyncio.wait(running, timeout=FLOWS_TIMEOUT)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        for flow in flows:
+            if flow.outcome == "pending":
+                flow.outcome = "unfinished"
         flows_done = time.monotonic()
         stop_chaos.set()
         await killer
@@ -455,7 +470,8 @@ def report(flows: list[Flow], tally: Tally, emails: dict[str, int], violations: 
     rows = [
         ("flows paid (booked + deposit)", outcomes["paid"]), ("flows refused (409 slot_unavailable)",
                                                                outcomes["refused"]),
-        ("flows failed", outcomes["failed"]), ("flows time (s)", f"{elapsed:.1f}"),
+        ("flows failed", outcomes["failed"]),
+        (f"flows unfinished after {FLOWS_TIMEOUT:.0f} s", outcomes["unfinished"]), ("flows time (s)", f"{elapsed:.1f}"),
         ("settle time after the flows (s)", f"{settle:.1f}"),
         ("kills: app / worker / redis", f"{tally.kills['app']} / {tally.kills['worker']} / {tally.kills['redis']}"),
         ("flows finished after the Redis restart", after_redis), ("client retries", tally.retries),
