@@ -307,6 +307,10 @@ async def check(db: Database, flows: list[Flow], sink: SmtpServer) -> tuple[list
             violations.append(f"flow {flow.n}: booking {flow.reference} was created but is gone")
         elif flow.outcome == "paid" and booking.status != "confirmed":
             violations.append(f"flow {flow.n}: {flow.reference} paid but {booking.status}")
+    known = {f.booking_id for f in flows}
+    if all(f.outcome in ("paid", "refused") for f in flows):  # else a flow cut short may have booked unknowingly
+        violations += [f"booking {b.reference} ({b.status}): no client was told of it (a retry booked twice?)"
+                       for b in bookings.values() if b.id not in known]
     live = Counter((b.event_date.isoformat(), b.slot_time) for b in bookings.values()
                    if b.status in ("pending_deposit", "confirmed"))
     violations += [f"{day} {slot}: {n} live bookings for {CHEFS} chefs" for (day, slot), n in live.items() if n > CHEFS]
