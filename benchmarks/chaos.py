@@ -162,6 +162,7 @@ class Client:
     async def call(self, method: str, path: str, ok: tuple[int, ...], **kwargs: Any) -> httpx.Response:
         deadline = time.monotonic() + CALL_DEADLINE
         pause = 0.2
+        errors: Counter[str] = Counter()
         while True:
             port = RNG.choice(self.stack.app_ports)
             try:
@@ -172,10 +173,10 @@ class Client:
                 self.tally.statuses[f"{response.status_code} {method} /{route}"] += 1
                 if response.status_code < 500 and response.status_code != 429:
                     raise Failed(f"{response.status_code} {response.text[:200]}")
-            except httpx.TransportError:
-                pass  # the app was killed under us or is restarting
+            except httpx.TransportError as lost:  # the app was killed under us or is restarting
+                errors[type(lost).__name__] += 1
             if time.monotonic() > deadline:
-                raise Failed(f"{method} {path}: no answer within {CALL_DEADLINE:.0f} s")
+                raise Failed(f"{method} {path.split('/')[1]}: no answer within {CALL_DEADLINE:.0f} s {dict(errors)}")
             self.tally.retries += 1
             await asyncio.sleep(pause * RNG.uniform(0.5, 1.5))
             pause = min(2.0, pause * 1.5)
@@ -307,10 +308,11 @@ async def check(db: Database, flows: list[Flow], sink: SmtpServer) -> tuple[list
             violations.append(f"flow {flow.n}: booking {flow.reference} was created but is gone")
         elif flow.outcome == "paid" and booking.status != "confirmed":
             violations.append(f"flow {flow.n}: {flow.reference} paid but {booking.status}")
-    known = {f.booking_id for f in flows}
-    if all(f.outcome in ("paid", "refused") for f in flows):  # else a flow cut short may have booked unknowingly
-        violations += [f"booking {b.reference} ({b.status}): no client was told of it (a retry booked twice?)"
-                       for b in bookings.values() if b.id not in known]
+    by_email = {f.email: f for f in flows}
+    for b in bookings.values():  # each flow books under an email address of its own
+        flow = by_email[b.contact_email]
+        if b.id != flow.booking_id and flow.outcome in ("paid", "refused"):
+            violations.append(f"booking {b.reference}: flow {flow.n} was told {flow.reference or 'no'} (booked twice?)")
     live = Counter((b.event_date.isoformat(), b.slot_time) for b in bookings.values()
                    if b.status in ("pending_deposit", "confirmed"))
     violations += [f"{day} {slot}: {n} live bookings for {CHEFS} chefs" for (day, slot), n in live.items() if n > CHEFS]
