@@ -5,6 +5,7 @@ in subprocesses, all removed again when the benchmark ends (also on failure). No
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -95,17 +96,22 @@ class Servers:
     def start(self, target: str, port: int, env: Mapping[str, str | None]) -> subprocess.Popen[bytes]:
         """uvicorn, one process, the same options for every app; `env` overrides this process's environment
         (None: unset)."""
+        # --app-dir: this folder, so a target may be a benchmark script's own app.
+        return self.spawn(f"server-{port}", [
+            sys.executable, "-m", "uvicorn", target, "--factory", "--app-dir", str(Path(__file__).parent),
+            "--host", HOST, "--port", str(port), "--no-access-log", "--log-level", "warning", "--no-proxy-headers"],
+            env)
+
+    def spawn(self, name: str, command: list[str], env: Mapping[str, str | None]) -> subprocess.Popen[bytes]:
+        """Any process (a worker, a Redis), in a session of its own so that stopping it stops its children too;
+        its output is appended to `name`.log (a restarted process continues the log of the one before)."""
         merged = {key: value for key, value in {**os.environ, **env}.items() if value is not None}
-        # cwd: the temp folder, so no .env of the checkout leaks into the settings; --app-dir: this folder, so a
-        # target may be a benchmark script's own app.
-        with (self.folder / f"server-{port}.log").open("wb") as log:  # the child keeps its own handle
-            server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                [sys.executable, "-m", "uvicorn", target, "--factory", "--app-dir", str(Path(__file__).parent),
-                 "--host", HOST, "--port", str(port), "--no-access-log", "--log-level", "warning",
-                 "--no-proxy-headers"],
-                env=merged, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self._running.append(server)
-        return server
+        # cwd: the temp folder, so no .env of the checkout leaks into the settings.
+        with (self.folder / f"{name}.log").open("ab") as log:  # the child keeps its own handle
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                command, env=merged, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self._running.append(process)
+        return process
 
 
 async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen[bytes], deadline: float = 30.0) -> None:
@@ -124,11 +130,14 @@ async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen[bytes],
 
 
 def _stop(server: subprocess.Popen[bytes]) -> None:
-    # SIGTERM first so uvicorn runs the app's shutdown (pools closed before the database is dropped).
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
+    # SIGTERM first so uvicorn runs the app's shutdown (pools closed before the database is dropped). To the whole
+    # process group: a worker's children go with it, also those a SIGKILLed parent left behind.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -19,7 +20,9 @@ from myhibachi.core.email import (
     SmtpMailTransport,
     build_message,
     mail_transport,
+    queue_email,
 )
+from myhibachi.core.outbox import OutboxContext, process_outbox_message, take_pending_ids
 from myhibachi.settings import Settings
 from tests.conftest import PASSWORD, mail_files
 from tests.smtp import SmtpServer
@@ -145,3 +148,31 @@ async def test_password_reset_email_over_smtp(client, db, settings: Settings, sm
     assert login.status_code == 200
     await _wait_for_messages(smtp_server, 2)
     assert smtp_server.messages[1]["Subject"] == "Your MyHibachi password was changed"
+
+
+class _DiesAfterSending:
+    """The SMTP server takes the email, then the process dies before the job commits (a SIGKILL at that moment)."""
+
+    def __init__(self, transport: SmtpMailTransport) -> None:
+        self.transport = transport
+
+    async def send(self, message: EmailMessage) -> None:
+        await self.transport.send(message)
+        raise ConnectionResetError("the worker died before it recorded the email as sent")
+
+
+async def test_an_email_sent_again_after_a_crash_keeps_its_message_id(db, settings: Settings,
+                                                                      smtp_server: SmtpServer):
+    async with db.transaction() as session:
+        await queue_email(session, to="guest@example.com", subject="We're holding your date", text="See you.")
+        [message_id] = take_pending_ids(session)
+    transport = SmtpMailTransport(smtp_server.url)
+
+    dying = OutboxContext(settings=settings, mail=_DiesAfterSending(transport))
+    assert await process_outbox_message(db, dying, message_id) is False  # not recorded: it goes out again
+    assert await process_outbox_message(db, OutboxContext(settings=settings, mail=transport), message_id) is True
+    await _wait_for_messages(smtp_server, 2)
+
+    first, again = smtp_server.messages
+    assert again["Subject"] == first["Subject"] == "We're holding your date"
+    assert again["Message-ID"] == first["Message-ID"]  # the receiving side can drop the copy

@@ -22,6 +22,10 @@ from myhibachi.core.outbox import OutboxContext, OutboxMessage, add_outbox_messa
 log = structlog.get_logger(__name__)
 
 
+def new_message_id() -> str:
+    return make_msgid(domain="myhibachi.local")
+
+
 def build_message(*, sender: str, to: str, subject: str, text: str, html: str | None = None,
                   message_id: str | None = None, attachments: list[dict[str, str]] | None = None,
                   headers: dict[str, str] | None = None) -> EmailMessage:
@@ -30,7 +34,7 @@ def build_message(*, sender: str, to: str, subject: str, text: str, html: str | 
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
-    message["Message-ID"] = message_id or make_msgid(domain="myhibachi.local")
+    message["Message-ID"] = message_id or new_message_id()
     message["Date"] = formatdate(usegmt=True)
     for name, value in (headers or {}).items():
         message[name] = value
@@ -105,10 +109,13 @@ async def queue_email(session: AsyncSession, *, to: str, subject: str, text: str
     """Send an email once this unit of work commits (never for a rolled-back change).
 
     `attachments`: [{"filename", "content_type" (text/*), "content"}]. `about`: what the email concerns (a
-    booking's reference), so staff can see what was sent about it. `headers`: more of them (List-Unsubscribe)."""
+    booking's reference), so staff can see what was sent about it. `headers`: more of them (List-Unsubscribe).
+
+    Its Message-ID is chosen now, once: a process that dies after the SMTP server took the email but before its
+    job committed sends it again, and only the same Message-ID lets the receiving side drop that copy."""
     await add_outbox_message(session, SEND_EMAIL_TOPIC, {"to": to, "subject": subject, "text": text, "html": html,
                                                          "attachments": attachments or [], "about": about,
-                                                         "headers": headers or {}})
+                                                         "headers": headers or {}, "message_id": new_message_id()})
 
 
 @dataclass(frozen=True)
@@ -131,5 +138,6 @@ async def emails_about(session: AsyncSession, about: str) -> list[SentEmail]:
 async def _send_email(_: AsyncSession, payload: dict[str, Any], context: OutboxContext) -> None:
     message = build_message(sender=context.settings.mail_from, to=payload["to"], subject=payload["subject"],
                             text=payload["text"], html=payload.get("html"),
-                            attachments=payload.get("attachments"), headers=payload.get("headers"))
+                            attachments=payload.get("attachments"), headers=payload.get("headers"),
+                            message_id=payload.get("message_id"))  # absent in emails queued before it was stored
     await context.mail.send(message)
