@@ -66,10 +66,13 @@ async def chefs_on_duty_between(session: AsyncSession, station_id: int, first_da
         ChefTimeOff.chef_id.in_([chef.id for chef in chefs]), ChefTimeOff.status == TimeOffStatus.approved.value,
         ChefTimeOff.first_day <= last_day, ChefTimeOff.last_day >= first_day))).all()
     roster: dict[date, list[Chef]] = {}
+    working: dict[int, list[Chef]] = {}  # per ISO weekday: a range repeats its seven weekdays
     for offset in range((last_day - first_day).days + 1):
         day = first_day + timedelta(days=offset)
+        if (weekday := day.isoweekday()) not in working:
+            working[weekday] = [chef for chef in chefs if chef.works_on(day)]
         away = {chef_id for chef_id, first, last in time_off if first <= day <= last}
-        roster[day] = [chef for chef in chefs if chef.works_on(day) and chef.id not in away]
+        roster[day] = [chef for chef in working[weekday] if chef.id not in away]
     return roster
 
 
