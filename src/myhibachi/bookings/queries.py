@@ -72,7 +72,7 @@ from myhibachi.bookings.schemas import (
     phone_digits,
 )
 from myhibachi.chefs.models import Chef
-from myhibachi.chefs.queries import chefs_on_duty_between
+from myhibachi.chefs.queries import duty_between
 from myhibachi.contacts.models import Contact
 from myhibachi.core.cursors import decode_cursor, encode_cursor
 from myhibachi.core.db import utcnow
@@ -83,7 +83,8 @@ from myhibachi.pricing.quote import PartyOrder, label_of, menu_choices
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRead
 from myhibachi.stations.models import Station
-from myhibachi.stations.queries import get_station
+from myhibachi.stations.queries import find_public_station, get_station
+from myhibachi.stations.schemas import StationPublic
 
 MAX_AVAILABILITY_DAYS = 92
 
@@ -140,19 +141,20 @@ class CapacityView:
         return (capacity or self.day(day)).remaining(times)
 
 
-async def capacity_view(session: AsyncSession, station: Station, first_day: date, last_day: date, *,
+async def capacity_view(session: AsyncSession, station: Station | StationPublic, first_day: date, last_day: date, *,
                         now: datetime | None = None, exclude_booking_id: int | None = None,
                         each_event: bool = True) -> CapacityView:
-    """Rules, roster and held windows for `first_day`..`last_day`, in four queries whatever the range. With
+    """Rules, roster and held windows for `first_day`..`last_day`: one query whatever the range (rules and
+    roster are cached; a cold cache adds their reads). With
     `each_event` every held event is read (`held`, for checks about one chef or one booking); without it only
     a few spans per date (`load`, which is all a count of free chefs needs)."""
     now = now or utcnow()
     rules = await get_rules(session, station.id)
     zone = ZoneInfo(station.timezone)
-    on_duty = await chefs_on_duty_between(session, station.id, first_day, last_day)
-    duty = {chef: ChefOnDuty(chef.id, chef.daily_limit(rules.chef_max_events_per_day))
-            for chef in set().union(*on_duty.values())}  # once per chef, not per chef and date
-    roster = {day: [duty[chef] for chef in chefs] for day, chefs in on_duty.items()}
+    on_duty = await duty_between(session, station.id, first_day, last_day)
+    duty = {chef.id: ChefOnDuty(chef.id, chef.daily_limit(rules.chef_max_events_per_day))
+            for chefs in on_duty.values() for chef in chefs}
+    roster = {day: [duty[chef.id] for chef in chefs] for day, chefs in on_duty.items()}
     # Windows of neighbouring days can reach into the range (a late event's clean-up, an early one's travel). The
     # rules cap travel, event and clean-up at 600 min each, so such an event's date is at most two days off: the
     # date bounds let the index on (station, date) find them, whatever the station holds in other years.
@@ -190,7 +192,7 @@ async def station_availability(session: AsyncSession, station_id: int, first_day
         raise ValidationFailed.on("query.end", "end must not be before start")
     if (last_day - first_day).days + 1 > MAX_AVAILABILITY_DAYS:
         raise ValidationFailed.on("query.end", f"ask for at most {MAX_AVAILABILITY_DAYS} days at a time")
-    station = await bookable_station(session, station_id)
+    station = await find_public_station(session, station_id)
     view = await capacity_view(session, station, first_day, last_day, exclude_booking_id=moving_booking_id,
                                each_event=False)
     days = []
