@@ -145,16 +145,15 @@ async def capacity_view(session: AsyncSession, station: Station | StationPublic,
                         now: datetime | None = None, exclude_booking_id: int | None = None,
                         each_event: bool = True) -> CapacityView:
     """Rules, roster and held windows for `first_day`..`last_day`: one query whatever the range (rules and
-    roster are cached; a cold cache adds their reads). With
-    `each_event` every held event is read (`held`, for checks about one chef or one booking); without it only
-    a few spans per date (`load`, which is all a count of free chefs needs)."""
+    roster are cached; a cold cache adds their reads). With `each_event` every held event is read (`held`, for
+    checks about one chef or one booking); without it only a few spans per date (`load`: all a count needs)."""
     now = now or utcnow()
     rules = await get_rules(session, station.id)
     zone = ZoneInfo(station.timezone)
     on_duty = await duty_between(session, station.id, first_day, last_day)
-    duty = {chef.id: ChefOnDuty(chef.id, chef.daily_limit(rules.chef_max_events_per_day))
-            for chefs in on_duty.values() for chef in chefs}
-    roster = {day: [duty[chef.id] for chef in chefs] for day, chefs in on_duty.items()}
+    chefs = {chef.id: chef for day_chefs in on_duty.values() for chef in day_chefs}
+    duty = {chef.id: ChefOnDuty(chef.id, chef.daily_limit(rules.chef_max_events_per_day)) for chef in chefs.values()}
+    roster = {day: [duty[chef.id] for chef in day_chefs] for day, day_chefs in on_duty.items()}
     # Windows of neighbouring days can reach into the range (a late event's clean-up, an early one's travel). The
     # rules cap travel, event and clean-up at 600 min each, so such an event's date is at most two days off: the
     # date bounds let the index on (station, date) find them, whatever the station holds in other years.
