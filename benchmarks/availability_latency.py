@@ -1,13 +1,20 @@
-"""Availability latency: a month of slots at a busy station, against a bare Starlette JSON endpoint.
+"""Availability latency: a month of slots at a busy station, against a bare Starlette JSON endpoint, with the
+database holding `bookings` bookings and again holding `total` bookings.
 
-Run: .venv/bin/python benchmarks/availability_latency.py [requests] [bookings]
+Run: .venv/bin/python benchmarks/availability_latency.py [requests] [bookings] [total]
 Needs PostgreSQL at postgresql+asyncpg://postgres@127.0.0.1:5432/ (or BENCH_PG_URL). Creates a throwaway database
 (dropped at the end) holding one station with 120 chefs and `bookings` bookings (default 10,000) over the next 31
-days, inserted in bulk past the API but through the capacity triggers; then serves, with uvicorn on 127.0.0.1
-in subprocesses, the app and a bare Starlette app answering the same JSON document. Prints the SQL statements one
-availability request runs (counted in-process, for 1 to 92 days), then p50/p95 of `requests` sequential
-GET /api/v1/stations/{id}/availability (31 days, 10 guests) and of the bare endpoint, alternating, and the
-ratios. Not a test.
+days, inserted in bulk past the API but through the capacity triggers. A copy of it (a second throwaway database)
+then grows to `total` bookings (default 1,000,000; 0 skips it) with the same load at the busy station in the
+measured month: the rest are copies of those bookings at other stations (120 chefs each) and in earlier years
+(past ones completed or expired), also at the busy station; copies of what the triggers accepted, at stations
+and times of their own, so the capacity backstop (which only checks, it maintains no table) is off while they go
+in (with it, a copy of the 7,000 holds at a new station took about two minutes here: per row, its overlap counts
+scan the station's held bookings through the index of held bookings). Then serves, with uvicorn
+on 127.0.0.1 in subprocesses, the app on each database and a bare Starlette app answering the same JSON document.
+Prints the SQL statements one availability request runs (counted in-process, for 1 to 92 days), then p50/p95 of
+`requests` sequential GET /api/v1/stations/{id}/availability (31 days, 10 guests) on each app and of the bare
+endpoint, in turn, and the ratios. Not a test.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -28,9 +37,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from _serving import SECRET, Servers, app_env, free_port, local_url, throwaway_database, wait_ready
+from _serving import SECRET, Servers, _admin, app_env, free_port, local_url, throwaway_database, wait_ready
 from asgi_lifespan import LifespanManager
 from sqlalchemy import event, insert, select, text
+from sqlalchemy.engine import make_url
 
 from myhibachi.app import create_app
 from myhibachi.bookings.capacity import (
@@ -58,6 +68,7 @@ DAYS = 31
 FIRST_DAY_AHEAD = 3  # past the 48 h minimum notice, so every slot of the range is really computed
 GUESTS = 10
 REQUEST_TIMEOUT = 30.0
+YEARS_BACK = 3  # the copies beyond the busy station's month: its earlier years, and other stations' years
 PAYLOAD_ENV = "BENCH_BARE_PAYLOAD"
 # What becomes of a booking (future events: nothing is completed yet). Holding: confirmed, pending_deposit.
 STATUS_WEIGHTS = {BookingStatus.confirmed: 55, BookingStatus.pending_deposit: 15, BookingStatus.cancelled: 20,
@@ -177,9 +188,76 @@ async def _seed(db: Database, bookings: int, first_day: date) -> tuple[int, Coun
     async with db.transaction() as session:
         for chunk in range(0, len(rows), 1000):
             await session.execute(insert(Booking), rows[chunk:chunk + 1000])
-    async with db.engine.begin() as conn:  # fresh statistics, as autovacuum would soon have
-        await conn.execute(text("ANALYZE"))
+    await _vacuum(db)
     return station_id, made
+
+
+async def _vacuum(db: Database) -> None:
+    """Fresh statistics and visibility map, as autovacuum would soon have (index-only scans depend on it)."""
+    async with db.engine.connect() as conn:
+        await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text("VACUUM ANALYZE"))
+
+
+def _copy_of_bookings() -> str:
+    """INSERT … SELECT of the busy station's bookings as copy :copy at station :station, :shift days away (the
+    copy's own references and tokens; its chefs by rank at that station; past holds completed or expired)."""
+    kinds = {column.name: getattr(column.type, "impl", column.type).python_type for column in Booking.__table__.columns}
+    shifted = {name: f"b.{name} + CAST(:shift AS integer)" if kind is date
+               else f"b.{name} + make_interval(days => CAST(:shift AS integer))"
+               for name, kind in kinds.items() if kind in (date, datetime)}
+    made = {  # :copy is text ("007")
+        "station_id": ":station",
+        "reference": "'C' || :copy || substr(b.reference, 3)",
+        "manage_nonce": "md5('n' || :copy || b.reference)",
+        "manage_token_hash": "md5(:copy || b.reference) || md5(b.reference || :copy)",
+        "chef_id": "CASE WHEN :station = b.station_id THEN b.chef_id ELSE m.new_id END",
+        "status": "CASE WHEN CAST(:shift AS integer) >= 0 THEN b.status WHEN b.status = 'confirmed' THEN 'completed' "
+                  "WHEN b.status = 'pending_deposit' THEN 'expired' ELSE b.status END",
+    }
+    columns = [column.name for column in Booking.__table__.columns if column.name != "id"]
+    values = ", ".join(made.get(name) or shifted.get(name) or f"b.{name}" for name in columns)
+    # Latest first, as the seed: the triggers' overlap counts then meet only the rows of the same window.
+    return (f"INSERT INTO bookings ({', '.join(columns)}) SELECT {values} FROM bookings b "  # noqa: S608 - names
+            "LEFT JOIN chef_map m ON m.old_id = b.chef_id AND m.station_id = :station "
+            "WHERE b.station_id = :busy AND b.reference LIKE 'MH-%' ORDER BY b.busy_start DESC")
+
+
+async def _grow(db: Database, busy_id: int, bookings: int, total: int) -> int:
+    """Copies of the busy station's bookings until about `total`: the busy station's earlier years first, then
+    other stations (with as many chefs), this year and earlier ones. Returns the bookings now in the database."""
+    copies = total // bookings - 1
+    others = -(-max(0, copies - YEARS_BACK) // YEARS_BACK)
+    async with db.transaction() as session:
+        stations = [(await ensure_station(session, StationCreate(
+            code=f"BENCH-{n:02d}", name=f"Bench {n:02d}", timezone=str(ZONE), latitude=37.5, longitude=-122.0,
+            address=Address(line1=f"{n} Main St", city="Fremont", state="CA", zip_code="94538"))))[0].id
+            for n in range(others)]
+        await session.execute(text(
+            "INSERT INTO chefs (station_id, name, is_active, max_events_per_day, working_weekdays, created_at, "
+            "updated_at) SELECT s.id, c.name, c.is_active, c.max_events_per_day, c.working_weekdays, c.created_at, "
+            "c.updated_at FROM unnest(CAST(:stations AS bigint[])) AS s(id) CROSS JOIN chefs c "
+            "WHERE c.station_id = :busy ORDER BY s.id, c.id"), {"stations": stations, "busy": busy_id})
+    plan = [(busy_id, -364 * (year + 1)) for year in range(min(copies, YEARS_BACK))]
+    plan += [(stations[n % others], -364 * (n // others)) for n in range(copies - len(plan))]
+    insert_copy = text(_copy_of_bookings())
+    async with db.engine.connect() as conn:
+        await conn.execute(text(
+            "CREATE TEMP TABLE chef_map AS SELECT o.id AS old_id, n.station_id, n.id AS new_id FROM "
+            "(SELECT id, row_number() OVER (ORDER BY id) AS r FROM chefs WHERE station_id = :busy) AS o JOIN "
+            "(SELECT id, station_id, row_number() OVER (PARTITION BY station_id ORDER BY id) AS r FROM chefs "
+            "WHERE station_id <> :busy) AS n USING (r)"), {"busy": busy_id})
+        await conn.execute(text("CREATE INDEX ON chef_map (old_id, station_id)"))
+        await conn.execute(text("ALTER TABLE bookings DISABLE TRIGGER bookings_capacity_backstop"))
+        await conn.commit()
+        for copy, (station, shift) in enumerate(plan, start=1):  # one transaction each
+            await conn.execute(insert_copy, {"copy": f"{copy:03d}", "station": station, "shift": shift,
+                                             "busy": busy_id})
+            await conn.commit()
+        await conn.execute(text("ALTER TABLE bookings ENABLE TRIGGER bookings_capacity_backstop"))
+        await conn.commit()
+        count = await conn.scalar(text("SELECT count(*) FROM bookings"))
+    await _vacuum(db)
+    return count
 
 
 # --- counting statements in-process ---------------------------------------------------------------------------
@@ -227,58 +305,104 @@ def _p(values: list[float]) -> tuple[float, float]:
     return cuts[9] * 1000, cuts[18] * 1000
 
 
-async def main(requests: int, bookings: int) -> None:
+@asynccontextmanager
+async def _copy_database(url: str) -> AsyncIterator[str]:
+    """A throwaway copy of the database at `url` (which nobody may be connected to), dropped on exit."""
+    source = make_url(url).database
+    name = f"{source}_grown"
+    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    await _admin(drop)
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _admin(drop)
+
+
+async def main(requests: int, bookings: int, total: int) -> None:
     first_day = datetime.now(ZONE).date() + timedelta(days=FIRST_DAY_AHEAD)
     last_day = first_day + timedelta(days=DAYS - 1)
-    async with throwaway_database() as url:
-        with Servers("availability-latency-") as servers:
-            folder = servers.folder
-            db = Database(url)
+    async with throwaway_database() as url, AsyncExitStack() as stack:
+        db = Database(url)
+        try:
+            started = time.perf_counter()
+            station_id, made = await _seed(db, bookings, first_day)
+            seeded_s = time.perf_counter() - started
+        finally:
+            await db.dispose()
+        urls = {f"{bookings:,}": url}
+        grown_s, grown = 0.0, bookings
+        if total > bookings:
+            big_url = await stack.enter_async_context(_copy_database(url))
+            big = Database(big_url)
             try:
                 started = time.perf_counter()
-                station_id, made = await _seed(db, bookings, first_day)
-                seeded_s = time.perf_counter() - started
+                grown = await _grow(big, station_id, bookings, total)
+                grown_s = time.perf_counter() - started
             finally:
-                await db.dispose()
-            counts, body = await _count_queries(url, folder, station_id, first_day)
-            (folder / "payload.json").write_bytes(body)
+                await big.dispose()
+            urls[f"{grown:,}"] = big_url
+        servers = stack.enter_context(Servers("availability-latency-"))  # stopped before the databases go
+        folder = servers.folder
+        counts = {}
+        for label, db_url in urls.items():
+            counts[label], body = await _count_queries(db_url, folder, station_id, first_day)
+        (folder / "payload.json").write_bytes(body)
 
-            app_port, bare_port = free_port(), free_port()
-            app_server = servers.start("myhibachi.app:create_app", app_port, app_env(url, app_port, folder))
-            bare_server = servers.start("availability_latency:bare_app", bare_port,
-                                        {PAYLOAD_ENV: str(folder / "payload.json")})
-            path = f"/api/v1/stations/{station_id}/availability"
-            params = {"start": first_day.isoformat(), "end": last_day.isoformat(), "guests": GUESTS}
-            timings: dict[str, list[float]] = {"app": [], "bare": []}
-            async with httpx.AsyncClient(base_url=local_url(app_port), timeout=REQUEST_TIMEOUT) as app_client, \
-                    httpx.AsyncClient(base_url=local_url(bare_port), timeout=REQUEST_TIMEOUT) as bare_client:
-                await wait_ready(app_client, app_server)
-                await wait_ready(bare_client, bare_server)
-                served = (await app_client.get(path, params=params)).content
-                bare = (await bare_client.get("/availability")).content
-                for _ in range(20):  # warm-up
-                    await _timed_get(app_client, path, params)
-                    await _timed_get(bare_client, "/availability")
-                for _ in range(requests):  # alternating, one at a time: both see the same machine load
-                    timings["app"].append(await _timed_get(app_client, path, params))
-                    timings["bare"].append(await _timed_get(bare_client, "/availability"))
+        ports = {label: free_port() for label in urls}
+        apps = {label: servers.start("myhibachi.app:create_app", port, app_env(db_url, port, folder))
+                for (label, db_url), port in zip(urls.items(), ports.values(), strict=True)}
+        bare_port = free_port()
+        bare_server = servers.start("availability_latency:bare_app", bare_port,
+                                    {PAYLOAD_ENV: str(folder / "payload.json")})
+        path = f"/api/v1/stations/{station_id}/availability"
+        params = {"start": first_day.isoformat(), "end": last_day.isoformat(), "guests": GUESTS}
+        clients = {label: await stack.enter_async_context(httpx.AsyncClient(
+            base_url=local_url(port), timeout=REQUEST_TIMEOUT)) for label, port in ports.items()}
+        bare_client = await stack.enter_async_context(httpx.AsyncClient(base_url=local_url(bare_port),
+                                                                        timeout=REQUEST_TIMEOUT))
+        for label, client in clients.items():
+            await wait_ready(client, apps[label])
+        await wait_ready(bare_client, bare_server)
+        served = {label: (await client.get(path, params=params)).content for label, client in clients.items()}
+        bare = (await bare_client.get("/availability")).content
+        timings: dict[str, list[float]] = {label: [] for label in [*clients, "bare"]}
+        for rounds in (20, requests):  # warm-up, then measured: in turn, one at a time, so all see the same load
+            for label in timings:
+                timings[label].clear()
+            for _ in range(rounds):
+                for label, client in clients.items():
+                    timings[label].append(await _timed_get(client, path, params))
+                timings["bare"].append(await _timed_get(bare_client, "/availability"))
 
-            holding = made["confirmed"] + made["pending_deposit"]
-            print(f"PostgreSQL; station with {CHEFS} chefs; {bookings} bookings {first_day}..{last_day} "
-                  f"({', '.join(f'{k} {v}' for k, v in sorted(made.items()))}; {holding} holding a chef), "
-                  f"seeded in {seeded_s:.1f} s")
-            print("SQL statements per availability request (3 requests per range): "
-                  + ", ".join(f"{days} day{'s' if days > 1 else ''}: {c}" for days, c in counts.items()))
-            print(f"response bodies: app {len(served)} bytes, bare {len(bare)} bytes "
-                  f"({DAYS} days x {len(DEFAULT_RULES.slot_times)} slots)")
-            app_p50, app_p95 = _p(timings["app"])
-            bare_p50, bare_p95 = _p(timings["bare"])
-            print(f"{requests} sequential requests each, alternating, uvicorn (1 process) on 127.0.0.1:")
-            print(f"  GET availability ({DAYS} days, {GUESTS} guests): p50 {app_p50:7.2f} ms   p95 {app_p95:7.2f} ms")
-            print(f"  bare Starlette JSON (same body):       p50 {bare_p50:7.2f} ms   p95 {bare_p95:7.2f} ms")
-            print(f"  ratio app/bare: p50 {app_p50 / bare_p50:.2f}   p95 {app_p95 / bare_p95:.2f}")
+        holding = made["confirmed"] + made["pending_deposit"]
+        print(f"PostgreSQL; station with {CHEFS} chefs; {bookings} bookings {first_day}..{last_day} "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(made.items()))}; {holding} holding a chef), "
+              f"seeded in {seeded_s:.1f} s")
+        if grown > bookings:
+            print(f"grown copy: {grown:,} bookings (the same {bookings:,} at the busy station's month; the rest at "
+                  f"{max(0, -(-(total // bookings - 1 - YEARS_BACK) // YEARS_BACK))} other stations and in "
+                  f"{YEARS_BACK} earlier years), grown in {grown_s:.1f} s")
+        for label, by_range in counts.items():
+            print(f"SQL statements per availability request at {label} bookings (3 requests per range): "
+                  + ", ".join(f"{days} day{'s' if days > 1 else ''}: {c}" for days, c in by_range.items()))
+        same = all(body == bare for body in served.values())
+        print(f"response bodies: {', '.join(f'{label}: {len(body)} bytes' for label, body in served.items())}, "
+              f"bare {len(bare)} bytes ({DAYS} days x {len(DEFAULT_RULES.slot_times)} slots; "
+              f"{'identical' if same else 'DIFFERENT'})")
+        print(f"{requests} sequential requests each, in turn, uvicorn (1 process each) on 127.0.0.1:")
+        figures = {label: _p(values) for label, values in timings.items()}
+        bare_p50, bare_p95 = figures["bare"]
+        for label in clients:
+            p50, p95 = figures[label]
+            print(f"  GET availability ({DAYS} days, {GUESTS} guests), {label:>9} bookings: p50 {p50:7.2f} ms   "
+                  f"p95 {p95:7.2f} ms   (app/bare: p50 {p50 / bare_p50:.2f}, p95 {p95 / bare_p95:.2f})")
+        print(f"  bare Starlette JSON (same body):{'':>20} p50 {bare_p50:7.2f} ms   p95 {bare_p95:7.2f} ms")
+        if len(clients) == 2:
+            (small, (_, small_p95)), (large, (_, large_p95)) = [(label, figures[label]) for label in clients]
+            print(f"  ratio p95 {large} / {small} bookings: {large_p95 / small_p95:.2f}")
 
 
 if __name__ == "__main__":
-    args = [int(arg) for arg in sys.argv[1:3]]
-    asyncio.run(main(*(args + [200, 10_000][len(args):])))
+    args = [int(arg) for arg in sys.argv[1:4]]
+    asyncio.run(main(*(args + [200, 10_000, 1_000_000][len(args):])))

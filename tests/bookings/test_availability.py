@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import event
+from sqlalchemy import event, select, update
 
-from myhibachi.chefs.models import ChefTimeOff, TimeOffStatus
+from myhibachi.bookings.models import Booking
+from myhibachi.chefs.models import Chef, ChefTimeOff, TimeOffStatus
 from tests.bookings.conftest import API, EVENT_DAY, booking_body
 
 SLOTS = ["12:00", "15:00", "18:00", "21:00"]
+
+
+async def db_chef_ids(db, station_id: int) -> list[int]:  # noqa: ANN001
+    async with db.transaction(write=False) as session:
+        return list(await session.scalars(select(Chef.id).where(Chef.station_id == station_id).order_by(Chef.id)))
 
 
 async def remaining(client, station_id: int, day: date = EVENT_DAY, guests: int = 10) -> dict[str, int]:
@@ -109,10 +115,10 @@ async def test_range_and_station_are_validated(client, station):
     assert ok.status_code == 200 and len(ok.json()["days"]) == 92
 
 
-async def test_availability_takes_four_queries_for_one_day_or_a_month(client, station, book, db):
-    """README: "Four queries whatever the range": the station, its chefs, their time off and the held windows.
-    The station's rules come from the cache (any earlier request warms it; a cold cache adds one read of the rules).
-    Transaction control (SQLite's BEGIN) is not a query."""
+async def test_availability_takes_one_query_for_one_day_or_a_quarter(client, station, book, db):
+    """README: "One query whatever the range": the held windows. The station, its rules and its roster come
+    from the cache (any earlier request warms it; a cold one adds their reads). Transaction control (SQLite's
+    BEGIN) is not a query."""
     for n in range(3):
         await book(station.id, slot="12:00" if n < 2 else "15:00", email=f"guest{n}@example.com")
     path = f"{API}/stations/{station.id}/availability"
@@ -134,11 +140,33 @@ async def test_availability_takes_four_queries_for_one_day_or_a_month(client, st
     event.listen(db.engine.sync_engine, "before_cursor_execute", count)
     try:
         one_day = await queries_for("2026-12-10", "2026-12-10", 1)
-        month = await queries_for("2026-12-01", "2026-12-31", 31)
+        quarter = await queries_for("2026-12-03", "2027-03-04", 92)
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", count)
-    assert len(one_day) == 4, one_day
-    assert len(month) == 4, month
+    assert len(one_day) == len(quarter) == 1, (one_day, quarter)
+
+
+async def test_chefs_assigned_to_one_window_are_each_busy_and_count_against_their_limit(client, station, book, db,
+                                                                                        add_chefs):
+    third, _fourth = await add_chefs(station, 2, max_events_per_day=1)  # four chefs: two of them one event a day
+    first, _second = (await db_chef_ids(db, station.id))[:2]
+    for n, chef_id in enumerate([first, third, None]):
+        created = await book(station.id, slot="12:00", email=f"guest{n}@example.com")
+        async with db.transaction() as session:
+            await session.execute(update(Booking).where(Booking.id == created["id"]).values(chef_id=chef_id))
+    # 12:00: the second and fourth chefs are free, less the unassigned event. Later: every chef but the third (at
+    # their limit); the day still has 2 + 3 + 0 + 1 events left, less the unassigned one.
+    assert await remaining(client, station.id) == {"12:00": 1, "15:00": 3, "18:00": 3, "21:00": 3}
+
+
+async def test_a_chef_or_time_off_added_after_a_reading_counts_at_once(client, db, station, add_chefs):
+    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 2)  # the roster is cached now
+    [added] = await add_chefs(station, 1)
+    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 3)
+    async with db.transaction() as session:
+        session.add(ChefTimeOff(chef_id=added, first_day=EVENT_DAY, last_day=EVENT_DAY,
+                                status=TimeOffStatus.approved.value))
+    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 2)
 
 
 async def test_what_availability_offers_can_be_booked(client, station, book):

@@ -320,7 +320,8 @@ async def test_backstop_refusal_maps_to_409_through_the_command(client, station,
 
     async def fooled(*args: Any, **kwargs: Any) -> queries.CapacityView:
         view = await real_view(*args, **kwargs)
-        return AlwaysRoom(rules=view.rules, zone=view.zone, roster=view.roster, held=view.held, now=view.now)
+        return AlwaysRoom(rules=view.rules, zone=view.zone, roster=view.roster, load=view.load, now=view.now,
+                          held=view.held)
 
     monkeypatch.setattr(commands, "capacity_view", fooled)
     response = await client.post(f"{API}/bookings", json=booking_body(station.id, email="late@example.com"))

@@ -10,6 +10,9 @@ remaining capacity is the smaller of
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -45,6 +48,71 @@ class HeldWindow:
     busy_end: datetime
 
 
+@dataclass(frozen=True)
+class HeldSpan:
+    """The held events of one local date sharing one busy window: the chefs assigned to them, and how many
+    have no chef yet (what availability reads: a few spans a day instead of every event)."""
+
+    event_date: date
+    busy_start: datetime
+    busy_end: datetime
+    chef_ids: tuple[int, ...]
+    unassigned: int
+
+
+@dataclass(frozen=True)
+class DayCapacity:
+    """`remaining_capacity` for the windows of one date, its per-date part computed once."""
+
+    load: HeldLoad
+    open_chefs: frozenset[int]  # on duty and under their daily limit
+    left_today: int  # events the day's chefs may still do, less the day's unassigned events
+
+    def remaining(self, window: EventTimes) -> int:
+        busy: set[int] = set()
+        unassigned_overlapping = 0
+        for span in self.load.overlapping(window):
+            busy.update(span.chef_ids)
+            unassigned_overlapping += span.unassigned
+        free_for_window = len(self.open_chefs.difference(busy))
+        return max(0, min(free_for_window - unassigned_overlapping, self.left_today))
+
+
+class HeldLoad:
+    """The held events of a range, indexed once: per date each chef's count and the unassigned count, and the
+    spans sorted by start, so a window meets only the spans that may overlap it (none is longer than the
+    longest) instead of every held event of the range."""
+
+    def __init__(self, spans: Iterable[HeldSpan]) -> None:
+        self._spans = sorted(spans, key=lambda span: span.busy_start)
+        self._starts = [span.busy_start for span in self._spans]
+        self._longest = max((span.busy_end - span.busy_start for span in self._spans), default=timedelta(0))
+        self._assigned: dict[date, Counter[int]] = {}
+        self._unassigned: Counter[date] = Counter()
+        for span in self._spans:
+            self._assigned.setdefault(span.event_date, Counter()).update(span.chef_ids)
+            self._unassigned[span.event_date] += span.unassigned
+
+    @classmethod
+    def of_events(cls, held: Iterable[HeldWindow]) -> HeldLoad:
+        groups: dict[tuple[date, datetime, datetime], list[int | None]] = {}
+        for event in held:
+            groups.setdefault((event.event_date, event.busy_start, event.busy_end), []).append(event.chef_id)
+        return cls(HeldSpan(day, start, end, tuple(c for c in chefs if c is not None), chefs.count(None))
+                   for (day, start, end), chefs in groups.items())
+
+    def overlapping(self, window: EventTimes) -> list[HeldSpan]:
+        first = bisect_right(self._starts, window.busy_start - self._longest)
+        return [span for span in self._spans[first:bisect_left(self._starts, window.busy_end)]
+                if window.overlaps(span.busy_start, span.busy_end)]
+
+    def day(self, chefs: list[ChefOnDuty], day: date) -> DayCapacity:
+        assigned = self._assigned.get(day, Counter())
+        left_today = sum(max(0, chef.daily_limit - assigned[chef.id]) for chef in chefs)
+        return DayCapacity(self, frozenset(chef.id for chef in chefs if assigned[chef.id] < chef.daily_limit),
+                           left_today - self._unassigned[day])
+
+
 def local_start(zone: ZoneInfo, day: date, slot: time) -> datetime | None:
     """The station-local start as an aware datetime, or None when that wall time does not exist (DST gap)."""
     start = datetime.combine(day, slot, tzinfo=zone)
@@ -60,7 +128,9 @@ def event_times(rules: BusinessRules, start: datetime, guests: int) -> EventTime
 
 
 def remaining_capacity(chefs: list[ChefOnDuty], held: list[HeldWindow], day: date, window: EventTimes) -> int:
-    """How many more events starting in `window` (an event on local date `day`) the chefs on duty can take."""
+    """How many more events starting in `window` (an event on local date `day`) the chefs on duty can take.
+
+    The definition, event by event; `HeldLoad.day(...).remaining` gives the same answer for many windows."""
     assigned_today: dict[int, int] = {}
     busy: set[int] = set()
     unassigned_today = unassigned_overlapping = 0

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from myhibachi.core.cache import tag_writes
@@ -37,6 +37,7 @@ class BookingStatus(StrEnum):
 # The status groups, defined here only. Open: holds a chef (a pending hold only until it lapses) and may still be
 # changed or cancelled. Awaiting deposit: a deposit would confirm it (a lapsed hold too, while its date is free).
 OPEN_STATUSES = frozenset({BookingStatus.pending_deposit, BookingStatus.confirmed})
+HELD_STATUSES = tuple(sorted(status.value for status in OPEN_STATUSES))  # as SQL spells them (index predicates)
 class Occasion(StrEnum):
     birthday = "birthday"
     anniversary = "anniversary"
@@ -112,6 +113,10 @@ class Booking(Base):
         Index("ix_bookings_station_busy", "station_id", "busy_start"),
         Index("ix_bookings_station_event_date", "station_id", "event_date"),
         Index("ix_bookings_status_event_start", "status", "event_start"),
+        # Availability reads the held bookings of a station's dates from this index alone (an index-only scan).
+        Index("ix_bookings_station_held", "station_id", "event_date",
+              postgresql_include=["busy_start", "busy_end", "chef_id", "status", "hold_expires_at", "id"],
+              postgresql_where=text(f"status IN {HELD_STATUSES}"), sqlite_where=text(f"status IN {HELD_STATUSES}")),
     )
 
     @property

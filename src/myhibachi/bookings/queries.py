@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.audit.models import AuditEntry
@@ -19,14 +18,16 @@ from myhibachi.auth.principal import Principal
 from myhibachi.bookings.actions import DOING, BookingAction
 from myhibachi.bookings.capacity import (
     ChefOnDuty,
+    DayCapacity,
     EventTimes,
+    HeldLoad,
+    HeldSpan,
     HeldWindow,
     event_times,
     local_start,
-    remaining_capacity,
 )
 from myhibachi.bookings.ledger import BookingLedger, booking_ledger, booking_ledgers
-from myhibachi.bookings.models import Booking, BookingStatus
+from myhibachi.bookings.models import HELD_STATUSES, Booking, BookingStatus
 from myhibachi.bookings.policy import (
     Terms,
     as_next_command_finds,
@@ -71,7 +72,7 @@ from myhibachi.bookings.schemas import (
     phone_digits,
 )
 from myhibachi.chefs.models import Chef
-from myhibachi.chefs.queries import chefs_on_duty_between
+from myhibachi.chefs.queries import duty_between
 from myhibachi.contacts.models import Contact
 from myhibachi.core.cursors import decode_cursor, encode_cursor
 from myhibachi.core.db import utcnow
@@ -82,7 +83,8 @@ from myhibachi.pricing.quote import PartyOrder, label_of, menu_choices
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRead
 from myhibachi.stations.models import Station
-from myhibachi.stations.queries import get_station
+from myhibachi.stations.queries import find_public_station, get_station
+from myhibachi.stations.schemas import StationPublic
 
 MAX_AVAILABILITY_DAYS = 92
 
@@ -96,9 +98,12 @@ class BeyondHorizon(ValidationFailed):
 
 
 def holds_a_chef(now: datetime):  # noqa: ANN201 - a SQL condition
-    """Confirmed bookings, and pending ones whose hold has not lapsed (expired and cancelled free their chef)."""
-    return or_(Booking.status == BookingStatus.confirmed.value,
-               and_(Booking.status == BookingStatus.pending_deposit.value, Booking.hold_expires_at > now))
+    """Confirmed bookings, and pending ones whose hold has not lapsed (expired and cancelled free their chef).
+    The status list is the predicate of the index of held bookings (migration 0017), spelled so the planner
+    matches it."""
+    return and_(Booking.status.in_(HELD_STATUSES), or_(
+        Booking.status == BookingStatus.confirmed.value,
+        and_(Booking.status == BookingStatus.pending_deposit.value, Booking.hold_expires_at > now)))
 
 
 def lead_time_problem(rules: BusinessRules, zone: ZoneInfo, start: datetime, now: datetime) -> ValidationFailed | None:
@@ -117,55 +122,58 @@ class CapacityView:
     rules: BusinessRules
     zone: ZoneInfo
     roster: dict[date, list[ChefOnDuty]]
-    held: list[HeldWindow]
+    load: HeldLoad
     now: datetime
-
-    def __post_init__(self) -> None:
-        # Indexes over the held events, so a slot looks only at its day's events and those overlapping it: scanning
-        # every held event of the range for every slot made a month's availability quadratic.
-        self._by_day: dict[date, list[HeldWindow]] = defaultdict(list)
-        for event in self.held:
-            self._by_day[event.event_date].append(event)
-        self._by_start = sorted(self.held, key=lambda event: event.busy_start)
-        self._starts = [event.busy_start for event in self._by_start]
-        self._longest = max((event.busy_end - event.busy_start for event in self.held), default=timedelta(0))
+    held: list[HeldWindow] = field(default_factory=list)  # each held event: read only for chef-level checks
 
     def window(self, day: date, slot: time, guests: int) -> EventTimes | None:
         start = local_start(self.zone, day, slot)
         return event_times(self.rules, start, guests) if start is not None else None
 
-    def remaining(self, day: date, slot: time, guests: int) -> int:
+    def day(self, day: date) -> DayCapacity:
+        return self.load.day(self.roster.get(day, []), day)
+
+    def remaining(self, day: date, slot: time, guests: int, capacity: DayCapacity | None = None) -> int:
+        """`capacity`: `self.day(day)`, computed once by callers asking for every slot of a date."""
         times = self.window(day, slot, guests)
         if times is None or lead_time_problem(self.rules, self.zone, times.start, self.now) is not None:
             return 0
-        return remaining_capacity(self.roster.get(day, []), self._held_near(day, times), day, times)
-
-    def _held_near(self, day: date, times: EventTimes) -> list[HeldWindow]:
-        """That day's held events (daily limits) and those that may overlap the window (none is longer than
-        `_longest`, so an overlapping one starts after `busy_start - _longest`)."""
-        first = bisect_right(self._starts, times.busy_start - self._longest)
-        near = self._by_start[first:bisect_left(self._starts, times.busy_end)]
-        seen = {event.booking_id for event in near}
-        return near + [event for event in self._by_day.get(day, []) if event.booking_id not in seen]
+        return (capacity or self.day(day)).remaining(times)
 
 
-async def capacity_view(session: AsyncSession, station: Station, first_day: date, last_day: date, *,
-                        now: datetime | None = None, exclude_booking_id: int | None = None) -> CapacityView:
-    """Rules, roster and held windows for `first_day`..`last_day`, in four queries whatever the range."""
+async def capacity_view(session: AsyncSession, station: Station | StationPublic, first_day: date, last_day: date, *,
+                        now: datetime | None = None, exclude_booking_id: int | None = None,
+                        each_event: bool = True) -> CapacityView:
+    """Rules, roster and held windows for `first_day`..`last_day`: one query whatever the range (rules and
+    roster are cached; a cold cache adds their reads). With `each_event` every held event is read (`held`, for
+    checks about one chef or one booking); without it only a few spans per date (`load`: all a count needs)."""
     now = now or utcnow()
     rules = await get_rules(session, station.id)
     zone = ZoneInfo(station.timezone)
-    roster = {day: [ChefOnDuty(chef.id, chef.daily_limit(rules.chef_max_events_per_day)) for chef in chefs]
-              for day, chefs in (await chefs_on_duty_between(session, station.id, first_day, last_day)).items()}
-    # Windows of neighbouring days can reach into the range (a late event's clean-up, an early one's travel).
+    on_duty = await duty_between(session, station.id, first_day, last_day)
+    chefs = {chef.id: chef for day_chefs in on_duty.values() for chef in day_chefs}
+    duty = {chef.id: ChefOnDuty(chef.id, chef.daily_limit(rules.chef_max_events_per_day)) for chef in chefs.values()}
+    roster = {day: [duty[chef.id] for chef in day_chefs] for day, day_chefs in on_duty.items()}
+    # Windows of neighbouring days can reach into the range (a late event's clean-up, an early one's travel). The
+    # rules cap travel, event and clean-up at 600 min each, so such an event's date is at most two days off: the
+    # date bounds let the index on (station, date) find them, whatever the station holds in other years.
     since = datetime.combine(first_day - timedelta(days=1), time(), tzinfo=zone)
     until = datetime.combine(last_day + timedelta(days=2), time(), tzinfo=zone)
-    stmt = select(Booking.id, Booking.chef_id, Booking.event_date, Booking.busy_start, Booking.busy_end).where(
-        Booking.station_id == station.id, holds_a_chef(now), Booking.busy_start < until, Booking.busy_end > since)
+    near = (Booking.station_id == station.id, holds_a_chef(now),
+            Booking.event_date.between(first_day - timedelta(days=2), last_day + timedelta(days=2)),
+            Booking.busy_start < until, Booking.busy_end > since)
     if exclude_booking_id is not None:
-        stmt = stmt.where(Booking.id != exclude_booking_id)
-    held = [HeldWindow(*row) for row in (await session.execute(stmt)).all()]
-    return CapacityView(rules=rules, zone=zone, roster=roster, held=held, now=now)
+        near += (Booking.id != exclude_booking_id,)
+    if each_event:
+        stmt = select(Booking.id, Booking.chef_id, Booking.event_date, Booking.busy_start, Booking.busy_end)
+        held = [HeldWindow(*row) for row in (await session.execute(stmt.where(*near))).all()]
+        return CapacityView(rules=rules, zone=zone, roster=roster, load=HeldLoad.of_events(held), now=now, held=held)
+    window = (Booking.event_date, Booking.busy_start, Booking.busy_end)
+    stmt = select(*window, func.aggregate_strings(cast(Booking.chef_id, String), ","),
+                  func.count() - func.count(Booking.chef_id)).where(*near).group_by(*window)
+    spans = [HeldSpan(day, start, end, tuple(map(int, chefs.split(","))) if chefs else (), unassigned)
+             for day, start, end, chefs, unassigned in (await session.execute(stmt)).all()]
+    return CapacityView(rules=rules, zone=zone, roster=roster, load=HeldLoad(spans), now=now)
 
 
 async def bookable_station(session: AsyncSession, station_id: int, *, body_field: str | None = None) -> Station:
@@ -183,14 +191,15 @@ async def station_availability(session: AsyncSession, station_id: int, first_day
         raise ValidationFailed.on("query.end", "end must not be before start")
     if (last_day - first_day).days + 1 > MAX_AVAILABILITY_DAYS:
         raise ValidationFailed.on("query.end", f"ask for at most {MAX_AVAILABILITY_DAYS} days at a time")
-    station = await bookable_station(session, station_id)
-    view = await capacity_view(session, station, first_day, last_day, exclude_booking_id=moving_booking_id)
+    station = await find_public_station(session, station_id)
+    view = await capacity_view(session, station, first_day, last_day, exclude_booking_id=moving_booking_id,
+                               each_event=False)
     days = []
     for offset in range((last_day - first_day).days + 1):
         day = first_day + timedelta(days=offset)
-        slots = []
+        capacity, slots = view.day(day), []
         for slot in view.rules.slot_times:
-            remaining = view.remaining(day, slot, guests)
+            remaining = view.remaining(day, slot, guests, capacity)
             slots.append(AvailabilitySlot(time=slot.strftime("%H:%M"), available=remaining > 0, remaining=remaining))
         days.append(AvailabilityDay(date=day, slots=slots))
     return Availability(station_id=station.id, timezone=station.timezone, days=days)

@@ -8,9 +8,22 @@ from enum import StrEnum
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from myhibachi.core.cache import tag_writes
 from myhibachi.core.db import Base, BigId, UTCDateTime, utcnow
 
 EVERY_WEEKDAY = [1, 2, 3, 4, 5, 6, 7]  # ISO weekdays, Monday = 1
+
+
+CHEFS_TAG = "chefs"  # the cache tag of every station's roster (its chefs and their time-off)
+
+
+def works_on(working_weekdays: list[int], day: date) -> bool:
+    return day.isoweekday() in working_weekdays
+
+
+def daily_limit(max_events_per_day: int | None, station_limit: int) -> int:
+    """Events a chef may do in a day: their own limit, or the station's `chef_max_events_per_day`."""
+    return max_events_per_day if max_events_per_day is not None else station_limit
 
 
 class TimeOffStatus(StrEnum):
@@ -36,11 +49,10 @@ class Chef(Base):
     __table_args__ = (UniqueConstraint("station_id", "user_id"),)
 
     def works_on(self, day: date) -> bool:
-        return day.isoweekday() in self.working_weekdays
+        return works_on(self.working_weekdays, day)
 
     def daily_limit(self, station_limit: int) -> int:
-        """Events this chef may do in a day: their own limit, or the station's `chef_max_events_per_day`."""
-        return self.max_events_per_day if self.max_events_per_day is not None else station_limit
+        return daily_limit(self.max_events_per_day, station_limit)
 
 
 class ChefTimeOff(Base):
@@ -56,3 +68,7 @@ class ChefTimeOff(Base):
     decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+tag_writes(Chef, lambda _chef: [CHEFS_TAG])
+tag_writes(ChefTimeOff, lambda _time_off: [CHEFS_TAG])  # its row cannot name its station: every roster is stale

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal, scope_to_stations
-from myhibachi.chefs.models import Chef, ChefTimeOff, TimeOffStatus
-from myhibachi.chefs.schemas import ChefOnDuty
+from myhibachi.chefs.models import CHEFS_TAG, Chef, ChefTimeOff, TimeOffStatus
+from myhibachi.chefs.schemas import ChefOnDuty, DutyChef, StationRoster
+from myhibachi.core.cache import cached_reference
 from myhibachi.core.errors import NotFound
 from myhibachi.pricing.queries import get_rules
+
+OnDuty = TypeVar("OnDuty", Chef, DutyChef)
 
 
 def _station_chefs(principal: Principal, station_id: int) -> Select[tuple[Chef]]:
@@ -65,11 +70,40 @@ async def chefs_on_duty_between(session: AsyncSession, station_id: int, first_da
     time_off = (await session.execute(select(ChefTimeOff.chef_id, ChefTimeOff.first_day, ChefTimeOff.last_day).where(
         ChefTimeOff.chef_id.in_([chef.id for chef in chefs]), ChefTimeOff.status == TimeOffStatus.approved.value,
         ChefTimeOff.first_day <= last_day, ChefTimeOff.last_day >= first_day))).all()
-    roster: dict[date, list[Chef]] = {}
+    return _on_duty(chefs, time_off, first_day, last_day)
+
+
+async def duty_between(session: AsyncSession, station_id: int, first_day: date,
+                       last_day: date) -> dict[date, list[DutyChef]]:
+    """Who is on duty on each date of a range, as capacity needs it: from the station's roster, cached (every
+    availability and booking asks; any change to a chef or a time-off refreshes it at once)."""
+
+    async def load() -> StationRoster:
+        chefs = (await session.execute(select(Chef.id, Chef.working_weekdays, Chef.max_events_per_day).where(
+            Chef.station_id == station_id, Chef.is_active.is_(True)))).all()
+        time_off = (await session.execute(select(ChefTimeOff.chef_id, ChefTimeOff.first_day, ChefTimeOff.last_day)
+                                          .join(Chef, Chef.id == ChefTimeOff.chef_id).where(
+            Chef.station_id == station_id, Chef.is_active.is_(True),
+            ChefTimeOff.status == TimeOffStatus.approved.value))).all()
+        return StationRoster(chefs=[DutyChef(id=id_, working_weekdays=weekdays, max_events_per_day=limit)
+                                    for id_, weekdays, limit in chefs], time_off=[tuple(row) for row in time_off])
+
+    roster = await cached_reference(session, "chefs.roster", args={"station_id": station_id}, tags=[CHEFS_TAG],
+                                    result_type=StationRoster, compute=load)
+    return _on_duty(roster.chefs, roster.time_off, first_day, last_day)
+
+
+def _on_duty(chefs: list[OnDuty], time_off: Sequence[tuple[int, date, date]], first_day: date,
+             last_day: date) -> dict[date, list[OnDuty]]:
+    """Per date of the range, the chefs (active ones) working that weekday without approved time-off covering it."""
+    roster: dict[date, list[OnDuty]] = {}
+    working: dict[int, list[OnDuty]] = {}  # per ISO weekday: a range repeats its seven weekdays
     for offset in range((last_day - first_day).days + 1):
         day = first_day + timedelta(days=offset)
+        if (weekday := day.isoweekday()) not in working:
+            working[weekday] = [chef for chef in chefs if chef.works_on(day)]
         away = {chef_id for chef_id, first, last in time_off if first <= day <= last}
-        roster[day] = [chef for chef in chefs if chef.works_on(day) and chef.id not in away]
+        roster[day] = [chef for chef in working[weekday] if chef.id not in away]
     return roster
 
 

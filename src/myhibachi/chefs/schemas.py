@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from myhibachi.chefs.models import EVERY_WEEKDAY, TimeOffStatus
+from myhibachi.chefs.models import EVERY_WEEKDAY, TimeOffStatus, daily_limit, works_on
 from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.db import MAX_ID
 
@@ -67,6 +67,27 @@ class ChefRead(BaseModel):
     model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
         "id": 7, "station_id": 1, "name": "Kenji Sato", "user_id": None, "is_active": True,
         "max_events_per_day": None, "working_weekdays": [1, 2, 3, 4, 5, 6, 7]}]})
+
+
+class DutyChef(BaseModel):
+    """What capacity needs of an active chef (cached with the station's roster)."""
+
+    id: int
+    working_weekdays: list[int]
+    max_events_per_day: int | None
+
+    def works_on(self, day: date) -> bool:
+        return works_on(self.working_weekdays, day)
+
+    def daily_limit(self, station_limit: int) -> int:
+        return daily_limit(self.max_events_per_day, station_limit)
+
+
+class StationRoster(BaseModel):
+    """A station's active chefs and their approved time-off (chef id, first and last local date)."""
+
+    chefs: list[DutyChef]
+    time_off: list[tuple[int, date, date]]
 
 
 class ChefOnDuty(BaseModel):

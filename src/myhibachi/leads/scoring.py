@@ -28,7 +28,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from myhibachi.bookings.capacity import HeldWindow, remaining_capacity
 from myhibachi.bookings.queries import CapacityView, capacity_view
 from myhibachi.core.db import utcnow
 from myhibachi.leads.models import (
@@ -332,21 +331,17 @@ async def _engagement(session: AsyncSession, lead_ids: list[int]) -> dict[int, E
 
 
 class _Capacity:
-    """The station's capacity reading over the batch's wanted dates, its held events indexed by local date."""
+    """The station's capacity reading over the batch's wanted dates."""
 
     def __init__(self, view: CapacityView) -> None:
         self.view = view
-        self.by_day: dict[date, list[HeldWindow]] = defaultdict(list)
-        for event in view.held:
-            self.by_day[event.event_date].append(event)
 
     def free_on(self, day: date, guests: int) -> int:
         """More events that fit at the date's best start time (the chefs' roster and holds, not the notice rule:
         timing already weighs a date that is too close)."""
-        held = [e for d in (day - timedelta(days=1), day, day + timedelta(days=1)) for e in self.by_day.get(d, [])]
-        chefs = self.view.roster.get(day, [])
+        capacity = self.view.day(day)
         windows = [w for slot in self.view.rules.slot_times if (w := self.view.window(day, slot, guests))]
-        return max((remaining_capacity(chefs, held, day, w) for w in windows), default=0)
+        return max((capacity.remaining(w) for w in windows), default=0)
 
 
 def _miles(station: Station, rules: BusinessRules, zip_code: str | None) -> Decimal | None:
@@ -371,7 +366,8 @@ async def _facts_of(session: AsyncSession, leads: Sequence[Lead], now: datetime)
         rules = await get_rules(session, station_id)
         today = now.astimezone(ZoneInfo(station.timezone)).date()
         wanted = [lead.event_date for lead in group if lead.event_date and lead.event_date >= today]
-        capacity = _Capacity(await capacity_view(session, station, min(wanted), max(wanted), now=now)) \
+        capacity = _Capacity(await capacity_view(session, station, min(wanted), max(wanted), now=now,
+                                                 each_event=False)) \
             if wanted else None
         for lead in group:
             details = {"email": lead.email, "phone": lead.phone, "date": lead.event_date, "guests": lead.guests,

@@ -32,6 +32,14 @@ async def open_station(session: AsyncSession, station_id: int) -> StationPlace |
     return next((s for s in await list_public_stations(session) if s.id == station_id), None)
 
 
+async def find_public_station(session: AsyncSession, station_id: int) -> StationPublic:
+    """An active station, from the cached list (no query once cached: availability asks on every visit)."""
+    station = next((s for s in await list_public_stations(session) if s.id == station_id), None)
+    if station is None:
+        raise NotFound("No such station.")
+    return station
+
+
 def read_station(station: Station) -> StationRead:
     return StationRead(
         id=station.id, code=station.code, name=station.name, timezone=station.timezone,
