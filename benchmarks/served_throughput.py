@@ -105,17 +105,16 @@ async def main(seconds: int, connections: int) -> None:
         await upgrade_to_head_async(sqlite_url)
         await seed(sqlite_url, None)
         port_hint = free_port()
-        await measure(servers, "SQLite, in-process cache (the embedded default)",
-                      {**app_env(sqlite_url, port_hint, servers.folder), "REDIS_URL": None, "LOG_LEVEL": "INFO"}, seconds, connections,
+        embedded = {**app_env(sqlite_url, port_hint, servers.folder), "REDIS_URL": None, "LOG_LEVEL": "INFO"}
+        await measure(servers, "SQLite, in-process cache (the embedded default)", embedded, seconds, connections,
                       quote_script)
         redis = Redis.from_url(REDIS_URL)
         await redis.flushdb()
         await redis.aclose()
         async with throwaway_database() as pg_url:
             await seed(pg_url, REDIS_URL)
-            await measure(servers, "PostgreSQL + Redis",
-                          {**app_env(pg_url, port_hint, servers.folder), "REDIS_URL": REDIS_URL, "LOG_LEVEL": "INFO"}, seconds,
-                          connections, quote_script)
+            production = {**app_env(pg_url, port_hint, servers.folder), "REDIS_URL": REDIS_URL, "LOG_LEVEL": "INFO"}
+            await measure(servers, "PostgreSQL + Redis", production, seconds, connections, quote_script)
 
 
 if __name__ == "__main__":

@@ -32,9 +32,9 @@ async def open_station(session: AsyncSession, station_id: int) -> StationPlace |
     return next((s for s in await list_public_stations(session) if s.id == station_id), None)
 
 
-async def find_public_station(session: AsyncSession, station_id: int) -> StationPublic:
-    """An active station, from the cached list (no query once cached: availability asks on every visit)."""
-    station = next((s for s in await list_public_stations(session) if s.id == station_id), None)
+async def find_public_station(session: AsyncSession, station_id: int) -> StationPlace:
+    """An active station, from the cached list (no query once cached: availability asks on every visit); 404."""
+    station = await open_station(session, station_id)
     if station is None:
         raise NotFound("No such station.")
     return station
