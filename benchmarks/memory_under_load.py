@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from _serving import free_port, throwaway_database
-from scale_out import BIN, HERE, Stack, _processes, empty_redis, stack_env
+from scale_out import BIN, HERE, Stack, _processes, empty_redis, process_tree, stack_env
 
 
 def rss_mb(pid: int) -> float:
@@ -34,12 +34,7 @@ def rss_mb(pid: int) -> float:
 def serving_process(stack: int) -> int:
     """The app process in honcho's tree: the one running `myhibachi serve` (with one worker, uvicorn serves in it)."""
     processes = _processes()
-    tree, grew = {stack}, True
-    while grew:
-        children = {pid for pid, (parent, _) in processes.items() if parent in tree} - tree
-        tree |= children
-        grew = bool(children)
-    named = {pid for pid in tree if " serve " in processes[pid][1] + " "}
+    named = {pid for pid in process_tree(stack, processes) if " serve " in processes[pid][1] + " "}
     # the innermost: honcho runs it through a shell
     serving = [pid for pid in named if not any(processes[child][0] == pid for child in named)]
     if len(serving) != 1:

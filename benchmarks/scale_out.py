@@ -101,15 +101,21 @@ def _processes() -> dict[int, tuple[int, str]]:
     return found
 
 
-def cpu_by_part(stack: int, locust: int, database: str) -> dict[str, float]:
-    """CPU seconds so far of the stack's processes (honcho's tree), locust's, and PostgreSQL's backends of our
-    database (other work on the machine is in none of them)."""
-    processes = _processes()
-    tree, grew = {stack}, True
+def process_tree(root: int, processes: dict[int, tuple[int, str]]) -> set[int]:
+    """`root` and every process below it."""
+    tree, grew = {root}, True
     while grew:
         children = {pid for pid, (parent, _) in processes.items() if parent in tree} - tree
         tree |= children
         grew = bool(children)
+    return tree
+
+
+def cpu_by_part(stack: int, locust: int, database: str) -> dict[str, float]:
+    """CPU seconds so far of the stack's processes (honcho's tree), locust's, and PostgreSQL's backends of our
+    database (other work on the machine is in none of them)."""
+    processes = _processes()
+    tree = process_tree(stack, processes)
     backends = {pid for pid, (_, command) in processes.items() if command.startswith("postgres:") and
                 f" {database} " in command}
     return {"app, worker, scheduler": sum(map(_cpu_seconds, tree)), "locust": _cpu_seconds(locust),
