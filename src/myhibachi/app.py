@@ -32,6 +32,7 @@ from myhibachi.core.http import (
     SameOriginMiddleware,
     SecurityHeadersMiddleware,
     is_acceptable_request_id,
+    new_request_id,
 )
 from myhibachi.core.metrics import HttpMetrics, MetricsMiddleware
 from myhibachi.core.observability import configure_logging, init_sentry
@@ -168,7 +169,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestMetaMiddleware)
     app.add_middleware(RequestIdMiddleware, header_name="X-Request-ID", update_request_header=True,
-                       validator=is_acceptable_request_id)
+                       validator=is_acceptable_request_id, generator=new_request_id)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                            allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID"])

@@ -3,6 +3,7 @@ what is personal), and the same-origin rule for unsafe requests of the pages and
 
 from __future__ import annotations
 
+import random
 import re
 import sys
 from urllib.parse import urlsplit
@@ -60,6 +61,12 @@ class RequestIdMiddleware(CorrelationIdMiddleware):
 
 def _untagged(_request_id: str) -> None:
     return None
+
+
+def new_request_id() -> str:
+    """32 random hex digits, as uuid4().hex looks, from the process's PRNG: a request id must be unique, not secret,
+    and uuid4's read of the OS's random source was a few per cent of a small request."""
+    return f"{random.getrandbits(128):032x}"
 
 
 class RequestMetaMiddleware:
