@@ -30,16 +30,27 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _serial = itertools.count()
 # Think time between a user's actions: LOAD_THINK times the human one (scale_out.py sets 0, to saturate the server).
 THINK = float(os.environ.get("LOAD_THINK", "1"))
+ACTIONS_PER_VISIT = 8
 
 
 class Customer(FastHttpUser):
+    """A stream of visitors: after ACTIONS_PER_VISIT actions one leaves and the next arrives on new connections, as
+    real visitors do (a user that kept its connections for the whole run would stay with the app process that
+    happened to accept them, so a second process would get a share of the load fixed at the start)."""
+
     weight = 12
-    wait_time = between(0.5 * THINK, 2 * THINK)
 
     def on_start(self) -> None:
         listed = self.client.get("/api/v1/stations", name="stations").json()
         self.stations = [(s["id"], VENUES[s["code"]]) for s in listed if s["code"] in VENUES]
         self.tokens: list[str] = []
+        self.actions = 0
+
+    def wait_time(self) -> float:
+        self.actions += 1
+        if self.actions % ACTIONS_PER_VISIT == 0:
+            self.client.client.clientpool.close()  # the next action connects again
+        return random.uniform(0.5 * THINK, 2 * THINK)  # noqa: S311 - load, not secrets
 
     def _window(self) -> tuple[int, tuple[str, str, str, str], date, date]:
         start = date.today() + timedelta(days=random.randint(14, 300))  # noqa: S311 - load, not secrets
