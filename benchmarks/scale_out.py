@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import httpx
-from _serving import SECRET, free_port, local_url, throwaway_database
+from _serving import SECRET, free_port, local_url, throwaway_database, wait_ready
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
@@ -57,17 +57,10 @@ class Stack:
 
     async def ready(self, seconds: float = 120) -> None:
         async with httpx.AsyncClient(base_url=self.url) as http:
-            until = time.monotonic() + seconds
-            while time.monotonic() < until:
-                if self.process.poll() is not None:
-                    break
-                try:
-                    if (await http.get("/ready")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.5)
-        raise RuntimeError(f"the stack did not become ready:\n{self.log.read_text()[-3000:]}")
+            try:
+                await wait_ready(http, self.process, seconds)
+            except RuntimeError as failed:
+                raise RuntimeError(f"{failed}:\n{self.log.read_text()[-3000:]}") from None
 
     def stop(self) -> None:
         if self.process.poll() is None:
