@@ -25,16 +25,8 @@ from myhibachi.bookings import api as bookings_api
 from myhibachi.chefs import api as chefs_api
 from myhibachi.consent import api as consent_api
 from myhibachi.core.errors import DomainError, install_problem_handlers, problem_response, problem_responses
-from myhibachi.core.http import (
-    RefuseNulMiddleware,
-    RequestIdMiddleware,
-    RequestMetaMiddleware,
-    SameOriginMiddleware,
-    SecurityHeadersMiddleware,
-    is_acceptable_request_id,
-    new_request_id,
-)
-from myhibachi.core.metrics import HttpMetrics, MetricsMiddleware
+from myhibachi.core.http import EdgeMiddleware
+from myhibachi.core.metrics import HttpMetrics
 from myhibachi.core.observability import configure_logging, init_sentry
 from myhibachi.core.runtime import Runtime
 from myhibachi.core.web import PathGroup, RuntimeDep
@@ -162,14 +154,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_exception_handler(SignInRequired, sign_in_redirect)
     app.add_exception_handler(DomainError, domain_error_page)
 
-    # Outermost last: request id first, then metadata, then headers on whatever comes back.
+    # Outermost last. The edge's request id, headers and metrics cover whatever comes back, its refusals included.
     app.add_middleware(GZipMiddleware, minimum_size=500)
-    app.add_middleware(SameOriginMiddleware)  # inside the headers': its refusals carry them too
-    app.add_middleware(RefuseNulMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(RequestMetaMiddleware)
-    app.add_middleware(RequestIdMiddleware, header_name="X-Request-ID", update_request_header=True,
-                       validator=is_acceptable_request_id, generator=new_request_id)
+    metrics_registry = CollectorRegistry()  # one per app keeps test apps apart
+    app.add_middleware(EdgeMiddleware, metrics=HttpMetrics(metrics_registry))
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
                            allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID"])
@@ -191,7 +179,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(site_feedback.router)
     app.include_router(site_chat.router)
     app.include_router(admin_live.router)  # /ws/staff besides its /admin pages
-    _instrument(app)
+    _serve_metrics(app, metrics_registry)
     return app
 
 
@@ -286,10 +274,8 @@ def _is_loopback(host: str | None) -> bool:
         return False
 
 
-def _instrument(app: FastAPI) -> None:
-    """Requests and latency by route template at /metrics (a registry per app keeps test apps apart)."""
-    registry = CollectorRegistry()
-    app.add_middleware(MetricsMiddleware, metrics=HttpMetrics(registry))
+def _serve_metrics(app: FastAPI, registry: CollectorRegistry) -> None:
+    """Requests and latency by route template (the edge middleware's) and the cache's figures at /metrics."""
 
     @app.get("/metrics", include_in_schema=False, dependencies=[Depends(_metrics_reader)])
     def metrics() -> Response:

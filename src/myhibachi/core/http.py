@@ -1,22 +1,24 @@
-"""ASGI middleware: request metadata for logs and audit rows, security headers on every response (no-store on
-what is personal), and the same-origin rule for unsafe requests of the pages and the manage API."""
+"""The edge of every request, one pure ASGI middleware: request ids and metadata for logs and audit rows, security
+headers on every response (no-store on what is personal), the same-origin rule for unsafe requests of the pages and
+the manage API, and HTTP metrics."""
 
 from __future__ import annotations
 
 import random
 import re
 import sys
+from collections.abc import Iterable
+from time import perf_counter
 from urllib.parse import urlsplit
 
 import structlog
-from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
-from asgi_correlation_id.extensions.sentry import set_transaction_id
-from starlette.datastructures import URL, Headers, MutableHeaders
-from starlette.responses import HTMLResponse
+from starlette.datastructures import URL
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from myhibachi.core.context import RequestMeta, set_request_meta
 from myhibachi.core.errors import problem_response
+from myhibachi.core.metrics import HttpMetrics
 
 # Swagger UI and ReDoc pages load their bundles from a CDN and boot with an inline script.
 DOCS_PATHS = ("/docs", "/redoc")
@@ -51,85 +53,103 @@ def is_acceptable_request_id(value: str) -> bool:
     return REQUEST_ID.fullmatch(value) is not None
 
 
-class RequestIdMiddleware(CorrelationIdMiddleware):
-    """asgi-correlation-id's, without importing Sentry's SDK to tag its events unless Sentry is in use (the library
-    imports it whenever it is installed: ~5 MB in every process)."""
-
-    def __post_init__(self) -> None:
-        self.sentry_extension = set_transaction_id if "sentry_sdk" in sys.modules else _untagged
-
-
-def _untagged(_request_id: str) -> None:
-    return None
-
-
 def new_request_id() -> str:
     """32 random hex digits, as uuid4().hex looks, from the process's PRNG: a request id must be unique, not secret,
     and uuid4's read of the OS's random source was a few per cent of a small request."""
     return f"{random.getrandbits(128):032x}"
 
 
-class RequestMetaMiddleware:
-    """Puts the caller's IP, user agent and request id where throttles, audit rows and log lines find them. The IP
-    is the socket's, or the client a trusted proxy named (`ProxyHeadersMiddleware` runs first)."""
+def _security_headers(*, docs: bool, https: bool) -> tuple[tuple[bytes, bytes], ...]:
+    headers = {"content-security-policy": DOCS_CSP if docs else APP_CSP, "x-content-type-options": "nosniff",
+               "x-frame-options": "DENY", "referrer-policy": "strict-origin-when-cross-origin",
+               "permissions-policy": "camera=(), microphone=(), geolocation=()",
+               "cross-origin-opener-policy": "same-origin"}
+    if https:
+        headers["strict-transport-security"] = "max-age=63072000; includeSubDomains"
+    return tuple((name.encode(), value.encode()) for name, value in headers.items())
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+
+# Built once: (docs page?, https?) -> the raw headers every response gets unless it set its own.
+SECURITY_HEADERS = {(docs, https): _security_headers(docs=docs, https=https)
+                    for docs in (False, True) for https in (False, True)}
+NO_STORE = (b"cache-control", b"no-store")
+
+
+class EdgeMiddleware:
+    """Everything a request meets before the app, in one pure ASGI layer (each layer of its own cost a small request
+    a few per cent): its request id (the caller's X-Request-ID when acceptable, else a new one, echoed on the
+    response), the metadata logs and audit rows read, the refusals of a NUL in the address and of a cross-site
+    unsafe request, security headers on every response (no-store on what is personal), and HTTP metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
+        self.app, self.metrics = app, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            _identify(scope, dict(scope["headers"]))
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        client = scope.get("client")
-        meta = RequestMeta(ip=client[0] if client else None, user_agent=headers.get("user-agent"),
-                           request_id=correlation_id.get())
-        set_request_meta(meta)
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=meta.request_id, client_ip=meta.ip)
-        await self.app(scope, receive, send)
-
-
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        is_docs = scope["path"].startswith(DOCS_PATHS)
-        https = scope.get("scheme") == "https"
-        private = scope["path"].startswith(PRIVATE_PATHS) or "authorization" in Headers(scope=scope)
-        started = False
+        started_at, status, started = perf_counter(), 500, False
+        headers = dict(scope["headers"])  # ASGI names are lower-case bytes
+        request_id = _identify(scope, headers)
+        path = scope["path"]
+        extra = SECURITY_HEADERS[path.startswith(DOCS_PATHS), scope.get("scheme") == "https"]
+        private = path.startswith(PRIVATE_PATHS) or b"authorization" in headers
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal started
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                started = True
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", DOCS_CSP if is_docs else APP_CSP)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-                headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-                if https:
-                    headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-                if private:
-                    headers["Cache-Control"] = "no-store"
+                status, started = message["status"], True
+                message["headers"] = _with_headers(message.get("headers", ()), extra, request_id, private=private)
             await send(message)
 
         try:
+            refusal = _refusal(scope, headers)
+            if refusal is not None:
+                await refusal(scope, receive, send_with_headers)
+                return
             await self.app(scope, receive, send_with_headers)
         except Exception:
-            # Starlette sends the 500 from its outermost middleware, past this one and the request id's:
-            # answer here so it carries the headers too. Re-raised, so it is still logged and reported.
+            # Starlette sends the 500 from its outermost middleware, past this one: answer here so it carries the
+            # headers too. Re-raised, so it is still logged and reported.
             if not started:
                 response = problem_response(500, "internal_error",
                                             "Something went wrong on our side; it has been logged.")
                 await response(scope, receive, send_with_headers)
             raise
+        finally:
+            self.metrics.record(scope, status, perf_counter() - started_at)
+
+
+def _identify(scope: Scope, headers: dict[bytes, bytes]) -> str:
+    """The request's id, and the caller's IP, user agent and id where throttles, audit rows and log lines find them.
+    The IP is the socket's, or the client a trusted proxy named (`ProxyHeadersMiddleware` runs first)."""
+    sent = headers.get(b"x-request-id", b"").decode("latin-1")
+    request_id = sent if sent and is_acceptable_request_id(sent) else new_request_id()
+    client = scope.get("client")
+    user_agent = headers.get(b"user-agent")
+    meta = RequestMeta(ip=client[0] if client else None, request_id=request_id,
+                       user_agent=user_agent.decode("latin-1") if user_agent is not None else None)
+    set_request_meta(meta)
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id, client_ip=meta.ip)
+    if "sentry_sdk" in sys.modules:  # tag its events with the id, without importing it (~5 MB) when unused
+        sys.modules["sentry_sdk"].get_isolation_scope().set_tag("transaction_id", request_id)
+    return request_id
+
+
+def _with_headers(raw: Iterable[tuple[bytes, bytes]], extra: tuple[tuple[bytes, bytes], ...], request_id: str, *,
+                  private: bool) -> list[tuple[bytes, bytes]]:
+    """The response's headers, plus each security header it did not set itself, the request id and, on what is
+    personal, no-store in place of any other caching rule."""
+    headers = [(name, value) for name, value in raw if not (private and name.lower() == b"cache-control")]
+    present = {name.lower() for name, _ in headers}
+    headers.extend(header for header in extra if header[0] not in present)
+    headers.append((b"x-request-id", request_id.encode()))
+    if private:
+        headers.append(NO_STORE)
+    return headers
 
 
 def origin_of(url: str) -> str | None:
@@ -153,19 +173,19 @@ def trusted_origins(base_url: str, request_url: str) -> set[str]:
     return {origin for origin in (origin_of(base_url), origin_of(request_url)) if origin}
 
 
-class RefuseNulMiddleware:
-    """A NUL in a path or a query parameter has no meaning anywhere here, and PostgreSQL cannot even compare text
-    holding one (it would be a 500 wherever a page looks a typed value up): 422 before any handler runs."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _holds_nul(scope):
-            response = problem_response(422, "invalid_request", "The address holds a NUL character; remove it.")
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+def _refusal(scope: Scope, headers: dict[bytes, bytes]) -> Response | None:
+    """The answer to a request refused before any handler runs, or None."""
+    if _holds_nul(scope):
+        # A NUL in a path or a query parameter has no meaning anywhere here, and PostgreSQL cannot even compare
+        # text holding one (it would be a 500 wherever a page looks a typed value up).
+        return problem_response(422, "invalid_request", "The address holds a NUL character; remove it.")
+    if scope["method"] not in UNSAFE_METHODS or _same_origin(scope, headers):
+        return None
+    log.warning("cross_site_request_refused", path=scope["path"], origin=_text(headers.get(b"origin")),
+                referer=_text(headers.get(b"referer")))
+    if scope["path"].startswith(API_PATHS):
+        return problem_response(403, "cross_site_request", "This request came from another site; nothing was changed.")
+    return HTMLResponse(CROSS_SITE_PAGE, status_code=403)
 
 
 def _holds_nul(scope: Scope) -> bool:
@@ -173,46 +193,29 @@ def _holds_nul(scope: Scope) -> bool:
     return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
 
 
-class SameOriginMiddleware:
+def _same_origin(scope: Scope, headers: dict[bytes, bytes]) -> bool:
     """Unsafe requests to the pages and the manage API must come from the site's own pages (their Origin, or their
     Referer when a browser sent no Origin; a `null` one passes with `Sec-Fetch-Site: same-origin`), whatever token
-    they carry. Browsers always send Origin on cross-site
-    unsafe requests, so a manage-API call with neither header is a non-browser client (whose credential, the
-    link's token, a forger does not have) and passes; a page post with neither is refused."""
+    they carry. Browsers always send Origin on cross-site unsafe requests, so a manage-API call with neither header
+    is a non-browser client (whose credential, the link's token, a forger does not have) and passes; a page post
+    with neither is refused."""
+    path = scope["path"]
+    if path.startswith(ONE_CLICK_PATHS):
+        return True
+    is_api = path.startswith(API_PATHS)
+    if is_api and not path.startswith(MANAGE_API_PATHS):
+        return True  # the staff API takes bearer tokens, which a forged request cannot carry
+    sent = _text(headers.get(b"origin")) or _text(headers.get(b"referer"))
+    if sent in (None, "null") and headers.get(b"sec-fetch-site") == b"same-origin":
+        return True  # a page of ours under Referrer-Policy no-referrer: the browser's word, which no page can forge
+    if sent is None:
+        return is_api
+    settings = scope["app"].state.settings
+    trusted = trusted_origins(settings.base_url, str(URL(scope=scope)))
+    if is_api:  # sites that CORS_ORIGINS lets call the API from a browser
+        trusted |= {origin_of(origin) for origin in settings.cors_origins} - {None}
+    return origin_of(sent) in trusted
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS or self._allowed(scope):
-            await self.app(scope, receive, send)
-            return
-        headers = Headers(scope=scope)
-        log.warning("cross_site_request_refused", path=scope["path"], origin=headers.get("origin"),
-                    referer=headers.get("referer"))
-        if scope["path"].startswith(API_PATHS):
-            response = problem_response(403, "cross_site_request", "This request came from another site; "
-                                        "nothing was changed.")
-        else:
-            response = HTMLResponse(CROSS_SITE_PAGE, status_code=403)
-        await response(scope, receive, send)
-
-    @staticmethod
-    def _allowed(scope: Scope) -> bool:
-        path = scope["path"]
-        if path.startswith(ONE_CLICK_PATHS):
-            return True
-        is_api = path.startswith(API_PATHS)
-        if is_api and not path.startswith(MANAGE_API_PATHS):
-            return True  # the staff API takes bearer tokens, which a forged request cannot carry
-        headers = Headers(scope=scope)
-        sent = headers.get("origin") or headers.get("referer")
-        if sent in (None, "null") and headers.get("sec-fetch-site") == "same-origin":
-            return True  # a page of ours under Referrer-Policy no-referrer: the browser's word, which no page can forge
-        if sent is None:
-            return is_api
-        settings = scope["app"].state.settings
-        trusted = trusted_origins(settings.base_url, str(URL(scope=scope)))
-        if is_api:  # sites that CORS_ORIGINS lets call the API from a browser
-            trusted |= {origin_of(origin) for origin in settings.cors_origins} - {None}
-        return origin_of(sent) in trusted
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None

@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from asgi_correlation_id import correlation_id
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
+from myhibachi.core.context import current_request_meta
 from myhibachi.core.errors import DomainError
 from myhibachi.core.money import format_money
 from myhibachi.core.templating import render
@@ -92,7 +92,7 @@ async def admin_page(request: Request, runtime: Any, session: Any, principal: Pr
                   label=context.pop("label", label_of), csrf_field=CSRF_FIELD, csrf_token=admin_csrf_token(request),
                   searchable=may_search(principal), search_text=context.pop("search_text", ""),
                   live_chat=offers_live_chat(principal),
-                  request_id=correlation_id.get() or "", **context)
+                  request_id=current_request_meta().request_id or "", **context)
     response = HTMLResponse(html, status_code=status, headers=headers)
     finish(request, response, runtime)
     if station is not None and request.query_params.get("station") == str(station.id):
