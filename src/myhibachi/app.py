@@ -29,7 +29,7 @@ from myhibachi.core.http import EdgeMiddleware
 from myhibachi.core.metrics import HttpMetrics
 from myhibachi.core.observability import configure_logging, init_sentry
 from myhibachi.core.runtime import Runtime
-from myhibachi.core.web import PathGroup, RuntimeDep
+from myhibachi.core.web import InputlessRoute, PathGroup, RuntimeDep
 from myhibachi.inbox import api as inbox_api
 from myhibachi.inbox import meta_webhooks, twilio_webhooks
 from myhibachi.inbox import thread_api as inbox_thread_api
@@ -155,7 +155,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_exception_handler(DomainError, domain_error_page)
 
     # Outermost last. The edge's request id, headers and metrics cover whatever comes back, its refusals included.
-    app.add_middleware(GZipMiddleware, minimum_size=500)
+    # Not compressed: the admin's event stream (compression would hold back its events). Starlette's default list
+    # (images, fonts, archives) is re-read on every request, and this app serves none of them above the minimum.
+    app.add_middleware(GZipMiddleware, minimum_size=500, exclude_content_types=("text/event-stream",))
     metrics_registry = CollectorRegistry()  # one per app keeps test apps apart
     app.add_middleware(EdgeMiddleware, metrics=HttpMetrics(metrics_registry))
     if settings.cors_origins:
@@ -165,6 +167,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
     # FastAPI matches a path against included routers in order: the cheapest and the grouped come first.
+    app.include_router(_liveness_router())
     app.include_router(_ops_router())
     app.include_router(_api_router())
     app.include_router(_admin_router())
@@ -212,14 +215,20 @@ def _admin_router() -> APIRouter:
     return admin
 
 
+def _liveness_router() -> APIRouter:
+    liveness = APIRouter(tags=["ops"], route_class=InputlessRoute)  # probed every few seconds by every balancer
+
+    @liveness.get("/health", summary="Liveness", response_model=dict[str, str], responses={200: {"content": {
+        "application/json": {"example": {"status": "ok"}}}}})
+    async def health() -> JSONResponse:
+        """The process is up. Checks nothing else, so an orchestrator never restarts it for a slow database."""
+        return JSONResponse({"status": "ok"})
+
+    return liveness
+
+
 def _ops_router() -> APIRouter:
     ops = APIRouter(tags=["ops"])
-
-    @ops.get("/health", summary="Liveness", responses={200: {"content": {"application/json": {
-        "example": {"status": "ok"}}}}})
-    async def health() -> dict[str, str]:
-        """The process is up. Checks nothing else, so an orchestrator never restarts it for a slow database."""
-        return {"status": "ok"}
 
     @ops.get("/ready", summary="Readiness", responses={
         200: {"content": {"application/json": {"example": {"status": "ok", "database": "ok", "redis": "ok"}}}},

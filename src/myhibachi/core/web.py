@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette._utils import get_route_path
+from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope
 
@@ -43,6 +45,20 @@ class PathGroup(APIRouter):
         notices its own new routes (its branch checks its own version); only a frontend route group added deep
         below after inclusion would go unseen, and this app has none."""
         return self._routes_version
+
+
+class InputlessRoute(APIRoute):
+    """A route whose endpoint takes no input and returns its own Response (a liveness probe): served by calling it,
+    without FastAPI's request parsing, dependency solving and response validation (two thirds of such a request's
+    time). Documented in the OpenAPI like any other route."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint = self.endpoint
+
+        async def handle(_request: Request) -> Response:
+            return await endpoint()
+
+        return handle
 
 
 async def get_runtime(request: Request) -> Runtime:
