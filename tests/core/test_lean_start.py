@@ -1,6 +1,7 @@
 """A process loads a third-party SDK only when it uses that service: the app on its embedded default (no Stripe,
 Twilio or Sentry settings) starts and serves without importing them (tens of MB each a process would carry for
-nothing), nor the libraries of work it has not done yet (an LLM client, chat spelling, calendars, newsletters)."""
+nothing), nor the libraries of work it has not done yet (an LLM client, chat spelling, calendars, newsletters, the
+Unicode script table that only a non-ASCII address needs)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("stripe", "twilio", "sentry_sdk", "httpx", "rapidfuzz", "icalendar", "css_inline", "markdown_it")
+HEAVY = ("stripe", "twilio", "sentry_sdk", "httpx", "rapidfuzz", "icalendar", "css_inline", "markdown_it",
+         "confusable_homoglyphs")
 START = """
 import asyncio, json, sys
 from myhibachi.app import create_app
