@@ -12,7 +12,7 @@ from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
 from myhibachi.auth.schemas import MembershipSet, Reason
 from myhibachi.core.errors import problem_responses
-from myhibachi.core.web import DbSession, PathId
+from myhibachi.core.web import DbSession, PathId, RuntimeDep, reading
 from myhibachi.stations import commands, queries
 from myhibachi.stations.schemas import (
     MembershipResult,
@@ -27,9 +27,10 @@ staff = APIRouter(prefix="/stations", tags=["stations"])
 
 
 @public.get("", summary="List stations", response_model=list[StationPublic])
-async def list_stations(session: DbSession) -> list[StationPublic]:
+async def list_stations(runtime: RuntimeDep) -> list[StationPublic]:
     """Active stations a customer can book, by name."""
-    return await queries.list_public_stations(session)
+    async with reading(runtime) as session:
+        return await queries.list_public_stations(session)
 
 
 @staff.post("", summary="Create a station", status_code=status.HTTP_201_CREATED, response_model=StationRead,
