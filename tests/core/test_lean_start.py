@@ -1,7 +1,6 @@
 """A process loads a third-party SDK only when it uses that service: the app on its embedded default (no Stripe,
 Twilio or Sentry settings) starts and serves without importing them (tens of MB each a process would carry for
-nothing), nor the libraries of work it has not done yet (an LLM client, chat spelling, calendars, newsletters, the
-Unicode script table that only a non-ASCII address needs)."""
+nothing), nor the libraries of work it has not done yet (an LLM client, chat spelling, calendars, newsletters)."""
 
 from __future__ import annotations
 
@@ -9,8 +8,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("stripe", "twilio", "sentry_sdk", "httpx", "rapidfuzz", "icalendar", "css_inline", "markdown_it",
-         "confusable_homoglyphs")
+HEAVY = ("stripe", "twilio", "sentry_sdk", "httpx", "rapidfuzz", "icalendar", "css_inline", "markdown_it")
 START = """
 import asyncio, json, sys
 from myhibachi.app import create_app

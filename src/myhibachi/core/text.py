@@ -9,6 +9,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated, Any
 
+from confusable_homoglyphs import categories
 from pydantic import AfterValidator, BeforeValidator, EmailStr, StringConstraints
 
 # What str.splitlines() breaks a line at, besides controls: the Unicode line and paragraph separators.
@@ -70,10 +71,6 @@ def _normalized(value: object) -> object:
 
 def scripts_mixed(text: str) -> list[str]:
     """The scripts of `text` when they are not ones that may be combined (e.g. ["Cyrillic", "Latin"]); else []."""
-    if text.isascii():
-        return []  # Latin letters, digits and punctuation: one script (and its table, ~10 MB, stays unloaded)
-    from confusable_homoglyphs import categories
-
     scripts = set(categories.unique_aliases(text)) - NEUTRAL_SCRIPTS
     if len(scripts) <= 1 or any(scripts <= family for family in SCRIPT_FAMILIES):
         return []
