@@ -254,9 +254,9 @@ class Cache:
 
     async def near_only(self, namespace: str, *, args: dict[str, Any], tags: list[str],
                         still_valid: Callable[[T], bool], compute: Callable[[], Awaitable[T]]) -> T:
-        """A public answer kept in this process only (never shared: it is cheaper to compute than to fetch and
-        decode), dropped like reference data when its tags change, and recomputed once `still_valid(value)` fails:
-        for an answer that also changes by time alone."""
+        """A public answer kept in this process only (not shared: each process computes it once per change, and a
+        hit costs no round trip), dropped like reference data when its tags change, and recomputed once
+        `still_valid(value)` fails: for an answer that also changes by time alone."""
         key = f"{namespace}:{json.dumps(args, sort_keys=True, default=str)}"
         if (value := self.near.get(key)) is not _MISSING and still_valid(value):
             self.metrics.requests.labels(namespace, "near").inc()
