@@ -198,9 +198,6 @@ async def capacity_view(session: AsyncSession, station: Station | StationPublic,
     chefs = {chef.id: chef for day_chefs in on_duty.values() for chef in day_chefs}
     duty = {chef.id: ChefOnDuty(chef.id, chef.daily_limit(rules.chef_max_events_per_day)) for chef in chefs.values()}
     roster = {day: [duty[chef.id] for chef in day_chefs] for day, day_chefs in on_duty.items()}
-    # Windows of neighbouring days can reach into the range (a late event's clean-up, an early one's travel). The
-    # rules cap travel, event and clean-up at 600 min each, so such an event's date is at most two days off: the
-    # date bounds let the index on (station, date) find them, whatever the station holds in other years.
     near = {"station_id": station.id, "now": now, "exclude_id": exclude_booking_id,
             "first_date": first_day - timedelta(days=2), "last_date": last_day + timedelta(days=2),
             "since": datetime.combine(first_day - timedelta(days=1), time(), tzinfo=zone),
