@@ -118,11 +118,11 @@ async def test_range_and_station_are_validated(client, station):
 async def test_availability_takes_one_query_for_one_day_or_a_quarter(client, station, book, db):
     """README: "One query whatever the range": the held windows. The station, its rules and its roster come
     from the cache (any earlier request warms it; a cold one adds their reads). Transaction control (SQLite's
-    BEGIN) is not a query."""
+    BEGIN) is not a query. The ranges counted were not asked before: the answers are computed, not kept ones."""
     for n in range(3):
         await book(station.id, slot="12:00" if n < 2 else "15:00", email=f"guest{n}@example.com")
     path = f"{API}/stations/{station.id}/availability"
-    warm = await client.get(path, params={"start": "2026-12-10", "end": "2026-12-10"})
+    warm = await client.get(path, params={"start": "2026-12-11", "end": "2026-12-11"})
     assert warm.status_code == 200, warm.text
     statements: list[str] = []
 

@@ -42,6 +42,15 @@ def test_a_value_computed_across_a_change_or_while_deaf_is_not_kept() -> None:
     assert near.get("stations.open") == "new"
 
 
+def test_entries_are_bounded_the_longest_kept_going_first() -> None:
+    near = NearCache(60, hearing=True, max_entries=2)
+    for key in ("a", "b", "b"):  # "b" kept again: it takes no room of its own
+        near.keep(key, ["t"], key, near.generation())
+    kept_both = [near.get(key) for key in ("a", "b")]
+    near.keep("c", ["t"], "c", near.generation())
+    assert (kept_both, [near.get(key) is near.get("missing") for key in "abc"]) == (["a", "b"], [True, False, False])
+
+
 async def test_reference_data_is_computed_once_then_served_near_and_refreshed_by_its_tag() -> None:
     cache = Cache(MemoryBackend())
     runs: list[str] = []

@@ -78,12 +78,13 @@ async def availability(
     end: QueryDate,
     session: DbSession,
     guests: Annotated[int, Query(ge=1, le=1000, description="Party size (sets the event length); default 1.")] = 1,
-) -> Availability:
+) -> Response:
     """For each station-local date from `start` to `end` (at most 92 days), each start time with how many more
     parties a chef can take then. A time is available when a chef on duty that day is free for the whole busy
     window (travel and setup before, clean-up after; longer for big parties), under their daily limit, and the
     time is inside the minimum notice and the booking horizon. Held and confirmed bookings count."""
-    return await queries.station_availability(session, station_id, start, end, guests)
+    document = await queries.availability_document(session, station_id, start, end, guests)
+    return Response(document.body, media_type="application/json")  # encoded once, kept with the answer
 
 
 def _created(result: commands.CreatedBooking) -> BookingCreated:

@@ -74,7 +74,7 @@ class DayCapacity:
         for span in self.load.overlapping(window):
             busy.update(span.chef_ids)
             unassigned_overlapping += span.unassigned
-        free_for_window = len(self.open_chefs.difference(busy))
+        free_for_window = len(self.open_chefs) - len(self.open_chefs.intersection(busy))  # no copy of every chef
         return max(0, min(free_for_window - unassigned_overlapping, self.left_today))
 
 
@@ -107,10 +107,13 @@ class HeldLoad:
                 if window.overlaps(span.busy_start, span.busy_end)]
 
     def day(self, chefs: list[ChefOnDuty], day: date) -> DayCapacity:
-        assigned = self._assigned.get(day, Counter())
-        left_today = sum(max(0, chef.daily_limit - assigned[chef.id]) for chef in chefs)
-        return DayCapacity(self, frozenset(chef.id for chef in chefs if assigned[chef.id] < chef.daily_limit),
-                           left_today - self._unassigned[day])
+        assigned: dict[int, int] = self._assigned.get(day, {})  # .get, not a Counter's missing-key call per chef
+        open_chefs, left_today = [], 0
+        for chef in chefs:
+            if (left := chef.daily_limit - assigned.get(chef.id, 0)) > 0:
+                open_chefs.append(chef.id)
+                left_today += left
+        return DayCapacity(self, frozenset(open_chefs), left_today - self._unassigned[day])
 
 
 def local_start(zone: ZoneInfo, day: date, slot: time) -> datetime | None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, and_, cast, func, or_, select
+from pydantic import TypeAdapter
+from sqlalchemy import Select, String, and_, bindparam, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.audit.models import AuditEntry
@@ -27,7 +29,7 @@ from myhibachi.bookings.capacity import (
     local_start,
 )
 from myhibachi.bookings.ledger import BookingLedger, booking_ledger, booking_ledgers
-from myhibachi.bookings.models import HELD_STATUSES, Booking, BookingStatus
+from myhibachi.bookings.models import HELD_STATUSES, Booking, BookingStatus, bookings_tag
 from myhibachi.bookings.policy import (
     Terms,
     as_next_command_finds,
@@ -71,18 +73,20 @@ from myhibachi.bookings.schemas import (
     VenueRead,
     phone_digits,
 )
-from myhibachi.chefs.models import Chef
+from myhibachi.chefs.models import CHEFS_TAG, Chef
 from myhibachi.chefs.queries import duty_between
 from myhibachi.contacts.models import Contact
+from myhibachi.core.cache import session_cache
 from myhibachi.core.cursors import decode_cursor, encode_cursor
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
 from myhibachi.core.text import normalize_email
+from myhibachi.pricing.models import rules_tag
 from myhibachi.pricing.queries import get_rules
 from myhibachi.pricing.quote import PartyOrder, label_of, menu_choices
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRead
-from myhibachi.stations.models import Station
+from myhibachi.stations.models import STATIONS_TAG, Station
 from myhibachi.stations.queries import find_public_station, get_station
 from myhibachi.stations.schemas import StationPublic
 
@@ -106,11 +110,18 @@ def holds_a_chef(now: datetime):  # noqa: ANN201 - a SQL condition
         and_(Booking.status == BookingStatus.pending_deposit.value, Booking.hold_expires_at > now)))
 
 
+def bookable_starts(rules: BusinessRules, zone: ZoneInfo, now: datetime) -> tuple[datetime, date]:
+    """The earliest start the minimum notice allows, and the last local date the horizon allows."""
+    return now + timedelta(hours=rules.min_notice_hours), now.astimezone(zone).date() + timedelta(
+        days=rules.max_days_ahead)
+
+
 def lead_time_problem(rules: BusinessRules, zone: ZoneInfo, start: datetime, now: datetime) -> ValidationFailed | None:
     """Inside the minimum notice, or further ahead than the horizon (in the station's calendar)."""
-    if start < now + timedelta(hours=rules.min_notice_hours):
+    earliest, last_date = bookable_starts(rules, zone, now)
+    if start < earliest:
         return InsufficientNotice.on("body.event_date", f"We need at least {rules.min_notice_hours} hours' notice.")
-    if start.astimezone(zone).date() > now.astimezone(zone).date() + timedelta(days=rules.max_days_ahead):
+    if start.astimezone(zone).date() > last_date:
         return BeyondHorizon.on("body.event_date", f"We take bookings up to {rules.max_days_ahead} days ahead.")
     return None
 
@@ -125,6 +136,7 @@ class CapacityView:
     load: HeldLoad
     now: datetime
     held: list[HeldWindow] = field(default_factory=list)  # each held event: read only for chef-level checks
+    next_lapse: datetime | None = None  # the first hold of `load` to lapse (read with the spans only)
 
     def window(self, day: date, slot: time, guests: int) -> EventTimes | None:
         start = local_start(self.zone, day, slot)
@@ -136,9 +148,41 @@ class CapacityView:
     def remaining(self, day: date, slot: time, guests: int, capacity: DayCapacity | None = None) -> int:
         """`capacity`: `self.day(day)`, computed once by callers asking for every slot of a date."""
         times = self.window(day, slot, guests)
-        if times is None or lead_time_problem(self.rules, self.zone, times.start, self.now) is not None:
+        if times is None or not self.bookable(times.start):
             return 0
         return (capacity or self.day(day)).remaining(times)
+
+    @cached_property
+    def _bookable(self) -> tuple[datetime, date]:
+        return bookable_starts(self.rules, self.zone, self.now)
+
+    def bookable(self, start: datetime) -> bool:
+        """Neither inside the minimum notice nor past the horizon (`lead_time_problem`, its bounds computed once)."""
+        earliest, last_date = self._bookable
+        return start >= earliest and start.astimezone(self.zone).date() <= last_date
+
+    def next_change(self, first_day: date, last_day: date) -> datetime:
+        """When time alone changes what this view answers for `first_day`..`last_day`: a hold lapses, a start time
+        comes inside the minimum notice, or the next local day begins (the horizon moves)."""
+        tomorrow = self.now.astimezone(self.zone).date() + timedelta(days=1)
+        moments = [datetime.combine(tomorrow, time(), tzinfo=self.zone).astimezone(UTC)]
+        if self.next_lapse is not None:
+            moments.append(self.next_lapse)
+        if (closing := self._next_start_inside_notice(first_day, last_day)) is not None:
+            moments.append(closing)
+        return min(moments)
+
+    def _next_start_inside_notice(self, first_day: date, last_day: date) -> datetime | None:
+        """The moment the first start time of the range still outside the minimum notice comes inside it."""
+        earliest, _ = self._bookable
+        day = max(first_day, earliest.astimezone(self.zone).date() - timedelta(days=1))
+        while day <= last_day:
+            starts = [start for slot in self.rules.slot_times
+                      if (start := local_start(self.zone, day, slot)) is not None and start >= earliest]
+            if starts:
+                return min(starts) - timedelta(hours=self.rules.min_notice_hours)
+            day += timedelta(days=1)
+        return None
 
 
 async def capacity_view(session: AsyncSession, station: Station | StationPublic, first_day: date, last_day: date, *,
@@ -154,26 +198,54 @@ async def capacity_view(session: AsyncSession, station: Station | StationPublic,
     chefs = {chef.id: chef for day_chefs in on_duty.values() for chef in day_chefs}
     duty = {chef.id: ChefOnDuty(chef.id, chef.daily_limit(rules.chef_max_events_per_day)) for chef in chefs.values()}
     roster = {day: [duty[chef.id] for chef in day_chefs] for day, day_chefs in on_duty.items()}
+    near = {"station_id": station.id, "now": now, "exclude_id": exclude_booking_id,
+            "first_date": first_day - timedelta(days=2), "last_date": last_day + timedelta(days=2),
+            "since": datetime.combine(first_day - timedelta(days=1), time(), tzinfo=zone),
+            "until": datetime.combine(last_day + timedelta(days=2), time(), tzinfo=zone)}
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    stmt = _held_statement(each_event=each_event, on_postgresql=on_postgresql,
+                           excluding=exclude_booking_id is not None)
+    rows = (await session.execute(stmt, near)).all()
+    if each_event:
+        held = [HeldWindow(*row) for row in rows]
+        return CapacityView(rules=rules, zone=zone, roster=roster, load=HeldLoad.of_events(held), now=now, held=held)
+    spans = [HeldSpan(day, start, end, _chef_ids(chefs), unassigned) for day, start, end, chefs, unassigned, _ in rows]
+    next_lapse = min((lapse for *_, lapse in rows if lapse is not None), default=None)  # confirmed ones: None
+    return CapacityView(rules=rules, zone=zone, roster=roster, load=HeldLoad(spans), now=now, next_lapse=next_lapse)
+
+
+@cache
+def _held_statement(*, each_event: bool, on_postgresql: bool, excluding: bool) -> Select[Any]:
+    """The held bookings near a range (each one, or grouped into spans), built once per process with its values as
+    parameters (building it took a tenth of a computed availability answer)."""
     # Windows of neighbouring days can reach into the range (a late event's clean-up, an early one's travel). The
     # rules cap travel, event and clean-up at 600 min each, so such an event's date is at most two days off: the
     # date bounds let the index on (station, date) find them, whatever the station holds in other years.
-    since = datetime.combine(first_day - timedelta(days=1), time(), tzinfo=zone)
-    until = datetime.combine(last_day + timedelta(days=2), time(), tzinfo=zone)
-    near = (Booking.station_id == station.id, holds_a_chef(now),
-            Booking.event_date.between(first_day - timedelta(days=2), last_day + timedelta(days=2)),
-            Booking.busy_start < until, Booking.busy_end > since)
-    if exclude_booking_id is not None:
-        near += (Booking.id != exclude_booking_id,)
+    near = [Booking.station_id == bindparam("station_id"), holds_a_chef(bindparam("now")),
+            Booking.event_date.between(bindparam("first_date"), bindparam("last_date")),
+            Booking.busy_start < bindparam("until"), Booking.busy_end > bindparam("since")]
+    if excluding:
+        near.append(Booking.id != bindparam("exclude_id"))
     if each_event:
-        stmt = select(Booking.id, Booking.chef_id, Booking.event_date, Booking.busy_start, Booking.busy_end)
-        held = [HeldWindow(*row) for row in (await session.execute(stmt.where(*near))).all()]
-        return CapacityView(rules=rules, zone=zone, roster=roster, load=HeldLoad.of_events(held), now=now, held=held)
+        return select(Booking.id, Booking.chef_id, Booking.event_date, Booking.busy_start, Booking.busy_end
+                      ).where(*near)
     window = (Booking.event_date, Booking.busy_start, Booking.busy_end)
-    stmt = select(*window, func.aggregate_strings(cast(Booking.chef_id, String), ","),
-                  func.count() - func.count(Booking.chef_id)).where(*near).group_by(*window)
-    spans = [HeldSpan(day, start, end, tuple(map(int, chefs.split(","))) if chefs else (), unassigned)
-             for day, start, end, chefs, unassigned in (await session.execute(stmt)).all()]
-    return CapacityView(rules=rules, zone=zone, roster=roster, load=HeldLoad(spans), now=now)
+    return select(*window, _chef_ids_of_span(on_postgresql), func.count() - func.count(Booking.chef_id),
+                  func.min(Booking.hold_expires_at)).where(*near).group_by(*window)
+
+
+def _chef_ids_of_span(on_postgresql: bool):  # noqa: ANN202 - a SQL aggregate
+    """The assigned chefs of a span: an array of integers on PostgreSQL (its driver decodes them, where parsing a
+    list of a few thousand numbers per request was a third of the read), a comma-separated list elsewhere."""
+    if on_postgresql:
+        return func.array_agg(Booking.chef_id).filter(Booking.chef_id.is_not(None))
+    return func.aggregate_strings(cast(Booking.chef_id, String), ",")
+
+
+def _chef_ids(aggregated: list[int] | str | None) -> tuple[int, ...]:
+    if not aggregated:  # no chef assigned (the aggregate of nothing is NULL)
+        return ()
+    return tuple(aggregated) if isinstance(aggregated, list) else tuple(map(int, aggregated.split(",")))
 
 
 async def bookable_station(session: AsyncSession, station_id: int, *, body_field: str | None = None) -> Station:
@@ -184,25 +256,72 @@ async def bookable_station(session: AsyncSession, station_id: int, *, body_field
     return station
 
 
+@dataclass(frozen=True)
+class AvailabilityDocument:
+    """One availability answer as the JSON the API sends, and the moment time alone changes it."""
+
+    body: bytes
+    valid_until: datetime  # UTC
+
+
+AVAILABILITY_JSON = TypeAdapter(Availability)
+
+
 async def station_availability(session: AsyncSession, station_id: int, first_day: date, last_day: date,
                                guests: int, *, moving_booking_id: int | None = None) -> Availability:
     """Free start times; for a booking being moved, its own chef time counts as free (it is given up)."""
+    if moving_booking_id is not None:  # one booking's own view: computed for it alone, never kept
+        _check_range(first_day, last_day)
+        answer, _ = await _free_start_times(session, station_id, first_day, last_day, guests, moving_booking_id)
+        return answer
+    document = await availability_document(session, station_id, first_day, last_day, guests)
+    return AVAILABILITY_JSON.validate_json(document.body)
+
+
+async def availability_document(session: AsyncSession, station_id: int, first_day: date, last_day: date,
+                                guests: int) -> AvailabilityDocument:
+    """`station_availability` as JSON, kept in this process (every visitor of the calendar asks the same) until a
+    booking of the station, the roster, its rules or the station change — here at commit, in another process
+    through the change feed — or time alone changes it (a hold lapses, a start comes inside the notice, a new
+    local day moves the horizon)."""
+    _check_range(first_day, last_day)
+    tags = [STATIONS_TAG, rules_tag(station_id), CHEFS_TAG, bookings_tag(station_id)]
+
+    async def compute() -> AvailabilityDocument:
+        answer, valid_until = await _free_start_times(session, station_id, first_day, last_day, guests)
+        return AvailabilityDocument(AVAILABILITY_JSON.dump_json(answer), valid_until)
+
+    if (cache := session_cache(session, tags)) is None:
+        return await compute()
+    return await cache.near_only("bookings.availability", tags=tags, compute=compute,
+                                 args={"station": station_id, "first": first_day, "last": last_day, "guests": guests},
+                                 still_valid=lambda document: utcnow() < document.valid_until)
+
+
+def _check_range(first_day: date, last_day: date) -> None:
     if last_day < first_day:
         raise ValidationFailed.on("query.end", "end must not be before start")
     if (last_day - first_day).days + 1 > MAX_AVAILABILITY_DAYS:
         raise ValidationFailed.on("query.end", f"ask for at most {MAX_AVAILABILITY_DAYS} days at a time")
+
+
+async def _free_start_times(session: AsyncSession, station_id: int, first_day: date, last_day: date, guests: int,
+                            moving_booking_id: int | None = None) -> tuple[Availability, datetime]:
+    """The answer, and when time alone changes it."""
     station = await find_public_station(session, station_id)
     view = await capacity_view(session, station, first_day, last_day, exclude_booking_id=moving_booking_id,
                                each_event=False)
+    labels = [(slot, slot.strftime("%H:%M")) for slot in view.rules.slot_times]
     days = []
     for offset in range((last_day - first_day).days + 1):
         day = first_day + timedelta(days=offset)
         capacity, slots = view.day(day), []
-        for slot in view.rules.slot_times:
+        for slot, label in labels:
             remaining = view.remaining(day, slot, guests, capacity)
-            slots.append(AvailabilitySlot(time=slot.strftime("%H:%M"), available=remaining > 0, remaining=remaining))
+            slots.append(AvailabilitySlot(time=label, available=remaining > 0, remaining=remaining))
         days.append(AvailabilityDay(date=day, slots=slots))
-    return Availability(station_id=station.id, timezone=station.timezone, days=days)
+    answer = Availability(station_id=station.id, timezone=station.timezone, days=days)
+    return answer, view.next_change(first_day, last_day)
 
 
 # --- staff reads ------------------------------------------------------------------------------------------------

@@ -143,8 +143,9 @@ class NearCache:
     and in every other through the change feed (`core.changes`). While the feed is not heard (not yet subscribed,
     or the connection to Redis broke), it keeps nothing: a missed message must not leave a stale price behind."""
 
-    def __init__(self, ttl: float, *, hearing: bool) -> None:
+    def __init__(self, ttl: float, *, hearing: bool, max_entries: int = 1_000) -> None:
         self._ttl = ttl
+        self._max_entries = max_entries  # public answers keyed by what a visitor asks: bounded, oldest out first
         self._entries: dict[str, tuple[float, frozenset[str], Any]] = {}
         self._hearing = hearing
         self.heard = asyncio.Event()  # set once the change feed has been heard the first time
@@ -161,6 +162,9 @@ class NearCache:
 
     def keep(self, key: str, tags: list[str], value: Any, computed_since: int) -> None:
         if self._hearing and computed_since == self._generation:
+            self._entries.pop(key, None)  # re-kept: the newest again
+            while len(self._entries) >= self._max_entries:
+                self._entries.pop(next(iter(self._entries)))
             self._entries[key] = (time.monotonic() + self._ttl, frozenset(tags), value)
 
     def changed(self, tags: Iterable[str]) -> None:
@@ -248,6 +252,21 @@ class Cache:
         self.near.keep(key, tags, value, since)
         return value
 
+    async def near_only(self, namespace: str, *, args: dict[str, Any], tags: list[str],
+                        still_valid: Callable[[T], bool], compute: Callable[[], Awaitable[T]]) -> T:
+        """A public answer kept in this process only (not shared: each process computes it once per change, and a
+        hit costs no round trip), dropped like reference data when its tags change, and recomputed once
+        `still_valid(value)` fails: for an answer that also changes by time alone."""
+        key = f"{namespace}:{json.dumps(args, sort_keys=True, default=str)}"
+        if (value := self.near.get(key)) is not _MISSING and still_valid(value):
+            self.metrics.requests.labels(namespace, "near").inc()
+            return value
+        self.metrics.requests.labels(namespace, "miss").inc()
+        since = self.near.generation()
+        value = await compute()
+        self.near.keep(key, tags, value, since)
+        return value
+
     async def invalidate(self, tags: Iterable[str]) -> None:
         tags = sorted(set(tags))
         if tags:
@@ -301,6 +320,15 @@ class Cache:
         return result
 
 
+def session_cache(session: Any, tags: list[str]) -> Cache | None:
+    """The process's cache for a read in `session`, or None when the read must be fresh: no cache, or the session's
+    own unit of work changed one of `tags` (its invalidation only happens at commit)."""
+    cache: Cache | None = session.info.get(CACHE_KEY)
+    if cache is None or session.info.get(TAGS_KEY, set()) & set(tags):
+        return None
+    return cache
+
+
 def cache_for(redis_url: str | None, reference_ttl: int = 3600) -> Cache:
     if redis_url:
         return Cache(RedisBackend(redis_url), reference_ttl, shared=True)
@@ -312,8 +340,7 @@ async def cached_reference(session: Any, namespace: str, *, args: dict[str, Any]
     """Reference data (stations, business rules) that every visitor may see, cached for `reference_ttl` (also near,
     in this process) — read fresh by the unit of work that changed it (its invalidation only happens at commit) and
     without a cache. The value is shared by every caller: reference types are frozen."""
-    cache: Cache | None = session.info.get(CACHE_KEY)
-    if cache is None or session.info.get(TAGS_KEY, set()) & set(tags):
+    if (cache := session_cache(session, tags)) is None:
         return await compute()
     return await cache.reference(namespace, args=args, tags=tags, result_type=result_type, compute=compute)
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import suppress
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from myhibachi.auth.permissions import Role
+from tests.bookings.conftest import booking_body
 from tests.conftest import TEST_SECRET
 
 # Fixtures: a Redis server for the processes, and the test's database without an app in this process.
@@ -139,3 +141,51 @@ async def test_a_rule_saved_in_one_process_prices_the_next_quote_in_the_other(tw
     assert closed.status_code == 200, closed.text
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "body.station_id", refused.text
     assert 'myhibachi_cache_requests_total{namespace="pricing.rules",result="near"}' in metrics  # it was near
+
+
+async def test_writes_through_one_process_change_the_availability_the_other_keeps(two_apps, make_station, make_user):
+    """Each process keeps its availability answers (no SQL for one asked again); a hold, its cancellation, a chef,
+    their time-off and a rule saved through one process change the other's next answer through the change feed."""
+    station = await make_station("FRE")
+    await make_user("boss@example.com", Role.super_admin)
+    writing_app, asking_app = two_apps
+    await writing_app.ready()
+    await asking_app.ready()
+    day = date.today() + timedelta(days=10)
+    async with httpx.AsyncClient(base_url=writing_app.http) as writing, \
+            httpx.AsyncClient(base_url=asking_app.http) as asking:
+
+        async def free() -> dict[str, int]:
+            response = await asking.get(f"/api/v1/stations/{station.id}/availability",
+                                        params={"start": str(day), "end": str(day), "guests": 10})
+            assert response.status_code == 200, response.text
+            return {slot["time"]: slot["remaining"] for slot in response.json()["days"][0]["slots"]}
+
+        token = (await writing.post("/api/v1/auth/login", json={
+            "email": "boss@example.com", "password": "correct-horse-battery"})).json()["access_token"]
+        staff = {"Authorization": f"Bearer {token}"}
+        chefs = f"/api/v1/stations/{station.id}/chefs"
+        assert (await writing.post(chefs, headers=staff, json={"name": "Kenji Sato"})).status_code == 201
+        seen = {"one chef": [await free() for _ in range(3)]}  # kept after the first
+        held = await writing.post("/api/v1/bookings", json=booking_body(station.id, day, "18:00"))
+        seen["held"] = [await free()]
+        cancelled = await writing.post(f"/api/v1/manage/{held.json()['manage_token']}/cancel", json={})
+        seen["cancelled"] = [await free()]
+        chef = await writing.post(chefs, headers=staff, json={"name": "Aiko Mori"})
+        seen["two chefs"] = [await free()]
+        away = await writing.post(f"{chefs}/{chef.json()['id']}/time-off", headers=staff,
+                                  json={"first_day": str(day), "last_day": str(day)})
+        seen["one away"] = [await free()]
+        rules = (await writing.get(f"/api/v1/stations/{station.id}/rules", headers=staff)).json()
+        saved = await writing.put(f"/api/v1/stations/{station.id}/rules", headers=staff,
+                                  json={**rules, "slot_times": ["12:00", "18:00"]})
+        seen["two starts"] = [await free()]
+        metrics = (await asking.get("/metrics")).text
+
+    assert [held.status_code, cancelled.status_code, chef.status_code, away.status_code, saved.status_code] == \
+        [201, 200, 201, 201, 200], (held.text, cancelled.text, chef.text, away.text, saved.text)
+    every = {"12:00": 1, "15:00": 1, "18:00": 1, "21:00": 1}
+    assert seen == {"one chef": [every] * 3, "held": [{**every, "18:00": 0}], "cancelled": [every],
+                    "two chefs": [dict.fromkeys(every, 2)], "one away": [every],
+                    "two starts": [{"12:00": 1, "18:00": 1}]}
+    assert 'myhibachi_cache_requests_total{namespace="bookings.availability",result="near"} 2.0' in metrics

@@ -1,0 +1,123 @@
+"""Availability answers kept in the process: served without SQL, yet never stale — a write to a booking, the roster,
+the rules or the station changes the next answer at once, and so does time alone (a hold lapsing, a start time
+coming inside the minimum notice, a new local day moving the horizon) with no write at all."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import event
+
+from myhibachi.auth.principal import SYSTEM
+from myhibachi.chefs.models import ChefTimeOff, TimeOffStatus
+from myhibachi.pricing.commands import update_rules
+from myhibachi.pricing.queries import get_rules
+from myhibachi.stations.models import Station
+from tests.bookings.conftest import API, EVENT_DAY, NOW
+from tests.bookings.test_availability import SLOTS, remaining
+
+
+@pytest.fixture
+def statements(db):  # noqa: ANN001, ANN201
+    """The SQL statements run from here on (transaction control aside)."""
+    run: list[str] = []
+
+    def count(_conn, _cursor, statement: str, *_args) -> None:  # noqa: ANN001, ANN002
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+            run.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    yield run
+    event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+
+
+async def change_rules(db, station, **changes: object) -> None:  # noqa: ANN001
+    async with db.transaction() as session:
+        rules = await get_rules(session, station.id)
+        await update_rules(session, SYSTEM, station.id, rules.model_copy(update=changes))
+
+
+async def test_an_answer_asked_again_is_served_without_sql(client, station, statements, scrape_metrics):
+    first = await client.get(f"{API}/stations/{station.id}/availability",
+                             params={"start": str(EVENT_DAY), "end": str(EVENT_DAY), "guests": 10})
+    statements.clear()
+    again = await client.get(f"{API}/stations/{station.id}/availability",
+                             params={"start": str(EVENT_DAY), "end": str(EVENT_DAY), "guests": 10})
+    other_party = await client.get(f"{API}/stations/{station.id}/availability",
+                                   params={"start": str(EVENT_DAY), "end": str(EVENT_DAY), "guests": 30})
+    assert again.content == first.content and again.headers["content-type"] == "application/json"
+    assert len(statements) == 1, statements  # the other party size only: it is another answer
+    assert other_party.json()["days"][0]["slots"][0]["remaining"] == 2
+    assert 'myhibachi_cache_requests_total{namespace="bookings.availability",result="near"} 1.0' in \
+        await scrape_metrics()
+
+
+async def test_a_hold_and_its_cancellation_change_a_kept_answer_at_once(client, station, book):
+    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 2)
+    held = await book(station.id, slot="18:00")
+    assert await remaining(client, station.id) == {**dict.fromkeys(SLOTS, 2), "18:00": 1}
+    cancelled = await client.post(f"{API}/manage/{held['manage_token']}/cancel", json={})
+    assert cancelled.status_code == 200, cancelled.text
+    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 2)
+
+
+async def test_a_chef_or_their_time_off_changes_a_kept_answer_at_once(client, db, station, add_chefs):
+    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 2)
+    [added] = await add_chefs(station, 1)
+    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 3)
+    async with db.transaction() as session:
+        session.add(ChefTimeOff(chef_id=added, first_day=EVENT_DAY, last_day=EVENT_DAY,
+                                status=TimeOffStatus.approved.value))
+    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 2)
+
+
+async def test_a_rule_changes_a_kept_answer_at_once(client, db, station):
+    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 2)
+    await change_rules(db, station, chef_max_events_per_day=1)  # two chefs, one event each: still 2 a slot
+    await change_rules(db, station, min_notice_hours=24 * 10)  # EVENT_DAY is 9 days ahead: inside the notice now
+    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 0)
+
+
+async def test_a_station_change_shows_in_a_kept_answer_at_once(client, db, station):
+    params = {"start": str(EVENT_DAY), "end": str(EVENT_DAY)}
+    before = (await client.get(f"{API}/stations/{station.id}/availability", params=params)).json()
+    async with db.transaction() as session:
+        (await session.get(Station, station.id)).timezone = "America/Chicago"
+    after = (await client.get(f"{API}/stations/{station.id}/availability", params=params)).json()
+    assert (before["timezone"], after["timezone"]) == ("America/Los_Angeles", "America/Chicago")
+
+
+async def test_a_lapsing_hold_frees_its_chef_with_no_write(client, db, station, book, clock):
+    await change_rules(db, station, hold_hours=2)  # lapses at 10:00, long before the local day ends
+    await book(station.id, slot="18:00")
+    assert await remaining(client, station.id) == {**dict.fromkeys(SLOTS, 2), "18:00": 1}
+    clock.move_to(NOW + timedelta(hours=1, minutes=59))
+    assert await remaining(client, station.id) == {**dict.fromkeys(SLOTS, 2), "18:00": 1}
+    clock.move_to(NOW + timedelta(hours=2))  # nothing swept it: the hold is simply over
+    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 2)
+
+
+async def test_a_start_coming_inside_the_notice_closes_with_no_write(client, station, clock):
+    # Now: Tuesday 08:00 local; 48 h notice: Thursday's 12:00 start closes after Tuesday 12:00, its 15:00 one after
+    # 15:00 (exactly 48 h ahead is still enough notice).
+    thursday = date(2026, 12, 3)
+    assert await remaining(client, station.id, thursday) == dict.fromkeys(SLOTS, 2)
+    clock.move_to(datetime(2026, 12, 1, 20, 0, tzinfo=UTC))  # 12:00 local
+    assert await remaining(client, station.id, thursday) == dict.fromkeys(SLOTS, 2)
+    clock.move_to(datetime(2026, 12, 1, 20, 0, 1, tzinfo=UTC))
+    assert await remaining(client, station.id, thursday) == {**dict.fromkeys(SLOTS, 2), "12:00": 0}
+    clock.move_to(datetime(2026, 12, 1, 23, 0, tzinfo=UTC))  # 15:00 local
+    assert await remaining(client, station.id, thursday) == {**dict.fromkeys(SLOTS, 2), "12:00": 0}
+    clock.move_to(datetime(2026, 12, 1, 23, 0, 1, tzinfo=UTC))
+    assert await remaining(client, station.id, thursday) == {**dict.fromkeys(SLOTS, 2), "12:00": 0, "15:00": 0}
+
+
+async def test_a_new_local_day_opens_the_horizon_with_no_write(client, station, clock):
+    # 365 days ahead of Tuesday 2026-12-01 (local): 2027-12-01; from local midnight, 2027-12-02 too.
+    beyond = date(2027, 12, 2)
+    assert await remaining(client, station.id, beyond) == dict.fromkeys(SLOTS, 0)
+    clock.move_to(datetime(2026, 12, 2, 7, 59, tzinfo=UTC))  # 23:59 local
+    assert await remaining(client, station.id, beyond) == dict.fromkeys(SLOTS, 0)
+    clock.move_to(datetime(2026, 12, 2, 8, 0, tzinfo=UTC))  # midnight local
+    assert await remaining(client, station.id, beyond) == dict.fromkeys(SLOTS, 2)
