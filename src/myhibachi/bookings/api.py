@@ -33,7 +33,7 @@ from myhibachi.bookings.schemas import (
 )
 from myhibachi.core.dates import EARLIEST_DAY, LATEST_DAY
 from myhibachi.core.errors import DomainError, problem_responses
-from myhibachi.core.web import DbSession, PathId, RuntimeDep
+from myhibachi.core.web import DbSession, PathId, RuntimeDep, reading
 from myhibachi.pricing.schemas import QuoteRead
 from myhibachi.stations.queries import get_station
 
@@ -76,14 +76,15 @@ async def availability(
     station_id: PathId,
     start: QueryDate,
     end: QueryDate,
-    session: DbSession,
+    runtime: RuntimeDep,
     guests: Annotated[int, Query(ge=1, le=1000, description="Party size (sets the event length); default 1.")] = 1,
 ) -> Response:
     """For each station-local date from `start` to `end` (at most 92 days), each start time with how many more
     parties a chef can take then. A time is available when a chef on duty that day is free for the whole busy
     window (travel and setup before, clean-up after; longer for big parties), under their daily limit, and the
     time is inside the minimum notice and the booking horizon. Held and confirmed bookings count."""
-    document = await queries.availability_document(session, station_id, start, end, guests)
+    async with reading(runtime) as session:
+        document = await queries.availability_document(session, station_id, start, end, guests)
     return Response(document.body, media_type="application/json")  # encoded once, kept with the answer
 
 
