@@ -1,8 +1,10 @@
 """Payment analytics and KPIs, each one SQL statement, bucketed by each station's local calendar, and cached.
 
-Local periods are exact across DST: PostgreSQL puts each payment in its station's local period with AT TIME ZONE;
-SQLite, which has no time zones, gets each period's UTC edges computed here with zoneinfo as a VALUES table. One
-function hides the difference; tests hold both to a plain-Python recomputation.
+Money received and refunded is summed from the ledger's per-day totals (payments/day_totals.py), each kept on
+the local day of its station's zone as payments and refunds are written: a report reads at most a row per day and
+method of its range, whatever the number of payments, and a local day, ISO week or month is a group of whole local
+days, exact across DST. Only the first and last payment's time come from the payments, two index probes a station.
+Tests hold both to a plain-Python recomputation from the raw rows.
 """
 
 from __future__ import annotations
