@@ -6,7 +6,8 @@ it changes or deletes counted is taken off; after it, what the new and changed r
 transaction, with one upsert that adds to the counters (`x = x + excluded.x`, safe under concurrency on both
 databases). The station's zone is read under a share lock, so a zone change (which rebuilds the station's rows
 in its own flush, under the station's row lock) and a payment are applied one after the other. The migration
-backfills with `rebuild_day_totals` too.
+backfills with `rebuild_day_totals` too, and so must anything that writes the ledger around the ORM's unit of work
+(bulk INSERT or UPDATE statements: the benchmarks' seeding).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from myhibachi.stations.models import Station
 class PaymentDayTotal(Base):
     __tablename__ = "payment_day_totals"
 
-    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="RESTRICT"), primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"), primary_key=True)  # derived
     local_day: Mapped[date] = mapped_column(Date, primary_key=True)  # in the station's time zone
     method: Mapped[str] = mapped_column(String(20), primary_key=True)
     paid_count: Mapped[int] = mapped_column(Integer)  # succeeded payments, by the day they succeeded

@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column('refunded_count', sa.Integer(), nullable=False),
         sa.Column('refunded_cents', sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(['station_id'], ['stations.id'], name=op.f('fk_payment_day_totals_station_id_stations'),
-                                ondelete='RESTRICT'),
+                                ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('station_id', 'local_day', 'method', name=op.f('pk_payment_day_totals')),
     )
     rebuild_day_totals(op.get_bind())
