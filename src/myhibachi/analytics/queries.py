@@ -58,8 +58,7 @@ from myhibachi.payments.models import (
 )
 from myhibachi.stations.models import STATIONS_TAG, Station
 
-# How far one report may reach, and how many (station, period) rows its VALUES table may hold: 4 parameters a row
-# stay under both drivers' 32,767-parameter limit.
+# How far one report may reach, and how many (station, period) cells it may add up (the work of one request).
 MAX_DAYS = {Granularity.day: 1096, Granularity.week: 3660, Granularity.month: 3660}
 MAX_BUCKET_ROWS = 8000
 
