@@ -51,6 +51,7 @@ from myhibachi.leads.queries import funnel_counts
 from myhibachi.payments.day_totals import PaymentDayTotal
 from myhibachi.payments.models import (
     Payment,
+    PaymentMethod,
     PaymentStatus,
     Refund,
     RefundStatus,
@@ -174,25 +175,31 @@ async def payment_report_json(session: AsyncSession, cache: Cache, ttl: int, pri
 
 def _payment_cells(stations: list[Station], request: ReportRange, granularity: Granularity,
                    dialect: str) -> Any:
-    """One statement of (kind, station, period start, method, count, gross, refunds, first, last) rows: per local
-    period of each station and method its days' totals summed ("cell"; at most 366 days a year, whatever the number
-    of payments), and per station a "span" row with the first and last payment's time."""
+    """One statement of (kind, station, period start, (count, gross, refunds) for each method..., first, last) rows:
+    per local period of each station its days' totals summed ("cell"; at most a row per day and method summed,
+    whatever the number of payments), and per station a "span" row with the first and last payment's time."""
     days = PaymentDayTotal
+    by_method = [_summed(counter, days.method == method) for method in METHOD_NAMES
+                 for counter in (days.paid_count, days.paid_cents, days.refunded_cents)]
     cells = (select(literal("cell"), days.station_id, _period(days.local_day, granularity, dialect).label("period"),
-                    days.method, _summed(days.paid_count), _summed(days.paid_cents), _summed(days.refunded_cents),
-                    *_NO_TIMES)
+                    *by_method, *_NO_TIMES)
              .where(days.station_id.in_([s.id for s in stations]), days.local_day >= request.start,
                     days.local_day <= request.end)
-             .group_by(days.station_id, literal_column("period"), days.method))
+             .group_by(days.station_id, literal_column("period")))
     return union_all(cells, *_spans(stations, request))
+
+
+METHOD_NAMES = [method.value for method in PaymentMethod]
 
 
 # Typed NULLs: PostgreSQL takes a UNION's column types from its first select.
 _NO_TIMES = (cast(null(), UTCDateTime()), cast(null(), UTCDateTime()))
 
 
-def _summed(counter: Any) -> Any:
-    return cast(func.sum(counter), BigInteger)  # PostgreSQL sums BIGINT as NUMERIC
+def _summed(counter: Any, *where: Any) -> Any:
+    """The sum (0 for none) of the rows matching `where`, as an integer (PostgreSQL sums BIGINT as NUMERIC)."""
+    total = func.sum(counter)
+    return cast(func.coalesce(total.filter(*where) if where else total, 0), BigInteger)
 
 
 def _period(day: Any, granularity: Granularity, dialect: str) -> Any:
@@ -220,9 +227,8 @@ def _spans(stations: list[Station], request: ReportRange) -> list[Select[Any]]:
             _received_between(station, request, Payment.station_id, Payment.succeeded_at))
                 .order_by(order).limit(1).scalar_subquery())
 
-    return [select(literal("span"), literal(s.id), cast(null(), Date), cast(null(), String),
-                   *(literal(0) for _ in range(3)), edge(Payment.succeeded_at, s), edge(Payment.succeeded_at.desc(), s))
-            for s in stations]
+    return [select(literal("span"), literal(s.id), cast(null(), Date), *(literal(0) for _ in METHOD_NAMES * 3),
+                   edge(Payment.succeeded_at, s), edge(Payment.succeeded_at.desc(), s)) for s in stations]
 
 
 async def _payment_report(session: AsyncSession, stations: list[Station], request: ReportRange,
@@ -239,7 +245,7 @@ def _assemble_report(rows: list[Any], stations: list[Station], request: ReportRa
     per_period: dict[date, dict[str, list[int]]] = {}  # period -> method -> [count, gross, refunds]
     first: datetime | None = None
     last: datetime | None = None
-    for kind, station_id, label, method, count, gross, refunds, first_at, last_at in rows:
+    for kind, station_id, label, *figures, first_at, last_at in rows:
         if kind == "span":
             if first_at is not None:
                 first_local, last_local = (_as_utc(first_at).astimezone(zones[station_id]),
@@ -247,9 +253,12 @@ def _assemble_report(rows: list[Any], stations: list[Station], request: ReportRa
                 first = first_local if first is None or first_local < first else first
                 last = last_local if last is None or last_local > last else last
             continue
-        if gross or refunds:  # a method shows in a period only with money in or out
-            totals = per_period.setdefault(label, {}).setdefault(method, [0, 0, 0])
-            totals[0], totals[1], totals[2] = totals[0] + count, totals[1] + gross, totals[2] + refunds
+        methods = per_period.setdefault(label, {})
+        for index, method in enumerate(METHOD_NAMES):
+            count, gross, refunds = figures[3 * index:3 * index + 3]
+            if gross or refunds:  # a method shows in a period only with money in or out
+                totals = methods.setdefault(method, [0, 0, 0])
+                totals[0], totals[1], totals[2] = totals[0] + count, totals[1] + gross, totals[2] + refunds
     overall: dict[str, list[int]] = {}
     for methods in per_period.values():
         for method, (count, gross, refunds) in methods.items():
@@ -354,7 +363,7 @@ def _kpi_rows(scope: Any, request: ReportRange, now: datetime) -> Any:
         bookings("decided", func.count(), in_range, Booking.status.in_(decided)),
         bookings("outstanding", func.sum(case((owed > 0, owed), else_=0)), in_range, Booking.status.in_(held))
         .outerjoin(paid, paid.c.booking_id == Booking.id).outerjoin(refunded, refunded.c.booking_id == Booking.id),
-        *(select(literal(metric), null(), func.coalesce(_summed(counter), 0)).select_from(scope)
+        *(select(literal(metric), null(), _summed(counter)).select_from(scope)
           .join(days, and_(days.station_id == scope.c.station_id, days.local_day >= request.start,
                            days.local_day <= request.end))
           for metric, counter in (("received", days.paid_cents), ("deposits", days.deposit_cents),
