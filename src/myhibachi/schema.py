@@ -13,6 +13,7 @@ from myhibachi.core.outbox import OutboxMessage
 from myhibachi.inbox.models import CannedReply, Conversation, ConversationLabel, Message
 from myhibachi.leads.models import FlowVisit, Lead, LeadActivity, LeadModel
 from myhibachi.newsletters.models import BounceEvent, Campaign, CampaignRecipient, Segment, TrackingEvent
+from myhibachi.payments.day_totals import PaymentDayTotal
 from myhibachi.payments.models import DepositReminder, Payment, PaymentNotice, Refund, StripeEvent
 from myhibachi.pricing.models import StationRules
 from myhibachi.reviews.models import ContactTask, Feedback
@@ -27,7 +28,7 @@ __all__ = [
     "AssistantMemory",
     "AuditEntry", "AuthSession", "Booking", "BookingIdempotencyKey", "Chef", "ChefTimeOff", "ConsentEvent", "Contact",
     "ContactHandle", "DepositReminder", "FlowVisit", "Lead", "LeadActivity", "LeadModel", "PaymentNotice",
-    "OutboxMessage", "PasswordToken", "Payment", "RefreshToken", "Refund", "Station", "StationRules",
+    "OutboxMessage", "PasswordToken", "Payment", "PaymentDayTotal", "RefreshToken", "Refund", "Station", "StationRules",
     "StationMembership", "StripeEvent", "User",
     "metadata",
 ]

@@ -1,8 +1,10 @@
 """Payment analytics and KPIs, each one SQL statement, bucketed by each station's local calendar, and cached.
 
-Local periods are exact across DST: PostgreSQL puts each payment in its station's local period with AT TIME ZONE;
-SQLite, which has no time zones, gets each period's UTC edges computed here with zoneinfo as a VALUES table. One
-function hides the difference; tests hold both to a plain-Python recomputation.
+Money received and refunded is summed from the ledger's per-day totals (payments/day_totals.py), each kept on
+the local day of its station's zone as payments and refunds are written: a report reads at most a row per day and
+method of its range, whatever the number of payments, and a local day, ISO week or month is a group of whole local
+days, exact across DST. Only the first and last payment's time come from the payments, two index probes a station.
+Tests hold both to a plain-Python recomputation from the raw rows.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic_core import to_json
 from sqlalchemy import (
     BigInteger,
     Date,
+    DateTime,
     String,
     and_,
     case,
@@ -26,8 +29,8 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
-    or_,
     select,
+    type_coerce,
     union_all,
     values,
 )
@@ -45,10 +48,10 @@ from myhibachi.core.cache import Cache
 from myhibachi.core.db import UTCDateTime, utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
 from myhibachi.leads.queries import funnel_counts
+from myhibachi.payments.day_totals import PaymentDayTotal
 from myhibachi.payments.models import (
     Payment,
     PaymentMethod,
-    PaymentPurpose,
     PaymentStatus,
     Refund,
     RefundStatus,
@@ -56,8 +59,7 @@ from myhibachi.payments.models import (
 )
 from myhibachi.stations.models import STATIONS_TAG, Station
 
-# How far one report may reach, and how many (station, period) rows its VALUES table may hold: 4 parameters a row
-# stay under both drivers' 32,767-parameter limit.
+# How far one report may reach, and how many (station, period) cells it may add up (the work of one request).
 MAX_DAYS = {Granularity.day: 1096, Granularity.week: 3660, Granularity.month: 3660}
 MAX_BUCKET_ROWS = 8000
 
@@ -173,29 +175,41 @@ async def payment_report_json(session: AsyncSession, cache: Cache, ttl: int, pri
 
 def _payment_cells(stations: list[Station], request: ReportRange, granularity: Granularity,
                    dialect: str) -> Any:
-    """One statement of (kind, station, period start, count and cents for each method..., first, last) rows: per
-    local period of each station the payments received ("paid") and the refunds paid ("refunded", counts 0), and
-    per station a "span" row with the first and last payment's time."""
-    if dialect == "postgresql":
-        return _cells_by_zone_arithmetic(stations, request, granularity)
-    return _cells_by_period_table(stations, request, granularity)
+    """One statement of (kind, station, period start, (count, gross, refunds) for each method..., first, last) rows:
+    per local period of each station its days' totals summed ("cell"; at most a row per day and method summed,
+    whatever the number of payments), and per station a "span" row with the first and last payment's time."""
+    days = PaymentDayTotal
+    by_method = [_summed(counter, days.method == method) for method in METHOD_NAMES
+                 for counter in (days.paid_count, days.paid_cents, days.refunded_cents)]
+    cells = (select(literal("cell"), days.station_id, _period(days.local_day, granularity, dialect).label("period"),
+                    *by_method, *_NO_TIMES)
+             .where(days.station_id.in_([s.id for s in stations]), days.local_day >= request.start,
+                    days.local_day <= request.end)
+             .group_by(days.station_id, literal_column("period")))
+    return union_all(cells, *_spans(stations, request))
 
 
-METHODS = list(PaymentMethod)
-METHOD_NAMES = [method.value for method in METHODS]
+METHOD_NAMES = [method.value for method in PaymentMethod]
+
+
 # Typed NULLs: PostgreSQL takes a UNION's column types from its first select.
 _NO_TIMES = (cast(null(), UTCDateTime()), cast(null(), UTCDateTime()))
 
 
-def _paid_by_method() -> list[Any]:
-    return [column for method in METHODS for column in (
-        func.count().filter(Payment.method == method.value),
-        func.coalesce(func.sum(Payment.amount_cents).filter(Payment.method == method.value), 0))]
+def _summed(counter: Any, *where: Any) -> Any:
+    """The sum (0 for none) of the rows matching `where`, as an integer (PostgreSQL sums BIGINT as NUMERIC)."""
+    total = func.sum(counter)
+    return cast(func.coalesce(total.filter(*where) if where else total, 0), BigInteger)
 
 
-def _refunded_by_method() -> list[Any]:
-    return [column for method in METHODS for column in (
-        literal(0), func.coalesce(func.sum(Refund.amount_cents).filter(Refund.method == method.value), 0))]
+def _period(day: Any, granularity: Granularity, dialect: str) -> Any:
+    """The start of the period holding the local `day`: itself, its ISO week's Monday, or its month's 1st."""
+    if granularity is Granularity.day:
+        return day
+    if dialect == "postgresql":
+        return cast(func.date_trunc(granularity.value, cast(day, DateTime)), Date)
+    modifiers = ("weekday 0", "-6 days") if granularity is Granularity.week else ("start of month",)
+    return type_coerce(func.date(day, *modifiers), Date)  # SQLite: to the next Sunday (or itself), back 6 days
 
 
 def _received_between(station: Station, request: ReportRange, station_id: Any, moment: Any) -> Any:
@@ -213,57 +227,8 @@ def _spans(stations: list[Station], request: ReportRange) -> list[Select[Any]]:
             _received_between(station, request, Payment.station_id, Payment.succeeded_at))
                 .order_by(order).limit(1).scalar_subquery())
 
-    return [select(literal("span"), literal(s.id), cast(null(), Date), *(literal(0) for _ in range(2 * len(METHODS))),
+    return [select(literal("span"), literal(s.id), cast(null(), Date), *(literal(0) for _ in METHOD_NAMES * 3),
                    edge(Payment.succeeded_at, s), edge(Payment.succeeded_at.desc(), s)) for s in stations]
-
-
-def _cells_by_zone_arithmetic(stations: list[Station], request: ReportRange, granularity: Granularity) -> Any:
-    """PostgreSQL: an index range scan per station, each row put in its local period with AT TIME ZONE (the same
-    IANA rules as zoneinfo) and hash-grouped. Timed in benchmarks/analytics.py."""
-    def period(station_id: Any, moment: Any) -> Any:
-        zone = case({s.id: s.timezone for s in stations}, value=station_id)
-        return cast(func.date_trunc(granularity.value, func.timezone(zone, moment)), Date)
-
-    paid = (select(literal("paid"), Payment.station_id,
-                   period(Payment.station_id, Payment.succeeded_at).label("period"), *_paid_by_method(), *_NO_TIMES)
-            .where(Payment.status == PaymentStatus.succeeded.value,
-                   or_(*(_received_between(s, request, Payment.station_id, Payment.succeeded_at) for s in stations)))
-            .group_by(Payment.station_id, literal_column("period")))
-    refunded = (select(literal("refunded"), Refund.station_id,
-                       period(Refund.station_id, Refund.created_at).label("period"), *_refunded_by_method(),
-                       *_NO_TIMES)
-                .where(Refund.status == RefundStatus.succeeded.value,
-                       or_(*(_received_between(s, request, Refund.station_id, Refund.created_at) for s in stations)))
-                .group_by(Refund.station_id, literal_column("period")))
-    return union_all(paid, refunded, *_spans(stations, request))
-
-
-def _cells_by_period_table(stations: list[Station], request: ReportRange, granularity: Granularity) -> Any:
-    """SQLite has no time zones: the local periods' UTC edges, computed here with zoneinfo, go in as a VALUES
-    table, and each period's rows are an index range scan (SQLite joins by nested loops)."""
-    rows = []
-    for station in stations:
-        zone = ZoneInfo(station.timezone)
-        for label in periods(request.start, request.end, granularity):
-            first = max(label, request.start)  # the first and last periods are clipped to the range
-            after = min(next_period(label, granularity), request.end + timedelta(days=1))
-            rows.append((station.id, label, local_midnight(first, zone), local_midnight(after, zone)))
-    buckets = values(column("station_id", BigInteger), column("period", Date), column("utc_from", UTCDateTime()),
-                     column("utc_to", UTCDateTime()), name="buckets").data(rows).cte("buckets")
-    cell = (buckets.c.station_id, buckets.c.period)
-    paid = (select(literal("paid"), *cell, *_paid_by_method(), *_NO_TIMES)
-            .select_from(buckets)
-            .join(Payment, and_(Payment.station_id == buckets.c.station_id,
-                                Payment.status == PaymentStatus.succeeded.value,
-                                Payment.succeeded_at >= buckets.c.utc_from, Payment.succeeded_at < buckets.c.utc_to))
-            .group_by(*cell))
-    refunded = (select(literal("refunded"), *cell, *_refunded_by_method(), *_NO_TIMES)
-                .select_from(buckets)
-                .join(Refund, and_(Refund.station_id == buckets.c.station_id,
-                                   Refund.status == RefundStatus.succeeded.value,
-                                   Refund.created_at >= buckets.c.utc_from, Refund.created_at < buckets.c.utc_to))
-                .group_by(*cell))
-    return union_all(paid, refunded, *_spans(stations, request))
 
 
 async def _payment_report(session: AsyncSession, stations: list[Station], request: ReportRange,
@@ -289,15 +254,11 @@ def _assemble_report(rows: list[Any], stations: list[Station], request: ReportRa
                 last = last_local if last is None or last_local > last else last
             continue
         methods = per_period.setdefault(label, {})
-        paid = kind == "paid"
         for index, method in enumerate(METHOD_NAMES):
-            if cents := figures[2 * index + 1]:
+            count, gross, refunds = figures[3 * index:3 * index + 3]
+            if gross or refunds:  # a method shows in a period only with money in or out
                 totals = methods.setdefault(method, [0, 0, 0])
-                if paid:
-                    totals[0] += figures[2 * index]
-                    totals[1] += cents
-                else:
-                    totals[2] += cents
+                totals[0], totals[1], totals[2] = totals[0] + count, totals[1] + gross, totals[2] + refunds
     overall: dict[str, list[int]] = {}
     for methods in per_period.values():
         for method, (count, gross, refunds) in methods.items():
@@ -358,23 +319,21 @@ def _today_key(stations: list[Station], now: datetime) -> list[str]:
 
 
 def _scope_table(stations: list[Station], request: ReportRange, now: datetime):  # noqa: ANN202
-    """Per station: the UTC edges of the local range, of this local week and of this local month."""
+    """Per station: the UTC edges of this local week and of this local month."""
     rows = []
     for station in stations:
         zone = ZoneInfo(station.timezone)
         today = now.astimezone(zone).date()
-        rows.append((station.id, local_midnight(request.start, zone),
-                     local_midnight(request.end + timedelta(days=1), zone),
-                     local_midnight(period_start(today, Granularity.week), zone),
+        rows.append((station.id, local_midnight(period_start(today, Granularity.week), zone),
                      local_midnight(period_start(today, Granularity.month), zone)))
-    return values(column("station_id", BigInteger), column("range_from", UTCDateTime()),
-                  column("range_to", UTCDateTime()), column("week_from", UTCDateTime()),
+    return values(column("station_id", BigInteger), column("week_from", UTCDateTime()),
                   column("month_from", UTCDateTime()), name="scope").data(rows).cte("scope")
 
 
 def _kpi_rows(scope: Any, request: ReportRange, now: datetime) -> Any:
     """One statement of (metric, key, value) rows."""
     total = Booking.quote["total_cents"].as_integer() + Booking.fees_cents
+    days = PaymentDayTotal  # what was received and refunded on the range's local days
     held = (BookingStatus.confirmed.value, BookingStatus.completed.value)
     decided = (*held, BookingStatus.no_show.value, BookingStatus.cancelled.value)
     in_scope = and_(Booking.station_id == scope.c.station_id)
@@ -385,8 +344,6 @@ def _kpi_rows(scope: Any, request: ReportRange, now: datetime) -> Any:
                        func.coalesce(value, 0).label("value"))
                 .select_from(scope).join(Booking, and_(*where)))
 
-    received = and_(Payment.station_id == scope.c.station_id, Payment.status == PaymentStatus.succeeded.value,
-                    Payment.succeeded_at >= scope.c.range_from, Payment.succeeded_at < scope.c.range_to)
     paid = (select(Payment.booking_id, func.sum(Payment.amount_cents).label("cents"))
             .where(Payment.status == PaymentStatus.succeeded.value).group_by(Payment.booking_id).subquery())
     refunded = (select(Payment.booking_id, func.sum(Refund.amount_cents).label("cents"))
@@ -406,14 +363,11 @@ def _kpi_rows(scope: Any, request: ReportRange, now: datetime) -> Any:
         bookings("decided", func.count(), in_range, Booking.status.in_(decided)),
         bookings("outstanding", func.sum(case((owed > 0, owed), else_=0)), in_range, Booking.status.in_(held))
         .outerjoin(paid, paid.c.booking_id == Booking.id).outerjoin(refunded, refunded.c.booking_id == Booking.id),
-        select(literal("received"), null(), func.coalesce(func.sum(Payment.amount_cents), 0))
-        .select_from(scope).join(Payment, received),
-        select(literal("deposits"), null(), func.coalesce(func.sum(Payment.amount_cents), 0))
-        .select_from(scope).join(Payment, and_(received, Payment.purpose == PaymentPurpose.deposit.value)),
-        select(literal("refunded"), null(), func.coalesce(func.sum(Refund.amount_cents), 0))
-        .select_from(scope)
-        .join(Refund, and_(Refund.station_id == scope.c.station_id, Refund.status == RefundStatus.succeeded.value,
-                           Refund.created_at >= scope.c.range_from, Refund.created_at < scope.c.range_to)),
+        *(select(literal(metric), null(), _summed(counter)).select_from(scope)
+          .join(days, and_(days.station_id == scope.c.station_id, days.local_day >= request.start,
+                           days.local_day <= request.end))
+          for metric, counter in (("received", days.paid_cents), ("deposits", days.deposit_cents),
+                                  ("refunded", days.refunded_cents))),
     )
 
 

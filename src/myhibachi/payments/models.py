@@ -51,11 +51,12 @@ class Payment(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="RESTRICT"), index=True)
-    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="RESTRICT"))
-    purpose: Mapped[str] = mapped_column(String(20))
-    method: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20))
-    amount_cents: Mapped[int] = mapped_column(Integer)
+    # The columns the day totals read load their old value when set (active_history), see day_totals.py.
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="RESTRICT"), active_history=True)
+    purpose: Mapped[str] = mapped_column(String(20), active_history=True)
+    method: Mapped[str] = mapped_column(String(20), active_history=True)
+    status: Mapped[str] = mapped_column(String(20), active_history=True)
+    amount_cents: Mapped[int] = mapped_column(Integer, active_history=True)
     currency: Mapped[str] = mapped_column(String(3))
     reference: Mapped[str | None] = mapped_column(String(200))  # a manual payment's receipt / transfer id
     provider_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
@@ -69,7 +70,7 @@ class Payment(Base):
     dispute_reason: Mapped[str | None] = mapped_column(String(100))
     recorded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, active_history=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
@@ -86,16 +87,16 @@ class Refund(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="RESTRICT"), index=True)
     # The payment's station, copied (it never changes): station-scoped reports read refunds without a join.
-    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="RESTRICT"))
-    amount_cents: Mapped[int] = mapped_column(Integer)
-    method: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20))
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id", ondelete="RESTRICT"), active_history=True)
+    amount_cents: Mapped[int] = mapped_column(Integer, active_history=True)
+    method: Mapped[str] = mapped_column(String(20), active_history=True)
+    status: Mapped[str] = mapped_column(String(20), active_history=True)
     reason: Mapped[str] = mapped_column(Text)
     provider_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     request_hash: Mapped[str | None] = mapped_column(String(64))
     requested_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, active_history=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
@@ -162,3 +163,7 @@ def payments_tag(station_id: int | None) -> str:
 
 tag_writes(Payment, lambda payment: [payments_tag(payment.station_id), payments_tag(None)])
 tag_writes(Refund, lambda refund: [payments_tag(refund.station_id), payments_tag(None)])
+
+
+# Every process that writes the ledger keeps its per-day totals: their flush hooks register on import.
+from myhibachi.payments import day_totals  # noqa: E402, F401
