@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter
-from sqlalchemy import Select, String, and_, bindparam, cast, func, or_, select
+from sqlalchemy import Select, String, and_, bindparam, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from myhibachi.audit.models import AuditEntry
@@ -104,8 +104,10 @@ class BeyondHorizon(ValidationFailed):
 def holds_a_chef(now: datetime):  # noqa: ANN201 - a SQL condition
     """Confirmed bookings, and pending ones whose hold has not lapsed (expired and cancelled free their chef).
     The status list is the predicate of the index of held bookings (migration 0017), spelled so the planner
-    matches it."""
-    return and_(Booking.status.in_(HELD_STATUSES), or_(
+    matches it: written into the SQL, not bound, since PostgreSQL's generic plan of a prepared statement (the driver
+    prepares each) cannot prove a partial index's predicate from parameters, and without the index the held-spans
+    read took 8 ms instead of 2."""
+    return and_(Booking.status.in_([literal(status, literal_execute=True) for status in HELD_STATUSES]), or_(
         Booking.status == BookingStatus.confirmed.value,
         and_(Booking.status == BookingStatus.pending_deposit.value, Booking.hold_expires_at > now)))
 
