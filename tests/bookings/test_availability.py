@@ -160,7 +160,7 @@ async def test_chefs_assigned_to_one_window_are_each_busy_and_count_against_thei
 
 
 async def test_a_chef_or_time_off_added_after_a_reading_counts_at_once(client, db, station, add_chefs):
-    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 2)  # the roster is cached now
+    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 2)  # the roster and the answer are kept now
     [added] = await add_chefs(station, 1)
     assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 3)
     async with db.transaction() as session:

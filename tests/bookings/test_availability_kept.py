@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import event
 
 from myhibachi.auth.principal import SYSTEM
-from myhibachi.chefs.models import ChefTimeOff, TimeOffStatus
 from myhibachi.pricing.commands import update_rules
 from myhibachi.pricing.queries import get_rules
 from myhibachi.stations.models import Station
@@ -59,16 +58,6 @@ async def test_a_hold_and_its_cancellation_change_a_kept_answer_at_once(client, 
     assert await remaining(client, station.id) == {**dict.fromkeys(SLOTS, 2), "18:00": 1}
     cancelled = await client.post(f"{API}/manage/{held['manage_token']}/cancel", json={})
     assert cancelled.status_code == 200, cancelled.text
-    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 2)
-
-
-async def test_a_chef_or_their_time_off_changes_a_kept_answer_at_once(client, db, station, add_chefs):
-    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 2)
-    [added] = await add_chefs(station, 1)
-    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 3)
-    async with db.transaction() as session:
-        session.add(ChefTimeOff(chef_id=added, first_day=EVENT_DAY, last_day=EVENT_DAY,
-                                status=TimeOffStatus.approved.value))
     assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 2)
 
 
