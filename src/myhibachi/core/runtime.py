@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from contextlib import suppress
 
+import structlog
+
 from myhibachi.core.cache import cache_for
 from myhibachi.core.changes import RedisChanges, changes_for
 from myhibachi.core.db import Database
@@ -14,6 +16,9 @@ from myhibachi.core.outbox import OutboxContext
 from myhibachi.core.ratelimit import Throttle, limiter_storage
 from myhibachi.core.realtime import hub_for
 from myhibachi.settings import Settings
+
+log = structlog.get_logger(__name__)
+STOP_STEP_SECONDS = 10.0
 
 
 class Runtime:
@@ -52,12 +57,20 @@ class Runtime:
                 await asyncio.wait_for(self.cache.near.heard.wait(), 2.0)
 
     async def stop(self) -> None:
+        """Release everything, each step bounded: a process told to stop must stop, and a step that hangs (a
+        connection whose peer never answers) is logged by name instead of holding the shutdown forever."""
         if self._following is not None:
             self._following.cancel()
+        steps = {"change feed listener": self._stopped_following(), "jobs": self.jobs.stop(),
+                 "database": self.db.dispose(), "cache": self.cache.close(), "change feed": self.changes.close(),
+                 "live events": self.live.close()}
+        for name, step in steps.items():
+            try:
+                await asyncio.wait_for(step, STOP_STEP_SECONDS)
+            except TimeoutError:
+                log.error("runtime_stop_step_timed_out", step=name, seconds=STOP_STEP_SECONDS)
+
+    async def _stopped_following(self) -> None:
+        if self._following is not None:
             with suppress(asyncio.CancelledError):
                 await self._following
-        await self.jobs.stop()
-        await self.db.dispose()
-        await self.cache.close()
-        await self.changes.close()
-        await self.live.close()
