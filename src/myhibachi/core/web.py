@@ -114,8 +114,7 @@ async def unit_of_work(request: Request, runtime: RuntimeDep) -> AsyncIterator[A
         forget_pending_ids(session)
         raise
     finally:
-        if session.in_transaction() or session.identity_map:
-            await session.close()
+        await _close_if_used(session)
     await runtime.db.committed(session)
     await runtime.jobs.enqueue_outbox(take_pending_ids(session))
 
@@ -129,8 +128,13 @@ async def reading(runtime: Runtime) -> AsyncIterator[AsyncSession]:
     try:
         yield session
     finally:
-        if session.in_transaction() or session.identity_map:
-            await session.close()
+        await _close_if_used(session)
+
+
+async def _close_if_used(session: AsyncSession) -> None:
+    """Closing a session nothing used still runs through SQLAlchemy's greenlet: a quarter of a cached quote's time."""
+    if session.in_transaction() or session.identity_map:
+        await session.close()
 
 
 async def discard_changes(session: AsyncSession) -> None:
