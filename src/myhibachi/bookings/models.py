@@ -113,9 +113,10 @@ class Booking(Base):
         Index("ix_bookings_station_busy", "station_id", "busy_start"),
         Index("ix_bookings_station_event_date", "station_id", "event_date"),
         Index("ix_bookings_status_event_start", "status", "event_start"),
-        # Availability reads the held bookings of a station's dates from this index alone (an index-only scan).
-        Index("ix_bookings_station_held", "station_id", "event_date",
-              postgresql_include=["busy_start", "busy_end", "chef_id", "status", "hold_expires_at", "id"],
+        # Availability reads the held bookings of a station's dates from this index alone (an index-only scan), in
+        # the order it groups them by window.
+        Index("ix_bookings_station_held", "station_id", "event_date", "busy_start", "busy_end",
+              postgresql_include=["chef_id", "status", "hold_expires_at", "id"],
               postgresql_where=text(f"status IN {HELD_STATUSES}"), sqlite_where=text(f"status IN {HELD_STATUSES}")),
     )
 

@@ -103,7 +103,7 @@ class BeyondHorizon(ValidationFailed):
 
 def holds_a_chef(now: datetime):  # noqa: ANN201 - a SQL condition
     """Confirmed bookings, and pending ones whose hold has not lapsed (expired and cancelled free their chef).
-    The status list is the predicate of the index of held bookings (migration 0017), spelled so the planner
+    The status list is the predicate of the index of held bookings (migrations 0017, 0019), spelled so the planner
     matches it: written into the SQL, not bound, since PostgreSQL's generic plan of a prepared statement (the driver
     prepares each) cannot prove a partial index's predicate from parameters, and without the index the held-spans
     read took 8 ms instead of 2."""
