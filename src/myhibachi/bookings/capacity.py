@@ -15,13 +15,15 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from myhibachi.pricing.rules import BusinessRules
 
 
-@dataclass(frozen=True)
-class EventTimes:
+# The values built per slot or per held span of every availability answer (over a hundred of each for a month) are
+# named tuples: a frozen dataclass's construction costs several times as much.
+class EventTimes(NamedTuple):
     start: datetime  # UTC
     end: datetime
     busy_start: datetime
@@ -37,8 +39,7 @@ class ChefOnDuty:
     daily_limit: int
 
 
-@dataclass(frozen=True)
-class HeldWindow:
+class HeldWindow(NamedTuple):
     """An event that holds a chef: confirmed, or awaiting its deposit within the hold."""
 
     booking_id: int
@@ -48,8 +49,7 @@ class HeldWindow:
     busy_end: datetime
 
 
-@dataclass(frozen=True)
-class HeldSpan:
+class HeldSpan(NamedTuple):
     """The held events of one local date sharing one busy window: the chefs assigned to them, and how many
     have no chef yet (what availability reads: a few spans a day instead of every event)."""
 
@@ -123,11 +123,27 @@ def local_start(zone: ZoneInfo, day: date, slot: time) -> datetime | None:
     return start if round_trip.replace(tzinfo=None) == start.replace(tzinfo=None) else None
 
 
+@dataclass(frozen=True)
+class EventShape:
+    """How long an event of a party size lasts, and how long before and after it its chef is busy."""
+
+    length: timedelta
+    before: timedelta
+    after: timedelta
+
+    @classmethod
+    def of(cls, rules: BusinessRules, guests: int) -> EventShape:
+        return cls(timedelta(minutes=rules.event_length_minutes(guests)), timedelta(minutes=rules.busy_before_minutes),
+                   timedelta(minutes=rules.busy_after_minutes))
+
+    def at(self, start: datetime) -> EventTimes:
+        start = start.astimezone(UTC)
+        end = start + self.length
+        return EventTimes(start, end, start - self.before, end + self.after)
+
+
 def event_times(rules: BusinessRules, start: datetime, guests: int) -> EventTimes:
-    start = start.astimezone(UTC)
-    end = start + timedelta(minutes=rules.event_length_minutes(guests))
-    return EventTimes(start=start, end=end, busy_start=start - timedelta(minutes=rules.busy_before_minutes),
-                      busy_end=end + timedelta(minutes=rules.busy_after_minutes))
+    return EventShape.of(rules, guests).at(start)
 
 
 def remaining_capacity(chefs: list[ChefOnDuty], held: list[HeldWindow], day: date, window: EventTimes) -> int:

@@ -21,11 +21,11 @@ from myhibachi.bookings.actions import DOING, BookingAction
 from myhibachi.bookings.capacity import (
     ChefOnDuty,
     DayCapacity,
+    EventShape,
     EventTimes,
     HeldLoad,
     HeldSpan,
     HeldWindow,
-    event_times,
     local_start,
 )
 from myhibachi.bookings.ledger import BookingLedger, booking_ledger, booking_ledgers
@@ -139,10 +139,17 @@ class CapacityView:
     now: datetime
     held: list[HeldWindow] = field(default_factory=list)  # each held event: read only for chef-level checks
     next_lapse: datetime | None = None  # the first hold of `load` to lapse (read with the spans only)
+    _shapes: dict[int, EventShape] = field(default_factory=dict, repr=False)
 
     def window(self, day: date, slot: time, guests: int) -> EventTimes | None:
         start = local_start(self.zone, day, slot)
-        return event_times(self.rules, start, guests) if start is not None else None
+        return self._shape(guests).at(start) if start is not None else None
+
+    def _shape(self, guests: int) -> EventShape:
+        """Its durations, worked out once per party size (an answer asks for every slot of its range)."""
+        if (shape := self._shapes.get(guests)) is None:
+            shape = self._shapes[guests] = EventShape.of(self.rules, guests)
+        return shape
 
     def day(self, day: date) -> DayCapacity:
         return self.load.day(self.roster.get(day, []), day)
