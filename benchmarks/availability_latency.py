@@ -354,7 +354,7 @@ async def main(requests: int, bookings: int, total: int) -> None:
         (folder / "payload.json").write_bytes(body)
 
         ports = {label: free_port() for label in urls}
-        apps = {label: servers.start("myhibachi.app:create_app", port, app_env(db_url, port, folder))
+        apps = {label: servers.start("myhibachi.app:serving_app", port, app_env(db_url, port, folder))
                 for (label, db_url), port in zip(urls.items(), ports.values(), strict=True)}
         bare_port = free_port()
         bare_server = servers.start("availability_latency:bare_app", bare_port,

@@ -121,7 +121,7 @@ async def main(requests: int, chefs: int) -> None:
                 port = free_port()
                 # REDIS_URL unset (even if the shell sets it): the email jobs run in the server's process, after
                 # the response.
-                server = servers.start("myhibachi.app:create_app", port, {
+                server = servers.start("myhibachi.app:serving_app", port, {
                     **app_env(url, port, servers.folder), "JOBS_INLINE": "false", "REDIS_URL": None})
                 today = datetime.now(ZoneInfo(ZONE)).date()
                 async with _client(port, 1) as client:

@@ -106,7 +106,7 @@ class Stack:
         self.redis: subprocess.Popen[bytes] | None = None
 
     def start_app(self, port: int) -> None:
-        self.apps[port] = self.servers.start("myhibachi.app:create_app", port,
+        self.apps[port] = self.servers.start("myhibachi.app:serving_app", port,
                                              {**self.env, "BASE_URL": local_url(port)})
 
     def start_worker(self, n: int) -> None:

@@ -69,7 +69,7 @@ async def seed(url: str, redis_url: str | None) -> None:
 async def measure(servers: Servers, label: str, env: dict[str, str | None], seconds: int, connections: int,
                   quote_script: Path) -> dict[str, float]:
     app_port, bare_port = free_port(), free_port()
-    app = servers.start("myhibachi.app:create_app", app_port, env)
+    app = servers.start("myhibachi.app:serving_app", app_port, env)
     bare = servers.start("served_throughput:bare_app", bare_port, {})
     async with httpx.AsyncClient(base_url=local_url(app_port)) as client, \
             httpx.AsyncClient(base_url=local_url(bare_port)) as bare_client:

@@ -3,6 +3,7 @@ temporary SQLite file."""
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 import uvicorn
 from typer.testing import CliRunner
 
+from myhibachi.app import serving_app
 from myhibachi.cli import app
 from myhibachi.core.migrations import upgrade_to_head
 from myhibachi.settings import get_settings
@@ -91,3 +93,19 @@ def test_serve_hands_host_and_port_from_the_environment_to_uvicorn(tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert [(call["host"], call["port"]) for call in calls] == [("192.0.2.10", 9123)]
     assert "http://192.0.2.10:9123" in result.output
+
+
+def test_the_served_app_is_built_with_its_heap_frozen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve` builds the app with `serving_app`, which leaves what was built to no collector pass."""
+    calls: list[tuple] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(args))
+    monkeypatch.chdir(tmp_path)
+    get_settings.cache_clear()
+    try:
+        assert CliRunner().invoke(app, ["serve"]).exit_code == 0
+        assert calls == [("myhibachi.app:serving_app",)]
+        served = serving_app()
+        assert gc.get_freeze_count() > 0 and served.title.endswith("API")
+    finally:
+        gc.unfreeze()
+        get_settings.cache_clear()

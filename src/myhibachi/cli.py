@@ -37,7 +37,7 @@ def serve(
                   f"(API docs: http://{host}:{port}/docs)")
     # The app believes X-Forwarded-For only from FORWARDED_ALLOW_IPS; uvicorn's own reading would trust 127.0.0.1.
     # A WebSocket frame is bounded before the app reads it (the app's own limit, WS_MAX_MESSAGE_BYTES, is lower).
-    uvicorn.run("myhibachi.app:create_app", factory=True, host=host, port=port, reload=reload,
+    uvicorn.run("myhibachi.app:serving_app", factory=True, host=host, port=port, reload=reload,
                 proxy_headers=False, access_log=False, ws_max_size=65536, workers=workers)
 
 
