@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event
 
 from myhibachi.auth.principal import SYSTEM
+from myhibachi.bookings.queries import AVAILABILITY_JSON
 from myhibachi.pricing.commands import update_rules
 from myhibachi.pricing.queries import get_rules
 from myhibachi.stations.models import Station
@@ -59,6 +60,50 @@ async def test_a_hold_and_its_cancellation_change_a_kept_answer_at_once(client, 
     cancelled = await client.post(f"{API}/manage/{held['manage_token']}/cancel", json={})
     assert cancelled.status_code == 200, cancelled.text
     assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 2)
+
+
+def availability_lookups(metrics: str) -> dict[str, float]:
+    """The kept availability dates served ("near") and computed ("miss") so far."""
+    prefix = 'myhibachi_cache_requests_total{namespace="bookings.availability",result="'
+    return {line[len(prefix):].split('"')[0]: float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines() if line.startswith(prefix)}
+
+
+async def test_a_hold_recomputes_only_the_dates_it_can_reach(client, runtime, station, book, scrape_metrics):
+    path, eleven_days = f"{API}/stations/{station.id}/availability", {
+        "start": str(EVENT_DAY - timedelta(days=5)), "end": str(EVENT_DAY + timedelta(days=5)), "guests": 10}
+    await client.get(path, params=eleven_days)
+    await book(station.id, slot="18:00")
+    after = await client.get(path, params=eleven_days)
+    # Its own date and two either side: a late clean-up or an early travel can reach no further.
+    assert availability_lookups(await scrape_metrics()) == {"miss": 11 + 5, "near": 6}
+    await runtime.cache.invalidate(["epoch"])  # every kept date dropped: the whole answer computed afresh
+    fresh = await client.get(path, params=eleven_days)
+    assert after.content == fresh.content
+    assert after.content == AVAILABILITY_JSON.dump_json(AVAILABILITY_JSON.validate_json(after.content))
+    [event_day] = [day for day in after.json()["days"] if day["date"] == str(EVENT_DAY)]
+    assert {slot["time"]: slot["remaining"] for slot in event_day["slots"]} == {**dict.fromkeys(SLOTS, 2), "18:00": 1}
+
+
+async def test_a_moved_booking_frees_its_old_date_in_kept_answers(client, station, book):
+    later = EVENT_DAY + timedelta(days=7)
+    held = await book(station.id, slot="18:00")
+    assert await remaining(client, station.id) == {**dict.fromkeys(SLOTS, 2), "18:00": 1}
+    assert await remaining(client, station.id, later) == dict.fromkeys(SLOTS, 2)
+    moved = await client.post(f"{API}/manage/{held['manage_token']}/reschedule",
+                              json={"event_date": str(later), "slot_time": "18:00"})
+    assert moved.status_code == 200, moved.text
+    assert await remaining(client, station.id) == dict.fromkeys(SLOTS, 2)
+    assert await remaining(client, station.id, later) == {**dict.fromkeys(SLOTS, 2), "18:00": 1}
+
+
+async def test_party_sizes_of_one_event_length_share_their_kept_dates(client, station, statements):
+    assert await remaining(client, station.id, guests=10) == dict.fromkeys(SLOTS, 2)
+    statements.clear()
+    assert await remaining(client, station.id, guests=12) == dict.fromkeys(SLOTS, 2)
+    assert statements == []  # the same event length: the same answer
+    assert await remaining(client, station.id, guests=30) == dict.fromkeys(SLOTS, 2)
+    assert len(statements) == 1  # a large party's longer event: another answer
 
 
 async def test_a_rule_changes_a_kept_answer_at_once(client, db, station):

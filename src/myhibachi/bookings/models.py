@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, inspect, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from myhibachi.core.cache import tag_writes
@@ -162,4 +162,24 @@ def bookings_tag(station_id: int | None) -> str:
     return f"bookings:{'all' if station_id is None else station_id}"
 
 
-tag_writes(Booking, lambda booking: [bookings_tag(booking.station_id), bookings_tag(None)])
+# A booking's busy window reaches at most two local dates either side of its own (travel, event and clean-up are
+# capped at 600 minutes each): the dates whose availability it may change.
+DATES_REACHED = 2
+
+
+def booking_day_tag(station_id: int, day: date) -> str:
+    """The cache tag of one local date's availability at a station: changed by a booking of a date within
+    `DATES_REACHED` of it (so a hold drops the kept answers of five dates, not of the whole calendar)."""
+    return f"bookings:{station_id}:{day.isoformat()}"
+
+
+def _tags_of_booking(booking: Booking) -> list[str]:
+    state = inspect(booking)  # a moved booking frees its old station and date too: their values before the flush
+    stations = {booking.station_id, *state.attrs.station_id.history.deleted}
+    days = {booking.event_date, *state.attrs.event_date.history.deleted}
+    return [bookings_tag(booking.station_id), bookings_tag(None), *(
+        booking_day_tag(station_id, day + timedelta(days=offset)) for station_id in stations for day in days
+        for offset in range(-DATES_REACHED, DATES_REACHED + 1) if station_id is not None and day is not None)]
+
+
+tag_writes(Booking, _tags_of_booking)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -29,7 +30,14 @@ from myhibachi.bookings.capacity import (
     local_start,
 )
 from myhibachi.bookings.ledger import BookingLedger, booking_ledger, booking_ledgers
-from myhibachi.bookings.models import HELD_STATUSES, Booking, BookingStatus, bookings_tag
+from myhibachi.bookings.models import (
+    DATES_REACHED,
+    HELD_STATUSES,
+    Booking,
+    BookingStatus,
+    booking_day_tag,
+    bookings_tag,
+)
 from myhibachi.bookings.policy import (
     Terms,
     as_next_command_finds,
@@ -138,7 +146,7 @@ class CapacityView:
     load: HeldLoad
     now: datetime
     held: list[HeldWindow] = field(default_factory=list)  # each held event: read only for chef-level checks
-    next_lapse: datetime | None = None  # the first hold of `load` to lapse (read with the spans only)
+    lapses: dict[date, datetime] = field(default_factory=dict)  # per date, its first hold to lapse (with spans only)
     _shapes: dict[int, EventShape] = field(default_factory=dict, repr=False)
 
     def window(self, day: date, slot: time, guests: int) -> EventTimes | None:
@@ -171,12 +179,12 @@ class CapacityView:
         return start >= earliest and start.astimezone(self.zone).date() <= last_date
 
     def next_change(self, first_day: date, last_day: date) -> datetime:
-        """When time alone changes what this view answers for `first_day`..`last_day`: a hold lapses, a start time
-        comes inside the minimum notice, or the next local day begins (the horizon moves)."""
+        """When time alone changes what this view answers for `first_day`..`last_day`: a hold near them lapses, a
+        start time comes inside the minimum notice, or the next local day begins (the horizon moves)."""
         tomorrow = self.now.astimezone(self.zone).date() + timedelta(days=1)
         moments = [datetime.combine(tomorrow, time(), tzinfo=self.zone).astimezone(UTC)]
-        if self.next_lapse is not None:
-            moments.append(self.next_lapse)
+        reach = timedelta(days=DATES_REACHED)
+        moments += [lapse for day, lapse in self.lapses.items() if first_day - reach <= day <= last_day + reach]
         if (closing := self._next_start_inside_notice(first_day, last_day)) is not None:
             moments.append(closing)
         return min(moments)
@@ -207,8 +215,9 @@ async def capacity_view(session: AsyncSession, station: Station | StationPublic,
     chefs = {chef.id: chef for day_chefs in on_duty.values() for chef in day_chefs}
     duty = {chef.id: ChefOnDuty(chef.id, chef.daily_limit(rules.chef_max_events_per_day)) for chef in chefs.values()}
     roster = {day: [duty[chef.id] for chef in day_chefs] for day, day_chefs in on_duty.items()}
+    reach = timedelta(days=DATES_REACHED)
     near = {"station_id": station.id, "now": now, "exclude_id": exclude_booking_id,
-            "first_date": first_day - timedelta(days=2), "last_date": last_day + timedelta(days=2),
+            "first_date": first_day - reach, "last_date": last_day + reach,
             "since": datetime.combine(first_day - timedelta(days=1), time(), tzinfo=zone),
             "until": datetime.combine(last_day + timedelta(days=2), time(), tzinfo=zone)}
     on_postgresql = session.get_bind().dialect.name == "postgresql"
@@ -219,17 +228,20 @@ async def capacity_view(session: AsyncSession, station: Station | StationPublic,
         held = [HeldWindow(*row) for row in rows]
         return CapacityView(rules=rules, zone=zone, roster=roster, load=HeldLoad.of_events(held), now=now, held=held)
     spans = [HeldSpan(day, start, end, _chef_ids(chefs), unassigned) for day, start, end, chefs, unassigned, _ in rows]
-    next_lapse = min((lapse for *_, lapse in rows if lapse is not None), default=None)  # confirmed ones: None
-    return CapacityView(rules=rules, zone=zone, roster=roster, load=HeldLoad(spans), now=now, next_lapse=next_lapse)
+    lapses: dict[date, datetime] = {}
+    for day, *_, lapse in rows:
+        if lapse is not None and (day not in lapses or lapse < lapses[day]):  # confirmed ones: None
+            lapses[day] = lapse
+    return CapacityView(rules=rules, zone=zone, roster=roster, load=HeldLoad(spans), now=now, lapses=lapses)
 
 
 @cache
 def _held_statement(*, each_event: bool, on_postgresql: bool, excluding: bool) -> Select[Any]:
     """The held bookings near a range (each one, or grouped into spans), built once per process with its values as
     parameters (building it took a tenth of a computed availability answer)."""
-    # Windows of neighbouring days can reach into the range (a late event's clean-up, an early one's travel). The
-    # rules cap travel, event and clean-up at 600 min each, so such an event's date is at most two days off: the
-    # date bounds let the index on (station, date) find them, whatever the station holds in other years.
+    # Windows of neighbouring days can reach into the range (a late event's clean-up, an early one's travel): such
+    # an event's date is at most `DATES_REACHED` off, and the date bounds let the index on (station, date) find
+    # them, whatever the station holds in other years.
     near = [Booking.station_id == bindparam("station_id"), holds_a_chef(bindparam("now")),
             Booking.event_date.between(bindparam("first_date"), bindparam("last_date")),
             Booking.busy_start < bindparam("until"), Booking.busy_end > bindparam("since")]
@@ -267,13 +279,21 @@ async def bookable_station(session: AsyncSession, station_id: int, *, body_field
 
 @dataclass(frozen=True)
 class AvailabilityDocument:
-    """One availability answer as the JSON the API sends, and the moment time alone changes it."""
+    """One availability answer as the JSON the API sends."""
+
+    body: bytes
+
+
+@dataclass(frozen=True)
+class KeptDate:
+    """One date of an availability answer as JSON, and the moment time alone changes it."""
 
     body: bytes
     valid_until: datetime  # UTC
 
 
 AVAILABILITY_JSON = TypeAdapter(Availability)
+AVAILABILITY_DAY_JSON = TypeAdapter(AvailabilityDay)
 
 
 async def station_availability(session: AsyncSession, station_id: int, first_day: date, last_day: date,
@@ -281,30 +301,44 @@ async def station_availability(session: AsyncSession, station_id: int, first_day
     """Free start times; for a booking being moved, its own chef time counts as free (it is given up)."""
     if moving_booking_id is not None:  # one booking's own view: computed for it alone, never kept
         _check_range(first_day, last_day)
-        answer, _ = await _free_start_times(session, station_id, first_day, last_day, guests, moving_booking_id)
-        return answer
+        station = await find_public_station(session, station_id)
+        view = await capacity_view(session, station, first_day, last_day, exclude_booking_id=moving_booking_id,
+                                   each_event=False)
+        return Availability(station_id=station.id, timezone=station.timezone,
+                            days=_free_start_times(view, _dates(first_day, last_day), guests))
     document = await availability_document(session, station_id, first_day, last_day, guests)
     return AVAILABILITY_JSON.validate_json(document.body)
 
 
 async def availability_document(session: AsyncSession, station_id: int, first_day: date, last_day: date,
                                 guests: int) -> AvailabilityDocument:
-    """`station_availability` as JSON, kept in this process (every visitor of the calendar asks the same) until a
-    booking of the station, the roster, its rules or the station change — here at commit, in another process
-    through the change feed — or time alone changes it (a hold lapses, a start comes inside the notice, a new
-    local day moves the horizon)."""
+    """`station_availability` as JSON, each date kept in this process (every visitor of the calendar asks the same)
+    until a booking within `DATES_REACHED` of it, the roster, the station's rules or the station change — here at
+    commit, in another process through the change feed — or time alone changes it (a hold near it lapses, a start
+    comes inside the notice, a new local day moves the horizon). Party sizes of one event length share it."""
     _check_range(first_day, last_day)
-    tags = [STATIONS_TAG, rules_tag(station_id), CHEFS_TAG, bookings_tag(station_id)]
+    station = await find_public_station(session, station_id)
+    minutes = (await get_rules(session, station_id)).event_length_minutes(guests)
+    shared_tags = [STATIONS_TAG, rules_tag(station_id), CHEFS_TAG]
 
-    async def compute() -> AvailabilityDocument:
-        answer, valid_until = await _free_start_times(session, station_id, first_day, last_day, guests)
-        return AvailabilityDocument(AVAILABILITY_JSON.dump_json(answer), valid_until)
+    async def compute(missing: list[date]) -> dict[date, KeptDate]:
+        view = await capacity_view(session, station, min(missing), max(missing), each_event=False)
+        return {day: KeptDate(AVAILABILITY_DAY_JSON.dump_json(answer), view.next_change(day, day))
+                for day, answer in zip(missing, _free_start_times(view, missing, guests), strict=True)}
 
-    if (cache := session_cache(session, tags)) is None:
-        return await compute()
-    return await cache.near_only("bookings.availability", tags=tags, compute=compute,
-                                 args={"station": station_id, "first": first_day, "last": last_day, "guests": guests},
-                                 still_valid=lambda document: utcnow() < document.valid_until)
+    dates = _dates(first_day, last_day)
+    if (cache := session_cache(session, [*shared_tags, bookings_tag(station_id)])) is None:
+        kept = await compute(dates)
+    else:
+        kept = await cache.near_each("bookings.availability", dates, key=lambda day: f"{station_id}:{day}:{minutes}",
+                                     tags_of=lambda day: [*shared_tags, booking_day_tag(station_id, day)],
+                                     still_valid=lambda kept_date: utcnow() < kept_date.valid_until, compute=compute)
+    head = f'{{"station_id":{station.id},"timezone":{json.dumps(station.timezone)},"days":['.encode()
+    return AvailabilityDocument(head + b",".join(kept[day].body for day in dates) + b"]}")
+
+
+def _dates(first_day: date, last_day: date) -> list[date]:
+    return [first_day + timedelta(days=offset) for offset in range((last_day - first_day).days + 1)]
 
 
 def _check_range(first_day: date, last_day: date) -> None:
@@ -314,23 +348,16 @@ def _check_range(first_day: date, last_day: date) -> None:
         raise ValidationFailed.on("query.end", f"ask for at most {MAX_AVAILABILITY_DAYS} days at a time")
 
 
-async def _free_start_times(session: AsyncSession, station_id: int, first_day: date, last_day: date, guests: int,
-                            moving_booking_id: int | None = None) -> tuple[Availability, datetime]:
-    """The answer, and when time alone changes it."""
-    station = await find_public_station(session, station_id)
-    view = await capacity_view(session, station, first_day, last_day, exclude_booking_id=moving_booking_id,
-                               each_event=False)
+def _free_start_times(view: CapacityView, dates: list[date], guests: int) -> list[AvailabilityDay]:
     labels = [(slot, slot.strftime("%H:%M")) for slot in view.rules.slot_times]
     days = []
-    for offset in range((last_day - first_day).days + 1):
-        day = first_day + timedelta(days=offset)
+    for day in dates:
         capacity, slots = view.day(day), []
         for slot, label in labels:
             remaining = view.remaining(day, slot, guests, capacity)
             slots.append(AvailabilitySlot(time=label, available=remaining > 0, remaining=remaining))
         days.append(AvailabilityDay(date=day, slots=slots))
-    answer = Availability(station_id=station.id, timezone=station.timezone, days=days)
-    return answer, view.next_change(first_day, last_day)
+    return days
 
 
 # --- staff reads ------------------------------------------------------------------------------------------------

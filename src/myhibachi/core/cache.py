@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import structlog
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+K = TypeVar("K")
 TAGS_KEY = "myhibachi.cache_tags"  # session.info: tags touched by this unit of work
 CACHE_KEY = "myhibachi.cache"  # session.info: the process's cache, for reference data read inside domain queries
 EPOCH = "epoch"  # a tag every key depends on: bumped to drop everything after an outage
@@ -252,20 +253,31 @@ class Cache:
         self.near.keep(key, tags, value, since)
         return value
 
-    async def near_only(self, namespace: str, *, args: dict[str, Any], tags: list[str],
-                        still_valid: Callable[[T], bool], compute: Callable[[], Awaitable[T]]) -> T:
-        """A public answer kept in this process only (not shared: each process computes it once per change, and a
-        hit costs no round trip), dropped like reference data when its tags change, and recomputed once
-        `still_valid(value)` fails: for an answer that also changes by time alone."""
-        key = f"{namespace}:{json.dumps(args, sort_keys=True, default=str)}"
-        if (value := self.near.get(key)) is not _MISSING and still_valid(value):
-            self.metrics.requests.labels(namespace, "near").inc()
-            return value
-        self.metrics.requests.labels(namespace, "miss").inc()
-        since = self.near.generation()
-        value = await compute()
-        self.near.keep(key, tags, value, since)
-        return value
+    async def near_each(self, namespace: str, wanted: Sequence[K], *, key: Callable[[K], str],
+                        tags_of: Callable[[K], list[str]], still_valid: Callable[[T], bool],
+                        compute: Callable[[list[K]], Awaitable[dict[K, T]]]) -> dict[K, T]:
+        """Public answers kept in this process only (not shared: each process computes one once per change, and a
+        hit costs no round trip), each dropped like reference data when one of its own tags changes, or once
+        `still_valid(value)` fails (an answer that also changes by time alone). Those missing are computed
+        together, by one call: a calendar's dates, of which a write changes only a few."""
+        found: dict[K, T] = {}
+        missing: list[K] = []
+        for part in wanted:
+            value = self.near.get(f"{namespace}:{key(part)}")
+            if value is not _MISSING and still_valid(value):
+                found[part] = value
+            else:
+                missing.append(part)
+        if found:
+            self.metrics.requests.labels(namespace, "near").inc(len(found))
+        if missing:
+            self.metrics.requests.labels(namespace, "miss").inc(len(missing))
+            since = self.near.generation()
+            computed = await compute(missing)
+            for part, value in computed.items():
+                self.near.keep(f"{namespace}:{key(part)}", tags_of(part), value, since)
+            found.update(computed)
+        return found
 
     async def invalidate(self, tags: Iterable[str]) -> None:
         tags = sorted(set(tags))
