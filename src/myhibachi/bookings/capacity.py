@@ -11,7 +11,7 @@ remaining capacity is the smaller of
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -87,10 +87,10 @@ class HeldLoad:
         self._spans = sorted(spans, key=lambda span: span.busy_start)
         self._starts = [span.busy_start for span in self._spans]
         self._longest = max((span.busy_end - span.busy_start for span in self._spans), default=timedelta(0))
-        self._assigned: dict[date, Counter[int]] = {}
+        self._assigned: defaultdict[date, Counter[int]] = defaultdict(Counter)  # a Counter made per date, not per span
         self._unassigned: Counter[date] = Counter()
         for span in self._spans:
-            self._assigned.setdefault(span.event_date, Counter()).update(span.chef_ids)
+            self._assigned[span.event_date].update(span.chef_ids)
             self._unassigned[span.event_date] += span.unassigned
 
     @classmethod

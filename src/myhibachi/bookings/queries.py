@@ -183,8 +183,8 @@ class CapacityView:
         start time comes inside the minimum notice, or the next local day begins (the horizon moves)."""
         tomorrow = self.now.astimezone(self.zone).date() + timedelta(days=1)
         moments = [datetime.combine(tomorrow, time(), tzinfo=self.zone).astimezone(UTC)]
-        reach = timedelta(days=DATES_REACHED)
-        moments += [lapse for day, lapse in self.lapses.items() if first_day - reach <= day <= last_day + reach]
+        near = range(-DATES_REACHED, (last_day - first_day).days + DATES_REACHED + 1)
+        moments += [lapse for offset in near if (lapse := self.lapses.get(first_day + timedelta(days=offset)))]
         if (closing := self._next_start_inside_notice(first_day, last_day)) is not None:
             moments.append(closing)
         return min(moments)
