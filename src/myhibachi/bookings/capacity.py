@@ -119,6 +119,8 @@ class HeldLoad:
 def local_start(zone: ZoneInfo, day: date, slot: time) -> datetime | None:
     """The station-local start as an aware datetime, or None when that wall time does not exist (DST gap)."""
     start = datetime.combine(day, slot, tzinfo=zone)
+    if start.utcoffset() == start.replace(fold=1).utcoffset():  # neither in a gap nor repeated: most times, cheaply
+        return start
     round_trip = start.astimezone(UTC).astimezone(zone)
     return start if round_trip.replace(tzinfo=None) == start.replace(tzinfo=None) else None
 
