@@ -344,12 +344,15 @@ def _kpi_rows(scope: Any, request: ReportRange, now: datetime) -> Any:
                        func.coalesce(value, 0).label("value"))
                 .select_from(scope).join(Booking, and_(*where)))
 
-    paid = (select(Payment.booking_id, func.sum(Payment.amount_cents).label("cents"))
-            .where(Payment.status == PaymentStatus.succeeded.value).group_by(Payment.booking_id).subquery())
-    refunded = (select(Payment.booking_id, func.sum(Refund.amount_cents).label("cents"))
-                .join(Refund, and_(Refund.payment_id == Payment.id, Refund.status == RefundStatus.succeeded.value))
-                .group_by(Payment.booking_id).subquery())
-    owed = total - func.coalesce(paid.c.cents, 0) + func.coalesce(refunded.c.cents, 0)
+    # Per booking of the range, through the index on payments.booking_id: not the whole ledger grouped first.
+    paid = (select(func.sum(Payment.amount_cents))
+            .where(Payment.booking_id == Booking.id, Payment.status == PaymentStatus.succeeded.value)
+            .correlate(Booking).scalar_subquery())
+    refunded = (select(func.sum(Refund.amount_cents))
+                .join(Payment, Payment.id == Refund.payment_id)
+                .where(Payment.booking_id == Booking.id, Refund.status == RefundStatus.succeeded.value)
+                .correlate(Booking).scalar_subquery())
+    owed = total - func.coalesce(paid, 0) + func.coalesce(refunded, 0)
     return union_all(
         bookings("status", func.count(), in_range, key=Booking.status).group_by(Booking.status),
         bookings("created_this_week", func.count(), in_scope, Booking.created_at >= scope.c.week_from),
@@ -361,8 +364,7 @@ def _kpi_rows(scope: Any, request: ReportRange, now: datetime) -> Any:
         bookings("value_sum", func.sum(total), in_range, Booking.status.in_(held)),
         bookings("value_count", func.count(), in_range, Booking.status.in_(held)),
         bookings("decided", func.count(), in_range, Booking.status.in_(decided)),
-        bookings("outstanding", func.sum(case((owed > 0, owed), else_=0)), in_range, Booking.status.in_(held))
-        .outerjoin(paid, paid.c.booking_id == Booking.id).outerjoin(refunded, refunded.c.booking_id == Booking.id),
+        bookings("outstanding", func.sum(case((owed > 0, owed), else_=0)), in_range, Booking.status.in_(held)),
         *(select(literal(metric), null(), _summed(counter)).select_from(scope)
           .join(days, and_(days.station_id == scope.c.station_id, days.local_day >= request.start,
                            days.local_day <= request.end))
