@@ -85,7 +85,7 @@ async def availability(
     time is inside the minimum notice and the booking horizon. Held and confirmed bookings count."""
     async with reading(runtime) as session:
         document = await queries.availability_document(session, station_id, start, end, guests)
-    return Response(document.body, media_type="application/json")  # encoded once, kept with the answer
+    return Response(document, media_type="application/json")  # its dates encoded once, kept
 
 
 def _created(result: commands.CreatedBooking) -> BookingCreated:

@@ -278,13 +278,6 @@ async def bookable_station(session: AsyncSession, station_id: int, *, body_field
 
 
 @dataclass(frozen=True)
-class AvailabilityDocument:
-    """One availability answer as the JSON the API sends."""
-
-    body: bytes
-
-
-@dataclass(frozen=True)
 class KeptDate:
     """One date of an availability answer as JSON, and the moment time alone changes it."""
 
@@ -307,15 +300,16 @@ async def station_availability(session: AsyncSession, station_id: int, first_day
         return Availability(station_id=station.id, timezone=station.timezone,
                             days=_free_start_times(view, _dates(first_day, last_day), guests))
     document = await availability_document(session, station_id, first_day, last_day, guests)
-    return AVAILABILITY_JSON.validate_json(document.body)
+    return AVAILABILITY_JSON.validate_json(document)
 
 
 async def availability_document(session: AsyncSession, station_id: int, first_day: date, last_day: date,
-                                guests: int) -> AvailabilityDocument:
-    """`station_availability` as JSON, each date kept in this process (every visitor of the calendar asks the same)
-    until a booking within `DATES_REACHED` of it, the roster, the station's rules or the station change — here at
-    commit, in another process through the change feed — or time alone changes it (a hold near it lapses, a start
-    comes inside the notice, a new local day moves the horizon). Party sizes of one event length share it."""
+                                guests: int) -> bytes:
+    """`station_availability` as the JSON the API sends, each date kept in this process (every visitor of the
+    calendar asks the same) until a booking within `DATES_REACHED` of it, the roster, the station's rules or the
+    station change — here at commit, in another process through the change feed — or time alone changes it (a hold
+    near it lapses, a start comes inside the notice, a new local day moves the horizon). Party sizes of one event
+    length share it."""
     _check_range(first_day, last_day)
     station = await find_public_station(session, station_id)
     minutes = (await get_rules(session, station_id)).event_length_minutes(guests)
@@ -334,7 +328,7 @@ async def availability_document(session: AsyncSession, station_id: int, first_da
                                      tags_of=lambda day: [*shared_tags, booking_day_tag(station_id, day)],
                                      still_valid=lambda kept_date: utcnow() < kept_date.valid_until, compute=compute)
     head = f'{{"station_id":{station.id},"timezone":{json.dumps(station.timezone)},"days":['.encode()
-    return AvailabilityDocument(head + b",".join(kept[day].body for day in dates) + b"]}")
+    return head + b",".join(kept[day].body for day in dates) + b"]}"
 
 
 def _dates(first_day: date, last_day: date) -> list[date]:
