@@ -8,9 +8,11 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("stripe", "twilio", "sentry_sdk", "httpx", "rapidfuzz", "icalendar", "css_inline", "markdown_it")
+HEAVY = ("stripe", "twilio", "sentry_sdk", "httpx", "rapidfuzz", "icalendar", "css_inline", "markdown_it",
+         "aiohttp", "zmq", "rich", "pygments")  # the last four: what taskiq and structlog import (core/lean_imports.py)
 START = """
 import asyncio, json, sys
+import myhibachi.cli  # `myhibachi serve` serves in the CLI's process
 from myhibachi.app import create_app
 from myhibachi.settings import Settings
 app = create_app(Settings(_env_file=None, database_url="sqlite+aiosqlite:///:memory:", secret_key="x" * 40))
