@@ -70,19 +70,22 @@ def test_an_optional_dependency_looks_uninstalled_only_to_the_library_importing_
     assert lean_optional.__file__ == str(packages / "lean_optional.py")
 
 
-def test_what_taskiq_and_structlog_leave_out_still_works_when_used() -> None:
-    """In a fresh process: taskiq's admin middleware (and aiohttp) load when asked for; ZeroMQBroker and structlog's
-    console renderer are there, pyzmq and rich are not imported for them, and are importable."""
+def test_what_taskiq_structlog_and_pyjwt_leave_out_still_works_when_used() -> None:
+    """In a fresh process: taskiq's admin middleware (and aiohttp) load when asked for; ZeroMQBroker, structlog's
+    console renderer and PyJWT's HS256 are there; pyzmq, rich and cryptography are not imported for them, and are
+    importable."""
     script = """
 import sys
-import myhibachi, structlog, taskiq, taskiq.middlewares
-assert {"aiohttp", "zmq", "rich"}.isdisjoint(sys.modules), sorted({"aiohttp", "zmq", "rich"} & set(sys.modules))
+import myhibachi, jwt, structlog, taskiq, taskiq.middlewares
+left_out = {"aiohttp", "zmq", "rich", "cryptography"}
+assert left_out.isdisjoint(sys.modules), sorted(left_out & set(sys.modules))
+assert jwt.decode(jwt.encode({"sub": "1"}, "k" * 32, algorithm="HS256"), "k" * 32, algorithms=["HS256"]) == {"sub": "1"}
 assert taskiq.middlewares.__all__ == ["PrometheusMiddleware", "SimpleRetryMiddleware", "SmartRetryMiddleware",
                                       "TaskiqAdminMiddleware"]
 from taskiq.middlewares import TaskiqAdminMiddleware
 assert TaskiqAdminMiddleware.__module__ == "taskiq.middlewares.taskiq_admin_middleware" and "aiohttp" in sys.modules
 assert issubclass(taskiq.ZeroMQBroker, taskiq.AsyncBroker) and structlog.dev.ConsoleRenderer
-import rich.console, zmq
+import cryptography.hazmat.primitives.asymmetric.ec, rich.console, zmq
 print("ok")
 """
     ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)

@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 HEAVY = ("stripe", "twilio", "sentry_sdk", "httpx", "rapidfuzz", "icalendar", "css_inline", "markdown_it",
-         "aiohttp", "zmq", "rich", "pygments")  # the last four: what taskiq and structlog import (core/lean_imports.py)
+         # what taskiq, structlog and PyJWT would import (core/lean_imports.py); cryptography's package alone is small
+         "aiohttp", "zmq", "rich", "pygments", "cryptography.hazmat")
 START = """
 import asyncio, json, sys
 import myhibachi.cli  # `myhibachi serve` serves in the CLI's process
@@ -30,7 +31,7 @@ async def serve_one(path):  # the middleware stack is built on the first request
     assert sent[0]["status"] == 200, sent[0]
 
 asyncio.run(serve_one("/health"))
-print(json.dumps(sorted({name.split(".")[0] for name in sys.modules} & set(sys.argv[1:]))))
+print(json.dumps(sorted({*sys.modules, *(name.split(".")[0] for name in sys.modules)} & set(sys.argv[1:]))))
 """
 
 

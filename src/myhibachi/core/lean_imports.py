@@ -9,7 +9,8 @@ tests/core/test_lean_start.py checks that what is left out stays out, and that w
 - WITHOUT: optional dependencies a library imports, when installed, for features we do not use, look uninstalled
   while that library runs its `__init__` (and imports its modules). structlog imports rich's tracebacks and pygments
   (~2 MB) for the console renderer's default exception formatter (observability.py chooses the plain one); taskiq
-  imports pyzmq for its ZeroMQBroker (pyzmq comes with the dev tools: locust).
+  imports pyzmq for its ZeroMQBroker (pyzmq comes with the dev tools: locust); PyJWT imports cryptography (~8 MB,
+  loaded where a SendGrid webhook is checked) for its RSA and EC algorithms: our tokens are HS256 (core/security.py).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from types import ModuleType
 from typing import Any
 
 DEFERRED = frozenset({"taskiq.middlewares"})
-WITHOUT = {"structlog": ("rich",), "taskiq": ("zmq",)}
+WITHOUT = {"structlog": ("rich",), "taskiq": ("zmq",), "jwt": ("cryptography",)}
 
 
 def reexports(source: str) -> tuple[dict[str, tuple[str, str]], list[str]] | None:
