@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Annotated
+from functools import cache
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from myhibachi.settings import get_settings
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 app = typer.Typer(help="MyHibachi: run a mobile hibachi catering business.", no_args_is_help=True,
                   add_completion=False)
-console = Console()
+
+
+@cache
+def console() -> Console:
+    """rich, imported by the commands that print with it: not by `serve`, whose process serves (~1.5 MB)."""
+    from rich.console import Console
+
+    return Console()
 
 
 @app.command()
@@ -33,8 +42,8 @@ def serve(
     if (host, port) != (settings.host, settings.port):  # the app (built by uvicorn) reads its settings again:
         os.environ.update(HOST=host, PORT=str(port))  # so that BASE_URL, unset, follows --host / --port too
         get_settings.cache_clear()
-    console.print(f"[bold green]MyHibachi[/] on [link]http://{host}:{port}[/link]  "
-                  f"(API docs: http://{host}:{port}/docs)")
+    typer.echo(f"{typer.style('MyHibachi', fg='green', bold=True)} on http://{host}:{port}  "
+               f"(API docs: http://{host}:{port}/docs)")
     # The app believes X-Forwarded-For only from FORWARDED_ALLOW_IPS; uvicorn's own reading would trust 127.0.0.1.
     # A WebSocket frame is bounded before the app reads it (the app's own limit, WS_MAX_MESSAGE_BYTES, is lower).
     uvicorn.run("myhibachi.app:serving_app", factory=True, host=host, port=port, reload=reload,
@@ -50,10 +59,10 @@ def migrate(
 
     database_url = get_settings().database_url
     if create_database and asyncio.run(create_database_if_missing(database_url)):
-        console.print("[green]✓[/] Created the database.")
-    with console.status("Migrating the database…"):
+        console().print("[green]✓[/] Created the database.")
+    with console().status("Migrating the database…"):
         upgrade_to_head(database_url)
-    console.print("[green]✓[/] Database schema is up to date.")
+    console().print("[green]✓[/] Database schema is up to date.")
 
 
 @app.command("seed-demo")
@@ -65,6 +74,8 @@ def seed_demo(
     print the logins."""
     from time import perf_counter
 
+    from rich.table import Table
+
     from myhibachi.core.cache import cache_for
     from myhibachi.core.changes import changes_for
     from myhibachi.core.db import Database
@@ -74,7 +85,7 @@ def seed_demo(
     settings = get_settings()
 
     def report(station: StationHistory) -> None:
-        console.print(f"[green]✓[/] {station.summary()}", soft_wrap=True)  # one line each, whatever the width
+        console().print(f"[green]✓[/] {station.summary()}", soft_wrap=True)  # one line each, whatever the width
 
     async def run() -> list:
         # what the demo data changes must not be served stale from a shared (Redis) cache, nor from the near
@@ -90,15 +101,15 @@ def seed_demo(
             await changes.close()
 
     started = perf_counter()
-    with console.status("Loading demo data (the history takes a little while the first time)…"):
+    with console().status("Loading demo data (the history takes a little while the first time)…"):
         logins = asyncio.run(run())
-    console.print(f"Demo data ready in {perf_counter() - started:.1f} s.")
+    console().print(f"Demo data ready in {perf_counter() - started:.1f} s.")
     table = Table(title=f"Demo logins (password for all: {DEMO_PASSWORD})")
     for column in ("email", "role", "station", "status"):
         table.add_column(column)
     for login in logins:
         table.add_row(login.email, login.role, login.station or "all", "created" if login.created else "exists")
-    console.print(table)
+    console().print(table)
 
 
 @app.command("create-user")
@@ -142,12 +153,13 @@ def create_user(
         user_id = asyncio.run(run())
     except ValidationError as exc:
         for error in exc.errors():
-            console.print(f"[red]✗[/] {'.'.join(map(str, error['loc']))}: {error['msg']}")
+            console().print(f"[red]✗[/] {'.'.join(map(str, error['loc']))}: {error['msg']}")
         raise typer.Exit(2) from None
     except DomainError as exc:
-        console.print(f"[red]✗[/] {exc.detail}")
+        console().print(f"[red]✗[/] {exc.detail}")
         raise typer.Exit(1) from None
-    console.print(f"[green]✓[/] Created user {user_id} ({email}, {role}{f' at {station.upper()}' if station else ''}).")
+    where = f" at {station.upper()}" if station else ""
+    console().print(f"[green]✓[/] Created user {user_id} ({email}, {role}{where}).")
 
 
 @app.command()
@@ -159,7 +171,7 @@ def worker(
     from taskiq.cli.worker.run import run_worker
 
     if not get_settings().redis_url:
-        console.print("[yellow]REDIS_URL is not set: jobs already run inside `myhibachi serve`.[/]")
+        console().print("[yellow]REDIS_URL is not set: jobs already run inside `myhibachi serve`.[/]")
         raise typer.Exit(1)
     raise typer.Exit(run_worker(WorkerArgs(broker="myhibachi.worker:broker", modules=[],
                                            workers=processes, configure_logging=False)) or 0)
@@ -175,10 +187,10 @@ def scheduler() -> None:
 
     settings = get_settings()
     if not settings.redis_url:
-        console.print("[yellow]REDIS_URL is not set: the maintenance already runs inside `myhibachi serve`.[/]")
+        console().print("[yellow]REDIS_URL is not set: the maintenance already runs inside `myhibachi serve`.[/]")
         raise typer.Exit(1)
     if not settings.periodic_in_scheduler:  # it works, but every other process runs the maintenance as well
-        console.print("[yellow]PERIODIC_IN_SCHEDULER is not set: `serve` and `worker` maintain too.[/]")
+        console().print("[yellow]PERIODIC_IN_SCHEDULER is not set: `serve` and `worker` maintain too.[/]")
     asyncio.run(run_scheduler(SchedulerArgs(scheduler="myhibachi.core.jobs:maintenance_scheduler", modules=[],
                                             configure_logging=False)))
 
@@ -202,4 +214,4 @@ def run_periodic() -> None:
             await runtime.db.dispose()
 
     for name, count in asyncio.run(run()).items():
-        console.print(f"[green]✓[/] {name}: {count}")
+        console().print(f"[green]✓[/] {name}: {count}")

@@ -8,9 +8,12 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("stripe", "twilio", "sentry_sdk", "httpx", "rapidfuzz", "icalendar", "css_inline", "markdown_it")
+HEAVY = ("stripe", "twilio", "sentry_sdk", "httpx", "rapidfuzz", "icalendar", "css_inline", "markdown_it",
+         # what taskiq, structlog and PyJWT would import (core/lean_imports.py); cryptography's package alone is small
+         "aiohttp", "zmq", "rich", "pygments", "cryptography.hazmat")
 START = """
 import asyncio, json, sys
+import myhibachi.cli  # `myhibachi serve` serves in the CLI's process
 from myhibachi.app import create_app
 from myhibachi.settings import Settings
 app = create_app(Settings(_env_file=None, database_url="sqlite+aiosqlite:///:memory:", secret_key="x" * 40))
@@ -28,7 +31,7 @@ async def serve_one(path):  # the middleware stack is built on the first request
     assert sent[0]["status"] == 200, sent[0]
 
 asyncio.run(serve_one("/health"))
-print(json.dumps(sorted({name.split(".")[0] for name in sys.modules} & set(sys.argv[1:]))))
+print(json.dumps(sorted({*sys.modules, *(name.split(".")[0] for name in sys.modules)} & set(sys.argv[1:]))))
 """
 
 

@@ -110,6 +110,13 @@ def test_console_logs_in_development(restore_logging):
     assert "hello_console" in line and "station=FRE" in line
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)
+    stream.seek(0), stream.truncate()
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        structlog.get_logger("tests.observability").exception("it_failed")
+    failed = stream.getvalue()
+    assert "it_failed" in failed and "Traceback (most recent call last)" in failed and "ValueError: boom" in failed
 
 
 # --- Sentry -----------------------------------------------------------------------------------------------------

@@ -21,7 +21,10 @@ FILTERED = "[Filtered]"
 
 def configure_logging(settings: Settings) -> None:
     renderer: Any = (structlog.processors.JSONRenderer() if settings.effective_log_format is LogFormat.json
-                     else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
+                     # exceptions reach it formatted (format_exc_info, below); rich's formatter, its default when
+                     # structlog finds rich, is not there (core/lean_imports.py)
+                     else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(),
+                                                        exception_formatter=structlog.dev.plain_traceback))
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

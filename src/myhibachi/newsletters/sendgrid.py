@@ -8,18 +8,16 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_der_public_key
+from typing import TYPE_CHECKING, Any
 
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import DomainError
 from myhibachi.newsletters.bounces import MAX_EVENT_ID, BounceReport, reported_address
 from myhibachi.newsletters.models import BounceKind
 from myhibachi.settings import Settings
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 PROVIDER = "sendgrid"
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
@@ -36,6 +34,11 @@ def verified_events(settings: Settings, body: bytes, signature: str | None, time
                     now: datetime) -> list[dict[str, Any]]:
     """The events of a body SendGrid signed within `TOLERANCE` of `now`; InvalidEventSignature otherwise (nothing
     of the body is read before the signature is checked)."""
+    # cryptography (~8 MB resident) loads with the first webhook: a process that receives none never carries it
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     key = _public_key(settings)
     if not signature or not timestamp:
         raise InvalidEventSignature(f"The {SIGNATURE_HEADER} and {TIMESTAMP_HEADER} headers are required.")
@@ -55,6 +58,9 @@ def verified_events(settings: Settings, body: bytes, signature: str | None, time
 
 
 def _public_key(settings: Settings) -> ec.EllipticCurvePublicKey:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
     if not settings.sendgrid_webhook_public_key:
         raise InvalidEventSignature("SendGrid's event webhook is not configured here.")
     try:
