@@ -1,4 +1,5 @@
-"""The `myhibachi` command against a temporary SQLite file: migrate, seed-demo, create-user and its errors."""
+"""The `myhibachi` command against a temporary SQLite file: migrate, seed-demo, create-user and its errors,
+rebuild-day-totals."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from myhibachi.bookings.models import BookingStatus
 from myhibachi.cli import app
 from myhibachi.core.db import Database
 from myhibachi.demo import DEMO_CHEFS, DEMO_PASSWORD, DEMO_STATIONS, DEMO_USERS
+from myhibachi.payments.models import Payment
 from myhibachi.schema import metadata
 from myhibachi.settings import get_settings
 from myhibachi.stations.models import Station
@@ -237,3 +239,45 @@ def test_a_worker_process_can_run_every_kind_of_job(tmp_path: Path):
                          "bookings.send_reminders",
                          "leads.catch_abandoned_flows", "leads.remind_follow_ups", "leads.retrain_scores",
                          "newsletters.send_campaigns", "payments.remind_deposits"])
+
+
+async def pay_at_each_station(path: Path) -> None:
+    """A deposit paid through the ORM at each demo station: its flush counts it in the day totals."""
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        for n, data in enumerate(DEMO_STATIONS):
+            async with db.transaction(write=False) as session:
+                station = await session.scalar(select(Station).where(Station.code == data.code))
+            booking_id = await insert_booking(db, station, datetime.now(UTC) + timedelta(days=5))
+            async with db.transaction() as session:
+                session.add(Payment(booking_id=booking_id, station_id=station.id, purpose="deposit", method="card",
+                                    status="succeeded", amount_cents=10000 + n, currency="USD",
+                                    succeeded_at=datetime.now(UTC)))
+    finally:
+        await db.dispose()
+
+
+def test_rebuild_day_totals_recounts_a_payment_changed_around_the_app(migrated: Path):
+    assert invoke("seed-demo", "--no-history").exit_code == 0
+    asyncio.run(pay_at_each_station(migrated))
+    by_station = ("SELECT s.code, sum(t.paid_cents) FROM payment_day_totals t "
+                  "JOIN stations s ON s.id = t.station_id GROUP BY s.code ORDER BY s.code")
+    kept = dict(query(migrated, by_station))
+    fremont = DEMO_STATIONS[0].code
+    assert kept == {data.code: 10000 + n for n, data in enumerate(DEMO_STATIONS)}
+    # A hand-made fix in SQL, which no flush counts; and every station's rows lost besides.
+    query(migrated, "UPDATE payments SET amount_cents = amount_cents + 100 WHERE station_id = "
+                    "(SELECT id FROM stations WHERE code = ?)", fremont)
+    query(migrated, "DELETE FROM payment_day_totals")
+
+    unknown = invoke("rebuild-day-totals", "--station", fremont, "--station", "nope")
+    assert unknown.exit_code == 1 and "No station with code NOPE" in unknown.output
+    assert count(migrated, "payment_day_totals") == 0  # nothing rebuilt
+
+    one = invoke("rebuild-day-totals", "--station", fremont.lower())
+    assert one.exit_code == 0 and f"Day totals rebuilt for {fremont}" in one.output, one.output
+    assert dict(query(migrated, by_station)) == {fremont: kept[fremont] + 100}
+
+    every = invoke("rebuild-day-totals")
+    assert every.exit_code == 0, every.output
+    assert dict(query(migrated, by_station)) == {**kept, fremont: kept[fremont] + 100}
