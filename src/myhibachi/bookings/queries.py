@@ -182,10 +182,15 @@ class CapacityView:
         """When time alone changes what this view answers for `first_day`..`last_day`: a hold near them lapses, a
         start time comes inside the minimum notice, or the next local day begins (the horizon moves)."""
         tomorrow = self.now.astimezone(self.zone).date() + timedelta(days=1)
-        moments = [datetime.combine(tomorrow, time(), tzinfo=self.zone).astimezone(UTC)]
+        midnight = datetime.combine(tomorrow, time(), tzinfo=self.zone).astimezone(UTC)
+        moments = [midnight]
         near = range(-DATES_REACHED, (last_day - first_day).days + DATES_REACHED + 1)
         moments += [lapse for offset in near if (lapse := self.lapses.get(first_day + timedelta(days=offset)))]
-        if (closing := self._next_start_inside_notice(first_day, last_day)) is not None:
+        # No start of the range comes inside the notice before the next midnight when its first day begins later
+        # than that by the notice (an hour more: a DST change at midnight): most dates of a calendar.
+        closes_after_midnight = datetime.combine(first_day, time(), tzinfo=self.zone) - timedelta(
+            hours=self.rules.min_notice_hours + 1) >= midnight
+        if not closes_after_midnight and (closing := self._next_start_inside_notice(first_day, last_day)) is not None:
             moments.append(closing)
         return min(moments)
 
