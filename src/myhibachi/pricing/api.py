@@ -10,13 +10,13 @@ from myhibachi.auth.dependencies import require
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal
 from myhibachi.core.errors import problem_responses
-from myhibachi.core.web import DbSession, RuntimeDep, reading
+from myhibachi.core.web import DbSession, JsonRoute, RuntimeDep, reading
 from myhibachi.pricing import commands, queries
 from myhibachi.pricing.rules import BusinessRules
 from myhibachi.pricing.schemas import QuoteRead, QuoteRequest
 from myhibachi.stations.queries import get_station
 
-public = APIRouter(tags=["quotes"])
+public = APIRouter(tags=["quotes"], route_class=JsonRoute)
 staff = APIRouter(prefix="/stations/{station_id}/rules", tags=["stations"])
 ManageRules = Annotated[Principal, require(Permission.rules_manage)]
 
