@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import chain
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
@@ -87,11 +88,13 @@ class HeldLoad:
         self._spans = sorted(spans, key=lambda span: span.busy_start)
         self._starts = [span.busy_start for span in self._spans]
         self._longest = max((span.busy_end - span.busy_start for span in self._spans), default=timedelta(0))
-        self._assigned: defaultdict[date, Counter[int]] = defaultdict(Counter)  # a Counter made per date, not per span
-        self._unassigned: Counter[date] = Counter()
+        by_date: defaultdict[date, list[HeldSpan]] = defaultdict(list)
         for span in self._spans:
-            self._assigned[span.event_date].update(span.chef_ids)
-            self._unassigned[span.event_date] += span.unassigned
+            by_date[span.event_date].append(span)
+        # One Counter per date, counted in C from all its spans' chefs (not updated span by span).
+        self._assigned = {day: Counter(chain.from_iterable(span.chef_ids for span in spans))
+                          for day, spans in by_date.items()}
+        self._unassigned = {day: sum(span.unassigned for span in spans) for day, spans in by_date.items()}
 
     @classmethod
     def of_events(cls, held: Iterable[HeldWindow]) -> HeldLoad:
@@ -113,7 +116,16 @@ class HeldLoad:
             if (left := chef.daily_limit - assigned.get(chef.id, 0)) > 0:
                 open_chefs.append(chef.id)
                 left_today += left
-        return DayCapacity(self, frozenset(open_chefs), left_today - self._unassigned[day])
+        return DayCapacity(self, frozenset(open_chefs), left_today - self._unassigned.get(day, 0))
+
+
+def local_starts(zone: ZoneInfo, day: date, slots: Sequence[time]) -> list[datetime | None]:
+    """`local_start` of each slot of one date, checked for a DST change once for the whole date: its two midnights
+    have one offset unless a change falls between them (two dates a year; no zone changes twice in a day)."""
+    if datetime.combine(day, time(), tzinfo=zone).utcoffset() != datetime.combine(
+            day + timedelta(days=1), time(), tzinfo=zone).utcoffset():
+        return [local_start(zone, day, slot) for slot in slots]
+    return [datetime.combine(day, slot, tzinfo=zone) for slot in slots]
 
 
 def local_start(zone: ZoneInfo, day: date, slot: time) -> datetime | None:

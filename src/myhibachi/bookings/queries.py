@@ -28,6 +28,7 @@ from myhibachi.bookings.capacity import (
     HeldSpan,
     HeldWindow,
     local_start,
+    local_starts,
 )
 from myhibachi.bookings.ledger import BookingLedger, booking_ledger, booking_ledgers
 from myhibachi.bookings.models import (
@@ -162,12 +163,20 @@ class CapacityView:
     def day(self, day: date) -> DayCapacity:
         return self.load.day(self.roster.get(day, []), day)
 
-    def remaining(self, day: date, slot: time, guests: int, capacity: DayCapacity | None = None) -> int:
-        """`capacity`: `self.day(day)`, computed once by callers asking for every slot of a date."""
+    def remaining(self, day: date, slot: time, guests: int) -> int:
         times = self.window(day, slot, guests)
         if times is None or not self.bookable(times.start):
             return 0
-        return (capacity or self.day(day)).remaining(times)
+        return self.day(day).remaining(times)
+
+    def remaining_each(self, day: date, guests: int) -> list[int]:
+        """`remaining` of each slot time of a date (a calendar's question), the date's part worked out once."""
+        earliest, last_date = self._bookable
+        if day > last_date:  # (a start's local date is its date: no conversion per start)
+            return [0] * len(self.rules.slot_times)
+        capacity, shape = self.day(day), self._shape(guests)
+        return [capacity.remaining(shape.at(start)) if start is not None and start >= earliest else 0
+                for start in local_starts(self.zone, day, self.rules.slot_times)]
 
     @cached_property
     def _bookable(self) -> tuple[datetime, date]:
@@ -348,15 +357,10 @@ def _check_range(first_day: date, last_day: date) -> None:
 
 
 def _free_start_times(view: CapacityView, dates: list[date], guests: int) -> list[AvailabilityDay]:
-    labels = [(slot, slot.strftime("%H:%M")) for slot in view.rules.slot_times]
-    days = []
-    for day in dates:
-        capacity, slots = view.day(day), []
-        for slot, label in labels:
-            remaining = view.remaining(day, slot, guests, capacity)
-            slots.append(AvailabilitySlot(time=label, available=remaining > 0, remaining=remaining))
-        days.append(AvailabilityDay(date=day, slots=slots))
-    return days
+    labels = [slot.strftime("%H:%M") for slot in view.rules.slot_times]
+    return [AvailabilityDay(date=day, slots=[
+        AvailabilitySlot(time=label, available=remaining > 0, remaining=remaining)
+        for label, remaining in zip(labels, view.remaining_each(day, guests), strict=True)]) for day in dates]
 
 
 # --- staff reads ------------------------------------------------------------------------------------------------
