@@ -108,3 +108,16 @@ def test_an_endpoint_taking_more_than_a_body_and_the_runtime_is_refused_when_dec
 
     with pytest.raises(TypeError, match="one body model"):
         router.post("/price", response_model=Priced)(with_query)
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "HEAD"])
+async def test_another_method_gets_fastapis_405(runtime, method):
+    answers = []
+    for route_class in (fastapi_routing.APIRoute, JsonRoute):
+        transport = httpx.ASGITransport(app=app_with(route_class, runtime))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.request(method, "/price", content=b'{"adults": 3, "zip_code": "94536"}',
+                                            headers={"content-type": "application/json"})
+        answers.append((response.status_code, response.headers.get("allow"), response.content))
+    assert answers[1] == answers[0]
+    assert answers[0][0] == 405
