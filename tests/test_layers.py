@@ -68,3 +68,15 @@ def test_the_layers_are_the_readmes() -> None:
     readme = (PACKAGE.parents[1] / "README.md").read_text()
     stated = " → ".join(" + ".join(f"`{name}`" for name in sorted(layer)) for layer in LAYERS)
     assert stated in readme, stated
+
+
+def test_migrations_run_no_code_of_the_app_but_its_column_types() -> None:
+    """A revision runs on a database as it was then, long after the app's code has moved on: it may use the column
+    types of `core.db` (stable, what its tables were made with) and nothing else of ours."""
+    ours = sorted(f"{path.name}:{node.lineno} {name}" for path in (PACKAGE / "migrations").rglob("*.py")
+                  for node in ast.walk(ast.parse(path.read_text()))
+                  for name in ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                               [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                  if name.startswith("myhibachi") and name != "myhibachi.core.db"
+                  and path.name != "env.py")  # env.py is the runner: the app's engine, settings and metadata
+    assert ours == []

@@ -5,9 +5,9 @@ Kept by the ORM flush itself, so no command has to remember them: before a flush
 it changes or deletes counted is taken off; after it, what the new and changed rows count is added, in the same
 transaction, with one upsert that adds to the counters (`x = x + excluded.x`, safe under concurrency on both
 databases). The station's zone is read under a share lock, so a zone change (which rebuilds the station's rows
-in its own flush, under the station's row lock) and a payment are applied one after the other. The migration
-backfills with `rebuild_day_totals` too, and so must anything that writes the ledger around the ORM's unit of work
-(bulk INSERT or UPDATE statements: the benchmarks' seeding).
+in its own flush, under the station's row lock) and a payment are applied one after the other. Anything that writes
+the ledger around the ORM's unit of work (bulk INSERT or UPDATE statements: the benchmarks' seeding) must run
+`rebuild_day_totals` (`myhibachi rebuild-day-totals`); migration 0018 backfilled the same sums with its own SQL.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def _upsert(dialect: str) -> Any:
 
 def rebuild_day_totals(connection: Connection, station_ids: Iterable[int] | None = None) -> None:
     """Recompute the rows of these stations (None: of every station) from the ledger, in each one's current zone:
-    after a zone change, and the migration's backfill. PostgreSQL in one statement; SQLite, which has no zones,
+    after a zone change, and after writes around the ORM. PostgreSQL in one statement; SQLite, which has no zones,
     through the same upsert as the flush."""
     ids = None if station_ids is None else sorted(station_ids)
     table = PaymentDayTotal.__table__
