@@ -110,3 +110,16 @@ async def test_the_feed_is_heard_across_connections_and_a_lost_connection_makes_
         await admin.aclose()
         await listening.close()
         await publishing.close()
+
+
+def test_answers_are_bounded_apart_and_never_push_reference_data_out() -> None:
+    near = NearCache(60, hearing=True, max_entries=2, max_answers=3)
+    near.keep("rules:1", ["rules:1"], "rules", near.generation())
+    for day in range(10):  # a calendar's dates, more than either bound
+        near.keep(f"day:{day}", ["bookings:1"], day, near.generation(), answer=True)
+    kept_days = [near.get(f"day:{day}", answer=True) for day in range(10)]
+    assert (near.get("rules:1"), kept_days[-3:]) == ("rules", [7, 8, 9])
+    assert all(day is near.get("missing") for day in kept_days[:7])
+    assert near.get("day:9") is near.get("missing")  # each kind is looked up apart
+    near.changed({"bookings:1"})
+    assert (near.get("rules:1"), near.get("day:9", answer=True) is near.get("missing")) == ("rules", True)

@@ -142,18 +142,22 @@ class NearCache:
     """Reference data kept decoded in this process: every quote reads its station and rules, and from here that
     costs no round trip and no decoding. A commit that touches an entry's tag drops it, in this process at once
     and in every other through the change feed (`core.changes`). While the feed is not heard (not yet subscribed,
-    or the connection to Redis broke), it keeps nothing: a missed message must not leave a stale price behind."""
+    or the connection to Redis broke), it keeps nothing: a missed message must not leave a stale price behind.
 
-    def __init__(self, ttl: float, *, hearing: bool, max_entries: int = 1_000) -> None:
+    Public answers (`answer=True`: a calendar's dates) are kept apart, each kind bounded by itself, oldest out first:
+    many visitors' calendars never push the few reference entries of every quote out."""
+
+    def __init__(self, ttl: float, *, hearing: bool, max_entries: int = 1_000, max_answers: int = 5_000) -> None:
         self._ttl = ttl
-        self._max_entries = max_entries  # public answers keyed by what a visitor asks: bounded, oldest out first
         self._entries: dict[str, tuple[float, frozenset[str], Any]] = {}
+        self._answers: dict[str, tuple[float, frozenset[str], Any]] = {}
+        self._limits = {False: max_entries, True: max_answers}
         self._hearing = hearing
         self.heard = asyncio.Event()  # set once the change feed has been heard the first time
         self._generation = 0  # bumped by every drop: a value computed before a drop is not kept
 
-    def get(self, key: str) -> Any:
-        entry = self._entries.get(key)
+    def get(self, key: str, *, answer: bool = False) -> Any:
+        entry = (self._answers if answer else self._entries).get(key)
         if entry is None or entry[0] <= time.monotonic():
             return _MISSING
         return entry[2]
@@ -161,20 +165,22 @@ class NearCache:
     def generation(self) -> int:
         return self._generation
 
-    def keep(self, key: str, tags: list[str], value: Any, computed_since: int) -> None:
+    def keep(self, key: str, tags: list[str], value: Any, computed_since: int, *, answer: bool = False) -> None:
         if self._hearing and computed_since == self._generation:
-            self._entries.pop(key, None)  # re-kept: the newest again
-            while len(self._entries) >= self._max_entries:
-                self._entries.pop(next(iter(self._entries)))
-            self._entries[key] = (time.monotonic() + self._ttl, frozenset(tags), value)
+            entries = self._answers if answer else self._entries
+            entries.pop(key, None)  # re-kept: the newest again
+            while len(entries) >= self._limits[answer]:
+                entries.pop(next(iter(entries)))
+            entries[key] = (time.monotonic() + self._ttl, frozenset(tags), value)
 
     def changed(self, tags: Iterable[str]) -> None:
         tags = set(tags)
         self._generation += 1
         if EPOCH in tags:
-            self._entries.clear()
+            self._entries, self._answers = {}, {}
         else:
-            self._entries = {key: entry for key, entry in self._entries.items() if not entry[1] & tags}
+            self._entries, self._answers = ({key: entry for key, entry in entries.items() if not entry[1] & tags}
+                                            for entries in (self._entries, self._answers))
 
     def deaf(self) -> None:
         self._hearing = False
@@ -263,7 +269,7 @@ class Cache:
         found: dict[K, T] = {}
         missing: list[K] = []
         for part in wanted:
-            value = self.near.get(f"{namespace}:{key(part)}")
+            value = self.near.get(f"{namespace}:{key(part)}", answer=True)
             if value is not _MISSING and still_valid(value):
                 found[part] = value
             else:
@@ -275,7 +281,7 @@ class Cache:
             since = self.near.generation()
             computed = await compute(missing)
             for part, value in computed.items():
-                self.near.keep(f"{namespace}:{key(part)}", tags_of(part), value, since)
+                self.near.keep(f"{namespace}:{key(part)}", tags_of(part), value, since, answer=True)
             found.update(computed)
         return found
 
