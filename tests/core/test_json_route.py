@@ -7,7 +7,7 @@ from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi import routing as fastapi_routing
 from pydantic import BaseModel, Field
 
@@ -121,3 +121,24 @@ async def test_another_method_gets_fastapis_405(runtime, method):
         answers.append((response.status_code, response.headers.get("allow"), response.content))
     assert answers[1] == answers[0]
     assert answers[0][0] == 405
+
+
+async def test_dependencies_of_the_including_router_still_run(runtime):
+    """A JsonRoute included under a router's own dependencies (a sign-in) is served by FastAPI's handling, which runs
+    them: the fast path would skip them."""
+
+    async def signed_in() -> None:
+        raise TooMany("Sign in first.")
+
+    answers = []
+    for route_class in (fastapi_routing.APIRoute, JsonRoute):
+        router = APIRouter(route_class=route_class)
+        router.post("/price", response_model=Priced)(price)
+        app = FastAPI()
+        install_problem_handlers(app)
+        app.include_router(router, prefix="/staff", dependencies=[Depends(signed_in)])
+        app.state.runtime = runtime
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            response = await client.post("/staff/price", json={"adults": 3, "zip_code": "94536"})
+        answers.append((response.status_code, response.json()["code"]))
+    assert answers == [(409, "too_many")] * 2

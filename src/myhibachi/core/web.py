@@ -87,7 +87,7 @@ class JsonRoute(APIRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        if scope["method"] not in self.methods or \
+        if scope["method"] not in self.methods or self._included_with_dependencies(scope) or \
                 request.headers.get("content-type", "").partition(";")[0] != "application/json":
             await super().handle(scope, receive, send)
             return
@@ -104,6 +104,14 @@ class JsonRoute(APIRoute):
         response = Response(self._dump_json(await self.endpoint(**inputs)), self.status_code or 200,
                             media_type="application/json")
         await response(scope, receive, send)
+
+
+    def _included_with_dependencies(self, scope: Scope) -> bool:
+        """Whether the router it was included by adds dependencies of its own (a sign-in, say): only FastAPI's
+        handling runs them. (FastAPI leaves the route as that inclusion sees it in the scope; `core.metrics` reads
+        its template there.)"""
+        chosen = scope.get("fastapi", {}).get("effective_route_context")
+        return chosen is not None and len(chosen.dependant.dependencies) != len(self.dependant.dependencies)
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
@@ -208,4 +216,3 @@ async def discard_changes(session: AsyncSession) -> None:
 
 # scope="function": commit before the response is sent, so a failed commit is an error response.
 DbSession = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
-
