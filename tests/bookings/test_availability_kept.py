@@ -11,6 +11,9 @@ from sqlalchemy import event
 
 from myhibachi.auth.principal import SYSTEM
 from myhibachi.bookings.queries import AVAILABILITY_JSON
+from myhibachi.chefs.commands import decide_time_off, request_time_off, update_chef
+from myhibachi.chefs.models import ChefTimeOff, TimeOffStatus
+from myhibachi.chefs.schemas import ChefUpdate, TimeOffCreate
 from myhibachi.pricing.commands import update_rules
 from myhibachi.pricing.queries import get_rules
 from myhibachi.stations.models import Station
@@ -155,3 +158,36 @@ async def test_a_new_local_day_opens_the_horizon_with_no_write(client, station, 
     assert await remaining(client, station.id, beyond) == dict.fromkeys(SLOTS, 0)
     clock.move_to(datetime(2026, 12, 2, 8, 0, tzinfo=UTC))  # midnight local
     assert await remaining(client, station.id, beyond) == dict.fromkeys(SLOTS, 2)
+
+
+async def test_a_roster_change_recomputes_only_its_own_stations_dates(client, db, station, make_station, add_chefs,
+                                                                      scrape_metrics):
+    """A chef edited, time-off entered and time-off decided at one station leave another station's kept dates kept:
+    each roster has its own tag (the time-off's station read from its chef, which the commands load)."""
+    other = await make_station("SJC")
+    [other_chef] = await add_chefs(other, 1)
+    one_day = {"start": str(EVENT_DAY), "end": str(EVENT_DAY), "guests": 10}
+
+    async def ask_both() -> dict[str, float]:
+        before = availability_lookups(await scrape_metrics())
+        for each in (station, other):
+            assert (await client.get(f"{API}/stations/{each.id}/availability", params=one_day)).status_code == 200
+        after = availability_lookups(await scrape_metrics())
+        return {result: after.get(result, 0) - before.get(result, 0) for result in ("near", "miss")}
+
+    async with db.transaction() as session:
+        asked = ChefTimeOff(chef_id=other_chef, first_day=EVENT_DAY, last_day=EVENT_DAY,
+                            status=TimeOffStatus.requested.value)
+        session.add(asked)
+    await ask_both()
+    changes = [
+        lambda session: update_chef(session, SYSTEM, other.id, other_chef, ChefUpdate(max_events_per_day=1)),
+        lambda session: request_time_off(session, SYSTEM, other.id, other_chef, TimeOffCreate(
+            first_day=EVENT_DAY + timedelta(days=20), last_day=EVENT_DAY + timedelta(days=20))),
+        lambda session: decide_time_off(session, SYSTEM, other.id, asked.id, approve=True)]
+    for change in changes:
+        async with db.transaction() as session:
+            await change(session)
+        assert await ask_both() == {"near": 1, "miss": 1}  # the first station's date kept, the other's computed
+    assert (await client.get(f"{API}/stations/{other.id}/availability", params=one_day)).json()["days"][0][
+        "slots"][0]["remaining"] == 0  # its only chef is off that day

@@ -82,7 +82,7 @@ from myhibachi.bookings.schemas import (
     VenueRead,
     phone_digits,
 )
-from myhibachi.chefs.models import CHEFS_TAG, Chef
+from myhibachi.chefs.models import CHEFS_TAG, Chef, chefs_tag
 from myhibachi.chefs.queries import duty_between
 from myhibachi.contacts.models import Contact
 from myhibachi.core.cache import session_cache
@@ -327,7 +327,7 @@ async def availability_document(session: AsyncSession, station_id: int, first_da
     _check_range(first_day, last_day)
     station = await find_public_station(session, station_id)
     minutes = (await get_rules(session, station_id)).event_length_minutes(guests)
-    shared_tags = [STATIONS_TAG, rules_tag(station_id), CHEFS_TAG]
+    shared_tags = [STATIONS_TAG, rules_tag(station_id), chefs_tag(station_id), CHEFS_TAG]
 
     async def compute(missing: list[date]) -> dict[date, KeptDate]:
         view = await capacity_view(session, station, min(missing), max(missing), each_event=False)

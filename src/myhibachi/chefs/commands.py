@@ -88,7 +88,7 @@ async def request_time_off(session: AsyncSession, principal: Principal, station_
     manages = authorize_time_off_of(principal, chef)
     now = utcnow()
     time_off = ChefTimeOff(
-        chef_id=chef.id, first_day=data.first_day, last_day=data.last_day, reason=data.reason or None,
+        chef=chef, first_day=data.first_day, last_day=data.last_day, reason=data.reason or None,
         status=(TimeOffStatus.approved if manages else TimeOffStatus.requested).value,
         requested_by_user_id=principal.user_id, created_at=now,
         decided_by_user_id=principal.user_id if manages else None, decided_at=now if manages else None)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, UniqueConstraint, inspect
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from myhibachi.core.cache import tag_writes
 from myhibachi.core.db import Base, BigId, UTCDateTime, utcnow
@@ -14,7 +14,12 @@ from myhibachi.core.db import Base, BigId, UTCDateTime, utcnow
 EVERY_WEEKDAY = [1, 2, 3, 4, 5, 6, 7]  # ISO weekdays, Monday = 1
 
 
-CHEFS_TAG = "chefs"  # the cache tag of every station's roster (its chefs and their time-off)
+CHEFS_TAG = "chefs"  # a cache tag of every station's roster (its chefs and their time-off), besides its own
+
+
+def chefs_tag(station_id: int) -> str:
+    """The cache tag of one station's roster."""
+    return f"chefs:{station_id}"
 
 
 def works_on(working_weekdays: list[int], day: date) -> bool:
@@ -68,7 +73,23 @@ class ChefTimeOff(Base):
     decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set or loaded with it by the commands (never fetched on access): its station's cache tag is read from it.
+    chef: Mapped[Chef] = relationship(lazy="raise")
 
 
-tag_writes(Chef, lambda _chef: [CHEFS_TAG])
-tag_writes(ChefTimeOff, lambda _time_off: [CHEFS_TAG])  # its row cannot name its station: every roster is stale
+def _tags_of_chef(chef: Chef) -> list[str]:
+    """Its station's roster, and its old station's when it moved (the value before the flush)."""
+    return [chefs_tag(station_id) for station_id in {chef.station_id, *inspect(chef).attrs.station_id.history.deleted}
+            if station_id is not None]
+
+
+def _tags_of_time_off(time_off: ChefTimeOff) -> list[str]:
+    """Its chef's station's roster, when its chef came with it (the commands'); else every station's roster."""
+    chef = time_off.__dict__.get("chef")  # only if loaded: never a query inside the flush
+    if chef is None or chef.id != time_off.chef_id or inspect(time_off).attrs.chef_id.history.deleted:
+        return [CHEFS_TAG]
+    return [chefs_tag(chef.station_id)]
+
+
+tag_writes(Chef, _tags_of_chef)
+tag_writes(ChefTimeOff, _tags_of_time_off)

@@ -8,10 +8,11 @@ from typing import TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
 
 from myhibachi.auth.permissions import Permission
 from myhibachi.auth.principal import Principal, scope_to_stations
-from myhibachi.chefs.models import CHEFS_TAG, Chef, ChefTimeOff, TimeOffStatus
+from myhibachi.chefs.models import CHEFS_TAG, Chef, ChefTimeOff, TimeOffStatus, chefs_tag
 from myhibachi.chefs.schemas import ChefOnDuty, DutyChef, StationRoster
 from myhibachi.core.cache import cached_reference
 from myhibachi.core.errors import NotFound
@@ -48,8 +49,9 @@ async def find_own_chef(session: AsyncSession, principal: Principal, station_id:
 
 
 async def find_station_time_off(session: AsyncSession, station_id: int, time_off_id: int) -> ChefTimeOff:
-    time_off = await session.scalar(select(ChefTimeOff).join(Chef, Chef.id == ChefTimeOff.chef_id).where(
-        ChefTimeOff.id == time_off_id, Chef.station_id == station_id))
+    """With its chef: a change to it then drops only that station's roster."""
+    time_off = await session.scalar(select(ChefTimeOff).join(ChefTimeOff.chef).options(contains_eager(
+        ChefTimeOff.chef)).where(ChefTimeOff.id == time_off_id, Chef.station_id == station_id))
     if time_off is None:
         raise NotFound("No such time-off at this station.")
     return time_off
@@ -88,7 +90,8 @@ async def duty_between(session: AsyncSession, station_id: int, first_day: date,
         return StationRoster(chefs=[DutyChef(id=id_, working_weekdays=weekdays, max_events_per_day=limit)
                                     for id_, weekdays, limit in chefs], time_off=[tuple(row) for row in time_off])
 
-    roster = await cached_reference(session, "chefs.roster", args={"station_id": station_id}, tags=[CHEFS_TAG],
+    roster = await cached_reference(session, "chefs.roster", args={"station_id": station_id},
+                                    tags=[chefs_tag(station_id), CHEFS_TAG],
                                     result_type=StationRoster, compute=load)
     return _on_duty(roster.chefs, roster.time_off, first_day, last_day)
 
