@@ -16,9 +16,9 @@ Prints the SQL statements one computed availability request runs (counted in-pro
 request's dates dropped first, as writes on each of them would), then p50/p95 of `requests` sequential
 GET /api/v1/stations/{id}/availability (31 days, 10 guests) on each app, three ways: kept (asked before: the dates
 the process keeps), after a hold (a customer's hold, not timed, placed first on one date of the month: the dates it
-can reach are computed again, the rest kept), and computed (an admin's rules save, not timed, placed first: every
-date computed, as after any change to the rules, the roster or the station), and of the bare endpoint, in turn,
-and the ratios. Not a test.
+can reach are computed again, the rest kept), and computed (an admin's save of a calendar rule, not timed, placed
+first: every date computed, as after any change to those rules, the station's roster or the station), and of the bare
+endpoint, in turn, and the ratios. Not a test.
 """
 
 from __future__ import annotations
@@ -339,10 +339,11 @@ def _emails(mail: Path) -> int:
 
 
 async def _save_rules(client: httpx.AsyncClient, station_id: int, admin: dict[str, str]) -> None:
-    """An admin's save of the station's rules (its deposit nudged by a cent and back): every kept date dropped."""
+    """An admin's save of a rule calendars are computed from (the clean-up after an event nudged by a minute and
+    back; a price would keep them): every kept date dropped."""
     path = f"/api/v1/stations/{station_id}/rules"
     rules = (await client.get(path, headers=admin)).json()
-    rules["deposit_cents"] += 1 if rules["deposit_cents"] % 2 == 0 else -1
+    rules["busy_after_minutes"] += 1 if rules["busy_after_minutes"] % 2 == 0 else -1
     response = await client.put(path, json=rules, headers=admin)
     assert response.status_code == 200, response.text
 

@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import event
 
 from myhibachi.auth.principal import SYSTEM
-from myhibachi.bookings.queries import AVAILABILITY_JSON
+from myhibachi.bookings.queries import AVAILABILITY_JSON, availability_document
 from myhibachi.chefs.commands import decide_time_off, request_time_off, update_chef
 from myhibachi.chefs.models import ChefTimeOff, TimeOffStatus
 from myhibachi.chefs.schemas import ChefUpdate, TimeOffCreate
 from myhibachi.pricing.commands import update_rules
 from myhibachi.pricing.queries import get_rules
+from myhibachi.pricing.rules import CALENDAR_RULES, BusinessRules
 from myhibachi.stations.models import Station
 from tests.bookings.conftest import API, EVENT_DAY, NOW
 from tests.bookings.test_availability import SLOTS, remaining
@@ -191,3 +192,37 @@ async def test_a_roster_change_recomputes_only_its_own_stations_dates(client, db
         assert await ask_both() == {"near": 1, "miss": 1}  # the first station's date kept, the other's computed
     assert (await client.get(f"{API}/stations/{other.id}/availability", params=one_day)).json()["days"][0][
         "slots"][0]["remaining"] == 0  # its only chef is off that day
+
+
+async def test_a_change_to_rules_a_calendar_does_not_read_keeps_its_dates(client, db, station, scrape_metrics):
+    params = {"start": str(EVENT_DAY), "end": str(EVENT_DAY + timedelta(days=2)), "guests": 10}
+    first = await client.get(f"{API}/stations/{station.id}/availability", params=params)
+    looked_up = availability_lookups(await scrape_metrics())
+    await change_rules(db, station, deposit_cents=12300, adult_price_cents=6000)  # prices only
+    kept = await client.get(f"{API}/stations/{station.id}/availability", params=params)
+    assert kept.content == first.content
+    assert availability_lookups(await scrape_metrics()) == {**looked_up, "near": looked_up.get("near", 0) + 3}
+    await change_rules(db, station, busy_after_minutes=16)  # a calendar rule: every date computed again
+    await client.get(f"{API}/stations/{station.id}/availability", params=params)
+    assert availability_lookups(await scrape_metrics()) == {"miss": looked_up["miss"] + 3,
+                                                            "near": looked_up.get("near", 0) + 3}
+
+
+async def test_the_calendar_reads_no_rule_but_the_calendar_rules(db, station, book, monkeypatch):
+    """Every rule an availability computation reads is one whose change drops the kept dates (`CALENDAR_RULES`)."""
+    await book(station.id, slot="18:00")
+    read: set[str] = set()
+    plain = BusinessRules.__getattribute__
+
+    def reading(rules: BusinessRules, name: str) -> object:
+        if name in BusinessRules.model_fields:
+            read.add(name)
+        return plain(rules, name)
+
+    monkeypatch.setattr(BusinessRules, "__getattribute__", reading)
+    async with db.session(write=False) as session:
+        session.info.clear()  # no cache: every date computed
+        await availability_document(session, station.id, EVENT_DAY - timedelta(days=3), EVENT_DAY + timedelta(days=3),
+                                    25)
+    assert read and read <= CALENDAR_RULES, read - CALENDAR_RULES
+    assert {"slot_times", "min_notice_hours", "busy_before_minutes", "chef_max_events_per_day"} <= read

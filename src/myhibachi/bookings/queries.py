@@ -90,7 +90,7 @@ from myhibachi.core.cursors import decode_cursor, encode_cursor
 from myhibachi.core.db import utcnow
 from myhibachi.core.errors import NotFound, ValidationFailed
 from myhibachi.core.text import normalize_email
-from myhibachi.pricing.models import rules_tag
+from myhibachi.pricing.models import calendar_rules_tag
 from myhibachi.pricing.queries import get_rules
 from myhibachi.pricing.quote import PartyOrder, label_of, menu_choices
 from myhibachi.pricing.rules import BusinessRules
@@ -327,7 +327,7 @@ async def availability_document(session: AsyncSession, station_id: int, first_da
     _check_range(first_day, last_day)
     station = await find_public_station(session, station_id)
     minutes = (await get_rules(session, station_id)).event_length_minutes(guests)
-    shared_tags = [STATIONS_TAG, rules_tag(station_id), chefs_tag(station_id), CHEFS_TAG]
+    shared_tags = [STATIONS_TAG, calendar_rules_tag(station_id), chefs_tag(station_id), CHEFS_TAG]
 
     async def compute(missing: list[date]) -> dict[date, KeptDate]:
         view = await capacity_view(session, station, min(missing), max(missing), each_event=False)

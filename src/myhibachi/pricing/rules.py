@@ -159,3 +159,9 @@ class BusinessRules(BaseModel):
 
 
 DEFAULT_RULES = BusinessRules()
+# The rules a calendar (bookings' availability) is computed from: a change to any other (a price, a deposit) leaves
+# every kept calendar date as it was. `tests/bookings/test_availability_kept.py` reads which rules a computation
+# touches and holds them to this list.
+CALENDAR_RULES = frozenset({"slot_times", "event_minutes", "large_party_event_minutes", "large_party_min_guests",
+                            "busy_before_minutes", "busy_after_minutes", "chef_max_events_per_day",
+                            "min_notice_hours", "max_days_ahead"})
