@@ -30,11 +30,12 @@ from myhibachi.auth.dependencies import CurrentPrincipal
 from myhibachi.auth.models import User
 from myhibachi.auth.permissions import Role
 from myhibachi.auth.schemas import UserCreate
+from myhibachi.core.cache import CACHE_KEY
 from myhibachi.core.db import Database, UTCDateTime, create_engine
 from myhibachi.core.errors import Conflict
 from myhibachi.core.migrations import alembic_config
 from myhibachi.core.outbox import OutboxMessage
-from myhibachi.core.web import DbSession
+from myhibachi.core.web import DbSession, LazyReadSession
 from myhibachi.schema import metadata
 from tests.conftest import PG_URL, _pg_admin, create_pg_database  # noqa: E402
 
@@ -376,3 +377,11 @@ async def test_migration_0011_makes_customers_contacts_with_their_handles(empty_
     assert [tuple(row) for row in contact] == [(7, "Dana Reyes", "dana@example.com", "+15105550142")]
     assert [tuple(row) for row in handles] == [("email", "dana@example.com", 7), ("phone", "+15105550142", 7)]
     assert [tuple(row) for row in booking] == [(7, "dana@example.com")]
+
+
+async def test_a_lazy_read_session_is_made_on_first_use_and_shares_its_info(db):
+    lazy = LazyReadSession(db)
+    assert (lazy.info.get(CACHE_KEY), lazy.made) == (db.cache, None)  # the cache lookup needs no session
+    assert (await lazy.execute(text("SELECT 1"))).scalar_one() == 1
+    assert lazy.made is not None and lazy.made.info is lazy.info and lazy.info[CACHE_KEY] is db.cache
+    await lazy.close()

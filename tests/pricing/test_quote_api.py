@@ -108,6 +108,17 @@ async def test_invalid_rules_are_refused_and_change_nothing(client, fremont, mak
     assert (await client.get(url, headers=admin)).json() == rules
 
 
+async def test_a_quote_served_from_the_near_cache_makes_no_database_session(client, fremont, db, monkeypatch):
+    made = []
+    make = db.session
+    monkeypatch.setattr(db, "session", lambda **kwargs: made.append(kwargs) or make(**kwargs))
+    first = await client.post("/api/v1/quotes", json={"station_id": fremont.id, **EXAMPLE})
+    assert made, "the first quote reads its station and rules"
+    made.clear()
+    again = await client.post("/api/v1/quotes", json={"station_id": fremont.id, **EXAMPLE})
+    assert (again.status_code, again.json(), made) == (200, first.json(), [])
+
+
 async def test_rules_and_stations_are_served_from_the_cache_and_refreshed_by_a_change(client, fremont, make_user,
                                                                                       login, scrape_metrics):
     await make_user("boss@example.com", Role.super_admin)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -74,6 +74,15 @@ def test_half_up_rounding():
     assert percent_of(5, Decimal("10")) == 1  # 0.5 -> 1
     assert percent_of(4, Decimal("10")) == 0  # 0.4 -> 0
     assert percent_of(55000, Decimal("8.25")) == 4538
+
+
+@settings(max_examples=300, deadline=None)
+@given(amount=st.integers(-10**9, 10**9),
+       percent=st.one_of(st.integers(0, 200), st.decimals(0, 200, places=3, allow_nan=False, allow_infinity=False)))
+def test_percent_of_is_decimal_half_up_rounding(amount: int, percent: Decimal | int) -> None:
+    """The integer arithmetic gives exactly what Decimal's half-up quantize gives (ties away from zero)."""
+    exact = Decimal(amount) * Decimal(percent) / 100
+    assert percent_of(amount, percent) == int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def test_rules_refuse_inconsistent_values():

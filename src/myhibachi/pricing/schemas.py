@@ -79,12 +79,4 @@ class QuoteRead(BaseModel):
 
     @classmethod
     def of(cls, quote: Quote) -> QuoteRead:
-        return cls(
-            lines=[QuoteLineRead(**vars(line)) for line in quote.lines],
-            food_subtotal_cents=quote.food_subtotal_cents, minimum_adjustment_cents=quote.minimum_adjustment_cents,
-            travel_miles=float(quote.travel_miles), travel_fee_cents=quote.travel_fee_cents,
-            tax_cents=quote.tax_cents, total_cents=quote.total_cents, deposit_cents=quote.deposit_cents,
-            balance_cents=quote.balance_cents,
-            suggested_gratuity=[GratuityRead(**vars(g)) for g in quote.suggested_gratuity],
-            currency=quote.currency,
-        )
+        return cls.model_validate(quote, from_attributes=True)  # its fields are the Quote's, by name
