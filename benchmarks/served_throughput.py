@@ -3,7 +3,8 @@ Side by side in one run: a bare Starlette `GET /health` (the floor), the app's `
 request ids, metrics, security headers, compression, logging) and the app's `POST /api/v1/quotes`, on the embedded
 default (SQLite, in-process cache) and on PostgreSQL + Redis. Prints req/s and the ratios the issue names. Not a test.
 
-Run: .venv/bin/python benchmarks/served_throughput.py [seconds per figure, default 10] [connections, default 32]
+Run: .venv/bin/python benchmarks/served_throughput.py [seconds per figure, default 10: in rounds of 2 s]
+     [connections, default 32]
 Needs wrk (Debian's package) and, for the second half, PostgreSQL at BENCH_PG_URL and Redis at BENCH_REDIS_URL
 (default redis://127.0.0.1:6379/4, flushed first). Servers listen on 127.0.0.1 only and are stopped at the end.
 """
@@ -15,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -77,20 +79,29 @@ async def measure(servers: Servers, label: str, env: dict[str, str | None], seco
         await wait_ready(bare_client, bare)
         answered = await client.post("/api/v1/quotes", json=QUOTE)
         assert answered.status_code == 200, answered.text
-    for port, path, script in ((bare_port, "/health", None), (app_port, "/health", None),
-                               (app_port, "/api/v1/quotes", quote_script)):
+    targets = {"bare /health": (bare_port, "/health", None), "app /health": (app_port, "/health", None),
+               "app POST /quotes": (app_port, "/api/v1/quotes", quote_script)}
+    for port, path, script in targets.values():
         wrk(port, path, 2, connections, script)  # warm: caches filled, code paths taken
-    figures = {"bare /health": wrk(bare_port, "/health", seconds, connections),
-               "app /health": wrk(app_port, "/health", seconds, connections),
-               "app POST /quotes": wrk(app_port, "/api/v1/quotes", seconds, connections, quote_script)}
+    # In rounds, the three side by side in each: this machine's speed drifts over a run, and a drift that fell
+    # between two long figures moved their ratio by a fifth
+    rounds = max(1, seconds // 2)
+    rates: dict[str, list[float]] = {name: [] for name in targets}
+    for _ in range(rounds):
+        for name, (port, path, script) in targets.items():
+            rates[name].append(wrk(port, path, max(1, seconds // rounds), connections, script))
     for process in (app, bare):
         process.terminate()
         process.wait(timeout=15)
-    print(f"\n{label}: wrk -t1 -c{connections} -d{seconds}s, uvicorn 1 process each, 127.0.0.1")
+    figures = {name: statistics.median(each) for name, each in rates.items()}
+    print(f"\n{label}: wrk -t1 -c{connections}, {rounds} rounds of {max(1, seconds // rounds)} s each, "
+          "uvicorn 1 process each, 127.0.0.1 (medians; ratios: the median of the rounds' and their range)")
     for name, rate in figures.items():
         print(f"  {name:<20}{rate:>10,.0f} req/s")
-    print(f"  app /health / bare floor      {figures['app /health'] / figures['bare /health']:.2f}  (goal >= 0.4)")
-    print(f"  POST /quotes / app /health    {figures['app POST /quotes'] / figures['app /health']:.2f}  (goal >= 0.6)")
+    for title, (part, whole), goal in (("app /health / bare floor", ("app /health", "bare /health"), ">= 0.4"),
+                                       ("POST /quotes / app /health", ("app POST /quotes", "app /health"), ">= 0.6")):
+        ratios = [a / b for a, b in zip(rates[part], rates[whole], strict=True)]
+        print(f"  {title:<30}{statistics.median(ratios):.2f}  ({min(ratios):.2f}-{max(ratios):.2f}; goal {goal})")
     return figures
 
 

@@ -9,6 +9,7 @@ behind the same `DistanceEstimator` protocol.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Protocol
 
 from haversine import Unit, haversine
@@ -38,5 +39,10 @@ def zip_time_zone(zip_code: str) -> str | None:
 
 class ZipCentroidDistance:
     def miles(self, origin: tuple[float, float], zip_code: str, road_factor: Decimal) -> Decimal:
-        straight = Decimal(str(haversine(origin, zip_centroid(zip_code), unit=Unit.MILES)))
-        return (straight * road_factor).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        return _centroid_miles(origin, zip_code, road_factor)
+
+
+@lru_cache(maxsize=4096)  # a visitor re-prices a party at one venue as they change it: 7 % of a quote
+def _centroid_miles(origin: tuple[float, float], zip_code: str, road_factor: Decimal) -> Decimal:
+    straight = Decimal(str(haversine(origin, zip_centroid(zip_code), unit=Unit.MILES)))
+    return (straight * road_factor).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
