@@ -79,30 +79,52 @@ class DayCapacity:
         return max(0, min(free_for_window - unassigned_overlapping, self.left_today))
 
 
-class HeldLoad:
-    """The held events of a range, indexed once: per date each chef's count and the unassigned count, and the
-    spans sorted by start, so a window meets only the spans that may overlap it (none is longer than the
-    longest) instead of every held event of the range."""
+@dataclass(frozen=True)
+class DayLoad:
+    """The held events of one local date as availability reads them: its spans, each chef's count (against their
+    daily limit) and the unassigned count, and when its first pending hold lapses. Only a booking of that date
+    changes it (and time, at `lapse`): availability keeps it per date while rules, roster and neighbours change."""
 
-    def __init__(self, spans: Iterable[HeldSpan]) -> None:
-        self._spans = sorted(spans, key=lambda span: span.busy_start)
+    spans: tuple[HeldSpan, ...]
+    assigned: dict[int, int]  # chef id -> the date's events assigned to them
+    unassigned: int
+    lapse: datetime | None = None  # UTC; None: nothing of it lapses by time
+
+    @classmethod
+    def of(cls, spans: Sequence[HeldSpan], lapse: datetime | None = None) -> DayLoad:
+        # counted in C from all its spans' chefs (not updated span by span)
+        return cls(tuple(spans), Counter(chain.from_iterable(span.chef_ids for span in spans)),
+                   sum(span.unassigned for span in spans), lapse)
+
+
+NOTHING_HELD = DayLoad((), {}, 0)
+
+
+class HeldLoad:
+    """The held events of a range, indexed once: per date its `DayLoad`, and the spans sorted by start, so a window
+    meets only the spans that may overlap it (none is longer than the longest) instead of every held event of the
+    range."""
+
+    def __init__(self, days: dict[date, DayLoad]) -> None:
+        self._days = days
+        self._spans = sorted(chain.from_iterable(load.spans for load in days.values()), key=lambda s: s.busy_start)
         self._starts = [span.busy_start for span in self._spans]
         self._longest = max((span.busy_end - span.busy_start for span in self._spans), default=timedelta(0))
+
+    @classmethod
+    def of_spans(cls, spans: Iterable[HeldSpan]) -> HeldLoad:
         by_date: defaultdict[date, list[HeldSpan]] = defaultdict(list)
-        for span in self._spans:
+        for span in spans:
             by_date[span.event_date].append(span)
-        # One Counter per date, counted in C from all its spans' chefs (not updated span by span).
-        self._assigned = {day: Counter(chain.from_iterable(span.chef_ids for span in spans))
-                          for day, spans in by_date.items()}
-        self._unassigned = {day: sum(span.unassigned for span in spans) for day, spans in by_date.items()}
+        return cls({day: DayLoad.of(day_spans) for day, day_spans in by_date.items()})
 
     @classmethod
     def of_events(cls, held: Iterable[HeldWindow]) -> HeldLoad:
         groups: dict[tuple[date, datetime, datetime], list[int | None]] = {}
         for event in held:
             groups.setdefault((event.event_date, event.busy_start, event.busy_end), []).append(event.chef_id)
-        return cls(HeldSpan(day, start, end, tuple(c for c in chefs if c is not None), chefs.count(None))
-                   for (day, start, end), chefs in groups.items())
+        return cls.of_spans(HeldSpan(day, start, end, tuple(c for c in chefs if c is not None), chefs.count(None))
+                            for (day, start, end), chefs in groups.items())
 
     def overlapping(self, window: EventTimes) -> list[HeldSpan]:
         first = bisect_right(self._starts, window.busy_start - self._longest)
@@ -110,22 +132,25 @@ class HeldLoad:
                 if window.overlaps(span.busy_start, span.busy_end)]
 
     def day(self, chefs: list[ChefOnDuty], day: date) -> DayCapacity:
-        assigned: dict[int, int] = self._assigned.get(day, {})  # .get, not a Counter's missing-key call per chef
+        load = self._days.get(day, NOTHING_HELD)
+        assigned = load.assigned.get  # .get, not a Counter's missing-key call per chef
         open_chefs, left_today = [], 0
         for chef in chefs:
-            if (left := chef.daily_limit - assigned.get(chef.id, 0)) > 0:
+            if (left := chef.daily_limit - assigned(chef.id, 0)) > 0:
                 open_chefs.append(chef.id)
                 left_today += left
-        return DayCapacity(self, frozenset(open_chefs), left_today - self._unassigned.get(day, 0))
+        return DayCapacity(self, frozenset(open_chefs), left_today - load.unassigned)
 
 
 def local_starts(zone: ZoneInfo, day: date, slots: Sequence[time]) -> list[datetime | None]:
-    """`local_start` of each slot of one date, checked for a DST change once for the whole date: its two midnights
-    have one offset unless a change falls between them (two dates a year; no zone changes twice in a day)."""
-    if datetime.combine(day, time(), tzinfo=zone).utcoffset() != datetime.combine(
-            day + timedelta(days=1), time(), tzinfo=zone).utcoffset():
-        return [local_start(zone, day, slot) for slot in slots]
-    return [datetime.combine(day, slot, tzinfo=zone) for slot in slots]
+    """`local_start` of each slot of one date, in UTC (what they are compared with and stored in: comparing
+    datetimes of one zone object skips every offset lookup), checked for a DST change once for the whole date: its
+    two midnights have one offset unless a change falls between them (two dates a year; no zone changes twice in a
+    day)."""
+    offset = datetime.combine(day, time(), tzinfo=zone).utcoffset()
+    if offset is None or offset != datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).utcoffset():
+        return [start.astimezone(UTC) if (start := local_start(zone, day, slot)) else None for slot in slots]
+    return [datetime.combine(day, slot, tzinfo=UTC) - offset for slot in slots]
 
 
 def local_start(zone: ZoneInfo, day: date, slot: time) -> datetime | None:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from pydantic import TypeAdapter
 from sqlalchemy import Select, String, and_, bindparam, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import NullType
 
 from myhibachi.audit.models import AuditEntry
 from myhibachi.audit.queries import history_of
@@ -20,8 +21,10 @@ from myhibachi.auth.permissions import Permission, who_may
 from myhibachi.auth.principal import Principal
 from myhibachi.bookings.actions import DOING, BookingAction
 from myhibachi.bookings.capacity import (
+    NOTHING_HELD,
     ChefOnDuty,
     DayCapacity,
+    DayLoad,
     EventShape,
     EventTimes,
     HeldLoad,
@@ -84,6 +87,7 @@ from myhibachi.bookings.schemas import (
 )
 from myhibachi.chefs.models import CHEFS_TAG, Chef, chefs_tag
 from myhibachi.chefs.queries import duty_between
+from myhibachi.chefs.schemas import DutyChef
 from myhibachi.contacts.models import Contact
 from myhibachi.core.cache import session_cache
 from myhibachi.core.cursors import decode_cursor, encode_cursor
@@ -221,41 +225,80 @@ async def capacity_view(session: AsyncSession, station: Station | StationPublic,
                         each_event: bool = True) -> CapacityView:
     """Rules, roster and held windows for `first_day`..`last_day`: one query whatever the range (rules and
     roster are cached; a cold cache adds their reads). With `each_event` every held event is read (`held`, for
-    checks about one chef or one booking); without it only a few spans per date (`load`: all a count needs)."""
+    checks about one chef or one booking); without it only a few spans per date (`load`: all a count needs), kept
+    per date when read for the present moment."""
+    live = now is None
     now = now or utcnow()
     rules = await get_rules(session, station.id)
     zone = ZoneInfo(station.timezone)
-    on_duty = await duty_between(session, station.id, first_day, last_day)
+    roster = _duty_roster(await duty_between(session, station.id, first_day, last_day), rules)
+    reach = timedelta(days=DATES_REACHED)
+    if each_event:
+        near = {"station_id": station.id, "now": now, "exclude_id": exclude_booking_id, "first_date": first_day - reach,
+                "last_date": last_day + reach, **_busy_bounds(zone, first_day, last_day)}
+        stmt = _held_statement(each_event=True, on_postgresql=_on_postgresql(session),
+                               excluding=exclude_booking_id is not None)
+        held = [HeldWindow(*row) for row in (await session.execute(stmt, near)).all()]
+        return CapacityView(rules=rules, zone=zone, roster=roster, load=HeldLoad.of_events(held), now=now, held=held)
+    dates = _dates(first_day - reach, last_day + reach)  # windows of neighbouring days can reach into the range
+
+    async def read(wanted: list[date]) -> dict[date, DayLoad]:
+        return await _day_loads(session, station.id, zone, min(wanted), max(wanted), now, exclude_booking_id)
+
+    cache = session_cache(session, [bookings_tag(station.id)]) if live and exclude_booking_id is None else None
+    if cache is None:
+        days = await read(dates)
+    else:
+        days = await cache.near_each("bookings.held_load", dates, key=lambda day: f"{station.id}:{day}",
+                                     tags_of=lambda day: [booking_day_tag(station.id, day)],
+                                     still_valid=lambda load: load.lapse is None or utcnow() < load.lapse,
+                                     compute=read)
+    load = HeldLoad({day: days[day] for day in dates})
+    lapses = {day: days[day].lapse for day in dates if days[day].lapse is not None}
+    return CapacityView(rules=rules, zone=zone, roster=roster, load=load, now=now, lapses=lapses)
+
+
+def _duty_roster(on_duty: dict[date, list[DutyChef]], rules: BusinessRules) -> dict[date, list[ChefOnDuty]]:
+    """Each date's chefs with their daily limits (each chef's worked out once)."""
     chefs = {chef.id: chef for day_chefs in on_duty.values() for chef in day_chefs}
     duty = {chef.id: ChefOnDuty(chef.id, chef.daily_limit(rules.chef_max_events_per_day)) for chef in chefs.values()}
-    roster = {day: [duty[chef.id] for chef in day_chefs] for day, day_chefs in on_duty.items()}
-    reach = timedelta(days=DATES_REACHED)
-    near = {"station_id": station.id, "now": now, "exclude_id": exclude_booking_id,
-            "first_date": first_day - reach, "last_date": last_day + reach,
-            "since": datetime.combine(first_day - timedelta(days=1), time(), tzinfo=zone),
+    return {day: [duty[chef.id] for chef in day_chefs] for day, day_chefs in on_duty.items()}
+
+
+def _busy_bounds(zone: ZoneInfo, first_day: date, last_day: date) -> dict[str, datetime]:
+    """Moments every busy window of the local dates `first_day`..`last_day` lies within (for the index)."""
+    return {"since": datetime.combine(first_day - timedelta(days=1), time(), tzinfo=zone),
             "until": datetime.combine(last_day + timedelta(days=2), time(), tzinfo=zone)}
-    on_postgresql = session.get_bind().dialect.name == "postgresql"
-    stmt = _held_statement(each_event=each_event, on_postgresql=on_postgresql,
+
+
+def _on_postgresql(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def _day_loads(session: AsyncSession, station_id: int, zone: ZoneInfo, first_day: date, last_day: date,
+                     now: datetime, exclude_booking_id: int | None) -> dict[date, DayLoad]:
+    """The `DayLoad` of each date of `first_day`..`last_day`, whole (each of their held events, wherever its window
+    reaches), read as spans in one query."""
+    near = {"station_id": station_id, "now": now, "exclude_id": exclude_booking_id, "first_date": first_day,
+            "last_date": last_day, **_busy_bounds(zone, first_day, last_day)}
+    stmt = _held_statement(each_event=False, on_postgresql=_on_postgresql(session),
                            excluding=exclude_booking_id is not None)
-    rows = (await session.execute(stmt, near)).all()
-    if each_event:
-        held = [HeldWindow(*row) for row in rows]
-        return CapacityView(rules=rules, zone=zone, roster=roster, load=HeldLoad.of_events(held), now=now, held=held)
-    spans = [HeldSpan(day, start, end, _chef_ids(chefs), unassigned) for day, start, end, chefs, unassigned, _ in rows]
+    spans: defaultdict[date, list[HeldSpan]] = defaultdict(list)
     lapses: dict[date, datetime] = {}
-    for day, *_, lapse in rows:
+    for day, start, end, chefs, unassigned, lapse in (await session.execute(stmt, near)).all():
+        spans[day].append(HeldSpan(day, start, end, _chef_ids(chefs), unassigned))
         if lapse is not None and (day not in lapses or lapse < lapses[day]):  # confirmed ones: None
             lapses[day] = lapse
-    return CapacityView(rules=rules, zone=zone, roster=roster, load=HeldLoad(spans), now=now, lapses=lapses)
+    return {day: DayLoad.of(spans[day], lapses.get(day)) if day in spans else NOTHING_HELD
+            for day in _dates(first_day, last_day)}
 
 
 @cache
 def _held_statement(*, each_event: bool, on_postgresql: bool, excluding: bool) -> Select[Any]:
     """The held bookings near a range (each one, or grouped into spans), built once per process with its values as
     parameters (building it took a tenth of a computed availability answer)."""
-    # Windows of neighbouring days can reach into the range (a late event's clean-up, an early one's travel): such
-    # an event's date is at most `DATES_REACHED` off, and the date bounds let the index on (station, date) find
-    # them, whatever the station holds in other years.
+    # An event's date and its busy window bound each other (`_busy_bounds`): the date bounds let the index on
+    # (station, date) find them, whatever the station holds in other years.
     near = [Booking.station_id == bindparam("station_id"), holds_a_chef(bindparam("now")),
             Booking.event_date.between(bindparam("first_date"), bindparam("last_date")),
             Booking.busy_start < bindparam("until"), Booking.busy_end > bindparam("since")]
@@ -271,9 +314,10 @@ def _held_statement(*, each_event: bool, on_postgresql: bool, excluding: bool) -
 
 def _chef_ids_of_span(on_postgresql: bool):  # noqa: ANN202 - a SQL aggregate
     """The assigned chefs of a span: an array of integers on PostgreSQL (its driver decodes them, where parsing a
-    list of a few thousand numbers per request was a third of the read), a comma-separated list elsewhere."""
+    list of a few thousand numbers per request was a third of the read; typed as nothing, so SQLAlchemy hands the
+    driver's list on instead of copying every array item by item), a comma-separated list elsewhere."""
     if on_postgresql:
-        return func.array_agg(Booking.chef_id).filter(Booking.chef_id.is_not(None))
+        return func.array_agg(Booking.chef_id, type_=NullType()).filter(Booking.chef_id.is_not(None))
     return func.aggregate_strings(cast(Booking.chef_id, String), ",")
 
 
