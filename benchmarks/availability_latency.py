@@ -17,8 +17,9 @@ request's dates dropped first, as writes on each of them would), then p50/p95 of
 GET /api/v1/stations/{id}/availability (31 days, 10 guests) on each app, three ways: kept (asked before: the dates
 the process keeps), after a hold (a customer's hold, not timed, placed first on one date of the month: the dates it
 can reach are computed again, the rest kept), and computed (an admin's save of a calendar rule, not timed, placed
-first: every date computed, as after any change to those rules, the station's roster or the station), and of the bare
-endpoint, in turn, and the ratios. Not a test.
+first: every date computed, as after any change to those rules, the station's roster or the station, from the held
+events each date keeps), and of the bare endpoint, in turn, and the ratios. Last, in-process (no server), the computed
+case against a cold one (each date's held events read again too, as after a restart). Not a test.
 """
 
 from __future__ import annotations
@@ -59,10 +60,11 @@ from myhibachi.bookings.capacity import (
     local_start,
     remaining_capacity,
 )
-from myhibachi.bookings.models import Booking, BookingStatus, booking_day_tag
+from myhibachi.bookings.models import DATES_REACHED, Booking, BookingStatus, booking_day_tag
 from myhibachi.chefs.models import EVERY_WEEKDAY, Chef, ChefTimeOff, TimeOffStatus
 from myhibachi.contacts.models import Contact
 from myhibachi.core.db import Database
+from myhibachi.pricing.models import calendar_rules_tag, rules_tag
 from myhibachi.pricing.quote import PartyOrder, quote_event
 from myhibachi.pricing.rules import DEFAULT_RULES
 from myhibachi.pricing.schemas import QuoteRead
@@ -79,6 +81,7 @@ ADMIN = ("bench-admin@example.com", "bench-admin-password-1")  # a super admin s
 REQUEST_TIMEOUT = 30.0
 YEARS_BACK = 3  # the copies beyond the busy station's month: its earlier years, and other stations' years
 PAYLOAD_ENV = "BENCH_BARE_PAYLOAD"
+IN_PROCESS_REQUESTS = 100
 # What becomes of a booking (future events: nothing is completed yet). Holding: confirmed, pending_deposit.
 STATUS_WEIGHTS = {BookingStatus.confirmed: 55, BookingStatus.pending_deposit: 15, BookingStatus.cancelled: 20,
                   BookingStatus.expired: 10}
@@ -275,9 +278,9 @@ async def _grow(db: Database, busy_id: int, bookings: int, total: int) -> int:
 
 
 async def _count_queries(url: str, folder: Path, station_id: int,
-                         first_day: date) -> tuple[dict[int, list[int]], bytes]:
+                         first_day: date) -> tuple[dict[int, list[int]], bytes, dict[str, list[float]]]:
     """Statements per computed availability request for several range lengths (3 requests each, each after its
-    dates were dropped, as writes on each would drop them: none is kept), and the 31-day body."""
+    dates were dropped, as writes on each would drop them: none is kept), the 31-day body, and `_time_in_process`."""
     settings = Settings(_env_file=None, environment=Environment.development, secret_key=SECRET, database_url=url,
                         mail_dir=folder / "mail", log_level="WARNING")
     app = create_app(settings)
@@ -299,7 +302,25 @@ async def _count_queries(url: str, folder: Path, station_id: int,
                 counts.setdefault(days, []).append(len(statements))
                 if days == DAYS:
                     body = response.content
-    return counts, body
+        in_process = await _time_in_process(client, app.state.runtime.cache, station_id, first_day)
+    return counts, body, in_process
+
+
+async def _time_in_process(client: httpx.AsyncClient, cache: Any, station_id: int,
+                           first_day: date) -> dict[str, list[float]]:
+    """The month computed after a calendar rule's change (the held events of its dates kept) and cold (each date's
+    held events read again too, as after a restart or a booking on every date), in-process with no HTTP server:
+    times of `IN_PROCESS_REQUESTS` requests each, in turn."""
+    near = [first_day + timedelta(days=offset) for offset in range(-DATES_REACHED, DAYS + DATES_REACHED)]
+    saved_rules = [rules_tag(station_id), calendar_rules_tag(station_id)]  # what an admin's save drops
+    drops = {"computed": saved_rules, "cold": [*saved_rules, *(booking_day_tag(station_id, day) for day in near)]}
+    params = {"start": first_day.isoformat(), "end": near[-1 - DATES_REACHED].isoformat(), "guests": GUESTS}
+    times: dict[str, list[float]] = {case: [] for case in drops}
+    for _ in range(IN_PROCESS_REQUESTS):
+        for case, tags in drops.items():
+            await cache.invalidate(tags)
+            times[case].append(await _timed_get(client, f"/api/v1/stations/{station_id}/availability", params))
+    return times
 
 
 # --- serving and timing ---------------------------------------------------------------------------------------
@@ -392,9 +413,9 @@ async def main(requests: int, bookings: int, total: int) -> None:
             urls[f"{grown:,}"] = big_url
         servers = stack.enter_context(Servers("availability-latency-"))  # stopped before the databases go
         folder = servers.folder
-        counts = {}
+        counts, in_process = {}, {}
         for label, db_url in urls.items():
-            counts[label], body = await _count_queries(db_url, folder, station_id, first_day)
+            counts[label], body, in_process[label] = await _count_queries(db_url, folder, station_id, first_day)
         (folder / "payload.json").write_bytes(body)
 
         ports = {label: free_port() for label in urls}
@@ -457,6 +478,12 @@ async def main(requests: int, bookings: int, total: int) -> None:
                 print(f"  GET availability ({DAYS} days, {case:>12}), {label:>9} bookings: p50 {p50:7.2f} ms   "
                       f"p95 {p95:7.2f} ms   (app/bare: p50 {p50 / bare_p50:.2f}, p95 {p95 / bare_p95:.2f})")
         print(f"  bare Starlette JSON (same body):{'':>32} p50 {bare_p50:7.2f} ms   p95 {bare_p95:7.2f} ms")
+        print(f"{IN_PROCESS_REQUESTS} requests each, in turn, in-process (no HTTP server, no client):")
+        for label, times in in_process.items():
+            (computed_p50, computed_p95), (cold_p50, cold_p95) = _p(times["computed"]), _p(times["cold"])
+            print(f"  {label:>9} bookings: computed p50 {computed_p50:.2f} ms p95 {computed_p95:.2f} ms; cold (each "
+                  f"date's bookings read again too) p50 {cold_p50:.2f} ms p95 {cold_p95:.2f} ms; cold / computed: "
+                  f"p50 {cold_p50 / computed_p50:.2f}, p95 {cold_p95 / computed_p95:.2f}")
         if len(clients) == 2:
             small, large = clients
             for case in cases:

@@ -127,9 +127,11 @@ class HeldLoad:
                             for (day, start, end), chefs in groups.items())
 
     def overlapping(self, window: EventTimes) -> list[HeldSpan]:
-        first = bisect_right(self._starts, window.busy_start - self._longest)
+        busy_start = window.busy_start
+        first = bisect_right(self._starts, busy_start - self._longest)
+        # each of these starts before the window ends: it overlaps unless it is over by the window's start
         return [span for span in self._spans[first:bisect_left(self._starts, window.busy_end)]
-                if window.overlaps(span.busy_start, span.busy_end)]
+                if span.busy_end > busy_start]
 
     def day(self, chefs: list[ChefOnDuty], day: date) -> DayCapacity:
         load = self._days.get(day, NOTHING_HELD)

@@ -194,8 +194,7 @@ class CapacityView:
     def next_change(self, first_day: date, last_day: date) -> datetime:
         """When time alone changes what this view answers for `first_day`..`last_day`: a hold near them lapses, a
         start time comes inside the minimum notice, or the next local day begins (the horizon moves)."""
-        tomorrow = self.now.astimezone(self.zone).date() + timedelta(days=1)
-        midnight = datetime.combine(tomorrow, time(), tzinfo=self.zone).astimezone(UTC)
+        midnight = self._next_midnight
         moments = [midnight]
         near = range(-DATES_REACHED, (last_day - first_day).days + DATES_REACHED + 1)
         moments += [lapse for offset in near if (lapse := self.lapses.get(first_day + timedelta(days=offset)))]
@@ -206,6 +205,11 @@ class CapacityView:
         if not closes_after_midnight and (closing := self._next_start_inside_notice(first_day, last_day)) is not None:
             moments.append(closing)
         return min(moments)
+
+    @cached_property
+    def _next_midnight(self) -> datetime:
+        tomorrow = self.now.astimezone(self.zone).date() + timedelta(days=1)
+        return datetime.combine(tomorrow, time(), tzinfo=self.zone).astimezone(UTC)
 
     def _next_start_inside_notice(self, first_day: date, last_day: date) -> datetime | None:
         """The moment the first start time of the range still outside the minimum notice comes inside it."""
@@ -259,10 +263,19 @@ async def capacity_view(session: AsyncSession, station: Station | StationPublic,
 
 
 def _duty_roster(on_duty: dict[date, list[DutyChef]], rules: BusinessRules) -> dict[date, list[ChefOnDuty]]:
-    """Each date's chefs with their daily limits (each chef's worked out once)."""
-    chefs = {chef.id: chef for day_chefs in on_duty.values() for chef in day_chefs}
-    duty = {chef.id: ChefOnDuty(chef.id, chef.daily_limit(rules.chef_max_events_per_day)) for chef in chefs.values()}
-    return {day: [duty[chef.id] for chef in day_chefs] for day, day_chefs in on_duty.items()}
+    """Each date's chefs with their daily limits: each chef's worked out once, each list made once (dates with
+    nobody away share their weekday's)."""
+    duty: dict[int, ChefOnDuty] = {}
+    made: dict[int, list[ChefOnDuty]] = {}
+    roster = {}
+    for day, chefs in on_duty.items():
+        if (day_duty := made.get(id(chefs))) is None:
+            for chef in chefs:
+                if chef.id not in duty:
+                    duty[chef.id] = ChefOnDuty(chef.id, chef.daily_limit(rules.chef_max_events_per_day))
+            day_duty = made[id(chefs)] = [duty[chef.id] for chef in chefs]
+        roster[day] = day_duty
+    return roster
 
 
 def _busy_bounds(zone: ZoneInfo, first_day: date, last_day: date) -> dict[str, datetime]:

@@ -106,7 +106,8 @@ def _on_duty(chefs: list[OnDuty], time_off: Sequence[tuple[int, date, date]], fi
         if (weekday := day.isoweekday()) not in working:
             working[weekday] = [chef for chef in chefs if chef.works_on(day)]
         away = {chef_id for chef_id, first, last in time_off if first <= day <= last}
-        roster[day] = [chef for chef in working[weekday] if chef.id not in away]
+        # nobody away: the weekday's own list, shared (a reader may work out what it needs once per list)
+        roster[day] = [chef for chef in working[weekday] if chef.id not in away] if away else working[weekday]
     return roster
 
 
