@@ -87,7 +87,6 @@ from myhibachi.bookings.schemas import (
 )
 from myhibachi.chefs.models import CHEFS_TAG, Chef, chefs_tag
 from myhibachi.chefs.queries import duty_between
-from myhibachi.chefs.schemas import DutyChef
 from myhibachi.contacts.models import Contact
 from myhibachi.core.cache import session_cache
 from myhibachi.core.cursors import decode_cursor, encode_cursor
@@ -235,7 +234,8 @@ async def capacity_view(session: AsyncSession, station: Station | StationPublic,
     now = now or utcnow()
     rules = await get_rules(session, station.id)
     zone = ZoneInfo(station.timezone)
-    roster = _duty_roster(await duty_between(session, station.id, first_day, last_day), rules)
+    roster = await duty_between(session, station.id, first_day, last_day, shape=lambda chef: ChefOnDuty(
+        chef.id, chef.daily_limit(rules.chef_max_events_per_day)))
     reach = timedelta(days=DATES_REACHED)
     if each_event:
         near = {"station_id": station.id, "now": now, "exclude_id": exclude_booking_id, "first_date": first_day - reach,
@@ -260,22 +260,6 @@ async def capacity_view(session: AsyncSession, station: Station | StationPublic,
     load = HeldLoad({day: days[day] for day in dates})
     lapses = {day: days[day].lapse for day in dates if days[day].lapse is not None}
     return CapacityView(rules=rules, zone=zone, roster=roster, load=load, now=now, lapses=lapses)
-
-
-def _duty_roster(on_duty: dict[date, list[DutyChef]], rules: BusinessRules) -> dict[date, list[ChefOnDuty]]:
-    """Each date's chefs with their daily limits: each chef's worked out once, each list made once (dates with
-    nobody away share their weekday's)."""
-    duty: dict[int, ChefOnDuty] = {}
-    made: dict[int, list[ChefOnDuty]] = {}
-    roster = {}
-    for day, chefs in on_duty.items():
-        if (day_duty := made.get(id(chefs))) is None:
-            for chef in chefs:
-                if chef.id not in duty:
-                    duty[chef.id] = ChefOnDuty(chef.id, chef.daily_limit(rules.chef_max_events_per_day))
-            day_duty = made[id(chefs)] = [duty[chef.id] for chef in chefs]
-        roster[day] = day_duty
-    return roster
 
 
 def _busy_bounds(zone: ZoneInfo, first_day: date, last_day: date) -> dict[str, datetime]:

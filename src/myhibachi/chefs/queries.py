@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,7 @@ from myhibachi.core.errors import NotFound
 from myhibachi.pricing.queries import get_rules
 
 OnDuty = TypeVar("OnDuty", Chef, DutyChef)
+Shaped = TypeVar("Shaped")
 
 
 def _station_chefs(principal: Principal, station_id: int) -> Select[tuple[Chef]]:
@@ -75,10 +76,11 @@ async def chefs_on_duty_between(session: AsyncSession, station_id: int, first_da
     return _on_duty(chefs, time_off, first_day, last_day)
 
 
-async def duty_between(session: AsyncSession, station_id: int, first_day: date,
-                       last_day: date) -> dict[date, list[DutyChef]]:
-    """Who is on duty on each date of a range, as capacity needs it: from the station's roster, cached (every
-    availability and booking asks; any change to a chef or a time-off refreshes it at once)."""
+async def duty_between(session: AsyncSession, station_id: int, first_day: date, last_day: date,
+                       shape: Callable[[DutyChef], Shaped]) -> dict[date, list[Shaped]]:
+    """Who is on duty on each date of a range, as capacity needs it, each chef as `shape(chef)` (worked out once per
+    chef): from the station's roster, cached (every availability and booking asks; any change to a chef or a time-off
+    refreshes it at once)."""
 
     async def load() -> StationRoster:
         chefs = (await session.execute(select(Chef.id, Chef.working_weekdays, Chef.max_events_per_day).where(
@@ -93,21 +95,25 @@ async def duty_between(session: AsyncSession, station_id: int, first_day: date,
     roster = await cached_reference(session, "chefs.roster", args={"station_id": station_id},
                                     tags=[chefs_tag(station_id), CHEFS_TAG],
                                     result_type=StationRoster, compute=load)
-    return _on_duty(roster.chefs, roster.time_off, first_day, last_day)
+    return _on_duty(roster.chefs, roster.time_off, first_day, last_day, shape)
 
 
-def _on_duty(chefs: list[OnDuty], time_off: Sequence[tuple[int, date, date]], first_day: date,
-             last_day: date) -> dict[date, list[OnDuty]]:
-    """Per date of the range, the chefs (active ones) working that weekday without approved time-off covering it."""
-    roster: dict[date, list[OnDuty]] = {}
-    working: dict[int, list[OnDuty]] = {}  # per ISO weekday: a range repeats its seven weekdays
+def _on_duty(chefs: list[OnDuty], time_off: Sequence[tuple[int, date, date]], first_day: date, last_day: date,
+             shape: Callable[[OnDuty], Any] = lambda chef: chef) -> dict[date, list[Any]]:
+    """Per date of the range, the chefs (active ones, as `shape` gives each) working that weekday without approved
+    time-off covering it. Dates with nobody away share their weekday's list: not for changing."""
+    shaped = [(chef.id, shape(chef)) for chef in chefs]
+    roster: dict[date, list[Any]] = {}
+    working: dict[int, list[tuple[int, Any]]] = {}  # per ISO weekday: a range repeats its seven weekdays
+    everyone: dict[int, list[Any]] = {}
     for offset in range((last_day - first_day).days + 1):
         day = first_day + timedelta(days=offset)
         if (weekday := day.isoweekday()) not in working:
-            working[weekday] = [chef for chef in chefs if chef.works_on(day)]
+            working[weekday] = [pair for pair, chef in zip(shaped, chefs, strict=True) if chef.works_on(day)]
+            everyone[weekday] = [duty for _, duty in working[weekday]]
         away = {chef_id for chef_id, first, last in time_off if first <= day <= last}
-        # nobody away: the weekday's own list, shared (a reader may work out what it needs once per list)
-        roster[day] = [chef for chef in working[weekday] if chef.id not in away] if away else working[weekday]
+        roster[day] = [duty for chef_id, duty in working[weekday] if chef_id not in away] if away \
+            else everyone[weekday]
     return roster
 
 
