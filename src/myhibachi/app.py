@@ -169,9 +169,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if settings.forwarded_allow_ips:  # outermost: every layer, limit, audit row and log line sees the client
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
-    # FastAPI matches a path against included routers in order: the cheapest and the grouped come first.
+    # FastAPI matches a path against routes and included routers in order: the cheapest and the grouped come first,
+    # and the quote, the busiest public call, is a route of the app's own (`_add_routes_of`).
     app.include_router(_liveness_router())
-    app.include_router(TOP_LEVEL_PUBLIC, prefix=API_PREFIX)
+    _add_routes_of(app, TOP_LEVEL_PUBLIC, API_PREFIX)
     app.include_router(_ops_router())
     app.include_router(_api_router())
     app.include_router(_admin_router())
@@ -221,6 +222,20 @@ def _admin_router() -> APIRouter:
                  admin_campaigns, admin_automations, admin_tasks, admin_inbox):
         admin.include_router(area.router)
     return admin
+
+
+def _add_routes_of(app: FastAPI, router: APIRouter, prefix: str) -> None:
+    """A router's routes made routes of the app itself rather than included: FastAPI 0.165 matches an included router
+    through its effective route contexts on every request (a tenth of a quote's own time), a route of the app's own by
+    its path's pattern. For a router that adds no dependencies of its own."""
+    for route in router.routes:
+        app.router.add_api_route(
+            prefix + route.path, route.endpoint, methods=route.methods, response_model=route.response_model,
+            status_code=route.status_code, tags=route.tags, dependencies=route.dependencies, summary=route.summary,
+            description=route.description, response_description=route.response_description,
+            responses=route.responses, deprecated=route.deprecated, name=route.name,
+            include_in_schema=route.include_in_schema, response_class=route.response_class,
+            route_class_override=type(route), openapi_extra=route.openapi_extra)
 
 
 def _liveness_router() -> APIRouter:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from pydantic import TypeAdapter
 from sqlalchemy import select
 
 from myhibachi.audit.models import AuditEntry
@@ -12,6 +13,7 @@ from myhibachi.auth.permissions import Role
 from myhibachi.pricing.distance import ZipCentroidDistance
 from myhibachi.pricing.quote import PartyOrder, quote_event
 from myhibachi.pricing.rules import DEFAULT_RULES
+from myhibachi.pricing.schemas import QuoteJson, QuoteRead
 
 EXAMPLE = {"zip_code": "94536", "adults": 12, "children": 4, "toddlers": 1, "upgrades": {"filet_mignon": 3},
            "addons": {"gyoza": 1}}
@@ -136,3 +138,23 @@ async def test_rules_and_stations_are_served_from_the_cache_and_refreshed_by_a_c
         "address": {"line1": "1 Main St", "city": "San Jose", "state": "CA", "zip_code": "95113"}})
     assert created.status_code == 201, created.text
     assert sorted(s["code"] for s in (await client.get("/api/v1/stations")).json()) == ["FRE", "SJC"]
+
+
+@pytest.mark.parametrize("miles", [Decimal("0.0"), Decimal("12.4"), Decimal("41.3"), Decimal("100.0")])
+@pytest.mark.parametrize("order", [PartyOrder(12, 4, 1, {"filet_mignon": 3}, {}, {"gyoza": 1}),
+                                   PartyOrder(2, 0, 0, {}, {}, {}), PartyOrder(40, 10, 3, {}, {"shrimp": 5}, {})])
+def test_a_quote_dumped_as_it_is_is_its_response_models_json_to_the_byte(order, miles):
+    """The quote route dumps the `Quote` itself (`QuoteJson`); the API documents `QuoteRead`: one JSON."""
+    quote = quote_event(DEFAULT_RULES, order, miles)
+    assert TypeAdapter(QuoteJson).dump_json(quote) == TypeAdapter(QuoteRead).dump_json(QuoteRead.of(quote))
+
+
+async def test_the_quote_answers_alike_through_its_fast_path_and_fastapis_own(client, fremont):
+    """`application/json` takes the route's own path; another JSON media type FastAPI's handling, which dumps the
+    response model."""
+    body = {"station_id": fremont.id, **EXAMPLE}
+    fast = await client.post("/api/v1/quotes", json=body)
+    fastapis = await client.post("/api/v1/quotes", json=body, headers={"content-type": "application/vnd.quote+json"})
+    assert (fast.status_code, fastapis.status_code) == (200, 200)
+    assert fast.content == fastapis.content
+    assert fast.json()["travel_miles"] > 0

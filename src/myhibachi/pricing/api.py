@@ -13,7 +13,7 @@ from myhibachi.core.errors import problem_responses
 from myhibachi.core.web import DbSession, JsonRoute, RuntimeDep, reading
 from myhibachi.pricing import commands, queries
 from myhibachi.pricing.rules import BusinessRules
-from myhibachi.pricing.schemas import QuoteRead, QuoteRequest
+from myhibachi.pricing.schemas import QuoteJson, QuoteRead, QuoteRequest
 from myhibachi.stations.queries import get_station
 
 public = APIRouter(tags=["quotes"], route_class=JsonRoute)
@@ -22,13 +22,12 @@ ManageRules = Annotated[Principal, require(Permission.rules_manage)]
 
 
 @public.post("/quotes", summary="Get an instant quote", response_model=QuoteRead, responses=problem_responses(422))
-async def create_quote(body: QuoteRequest, runtime: RuntimeDep) -> QuoteRead:
+async def create_quote(body: QuoteRequest, runtime: RuntimeDep) -> QuoteJson:
     """Price a party at a station: per-person food, upgrades, extras and sides, the party minimum, travel from
     the station to the venue ZIP code, tax and the deposit. 422 `unknown_zip` for a ZIP code we do not know and
     422 `outside_service_area` beyond the station's maximum distance."""
     async with reading(runtime) as session:
-        quote = await queries.quote_for_station(session, body.station_id, body.zip_code, body.to_order())
-    return QuoteRead.of(quote)
+        return await queries.quote_for_station(session, body.station_id, body.zip_code, body.to_order())
 
 
 @staff.get("", summary="A station's business rules", response_model=BusinessRules,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, WrapSerializer
 
 from myhibachi.pricing.quote import PROTEIN_ENTITLEMENT, PartyOrder, Quote
 
@@ -80,3 +80,14 @@ class QuoteRead(BaseModel):
     @classmethod
     def of(cls, quote: Quote) -> QuoteRead:
         return cls.model_validate(quote, from_attributes=True)  # its fields are the Quote's, by name
+
+
+def _miles_as_a_number(quote: Quote, dump: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    fields: dict[str, Any] = dump(quote)
+    fields["travel_miles"] = float(quote.travel_miles)  # as `QuoteRead` sends them (a Decimal's JSON is a string)
+    return fields
+
+
+# A `Quote` as the API sends it: `QuoteRead`'s JSON to the byte (tested), dumped from the dataclass itself, without
+# building a `QuoteRead` first (which took three times as long as the dump). The quote route returns it.
+QuoteJson = Annotated[Quote, WrapSerializer(_miles_as_a_number, when_used="json")]
