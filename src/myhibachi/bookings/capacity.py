@@ -112,19 +112,14 @@ class HeldLoad:
         self._longest = max((span.busy_end - span.busy_start for span in self._spans), default=timedelta(0))
 
     @classmethod
-    def of_spans(cls, spans: Iterable[HeldSpan]) -> HeldLoad:
-        by_date: defaultdict[date, list[HeldSpan]] = defaultdict(list)
-        for span in spans:
-            by_date[span.event_date].append(span)
-        return cls({day: DayLoad.of(day_spans) for day, day_spans in by_date.items()})
-
-    @classmethod
     def of_events(cls, held: Iterable[HeldWindow]) -> HeldLoad:
         groups: dict[tuple[date, datetime, datetime], list[int | None]] = {}
         for event in held:
             groups.setdefault((event.event_date, event.busy_start, event.busy_end), []).append(event.chef_id)
-        return cls.of_spans(HeldSpan(day, start, end, tuple(c for c in chefs if c is not None), chefs.count(None))
-                            for (day, start, end), chefs in groups.items())
+        by_date: defaultdict[date, list[HeldSpan]] = defaultdict(list)
+        for (day, start, end), chefs in groups.items():
+            by_date[day].append(HeldSpan(day, start, end, tuple(c for c in chefs if c is not None), chefs.count(None)))
+        return cls({day: DayLoad.of(spans) for day, spans in by_date.items()})
 
     def overlapping(self, window: EventTimes) -> list[HeldSpan]:
         busy_start = window.busy_start
