@@ -970,12 +970,14 @@ async def _write_campaign_results(session: AsyncSession, station: Station, campa
              for n, (contact_id, email) in enumerate(audience)]
     session.add_all(rows)
     await session.flush()
-    bounced = rows[rng.randrange(len(rows))] if rows else None
+    # One bounce and at least one reader who clicked, whatever the dice say for the rest (a small audience could
+    # otherwise leave the results page without a click).
+    bounced, clicked = rng.sample(rows, 2) if len(rows) >= 2 else (None, None)
     for row in rows:
-        if row is not bounced and rng.random() < 0.45:
+        if row is clicked or (row is not bounced and rng.random() < 0.45):
             row.opened_at = row.sent_at + timedelta(hours=rng.expovariate(1 / 14))
             session.add(TrackingEvent(campaign_id=campaign.id, recipient_id=row.id, kind="open", at=row.opened_at))
-            if rng.random() < 0.3:
+            if row is clicked or rng.random() < 0.3:
                 row.clicked_at = row.opened_at + timedelta(minutes=rng.randint(1, 20))
                 session.add(TrackingEvent(campaign_id=campaign.id, recipient_id=row.id, kind="click",
                                           url=rng.choice(links), at=row.clicked_at))
