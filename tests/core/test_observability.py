@@ -189,7 +189,7 @@ def test_init_sentry_with_a_dsn_scrubs_what_it_sends(sentry_transport: Recording
     assert client.is_active()
     assert client.options["environment"] == "production"
     assert client.options["release"] == "myhibachi@test"
-    assert client.options["send_default_pii"] is False
+    assert not client.should_send_default_pii()  # the SDK's default: no IPs, cookies or bodies
 
     with sentry_sdk.new_scope() as scope:
         scope.set_extra("payload", {"password": "hunter2-hunter2", "email": "ada@example.com", "guests": 12})

@@ -74,13 +74,13 @@ def init_sentry(settings: Settings) -> bool:
     from sentry_sdk.integrations.fastapi import FastApiIntegration
     from sentry_sdk.integrations.starlette import StarletteIntegration
 
+    # No send_default_pii (deprecated): unset, the SDK sends no IPs, cookies or bodies, and _before_send scrubs.
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
         environment=settings.environment.value,
         release=settings.release or f"myhibachi@{__version__}",
         traces_sample_rate=settings.sentry_traces_sample_rate,
         profiles_sample_rate=settings.sentry_profiles_sample_rate,
-        send_default_pii=False,
         integrations=[StarletteIntegration(), FastApiIntegration()],
         before_send=_before_send,  # type: ignore[arg-type]
         before_send_transaction=_before_send,  # type: ignore[arg-type]
