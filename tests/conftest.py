@@ -34,7 +34,7 @@ from myhibachi.auth.permissions import Role
 from myhibachi.auth.principal import SYSTEM
 from myhibachi.auth.schemas import UserCreate
 from myhibachi.core import security
-from myhibachi.core.db import Database, create_engine
+from myhibachi.core.db import Database, as_of, create_engine
 from myhibachi.core.migrations import upgrade_to_head
 from myhibachi.core.observability import configure_logging
 from myhibachi.core.runtime import Runtime
@@ -172,18 +172,17 @@ class DemoTemplate:
     """The whole demo (stations, users, chefs, every station's history), seeded once, for tests to copy."""
 
     url: str
-    started_at: datetime  # the clock just before seeding: the history's "now"
-    seeded_at: datetime  # and just after
+    seeded_as_of: datetime  # the one instant the whole seed was written as of: the history's "now"
     reports: list[StationHistory]
 
     def dump(self) -> str:
-        return json.dumps({"url": self.url, "started_at": self.started_at.isoformat(),
-                           "seeded_at": self.seeded_at.isoformat(), "reports": [asdict(r) for r in self.reports]})
+        return json.dumps({"url": self.url, "seeded_as_of": self.seeded_as_of.isoformat(),
+                           "reports": [asdict(r) for r in self.reports]})
 
     @classmethod
     def load(cls, text: str) -> DemoTemplate:
         data = json.loads(text)
-        return cls(data["url"], datetime.fromisoformat(data["started_at"]), datetime.fromisoformat(data["seeded_at"]),
+        return cls(data["url"], datetime.fromisoformat(data["seeded_as_of"]),
                    [StationHistory(**report) for report in data["reports"]])
 
 
@@ -224,9 +223,12 @@ def _seed_demo_template(tmp_path_factory: pytest.TempPathFactory, name: str) -> 
         finally:
             await db.dispose()
 
-    started_at = datetime.now(UTC)
-    asyncio.run(seed())
-    return DemoTemplate(url_str, started_at, datetime.now(UTC), reports)
+    # The whole seed as of one instant: a test's clock set to it sees nothing fall due that the seed had not yet
+    # written, however long seeding took (seconds in which a reminder may come due, as it would for `seed-demo`).
+    seeded_as_of = datetime.now(UTC)
+    with as_of(seeded_as_of):
+        asyncio.run(seed())
+    return DemoTemplate(url_str, seeded_as_of, reports)
 
 
 def _drop_demo_template(template: DemoTemplate) -> None:

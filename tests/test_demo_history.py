@@ -65,9 +65,9 @@ def database_url(demo_database_url: str) -> str:
 
 @pytest.fixture
 def clock(demo_template: DemoTemplate) -> Iterator[None]:
-    """The clock just after the seed, as when `seed-demo` has just run: the template may be minutes old, and a hold
-    or a reminder falling due meanwhile would be the clock's doing, not the seed's."""
-    with time_machine.travel(demo_template.seeded_at, tick=True):
+    """The clock at the instant the seed was written as of, as when `seed-demo` has just run: the template may be
+    minutes old, and a hold or a reminder falling due meanwhile would be the clock's doing, not the seed's."""
+    with time_machine.travel(demo_template.seeded_as_of, tick=False):
         yield
 
 
@@ -197,7 +197,7 @@ async def test_the_history_is_the_one_its_seeded_plan_makes_on_every_run(db: Dat
     async with db.transaction(write=False) as session:
         rules = await get_rules(session, fremont.id)
         chef_ids = list(await session.scalars(select(Chef.id).where(Chef.station_id == fremont.id)))
-    now = demo_template.started_at
+    now = demo_template.seeded_as_of
 
     def planned() -> list[tuple]:
         planner = HistoryPlanner(random.Random(f"{HISTORY_SEED}:FRE"), fremont, rules, chef_ids, now)

@@ -43,6 +43,10 @@ SCREENSHOTS = Path("artifacts/screenshots")
 HERE = Path(__file__).resolve().parent
 T = TypeVar("T")
 SERVED: dict[str, Settings] = {}  # the live server's settings (its database, secret key), for tests that add rows
+# How long an expectation waits for the page to come right (Playwright's default: 5 s). Two test processes, each with
+# its Chromium and its live server, share two cores with PostgreSQL: on a slow machine a step that renders a month
+# of availability took over 5 s there. A page that never comes right still fails, only later.
+expect.set_options(timeout=15_000)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,6 +17,7 @@ from myhibachi.core.errors import NotFound
 from myhibachi.inbox import commands
 from myhibachi.inbox.commands import Inbound, WindowClosed
 from myhibachi.inbox.models import Channel, Conversation, ConversationStatus, DeliveryState, Message
+from myhibachi.leads.commands import Inquiry, capture_lead
 from myhibachi.leads.models import Lead, LeadSource
 
 
@@ -139,6 +140,40 @@ async def test_meta_window(db, runtime, station, clock, admin_principal):  # noq
     with pytest.raises(WindowClosed, match="7 days"):
         async with db.transaction() as session:
             await commands.reply(session, admin_principal, conversation_id, "Hello?", human_agent=True)
+
+
+async def test_a_customer_writing_first_on_a_channel_lands_at_the_station_they_booked_with(
+        db, station, make_station, add_chefs, book):
+    other = await make_station("SJC")
+    await add_chefs(other)
+    await book(other.id)  # Dana's phone: (510) 555-0142
+    async with db.transaction() as session:
+        received = await commands.receive(session, sms("SM1", phone="+15105550142"))
+
+    assert not received.created_contact and received.conversation.station_id == other.id
+
+
+async def test_a_lead_writing_first_on_a_channel_lands_at_the_station_they_asked(db, station, make_station):
+    other = await make_station("SJC")
+    async with db.transaction() as session:
+        await capture_lead(session, Inquiry(station_id=other.id, source=LeadSource.contact_form, name="Kim",
+                                            email="kim@example.com", phone="+15105550100"))
+    async with db.transaction() as session:
+        received = await commands.receive(session, sms("SM1"))
+
+    assert received.conversation.station_id == other.id and await count(db, Lead) == 1
+
+
+async def test_a_thread_on_the_channel_outranks_a_booking_elsewhere(db, station, make_station, add_chefs, book):
+    other = await make_station("SJC")
+    await add_chefs(other)
+    async with db.transaction() as session:
+        first = await commands.receive(session, sms("SM1", phone="+15105550142"))  # a stranger: the first station
+    await book(other.id)  # then Dana books at SJC, from the same phone
+    async with db.transaction() as session:
+        again = await commands.receive(session, sms("SM2", "Still there?", phone="+15105550142"))
+
+    assert first.conversation.station_id == station.id and again.conversation.id == first.conversation.id
 
 
 async def test_another_stations_conversation_is_not_found(db, station, make_station, make_user):

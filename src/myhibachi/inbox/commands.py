@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from myhibachi.audit.commands import record_audit
 from myhibachi.auth.permissions import P
 from myhibachi.auth.principal import Principal
+from myhibachi.bookings.models import Booking
 from myhibachi.consent.queries import is_suppressed
 from myhibachi.contacts.commands import Identity, find_contact, on_contact_merge
 from myhibachi.contacts.models import Contact, ContactHandle, HandleKind
@@ -45,7 +46,7 @@ from myhibachi.inbox.models import (
 )
 from myhibachi.inbox.window import reply_tag
 from myhibachi.leads.commands import Inquiry, capture_lead
-from myhibachi.leads.models import LeadSource
+from myhibachi.leads.models import Lead, LeadSource
 from myhibachi.leads.queries import assignable_staff
 from myhibachi.stations.models import Station
 
@@ -95,7 +96,7 @@ class Inbound:
     email: str | None = None
     phone: str | None = None  # E.164
     handle: tuple[HandleKind, str] | None = None  # messenger / instagram / web_chat
-    station_id: int | None = None  # None: where this person's thread on the channel is, else the first station
+    station_id: int | None = None  # None: the station that knows this person (`_station_for`), else the first
     body_html: str | None = None  # already made safe by the channel
     subject: str | None = None
     in_reply_to: str | None = None
@@ -191,13 +192,21 @@ def _name_from(inbound: Inbound) -> str:
 
 
 async def _station_for(session: AsyncSession, contact: Contact | None, channel: Channel) -> int:
+    """Where a message to the business's one number or page belongs: with a person the business knows, the station
+    that knows them best (their latest thread on this channel, else their latest booking, lead or thread on any
+    channel); with a stranger, the first station."""
     if contact is not None:
-        station_id = await session.scalar(
-            select(Conversation.station_id).where(Conversation.contact_id == contact.id,
-                                                  Conversation.channel == channel.value)
-            .order_by(Conversation.last_message_at.desc()).limit(1))
-        if station_id is not None:
-            return station_id
+        for known_at in (
+                select(Conversation.station_id).where(Conversation.contact_id == contact.id,
+                                                      Conversation.channel == channel.value)
+                .order_by(Conversation.last_message_at.desc()),
+                select(Booking.station_id).where(Booking.customer_id == contact.id).order_by(Booking.id.desc()),
+                select(Lead.station_id).where(Lead.contact_id == contact.id).order_by(Lead.id.desc()),
+                select(Conversation.station_id).where(Conversation.contact_id == contact.id)
+                .order_by(Conversation.last_message_at.desc())):
+            station_id = await session.scalar(known_at.limit(1))
+            if station_id is not None:
+                return station_id
     station_id = await session.scalar(select(func.min(Station.id)))
     if station_id is None:
         raise NotFound("There is no station to receive messages yet.")
